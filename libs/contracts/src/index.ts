@@ -1,0 +1,5 @@
+/**
+ * Message patterns and DTOs shared between the services.
+ * Both the TCP server (a `@MessagePattern`) and its callers import them from here.
+ */
+export * from './lib/patterns';
