@@ -1,0 +1,116 @@
+/**
+ * The stack commands:
+ *   npm start                      the whole stack in the foreground; Ctrl-C stops everything
+ *   npm run stack:up               the same, detached; returns once everything is healthy
+ *   npm run stack:down             stops a detached stack; no process or port is left
+ *   npm run stack:status [-- --json]   a table, or the status contract as JSON
+ * State lives under .stack/ (STAYLINE_STATE_DIR to move it).
+ */
+import path from 'node:path';
+import { Stack, StackPorts, startStack } from './lib/stack';
+import { ComponentStatus, StackStatus } from './lib/status';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const STATE_DIR = path.resolve(process.env.STAYLINE_STATE_DIR ?? path.join(ROOT, '.stack'));
+
+function portsFromEnv(): Partial<StackPorts> {
+  const list = (name: string, fallback: number[]) =>
+    process.env[name] ? process.env[name].split(',').map((p) => Number(p.trim())) : fallback;
+  return {
+    mariadb: list('STAYLINE_MARIADB_PORTS', [3407, 3408, 3409]),
+    redis: list('STAYLINE_REDIS_PORTS', [6479, 6480]),
+    sentinel: list('STAYLINE_SENTINEL_PORTS', [26479, 26480, 26481]),
+    nginx: Number(process.env.STAYLINE_GATEWAY_PORT ?? 8080),
+  };
+}
+
+const log = (line: string) => console.error(`[stack] ${line}`);
+
+function cell(v: unknown): string {
+  if (v === undefined || v === null || v === '') return '-';
+  return String(v);
+}
+
+export function formatStatus(status: StackStatus): string {
+  const header = ['COMPONENT', 'KIND', 'ROLE', 'PID', 'PORT', 'HEALTH', 'LAG(ms)', 'SEMI-SYNC', 'GTID', 'FOLLOWS/MASTER'];
+  const rows = status.components.map((c: ComponentStatus) => [
+    c.name,
+    c.kind,
+    c.role,
+    cell(c.pid),
+    Object.entries(c.ports)
+      .map(([k, v]) => (Object.keys(c.ports).length > 1 ? `${k}:${v}` : String(v)))
+      .join(' '),
+    c.healthy ? 'healthy' : `DOWN${c.reason ? ` (${c.reason})` : ''}`,
+    c.kind === 'mariadb' ? cell(c.lagMs) : '-',
+    cell(c.semiSync),
+    cell(c.gtid),
+    c.kind === 'sentinel' ? `${cell(c.master)}${c.quorum ? ' (quorum ok)' : ' (NO QUORUM)'}` : cell(c.primary),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows].map((r) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+async function up(foreground: boolean): Promise<void> {
+  const running = Stack.attach(STATE_DIR);
+  if (running && (await running.status()).components.some((c) => c.healthy)) {
+    log(`a stack is already running from ${STATE_DIR}; stopping it first`);
+    await running.stop();
+  }
+  const stack = await startStack({ stateDir: STATE_DIR, ports: portsFromEnv(), detached: true, log });
+  console.log(formatStatus(await stack.status()));
+  console.log(`\ngateway: ${stack.nginx.url}`);
+  if (!foreground) return;
+  console.log('Ctrl-C stops everything.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  log('stopping...');
+  await stack.stop();
+  log('stopped; no process left');
+}
+
+async function down(): Promise<void> {
+  const stack = Stack.attach(STATE_DIR);
+  if (!stack) {
+    log(`no stack recorded in ${STATE_DIR}`);
+    return;
+  }
+  await stack.stop();
+  log('stopped; no process or port left');
+}
+
+async function status(json: boolean): Promise<void> {
+  const stack = Stack.attach(STATE_DIR);
+  if (!stack) {
+    if (json) console.log(JSON.stringify({ components: [] }));
+    else log(`no stack recorded in ${STATE_DIR}; start one with npm run stack:up`);
+    process.exitCode = 1;
+    return;
+  }
+  const s = await stack.status();
+  console.log(json ? JSON.stringify(s, null, 2) : formatStatus(s));
+}
+
+async function main(): Promise<void> {
+  const [command, ...args] = process.argv.slice(2);
+  switch (command) {
+    case 'start':
+      return up(true);
+    case 'up':
+      return up(false);
+    case 'down':
+      return down();
+    case 'status':
+      return status(args.includes('--json'));
+    default:
+      console.error('usage: cli.ts start | up | down | status [--json]');
+      process.exitCode = 2;
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`error: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+/**
+ * Database and Redis credentials of a stack. The defaults are a clearly marked
+ * DEV PROFILE for a loopback-only stack; every one can be set from the
+ * environment, and the compose file and production deployments must set them.
+ */
+export interface StackCredentials {
+  /** Administrative MariaDB user (bootstrap, failover agent). */
+  admin: { user: string; password: string };
+  /** MariaDB replication user. */
+  replication: { user: string; password: string };
+  /** The services' MariaDB user, with rights on the service databases only. */
+  app: { user: string; password: string };
+}
+
+export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): StackCredentials {
+  return {
+    admin: {
+      user: env.STAYLINE_DB_ADMIN_USER ?? 'stayline_admin',
+      password: env.STAYLINE_DB_ADMIN_PASSWORD ?? 'dev-only-admin',
+    },
+    replication: {
+      user: env.STAYLINE_DB_REPL_USER ?? 'stayline_repl',
+      password: env.STAYLINE_DB_REPL_PASSWORD ?? 'dev-only-repl',
+    },
+    app: {
+      user: env.STAYLINE_DB_USER ?? 'stayline',
+      password: env.STAYLINE_DB_PASSWORD ?? 'dev-only-app',
+    },
+  };
+}
+
+/** One database (schema) per service; no service reads another's tables. */
+export const SERVICE_DATABASES = ['reservation', 'payment', 'recommendation', 'scrap'] as const;

@@ -1,0 +1,276 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import { which } from './binaries';
+import { SERVICE_DATABASES, StackCredentials } from './credentials';
+import { ProcessSpec } from './process';
+import { sleep, waitFor } from './ports';
+
+/**
+ * MariaDB primary + replicas as plain processes: GTID replication, semi-synchronous
+ * with wait point AFTER_SYNC. See docs/patterns/replication.md.
+ *
+ * Semi-sync never falls back to asynchronous replication silently: the master
+ * timeout is set so high (`SEMI_SYNC_TIMEOUT_MS`, ~49 days) that a commit waits
+ * for a replica's acknowledgement instead of being acknowledged after a timeout
+ * without one. A client that gives up on such a commit got no acknowledgement,
+ * so nothing acknowledged can be lost; the price is that writes stall while no
+ * replica can acknowledge (availability traded for durability).
+ */
+export const SEMI_SYNC_TIMEOUT_MS = 4_294_967_295;
+
+/** Replicas notice a dead or frozen primary within ~2 s (the failover agent relies on their view). */
+export const REPLICA_NET_TIMEOUT_S = 2;
+export const MASTER_HEARTBEAT_PERIOD_S = 0.5;
+
+export interface MariaDbNode {
+  name: string;
+  host: string;
+  port: number;
+  serverId: number;
+  dir: string;
+}
+
+const run = promisify(execFile);
+
+export function dataDir(node: MariaDbNode): string {
+  return path.join(node.dir, 'data');
+}
+
+export function socketPath(node: MariaDbNode): string {
+  return path.join(node.dir, 'mysqld.sock');
+}
+
+/**
+ * Creates an empty data directory (about 1 s). With `copyFrom`, copies a freshly
+ * initialised one instead: mariadb-install-db runs cannot run side by side.
+ */
+export async function initDataDir(node: MariaDbNode, copyFrom?: MariaDbNode): Promise<void> {
+  fs.rmSync(node.dir, { recursive: true, force: true });
+  fs.mkdirSync(node.dir, { recursive: true });
+  if (copyFrom) {
+    fs.cpSync(dataDir(copyFrom), dataDir(node), { recursive: true });
+    return;
+  }
+  try {
+    await run(which('mariadb-install-db'), [
+      '--no-defaults',
+      '--user=root',
+      `--datadir=${dataDir(node)}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+    ]);
+  } catch (err) {
+    throw new Error(`mariadb-install-db failed for ${node.name}: ${(err as Error).message}`);
+  }
+}
+
+/** Command line of one node. Every node starts read-only; only the launcher or the failover agent makes a primary writable. */
+export function mariadbSpec(node: MariaDbNode, extraArgs: string[] = []): ProcessSpec {
+  return {
+    command: which('mariadbd'),
+    args: [
+      '--no-defaults',
+      '--user=root',
+      `--datadir=${dataDir(node)}`,
+      `--port=${node.port}`,
+      `--bind-address=${node.host}`,
+      `--socket=${socketPath(node)}`,
+      `--pid-file=${path.join(node.dir, 'mysqld.pid')}`,
+      `--log-error=${path.join(node.dir, 'error.log')}`,
+      `--server-id=${node.serverId}`,
+      `--log-bin=${path.join(dataDir(node), 'binlog')}`,
+      '--log-slave-updates=ON',
+      '--binlog-format=ROW',
+      '--gtid-strict-mode=ON',
+      '--read-only=ON',
+      '--skip-name-resolve',
+      `--report-host=${node.host}`,
+      `--report-port=${node.port}`,
+      '--innodb-buffer-pool-size=32M',
+      '--performance-schema=OFF',
+      '--max-connections=1000',
+      `--slave-net-timeout=${REPLICA_NET_TIMEOUT_S}`,
+      '--rpl-semi-sync-slave-enabled=ON',
+      '--rpl-semi-sync-master-wait-point=AFTER_SYNC',
+      `--rpl-semi-sync-master-timeout=${SEMI_SYNC_TIMEOUT_MS}`,
+      '--rpl-semi-sync-master-wait-no-slave=ON',
+      '--character-set-server=utf8mb4',
+      '--collation-server=utf8mb4_unicode_ci',
+      ...extraArgs,
+    ],
+    logFile: path.join(node.dir, 'stdout.log'),
+  };
+}
+
+/** Connects as root over the node's socket (root has no TCP access). */
+export function rootConnection(node: MariaDbNode): Promise<mysql.Connection> {
+  return mysql.createConnection({ socketPath: socketPath(node), user: 'root', multipleStatements: true });
+}
+
+/** Connects as the admin user over TCP. */
+export function adminConnection(
+  node: { host: string; port: number },
+  creds: StackCredentials,
+  connectTimeout = 2_000,
+): Promise<mysql.Connection> {
+  return mysql.createConnection({
+    host: node.host,
+    port: node.port,
+    user: creds.admin.user,
+    password: creds.admin.password,
+    connectTimeout,
+  });
+}
+
+export async function waitMariaDbReady(node: MariaDbNode, isRunning: () => boolean, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    `${node.name} to accept connections`,
+    async () => {
+      if (!isRunning()) {
+        throw new Error(`${node.name} exited; see ${path.join(node.dir, 'error.log')}`);
+      }
+      const conn = await rootConnection(node);
+      await conn.end();
+      return true;
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+}
+
+/**
+ * Creates the users on one node, outside the binary log so every node has the
+ * same accounts without a replicated transaction, and removes root's TCP access.
+ */
+export async function createUsers(node: MariaDbNode, creds: StackCredentials): Promise<void> {
+  const conn = await rootConnection(node);
+  try {
+    const q = (sql: string, params: unknown[] = []) => conn.query(sql, params);
+    await q('SET SESSION sql_log_bin = 0');
+    await q("DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> 'localhost'");
+    await q('FLUSH PRIVILEGES');
+    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [creds.admin.user, '%', creds.admin.password]);
+    await q('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', [creds.admin.user, '%']);
+    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [creds.replication.user, '%', creds.replication.password]);
+    await q('GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, BINLOG MONITOR ON *.* TO ?@?', [
+      creds.replication.user,
+      '%',
+    ]);
+    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [creds.app.user, '%', creds.app.password]);
+    // lag and GTID probes need to read replication state; MASTER_GTID_WAIT needs nothing more
+    await q('GRANT REPLICA MONITOR, BINLOG MONITOR ON *.* TO ?@?', [creds.app.user, '%']);
+    for (const db of SERVICE_DATABASES) {
+      await q(`GRANT ALL PRIVILEGES ON \`${db}\`.* TO ?@?`, [creds.app.user, '%']);
+      await q(`GRANT ALL PRIVILEGES ON \`${db}\\_%\`.* TO ?@?`, [creds.app.user, '%']);
+    }
+    await q('SET SESSION sql_log_bin = 1');
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Creates the service databases on the primary; they reach the replicas through replication. */
+export async function createDatabases(primary: MariaDbNode, databases: readonly string[] = SERVICE_DATABASES): Promise<void> {
+  const conn = await rootConnection(primary);
+  try {
+    for (const db of databases) {
+      await conn.query(`CREATE DATABASE IF NOT EXISTS \`${db}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    }
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
+ * Points a node at a primary with GTID auto-positioning and a short heartbeat.
+ * `gtidMode` is `slave_pos` for a fresh replica, `current_pos` for a rejoining former primary.
+ */
+export async function attachReplica(
+  replica: MariaDbNode,
+  primary: { host: string; port: number },
+  creds: StackCredentials,
+  gtidMode: 'slave_pos' | 'current_pos' = 'slave_pos',
+): Promise<void> {
+  const conn = await rootConnection(replica);
+  try {
+    await conn.query('STOP SLAVE');
+    await conn.query('SET GLOBAL read_only = ON');
+    await conn.query(
+      `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?,
+         MASTER_USE_GTID = ${gtidMode}, MASTER_CONNECT_RETRY = 1,
+         MASTER_HEARTBEAT_PERIOD = ${MASTER_HEARTBEAT_PERIOD_S}`,
+      [primary.host, primary.port, creds.replication.user, creds.replication.password],
+    );
+    await conn.query('START SLAVE');
+  } finally {
+    await conn.end();
+  }
+}
+
+async function globalStatus(conn: mysql.Connection, like: string): Promise<Record<string, string>> {
+  const [rows] = await conn.query('SHOW GLOBAL STATUS LIKE ?', [like]);
+  const out: Record<string, string> = {};
+  for (const r of rows as Array<{ Variable_name: string; Value: string }>) out[r.Variable_name] = r.Value;
+  return out;
+}
+
+/** Semi-sync state of a primary, as MariaDB reports it. */
+export async function semiSyncStatus(
+  conn: mysql.Connection,
+): Promise<{ enabled: boolean; clients: number; noTx: number; yesTx: number }> {
+  const s = await globalStatus(conn, 'Rpl_semi_sync_master_%');
+  return {
+    enabled: s.Rpl_semi_sync_master_status === 'ON',
+    clients: Number(s.Rpl_semi_sync_master_clients ?? 0),
+    noTx: Number(s.Rpl_semi_sync_master_no_tx ?? 0),
+    yesTx: Number(s.Rpl_semi_sync_master_yes_tx ?? 0),
+  };
+}
+
+/**
+ * Makes a node the writable primary: semi-sync on once `minReplicas` replicas are
+ * attached as semi-sync clients (enabling it earlier makes commits wait with no
+ * replica to answer), then `read_only=OFF`.
+ */
+export async function openPrimary(primary: MariaDbNode, minReplicas: number, timeoutMs = 20_000): Promise<void> {
+  const conn = await rootConnection(primary);
+  try {
+    await conn.query('SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC');
+    await conn.query(`SET GLOBAL rpl_semi_sync_master_timeout = ${SEMI_SYNC_TIMEOUT_MS}`);
+    await conn.query('SET GLOBAL rpl_semi_sync_master_enabled = ON');
+    if (minReplicas > 0) {
+      await waitFor(
+        `${minReplicas} semi-sync replica(s) on ${primary.name}`,
+        async () => (await semiSyncStatus(conn)).clients >= minReplicas,
+        { timeoutMs, intervalMs: 50 },
+      );
+    }
+    await conn.query('SET GLOBAL read_only = OFF');
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Waits until a replica's IO and SQL threads both run. */
+export async function waitReplicating(replica: MariaDbNode, timeoutMs = 20_000): Promise<void> {
+  const conn = await rootConnection(replica);
+  try {
+    await waitFor(
+      `${replica.name} to replicate`,
+      async () => {
+        const [rows] = await conn.query('SHOW SLAVE STATUS');
+        const row = (rows as Array<Record<string, unknown>>)[0];
+        if (row?.Last_IO_Error) {
+          // a transient connect error while the primary starts is retried by MASTER_CONNECT_RETRY
+          await sleep(10);
+        }
+        return row?.Slave_IO_Running === 'Yes' && row?.Slave_SQL_Running === 'Yes';
+      },
+      { timeoutMs, intervalMs: 50 },
+    );
+  } finally {
+    await conn.end();
+  }
+}

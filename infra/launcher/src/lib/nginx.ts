@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { which } from './binaries';
+import { ProcessSpec } from './process';
+
+/**
+ * The nginx gateway: server-side load balancing with passive health checks
+ * (max_fails / fail_timeout). See docs/patterns/load-balancing.md.
+ */
+export interface Upstream {
+  host: string;
+  port: number;
+}
+
+/** Public routes: path prefix -> service. Admin routes are deliberately absent. */
+export const GATEWAY_ROUTES: ReadonlyArray<{ prefix: string; service: string }> = [
+  { prefix: '/api/listings', service: 'reservation' },
+  { prefix: '/api/reservations', service: 'reservation' },
+  { prefix: '/api/payments', service: 'payment' },
+  { prefix: '/api/recommendations', service: 'recommendation' },
+  { prefix: '/api/scraps', service: 'scrap' },
+  { prefix: '/api/docs', service: 'reservation' },
+  { prefix: '/dashboard', service: 'dashboard' },
+];
+
+export interface NginxOptions {
+  prefix: string;
+  host: string;
+  port: number;
+  upstreams?: Record<string, Upstream[]>;
+  maxBody?: string;
+  readTimeout?: string;
+  workers?: number;
+  /** passive health check: failures before an instance is skipped for `failTimeout` */
+  maxFails?: number;
+  failTimeout?: string;
+}
+
+const TEMPLATE = path.resolve(__dirname, '../../../nginx/nginx.conf.template');
+
+function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): string {
+  const lines = servers.length
+    ? servers.map((s) => `    server ${s.host}:${s.port} max_fails=${o.maxFails ?? 2} fail_timeout=${o.failTimeout ?? '5s'};`)
+    : // an upstream may not be empty: a placeholder that is always down answers 502 until instances register
+      ['    server 127.0.0.1:9 down;'];
+  return [`  upstream ${service} {`, ...lines, '    keepalive 64;', '  }'].join('\n');
+}
+
+/** Renders the gateway config from infra/nginx/nginx.conf.template. */
+export function renderNginxConfig(o: NginxOptions): string {
+  const services = [...new Set(GATEWAY_ROUTES.map((r) => r.service))];
+  const upstreams = services.map((s) => upstreamBlock(s, o.upstreams?.[s] ?? [], o)).join('\n\n');
+  const locations = GATEWAY_ROUTES.map(
+    (r) => `    location ${r.prefix} {\n      proxy_pass http://${r.service};\n    }`,
+  ).join('\n\n');
+  const values: Record<string, string> = {
+    PREFIX: o.prefix,
+    HOST: o.host,
+    PORT: String(o.port),
+    WORKERS: String(o.workers ?? 1),
+    MAX_BODY: o.maxBody ?? '64k',
+    READ_TIMEOUT: o.readTimeout ?? '10s',
+    UPSTREAMS: upstreams,
+    LOCATIONS: locations,
+  };
+  return fs.readFileSync(TEMPLATE, 'utf8').replace(/\{\{([A-Z_]+)\}\}/g, (_, key: string) => {
+    if (!(key in values)) throw new Error(`nginx template: unknown placeholder ${key}`);
+    return values[key];
+  });
+}
+
+export function writeNginxConfig(o: NginxOptions): string {
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
+    fs.mkdirSync(path.join(o.prefix, 'tmp', d), { recursive: true });
+  }
+  const file = path.join(o.prefix, 'nginx.conf');
+  fs.writeFileSync(file, renderNginxConfig(o));
+  return file;
+}
+
+export function nginxSpec(o: NginxOptions): ProcessSpec {
+  const conf = writeNginxConfig(o);
+  return {
+    command: which('nginx'),
+    args: ['-p', o.prefix, '-c', conf, '-e', path.join(o.prefix, 'error.log')],
+    logFile: path.join(o.prefix, 'stdout.log'),
+  };
+}

@@ -1,0 +1,452 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { credentialsFromEnv, StackCredentials } from './credentials';
+import {
+  attachReplica,
+  createDatabases,
+  createUsers,
+  initDataDir,
+  mariadbSpec,
+  MariaDbNode,
+  openPrimary,
+  rootConnection,
+  waitMariaDbReady,
+  waitReplicating,
+} from './mariadb';
+import { nginxSpec, Upstream, writeNginxConfig } from './nginx';
+import { freePorts, isPortOpen, waitFor } from './ports';
+import { FaultSignal, isAlive, signal, spawnDetached, stopProcess, tail } from './process';
+import {
+  redisSpec,
+  RedisNode,
+  sentinelMaster,
+  sentinelSpec,
+  SENTINEL_MASTER_NAME,
+  waitRedisLinked,
+  waitRedisReady,
+  waitSentinelQuorum,
+} from './redis';
+import { Component, ComponentKind, readState, StackState, writeState } from './state';
+import { probeStack, StackStatus } from './status';
+
+/** Fixed ports for the commands (`npm start`, `stack:up`); tests draw free ones. */
+export interface StackPorts {
+  mariadb: number[];
+  redis: number[];
+  sentinel: number[];
+  nginx: number;
+}
+
+export interface StackOptions {
+  /** Where every process keeps its files. Default: a fresh temp dir. */
+  stateDir?: string;
+  /** MariaDB replicas (0 for a lone primary, no MariaDB at all with `mariadb: false`). */
+  replicas?: number;
+  mariadb?: boolean;
+  /** Redis primary + replica. */
+  redis?: boolean;
+  /** Three Sentinels over the Redis pair. */
+  sentinel?: boolean;
+  nginx?: boolean;
+  /** Fixed ports; omitted ones are drawn free. */
+  ports?: Partial<StackPorts>;
+  host?: string;
+  /** Leave the processes running when this process exits (the detached `stack:up`). */
+  detached?: boolean;
+  credentials?: StackCredentials;
+  log?: (line: string) => void;
+}
+
+export interface Endpoint {
+  name: string;
+  host: string;
+  port: number;
+}
+
+const HOST = '127.0.0.1';
+
+/**
+ * A running stack of real datastores as plain processes: MariaDB primary +
+ * replicas, Redis primary + replica + Sentinels, the nginx gateway. Used by the
+ * commands, the e2e tests and the benchmarks alike.
+ *
+ * @example
+ *   const stack = await startStack({ replicas: 2, sentinel: true, nginx: true });
+ *   stack.mariadb.primary.port; stack.kill('mariadb-1', 'SIGSTOP'); await stack.stop();
+ */
+export class Stack {
+  private exitHook?: () => void;
+
+  private constructor(
+    readonly state: StackState,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Starts a stack; on any failure everything already started is stopped again. */
+  static async start(options: StackOptions = {}): Promise<Stack> {
+    const stateDir = path.resolve(options.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-stack-')));
+    const log = options.log ?? (() => undefined);
+    await Stack.clearStale(stateDir, log);
+    fs.mkdirSync(stateDir, { recursive: true });
+    const stack = new Stack(
+      {
+        version: 1,
+        stateDir,
+        startedAt: new Date().toISOString(),
+        credentials: options.credentials ?? credentialsFromEnv(),
+        components: [],
+      },
+      log,
+    );
+    if (!options.detached) stack.killOnExit();
+    try {
+      const started = Date.now();
+      await stack.boot(options);
+      log(`stack ready in ${Date.now() - started} ms (state in ${stateDir})`);
+      return stack;
+    } catch (err) {
+      log(`start failed: ${(err as Error).message}; stopping what started`);
+      await stack.stop();
+      throw err;
+    }
+  }
+
+  /** Attaches to a stack started by another process (the CLI's `down` and `status`). */
+  static attach(stateDir: string, log: (line: string) => void = () => undefined): Stack | undefined {
+    const state = readState(path.resolve(stateDir));
+    return state && new Stack(state, log);
+  }
+
+  /** Stops whatever a killed earlier run left behind in this state dir, then clears it. */
+  private static async clearStale(stateDir: string, log: (line: string) => void): Promise<void> {
+    const stale = readState(stateDir);
+    if (stale) {
+      const left = stale.components.filter((c) => isAlive(c.pid));
+      if (left.length) log(`stopping ${left.length} process(es) left from an earlier run`);
+      await Promise.all(left.map((c) => stopProcess(c.pid, Object.values(c.ports), 5_000)));
+    }
+    if (fs.existsSync(stateDir)) {
+      for (const entry of fs.readdirSync(stateDir)) fs.rmSync(path.join(stateDir, entry), { recursive: true, force: true });
+    }
+  }
+
+  get stateDir(): string {
+    return this.state.stateDir;
+  }
+
+  get credentials(): StackCredentials {
+    return this.state.credentials;
+  }
+
+  get components(): readonly Component[] {
+    return this.state.components;
+  }
+
+  component(name: string): Component {
+    const c = this.state.components.find((x) => x.name === name);
+    if (!c) throw new Error(`no component named ${name} (have: ${this.state.components.map((x) => x.name).join(', ')})`);
+    return c;
+  }
+
+  byKind(kind: ComponentKind): Component[] {
+    return this.state.components.filter((c) => c.kind === kind);
+  }
+
+  /** MariaDB endpoints by the roles the launcher (or a later failover) recorded. */
+  get mariadb(): { primary: Endpoint; replicas: Endpoint[]; nodes: Endpoint[] } {
+    const nodes = this.byKind('mariadb').map(toEndpoint);
+    const primary = this.byKind('mariadb').find((c) => c.role === 'primary');
+    if (!primary) throw new Error('this stack has no MariaDB primary');
+    return {
+      primary: toEndpoint(primary),
+      replicas: this.byKind('mariadb').filter((c) => c.role === 'replica').map(toEndpoint),
+      nodes,
+    };
+  }
+
+  get redis(): { primary: Endpoint; replicas: Endpoint[]; sentinels: Endpoint[]; masterName: string } {
+    const nodes = this.byKind('redis');
+    const primary = nodes.find((c) => c.role === 'primary');
+    if (!primary) throw new Error('this stack has no Redis');
+    return {
+      primary: toEndpoint(primary),
+      replicas: nodes.filter((c) => c.role === 'replica').map(toEndpoint),
+      sentinels: this.byKind('sentinel').map(toEndpoint),
+      masterName: SENTINEL_MASTER_NAME,
+    };
+  }
+
+  get nginx(): Endpoint & { url: string } {
+    const c = this.byKind('nginx')[0];
+    if (!c) throw new Error('this stack has no nginx');
+    return { ...toEndpoint(c), url: `http://${c.host}:${c.port}` };
+  }
+
+  /** Records a role change (failover, rejoin) so later commands start from the truth. */
+  setRole(name: string, role: string): void {
+    this.component(name).role = role;
+    this.save();
+  }
+
+  /** Starts (or starts again) one recorded component and waits until its main port answers. */
+  async spawn(component: Component, { waitPort = true, timeoutMs = 30_000 } = {}): Promise<Component> {
+    const existing = this.state.components.findIndex((c) => c.name === component.name);
+    if (existing >= 0) this.state.components[existing] = component;
+    else this.state.components.push(component);
+    fs.mkdirSync(component.dir, { recursive: true });
+    component.pid = spawnDetached(component.spec);
+    this.save();
+    if (waitPort) {
+      await waitFor(
+        `${component.name} to listen on ${component.port}`,
+        async () => {
+          if (!isAlive(component.pid)) {
+            throw new Error(`${component.name} exited:\n${tail(component.spec.logFile)}`);
+          }
+          return isPortOpen(component.port, component.host);
+        },
+        { timeoutMs, intervalMs: 25 },
+      );
+    }
+    return component;
+  }
+
+  /** Sends a fault signal: SIGKILL (crash), SIGSTOP (freeze), SIGCONT (thaw), SIGTERM (graceful stop). */
+  kill(name: string, sig: FaultSignal): void {
+    const c = this.component(name);
+    this.log(`${sig} -> ${name} (pid ${c.pid})`);
+    signal(c.pid, sig);
+  }
+
+  /** Stops one component and waits until its ports are closed. */
+  async stopComponent(name: string): Promise<void> {
+    const c = this.component(name);
+    await stopProcess(c.pid, Object.values(c.ports));
+  }
+
+  /**
+   * Starts a component again. A MariaDB node with `asReplicaOf` rejoins as a
+   * replica of that node (transactions it never had acknowledged are discarded,
+   * `--init-rpl-role=SLAVE`); a Redis node always comes back as a replica of the
+   * current primary (the one Sentinel names), never as an empty primary.
+   */
+  async restart(name: string, opts: { asReplicaOf?: string } = {}): Promise<Component> {
+    const c = this.component(name);
+    if (isAlive(c.pid)) await stopProcess(c.pid, Object.values(c.ports));
+    if (c.kind === 'mariadb') return this.restartMariaDb(c, opts.asReplicaOf);
+    if (c.kind === 'redis') {
+      const sentinel = this.byKind('sentinel').find((s) => isAlive(s.pid));
+      const primary = sentinel
+        ? await sentinelMaster(sentinel)
+        : toEndpoint(this.byKind('redis').find((r) => r.name !== name && r.role === 'primary') ?? c);
+      const node = { name: c.name, host: c.host, port: c.port, dir: c.dir };
+      const isSelf = primary.port === c.port && primary.host === c.host;
+      c.spec = redisSpec(node, isSelf ? undefined : primary);
+      c.role = isSelf ? 'primary' : 'replica';
+      await this.spawn(c);
+      await waitRedisReady(node);
+      if (!isSelf) await waitRedisLinked(node);
+      return c;
+    }
+    return this.spawn(c);
+  }
+
+  private async restartMariaDb(c: Component, asReplicaOf?: string): Promise<Component> {
+    const node = toMariaNode(c);
+    const base = mariadbSpec(node);
+    c.spec = asReplicaOf ? { ...base, args: [...base.args, '--init-rpl-role=SLAVE'] } : base;
+    await this.spawn(c);
+    await waitMariaDbReady(node, () => isAlive(c.pid));
+    if (asReplicaOf) {
+      const primary = this.component(asReplicaOf);
+      const conn = await rootConnection(node);
+      try {
+        await conn.query('STOP SLAVE');
+        await conn.query('SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos');
+      } finally {
+        await conn.end();
+      }
+      await attachReplica(node, primary, this.credentials);
+      await waitReplicating(node);
+      c.role = 'replica';
+      this.save();
+    }
+    return c;
+  }
+
+  /** Re-renders the gateway's upstreams and reloads nginx without dropping requests. */
+  async reloadNginx(upstreams: Record<string, Upstream[]>): Promise<void> {
+    const c = this.byKind('nginx')[0];
+    if (!c) throw new Error('this stack has no nginx');
+    writeNginxConfig({ prefix: c.dir, host: c.host, port: c.port, upstreams });
+    signal(c.pid, 'SIGHUP');
+  }
+
+  /** Probes every component: the status contract. */
+  status(): Promise<StackStatus> {
+    return probeStack(this.state);
+  }
+
+  /** Stops everything (services first, datastores last) and waits until every port is closed. */
+  async stop(): Promise<void> {
+    const order: ComponentKind[] = ['nginx', 'service', 'agent', 'sentinel', 'redis', 'etcd', 'mariadb'];
+    for (const kind of order) {
+      await Promise.all(this.byKind(kind).map((c) => stopProcess(c.pid, Object.values(c.ports))));
+    }
+    if (this.exitHook) process.removeListener('exit', this.exitHook);
+    this.exitHook = undefined;
+  }
+
+  save(): void {
+    writeState(this.state);
+  }
+
+  /** A stack started by a test dies with the test process, whatever way it exits. */
+  private killOnExit(): void {
+    this.exitHook = () => {
+      for (const c of this.state.components) signal(c.pid, 'SIGKILL');
+    };
+    process.once('exit', this.exitHook);
+  }
+
+  private async boot(o: StackOptions): Promise<void> {
+    const host = o.host ?? HOST;
+    const replicas = o.mariadb === false ? 0 : (o.replicas ?? 2);
+    const withMaria = o.mariadb !== false;
+    const withRedis = o.redis !== false;
+    const withSentinel = withRedis && o.sentinel !== false;
+    const need = (withMaria ? 1 + replicas : 0) + (withRedis ? 2 : 0) + (withSentinel ? 3 : 0) + (o.nginx !== false ? 1 : 0);
+    const pool = await freePorts(need);
+    const take = (fixed: number | undefined) => fixed ?? (pool.shift() as number);
+    const ports: StackPorts = {
+      mariadb: Array.from({ length: withMaria ? 1 + replicas : 0 }, (_, i) => take(o.ports?.mariadb?.[i])),
+      redis: Array.from({ length: withRedis ? 2 : 0 }, (_, i) => take(o.ports?.redis?.[i])),
+      sentinel: Array.from({ length: withSentinel ? 3 : 0 }, (_, i) => take(o.ports?.sentinel?.[i])),
+      nginx: o.nginx !== false ? take(o.ports?.nginx) : 0,
+    };
+    const tasks: Promise<void>[] = [];
+    if (withMaria) tasks.push(this.bootMariaDb(host, ports.mariadb));
+    if (withRedis) tasks.push(this.bootRedis(host, ports.redis, withSentinel ? ports.sentinel : []));
+    if (o.nginx !== false) tasks.push(this.bootNginx(host, ports.nginx));
+    const results = await Promise.allSettled(tasks);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async bootMariaDb(host: string, ports: number[]): Promise<void> {
+    const t0 = Date.now();
+    const nodes: MariaDbNode[] = ports.map((port, i) => ({
+      name: `mariadb-${i + 1}`,
+      host,
+      port,
+      serverId: i + 1,
+      dir: path.join(this.stateDir, `mariadb-${i + 1}`),
+    }));
+    await initDataDir(nodes[0]);
+    await Promise.all(nodes.slice(1).map((n) => initDataDir(n, nodes[0])));
+    await Promise.all(
+      nodes.map(async (node, i) => {
+        const component: Component = {
+          name: node.name,
+          kind: 'mariadb',
+          role: i === 0 ? 'primary' : 'replica',
+          host,
+          port: node.port,
+          ports: { mysql: node.port },
+          dir: node.dir,
+          spec: mariadbSpec(node),
+          meta: { serverId: node.serverId },
+        };
+        await this.spawn(component, { waitPort: false });
+        await waitMariaDbReady(node, () => isAlive(component.pid));
+        await createUsers(node, this.credentials);
+      }),
+    );
+    const [primary, ...replicas] = nodes;
+    await createDatabases(primary);
+    await Promise.all(replicas.map((r) => attachReplica(r, primary, this.credentials)));
+    await Promise.all(replicas.map((r) => waitReplicating(r)));
+    await openPrimary(primary, replicas.length);
+    this.save();
+    this.log(`mariadb: primary ${primary.name} :${primary.port}, ${replicas.length} replica(s), semi-sync on, ${Date.now() - t0} ms`);
+  }
+
+  private async bootRedis(host: string, ports: number[], sentinelPorts: number[]): Promise<void> {
+    const t0 = Date.now();
+    const nodes: RedisNode[] = ports.map((port, i) => ({
+      name: `redis-${i + 1}`,
+      host,
+      port,
+      dir: path.join(this.stateDir, `redis-${i + 1}`),
+    }));
+    const [primary, ...replicas] = nodes;
+    const spawnRedis = async (node: RedisNode, replicaOf?: RedisNode) => {
+      await this.spawn({
+        name: node.name,
+        kind: 'redis',
+        role: replicaOf ? 'replica' : 'primary',
+        host,
+        port: node.port,
+        ports: { redis: node.port },
+        dir: node.dir,
+        spec: redisSpec(node, replicaOf),
+      });
+      await waitRedisReady(node);
+    };
+    await spawnRedis(primary);
+    await Promise.all(replicas.map((r) => spawnRedis(r, primary)));
+    await Promise.all(replicas.map((r) => waitRedisLinked(r)));
+    const sentinels: RedisNode[] = sentinelPorts.map((port, i) => ({
+      name: `sentinel-${i + 1}`,
+      host,
+      port,
+      dir: path.join(this.stateDir, `sentinel-${i + 1}`),
+    }));
+    await Promise.all(
+      sentinels.map((s) =>
+        this.spawn({
+          name: s.name,
+          kind: 'sentinel',
+          role: 'monitor',
+          host,
+          port: s.port,
+          ports: { sentinel: s.port },
+          dir: s.dir,
+          spec: sentinelSpec(s, primary),
+        }),
+      ),
+    );
+    if (sentinels.length) await waitSentinelQuorum(sentinels);
+    this.log(`redis: primary ${primary.name} :${primary.port}, ${replicas.length} replica(s), ${sentinels.length} sentinel(s), ${Date.now() - t0} ms`);
+  }
+
+  private async bootNginx(host: string, port: number): Promise<void> {
+    const dir = path.join(this.stateDir, 'nginx');
+    fs.mkdirSync(dir, { recursive: true });
+    await this.spawn({
+      name: 'gateway',
+      kind: 'nginx',
+      role: 'gateway',
+      host,
+      port,
+      ports: { http: port },
+      dir,
+      spec: nginxSpec({ prefix: dir, host, port }),
+    });
+    this.log(`nginx: gateway on http://${host}:${port}`);
+  }
+}
+
+function toEndpoint(c: Component): Endpoint {
+  return { name: c.name, host: c.host, port: c.port };
+}
+
+function toMariaNode(c: Component): MariaDbNode {
+  return { name: c.name, host: c.host, port: c.port, serverId: Number(c.meta?.serverId), dir: c.dir };
+}
+
+/** Starts a stack of real datastores on free loopback ports (see {@link Stack}). */
+export function startStack(options: StackOptions = {}): Promise<Stack> {
+  return Stack.start(options);
+}
