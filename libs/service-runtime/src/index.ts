@@ -1,0 +1,9 @@
+/**
+ * How a stayline service starts, validates its input and configuration,
+ * reports errors and stops: the parts every app shares.
+ */
+export * from './lib/bootstrap';
+export * from './lib/config';
+export * from './lib/error-body';
+export * from './lib/http-error.filter';
+export * from './lib/validation';

@@ -1,0 +1,136 @@
+import { Body, Controller, Get, INestApplication, Module, NotFoundException, Post } from '@nestjs/common';
+import { ClientProxyFactory, MessagePattern, Payload, Transport } from '@nestjs/microservices';
+import { freePorts } from '@stayline/launcher';
+import { IsInt, IsString, Max, Min } from 'class-validator';
+import { firstValueFrom } from 'rxjs';
+import { z } from 'zod';
+import { bootstrapService, ConfigError, loadConfig, port } from '../index';
+
+class BookDto {
+  @IsString() listingId!: string;
+  @IsInt() @Min(1) @Max(8) guests!: number;
+}
+
+@Controller('api')
+class DemoController {
+  @Post('book')
+  book(@Body() dto: BookDto) {
+    return { ok: true, guests: dto.guests };
+  }
+
+  @Get('missing')
+  missing() {
+    throw new NotFoundException('listing 42 does not exist');
+  }
+
+  @Get('boom')
+  boom() {
+    throw new Error('secret internal detail');
+  }
+
+  @MessagePattern('demo.book')
+  rpcBook(@Payload() dto: BookDto) {
+    return { ok: true, guests: dto.guests };
+  }
+}
+
+@Module({ controllers: [DemoController] })
+class DemoModule {}
+
+describe('bootstrapService', () => {
+  let app: INestApplication;
+  let base: string;
+  let tcpPort: number;
+
+  beforeAll(async () => {
+    const [httpPort, tcp] = await freePorts(2);
+    tcpPort = tcp;
+    app = await bootstrapService({ module: DemoModule, host: '127.0.0.1', httpPort, tcpPort, logger: () => undefined });
+    app.useLogger(false);
+    base = `http://127.0.0.1:${httpPort}`;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+
+  it('accepts a valid body', async () => {
+    const res = await post('/api/book', JSON.stringify({ listingId: 'a', guests: 2 }));
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ ok: true, guests: 2 });
+  });
+
+  it('answers malformed JSON with a 400 JSON error', async () => {
+    const res = await post('/api/book', '{"listingId": ');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'bad_request', message: 'malformed JSON body' });
+  });
+
+  it('answers an oversized body with a 413 JSON error', async () => {
+    const res = await post('/api/book', JSON.stringify({ listingId: 'x'.repeat(100_000), guests: 1 }));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: 'payload_too_large' });
+  });
+
+  it('names every invalid and unknown field', async () => {
+    const res = await post('/api/book', JSON.stringify({ guests: 'two', extra: 1 }));
+    expect(res.status).toBe(400);
+    const body = await res.json();
+    expect(body.error).toBe('validation_failed');
+    expect(body.message).toMatch(/listingId/);
+    expect(body.message).toMatch(/guests/);
+    expect(body.message).toMatch(/extra/);
+  });
+
+  it('keeps HTTP errors as JSON with their status', async () => {
+    const res = await fetch(`${base}/api/missing`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'not_found', message: 'listing 42 does not exist' });
+  });
+
+  it('answers an unknown route with a 404 JSON error', async () => {
+    const res = await fetch(`${base}/api/nowhere`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: 'not_found' });
+  });
+
+  it('never leaks an internal error', async () => {
+    const res = await fetch(`${base}/api/boom`);
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({ error: 'internal_error', message: 'internal error' });
+    expect(text).not.toMatch(/secret|stack|at /);
+  });
+
+  it('validates TCP payloads too and returns a client error the caller can recognise', async () => {
+    const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: tcpPort } });
+    try {
+      await expect(firstValueFrom(client.send('demo.book', { listingId: 'a', guests: 3 }))).resolves.toEqual({
+        ok: true,
+        guests: 3,
+      });
+      await expect(firstValueFrom(client.send('demo.book', { listingId: 'a', guests: 99 }))).rejects.toMatchObject({
+        status: 400,
+        error: 'validation_failed',
+      });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('loadConfig', () => {
+  const schema = z.object({ HTTP_PORT: port(), DB_PASSWORD: z.string().min(1) });
+
+  it('parses and converts a valid environment', () => {
+    expect(loadConfig(schema, { HTTP_PORT: '4101', DB_PASSWORD: 'x' })).toEqual({ HTTP_PORT: 4101, DB_PASSWORD: 'x' });
+  });
+
+  it('fails fast naming every problem', () => {
+    expect(() => loadConfig(schema, { HTTP_PORT: 'abc' })).toThrow(ConfigError);
+    expect(() => loadConfig(schema, { HTTP_PORT: '70000' })).toThrow(/HTTP_PORT[\s\S]*DB_PASSWORD/);
+  });
+});

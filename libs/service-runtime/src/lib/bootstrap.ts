@@ -1,0 +1,53 @@
+import { INestApplication, LoggerService, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import express, { NextFunction, Request, Response } from 'express';
+import { toErrorBody } from './error-body';
+import { HttpErrorFilter } from './http-error.filter';
+import { createValidationPipe } from './validation';
+
+export interface ServiceBootstrapOptions {
+  /** The app's root module. */
+  module: Type<unknown>;
+  host: string;
+  httpPort: number;
+  /** Also serve `@nestjs/microservices` TCP on this port (a hybrid app). */
+  tcpPort?: number;
+  /** Largest accepted JSON body (default 64 kB); larger ones get a 413 JSON error. */
+  bodyLimit?: string;
+  /** A logger to hand Nest once the app exists (e.g. nestjs-pino's). */
+  logger?: (app: INestApplication) => LoggerService | undefined;
+}
+
+/**
+ * Starts a stayline service as a NestJS hybrid app: HTTP for the gateway and
+ * health, TCP for calls from other services. Inputs are validated, every error
+ * is JSON, and SIGTERM runs the shutdown hooks in order: deregister from
+ * discovery first (`beforeApplicationShutdown`), then stop accepting and drain.
+ */
+export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(o.module, { bodyParser: false, bufferLogs: true });
+  const logger = o.logger?.(app);
+  if (logger) app.useLogger(logger);
+  const instance = app.getHttpAdapter().getInstance() as express.Express;
+  instance.disable('x-powered-by');
+  app.use(express.json({ limit: o.bodyLimit ?? '64kb' }));
+  // body-parser errors (malformed JSON, too large) happen before Nest routes: answer them as JSON here
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    const { status, body } = toErrorBody(err);
+    res.status(status).json(body);
+  });
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new HttpErrorFilter());
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  if (o.tcpPort !== undefined) {
+    app.connectMicroservice<MicroserviceOptions>(
+      { transport: Transport.TCP, options: { host: o.host, port: o.tcpPort } },
+      { inheritAppConfig: true },
+    );
+    await app.startAllMicroservices();
+  }
+  await app.listen(o.httpPort, o.host);
+  return app;
+}

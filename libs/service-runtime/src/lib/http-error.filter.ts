@@ -1,0 +1,29 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { throwError } from 'rxjs';
+import { toErrorBody } from './error-body';
+
+/**
+ * Every error leaves a stayline service as JSON `{ error, message, requestId }`:
+ * over HTTP with its status, over TCP as a plain object carrying `status`, so a
+ * caller can tell a client error (which must not trip its circuit breaker) from
+ * a failure.
+ */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpErrorFilter');
+
+  catch(err: unknown, host: ArgumentsHost) {
+    const { status, body } = toErrorBody(err);
+    if (status >= 500 && !(err instanceof HttpException)) {
+      this.logger.error(`unhandled error: ${(err as Error)?.stack ?? String(err)}`);
+    }
+    if (host.getType() === 'rpc') {
+      return throwError(() => ({ status, ...body }));
+    }
+    const res = host.switchToHttp().getResponse<Response>();
+    if (res.headersSent) return;
+    res.status(status).json(body);
+    return undefined;
+  }
+}
