@@ -1,0 +1,27 @@
+export { createLogger, requestContextMixin, type LoggerOptions } from './lib/logger';
+export { RequestContext } from './lib/request-context';
+export {
+  REQUEST_ID_HEADER,
+  RequestIdMiddleware,
+  ensureRequestId,
+  requestIdMiddleware,
+} from './lib/request-id.middleware';
+export { counter, gauge, histogram, metricsHandler, metricsRegistry } from './lib/metrics';
+export { MetricsController } from './lib/metrics.controller';
+export {
+  HealthRegistry,
+  healthRegistry,
+  worstStatus,
+  type HealthIndicator,
+  type HealthProbe,
+  type HealthReport,
+  type HealthStatus,
+  type HealthSummary,
+} from './lib/health-registry';
+export { HealthController, type HealthResponse } from './lib/health.controller';
+export {
+  OBSERVABILITY_LOGGER,
+  ObservabilityModule,
+  pinoHttpOptions,
+  type ObservabilityOptions,
+} from './lib/observability.module';

@@ -1,0 +1,94 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Controller, Get, Inject, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { PinoLogger } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import request from 'supertest';
+import { healthRegistry } from './health-registry';
+import { OBSERVABILITY_LOGGER, ObservabilityModule } from './observability.module';
+import { REQUEST_ID_HEADER } from './request-id.middleware';
+import { RequestContext } from './request-context';
+
+@Controller('echo')
+class EchoController {
+  constructor(
+    private readonly pino: PinoLogger,
+    @Inject(OBSERVABILITY_LOGGER) private readonly root: Logger,
+  ) {}
+
+  @Get()
+  async echo() {
+    await sleep(2);
+    this.pino.info('through nestjs-pino');
+    this.root.info('through the root logger');
+    return { requestId: RequestContext.requestId() };
+  }
+}
+
+describe('ObservabilityModule (a real Nest app over HTTP)', () => {
+  const lines: Array<Record<string, unknown>> = [];
+  let app: INestApplication;
+  const removers: Array<() => void> = [];
+
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ObservabilityModule.forRoot({
+          service: 'spec',
+          destination: { write: (s: string) => lines.push(JSON.parse(s)) },
+        }),
+      ],
+      controllers: [EchoController],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+  });
+
+  afterAll(() => app.close());
+  afterEach(() => removers.splice(0).forEach((remove) => remove()));
+
+  it('keeps an incoming X-Request-Id and carries it into the handler and every log line', async () => {
+    lines.length = 0;
+    const res = await request(app.getHttpServer()).get('/echo').set(REQUEST_ID_HEADER, 'edge-123');
+    expect(res.status).toBe(200);
+    expect(res.headers[REQUEST_ID_HEADER]).toBe('edge-123');
+    expect(res.body).toEqual({ requestId: 'edge-123' });
+    const messages = lines.filter((l) => l['service'] === 'spec');
+    expect(messages.map((l) => l['msg'])).toEqual(
+      expect.arrayContaining(['through nestjs-pino', 'through the root logger', 'request completed']),
+    );
+    for (const line of messages) expect(line['requestId']).toBe('edge-123');
+  });
+
+  it('generates a UUID when the request has no (or an unusable) id', async () => {
+    const fresh = await request(app.getHttpServer()).get('/echo');
+    expect(fresh.headers[REQUEST_ID_HEADER]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(fresh.body.requestId).toBe(fresh.headers[REQUEST_ID_HEADER]);
+    const junk = await request(app.getHttpServer()).get('/echo').set(REQUEST_ID_HEADER, 'bad id {"x":1}');
+    expect(junk.headers[REQUEST_ID_HEADER]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('serves Prometheus metrics on GET /metrics', async () => {
+    const res = await request(app.getHttpServer()).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    expect(res.text).toContain('nodejs_eventloop_lag_seconds');
+  });
+
+  it('answers the health probes: up, degraded (200, said so), down (503)', async () => {
+    const http = request(app.getHttpServer());
+    expect((await http.get('/health/live')).body.status).toBe('ok');
+
+    removers.push(healthRegistry.register('recommendation', () => ({ status: 'degraded', details: { breaker: 'open' } })));
+    const degraded = await http.get('/health/ready');
+    expect(degraded.status).toBe(200);
+    expect(degraded.body.status).toBe('degraded');
+    expect(degraded.body.details.recommendation).toEqual({ status: 'up', degraded: true, breaker: 'open' });
+
+    removers.push(healthRegistry.register('db', () => ({ status: 'down', details: { error: 'refused' } })));
+    const down = await http.get('/health');
+    expect(down.status).toBe(503);
+    expect(down.body.error.db).toEqual({ status: 'down', error: 'refused' });
+    expect((await http.get('/health/live')).status).toBe(200);
+  });
+});

@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  Module,
+  RequestMethod,
+  type DynamicModule,
+  type MiddlewareConsumer,
+  type NestModule,
+} from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import type { Options as PinoHttpOptions } from 'pino-http';
+import { HealthController } from './health.controller';
+import { HealthRegistry, healthRegistry } from './health-registry';
+import { createLogger, type LoggerOptions } from './logger';
+import { MetricsController } from './metrics.controller';
+import { RequestIdMiddleware, ensureRequestId } from './request-id.middleware';
+
+/** Options of {@link ObservabilityModule.forRoot}: the logger's. */
+export type ObservabilityOptions = LoggerOptions;
+
+/** Injection token of the service's root pino logger (the one behind nestjs-pino). */
+export const OBSERVABILITY_LOGGER = Symbol('OBSERVABILITY_LOGGER');
+
+const EVERY_ROUTE = { path: '{/*splat}', method: RequestMethod.ALL };
+const PROBES = /^\/(metrics|health)(\/|\?|$)/;
+
+type IdentifiedRequest = IncomingMessage & { id?: unknown };
+
+/** pino-http settings: our request id, short req/res fields, probes not logged. */
+export function pinoHttpOptions(logger: Logger): PinoHttpOptions {
+  const withRequestId = (req: IdentifiedRequest, _res: ServerResponse, value: object) => ({ ...value, requestId: req.id });
+  return {
+    logger,
+    genReqId: ensureRequestId,
+    serializers: {
+      req: (req: IncomingMessage) => ({ method: req.method, url: req.url }),
+      res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
+    },
+    customSuccessObject: withRequestId,
+    customErrorObject: withRequestId,
+    autoLogging: { ignore: (req) => PROBES.test(req.url ?? '') },
+  };
+}
+
+/**
+ * Logging (nestjs-pino; every line carries the request id), the request-id
+ * middleware, `GET /metrics` and the health endpoints, for one service.
+ * Let Nest log through it with `app.useLogger(app.get(Logger))` (nestjs-pino).
+ */
+@Module({})
+export class ObservabilityModule implements NestModule {
+  /** Wires everything for the service named in `options`. */
+  static forRoot(options: ObservabilityOptions): DynamicModule {
+    const logger = createLogger(options);
+    return {
+      module: ObservabilityModule,
+      global: true,
+      imports: [LoggerModule.forRoot({ pinoHttp: pinoHttpOptions(logger) }), TerminusModule.forRoot()],
+      controllers: [MetricsController, HealthController],
+      providers: [
+        { provide: HealthRegistry, useValue: healthRegistry },
+        { provide: OBSERVABILITY_LOGGER, useValue: logger },
+      ],
+      exports: [HealthRegistry, OBSERVABILITY_LOGGER],
+    };
+  }
+
+  /** Runs every request inside its RequestContext. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestIdMiddleware).forRoutes(EVERY_ROUTE);
+  }
+}
