@@ -30,7 +30,13 @@ export interface MariaDbNode {
   host: string;
   port: number;
   serverId: number;
+  /** Its directory; only for nodes this process runs. */
   dir: string;
+  /**
+   * How to get a root connection. Default: the node's socket in `dir` (the native
+   * stack, where root has no TCP access); containers pass a TCP connection.
+   */
+  connect?: () => Promise<mysql.Connection>;
 }
 
 const run = promisify(execFile);
@@ -105,8 +111,9 @@ export function mariadbSpec(node: MariaDbNode, extraArgs: string[] = []): Proces
   };
 }
 
-/** Connects as root over the node's socket (root has no TCP access). */
+/** Connects as root: over the node's socket (root has no TCP access), or as `node.connect` says. */
 export function rootConnection(node: MariaDbNode): Promise<mysql.Connection> {
+  if (node.connect) return node.connect();
   return mysql.createConnection({ socketPath: socketPath(node), user: 'root', multipleStatements: true });
 }
 
@@ -149,8 +156,11 @@ export async function createUsers(node: MariaDbNode, creds: StackCredentials): P
   try {
     const q = (sql: string, params: unknown[] = []) => conn.query(sql, params);
     await q('SET SESSION sql_log_bin = 0');
-    await q("DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> 'localhost'");
-    await q('FLUSH PRIVILEGES');
+    if (!node.connect) {
+      // the native stack's root is reachable over the socket only
+      await q("DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> 'localhost'");
+      await q('FLUSH PRIVILEGES');
+    }
     await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [creds.admin.user, '%', creds.admin.password]);
     await q('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', [creds.admin.user, '%']);
     await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [creds.replication.user, '%', creds.replication.password]);
@@ -273,4 +283,22 @@ export async function waitReplicating(replica: MariaDbNode, timeoutMs = 20_000):
   } finally {
     await conn.end();
   }
+}
+
+/**
+ * Turns running, empty nodes into a replicated cluster: the same accounts on
+ * every node, the service databases on the primary, each replica attached with
+ * GTID, then semi-sync on and the primary writable. The native launcher and the
+ * compose file's one-shot `db-init` container both run exactly this.
+ */
+export async function bootstrapCluster(
+  primary: MariaDbNode,
+  replicas: MariaDbNode[],
+  creds: StackCredentials,
+): Promise<void> {
+  await Promise.all([primary, ...replicas].map((n) => createUsers(n, creds)));
+  await createDatabases(primary);
+  await Promise.all(replicas.map((r) => attachReplica(r, primary, creds)));
+  await Promise.all(replicas.map((r) => waitReplicating(r)));
+  await openPrimary(primary, replicas.length);
 }

@@ -4,12 +4,10 @@ import path from 'node:path';
 import { credentialsFromEnv, StackCredentials } from './credentials';
 import {
   attachReplica,
-  createDatabases,
-  createUsers,
+  bootstrapCluster,
   initDataDir,
   mariadbSpec,
   MariaDbNode,
-  openPrimary,
   rootConnection,
   waitMariaDbReady,
   waitReplicating,
@@ -44,6 +42,11 @@ export interface StackOptions {
   /** MariaDB replicas (0 for a lone primary, no MariaDB at all with `mariadb: false`). */
   replicas?: number;
   mariadb?: boolean;
+  /**
+   * Set up replication, accounts and databases (default). `false` leaves bare,
+   * read-only nodes, as containers start before the `db-init` job runs.
+   */
+  mariadbBootstrap?: boolean;
   /** Redis primary + replica. */
   redis?: boolean;
   /** Three Sentinels over the Redis pair. */
@@ -326,7 +329,7 @@ export class Stack {
       nginx: o.nginx !== false ? take(o.ports?.nginx) : 0,
     };
     const tasks: Promise<void>[] = [];
-    if (withMaria) tasks.push(this.bootMariaDb(host, ports.mariadb));
+    if (withMaria) tasks.push(this.bootMariaDb(host, ports.mariadb, o.mariadbBootstrap !== false));
     if (withRedis) tasks.push(this.bootRedis(host, ports.redis, withSentinel ? ports.sentinel : []));
     if (o.nginx !== false) tasks.push(this.bootNginx(host, ports.nginx));
     const results = await Promise.allSettled(tasks);
@@ -334,7 +337,7 @@ export class Stack {
     if (failed) throw failed.reason;
   }
 
-  private async bootMariaDb(host: string, ports: number[]): Promise<void> {
+  private async bootMariaDb(host: string, ports: number[], bootstrap: boolean): Promise<void> {
     const t0 = Date.now();
     const nodes: MariaDbNode[] = ports.map((port, i) => ({
       name: `mariadb-${i + 1}`,
@@ -360,14 +363,11 @@ export class Stack {
         };
         await this.spawn(component, { waitPort: false });
         await waitMariaDbReady(node, () => isAlive(component.pid));
-        await createUsers(node, this.credentials);
       }),
     );
     const [primary, ...replicas] = nodes;
-    await createDatabases(primary);
-    await Promise.all(replicas.map((r) => attachReplica(r, primary, this.credentials)));
-    await Promise.all(replicas.map((r) => waitReplicating(r)));
-    await openPrimary(primary, replicas.length);
+    if (!bootstrap) return;
+    await bootstrapCluster(primary, replicas, this.credentials);
     this.save();
     this.log(`mariadb: primary ${primary.name} :${primary.port}, ${replicas.length} replica(s), semi-sync on, ${Date.now() - t0} ms`);
   }
