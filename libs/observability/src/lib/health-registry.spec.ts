@@ -9,10 +9,16 @@ describe('HealthRegistry', () => {
     const registry = new HealthRegistry();
     registry.register('db', () => ({ status: 'up' }));
     expect((await registry.check()).status).toBe('up');
-    registry.register('recommendation', async () => ({ status: 'degraded', details: { breaker: 'open' } }));
+    registry.register('recommendation', async () => ({
+      status: 'degraded',
+      details: { breaker: 'open' },
+    }));
     const degraded = await registry.check();
     expect(degraded.status).toBe('degraded');
-    expect(degraded.checks['recommendation']).toEqual({ status: 'degraded', details: { breaker: 'open' } });
+    expect(degraded.checks['recommendation']).toEqual({
+      status: 'degraded',
+      details: { breaker: 'open' },
+    });
     registry.register('redis', () => ({ status: 'down' }));
     expect((await registry.check()).status).toBe('down');
   });
@@ -21,7 +27,10 @@ describe('HealthRegistry', () => {
     const registry = new HealthRegistry();
     registry.register('event-loop', () => ({ status: 'up' }), 'liveness');
     registry.register('db', () => ({ status: 'down' }));
-    expect(await registry.check('liveness')).toEqual({ status: 'up', checks: { 'event-loop': { status: 'up' } } });
+    expect(await registry.check('liveness')).toEqual({
+      status: 'up',
+      checks: { 'event-loop': { status: 'up' } },
+    });
     expect((await registry.check('readiness')).status).toBe('down');
     expect(Object.keys((await registry.check()).checks)).toEqual(['event-loop', 'db']);
   });
@@ -42,7 +51,10 @@ describe('HealthRegistry', () => {
     registry.register('hangs', () => new Promise(() => undefined));
     const started = Date.now();
     const summary = await registry.check();
-    expect(summary.checks['hangs']).toEqual({ status: 'down', details: { error: 'no answer within 30 ms' } });
+    expect(summary.checks['hangs']).toEqual({
+      status: 'down',
+      details: { error: 'no answer within 30 ms' },
+    });
     expect(Date.now() - started).toBeLessThan(1000);
   });
 

@@ -69,7 +69,11 @@ export class HealthRegistry {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<HealthReport>((resolve) => {
       timer = setTimeout(
-        () => resolve({ status: 'down', details: { error: `no answer within ${this.checkTimeoutMs} ms` } }),
+        () =>
+          resolve({
+            status: 'down',
+            details: { error: `no answer within ${this.checkTimeoutMs} ms` },
+          }),
         this.checkTimeoutMs,
       );
       timer.unref();
@@ -77,7 +81,10 @@ export class HealthRegistry {
     try {
       return await Promise.race([Promise.resolve().then(indicator), timedOut]);
     } catch (err) {
-      return { status: 'down', details: { error: err instanceof Error ? err.message : String(err) } };
+      return {
+        status: 'down',
+        details: { error: err instanceof Error ? err.message : String(err) },
+      };
     } finally {
       clearTimeout(timer);
     }

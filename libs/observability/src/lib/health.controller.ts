@@ -10,7 +10,9 @@ import {
 import { HealthRegistry, type HealthProbe, type HealthReport } from './health-registry';
 
 /** Terminus's answer, whose status may also read `degraded` (still HTTP 200). */
-export type HealthResponse = Omit<HealthCheckResult, 'status'> & { status: HealthCheckStatus | 'degraded' };
+export type HealthResponse = Omit<HealthCheckResult, 'status'> & {
+  status: HealthCheckStatus | 'degraded';
+};
 
 /**
  * `/health/live`, `/health/ready` and `/health` (both) over the
@@ -48,7 +50,11 @@ export class HealthController {
   private async check(probe?: HealthProbe): Promise<HealthResponse> {
     const summary = await this.registry.check(probe);
     const result = await this.health.check(
-      Object.entries(summary.checks).map(([name, report]) => () => this.toTerminus(name, report)),
+      Object.entries(summary.checks).map(
+        ([name, report]) =>
+          () =>
+            this.toTerminus(name, report),
+      ),
     );
     return summary.status === 'degraded' ? { ...result, status: 'degraded' } : result;
   }

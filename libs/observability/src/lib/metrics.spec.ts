@@ -15,7 +15,9 @@ describe('metric helpers', () => {
 
   it('are idempotent for gauges and histograms too', () => {
     expect(gauge('spec_depth', 'depth')).toBe(gauge('spec_depth', 'depth'));
-    expect(histogram('spec_seconds', 's', ['x'], [0.1, 1])).toBe(histogram('spec_seconds', 's', ['x']));
+    expect(histogram('spec_seconds', 's', ['x'], [0.1, 1])).toBe(
+      histogram('spec_seconds', 's', ['x']),
+    );
   });
 
   it('refuse a name already used by another kind of metric or other labels', () => {

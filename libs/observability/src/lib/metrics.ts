@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type Metric,
+} from 'prom-client';
 
 /** The process's one Prometheus registry, with Node's default metrics. */
 export const metricsRegistry = new Registry();
@@ -18,23 +25,45 @@ function registered<M extends Metric<string>>(
   const existing = metricsRegistry.getSingleMetric(name);
   if (existing === undefined) return create();
   if (!(existing instanceof kind)) {
-    throw new Error(`metric ${name} is already registered as a ${existing.constructor.name}, not a ${kind.name}`);
+    throw new Error(
+      `metric ${name} is already registered as a ${existing.constructor.name}, not a ${kind.name}`,
+    );
   }
   const known = (existing as unknown as { labelNames: readonly string[] }).labelNames;
   if (known.join() !== labelNames.join()) {
-    throw new Error(`metric ${name} is already registered with labels [${known.join()}], not [${labelNames.join()}]`);
+    throw new Error(
+      `metric ${name} is already registered with labels [${known.join()}], not [${labelNames.join()}]`,
+    );
   }
   return existing;
 }
 
 /** The counter named `name`, created in {@link metricsRegistry} on first use. */
-export function counter<T extends string>(name: string, help: string, labelNames: readonly T[] = []): Counter<T> {
-  return registered(Counter<T>, name, labelNames, () => new Counter({ name, help, labelNames, registers: [metricsRegistry] }));
+export function counter<T extends string>(
+  name: string,
+  help: string,
+  labelNames: readonly T[] = [],
+): Counter<T> {
+  return registered(
+    Counter<T>,
+    name,
+    labelNames,
+    () => new Counter({ name, help, labelNames, registers: [metricsRegistry] }),
+  );
 }
 
 /** The gauge named `name`, created in {@link metricsRegistry} on first use. */
-export function gauge<T extends string>(name: string, help: string, labelNames: readonly T[] = []): Gauge<T> {
-  return registered(Gauge<T>, name, labelNames, () => new Gauge({ name, help, labelNames, registers: [metricsRegistry] }));
+export function gauge<T extends string>(
+  name: string,
+  help: string,
+  labelNames: readonly T[] = [],
+): Gauge<T> {
+  return registered(
+    Gauge<T>,
+    name,
+    labelNames,
+    () => new Gauge({ name, help, labelNames, registers: [metricsRegistry] }),
+  );
 }
 
 /** The histogram named `name`, created in {@link metricsRegistry} on first use. */
@@ -44,8 +73,18 @@ export function histogram<T extends string>(
   labelNames: readonly T[] = [],
   buckets?: number[],
 ): Histogram<T> {
-  return registered(Histogram<T>, name, labelNames, () =>
-    new Histogram({ name, help, labelNames, registers: [metricsRegistry], ...(buckets ? { buckets } : {}) }),
+  return registered(
+    Histogram<T>,
+    name,
+    labelNames,
+    () =>
+      new Histogram({
+        name,
+        help,
+        labelNames,
+        registers: [metricsRegistry],
+        ...(buckets ? { buckets } : {}),
+      }),
   );
 }
 

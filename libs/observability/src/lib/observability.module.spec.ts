@@ -55,7 +55,11 @@ describe('ObservabilityModule (a real Nest app over HTTP)', () => {
     expect(res.body).toEqual({ requestId: 'edge-123' });
     const messages = lines.filter((l) => l['service'] === 'spec');
     expect(messages.map((l) => l['msg'])).toEqual(
-      expect.arrayContaining(['through nestjs-pino', 'through the root logger', 'request completed']),
+      expect.arrayContaining([
+        'through nestjs-pino',
+        'through the root logger',
+        'request completed',
+      ]),
     );
     for (const line of messages) expect(line['requestId']).toBe('edge-123');
   });
@@ -64,7 +68,9 @@ describe('ObservabilityModule (a real Nest app over HTTP)', () => {
     const fresh = await request(app.getHttpServer()).get('/echo');
     expect(fresh.headers[REQUEST_ID_HEADER]).toMatch(/^[0-9a-f-]{36}$/);
     expect(fresh.body.requestId).toBe(fresh.headers[REQUEST_ID_HEADER]);
-    const junk = await request(app.getHttpServer()).get('/echo').set(REQUEST_ID_HEADER, 'bad id {"x":1}');
+    const junk = await request(app.getHttpServer())
+      .get('/echo')
+      .set(REQUEST_ID_HEADER, 'bad id {"x":1}');
     expect(junk.headers[REQUEST_ID_HEADER]).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -79,13 +85,24 @@ describe('ObservabilityModule (a real Nest app over HTTP)', () => {
     const http = request(app.getHttpServer());
     expect((await http.get('/health/live')).body.status).toBe('ok');
 
-    removers.push(healthRegistry.register('recommendation', () => ({ status: 'degraded', details: { breaker: 'open' } })));
+    removers.push(
+      healthRegistry.register('recommendation', () => ({
+        status: 'degraded',
+        details: { breaker: 'open' },
+      })),
+    );
     const degraded = await http.get('/health/ready');
     expect(degraded.status).toBe(200);
     expect(degraded.body.status).toBe('degraded');
-    expect(degraded.body.details.recommendation).toEqual({ status: 'up', degraded: true, breaker: 'open' });
+    expect(degraded.body.details.recommendation).toEqual({
+      status: 'up',
+      degraded: true,
+      breaker: 'open',
+    });
 
-    removers.push(healthRegistry.register('db', () => ({ status: 'down', details: { error: 'refused' } })));
+    removers.push(
+      healthRegistry.register('db', () => ({ status: 'down', details: { error: 'refused' } })),
+    );
     const down = await http.get('/health');
     expect(down.status).toBe(503);
     expect(down.body.error.db).toEqual({ status: 'down', error: 'refused' });

@@ -29,7 +29,10 @@ type IdentifiedRequest = IncomingMessage & { id?: unknown };
 
 /** pino-http settings: our request id, short req/res fields, probes not logged. */
 export function pinoHttpOptions(logger: Logger): PinoHttpOptions {
-  const withRequestId = (req: IdentifiedRequest, _res: ServerResponse, value: object) => ({ ...value, requestId: req.id });
+  const withRequestId = (req: IdentifiedRequest, _res: ServerResponse, value: object) => ({
+    ...value,
+    requestId: req.id,
+  });
   return {
     logger,
     genReqId: ensureRequestId,
@@ -56,7 +59,10 @@ export class ObservabilityModule implements NestModule {
     return {
       module: ObservabilityModule,
       global: true,
-      imports: [LoggerModule.forRoot({ pinoHttp: pinoHttpOptions(logger) }), TerminusModule.forRoot()],
+      imports: [
+        LoggerModule.forRoot({ pinoHttp: pinoHttpOptions(logger) }),
+        TerminusModule.forRoot(),
+      ],
       controllers: [MetricsController, HealthController],
       providers: [
         { provide: HealthRegistry, useValue: healthRegistry },

@@ -4,7 +4,10 @@ import { RequestContext } from './request-context';
 
 function captureLogger() {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ service: 'spec', destination: { write: (s: string) => lines.push(JSON.parse(s)) } });
+  const logger = createLogger({
+    service: 'spec',
+    destination: { write: (s: string) => lines.push(JSON.parse(s)) },
+  });
   return { logger, lines };
 }
 
@@ -32,7 +35,11 @@ describe('RequestContext', () => {
         await sleep(delay);
         return RequestContext.requestId();
       });
-    await expect(Promise.all([run('a', 20), run('b', 1), run('c', 10)])).resolves.toEqual(['a', 'b', 'c']);
+    await expect(Promise.all([run('a', 20), run('b', 1), run('c', 10)])).resolves.toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
   });
 
   it('lets a request record its consistency token after a write', () => {
@@ -50,7 +57,13 @@ describe('createLogger', () => {
     const { logger, lines } = captureLogger();
     logger.info({ orderId: 7 }, 'hello');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'info', service: 'spec', pid: process.pid, orderId: 7, msg: 'hello' });
+    expect(lines[0]).toMatchObject({
+      level: 'info',
+      service: 'spec',
+      pid: process.pid,
+      orderId: 7,
+      msg: 'hello',
+    });
     expect(lines[0]).not.toHaveProperty('requestId');
   });
 

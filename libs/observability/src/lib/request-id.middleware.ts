@@ -30,7 +30,11 @@ export function ensureRequestId(req: IncomingMessage, res: ServerResponse): stri
  * Express-style middleware: assigns the request id (see {@link ensureRequestId})
  * and runs the rest of the request inside a {@link RequestContext}.
  */
-export function requestIdMiddleware(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+export function requestIdMiddleware(
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: () => void,
+): void {
   RequestContext.run({ requestId: ensureRequestId(req, res) }, next);
 }
 
