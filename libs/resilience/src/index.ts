@@ -1,0 +1,50 @@
+export {
+  BreakerState,
+  BREAKER_STATE_GAUGE,
+  type BreakerSnapshot,
+  type BreakerTransition,
+} from './lib/breaker-state';
+export {
+  CircuitBreaker,
+  countsAsFailure,
+  type CircuitBreakerOptions,
+  type EndpointBreaker,
+} from './lib/circuit-breaker';
+export { isClientError } from './lib/client-error';
+export type { CallOutcome, Degraded, Fallback, Fresh } from './lib/degraded';
+export type { DependencyConfig, ResolvedDependencyConfig } from './lib/dependency-options';
+export {
+  DependencyPolicy,
+  SINGLE_ENDPOINT,
+  type Attempt,
+  type AttemptTarget,
+  type CallOptions,
+  type DependencyBreaker,
+  type DependencyPolicyOptions,
+  type DependencySnapshot,
+  type EndpointSelector,
+} from './lib/dependency-policy';
+export type { CallOutcomeLabel, DependencyTransition } from './lib/dependency-telemetry';
+export {
+  BreakerOpenError,
+  BulkheadRejectedError,
+  CallTimeoutError,
+  DependencyUnavailableError,
+  ResilienceError,
+  type ResilienceErrorCode,
+} from './lib/errors';
+export { DependencyUnavailableFilter } from './lib/nest/dependency-unavailable.filter';
+export {
+  DependencyPolicies,
+  InjectDependency,
+  ResilienceModule,
+  dependencyToken,
+  type ResilienceModuleOptions,
+} from './lib/nest/resilience.module';
+export type { TripPolicy } from './lib/trip-policy';
+export {
+  retryAfterSeconds,
+  toUnavailableResponse,
+  type UnavailableBody,
+  type UnavailableResponse,
+} from './lib/unavailable-response';

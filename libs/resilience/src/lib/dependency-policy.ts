@@ -1,0 +1,445 @@
+/**
+ * Circuit breakers per dependency: see docs/patterns/circuit-breaker.md.
+ *
+ * A DependencyPolicy guards every call from this process to one dependency
+ * (`payment`): a bulkhead caps the calls in flight, each attempt goes to an
+ * endpoint whose breaker admits it and carries a timeout (inside the breaker,
+ * so a timeout counts as a failure), safe calls are retried on another
+ * endpoint, and a failure ends as a ResilienceError, or as the fallback's
+ * Degraded answer for a non-essential dependency. The dependency is open when
+ * every endpoint's breaker is. cockatiel provides the policies; this class
+ * composes them in that order.
+ */
+import {
+  BulkheadPolicy,
+  EventEmitter,
+  ExponentialBackoff,
+  TaskCancelledError,
+  TimeoutStrategy,
+  bulkhead,
+  handleWhen,
+  isBulkheadRejectedError,
+  retry,
+  timeout,
+  type Event,
+  type IDisposable,
+  type TimeoutPolicy,
+} from 'cockatiel';
+import { createLogger, healthRegistry, type HealthRegistry } from '@stayline/observability';
+import type { Logger } from 'pino';
+import { BreakerState, type BreakerSnapshot } from './breaker-state';
+import {
+  CircuitBreaker,
+  countsAsFailure,
+  isCancellation,
+  type EndpointBreaker,
+} from './circuit-breaker';
+import { isClientError } from './client-error';
+import type { CallOutcome, Fallback } from './degraded';
+import { dependencyHealth } from './dependency-health';
+import {
+  resolveDependencyConfig,
+  type DependencyConfig,
+  type ResolvedDependencyConfig,
+} from './dependency-options';
+import { DependencyTelemetry, type DependencyTransition } from './dependency-telemetry';
+import {
+  BreakerOpenError,
+  BulkheadRejectedError,
+  CallTimeoutError,
+  DependencyUnavailableError,
+  ResilienceError,
+} from './errors';
+
+/** Picks the endpoint of each attempt; discovery's load balancer implements it. */
+export interface EndpointSelector {
+  /** An endpoint id not in `exclude` (tried already, or its breaker refuses), or undefined. */
+  pick(exclude: ReadonlySet<string>): string | undefined;
+}
+
+/** The per-dependency view a load balancer and the health endpoint read. */
+export interface DependencyBreaker {
+  /** Open when every known endpoint's breaker is open; closed when one is closed. */
+  readonly state: BreakerState;
+  /** Milliseconds until some endpoint admits a trial call (0 unless open). */
+  retryAfterMs(): number;
+  /** The breaker of one endpoint, created closed on first use. */
+  endpoint(endpointId: string): EndpointBreaker;
+  /** Drops an endpoint that left (its breaker, metrics and health entry). */
+  forgetEndpoint(endpointId: string): void;
+  /** Fires once per transition of an endpoint or of the dependency, with the reason. */
+  readonly onStateChange: Event<DependencyTransition>;
+}
+
+/** Per-call settings. Retries happen only when `idempotent` or `idempotencyKey` is set. */
+export interface CallOptions {
+  readonly idempotent?: boolean;
+  /** Makes a non-idempotent call (a charge) safe to retry; passed to every attempt. */
+  readonly idempotencyKey?: string;
+  /** This call's attempt timeout instead of the dependency's. */
+  readonly timeoutMs?: number;
+  /** Cancels the call (not counted as a failure). */
+  readonly signal?: AbortSignal;
+}
+
+/** Where and how one attempt is made. */
+export interface AttemptTarget {
+  readonly endpointId: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Aborted when the attempt times out or the call is cancelled. */
+  readonly signal: AbortSignal;
+  readonly idempotencyKey?: string;
+}
+
+/** Makes one attempt of the call on the given endpoint. */
+export type Attempt<T> = (target: AttemptTarget) => Promise<T>;
+
+/** Config plus collaborators of {@link DependencyPolicy.create}. */
+export interface DependencyPolicyOptions extends DependencyConfig {
+  /** Chooses endpoints; without one the dependency has one endpoint, `default`. */
+  readonly selector?: EndpointSelector;
+  /** Where state changes are logged. Default: a logger for service `resilience`. */
+  readonly logger?: Logger;
+  /** Where the health indicator goes (`false`: nowhere). Default: the shared registry. */
+  readonly health?: HealthRegistry | false;
+  /** Randomness for the reset-timeout jitter. */
+  readonly random?: () => number;
+}
+
+/** The state of a dependency and of each endpoint, for health details. */
+export interface DependencySnapshot {
+  readonly name: string;
+  readonly essential: boolean;
+  readonly state: BreakerState;
+  readonly retryAfterMs: number;
+  readonly endpoints: Readonly<Record<string, BreakerSnapshot>>;
+}
+
+/** The endpoint id used when no selector is set. */
+export const SINGLE_ENDPOINT = 'default';
+
+let defaultLogger: Logger | undefined;
+
+/** Timeout, breakers per endpoint, retries, bulkhead and fallback for one dependency. */
+export class DependencyPolicy implements DependencyBreaker {
+  /** Validates the options (throws on bad ones) and builds the policy. */
+  static create(options: DependencyPolicyOptions): DependencyPolicy {
+    return new DependencyPolicy(options);
+  }
+
+  /** The validated configuration, defaults filled in. */
+  readonly config: ResolvedDependencyConfig;
+  private readonly breakers = new Map<
+    string,
+    { breaker: CircuitBreaker; subscription: IDisposable }
+  >();
+  private readonly bulkhead: BulkheadPolicy;
+  private readonly timeouts = new Map<number, TimeoutPolicy>();
+  private readonly lifetime = new AbortController();
+  private readonly transitions = new EventEmitter<DependencyTransition>();
+  private readonly telemetry: DependencyTelemetry;
+  private readonly unregisterHealth: () => void;
+  private selector: EndpointSelector | undefined;
+  private current = BreakerState.Closed;
+
+  /** @inheritdoc */
+  readonly onStateChange = this.transitions.addListener;
+
+  private constructor(private readonly options: DependencyPolicyOptions) {
+    this.config = resolveDependencyConfig(options);
+    this.selector = options.selector;
+    this.bulkhead = bulkhead(this.config.bulkhead.maxConcurrent, this.config.bulkhead.maxQueue);
+    const logger = options.logger ?? (defaultLogger ??= createLogger({ service: 'resilience' }));
+    this.telemetry = new DependencyTelemetry(this.name, logger);
+    const health = options.health ?? healthRegistry;
+    this.unregisterHealth = health
+      ? health.register(`dependency:${this.name}`, dependencyHealth(this))
+      : () => undefined;
+    logger.info({ resilience: this.config }, `resilience policy for ${this.name}`);
+  }
+
+  /** The dependency's name. */
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Whether failures fail fast (503) rather than degrade to a fallback. */
+  get essential(): boolean {
+    return this.config.essential;
+  }
+
+  /** @inheritdoc */
+  get state(): BreakerState {
+    return this.current;
+  }
+
+  /** @inheritdoc */
+  retryAfterMs(): number {
+    if (this.current !== BreakerState.Open) return 0;
+    return Math.min(...[...this.breakers.values()].map(({ breaker }) => breaker.retryAfterMs()));
+  }
+
+  /** @inheritdoc */
+  endpoint(endpointId: string): CircuitBreaker {
+    const known = this.breakers.get(endpointId);
+    if (known) return known.breaker;
+    const breaker = new CircuitBreaker({
+      dependency: this.name,
+      endpointId,
+      trip: this.config.breaker,
+      resetTimeoutMs: this.config.resetTimeoutMs,
+      resetJitter: this.config.resetJitter,
+      halfOpenTrials: this.config.halfOpenTrials,
+      random: this.options.random,
+    });
+    const subscription = breaker.onStateChange((t) => {
+      const event = { ...t, dependency: this.name, endpointId };
+      this.telemetry.transition(event);
+      this.transitions.emit(event);
+      this.settle(`endpoint ${endpointId} ${t.to}: ${t.reason}`);
+    });
+    this.breakers.set(endpointId, { breaker, subscription });
+    this.telemetry.added(endpointId);
+    this.settle(`endpoint ${endpointId} added`);
+    return breaker;
+  }
+
+  /** @inheritdoc */
+  forgetEndpoint(endpointId: string): void {
+    const known = this.breakers.get(endpointId);
+    if (!known) return;
+    known.subscription.dispose();
+    this.breakers.delete(endpointId);
+    this.telemetry.removed(endpointId);
+    this.settle(`endpoint ${endpointId} removed`);
+  }
+
+  /** Sets (or clears) the endpoint selector, e.g. once discovery is ready. */
+  useSelector(selector: EndpointSelector | undefined): void {
+    this.selector = selector;
+  }
+
+  /** The state of the dependency and of each endpoint. */
+  snapshot(): DependencySnapshot {
+    const endpoints: Record<string, BreakerSnapshot> = {};
+    for (const [id, { breaker }] of this.breakers) endpoints[id] = breaker.snapshot();
+    return {
+      name: this.name,
+      essential: this.essential,
+      state: this.current,
+      retryAfterMs: this.retryAfterMs(),
+      endpoints,
+    };
+  }
+
+  /**
+   * Makes a guarded call. Rejects with a ResilienceError when it fails (a client
+   * error is rethrown as is), or, given a fallback (non-essential dependencies
+   * only), resolves to `{ value, degraded: true, reason }` instead.
+   */
+  call<T>(options: CallOptions, attempt: Attempt<T>): Promise<T>;
+  call<T, F = T>(
+    options: CallOptions,
+    attempt: Attempt<T>,
+    fallback: Fallback<F>,
+  ): Promise<CallOutcome<T, F>>;
+  async call<T, F = T>(
+    options: CallOptions,
+    attempt: Attempt<T>,
+    fallback?: Fallback<F>,
+  ): Promise<T | CallOutcome<T, F>> {
+    if (fallback && this.essential)
+      throw new TypeError(`${this.name} is essential: it fails fast and takes no fallback`);
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const value = await this.guarded(options, attempt);
+      this.telemetry.called('success', seconds(), false);
+      return fallback ? { value, degraded: false } : value;
+    } catch (error) {
+      if (isClientError(error)) {
+        this.telemetry.called('client_error', seconds(), false);
+        throw error;
+      }
+      const failure = this.asResilienceError(error);
+      this.telemetry.called(failure.code, seconds(), fallback !== undefined);
+      if (!fallback) throw failure;
+      return {
+        value: await fallback(failure.message, failure),
+        degraded: true,
+        reason: failure.message,
+      };
+    }
+  }
+
+  /** Cancels calls in flight and pending retries, and withdraws the health indicator. */
+  dispose(): void {
+    this.lifetime.abort();
+    this.unregisterHealth();
+    for (const id of [...this.breakers.keys()]) this.forgetEndpoint(id);
+  }
+
+  private guarded<T>(options: CallOptions, attempt: Attempt<T>): Promise<T> {
+    const tried = new Set<string>();
+    const first = this.pick(tried);
+    if (first === undefined) return Promise.reject(this.nothingToCall());
+    const signal = options.signal
+      ? AbortSignal.any([this.lifetime.signal, options.signal])
+      : this.lifetime.signal;
+    const safe = options.idempotent === true || options.idempotencyKey !== undefined;
+    return this.withinBulkhead(signal, () =>
+      safe && this.config.retry.maxAttempts > 1
+        ? this.withRetries(first, tried, options, attempt, signal)
+        : this.attemptOn(first, 1, options, attempt, signal),
+    );
+  }
+
+  // Each retry goes to an endpoint this call has not tried; none left ends the retries.
+  private withRetries<T>(
+    first: string,
+    tried: Set<string>,
+    options: CallOptions,
+    attempt: Attempt<T>,
+    signal: AbortSignal,
+  ) {
+    const { maxAttempts, baseDelayMs, maxDelayMs } = this.config.retry;
+    let next = first;
+    let made = 0;
+    const worthRetrying = (error: Error) => {
+      if (made >= maxAttempts || !countsAsFailure(error) || error instanceof BulkheadRejectedError)
+        return false;
+      const picked = this.pick(tried);
+      if (picked !== undefined) next = picked;
+      return picked !== undefined;
+    };
+    const backoff = new ExponentialBackoff({ initialDelay: baseDelayMs, maxDelay: maxDelayMs }); // decorrelated jitter
+    const policy = retry(handleWhen(worthRetrying), {
+      maxAttempts: maxAttempts - 1,
+      backoff,
+    }).dangerouslyUnref();
+    return policy.execute(() => this.attemptOn(next, ++made, options, attempt, signal), signal);
+  }
+
+  private attemptOn<T>(
+    endpointId: string,
+    n: number,
+    options: CallOptions,
+    attempt: Attempt<T>,
+    signal: AbortSignal,
+  ) {
+    const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
+    const { idempotencyKey } = options;
+    return this.endpoint(endpointId).execute((breakerSignal) => {
+      // An aborted attempt fails with whatever its client throws on abort: name the real cause.
+      const explain = (error: unknown, attemptSignal: AbortSignal) => {
+        if (breakerSignal.aborted)
+          return isCancellation(error) ? error : new TaskCancelledError('call cancelled');
+        if (attemptSignal.aborted || isCancellation(error))
+          return new CallTimeoutError(this.name, timeoutMs, endpointId);
+        return error;
+      };
+      return this.timeout(timeoutMs)
+        .execute(async ({ signal: attemptSignal }) => {
+          try {
+            return await attempt({ endpointId, attempt: n, signal: attemptSignal, idempotencyKey });
+          } catch (error) {
+            throw explain(error, attemptSignal);
+          }
+        }, breakerSignal)
+        .catch((error: unknown) => {
+          throw explain(error, breakerSignal);
+        });
+    }, signal);
+  }
+
+  private async withinBulkhead<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.bulkhead.execute(async () => {
+        this.telemetry.inFlight(1);
+        try {
+          return await fn();
+        } finally {
+          this.telemetry.inFlight(-1);
+        }
+      }, signal);
+    } catch (error) {
+      if (!isBulkheadRejectedError(error)) throw error;
+      throw new BulkheadRejectedError(
+        this.name,
+        this.config.bulkhead.maxConcurrent,
+        this.config.bulkhead.maxQueue,
+      );
+    }
+  }
+
+  // The next endpoint: not tried by this call, its breaker admitting calls.
+  private pick(tried: Set<string>): string | undefined {
+    let exclude = tried;
+    for (const [id, { breaker }] of this.breakers) {
+      if (breaker.isCallPermitted() || exclude.has(id)) continue;
+      if (exclude === tried) exclude = new Set(tried);
+      exclude.add(id);
+    }
+    const id = this.selector
+      ? this.selector.pick(exclude)
+      : exclude.has(SINGLE_ENDPOINT)
+        ? undefined
+        : SINGLE_ENDPOINT;
+    if (id !== undefined) tried.add(id);
+    return id;
+  }
+
+  private nothingToCall(): ResilienceError {
+    const refusing = [...this.breakers.values()].filter(
+      ({ breaker }) => !breaker.isCallPermitted(),
+    );
+    if (refusing.length === 0)
+      return new DependencyUnavailableError(this.name, 'no endpoint to call');
+    return new BreakerOpenError(
+      this.name,
+      Math.min(...refusing.map(({ breaker }) => breaker.retryAfterMs())),
+    );
+  }
+
+  private timeout(ms: number): TimeoutPolicy {
+    let policy = this.timeouts.get(ms);
+    if (!policy)
+      this.timeouts.set(ms, (policy = timeout(ms, TimeoutStrategy.Aggressive).dangerouslyUnref()));
+    return policy;
+  }
+
+  private asResilienceError(error: unknown): ResilienceError {
+    if (error instanceof ResilienceError) return error;
+    if (isCancellation(error))
+      return new DependencyUnavailableError(this.name, 'call cancelled', 0, { cause: error });
+    const detail = error instanceof Error ? error.message || error.name : String(error);
+    return new DependencyUnavailableError(this.name, detail, 0, { cause: error });
+  }
+
+  // Re-derives the dependency's state from its endpoints' and reports a change once.
+  private settle(cause: string): void {
+    const states = [...this.breakers.values()].map(({ breaker }) => breaker.state);
+    const next =
+      states.length === 0 || states.includes(BreakerState.Closed)
+        ? BreakerState.Closed
+        : states.every((s) => s === BreakerState.Open)
+          ? BreakerState.Open
+          : BreakerState.HalfOpen;
+    const from = this.current;
+    if (next === from) return;
+    this.current = next;
+    const event: DependencyTransition =
+      next === BreakerState.Open
+        ? {
+            dependency: this.name,
+            from,
+            to: next,
+            reason: `every endpoint open (${cause})`,
+            retryAfterMs: this.retryAfterMs(),
+          }
+        : { dependency: this.name, from, to: next, reason: cause };
+    this.telemetry.transition(event);
+    this.transitions.emit(event);
+  }
+}
