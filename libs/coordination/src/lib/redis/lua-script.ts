@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import Redis from 'ioredis';
+
+/**
+ * A Lua script run atomically on the Redis primary by its SHA1 (`EVALSHA`),
+ * falling back to `EVAL` when the server does not know it yet: after a
+ * Sentinel failover the new primary's script cache is empty.
+ */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run<T>(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<T> {
+    try {
+      return (await redis.evalsha(this.sha, keys.length, ...keys, ...args)) as T;
+    } catch (err) {
+      if (!/NOSCRIPT/.test((err as Error).message)) throw err;
+      return (await redis.eval(this.source, keys.length, ...keys, ...args)) as T;
+    }
+  }
+}
+
+/** Lua prelude: `now` as the Redis server's clock in ms, so leases never depend on a client's clock. */
+export const LUA_NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;

@@ -1,0 +1,92 @@
+import Redis, { RedisOptions } from 'ioredis';
+import { CoordinationLogger, silentLogger } from '../logger';
+
+/**
+ * Where the coordinator's Redis lives: behind Sentinel (the production shape:
+ * ioredis asks the Sentinels for the current primary and follows a failover)
+ * or one node directly (tests of a single Redis, local experiments).
+ * See docs/patterns/coordinator.md.
+ */
+export type RedisTarget =
+  | { sentinels: Array<{ host: string; port: number }>; masterName: string; password?: string }
+  | { host: string; port: number; password?: string };
+
+export interface RedisConnectionOptions {
+  /** A command that gets no answer within this time fails (default 1000 ms): a frozen primary must not hang renewals. */
+  commandTimeoutMs?: number;
+  /** `CLIENT SETNAME`, visible in `CLIENT LIST`. */
+  connectionName?: string;
+  logger?: CoordinationLogger;
+}
+
+/**
+ * Parses `redis-sentinel://host:port,host:port/masterName` or `redis://host:port`
+ * (a password goes before the hosts: `redis-sentinel://:secret@h:p/name`).
+ */
+export function parseRedisTarget(url: string): RedisTarget {
+  const m = /^(redis|redis-sentinel):\/\/(?::([^@]*)@)?([^/]+?)(?:\/([^/]+))?\/?$/.exec(url.trim());
+  if (!m) throw new Error(`not a Redis target: ${url} (expected redis://host:port or redis-sentinel://h:p,h:p/master)`);
+  const [, scheme, password, hosts, masterName] = m;
+  const nodes = hosts.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    const port = Number(hp.slice(i + 1));
+    if (i <= 0 || !Number.isInteger(port) || port <= 0) throw new Error(`bad host:port "${hp}" in ${url}`);
+    return { host: hp.slice(0, i), port };
+  });
+  const auth = password ? { password: decodeURIComponent(password) } : {};
+  if (scheme === 'redis') {
+    if (nodes.length !== 1) throw new Error(`redis:// takes exactly one host:port: ${url}`);
+    return { ...nodes[0], ...auth };
+  }
+  if (!masterName) throw new Error(`redis-sentinel:// needs the master name as path: ${url}`);
+  return { sentinels: nodes, masterName, ...auth };
+}
+
+/** The inverse of {@link parseRedisTarget} (without the password): for logs and child processes. */
+export function formatRedisTarget(target: RedisTarget): string {
+  if ('sentinels' in target) {
+    return `redis-sentinel://${target.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}/${target.masterName}`;
+  }
+  return `redis://${target.host}:${target.port}`;
+}
+
+/**
+ * Opens an ioredis connection that rides through a Sentinel failover: it reconnects
+ * quickly (50 ms steps, at most 500 ms apart), asks the Sentinels for the new
+ * primary, and with the failover detector drops a connection to a demoted primary
+ * as soon as a Sentinel announces `+switch-master`.
+ */
+export function connectRedis(target: RedisTarget, options: RedisConnectionOptions = {}): Redis {
+  const logger = options.logger ?? silentLogger;
+  const retry = (attempt: number) => Math.min(50 * attempt, 500);
+  const common: RedisOptions = {
+    password: target.password,
+    connectionName: options.connectionName,
+    commandTimeout: options.commandTimeoutMs ?? 1_000,
+    connectTimeout: 1_000,
+    retryStrategy: retry,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: false,
+  };
+  const redis =
+    'sentinels' in target
+      ? new Redis({
+          ...common,
+          sentinels: target.sentinels,
+          name: target.masterName,
+          role: 'master',
+          sentinelRetryStrategy: retry,
+          failoverDetector: true,
+        })
+      : new Redis({ ...common, host: target.host, port: target.port });
+  let lastError = '';
+  redis.on('error', (err: Error) => {
+    // ioredis reports every failed reconnect attempt; one line per distinct error is enough
+    if (err.message !== lastError) logger.warn({ err: err.message, connection: options.connectionName }, 'redis connection error');
+    lastError = err.message;
+  });
+  redis.on('ready', () => {
+    lastError = '';
+  });
+  return redis;
+}

@@ -1,0 +1,30 @@
+/**
+ * Timer helpers shared by every periodic task (renewals, sweeps, resyncs):
+ * jittered so that a fleet started together does not beat in step, and
+ * unref()ed so that a forgotten timer never keeps a process alive.
+ */
+
+/** A monotonic clock in milliseconds; injected in unit tests. */
+export interface Clock {
+  now(): number;
+}
+
+/** `performance.now()`: monotonic, unaffected by wall-clock steps, keeps running while a process is frozen. */
+export const monotonicClock: Clock = { now: () => performance.now() };
+
+/** `ms` spread by ±`ratio` (0.1 = ±10 %). */
+export function jittered(ms: number, ratio = 0.1): number {
+  return Math.max(0, ms * (1 + ratio * (2 * Math.random() - 1)));
+}
+
+/** A one-shot timer that does not keep the process alive. */
+export function unrefTimeout(fn: () => void, ms: number): NodeJS.Timeout {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return t;
+}
+
+/** Resolves after `ms` (a ref'd timer: awaiting it keeps the process alive). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,389 @@
+/**
+ * Service discovery, registry style, on Redis behind Sentinel: leases in a
+ * sorted set swept by any live member, changes pushed over pub/sub and applied
+ * without a round trip, a periodic full read that repairs what pub/sub lost.
+ * See docs/patterns/service-discovery.md.
+ */
+import Redis from 'ioredis';
+import {
+  connectRedis,
+  CoordinationLogger,
+  jittered,
+  RedisTarget,
+  ResyncedWatch,
+  silentLogger,
+  SubscriberHub,
+  unrefTimeout,
+} from '@stayline/coordination';
+import { assertName, parseInstance, ServiceInstance } from './instance';
+import {
+  AgentLeaseOptions,
+  DEFAULT_LEASE_TTL_MS,
+  InstanceChange,
+  LeaseOptions,
+  Registration,
+  RemovalReason,
+  ServiceRegistry,
+  Unsubscribe,
+  WatchListener,
+} from './registry';
+import { REMOVE, SWEEP, UPSERT } from './redis.registry.scripts';
+
+export interface RedisRegistryOptions {
+  redis: RedisTarget;
+  /** Key prefix. Default `stayline:discovery`. */
+  prefix?: string;
+  /** Full reread of each watched service (repairs lost pushes). Default 5000 ms. */
+  resyncMs?: number;
+  /** Longest gap between two sweeps of a watched service; sweeps are otherwise timed to the next lease deadline. Default 1000 ms. */
+  sweepMaxMs?: number;
+  /** Per-command timeout. Default 1000 ms. */
+  commandTimeoutMs?: number;
+  logger?: CoordinationLogger;
+}
+
+interface ServiceKeys {
+  instances: string;
+  leases: string;
+  channel: string;
+  tombstone(id: string): string;
+}
+
+/** After a failed renewal, try again this soon (well inside the TTL). */
+const RENEW_RETRY_MS = 200;
+
+export class RedisRegistry implements ServiceRegistry {
+  private readonly redis: Redis;
+  private hub?: SubscriberHub;
+  private readonly watched = new Map<string, Promise<WatchedService>>();
+  private readonly registrations = new Set<RedisRegistration>();
+  private readonly logger: CoordinationLogger;
+  private readonly prefix: string;
+
+  constructor(private readonly options: RedisRegistryOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.prefix = options.prefix ?? 'stayline:discovery';
+    this.redis = this.connect('registry');
+  }
+
+  async register(instance: ServiceInstance, options: LeaseOptions = {}): Promise<Registration> {
+    return this.start(new RedisRegistration(this.ops(), parseInstance(instance), options));
+  }
+
+  async registerOnBehalf(instance: ServiceInstance, options: AgentLeaseOptions): Promise<Registration> {
+    const record = parseInstance(instance);
+    if (record.kind !== 'datastore') throw new Error('registerOnBehalf is for datastores: set kind to "datastore"');
+    assertName('agent id', options.agentId);
+    return this.start(new RedisRegistration(this.ops(), record, options, options.agentId));
+  }
+
+  async list(service: string): Promise<ServiceInstance[]> {
+    assertName('service', service);
+    const k = this.keys(service);
+    const reply = await SWEEP.run<Array<number | string>>(this.redis, [k.instances, k.leases], [k.channel, '1']);
+    return reply.slice(2).map((json) => parseInstance(JSON.parse(String(json))));
+  }
+
+  async watch(service: string, listener: WatchListener): Promise<Unsubscribe> {
+    assertName('service', service);
+    let entry = this.watched.get(service);
+    if (!entry) {
+      entry = this.startWatch(service);
+      this.watched.set(service, entry);
+    }
+    const watched = await entry;
+    watched.listeners.add(listener);
+    listener(watched.snapshot(), { kind: 'snapshot' });
+    return () => {
+      watched.listeners.delete(listener);
+      if (watched.listeners.size === 0 && this.watched.get(service) === entry) {
+        this.watched.delete(service);
+        void watched.stop();
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.registrations].map((r) => r.release()));
+    const watched = await Promise.allSettled(this.watched.values());
+    this.watched.clear();
+    await Promise.all(watched.map((w) => (w.status === 'fulfilled' ? w.value.stop() : undefined)));
+    this.hub?.close();
+    this.redis.disconnect();
+  }
+
+  private async start(registration: RedisRegistration): Promise<Registration> {
+    await registration.start();
+    this.registrations.add(registration);
+    return registration;
+  }
+
+  private async startWatch(service: string): Promise<WatchedService> {
+    this.hub ??= new SubscriberHub(this.connect('registry-watch'));
+    const watched = new WatchedService(this.keys(service), this.redis, this.hub, this.options, this.logger);
+    try {
+      await watched.start();
+    } catch (err) {
+      this.watched.delete(service);
+      await watched.stop();
+      throw err;
+    }
+    return watched;
+  }
+
+  private connect(role: string): Redis {
+    return connectRedis(this.options.redis, {
+      connectionName: `stayline-${role}-${process.pid}`,
+      commandTimeoutMs: this.options.commandTimeoutMs,
+      logger: this.logger,
+    });
+  }
+
+  private keys(service: string): ServiceKeys {
+    const base = `${this.prefix}:${service}`;
+    return {
+      instances: `${base}:instances`,
+      leases: `${base}:leases`,
+      channel: `${base}:events`,
+      tombstone: (id) => `${base}:down:${id}`,
+    };
+  }
+
+  private ops(): RegistrationOps {
+    return {
+      redis: this.redis,
+      keys: (service) => this.keys(service),
+      logger: this.logger,
+      forget: (r) => this.registrations.delete(r),
+    };
+  }
+}
+
+interface RegistrationOps {
+  redis: Redis;
+  keys(service: string): ServiceKeys;
+  logger: CoordinationLogger;
+  forget(registration: RedisRegistration): void;
+}
+
+class RedisRegistration implements Registration {
+  private timer?: NodeJS.Timeout;
+  private inflight: Promise<unknown> = Promise.resolve();
+  private active = false;
+  private failing = false;
+  private readonly ttlMs: number;
+  private readonly renewMs: number;
+  private readonly k: ServiceKeys;
+
+  constructor(
+    private readonly ops: RegistrationOps,
+    private record: ServiceInstance,
+    lease: LeaseOptions,
+    private readonly agentId?: string,
+  ) {
+    this.ttlMs = lease.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+    this.renewMs = lease.renewEveryMs ?? this.ttlMs / 3;
+    if (this.renewMs >= this.ttlMs) throw new Error(`renewEveryMs (${this.renewMs}) must be well inside ttlMs (${this.ttlMs})`);
+    this.k = ops.keys(record.service);
+  }
+
+  get instance(): ServiceInstance {
+    return this.record;
+  }
+
+  async start(): Promise<void> {
+    await this.upsert(true);
+    this.active = true;
+    this.ops.logger.info(
+      { service: this.record.service, id: this.record.id, ttlMs: this.ttlMs, renewEveryMs: this.renewMs, agentId: this.agentId },
+      'registered',
+    );
+    this.schedule(this.renewMs);
+  }
+
+  async update(changes: Partial<Pick<ServiceInstance, 'role' | 'version' | 'metadata'>>): Promise<void> {
+    this.record = parseInstance({ ...this.record, ...changes });
+    await this.serial(() => this.upsert(false));
+  }
+
+  async deregister(): Promise<void> {
+    await this.stop();
+    const reason: RemovalReason = this.agentId ? 'reported-down' : 'deregistered';
+    const tombstoneMs = this.agentId ? 2 * this.ttlMs : 0;
+    await REMOVE.run(this.ops.redis, this.keysOf(), [this.record.id, this.k.channel, reason, tombstoneMs]);
+    this.ops.logger.info({ service: this.record.service, id: this.record.id, reason, agentId: this.agentId }, 'deregistered');
+  }
+
+  async release(): Promise<void> {
+    await this.stop();
+  }
+
+  private async stop(): Promise<void> {
+    this.active = false;
+    clearTimeout(this.timer);
+    this.ops.forget(this);
+    await this.inflight.catch(() => undefined);
+  }
+
+  private schedule(ms: number): void {
+    if (!this.active) return;
+    this.timer = unrefTimeout(() => void this.serial(() => this.renew()), jittered(ms));
+  }
+
+  private async renew(): Promise<void> {
+    if (!this.active) return;
+    try {
+      const result = await this.upsert(false);
+      if (this.failing) this.ops.logger.info({ id: this.record.id }, 'renewal succeeded again');
+      this.failing = false;
+      if (result === -1) {
+        this.active = false;
+        this.ops.forget(this);
+        this.ops.logger.warn({ id: this.record.id, agentId: this.agentId }, 'renewal refused: reported down; register again when it is back');
+        return;
+      }
+      if (result === 1) this.ops.logger.info({ id: this.record.id }, 're-registered (entry was gone: lease ran out or Redis failed over)');
+      this.schedule(this.renewMs);
+    } catch (err) {
+      if (!this.failing) this.ops.logger.warn({ id: this.record.id, err: (err as Error).message }, 'renewal failed; retrying');
+      this.failing = true;
+      this.schedule(Math.min(RENEW_RETRY_MS, this.renewMs));
+    }
+  }
+
+  private upsert(explicit: boolean): Promise<number> {
+    return UPSERT.run<number>(this.ops.redis, this.keysOf(), [
+      this.record.id,
+      JSON.stringify(this.record),
+      this.ttlMs,
+      this.k.channel,
+      explicit ? '1' : '0',
+    ]);
+  }
+
+  private keysOf(): string[] {
+    return [this.k.instances, this.k.leases, this.k.tombstone(this.record.id)];
+  }
+
+  /** Renewals, updates and removal never overlap (a late renewal must not revive a removed entry). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.inflight.catch(() => undefined).then(fn);
+    this.inflight = next;
+    return next;
+  }
+}
+
+type PushedChange =
+  | { type: 'added' | 'updated'; ttlMs: number; instance: unknown }
+  | { type: 'removed'; id: string; reason: RemovalReason };
+
+/** One watched service in this process: the local list, kept by pushes, sweeps and resyncs. */
+class WatchedService {
+  readonly listeners = new Set<WatchListener>();
+  private readonly instances = new Map<string, ServiceInstance>();
+  private readonly watch: ResyncedWatch;
+  private sweepTimer?: NodeJS.Timeout;
+  private sweepAt = Infinity;
+  private stopped = false;
+
+  constructor(
+    private readonly k: ServiceKeys,
+    private readonly redis: Redis,
+    hub: SubscriberHub,
+    private readonly options: RedisRegistryOptions,
+    private readonly logger: CoordinationLogger,
+  ) {
+    this.watch = new ResyncedWatch({
+      hub,
+      channel: k.channel,
+      apply: (m) => this.apply(m),
+      load: () => this.load(),
+      resyncMs: options.resyncMs ?? 5_000,
+      logger,
+    });
+  }
+
+  start(): Promise<void> {
+    return this.watch.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.sweepTimer);
+    await this.watch.stop();
+  }
+
+  snapshot(): ServiceInstance[] {
+    return [...this.instances.values()];
+  }
+
+  private apply(message: string): void {
+    try {
+      const change = JSON.parse(message) as PushedChange;
+      if (change.type === 'removed') {
+        if (this.instances.delete(change.id)) this.notify({ kind: 'removed', id: change.id, reason: change.reason });
+        return;
+      }
+      const instance = parseInstance(change.instance);
+      const before = this.instances.get(instance.id);
+      this.instances.set(instance.id, instance);
+      this.scheduleSweep(change.ttlMs + 1);
+      if (JSON.stringify(before) !== JSON.stringify(instance)) {
+        this.notify({ kind: before ? 'updated' : 'added', instance });
+      }
+    } catch (err) {
+      // a bad message is only logged: the next resync reads the truth
+      this.logger.warn({ channel: this.k.channel, message, err: (err as Error).message }, 'unusable registry event');
+    }
+  }
+
+  private async load(): Promise<void> {
+    const reply = await SWEEP.run<Array<number | string>>(this.redis, [this.k.instances, this.k.leases], [this.k.channel, '1']);
+    const fresh = new Map(reply.slice(2).map((json) => parseInstance(JSON.parse(String(json)))).map((i) => [i.id, i]));
+    this.afterSweep(Number(reply[0]));
+    const changed =
+      fresh.size !== this.instances.size ||
+      [...fresh].some(([id, i]) => JSON.stringify(this.instances.get(id)) !== JSON.stringify(i));
+    if (!changed) return;
+    this.instances.clear();
+    for (const [id, i] of fresh) this.instances.set(id, i);
+    this.notify({ kind: 'resync' });
+  }
+
+  /** Sweeps at the next lease deadline (as the server reported it), or after `sweepMaxMs` at the latest. */
+  private scheduleSweep(inMs: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + Math.max(1, Math.min(inMs, this.options.sweepMaxMs ?? 1_000));
+    if (at >= this.sweepAt) return;
+    clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = unrefTimeout(() => void this.sweep(), at - Date.now());
+  }
+
+  private async sweep(): Promise<void> {
+    this.sweepAt = Infinity;
+    try {
+      const [nextMs] = await SWEEP.run<number[]>(this.redis, [this.k.instances, this.k.leases], [this.k.channel, '0']);
+      this.afterSweep(nextMs);
+    } catch (err) {
+      this.logger.debug({ channel: this.k.channel, err: (err as Error).message }, 'sweep failed');
+      this.scheduleSweep(this.options.sweepMaxMs ?? 1_000);
+    }
+  }
+
+  private afterSweep(nextDeadlineMs: number): void {
+    // +1: the sweep removes leases strictly past their deadline
+    this.scheduleSweep(nextDeadlineMs < 0 ? Infinity : nextDeadlineMs + 1);
+  }
+
+  private notify(change: InstanceChange): void {
+    const list = this.snapshot();
+    for (const l of this.listeners) {
+      try {
+        l(list, change);
+      } catch (err) {
+        this.logger.error({ channel: this.k.channel, err: (err as Error).message }, 'watch listener threw');
+      }
+    }
+  }
+}

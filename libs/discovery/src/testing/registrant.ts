@@ -1,0 +1,42 @@
+/**
+ * Fixture process: registers one instance (or, with --agent, a datastore on
+ * behalf of that agent) in the Redis registry and keeps it renewed. SIGTERM
+ * deregisters first, then exits; SIGKILL and SIGSTOP leave the lease to expire.
+ *   run.cjs registrant.ts --redis <url> --service payment --id payment-1 [--tcp 4201] [--ttl 3000] [--agent agent-a --role primary]
+ */
+import { parseRedisTarget } from '@stayline/coordination';
+import { describeInstance } from '../lib/instance';
+import { RedisRegistry } from '../lib/redis.registry';
+import { fixtureArgs } from './processes';
+
+async function main(): Promise<void> {
+  const a = fixtureArgs();
+  const registry = new RedisRegistry({ redis: parseRedisTarget(a.redis) });
+  const ttlMs = a.ttl ? Number(a.ttl) : undefined;
+  const instance = describeInstance({
+    service: a.service,
+    id: a.id,
+    host: a.host ?? '127.0.0.1',
+    tcpPort: a.tcp ? Number(a.tcp) : undefined,
+    kind: a.agent ? 'datastore' : 'service',
+    role: a.role,
+  });
+  const registered = a.agent
+    ? registry.registerOnBehalf(instance, { ttlMs, agentId: a.agent })
+    : registry.register(instance, { ttlMs });
+  // installed before the registration completes: watchers may see the entry before this process sees the reply
+  process.once('SIGTERM', () => {
+    void registered
+      .then((r) => (a.agent ? r.release() : r.deregister()))
+      .finally(() => registry.close())
+      .finally(() => process.exit(0));
+  });
+  await registered;
+  // keeps the process alive: every timer of the registry is unref()ed
+  setInterval(() => undefined, 1 << 30);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
