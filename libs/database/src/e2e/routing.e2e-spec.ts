@@ -1,0 +1,116 @@
+import { Stack, startStack, waitFor } from '@stayline/launcher';
+import { metricsRegistry } from '@stayline/observability';
+import mysql from 'mysql2/promise';
+import { ReplicaHealth, ReplicaRouter, runMigrations } from '../index';
+import { CreateNote1760000000000, Note, serverId, stackRouterOptions } from '../testing/notes';
+
+jest.setTimeout(60_000);
+
+async function metric(name: string, labels: Record<string, string>): Promise<number> {
+  const m = (await metricsRegistry.getSingleMetric(name)?.get())?.values ?? [];
+  const hit = m.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
+  return hit?.value ?? 0;
+}
+
+describe('ReplicaRouter routing (real primary + 2 replicas)', () => {
+  let stack: Stack;
+  let router: ReplicaRouter;
+
+  beforeAll(async () => {
+    stack = await startStack({ replicas: 2, sentinel: false, redis: false, nginx: false });
+    const options = stackRouterOptions(stack);
+    // two instances starting at once: one migrates, the other finds nothing to do
+    const runs = await Promise.all([
+      runMigrations(options, [CreateNote1760000000000]),
+      runMigrations(options, [CreateNote1760000000000]),
+    ]);
+    expect(runs.flat()).toEqual(['CreateNote1760000000000']);
+    router = await ReplicaRouter.create(options);
+  });
+
+  afterAll(async () => {
+    await router?.close();
+    await stack?.stop();
+  });
+
+  it('sends writes and transactions to the primary', async () => {
+    expect(await router.write((m) => serverId(m))).toBe(1);
+    expect(await router.transaction((m) => serverId(m))).toBe(1);
+  });
+
+  it('spreads reads over both replicas and never reads the primary while they keep up', async () => {
+    const before = await metric('stayline_db_queries_total', { target: 'mariadb-1' });
+    const served: number[] = [];
+    for (let i = 0; i < 40; i++) served.push(await router.read((m) => serverId(m)));
+    const count = (id: number) => served.filter((s) => s === id).length;
+    expect(count(1)).toBe(0);
+    expect(count(2)).toBeGreaterThanOrEqual(15);
+    expect(count(3)).toBeGreaterThanOrEqual(15);
+    expect(await metric('stayline_db_queries_total', { target: 'mariadb-1' })).toBe(before);
+    expect(
+      await metric('stayline_db_queries_total', { target: 'mariadb-2', role: 'replica' }),
+    ).toBeGreaterThanOrEqual(15);
+  });
+
+  it('reads its own write back through the session token, from a replica', async () => {
+    const session = {};
+    await router.write((m) => m.insert(Note, { id: 'ryw-1', body: 'hello' }), { session });
+    expect(session).toEqual({ consistencyToken: expect.stringMatching(/^0-1-\d+$/) });
+    const got = await router.read(
+      async (m) => ({ note: await m.findOneBy(Note, { id: 'ryw-1' }), server: await serverId(m) }),
+      {
+        session,
+      },
+    );
+    expect(got.note?.body).toBe('hello');
+    expect(got.server).not.toBe(1);
+  });
+
+  it('rolls a failed transaction back', async () => {
+    await expect(
+      router.transaction(async (m) => {
+        await m.insert(Note, { id: 'rolled-back', body: 'never' });
+        throw new Error('business rule says no');
+      }),
+    ).rejects.toThrow('business rule says no');
+    expect(await router.write((m) => m.findOneBy(Note, { id: 'rolled-back' }))).toBeNull();
+  });
+
+  it('stores injection strings literally (values are parameterised) and ignores a malicious token', async () => {
+    const evil = ["Robert'); DROP TABLE note; --", '" OR 1=1 --', "\\'; SELECT SLEEP(5); --"];
+    const session = {};
+    for (const [i, body] of evil.entries())
+      await router.write((m) => m.insert(Note, { id: `evil-${i}`, body, author: body }), {
+        session,
+      });
+    for (const [i, body] of evil.entries()) {
+      const found = await router.read((m) => m.findBy(Note, { body }), { session });
+      expect(found.map((n) => [n.id, n.body, n.author])).toEqual([[`evil-${i}`, body, body]]);
+    }
+    const notes = await router.read((m) => m.count(Note), {
+      session: { consistencyToken: "0-1-1'); DROP TABLE note; --" },
+    });
+    expect(notes).toBeGreaterThanOrEqual(evil.length);
+  });
+
+  it('replicates the migrated schema and reports healthy replicas', async () => {
+    const { replicas } = router.status();
+    expect(replicas.map((r) => r.state?.health)).toEqual([
+      ReplicaHealth.Usable,
+      ReplicaHealth.Usable,
+    ]);
+    for (const r of stack.mariadb.replicas) {
+      const conn = await mysql.createConnection({
+        host: r.host,
+        port: r.port,
+        ...stack.credentials.app,
+        database: 'reservation',
+      });
+      await waitFor(`note table on ${r.name}`, async () => {
+        const [rows] = await conn.query("SHOW TABLES LIKE 'note'");
+        return (rows as unknown[]).length === 1;
+      });
+      await conn.end();
+    }
+  });
+});
