@@ -1,11 +1,11 @@
 import { HealthRegistry, metricsRegistry } from '@stayline/observability';
 import { captureLogs } from '../testing/log-capture';
+import { roundRobin } from '../testing/round-robin';
 import { BreakerState } from './breaker-state';
 import {
   DependencyPolicy,
   type AttemptTarget,
   type DependencyPolicyOptions,
-  type EndpointSelector,
 } from './dependency-policy';
 import type { DependencyTransition } from './dependency-telemetry';
 import {
@@ -21,20 +21,6 @@ const hangs = (t: AttemptTarget) =>
   new Promise<never>((_, reject) =>
     t.signal.addEventListener('abort', () => reject(new Error('aborted'))),
   );
-
-/** Round robin over a fixed list: the shape discovery's balancer plugs in. */
-function roundRobin(ids: string[]): EndpointSelector {
-  let next = 0;
-  return {
-    pick(exclude) {
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[next++ % ids.length];
-        if (!exclude.has(id)) return id;
-      }
-      return undefined;
-    },
-  };
-}
 
 const policies: DependencyPolicy[] = [];
 function policy(options: Partial<DependencyPolicyOptions> = {}) {
