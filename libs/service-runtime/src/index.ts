@@ -5,5 +5,6 @@
 export * from './lib/bootstrap';
 export * from './lib/config';
 export * from './lib/error-body';
+export * from './lib/fault-injection';
 export * from './lib/http-error.filter';
 export * from './lib/validation';
