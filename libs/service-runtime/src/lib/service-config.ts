@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { csv, port } from './config';
+
+/** `mariadb-1@127.0.0.1:3407` -> `{ name, host, port }`. */
+export const nodeAddress = () =>
+  z.string().transform((s, ctx) => {
+    const m = /^([\w.-]+)@([^:@\s]+):(\d{1,5})$/.exec(s.trim());
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `expected name@host:port, got "${s}"` });
+      return z.NEVER;
+    }
+    return { name: m[1], host: m[2], port: Number(m[3]) };
+  });
+
+/** `127.0.0.1:26479,127.0.0.1:26480` -> `[{ host, port }]`. */
+export const hostPorts = () =>
+  csv().transform((items, ctx) =>
+    items.map((s) => {
+      const m = /^([^:\s]+):(\d{1,5})$/.exec(s);
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: `expected host:port, got "${s}"` });
+        return { host: '', port: 0 };
+      }
+      return { host: m[1], port: Number(m[2]) };
+    }),
+  );
+
+/**
+ * Settings every stayline service shares. Secrets have no default unless
+ * `STAYLINE_PROFILE=dev` (the native stack and the compose file's dev profile).
+ */
+export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, extra: S) {
+  const dev = process.env.STAYLINE_PROFILE === 'dev';
+  const secret = (devDefault: string) => (dev ? z.string().min(1).default(devDefault) : z.string().min(1));
+  return z.object({
+    SERVICE_NAME: z.literal(service).default(service as never),
+    INSTANCE_ID: z.string().regex(/^[\w.-]{1,64}$/).default(`${service}-${process.pid}`),
+    /** Address to bind. */
+    HOST: z.string().default('127.0.0.1'),
+    /** Address other services and the gateway use to reach this instance. */
+    ADVERTISE_HOST: z.string().optional(),
+    HTTP_PORT: port(),
+    TCP_PORT: port(),
+    VERSION: z.string().default(process.env.npm_package_version ?? '0.0.0'),
+    DB_PRIMARY: nodeAddress(),
+    DB_REPLICAS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+      .pipe(z.array(nodeAddress())),
+    DB_NAME: z.string().default(service),
+    DB_USER: z.string().default('stayline'),
+    DB_PASSWORD: secret('dev-only-app'),
+    REDIS_SENTINELS: hostPorts(),
+    REDIS_MASTER_NAME: z.string().default('stayline'),
+    /** Token for admin endpoints (flags, forced failover); never routed by the gateway. */
+    ADMIN_TOKEN: secret('dev-only-admin-token'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ...extra,
+  });
+}
