@@ -1,16 +1,10 @@
 import { Stack, startStack, waitFor } from '@stayline/launcher';
-import { metricsRegistry } from '@stayline/observability';
 import mysql from 'mysql2/promise';
 import { ReplicaHealth, ReplicaRouter, runMigrations } from '../index';
+import { metricValue } from '../testing/cluster';
 import { CreateNote1760000000000, Note, serverId, stackRouterOptions } from '../testing/notes';
 
 jest.setTimeout(60_000);
-
-async function metric(name: string, labels: Record<string, string>): Promise<number> {
-  const m = (await metricsRegistry.getSingleMetric(name)?.get())?.values ?? [];
-  const hit = m.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
-  return hit?.value ?? 0;
-}
 
 describe('ReplicaRouter routing (real primary + 2 replicas)', () => {
   let stack: Stack;
@@ -39,16 +33,16 @@ describe('ReplicaRouter routing (real primary + 2 replicas)', () => {
   });
 
   it('spreads reads over both replicas and never reads the primary while they keep up', async () => {
-    const before = await metric('stayline_db_queries_total', { target: 'mariadb-1' });
+    const before = await metricValue('stayline_db_queries_total', { target: 'mariadb-1' });
     const served: number[] = [];
     for (let i = 0; i < 40; i++) served.push(await router.read((m) => serverId(m)));
     const count = (id: number) => served.filter((s) => s === id).length;
     expect(count(1)).toBe(0);
     expect(count(2)).toBeGreaterThanOrEqual(15);
     expect(count(3)).toBeGreaterThanOrEqual(15);
-    expect(await metric('stayline_db_queries_total', { target: 'mariadb-1' })).toBe(before);
+    expect(await metricValue('stayline_db_queries_total', { target: 'mariadb-1' })).toBe(before);
     expect(
-      await metric('stayline_db_queries_total', { target: 'mariadb-2', role: 'replica' }),
+      await metricValue('stayline_db_queries_total', { target: 'mariadb-2', role: 'replica' }),
     ).toBeGreaterThanOrEqual(15);
   });
 
