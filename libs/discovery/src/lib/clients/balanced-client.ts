@@ -1,0 +1,173 @@
+/**
+ * Client-side load balancing over discovered endpoints (docs/patterns/load-balancing.md):
+ * the base of the TCP and HTTP clients. It keeps one connection per endpoint in
+ * step with the watch (a removed endpoint's connection closes once its calls
+ * have ended), picks an endpoint per call, bounds each attempt with a timeout,
+ * reports outcomes to the balancer (or the breaker gate), and retries an
+ * idempotent call once more on another endpoint.
+ */
+import { CoordinationLogger, silentLogger } from '@stayline/coordination';
+import { ServiceInstance } from '../instance';
+import { ServiceResolver, Unsubscribe } from '../registry';
+import { Balancer, BalancerOptions, EndpointStats } from '../balancing/balancer';
+import { Endpoint } from '../balancing/strategy';
+import { DiscoveryCallError, EndpointTimeoutError, isCallerFault, NoEndpointError } from './errors';
+
+export interface BalancedClientOptions extends BalancerOptions {
+  resolver: ServiceResolver;
+  /** The service to call, as registered. */
+  service: string;
+  /** Per-attempt timeout. Default 3000 ms. */
+  timeoutMs?: number;
+  /** Further attempts of an idempotent call, each on an endpoint not tried yet. Default 1. */
+  retries?: number;
+  logger?: CoordinationLogger;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  /** Safe to repeat: a failed attempt is retried on another endpoint. Default false. */
+  idempotent?: boolean;
+  signal?: AbortSignal;
+}
+
+/** One attempt over the endpoint's connection; abort `signal` to give up. */
+export type Attempt<C, T> = (conn: C, signal: AbortSignal, endpoint: Endpoint) => Promise<T>;
+
+interface Connection<C> {
+  conn: C;
+  endpoint: Endpoint;
+  inflight: number;
+  removed: boolean;
+}
+
+export abstract class BalancedClient<C> {
+  /** Also a resilience `EndpointSelector`: hand it to a DependencyPolicy with `sendTo` as the attempt. */
+  readonly balancer: Balancer;
+  protected readonly logger: CoordinationLogger;
+  private readonly connections = new Map<string, Connection<C>>();
+  private unwatch?: Unsubscribe;
+
+  protected constructor(protected readonly options: BalancedClientOptions) {
+    this.balancer = new Balancer(options);
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** The port of an instance this client talks to (undefined: the instance does not offer it). */
+  protected abstract portOf(instance: ServiceInstance): number | undefined;
+  protected abstract open(endpoint: Endpoint): C;
+  protected abstract shut(conn: C): void;
+
+  get service(): string {
+    return this.options.service;
+  }
+
+  get endpoints(): readonly Endpoint[] {
+    return this.balancer.endpoints;
+  }
+
+  stats(): EndpointStats[] {
+    return this.balancer.stats();
+  }
+
+  /** Starts following the service's instances; resolves once the first list is in. */
+  async start(): Promise<this> {
+    this.unwatch = await this.options.resolver.watch(this.options.service, (list) => this.onList(list));
+    this.logger.info(
+      { service: this.service, strategy: this.balancer.strategy.name, endpoints: this.endpoints.length, timeoutMs: this.timeoutMs() },
+      'balanced client started',
+    );
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.unwatch?.();
+    for (const c of this.connections.values()) this.shut(c.conn);
+    this.connections.clear();
+    this.balancer.setEndpoints([]);
+  }
+
+  /** One call: picks an endpoint, and for an idempotent call retries on others. */
+  protected async call<T>(options: CallOptions, attempt: Attempt<C, T>): Promise<T> {
+    const tried = new Set<string>();
+    const attempts = 1 + (options.idempotent ? (this.options.retries ?? 1) : 0);
+    let lastError: unknown;
+    for (let i = 0; i < attempts; i++) {
+      const id = this.balancer.pick(tried);
+      if (id === undefined) break;
+      tried.add(id);
+      try {
+        return await this.callOn(id, options, attempt);
+      } catch (err) {
+        lastError = err;
+        if (isCallerFault(err) || options.signal?.aborted) throw err;
+      }
+    }
+    throw lastError ?? new NoEndpointError(this.service, this.endpoints.length);
+  }
+
+  /** One attempt on one endpoint (what a resilience policy's attempt calls). */
+  protected async callOn<T>(endpointId: string, options: CallOptions, attempt: Attempt<C, T>): Promise<T> {
+    const c = this.connections.get(endpointId);
+    if (!c) throw new DiscoveryCallError(`${endpointId} is not a known endpoint of ${this.service}`, this.service, endpointId);
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs();
+    const abort = new AbortController();
+    const onAbort = () => abort.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new EndpointTimeoutError(this.service, endpointId, timeoutMs));
+      }, timeoutMs);
+    });
+    const done = this.balancer.begin(endpointId);
+    c.inflight += 1;
+    try {
+      const value = await Promise.race([attempt(c.conn, abort.signal, c.endpoint), timedOut]);
+      done(true);
+      return value;
+    } catch (err) {
+      done(isCallerFault(err));
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      c.inflight -= 1;
+      if (c.removed && c.inflight === 0) this.drop(endpointId, c);
+    }
+  }
+
+  private timeoutMs(): number {
+    return this.options.timeoutMs ?? 3_000;
+  }
+
+  private onList(instances: readonly ServiceInstance[]): void {
+    const endpoints: Endpoint[] = [];
+    for (const instance of instances) {
+      const port = this.portOf(instance);
+      if (port !== undefined) endpoints.push({ id: instance.id, host: instance.host, port, instance });
+    }
+    const live = new Set(endpoints.map((e) => e.id));
+    for (const [id, c] of this.connections) {
+      if (live.has(id)) continue;
+      c.removed = true;
+      if (c.inflight === 0) this.drop(id, c);
+    }
+    for (const endpoint of endpoints) {
+      const c = this.connections.get(endpoint.id);
+      if (c && c.endpoint.host === endpoint.host && c.endpoint.port === endpoint.port) {
+        c.removed = false;
+        continue;
+      }
+      if (c) this.drop(endpoint.id, c);
+      this.connections.set(endpoint.id, { conn: this.open(endpoint), endpoint, inflight: 0, removed: false });
+    }
+    this.balancer.setEndpoints(endpoints);
+  }
+
+  private drop(id: string, c: Connection<C>): void {
+    if (this.connections.get(id) === c) this.connections.delete(id);
+    this.shut(c.conn);
+  }
+}
