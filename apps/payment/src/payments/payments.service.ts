@@ -1,0 +1,46 @@
+import { Inject, Injectable, NotFoundException, Optional } from '@nestjs/common';
+import type { PaymentView } from '@stayline/contracts';
+import { ReplicaRouter } from '@stayline/database';
+import { counter } from '@stayline/observability';
+import { FaultInjector } from '@stayline/service-runtime';
+import { ChargeDto } from './dto/charge.dto';
+import { PaymentLedger } from './payment-ledger';
+import { toView } from './payment.entity';
+
+export const PAYMENT_FAULTS = Symbol('PAYMENT_FAULTS');
+
+const charges = counter('stayline_payment_charges_total', 'Charges by outcome', ['outcome']);
+
+/** The payment use cases: charge (idempotent by reservation), refund, look-ups. */
+@Injectable()
+export class PaymentsService {
+  constructor(
+    private readonly db: ReplicaRouter,
+    @Optional() @Inject(PAYMENT_FAULTS) private readonly faults?: FaultInjector,
+  ) {}
+
+  async charge(req: ChargeDto): Promise<PaymentView> {
+    await this.faults?.apply('charge');
+    const { payment, created } = await this.db.write((m) => PaymentLedger.charge(m, req));
+    charges.inc({ outcome: created ? 'charged' : 'replayed' });
+    return toView(payment);
+  }
+
+  async refund(reservationId: string): Promise<PaymentView> {
+    await this.faults?.apply('refund');
+    return toView(await this.db.write((m) => PaymentLedger.refund(m, reservationId)));
+  }
+
+  /** The payment of a reservation, read from a replica that has the caller's writes. */
+  async byReservation(reservationId: string): Promise<PaymentView | null> {
+    await this.faults?.apply('get');
+    const p = await this.db.read((m) => PaymentLedger.find(m, { reservationId }));
+    return p ? toView(p) : null;
+  }
+
+  async byId(id: string): Promise<PaymentView> {
+    const p = await this.db.read((m) => PaymentLedger.find(m, { id }));
+    if (!p) throw new NotFoundException(`no payment ${id}`);
+    return toView(p);
+  }
+}
