@@ -78,7 +78,7 @@ describe('bootstrapService', () => {
   it('names every invalid and unknown field', async () => {
     const res = await post('/api/book', JSON.stringify({ guests: 'two', extra: 1 }));
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = (await res.json()) as { error: string; message: string };
     expect(body.error).toBe('validation_failed');
     expect(body.message).toMatch(/listingId/);
     expect(body.message).toMatch(/guests/);

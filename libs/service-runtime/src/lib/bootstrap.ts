@@ -1,4 +1,4 @@
-import { INestApplication, LoggerService, Type } from '@nestjs/common';
+import { DynamicModule, INestApplication, LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import express, { NextFunction, Request, Response } from 'express';
@@ -8,7 +8,7 @@ import { createValidationPipe } from './validation';
 
 export interface ServiceBootstrapOptions {
   /** The app's root module. */
-  module: Type<unknown>;
+  module: Type<unknown> | DynamicModule;
   host: string;
   httpPort: number;
   /** Also serve `@nestjs/microservices` TCP on this port (a hybrid app). */
