@@ -1,8 +1,10 @@
 import { adminConnection, Stack, waitFor } from '@stayline/launcher';
 import { metricsRegistry } from '@stayline/observability';
 import type { Connection } from 'mysql2/promise';
+import { RetryableWriteError } from '../lib/errors';
 import type { ReplicaRouter } from '../lib/replica-router';
 import { ReplicaHealth } from '../lib/replica-state';
+import { Note } from './notes';
 
 /** An all-privileges connection to one node of the stack (STOP SLAVE, MASTER_DELAY, read_only...). */
 export function admin(stack: Stack, name: string): Promise<Connection> {
@@ -75,4 +77,90 @@ export function readLoad(
       return { samples, failures };
     },
   };
+}
+
+/** One acknowledged write of a {@link writeLoad}: the row id and when its successful attempt started. */
+export interface WriteAck {
+  id: string;
+  at: number;
+}
+
+/**
+ * Inserts notes in transactions from `concurrency` loops until stopped; a
+ * RetryableWriteError is retried with the same id (a duplicate key after an
+ * `unknown` outcome means the earlier attempt landed). Any other error ends a loop.
+ */
+export function writeLoad(
+  router: ReplicaRouter,
+  concurrency: number,
+  prefix: string,
+): { stop: () => Promise<{ acked: WriteAck[]; errors: unknown[] }> } {
+  const acked: WriteAck[] = [];
+  const errors: unknown[] = [];
+  let running = true;
+  const loop = async (worker: number) => {
+    for (let n = 0; running; n++) {
+      const id = `${prefix}-${worker}-${n}`;
+      let maybeLanded = false;
+      for (;;) {
+        const at = performance.now();
+        try {
+          await router.transaction((m) => m.insert(Note, { id, body: `written by ${worker}` }));
+          acked.push({ id, at });
+          break;
+        } catch (err) {
+          if (maybeLanded && /Duplicate entry/.test(String(err))) {
+            acked.push({ id, at });
+            break;
+          }
+          errors.push(err);
+          if (!(err instanceof RetryableWriteError)) return;
+          maybeLanded ||= err.outcome === 'unknown';
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    }
+  };
+  const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return { acked, errors };
+    },
+  };
+}
+
+/** Every note id on one node, straight from it. */
+export async function noteIds(conn: Connection): Promise<Set<string>> {
+  const [rows] = await conn.query('SELECT id FROM reservation.note');
+  return new Set((rows as Array<{ id: string }>).map((r) => r.id));
+}
+
+/** `@@gtid_binlog_pos` of one node. */
+export async function binlogPosition(conn: Connection): Promise<string> {
+  const [rows] = await conn.query('SELECT @@gtid_binlog_pos AS pos');
+  return String((rows as Array<{ pos: string }>)[0]?.pos);
+}
+
+/** Makes a replica a writable primary: STOP SLAVE, RESET SLAVE ALL, read_only off. */
+export async function promote(conn: Connection): Promise<void> {
+  await conn.query('STOP SLAVE');
+  await conn.query('RESET SLAVE ALL');
+  await conn.query('SET GLOBAL read_only = OFF');
+}
+
+/** Points a replica at a new primary, GTID auto-positioned. */
+export async function repoint(
+  conn: Connection,
+  primary: { host: string; port: number },
+  stack: Stack,
+): Promise<void> {
+  const { user, password } = stack.credentials.replication;
+  await conn.query('STOP SLAVE');
+  await conn.query(
+    'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1',
+    [primary.host, primary.port, user, password],
+  );
+  await conn.query('START SLAVE');
 }

@@ -1,0 +1,74 @@
+import { sleep, Stack, startStack } from '@stayline/launcher';
+import type { Connection } from 'mysql2/promise';
+import { ReplicaRouter, RetryableWriteError } from '../index';
+import { admin, noteIds, promote, readLoad, repoint, writeLoad } from '../testing/cluster';
+import { serverId, stackRouterOptions } from '../testing/notes';
+
+jest.setTimeout(60_000);
+
+/** A replica's received (IO) position once its SQL thread applied all of it. */
+async function drainRelayLog(conn: Connection): Promise<string> {
+  const [rows] = await conn.query('SHOW SLAVE STATUS');
+  const io = String((rows as Array<{ Gtid_IO_Pos: string }>)[0]?.Gtid_IO_Pos ?? '');
+  await conn.query('SELECT MASTER_GTID_WAIT(?, 10)', [io]);
+  return io;
+}
+
+function seqOf(gtid: string): number {
+  return Math.max(0, ...gtid.split(',').map((g) => Number(g.split('-')[2] ?? 0)));
+}
+
+describe('the primary killed (SIGKILL) under a write load', () => {
+  let stack: Stack;
+  let router: ReplicaRouter;
+  let m2: Connection;
+  let m3: Connection;
+
+  beforeAll(async () => {
+    stack = await startStack({ replicas: 2, sentinel: false, redis: false, nginx: false });
+    router = await ReplicaRouter.create(
+      stackRouterOptions(stack, { synchronize: true, writeTimeoutMs: 3_000 }),
+    );
+    [m2, m3] = await Promise.all([admin(stack, 'mariadb-2'), admin(stack, 'mariadb-3')]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([m2?.end(), m3?.end()]);
+    await router?.close();
+    await stack?.stop();
+  });
+
+  it('fails in-flight writes with a retryable error, keeps reads going, and loses no acknowledged write', async () => {
+    const writes = writeLoad(router, 4, 'crash');
+    const reads = readLoad(router, 2);
+    await sleep(500);
+    stack.kill('mariadb-1', 'SIGKILL');
+    await sleep(500);
+
+    // promote the replica that received the most (semi-sync AFTER_SYNC: every acknowledged write reached one)
+    const [p2, p3] = await Promise.all([drainRelayLog(m2), drainRelayLog(m3)]);
+    const [winner, other] = seqOf(p2) >= seqOf(p3) ? [m2, m3] : [m3, m2];
+    const [, n2, n3] = stack.mariadb.nodes;
+    const [next, rest] = winner === m2 ? [n2, n3] : [n3, n2];
+    await promote(winner);
+    await repoint(other, next, stack);
+    await router.updateTopology({
+      epoch: 2,
+      primary: next,
+      replicas: [rest],
+      fenced: ['mariadb-1'],
+    });
+    const switchedAt = performance.now();
+    await sleep(1_000);
+    const { acked, errors } = await writes.stop();
+    const { failures } = await reads.stop();
+
+    expect(errors.length).toBeGreaterThan(0); // the crash was felt...
+    for (const e of errors) expect(e).toBeInstanceOf(RetryableWriteError); // ...only as retryable errors
+    expect(failures).toEqual([]); // replicas served every read meanwhile
+    const onNewPrimary = await noteIds(winner);
+    expect(acked.filter((a) => !onNewPrimary.has(a.id))).toEqual([]);
+    expect(acked.filter((a) => a.at > switchedAt).length).toBeGreaterThan(20);
+    expect(await router.write((m) => serverId(m))).toBe(winner === m2 ? 2 : 3);
+  });
+});
