@@ -26,6 +26,7 @@ import {
   waitSentinelQuorum,
 } from './redis';
 import { Component, ComponentKind, readState, StackState, writeState } from './state';
+import { ServiceInstanceOptions, startServiceInstance } from './services';
 import { probeStack, StackStatus } from './status';
 
 /** Fixed ports for the commands (`npm start`, `stack:up`); tests draw free ones. */
@@ -213,6 +214,11 @@ export class Stack {
       );
     }
     return component;
+  }
+
+  /** Starts one instance of a service (see {@link startServiceInstance}). */
+  startService(o: ServiceInstanceOptions): Promise<Component> {
+    return startServiceInstance(this, o);
   }
 
   /** Sends a fault signal: SIGKILL (crash), SIGSTOP (freeze), SIGCONT (thaw), SIGTERM (graceful stop). */

@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { freePorts } from './ports';
+import type { Stack } from './stack';
+import { Component } from './state';
+
+const ROOT = path.resolve(__dirname, '../../../..');
+
+export interface ServiceInstanceOptions {
+  /** `payment`, `reservation`... (the app under apps/<service>). */
+  service: string;
+  /** Instance name, e.g. `payment-1`; default `<service>-<n>`. */
+  name?: string;
+  httpPort?: number;
+  tcpPort?: number;
+  /** Extra environment (over the stack-derived one). */
+  env?: Record<string, string>;
+  /** Entry point; default apps/<service>/src/main.ts run through SWC. */
+  entry?: string;
+  /** What the status contract calls it: `service` (default) or `agent`. */
+  kind?: 'service' | 'agent';
+}
+
+/**
+ * The environment a service instance gets from the stack it runs on: where the
+ * databases and Sentinels are, the dev-profile credentials.
+ */
+export function serviceEnv(stack: Stack, service: string): Record<string, string> {
+  const env: Record<string, string> = {
+    STAYLINE_PROFILE: 'dev',
+    DB_USER: stack.credentials.app.user,
+    DB_PASSWORD: stack.credentials.app.password,
+    DB_NAME: service,
+    LOG_LEVEL: process.env.STAYLINE_LOG_LEVEL ?? 'info',
+  };
+  if (stack.byKind('mariadb').length) {
+    const { primary, replicas } = stack.mariadb;
+    env.DB_PRIMARY = `${primary.name}@${primary.host}:${primary.port}`;
+    env.DB_REPLICAS = replicas.map((r) => `${r.name}@${r.host}:${r.port}`).join(',');
+  }
+  if (stack.byKind('sentinel').length) {
+    env.REDIS_SENTINELS = stack.redis.sentinels.map((s) => `${s.host}:${s.port}`).join(',');
+    env.REDIS_MASTER_NAME = stack.redis.masterName;
+  }
+  return env;
+}
+
+/** Starts one instance of a service as its own process and waits until its HTTP port answers. */
+export async function startServiceInstance(stack: Stack, o: ServiceInstanceOptions): Promise<Component> {
+  const existing = stack.components.filter((c) => c.meta?.service === o.service).length;
+  const name = o.name ?? `${o.service}-${existing + 1}`;
+  const [httpFree, tcpFree] = await freePorts(2);
+  const httpPort = o.httpPort ?? httpFree;
+  const tcpPort = o.tcpPort ?? tcpFree;
+  const dir = path.join(stack.stateDir, name);
+  const entry = o.entry ?? path.join(ROOT, 'apps', o.service, 'src', 'main.ts');
+  const component: Component = {
+    name,
+    kind: o.kind ?? 'service',
+    role: 'instance',
+    host: '127.0.0.1',
+    port: httpPort,
+    ports: { http: httpPort, tcp: tcpPort },
+    dir,
+    meta: { service: o.service },
+    spec: {
+      command: process.execPath,
+      args: entry.endsWith('.ts') ? [path.join(ROOT, 'scripts', 'run.cjs'), entry] : [entry],
+      cwd: ROOT,
+      env: {
+        ...serviceEnv(stack, o.service),
+        INSTANCE_ID: name,
+        HOST: '127.0.0.1',
+        HTTP_PORT: String(httpPort),
+        TCP_PORT: String(tcpPort),
+        ...o.env,
+      },
+      logFile: path.join(dir, 'service.log'),
+    },
+  };
+  return stack.spawn(component, { timeoutMs: 60_000 });
+}
