@@ -23,7 +23,13 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
     at: new Date().toISOString(),
     ...over,
   });
-  const publish = (e: unknown) => redis.xadd(RESERVATION_EVENTS_STREAM, '*', 'event', typeof e === 'string' ? e : JSON.stringify(e));
+  const publish = (e: unknown) =>
+    redis.xadd(
+      RESERVATION_EVENTS_STREAM,
+      '*',
+      'event',
+      typeof e === 'string' ? e : JSON.stringify(e),
+    );
   const rank = (userId: string) =>
     firstValueFrom(
       client.send<RankResponse>('recommendation.rank', {
@@ -41,7 +47,10 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
     redis = new Redis({ host: stack.redis.primary.host, port: stack.redis.primary.port });
     const svc = await stack.startService({ service: 'recommendation' });
     http = `http://127.0.0.1:${svc.ports.http}`;
-    client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: svc.ports.tcp } });
+    client = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port: svc.ports.tcp },
+    });
   });
 
   afterAll(async () => {
@@ -59,25 +68,38 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
     await publish(event(1, {}));
     await publish(event(1, {})); // the same event delivered twice
     await publish('{not json');
-    await publish(event(2, { userId: 'bob', listingId: 'jeju-1', city: 'Jeju', pricePerNight: 300 }));
+    await publish(
+      event(2, { userId: 'bob', listingId: 'jeju-1', city: 'Jeju', pricePerNight: 300 }),
+    );
     await waitFor('events applied', async () => {
       const res = await fetch(`${http}/api/recommendations?userId=alice`);
-      const body = (await res.json()) as { profile: { cities: Record<string, number> }; popular: unknown[] };
+      const body = (await res.json()) as {
+        profile: { cities: Record<string, number> };
+        popular: unknown[];
+      };
       return body.profile.cities.Busan === 1 && body.popular.length === 2;
     });
     const res = await rank('alice');
     expect(res.ranked[0].id).toBe('busan-1');
-    const pending = (await redis.xpending(RESERVATION_EVENTS_STREAM, 'recommendation')) as [number, ...unknown[]];
+    const pending = (await redis.xpending(RESERVATION_EVENTS_STREAM, 'recommendation')) as [
+      number,
+      ...unknown[],
+    ];
     expect(pending[0]).toBe(0);
   });
 
   it('rejects bad input with a client error, over TCP and HTTP', async () => {
-    await expect(firstValueFrom(client.send('recommendation.rank', { userId: '', candidates: 'x' }))).rejects.toMatchObject({
+    await expect(
+      firstValueFrom(client.send('recommendation.rank', { userId: '', candidates: 'x' })),
+    ).rejects.toMatchObject({
       status: 400,
       error: 'validation_failed',
     });
     const res = await fetch(`${http}/api/recommendations?userId=a&limit=999`);
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: 'validation_failed', message: expect.stringMatching(/limit/) });
+    expect(await res.json()).toMatchObject({
+      error: 'validation_failed',
+      message: expect.stringMatching(/limit/),
+    });
   });
 });

@@ -7,5 +7,6 @@ export * from './lib/config';
 export * from './lib/error-body';
 export * from './lib/fault-injection';
 export * from './lib/http-error.filter';
+export * from './lib/run-service';
 export * from './lib/service-config';
 export * from './lib/validation';

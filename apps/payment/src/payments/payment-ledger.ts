@@ -10,7 +10,10 @@ import { Payment } from './payment.entity';
  * gets the first charge back, so a retried or reconciled charge never charges twice.
  */
 export const PaymentLedger = {
-  async charge(m: EntityManager, req: ChargeRequest): Promise<{ payment: Payment; created: boolean }> {
+  async charge(
+    m: EntityManager,
+    req: ChargeRequest,
+  ): Promise<{ payment: Payment; created: boolean }> {
     const result = await m.query(
       `INSERT IGNORE INTO payments (id, reservation_id, user_id, amount_cents, currency, status)
        VALUES (?, ?, ?, ?, ?, 'CHARGED')`,
@@ -18,7 +21,12 @@ export const PaymentLedger = {
     );
     const created = Number((result as { affectedRows?: number }).affectedRows ?? 0) === 1;
     const payment = await m.findOneByOrFail(Payment, { reservationId: req.reservationId });
-    if (!created && (payment.amountCents !== req.amountCents || payment.currency !== req.currency || payment.userId !== req.userId)) {
+    if (
+      !created &&
+      (payment.amountCents !== req.amountCents ||
+        payment.currency !== req.currency ||
+        payment.userId !== req.userId)
+    ) {
       throw new ConflictException(
         `reservation ${req.reservationId} was already charged ${payment.amountCents} ${payment.currency}; a different charge cannot reuse it`,
       );

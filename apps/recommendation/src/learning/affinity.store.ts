@@ -10,7 +10,9 @@ import { priceBand, UserProfile } from '../ranking/ranking.model';
 export const AffinityStore = {
   /** Applies one event; false when it had been applied already. */
   async apply(m: EntityManager, e: ReservationEvent): Promise<boolean> {
-    const res = (await m.query('INSERT IGNORE INTO applied_events (event_id) VALUES (?)', [e.eventId])) as {
+    const res = (await m.query('INSERT IGNORE INTO applied_events (event_id) VALUES (?)', [
+      e.eventId,
+    ])) as {
       affectedRows: number;
     };
     if (res.affectedRows !== 1) return false;
@@ -32,11 +34,17 @@ export const AffinityStore = {
   },
 
   async profile(m: EntityManager, userId: string): Promise<UserProfile> {
-    const cities = (await m.query('SELECT city, bookings FROM user_city_affinity WHERE user_id = ?', [userId])) as Array<{
+    const cities = (await m.query(
+      'SELECT city, bookings FROM user_city_affinity WHERE user_id = ?',
+      [userId],
+    )) as Array<{
       city: string;
       bookings: number;
     }>;
-    const bands = (await m.query('SELECT band, bookings FROM user_band_affinity WHERE user_id = ?', [userId])) as Array<{
+    const bands = (await m.query(
+      'SELECT band, bookings FROM user_band_affinity WHERE user_id = ?',
+      [userId],
+    )) as Array<{
       band: string;
       bookings: number;
     }>;
@@ -48,9 +56,16 @@ export const AffinityStore = {
 
   async popularity(m: EntityManager, listingIds?: string[]): Promise<Record<string, number>> {
     if (listingIds && listingIds.length === 0) return {};
-    const rows = (listingIds
-      ? await m.query('SELECT listing_id, bookings FROM listing_popularity WHERE listing_id IN (?)', [listingIds])
-      : await m.query('SELECT listing_id, bookings FROM listing_popularity ORDER BY bookings DESC LIMIT 20')) as Array<{
+    const rows = (
+      listingIds
+        ? await m.query(
+            'SELECT listing_id, bookings FROM listing_popularity WHERE listing_id IN (?)',
+            [listingIds],
+          )
+        : await m.query(
+            'SELECT listing_id, bookings FROM listing_popularity ORDER BY bookings DESC LIMIT 20',
+          )
+    ) as Array<{
       listing_id: string;
       bookings: number;
     }>;

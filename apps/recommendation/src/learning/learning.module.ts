@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, DynamicModule, Inject, Module, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  DynamicModule,
+  Inject,
+  Module,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import { connectRedis } from '@stayline/coordination';
 import { ReplicaRouter } from '@stayline/database';
 import { OBSERVABILITY_LOGGER } from '@stayline/observability';
@@ -30,12 +36,20 @@ export class LearningModule implements OnApplicationBootstrap, BeforeApplication
           provide: EVENTS_REDIS,
           // blocking reads need their own connection and a timeout longer than the block
           useFactory: () =>
-            connectRedis({ sentinels: o.sentinels, masterName: o.masterName }, { commandTimeoutMs: 5_000, connectionName: o.consumerName }),
+            connectRedis(
+              { sentinels: o.sentinels, masterName: o.masterName },
+              { commandTimeoutMs: 5_000, connectionName: o.consumerName },
+            ),
         },
         {
           provide: ReservationEventsConsumer,
           useFactory: (redis: Redis, db: ReplicaRouter, logger: Logger) =>
-            new ReservationEventsConsumer(redis, db, o.consumerName, logger.child({ component: 'reservation-events' })),
+            new ReservationEventsConsumer(
+              redis,
+              db,
+              o.consumerName,
+              logger.child({ component: 'reservation-events' }),
+            ),
           inject: [EVENTS_REDIS, ReplicaRouter, OBSERVABILITY_LOGGER],
         },
       ],

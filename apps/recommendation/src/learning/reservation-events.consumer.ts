@@ -1,11 +1,17 @@
-import { RECOMMENDATION_CONSUMER_GROUP, RESERVATION_EVENTS_STREAM, ReservationEvent } from '@stayline/contracts';
+import {
+  RECOMMENDATION_CONSUMER_GROUP,
+  RESERVATION_EVENTS_STREAM,
+  ReservationEvent,
+} from '@stayline/contracts';
 import { ReplicaRouter } from '@stayline/database';
 import { counter } from '@stayline/observability';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { AffinityStore } from './affinity.store';
 
-const events = counter('stayline_recommendation_events_total', 'Reservation events by outcome', ['outcome']);
+const events = counter('stayline_recommendation_events_total', 'Reservation events by outcome', [
+  'outcome',
+]);
 
 type StreamEntry = [id: string, fields: string[]];
 type StreamReply = Array<[stream: string, entries: StreamEntry[]]> | null;
@@ -48,7 +54,13 @@ export class ReservationEventsConsumer {
 
   private async ensureGroup(): Promise<void> {
     try {
-      await this.redis.xgroup('CREATE', RESERVATION_EVENTS_STREAM, RECOMMENDATION_CONSUMER_GROUP, '0', 'MKSTREAM');
+      await this.redis.xgroup(
+        'CREATE',
+        RESERVATION_EVENTS_STREAM,
+        RECOMMENDATION_CONSUMER_GROUP,
+        '0',
+        'MKSTREAM',
+      );
     } catch (err) {
       if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
@@ -92,7 +104,13 @@ export class ReservationEventsConsumer {
 
   private async claimAbandoned(): Promise<void> {
     const [, entries] = (await this.redis.xautoclaim(
-      RESERVATION_EVENTS_STREAM, RECOMMENDATION_CONSUMER_GROUP, this.consumer, this.o.claimIdleMs, '0', 'COUNT', 100,
+      RESERVATION_EVENTS_STREAM,
+      RECOMMENDATION_CONSUMER_GROUP,
+      this.consumer,
+      this.o.claimIdleMs,
+      '0',
+      'COUNT',
+      100,
     )) as [string, StreamEntry[]];
     for (const entry of entries) await this.handle(entry);
   }
@@ -106,7 +124,10 @@ export class ReservationEventsConsumer {
       if (!event.eventId || !event.userId || !event.listingId) throw new Error('missing fields');
     } catch (err) {
       // a malformed event can never succeed: acknowledge it so it does not block the stream
-      this.logger.error({ id, err: (err as Error).message }, 'reservation events: malformed event dropped');
+      this.logger.error(
+        { id, err: (err as Error).message },
+        'reservation events: malformed event dropped',
+      );
       events.inc({ outcome: 'malformed' });
       await this.redis.xack(RESERVATION_EVENTS_STREAM, RECOMMENDATION_CONSUMER_GROUP, id);
       return;

@@ -19,7 +19,12 @@ export class CreateAffinity1764000000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['applied_events', 'listing_popularity', 'user_band_affinity', 'user_city_affinity']) {
+    for (const t of [
+      'applied_events',
+      'listing_popularity',
+      'user_band_affinity',
+      'user_city_affinity',
+    ]) {
       await q.query(`DROP TABLE ${t}`);
     }
   }

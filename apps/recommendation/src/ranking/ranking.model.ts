@@ -40,7 +40,11 @@ function share(counts: Record<string, number | undefined>, key: string): number 
  * Orders candidates by score, highest first; ties keep the caller's order (the
  * default order), so the ranking is deterministic.
  */
-export function rank(candidates: Candidate[], profile: UserProfile, popularity: Record<string, number>): RankedListing[] {
+export function rank(
+  candidates: Candidate[],
+  profile: UserProfile,
+  popularity: Record<string, number>,
+): RankedListing[] {
   const maxPop = Math.max(0, ...candidates.map((c) => popularity[c.id] ?? 0));
   return candidates
     .map((c, index) => {

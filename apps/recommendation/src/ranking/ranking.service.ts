@@ -28,7 +28,10 @@ export class RankingService {
   async overview(userId: string, limit = 10) {
     await this.faults?.apply('overview');
     return this.db.read(async (m) => {
-      const [profile, popular] = await Promise.all([AffinityStore.profile(m, userId), AffinityStore.popularity(m)]);
+      const [profile, popular] = await Promise.all([
+        AffinityStore.profile(m, userId),
+        AffinityStore.popularity(m),
+      ]);
       return {
         userId,
         profile,

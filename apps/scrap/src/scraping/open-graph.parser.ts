@@ -59,7 +59,8 @@ export function parseOpenGraph(html: string, pageUrl: string): OpenGraph {
     if (v) {
       try {
         const abs = new URL(v, pageUrl);
-        og[key] = abs.protocol === 'http:' || abs.protocol === 'https:' ? abs.toString() : undefined;
+        og[key] =
+          abs.protocol === 'http:' || abs.protocol === 'https:' ? abs.toString() : undefined;
       } catch {
         og[key] = undefined;
       }

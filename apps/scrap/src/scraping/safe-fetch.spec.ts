@@ -12,14 +12,17 @@ describe('safeFetch against a real local server', () => {
   beforeAll(async () => {
     server = http.createServer((req, res) => {
       const u = req.url ?? '/';
-      if (u === '/page') return res.writeHead(200, { 'content-type': 'text/html' }).end('<title>ok</title>');
-      if (u === '/big') return res.writeHead(200, { 'content-type': 'text/html' }).end('x'.repeat(50_000));
+      if (u === '/page')
+        return res.writeHead(200, { 'content-type': 'text/html' }).end('<title>ok</title>');
+      if (u === '/big')
+        return res.writeHead(200, { 'content-type': 'text/html' }).end('x'.repeat(50_000));
       if (u === '/slow') return setTimeout(() => res.end('late'), 3_000).unref();
       if (u.startsWith('/hop/')) {
         const n = Number(u.slice(5));
         return res.writeHead(302, { location: n > 0 ? `/hop/${n - 1}` : '/page' }).end();
       }
-      if (u === '/to-metadata') return res.writeHead(302, { location: 'http://169.254.169.254/latest/' }).end();
+      if (u === '/to-metadata')
+        return res.writeHead(302, { location: 'http://169.254.169.254/latest/' }).end();
       res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -38,16 +41,24 @@ describe('safeFetch against a real local server', () => {
   });
 
   it('follows redirects up to the limit, and no further', async () => {
-    await expect(safeFetch(`${base}/hop/1`, allowLoopback, limits)).resolves.toMatchObject({ url: `${base}/page` });
-    await expect(safeFetch(`${base}/hop/5`, allowLoopback, limits)).rejects.toThrow(/more than 2 redirects/);
+    await expect(safeFetch(`${base}/hop/1`, allowLoopback, limits)).resolves.toMatchObject({
+      url: `${base}/page`,
+    });
+    await expect(safeFetch(`${base}/hop/5`, allowLoopback, limits)).rejects.toThrow(
+      /more than 2 redirects/,
+    );
   });
 
   it('checks every redirect target', async () => {
-    await expect(safeFetch(`${base}/to-metadata`, allowLoopback, limits)).rejects.toThrow(/link-local/);
+    await expect(safeFetch(`${base}/to-metadata`, allowLoopback, limits)).rejects.toThrow(
+      /link-local/,
+    );
   });
 
   it('stops reading past the size limit', async () => {
-    await expect(safeFetch(`${base}/big`, allowLoopback, limits)).rejects.toThrow(/larger than 10000 bytes/);
+    await expect(safeFetch(`${base}/big`, allowLoopback, limits)).rejects.toThrow(
+      /larger than 10000 bytes/,
+    );
   });
 
   it('stops waiting past the time limit', async () => {

@@ -25,7 +25,11 @@ export class FetchFailedError extends Error {}
  * and each redirect) is checked and connected to the very address that was
  * checked; size, time and redirect count are bounded.
  */
-export async function safeFetch(rawUrl: string, guard: SsrfGuard, limits: FetchLimits): Promise<FetchedPage> {
+export async function safeFetch(
+  rawUrl: string,
+  guard: SsrfGuard,
+  limits: FetchLimits,
+): Promise<FetchedPage> {
   const deadline = Date.now() + limits.timeoutMs;
   let current = rawUrl;
   for (let hop = 0; hop <= limits.maxRedirects; hop++) {
@@ -35,7 +39,12 @@ export async function safeFetch(rawUrl: string, guard: SsrfGuard, limits: FetchL
       current = new URL(res.location, target.url).toString();
       continue;
     }
-    return { url: target.url.toString(), status: res.status, contentType: res.contentType, body: res.body };
+    return {
+      url: target.url.toString(),
+      status: res.status,
+      contentType: res.contentType,
+      body: res.body,
+    };
   }
   throw new ForbiddenTargetError(rawUrl, `more than ${limits.maxRedirects} redirects`);
 }
@@ -50,7 +59,12 @@ function requestOnce(
   const mod = target.url.protocol === 'https:' ? https : http;
   return new Promise((resolveOnce, rejectOnce) => {
     let settled = false;
-    const resolve = (v: { status: number; contentType: string; location?: string; body: string }) => {
+    const resolve = (v: {
+      status: number;
+      contentType: string;
+      location?: string;
+      body: string;
+    }) => {
       if (settled) return;
       settled = true;
       resolveOnce(v);
@@ -68,9 +82,10 @@ function requestOnce(
         // pin the connection to the address the guard approved (no second DNS lookup)
         lookup: (_host, opts, cb) => {
           if ((opts as { all?: boolean }).all) {
-            (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
-              { address: target.address, family: target.family },
-            ]);
+            (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(
+              null,
+              [{ address: target.address, family: target.family }],
+            );
           } else cb(null, target.address, target.family);
         },
         timeout: remaining,
@@ -105,10 +120,15 @@ function requestOnce(
         res.on('error', (err) => reject(new FetchFailedError(err.message)));
       },
     );
-    const timer = setTimeout(() => req.destroy(new FetchFailedError('time limit reached')), remaining);
+    const timer = setTimeout(
+      () => req.destroy(new FetchFailedError('time limit reached')),
+      remaining,
+    );
     timer.unref();
     req.on('timeout', () => req.destroy(new FetchFailedError('time limit reached')));
-    req.on('error', (err) => reject(err instanceof FetchFailedError ? err : new FetchFailedError(err.message)));
+    req.on('error', (err) =>
+      reject(err instanceof FetchFailedError ? err : new FetchFailedError(err.message)),
+    );
     req.on('close', () => clearTimeout(timer));
     req.end();
   });

@@ -32,12 +32,17 @@ describe('SsrfGuard', () => {
   });
 
   it('lets a public address through and returns it for pinning', async () => {
-    await expect(guard.check('https://93.184.215.14/page')).resolves.toMatchObject({ address: '93.184.215.14', family: 4 });
+    await expect(guard.check('https://93.184.215.14/page')).resolves.toMatchObject({
+      address: '93.184.215.14',
+      family: 4,
+    });
   });
 
   it('allows private ranges only when configured', async () => {
     const allowing = new SsrfGuard({ allowCidrs: ['127.0.0.1/32'] });
-    await expect(allowing.check('http://127.0.0.1:3000/')).resolves.toMatchObject({ address: '127.0.0.1' });
+    await expect(allowing.check('http://127.0.0.1:3000/')).resolves.toMatchObject({
+      address: '127.0.0.1',
+    });
     await expect(allowing.check('http://127.0.0.2/')).rejects.toThrow(/loopback/);
     await expect(allowing.check('http://10.0.0.1/')).rejects.toThrow(/private/);
   });

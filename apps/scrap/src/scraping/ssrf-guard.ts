@@ -48,7 +48,11 @@ function parseCidr(cidr: string): { address: string; prefix: number; family: 'ip
   const [address, prefix] = cidr.split('/');
   const v = net.isIP(address);
   if (!v) throw new Error(`not a CIDR: ${cidr}`);
-  return { address, prefix: Number(prefix ?? (v === 4 ? 32 : 128)), family: v === 4 ? 'ipv4' : 'ipv6' };
+  return {
+    address,
+    prefix: Number(prefix ?? (v === 4 ? 32 : 128)),
+    family: v === 4 ? 'ipv4' : 'ipv6',
+  };
 }
 
 export class SsrfGuard {
@@ -56,8 +60,10 @@ export class SsrfGuard {
   private readonly allowed = new net.BlockList();
 
   constructor(policy: SsrfPolicy = {}) {
-    for (const [addr, prefix, reason] of BLOCKED_V4) this.list(reason).addSubnet(addr, prefix, 'ipv4');
-    for (const [addr, prefix, reason] of BLOCKED_V6) this.list(reason).addSubnet(addr, prefix, 'ipv6');
+    for (const [addr, prefix, reason] of BLOCKED_V4)
+      this.list(reason).addSubnet(addr, prefix, 'ipv4');
+    for (const [addr, prefix, reason] of BLOCKED_V6)
+      this.list(reason).addSubnet(addr, prefix, 'ipv6');
     for (const c of policy.allowCidrs ?? []) {
       const { address, prefix, family } = parseCidr(c);
       this.allowed.addSubnet(address, prefix, family);
@@ -81,7 +87,8 @@ export class SsrfGuard {
       family = 'ipv4';
     }
     if (this.allowed.check(ip, family)) return undefined;
-    for (const [reason, list] of this.blocked) if (list.check(ip, family)) return `${reason} address ${address}`;
+    for (const [reason, list] of this.blocked)
+      if (list.check(ip, family)) return `${reason} address ${address}`;
     return undefined;
   }
 
@@ -94,9 +101,13 @@ export class SsrfGuard {
       throw new ForbiddenTargetError(rawUrl, 'not a valid URL');
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ForbiddenTargetError(rawUrl, `scheme ${url.protocol} is not allowed (only http and https)`);
+      throw new ForbiddenTargetError(
+        rawUrl,
+        `scheme ${url.protocol} is not allowed (only http and https)`,
+      );
     }
-    if (url.username || url.password) throw new ForbiddenTargetError(rawUrl, 'credentials in URLs are not allowed');
+    if (url.username || url.password)
+      throw new ForbiddenTargetError(rawUrl, 'credentials in URLs are not allowed');
     const host = url.hostname.replace(/^\[|\]$/g, '');
     let addresses: Array<{ address: string; family: number }>;
     if (net.isIP(host)) {

@@ -1,4 +1,12 @@
-import { Body, Controller, Get, INestApplication, Module, NotFoundException, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  INestApplication,
+  Module,
+  NotFoundException,
+  Post,
+} from '@nestjs/common';
 import { ClientProxyFactory, MessagePattern, Payload, Transport } from '@nestjs/microservices';
 import { freePorts } from '@stayline/launcher';
 import { IsInt, IsString, Max, Min } from 'class-validator';
@@ -45,7 +53,13 @@ describe('bootstrapService', () => {
   beforeAll(async () => {
     const [httpPort, tcp] = await freePorts(2);
     tcpPort = tcp;
-    app = await bootstrapService({ module: DemoModule, host: '127.0.0.1', httpPort, tcpPort, logger: () => undefined });
+    app = await bootstrapService({
+      module: DemoModule,
+      host: '127.0.0.1',
+      httpPort,
+      tcpPort,
+      logger: () => undefined,
+    });
     app.useLogger(false);
     base = `http://127.0.0.1:${httpPort}`;
   });
@@ -55,7 +69,11 @@ describe('bootstrapService', () => {
   });
 
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-    fetch(`${base}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
 
   it('accepts a valid body', async () => {
     const res = await post('/api/book', JSON.stringify({ listingId: 'a', guests: 2 }));
@@ -70,7 +88,10 @@ describe('bootstrapService', () => {
   });
 
   it('answers an oversized body with a 413 JSON error', async () => {
-    const res = await post('/api/book', JSON.stringify({ listingId: 'x'.repeat(100_000), guests: 1 }));
+    const res = await post(
+      '/api/book',
+      JSON.stringify({ listingId: 'x'.repeat(100_000), guests: 1 }),
+    );
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: 'payload_too_large' });
   });
@@ -106,13 +127,20 @@ describe('bootstrapService', () => {
   });
 
   it('validates TCP payloads too and returns a client error the caller can recognise', async () => {
-    const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: tcpPort } });
+    const client = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port: tcpPort },
+    });
     try {
-      await expect(firstValueFrom(client.send('demo.book', { listingId: 'a', guests: 3 }))).resolves.toEqual({
+      await expect(
+        firstValueFrom(client.send('demo.book', { listingId: 'a', guests: 3 })),
+      ).resolves.toEqual({
         ok: true,
         guests: 3,
       });
-      await expect(firstValueFrom(client.send('demo.book', { listingId: 'a', guests: 99 }))).rejects.toMatchObject({
+      await expect(
+        firstValueFrom(client.send('demo.book', { listingId: 'a', guests: 99 })),
+      ).rejects.toMatchObject({
         status: 400,
         error: 'validation_failed',
       });
@@ -126,7 +154,10 @@ describe('loadConfig', () => {
   const schema = z.object({ HTTP_PORT: port(), DB_PASSWORD: z.string().min(1) });
 
   it('parses and converts a valid environment', () => {
-    expect(loadConfig(schema, { HTTP_PORT: '4101', DB_PASSWORD: 'x' })).toEqual({ HTTP_PORT: 4101, DB_PASSWORD: 'x' });
+    expect(loadConfig(schema, { HTTP_PORT: '4101', DB_PASSWORD: 'x' })).toEqual({
+      HTTP_PORT: 4101,
+      DB_PASSWORD: 'x',
+    });
   });
 
   it('fails fast naming every problem', () => {

@@ -39,14 +39,32 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof HttpException) {
     const status = err.getStatus();
     const res = err.getResponse();
-    if (typeof res === 'string') return { status, body: { error: errorCode(status), message: res, requestId } };
+    if (typeof res === 'string')
+      return { status, body: { error: errorCode(status), message: res, requestId } };
     const r = res as { error?: unknown; message?: unknown; details?: unknown };
-    const message = Array.isArray(r.message) ? r.message.join('; ') : String(r.message ?? err.message);
-    const error = typeof r.error === 'string' && /^[a-z_]+$/.test(r.error) ? r.error : errorCode(status);
-    return { status, body: { error, message, requestId, ...(r.details !== undefined ? { details: r.details } : {}) } };
+    const message = Array.isArray(r.message)
+      ? r.message.join('; ')
+      : String(r.message ?? err.message);
+    const error =
+      typeof r.error === 'string' && /^[a-z_]+$/.test(r.error) ? r.error : errorCode(status);
+    return {
+      status,
+      body: {
+        error,
+        message,
+        requestId,
+        ...(r.details !== undefined ? { details: r.details } : {}),
+      },
+    };
   }
   // body-parser errors carry an HTTP status and a type (entity.parse.failed, entity.too.large...)
-  const e = err as { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string };
+  const e = err as {
+    status?: number;
+    statusCode?: number;
+    type?: string;
+    expose?: boolean;
+    message?: string;
+  };
   const status = e?.status ?? e?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const message =

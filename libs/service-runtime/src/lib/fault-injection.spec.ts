@@ -19,8 +19,18 @@ describe('FaultInjector', () => {
     );
     expect(f.value('charge', 'latencyMs')).toBe(40);
     expect(f.value('refund', 'latencyMs')).toBe(30);
-    expect(new FaultInjector(flags({ 'fault.payment.charge.latencyMs': 20 }), scope).value('charge', 'latencyMs')).toBe(20);
-    expect(new FaultInjector(flags({ 'fault.payment@payment-1.*.latencyMs': 99 }), scope).value('charge', 'latencyMs')).toBe(0);
+    expect(
+      new FaultInjector(flags({ 'fault.payment.charge.latencyMs': 20 }), scope).value(
+        'charge',
+        'latencyMs',
+      ),
+    ).toBe(20);
+    expect(
+      new FaultInjector(flags({ 'fault.payment@payment-1.*.latencyMs': 99 }), scope).value(
+        'charge',
+        'latencyMs',
+      ),
+    ).toBe(0);
   });
 
   it('sleeps for the latency and fails at the error rate', async () => {

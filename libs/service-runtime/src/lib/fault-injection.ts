@@ -26,7 +26,8 @@ export class FaultInjector {
     private readonly flags: NumberFlags,
     private readonly scope: FaultScope,
     private readonly random: () => number = Math.random,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly sleep: (ms: number) => Promise<void> = (ms) =>
+      new Promise((r) => setTimeout(r, ms)),
   ) {}
 
   /** The flag value for this instance and operation, the most specific one set. */

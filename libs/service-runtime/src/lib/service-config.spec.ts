@@ -25,8 +25,11 @@ describe('serviceConfigSchema', () => {
 
   it('refuses a malformed node address and missing secrets outside the dev profile', () => {
     const { DB_PASSWORD: _p, ADMIN_TOKEN: _t, ...noSecrets } = base;
-    expect(() => loadConfig(serviceConfigSchema('payment', {}), { ...noSecrets, DB_PRIMARY: '127.0.0.1:3407' })).toThrow(
-      /DB_PRIMARY[\s\S]*name@host:port[\s\S]*DB_PASSWORD[\s\S]*ADMIN_TOKEN/,
-    );
+    expect(() =>
+      loadConfig(serviceConfigSchema('payment', {}), {
+        ...noSecrets,
+        DB_PRIMARY: '127.0.0.1:3407',
+      }),
+    ).toThrow(/DB_PRIMARY[\s\S]*name@host:port[\s\S]*DB_PASSWORD[\s\S]*ADMIN_TOKEN/);
   });
 });

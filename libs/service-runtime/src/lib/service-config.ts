@@ -31,10 +31,14 @@ export const hostPorts = () =>
  */
 export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, extra: S) {
   const dev = process.env.STAYLINE_PROFILE === 'dev';
-  const secret = (devDefault: string) => (dev ? z.string().min(1).default(devDefault) : z.string().min(1));
+  const secret = (devDefault: string) =>
+    dev ? z.string().min(1).default(devDefault) : z.string().min(1);
   return z.object({
     SERVICE_NAME: z.literal(service).default(service as never),
-    INSTANCE_ID: z.string().regex(/^[\w.-]{1,64}$/).default(`${service}-${process.pid}`),
+    INSTANCE_ID: z
+      .string()
+      .regex(/^[\w.-]{1,64}$/)
+      .default(`${service}-${process.pid}`),
     /** Address to bind. */
     HOST: z.string().default('127.0.0.1'),
     /** Address other services and the gateway use to reach this instance. */
@@ -46,7 +50,12 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
     DB_REPLICAS: z
       .string()
       .default('')
-      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(nodeAddress())),
     DB_NAME: z.string().default(service),
     DB_USER: z.string().default('stayline'),
@@ -55,7 +64,9 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
     REDIS_MASTER_NAME: z.string().default('stayline'),
     /** Token for admin endpoints (flags, forced failover); never routed by the gateway. */
     ADMIN_TOKEN: secret('dev-only-admin-token'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
     ...extra,
   });
 }

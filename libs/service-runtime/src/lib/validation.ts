@@ -4,7 +4,12 @@ function flatten(errors: ValidationError[], prefix = ''): string[] {
   return errors.flatMap((e) => {
     const path = prefix ? `${prefix}.${e.property}` : e.property;
     const own = Object.values(e.constraints ?? {});
-    return [...own.map((m) => (m.startsWith(e.property) ? `${prefix ? `${prefix}.` : ''}${m}` : `${path}: ${m}`)), ...flatten(e.children ?? [], path)];
+    return [
+      ...own.map((m) =>
+        m.startsWith(e.property) ? `${prefix ? `${prefix}.` : ''}${m}` : `${path}: ${m}`,
+      ),
+      ...flatten(e.children ?? [], path),
+    ];
   });
 }
 
@@ -21,7 +26,11 @@ export function createValidationPipe(): ValidationPipe {
     transformOptions: { enableImplicitConversion: false },
     exceptionFactory: (errors) => {
       const problems = flatten(errors);
-      return new BadRequestException({ error: 'validation_failed', message: problems.join('; '), details: problems });
+      return new BadRequestException({
+        error: 'validation_failed',
+        message: problems.join('; '),
+        details: problems,
+      });
     },
   });
 }

@@ -5,7 +5,8 @@ export class ChargeDto implements ChargeRequest {
   @IsString() @Length(1, 64) reservationId!: string;
   @IsString() @Length(1, 64) userId!: string;
   @IsInt() @Min(1) @Max(100_000_000) amountCents!: number;
-  @Matches(/^[A-Z]{3}$/, { message: 'currency must be a 3-letter ISO code such as USD' }) currency!: string;
+  @Matches(/^[A-Z]{3}$/, { message: 'currency must be a 3-letter ISO code such as USD' })
+  currency!: string;
 }
 
 export class ReservationRefDto implements PaymentByReservation {

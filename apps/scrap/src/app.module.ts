@@ -1,0 +1,74 @@
+import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
+import { connectRedis } from '@stayline/coordination';
+import { DatabaseModule } from '@stayline/database';
+import { ObservabilityModule } from '@stayline/observability';
+import type Redis from 'ioredis';
+import { ScrapConfig } from './config';
+import { CreateScraps1764000000000 } from './migrations/1764000000000-create-scraps';
+import { SsrfGuard } from './scraping/ssrf-guard';
+import { PageCardCache } from './scraps/page-card.cache';
+import { Scrap } from './scraps/scrap.entity';
+import { ScrapsController } from './scraps/scraps.controller';
+import { FETCH_LIMITS, ScrapsService } from './scraps/scraps.service';
+
+export const SCRAP_MIGRATIONS = [CreateScraps1764000000000];
+const CACHE_REDIS = Symbol('CACHE_REDIS');
+
+class RedisCloser implements OnApplicationShutdown {
+  constructor(private readonly redis: Redis) {}
+  onApplicationShutdown(): void {
+    this.redis.disconnect();
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: ScrapConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ObservabilityModule.forRoot({ service: 'scrap', level: config.LOG_LEVEL }),
+        DatabaseModule.forRootAsync({
+          useFactory: () => ({
+            database: config.DB_NAME,
+            user: config.DB_USER,
+            password: config.DB_PASSWORD,
+            topology: { epoch: 0, primary: config.DB_PRIMARY, replicas: config.DB_REPLICAS },
+            entities: [Scrap],
+          }),
+        }),
+      ],
+      controllers: [ScrapsController],
+      providers: [
+        {
+          provide: CACHE_REDIS,
+          useFactory: () =>
+            connectRedis(
+              { sentinels: config.REDIS_SENTINELS, masterName: config.REDIS_MASTER_NAME },
+              { connectionName: config.INSTANCE_ID },
+            ),
+        },
+        {
+          provide: RedisCloser,
+          useFactory: (r: Redis) => new RedisCloser(r),
+          inject: [CACHE_REDIS],
+        },
+        {
+          provide: PageCardCache,
+          useFactory: (r: Redis) => new PageCardCache(r, config.SCRAP_CACHE_TTL_S),
+          inject: [CACHE_REDIS],
+        },
+        { provide: SsrfGuard, useValue: new SsrfGuard({ allowCidrs: config.SCRAP_ALLOW_CIDRS }) },
+        {
+          provide: FETCH_LIMITS,
+          useValue: {
+            maxBytes: config.SCRAP_MAX_BYTES,
+            timeoutMs: config.SCRAP_TIMEOUT_MS,
+            maxRedirects: config.SCRAP_MAX_REDIRECTS,
+          },
+        },
+        ScrapsService,
+      ],
+    };
+  }
+}

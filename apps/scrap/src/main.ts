@@ -1,0 +1,6 @@
+/** scrap: saves pages for a user with their OpenGraph card, behind an SSRF guard. */
+import { runService } from '@stayline/service-runtime';
+import { AppModule, SCRAP_MIGRATIONS } from './app.module';
+import { scrapConfig } from './config';
+
+void runService('scrap', scrapConfig, (c) => AppModule.forRoot(c), SCRAP_MIGRATIONS);
