@@ -22,7 +22,7 @@ import { round, summarize, type Figure } from '../figure';
 const ROLE = 'STAYLINE_BREAKER_BENCH_ROLE';
 const NORMAL_MS = 20; // the seed's normal call
 const TIMEOUT_MS = 300; // the seed's timeout
-const ROUNDS = 5; // healthy/hanging pairs for the throughput ratio
+const ROUNDS = 7; // healthy/hanging pairs for the throughput ratio
 const RUN_CJS = path.resolve(__dirname, '../../../scripts/run.cjs');
 
 interface AutocannonResult {
@@ -179,7 +179,7 @@ export async function run(): Promise<Figure[]> {
     for (let i = 0; i < ROUNDS; i++) {
       callee.child.kill('SIGCONT');
       await waitFor(callerIs(BreakerState.Closed), 10_000, "the caller's breaker to close");
-      await sleep(500);
+      await sleep(200);
       const healthy = await unrelatedRps(caller.url);
       callee.child.kill('SIGSTOP');
       await waitFor(callerIs(BreakerState.Open), 10_000, "the caller's breaker to open");
