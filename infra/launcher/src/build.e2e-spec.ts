@@ -19,9 +19,17 @@ describe('npm run build', () => {
     expect(fs.existsSync(path.join(out, 'infra/launcher/src/cluster-init.js'))).toBe(true);
     expect(fs.existsSync(path.join(out, 'infra/nginx/nginx.conf.template'))).toBe(true);
     const emptyState = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-build-state-'));
-    const status = await run(process.execPath, [path.join(out, 'infra/launcher/src/cli.js'), 'status', '--json'], {
-      env: { ...process.env, STAYLINE_STATE_DIR: emptyState, NODE_PATH: path.join(root, 'node_modules') },
-    }).catch((e: { stdout: string; code: number }) => e);
+    const status = await run(
+      process.execPath,
+      [path.join(out, 'infra/launcher/src/cli.js'), 'status', '--json'],
+      {
+        env: {
+          ...process.env,
+          STAYLINE_STATE_DIR: emptyState,
+          NODE_PATH: path.join(root, 'node_modules'),
+        },
+      },
+    ).catch((e: { stdout: string; code: number }) => e);
     expect(JSON.parse(status.stdout)).toEqual({ components: [] });
     fs.rmSync(emptyState, { recursive: true, force: true });
   });

@@ -32,7 +32,18 @@ function cell(v: unknown): string {
 }
 
 export function formatStatus(status: StackStatus): string {
-  const header = ['COMPONENT', 'KIND', 'ROLE', 'PID', 'PORT', 'HEALTH', 'LAG(ms)', 'SEMI-SYNC', 'GTID', 'FOLLOWS/MASTER'];
+  const header = [
+    'COMPONENT',
+    'KIND',
+    'ROLE',
+    'PID',
+    'PORT',
+    'HEALTH',
+    'LAG(ms)',
+    'SEMI-SYNC',
+    'GTID',
+    'FOLLOWS/MASTER',
+  ];
   const rows = status.components.map((c: ComponentStatus) => [
     c.name,
     c.kind,
@@ -45,10 +56,19 @@ export function formatStatus(status: StackStatus): string {
     c.kind === 'mariadb' ? cell(c.lagMs) : '-',
     cell(c.semiSync),
     cell(c.gtid),
-    c.kind === 'sentinel' ? `${cell(c.master)}${c.quorum ? ' (quorum ok)' : ' (NO QUORUM)'}` : cell(c.primary),
+    c.kind === 'sentinel'
+      ? `${cell(c.master)}${c.quorum ? ' (quorum ok)' : ' (NO QUORUM)'}`
+      : cell(c.primary),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((v, i) => v.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function up(foreground: boolean): Promise<void> {
@@ -57,7 +77,12 @@ async function up(foreground: boolean): Promise<void> {
     log(`a stack is already running from ${STATE_DIR}; stopping it first`);
     await running.stop();
   }
-  const stack = await startStack({ stateDir: STATE_DIR, ports: portsFromEnv(), detached: true, log });
+  const stack = await startStack({
+    stateDir: STATE_DIR,
+    ports: portsFromEnv(),
+    detached: true,
+    log,
+  });
   console.log(formatStatus(await stack.status()));
   console.log(`\ngateway: ${stack.nginx.url}`);
   if (!foreground) return;

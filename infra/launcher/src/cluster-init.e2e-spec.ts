@@ -22,7 +22,8 @@ describe('cluster-init (the db-init container entry point)', () => {
     const args = [
       path.resolve(__dirname, '../../../scripts/run.cjs'),
       path.join(__dirname, 'cluster-init.ts'),
-      '--primary', `${p.host}:${p.port}`,
+      '--primary',
+      `${p.host}:${p.port}`,
       ...rs.flatMap((r) => ['--replica', `${r.host}:${r.port}`]),
     ];
     const env = { ...process.env, MARIADB_ROOT_PASSWORD: '' };
@@ -35,12 +36,25 @@ describe('cluster-init (the db-init container entry point)', () => {
       ['replica', true, 'ON'],
       ['replica', true, 'ON'],
     ]);
-    const conn = await mysql.createConnection({ host: p.host, port: p.port, ...stack.credentials.app, database: 'scrap' });
+    const conn = await mysql.createConnection({
+      host: p.host,
+      port: p.port,
+      ...stack.credentials.app,
+      database: 'scrap',
+    });
     await conn.query('CREATE TABLE t (id INT PRIMARY KEY)');
     await conn.query('INSERT INTO t VALUES (7)');
     await conn.end();
-    const rc = await mysql.createConnection({ host: rs[1].host, port: rs[1].port, ...stack.credentials.app, database: 'scrap' });
-    await waitFor('row on the replica', async () => ((await rc.query('SELECT id FROM t'))[0] as unknown[]).length === 1);
+    const rc = await mysql.createConnection({
+      host: rs[1].host,
+      port: rs[1].port,
+      ...stack.credentials.app,
+      database: 'scrap',
+    });
+    await waitFor(
+      'row on the replica',
+      async () => ((await rc.query('SELECT id FROM t'))[0] as unknown[]).length === 1,
+    );
     await rc.end();
 
     const second = await run(process.execPath, args, { env });

@@ -17,7 +17,8 @@ function parseArgs(argv: string[]): { primary: string; replicas: string[] } {
     if (argv[i] === '--primary') primary = argv[++i];
     else if (argv[i] === '--replica') replicas.push(argv[++i]);
   }
-  if (!primary) throw new Error('usage: cluster-init --primary HOST:PORT [--replica HOST:PORT ...]');
+  if (!primary)
+    throw new Error('usage: cluster-init --primary HOST:PORT [--replica HOST:PORT ...]');
   return { primary, replicas };
 }
 
@@ -30,7 +31,13 @@ function node(address: string, serverId: number, rootPassword: string): MariaDbN
     serverId,
     dir: '',
     connect: () =>
-      mysql.createConnection({ host, port: Number(port ?? 3306), user: 'root', password: rootPassword, connectTimeout: 2_000 }),
+      mysql.createConnection({
+        host,
+        port: Number(port ?? 3306),
+        user: 'root',
+        password: rootPassword,
+        connectTimeout: 2_000,
+      }),
   };
 }
 
@@ -41,14 +48,20 @@ async function main(): Promise<void> {
   const p = node(primary, 1, rootPassword);
   const rs = replicas.map((r, i) => node(r, i + 2, rootPassword));
   for (const n of [p, ...rs]) {
-    await waitFor(`${n.name} to accept connections`, async () => {
-      const c = await (n.connect as () => Promise<mysql.Connection>)();
-      await c.end();
-      return true;
-    }, { timeoutMs: 120_000, intervalMs: 500 });
+    await waitFor(
+      `${n.name} to accept connections`,
+      async () => {
+        const c = await (n.connect as () => Promise<mysql.Connection>)();
+        await c.end();
+        return true;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
   }
   const conn = await (p.connect as () => Promise<mysql.Connection>)();
-  const [[{ ro }]] = (await conn.query('SELECT @@read_only AS ro')) as unknown as [[{ ro: number }]];
+  const [[{ ro }]] = (await conn.query('SELECT @@read_only AS ro')) as unknown as [
+    [{ ro: number }],
+  ];
   const semi = await semiSyncStatus(conn);
   await conn.end();
   if (!ro && semi.enabled) {

@@ -10,7 +10,14 @@ export * from './lib/credentials';
 export * from './lib/binaries';
 export * from './lib/nginx';
 export * from './lib/services';
-export { isAlive, isStopped, stopProcess, spawnDetached, type ProcessSpec, type FaultSignal } from './lib/process';
+export {
+  isAlive,
+  isStopped,
+  stopProcess,
+  spawnDetached,
+  type ProcessSpec,
+  type FaultSignal,
+} from './lib/process';
 export { freePorts, isPortOpen, isPortFree, waitFor, sleep } from './lib/ports';
 export {
   SENTINEL_MASTER_NAME,

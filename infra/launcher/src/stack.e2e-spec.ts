@@ -40,7 +40,12 @@ describe('native stack launcher', () => {
     await conn.end();
     expect(replicas).toHaveLength(2);
     for (const r of replicas) {
-      const rc = await mysql.createConnection({ host: r.host, port: r.port, ...creds, database: 'reservation' });
+      const rc = await mysql.createConnection({
+        host: r.host,
+        port: r.port,
+        ...creds,
+        database: 'reservation',
+      });
       await waitFor(`row on ${r.name}`, async () => {
         const [rows] = await rc.query('SELECT note FROM probe WHERE id = 1');
         return (rows as Array<{ note: string }>)[0]?.note === 'written on the primary';
@@ -59,18 +64,29 @@ describe('native stack launcher', () => {
     ]);
     expect(dbs[0].semiSyncClients).toBe(2);
     const replica = stack.mariadb.replicas[0];
-    const conn = await mysql.createConnection({ host: replica.host, port: replica.port, ...stack.credentials.app, database: 'payment' });
+    const conn = await mysql.createConnection({
+      host: replica.host,
+      port: replica.port,
+      ...stack.credentials.app,
+      database: 'payment',
+    });
     await expect(conn.query('CREATE TABLE nope (id INT)')).rejects.toThrow(/read-only/i);
     await conn.end();
   });
 
   it('has every service database on every node', async () => {
     for (const node of stack.mariadb.nodes) {
-      const conn = await mysql.createConnection({ host: node.host, port: node.port, ...stack.credentials.admin });
+      const conn = await mysql.createConnection({
+        host: node.host,
+        port: node.port,
+        ...stack.credentials.admin,
+      });
       await waitFor(`databases on ${node.name}`, async () => {
         const [rows] = await conn.query('SHOW DATABASES');
         const names = (rows as Array<{ Database: string }>).map((r) => r.Database);
-        return ['reservation', 'payment', 'recommendation', 'scrap'].every((d) => names.includes(d));
+        return ['reservation', 'payment', 'recommendation', 'scrap'].every((d) =>
+          names.includes(d),
+        );
       });
       await conn.end();
     }
@@ -81,10 +97,15 @@ describe('native stack launcher', () => {
     expect(sentinels).toHaveLength(3);
     for (const s of sentinels) {
       expect(await sentinelMaster(s)).toEqual({ host: primary.host, port: primary.port });
-      expect(await redisCommand<string>(s, 'SENTINEL', 'CKQUORUM', masterName)).toMatch(/^OK 3 usable/);
+      expect(await redisCommand<string>(s, 'SENTINEL', 'CKQUORUM', masterName)).toMatch(
+        /^OK 3 usable/,
+      );
     }
     const status = await stack.status();
-    expect(status.components.filter((c) => c.kind === 'redis').map((c) => c.role)).toEqual(['primary', 'replica']);
+    expect(status.components.filter((c) => c.kind === 'redis').map((c) => c.role)).toEqual([
+      'primary',
+      'replica',
+    ]);
   });
 
   it('serves JSON from the nginx gateway, errors included', async () => {
@@ -100,11 +121,26 @@ describe('native stack launcher', () => {
   it('reports every component in the status contract', async () => {
     const status = await stack.status();
     expect(status.components.map((c) => c.kind).sort()).toEqual(
-      ['mariadb', 'mariadb', 'mariadb', 'nginx', 'redis', 'redis', 'sentinel', 'sentinel', 'sentinel'].sort(),
+      [
+        'mariadb',
+        'mariadb',
+        'mariadb',
+        'nginx',
+        'redis',
+        'redis',
+        'sentinel',
+        'sentinel',
+        'sentinel',
+      ].sort(),
     );
     for (const c of status.components) {
       expect(c).toEqual(
-        expect.objectContaining({ name: expect.any(String), host: '127.0.0.1', port: expect.any(Number), healthy: true }),
+        expect.objectContaining({
+          name: expect.any(String),
+          host: '127.0.0.1',
+          port: expect.any(Number),
+          healthy: true,
+        }),
       );
       expect(c.pid).toBeGreaterThan(0);
       expect(c.ports).toBeInstanceOf(Object);
@@ -123,7 +159,11 @@ describe('native stack launcher', () => {
     });
     await stack.restart('redis-2');
     const s = (await stack.status()).components.find((c) => c.name === 'redis-2');
-    expect(s).toMatchObject({ role: 'replica', healthy: true, primary: `127.0.0.1:${stack.redis.primary.port}` });
+    expect(s).toMatchObject({
+      role: 'replica',
+      healthy: true,
+      primary: `127.0.0.1:${stack.redis.primary.port}`,
+    });
   });
 
   it('reports a frozen (SIGSTOP) node as unhealthy, and healthy again after SIGCONT', async () => {
@@ -132,7 +172,10 @@ describe('native stack launcher', () => {
     const frozen = (await stack.status()).components.find((c) => c.name === name);
     expect(frozen).toMatchObject({ healthy: false, reason: expect.stringMatching(/frozen/) });
     stack.kill(name, 'SIGCONT');
-    await waitFor(`${name} healthy again`, async () => (await stack.status()).components.find((c) => c.name === name)?.healthy === true);
+    await waitFor(
+      `${name} healthy again`,
+      async () => (await stack.status()).components.find((c) => c.name === name)?.healthy === true,
+    );
   });
 
   it('leaves no listening port and no process after stop()', async () => {
@@ -177,9 +220,13 @@ describe('stack lifecycle', () => {
         `startStack({ stateDir: ${JSON.stringify(path.join(stateDir, 'stack'))}, replicas: 1, sentinel: false, nginx: true })` +
         `.then(() => console.log('READY'));\nsetInterval(() => undefined, 1000);\n`,
     );
-    const child = spawn(process.execPath, [path.resolve(__dirname, '../../../scripts/run.cjs'), script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.resolve(__dirname, '../../../scripts/run.cjs'), script],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => d.toString().includes('READY') && resolve());
       child.once('exit', (code) => reject(new Error(`starter exited with ${code}`)));
@@ -188,10 +235,21 @@ describe('stack lifecycle', () => {
     const orphans = readState(path.join(stateDir, 'stack'))?.components ?? [];
     // whatever happens below, this test leaves no process behind
     afterAllKill.push(...orphans.map((c) => c.pid));
-    expect(orphans.map((c) => c.kind).sort()).toEqual(["mariadb", "mariadb", "nginx", "redis", "redis"]);
+    expect(orphans.map((c) => c.kind).sort()).toEqual([
+      'mariadb',
+      'mariadb',
+      'nginx',
+      'redis',
+      'redis',
+    ]);
     expect(orphans.every((c) => isAlive(c.pid))).toBe(true);
 
-    const again = await startStack({ stateDir: path.join(stateDir, 'stack'), replicas: 1, sentinel: false, nginx: true });
+    const again = await startStack({
+      stateDir: path.join(stateDir, 'stack'),
+      replicas: 1,
+      sentinel: false,
+      nginx: true,
+    });
     try {
       expect(orphans.every((c) => !isAlive(c.pid))).toBe(true);
       expect((await again.status()).components.every((c) => c.healthy)).toBe(true);

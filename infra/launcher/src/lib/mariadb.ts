@@ -114,7 +114,11 @@ export function mariadbSpec(node: MariaDbNode, extraArgs: string[] = []): Proces
 /** Connects as root: over the node's socket (root has no TCP access), or as `node.connect` says. */
 export function rootConnection(node: MariaDbNode): Promise<mysql.Connection> {
   if (node.connect) return node.connect();
-  return mysql.createConnection({ socketPath: socketPath(node), user: 'root', multipleStatements: true });
+  return mysql.createConnection({
+    socketPath: socketPath(node),
+    user: 'root',
+    multipleStatements: true,
+  });
 }
 
 /** Connects as the admin user over TCP. */
@@ -132,7 +136,11 @@ export function adminConnection(
   });
 }
 
-export async function waitMariaDbReady(node: MariaDbNode, isRunning: () => boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitMariaDbReady(
+  node: MariaDbNode,
+  isRunning: () => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   await waitFor(
     `${node.name} to accept connections`,
     async () => {
@@ -161,14 +169,26 @@ export async function createUsers(node: MariaDbNode, creds: StackCredentials): P
       await q("DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> 'localhost'");
       await q('FLUSH PRIVILEGES');
     }
-    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [creds.admin.user, '%', creds.admin.password]);
+    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [
+      creds.admin.user,
+      '%',
+      creds.admin.password,
+    ]);
     await q('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', [creds.admin.user, '%']);
-    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [creds.replication.user, '%', creds.replication.password]);
+    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [
+      creds.replication.user,
+      '%',
+      creds.replication.password,
+    ]);
     await q('GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, BINLOG MONITOR ON *.* TO ?@?', [
       creds.replication.user,
       '%',
     ]);
-    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [creds.app.user, '%', creds.app.password]);
+    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [
+      creds.app.user,
+      '%',
+      creds.app.password,
+    ]);
     // lag and GTID probes need to read replication state; MASTER_GTID_WAIT needs nothing more
     await q('GRANT REPLICA MONITOR, BINLOG MONITOR ON *.* TO ?@?', [creds.app.user, '%']);
     for (const db of SERVICE_DATABASES) {
@@ -182,11 +202,16 @@ export async function createUsers(node: MariaDbNode, creds: StackCredentials): P
 }
 
 /** Creates the service databases on the primary; they reach the replicas through replication. */
-export async function createDatabases(primary: MariaDbNode, databases: readonly string[] = SERVICE_DATABASES): Promise<void> {
+export async function createDatabases(
+  primary: MariaDbNode,
+  databases: readonly string[] = SERVICE_DATABASES,
+): Promise<void> {
   const conn = await rootConnection(primary);
   try {
     for (const db of databases) {
-      await conn.query(`CREATE DATABASE IF NOT EXISTS \`${db}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+      await conn.query(
+        `CREATE DATABASE IF NOT EXISTS \`${db}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+      );
     }
   } finally {
     await conn.end();
@@ -222,7 +247,8 @@ export async function attachReplica(
 async function globalStatus(conn: mysql.Connection, like: string): Promise<Record<string, string>> {
   const [rows] = await conn.query('SHOW GLOBAL STATUS LIKE ?', [like]);
   const out: Record<string, string> = {};
-  for (const r of rows as Array<{ Variable_name: string; Value: string }>) out[r.Variable_name] = r.Value;
+  for (const r of rows as Array<{ Variable_name: string; Value: string }>)
+    out[r.Variable_name] = r.Value;
   return out;
 }
 
@@ -244,7 +270,11 @@ export async function semiSyncStatus(
  * attached as semi-sync clients (enabling it earlier makes commits wait with no
  * replica to answer), then `read_only=OFF`.
  */
-export async function openPrimary(primary: MariaDbNode, minReplicas: number, timeoutMs = 20_000): Promise<void> {
+export async function openPrimary(
+  primary: MariaDbNode,
+  minReplicas: number,
+  timeoutMs = 20_000,
+): Promise<void> {
   const conn = await rootConnection(primary);
   try {
     await conn.query('SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC');

@@ -12,7 +12,12 @@ describe('renderNginxConfig', () => {
   it('renders every instance with passive health checks and keepalive', () => {
     const conf = renderNginxConfig({
       ...base,
-      upstreams: { payment: [{ host: '127.0.0.1', port: 4101 }, { host: '127.0.0.1', port: 4102 }] },
+      upstreams: {
+        payment: [
+          { host: '127.0.0.1', port: 4101 },
+          { host: '127.0.0.1', port: 4102 },
+        ],
+      },
     });
     expect(conf).toContain('server 127.0.0.1:4101 max_fails=2 fail_timeout=5s;');
     expect(conf).toContain('server 127.0.0.1:4102 max_fails=2 fail_timeout=5s;');
@@ -21,7 +26,8 @@ describe('renderNginxConfig', () => {
 
   it('routes every public prefix and no admin route', () => {
     const conf = renderNginxConfig(base);
-    for (const r of GATEWAY_ROUTES) expect(conf).toContain(`location ${r.prefix} {\n      proxy_pass http://${r.service};`);
+    for (const r of GATEWAY_ROUTES)
+      expect(conf).toContain(`location ${r.prefix} {\n      proxy_pass http://${r.service};`);
     expect(conf).not.toMatch(/admin/);
   });
 });

@@ -40,7 +40,10 @@ const TEMPLATE = path.resolve(__dirname, '../../../nginx/nginx.conf.template');
 
 function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): string {
   const lines = servers.length
-    ? servers.map((s) => `    server ${s.host}:${s.port} max_fails=${o.maxFails ?? 2} fail_timeout=${o.failTimeout ?? '5s'};`)
+    ? servers.map(
+        (s) =>
+          `    server ${s.host}:${s.port} max_fails=${o.maxFails ?? 2} fail_timeout=${o.failTimeout ?? '5s'};`,
+      )
     : // an upstream may not be empty: a placeholder that is always down answers 502 until instances register
       ['    server 127.0.0.1:9 down;'];
   return [`  upstream ${service} {`, ...lines, '    keepalive 64;', '  }'].join('\n');

@@ -71,7 +71,11 @@ export function signal(pid: number | undefined, sig: NodeJS.Signals): void {
  * Stops a process: SIGTERM (and SIGCONT, in case it is frozen), then waits until
  * its ports are closed and it has exited; SIGKILL after `graceMs`.
  */
-export async function stopProcess(pid: number | undefined, ports: number[], graceMs = 10_000): Promise<void> {
+export async function stopProcess(
+  pid: number | undefined,
+  ports: number[],
+  graceMs = 10_000,
+): Promise<void> {
   if (pid && isAlive(pid)) {
     signal(pid, 'SIGTERM');
     signal(pid, 'SIGCONT');
@@ -81,7 +85,8 @@ export async function stopProcess(pid: number | undefined, ports: number[], grac
   }
   await waitFor(
     `ports ${ports.join(', ')} to close`,
-    async () => !isAlive(pid) && (await Promise.all(ports.map((p) => isPortOpen(p)))).every((o) => !o),
+    async () =>
+      !isAlive(pid) && (await Promise.all(ports.map((p) => isPortOpen(p)))).every((o) => !o),
     { timeoutMs: graceMs + 5_000, intervalMs: 20 },
   );
 }

@@ -26,23 +26,38 @@ export interface RedisNode {
  * replica of the current primary: started empty as a primary, its replicas
  * would copy the empty data set.
  */
-export function redisSpec(node: RedisNode, replicaOf?: { host: string; port: number }): ProcessSpec {
+export function redisSpec(
+  node: RedisNode,
+  replicaOf?: { host: string; port: number },
+): ProcessSpec {
   fs.mkdirSync(node.dir, { recursive: true });
   return {
     command: which('redis-server'),
     args: [
-      '--port', String(node.port),
-      '--bind', node.host,
-      '--dir', node.dir,
-      '--save', '',
-      '--appendonly', 'no',
-      '--daemonize', 'no',
-      '--protected-mode', 'no',
-      '--repl-diskless-sync', 'yes',
-      '--repl-diskless-sync-delay', '0',
-      '--replica-announce-ip', node.host,
-      '--pidfile', path.join(node.dir, 'redis.pid'),
-      '--logfile', path.join(node.dir, 'redis.log'),
+      '--port',
+      String(node.port),
+      '--bind',
+      node.host,
+      '--dir',
+      node.dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'no',
+      '--repl-diskless-sync',
+      'yes',
+      '--repl-diskless-sync-delay',
+      '0',
+      '--replica-announce-ip',
+      node.host,
+      '--pidfile',
+      path.join(node.dir, 'redis.pid'),
+      '--logfile',
+      path.join(node.dir, 'redis.log'),
       ...(replicaOf ? ['--replicaof', replicaOf.host, String(replicaOf.port)] : []),
     ],
     logFile: path.join(node.dir, 'stdout.log'),
@@ -50,7 +65,10 @@ export function redisSpec(node: RedisNode, replicaOf?: { host: string; port: num
 }
 
 /** A Sentinel with a freshly written config file (Sentinel rewrites its config as it learns). */
-export function sentinelSpec(node: RedisNode, primary: { host: string; port: number }): ProcessSpec {
+export function sentinelSpec(
+  node: RedisNode,
+  primary: { host: string; port: number },
+): ProcessSpec {
   fs.rmSync(node.dir, { recursive: true, force: true });
   fs.mkdirSync(node.dir, { recursive: true });
   const conf = path.join(node.dir, 'sentinel.conf');
@@ -92,7 +110,10 @@ export function redisClient(node: { host: string; port: number }): Redis {
 }
 
 /** Runs one command on a fresh connection and closes it. */
-export async function redisCommand<T = unknown>(node: { host: string; port: number }, ...args: string[]): Promise<T> {
+export async function redisCommand<T = unknown>(
+  node: { host: string; port: number },
+  ...args: string[]
+): Promise<T> {
   const client = redisClient(node);
   try {
     await client.connect();
@@ -103,13 +124,20 @@ export async function redisCommand<T = unknown>(node: { host: string; port: numb
 }
 
 export async function waitRedisReady(node: RedisNode, timeoutMs = 15_000): Promise<void> {
-  await waitFor(`${node.name} to answer PING`, async () => (await redisCommand(node, 'PING')) === 'PONG', {
-    timeoutMs,
-  });
+  await waitFor(
+    `${node.name} to answer PING`,
+    async () => (await redisCommand(node, 'PING')) === 'PONG',
+    {
+      timeoutMs,
+    },
+  );
 }
 
 /** Parses `INFO replication` into a record. */
-export async function replicationInfo(node: { host: string; port: number }): Promise<Record<string, string>> {
+export async function replicationInfo(node: {
+  host: string;
+  port: number;
+}): Promise<Record<string, string>> {
   const text = await redisCommand<string>(node, 'INFO', 'replication');
   const out: Record<string, string> = {};
   for (const line of text.split('\r\n')) {
@@ -128,7 +156,10 @@ export async function waitRedisLinked(replica: RedisNode, timeoutMs = 15_000): P
 }
 
 /** Waits until every Sentinel knows the primary and the others, so a failover could be authorised. */
-export async function waitSentinelQuorum(sentinels: RedisNode[], timeoutMs = 20_000): Promise<void> {
+export async function waitSentinelQuorum(
+  sentinels: RedisNode[],
+  timeoutMs = 20_000,
+): Promise<void> {
   await waitFor(
     'Sentinels to see each other and reach a quorum',
     async () => {
@@ -143,7 +174,10 @@ export async function waitSentinelQuorum(sentinels: RedisNode[], timeoutMs = 20_
 }
 
 /** The primary's address as one Sentinel sees it. */
-export async function sentinelMaster(sentinel: { host: string; port: number }): Promise<{ host: string; port: number }> {
+export async function sentinelMaster(sentinel: {
+  host: string;
+  port: number;
+}): Promise<{ host: string; port: number }> {
   const [host, port] = await redisCommand<[string, string]>(
     sentinel,
     'SENTINEL',

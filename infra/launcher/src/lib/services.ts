@@ -45,7 +45,10 @@ export function serviceEnv(stack: Stack, service: string): Record<string, string
 }
 
 /** Starts one instance of a service as its own process and waits until its HTTP port answers. */
-export async function startServiceInstance(stack: Stack, o: ServiceInstanceOptions): Promise<Component> {
+export async function startServiceInstance(
+  stack: Stack,
+  o: ServiceInstanceOptions,
+): Promise<Component> {
   const existing = stack.components.filter((c) => c.meta?.service === o.service).length;
   const name = o.name ?? `${o.service}-${existing + 1}`;
   const [httpFree, tcpFree] = await freePorts(2);

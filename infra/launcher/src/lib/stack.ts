@@ -89,7 +89,9 @@ export class Stack {
 
   /** Starts a stack; on any failure everything already started is stopped again. */
   static async start(options: StackOptions = {}): Promise<Stack> {
-    const stateDir = path.resolve(options.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-stack-')));
+    const stateDir = path.resolve(
+      options.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-stack-')),
+    );
     const log = options.log ?? (() => undefined);
     await Stack.clearStale(stateDir, log);
     fs.mkdirSync(stateDir, { recursive: true });
@@ -117,7 +119,10 @@ export class Stack {
   }
 
   /** Attaches to a stack started by another process (the CLI's `down` and `status`). */
-  static attach(stateDir: string, log: (line: string) => void = () => undefined): Stack | undefined {
+  static attach(
+    stateDir: string,
+    log: (line: string) => void = () => undefined,
+  ): Stack | undefined {
     const state = readState(path.resolve(stateDir));
     return state && new Stack(state, log);
   }
@@ -131,7 +136,8 @@ export class Stack {
       await Promise.all(left.map((c) => stopProcess(c.pid, Object.values(c.ports), 5_000)));
     }
     if (fs.existsSync(stateDir)) {
-      for (const entry of fs.readdirSync(stateDir)) fs.rmSync(path.join(stateDir, entry), { recursive: true, force: true });
+      for (const entry of fs.readdirSync(stateDir))
+        fs.rmSync(path.join(stateDir, entry), { recursive: true, force: true });
     }
   }
 
@@ -149,7 +155,10 @@ export class Stack {
 
   component(name: string): Component {
     const c = this.state.components.find((x) => x.name === name);
-    if (!c) throw new Error(`no component named ${name} (have: ${this.state.components.map((x) => x.name).join(', ')})`);
+    if (!c)
+      throw new Error(
+        `no component named ${name} (have: ${this.state.components.map((x) => x.name).join(', ')})`,
+      );
     return c;
   }
 
@@ -164,12 +173,19 @@ export class Stack {
     if (!primary) throw new Error('this stack has no MariaDB primary');
     return {
       primary: toEndpoint(primary),
-      replicas: this.byKind('mariadb').filter((c) => c.role === 'replica').map(toEndpoint),
+      replicas: this.byKind('mariadb')
+        .filter((c) => c.role === 'replica')
+        .map(toEndpoint),
       nodes,
     };
   }
 
-  get redis(): { primary: Endpoint; replicas: Endpoint[]; sentinels: Endpoint[]; masterName: string } {
+  get redis(): {
+    primary: Endpoint;
+    replicas: Endpoint[];
+    sentinels: Endpoint[];
+    masterName: string;
+  } {
     const nodes = this.byKind('redis');
     const primary = nodes.find((c) => c.role === 'primary');
     if (!primary) throw new Error('this stack has no Redis');
@@ -194,7 +210,10 @@ export class Stack {
   }
 
   /** Starts (or starts again) one recorded component and waits until its main port answers. */
-  async spawn(component: Component, { waitPort = true, timeoutMs = 30_000 } = {}): Promise<Component> {
+  async spawn(
+    component: Component,
+    { waitPort = true, timeoutMs = 30_000 } = {},
+  ): Promise<Component> {
     const existing = this.state.components.findIndex((c) => c.name === component.name);
     if (existing >= 0) this.state.components[existing] = component;
     else this.state.components.push(component);
@@ -248,7 +267,9 @@ export class Stack {
       const sentinel = this.byKind('sentinel').find((s) => isAlive(s.pid));
       const primary = sentinel
         ? await sentinelMaster(sentinel)
-        : toEndpoint(this.byKind('redis').find((r) => r.name !== name && r.role === 'primary') ?? c);
+        : toEndpoint(
+            this.byKind('redis').find((r) => r.name !== name && r.role === 'primary') ?? c,
+          );
       const node = { name: c.name, host: c.host, port: c.port, dir: c.dir };
       const isSelf = primary.port === c.port && primary.host === c.host;
       c.spec = redisSpec(node, isSelf ? undefined : primary);
@@ -299,7 +320,15 @@ export class Stack {
 
   /** Stops everything (services first, datastores last) and waits until every port is closed. */
   async stop(): Promise<void> {
-    const order: ComponentKind[] = ['nginx', 'service', 'agent', 'sentinel', 'redis', 'etcd', 'mariadb'];
+    const order: ComponentKind[] = [
+      'nginx',
+      'service',
+      'agent',
+      'sentinel',
+      'redis',
+      'etcd',
+      'mariadb',
+    ];
     for (const kind of order) {
       await Promise.all(this.byKind(kind).map((c) => stopProcess(c.pid, Object.values(c.ports))));
     }
@@ -325,18 +354,27 @@ export class Stack {
     const withMaria = o.mariadb !== false;
     const withRedis = o.redis !== false;
     const withSentinel = withRedis && o.sentinel !== false;
-    const need = (withMaria ? 1 + replicas : 0) + (withRedis ? 2 : 0) + (withSentinel ? 3 : 0) + (o.nginx !== false ? 1 : 0);
+    const need =
+      (withMaria ? 1 + replicas : 0) +
+      (withRedis ? 2 : 0) +
+      (withSentinel ? 3 : 0) +
+      (o.nginx !== false ? 1 : 0);
     const pool = await freePorts(need);
     const take = (fixed: number | undefined) => fixed ?? (pool.shift() as number);
     const ports: StackPorts = {
-      mariadb: Array.from({ length: withMaria ? 1 + replicas : 0 }, (_, i) => take(o.ports?.mariadb?.[i])),
+      mariadb: Array.from({ length: withMaria ? 1 + replicas : 0 }, (_, i) =>
+        take(o.ports?.mariadb?.[i]),
+      ),
       redis: Array.from({ length: withRedis ? 2 : 0 }, (_, i) => take(o.ports?.redis?.[i])),
-      sentinel: Array.from({ length: withSentinel ? 3 : 0 }, (_, i) => take(o.ports?.sentinel?.[i])),
+      sentinel: Array.from({ length: withSentinel ? 3 : 0 }, (_, i) =>
+        take(o.ports?.sentinel?.[i]),
+      ),
       nginx: o.nginx !== false ? take(o.ports?.nginx) : 0,
     };
     const tasks: Promise<void>[] = [];
     if (withMaria) tasks.push(this.bootMariaDb(host, ports.mariadb, o.mariadbBootstrap !== false));
-    if (withRedis) tasks.push(this.bootRedis(host, ports.redis, withSentinel ? ports.sentinel : []));
+    if (withRedis)
+      tasks.push(this.bootRedis(host, ports.redis, withSentinel ? ports.sentinel : []));
     if (o.nginx !== false) tasks.push(this.bootNginx(host, ports.nginx));
     const results = await Promise.allSettled(tasks);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -375,7 +413,9 @@ export class Stack {
     if (!bootstrap) return;
     await bootstrapCluster(primary, replicas, this.credentials);
     this.save();
-    this.log(`mariadb: primary ${primary.name} :${primary.port}, ${replicas.length} replica(s), semi-sync on, ${Date.now() - t0} ms`);
+    this.log(
+      `mariadb: primary ${primary.name} :${primary.port}, ${replicas.length} replica(s), semi-sync on, ${Date.now() - t0} ms`,
+    );
   }
 
   private async bootRedis(host: string, ports: number[], sentinelPorts: number[]): Promise<void> {
@@ -424,7 +464,9 @@ export class Stack {
       ),
     );
     if (sentinels.length) await waitSentinelQuorum(sentinels);
-    this.log(`redis: primary ${primary.name} :${primary.port}, ${replicas.length} replica(s), ${sentinels.length} sentinel(s), ${Date.now() - t0} ms`);
+    this.log(
+      `redis: primary ${primary.name} :${primary.port}, ${replicas.length} replica(s), ${sentinels.length} sentinel(s), ${Date.now() - t0} ms`,
+    );
   }
 
   private async bootNginx(host: string, port: number): Promise<void> {
@@ -449,7 +491,13 @@ function toEndpoint(c: Component): Endpoint {
 }
 
 function toMariaNode(c: Component): MariaDbNode {
-  return { name: c.name, host: c.host, port: c.port, serverId: Number(c.meta?.serverId), dir: c.dir };
+  return {
+    name: c.name,
+    host: c.host,
+    port: c.port,
+    serverId: Number(c.meta?.serverId),
+    dir: c.dir,
+  };
 }
 
 /** Starts a stack of real datastores on free loopback ports (see {@link Stack}). */

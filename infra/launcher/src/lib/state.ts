@@ -4,7 +4,8 @@ import { StackCredentials } from './credentials';
 import { ProcessSpec } from './process';
 
 /** The kinds of process in the status contract (ARCHITECTURE "The status contract"). */
-export type ComponentKind = 'mariadb' | 'redis' | 'sentinel' | 'etcd' | 'nginx' | 'service' | 'agent';
+export type ComponentKind =
+  'mariadb' | 'redis' | 'sentinel' | 'etcd' | 'nginx' | 'service' | 'agent';
 
 /** One process of the stack, as recorded in `<stateDir>/state.json`. */
 export interface Component {

@@ -38,31 +38,53 @@ export interface StackStatus {
 }
 
 const PROBE_TIMEOUT_MS = 1_500;
-const KIND_ORDER: ComponentKind[] = ['mariadb', 'redis', 'sentinel', 'etcd', 'agent', 'service', 'nginx'];
+const KIND_ORDER: ComponentKind[] = [
+  'mariadb',
+  'redis',
+  'sentinel',
+  'etcd',
+  'agent',
+  'service',
+  'nginx',
+];
 
 function withTimeout<T>(p: Promise<T>, ms = PROBE_TIMEOUT_MS): Promise<T> {
   return Promise.race([
     p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms).unref()),
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms).unref(),
+    ),
   ]);
 }
 
 /** Seq number of the GTID of domain 0 (`0-1-42` -> 42) in a GTID list. */
 export function gtidSeq(gtidList: string, domain = 0): number {
-  for (const g of gtidList.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const g of gtidList
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [d, , seq] = g.split('-');
     if (Number(d) === domain) return Number(seq);
   }
   return 0;
 }
 
-async function probeMariaDb(c: Component, state: StackState, base: ComponentStatus, primaryGtid: { seq?: number }) {
+async function probeMariaDb(
+  c: Component,
+  state: StackState,
+  base: ComponentStatus,
+  primaryGtid: { seq?: number },
+) {
   const conn = await withTimeout(adminConnection(c, state.credentials, PROBE_TIMEOUT_MS));
   try {
     const [[vars]] = (await conn.query(
       'SELECT @@read_only AS ro, @@gtid_binlog_pos AS binlog, @@gtid_slave_pos AS slave, @@gtid_current_pos AS cur, @@rpl_semi_sync_slave_enabled AS slaveSemi',
-    )) as unknown as [[{ ro: number; binlog: string; slave: string; cur: string; slaveSemi: number }]];
-    const [rows] = (await conn.query('SHOW SLAVE STATUS')) as unknown as [Array<Record<string, unknown>>];
+    )) as unknown as [
+      [{ ro: number; binlog: string; slave: string; cur: string; slaveSemi: number }],
+    ];
+    const [rows] = (await conn.query('SHOW SLAVE STATUS')) as unknown as [
+      Array<Record<string, unknown>>,
+    ];
     const replica = rows[0];
     const semi = await semiSyncStatus(conn);
     if (!replica || !replica.Master_Host) {
@@ -90,7 +112,8 @@ async function probeMariaDb(c: Component, state: StackState, base: ComponentStat
     const behind = replica.Seconds_Behind_Master;
     base.lagMs = sql && behind !== null && behind !== undefined ? Number(behind) * 1000 : null;
     base.healthy = io && sql;
-    if (!base.healthy) base.reason = `replication threads IO=${base.ioThread} SQL=${base.sqlThread}`;
+    if (!base.healthy)
+      base.reason = `replication threads IO=${base.ioThread} SQL=${base.sqlThread}`;
   } finally {
     await conn.end().catch(() => undefined);
   }
@@ -115,9 +138,9 @@ async function probeSentinel(c: Component, base: ComponentStatus) {
     redisCommand<[string, string]>(c, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER_NAME),
   );
   base.master = `${host}:${port}`;
-  const quorum = await withTimeout(redisCommand<string>(c, 'SENTINEL', 'CKQUORUM', SENTINEL_MASTER_NAME)).catch(
-    (e: Error) => e.message,
-  );
+  const quorum = await withTimeout(
+    redisCommand<string>(c, 'SENTINEL', 'CKQUORUM', SENTINEL_MASTER_NAME),
+  ).catch((e: Error) => e.message);
   base.quorum = quorum.startsWith('OK');
   base.healthy = true;
 }
@@ -152,10 +175,15 @@ async function probeHttp(c: Component, base: ComponentStatus, path: string) {
 /** Probes every recorded component; one that is down stays listed with `healthy: false`. */
 export async function probeStack(state: StackState): Promise<StackStatus> {
   const primaryGtid: { seq?: number } = {};
-  const ordered = [...state.components].sort((a, b) => Number(b.role === 'primary') - Number(a.role === 'primary'));
+  const ordered = [...state.components].sort(
+    (a, b) => Number(b.role === 'primary') - Number(a.role === 'primary'),
+  );
   const results = new Map<string, ComponentStatus>();
   // the primary first, so replicas' lag can be compared with its GTID
-  for (const group of [ordered.filter((c) => c.kind === 'mariadb'), ordered.filter((c) => c.kind !== 'mariadb')]) {
+  for (const group of [
+    ordered.filter((c) => c.kind === 'mariadb'),
+    ordered.filter((c) => c.kind !== 'mariadb'),
+  ]) {
     await Promise.all(
       group.map(async (c) => {
         const base: ComponentStatus = {
@@ -183,7 +211,8 @@ export async function probeStack(state: StackState): Promise<StackStatus> {
           else if (c.kind === 'redis') await probeRedis(c, base);
           else if (c.kind === 'sentinel') await probeSentinel(c, base);
           else if (c.kind === 'nginx') await probeHttp(c, base, '/health');
-          else if (c.kind === 'service' || c.kind === 'agent') await probeHttp(c, base, '/health/live');
+          else if (c.kind === 'service' || c.kind === 'agent')
+            await probeHttp(c, base, '/health/live');
           else base.healthy = await isPortOpen(c.port, c.host);
         } catch (err) {
           base.healthy = false;
@@ -194,7 +223,12 @@ export async function probeStack(state: StackState): Promise<StackStatus> {
   }
   // a replica holding every transaction the primary has is not behind, whatever Seconds_Behind_Master says
   for (const s of results.values()) {
-    if (s.kind === 'mariadb' && s.role === 'replica' && s.gtid !== undefined && primaryGtid.seq !== undefined) {
+    if (
+      s.kind === 'mariadb' &&
+      s.role === 'replica' &&
+      s.gtid !== undefined &&
+      primaryGtid.seq !== undefined
+    ) {
       if (gtidSeq(s.gtid) >= primaryGtid.seq) s.lagMs = 0;
     }
   }
@@ -202,7 +236,10 @@ export async function probeStack(state: StackState): Promise<StackStatus> {
     stateDir: state.stateDir,
     startedAt: state.startedAt,
     components: [...state.components]
-      .sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.name.localeCompare(b.name))
+      .sort(
+        (a, b) =>
+          KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.name.localeCompare(b.name),
+      )
       .map((c) => results.get(c.name) as ComponentStatus),
   };
 }
