@@ -24,7 +24,7 @@ export function unrefTimeout(fn: () => void, ms: number): NodeJS.Timeout {
   return t;
 }
 
-/** Resolves after `ms` (a ref'd timer: awaiting it keeps the process alive). */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`. With `unref`, the wait does not keep the process alive on its own. */
+export function delay(ms: number, { unref = false } = {}): Promise<void> {
+  return new Promise((resolve) => (unref ? unrefTimeout(resolve, ms) : setTimeout(resolve, ms)));
 }

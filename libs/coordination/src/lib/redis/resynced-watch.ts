@@ -43,7 +43,12 @@ export class ResyncedWatch {
   async start(): Promise<void> {
     this.unsubscribe = await this.o.hub.subscribe(this.o.channel, (m) => this.onMessage(m));
     this.offReconnect = this.o.hub.onReconnect(() => void this.resync('reconnect'));
-    await this.resync('start', true);
+    try {
+      await this.resync('start', true);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
   }
 
   /**
