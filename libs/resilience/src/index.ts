@@ -13,16 +13,16 @@ export {
 export { isClientError } from './lib/client-error';
 export type { CallOutcome, Degraded, Fallback, Fresh } from './lib/degraded';
 export type { DependencyConfig, ResolvedDependencyConfig } from './lib/dependency-options';
+export type { Attempt, AttemptTarget, CallOptions } from './lib/call-options';
+export type {
+  DependencyBreaker,
+  DependencySnapshot,
+  EndpointSelector,
+} from './lib/dependency-breaker';
 export {
   DependencyPolicy,
   SINGLE_ENDPOINT,
-  type Attempt,
-  type AttemptTarget,
-  type CallOptions,
-  type DependencyBreaker,
   type DependencyPolicyOptions,
-  type DependencySnapshot,
-  type EndpointSelector,
 } from './lib/dependency-policy';
 export type { CallOutcomeLabel, DependencyTransition } from './lib/dependency-telemetry';
 export {

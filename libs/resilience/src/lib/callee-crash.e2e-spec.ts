@@ -3,7 +3,8 @@ import { CalleeProcess, getJson } from '../testing/callee-process';
 import { captureLogs } from '../testing/log-capture';
 import { roundRobin } from '../testing/round-robin';
 import { BreakerState } from './breaker-state';
-import { DependencyPolicy, type AttemptTarget } from './dependency-policy';
+import type { AttemptTarget } from './call-options';
+import { DependencyPolicy } from './dependency-policy';
 import { BreakerOpenError, DependencyUnavailableError } from './errors';
 
 // Fault: the callee crashes (SIGKILL). Connections are refused until it is restarted.

@@ -2,7 +2,8 @@ import { HealthRegistry } from '@stayline/observability';
 import { CalleeProcess, getJson } from '../testing/callee-process';
 import { captureLogs } from '../testing/log-capture';
 import { BreakerState } from './breaker-state';
-import { DependencyPolicy, type AttemptTarget } from './dependency-policy';
+import type { AttemptTarget } from './call-options';
+import { DependencyPolicy } from './dependency-policy';
 import { BreakerOpenError, CallTimeoutError } from './errors';
 
 // Fault: the callee hangs (SIGSTOP). The kernel still accepts connections; nothing answers.

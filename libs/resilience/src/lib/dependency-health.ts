@@ -1,6 +1,6 @@
 import type { HealthIndicator } from '@stayline/observability';
 import { BreakerState } from './breaker-state';
-import type { DependencySnapshot } from './dependency-policy';
+import type { DependencySnapshot } from './dependency-breaker';
 
 /**
  * A health indicator showing the breaker of a dependency and of each endpoint.

@@ -2,11 +2,8 @@ import { HealthRegistry, metricsRegistry } from '@stayline/observability';
 import { captureLogs } from '../testing/log-capture';
 import { roundRobin } from '../testing/round-robin';
 import { BreakerState } from './breaker-state';
-import {
-  DependencyPolicy,
-  type AttemptTarget,
-  type DependencyPolicyOptions,
-} from './dependency-policy';
+import type { AttemptTarget } from './call-options';
+import { DependencyPolicy, type DependencyPolicyOptions } from './dependency-policy';
 import type { DependencyTransition } from './dependency-telemetry';
 import {
   BreakerOpenError,
@@ -111,6 +108,11 @@ describe('DependencyPolicy', () => {
       ['*', 'open', 'warn'],
     ]);
     expect(logged[2]?.['reason']).toMatch(/^every endpoint open/);
+    expect([p.isCallPermitted('a'), p.isCallPermitted('b'), p.isCallPermitted('new')]).toEqual([
+      false,
+      false,
+      true,
+    ]);
     p.forgetEndpoint('b');
     expect(p.state).toBe(BreakerState.Open);
   });

@@ -13,29 +13,19 @@
 import {
   BulkheadPolicy,
   EventEmitter,
-  ExponentialBackoff,
-  TaskCancelledError,
-  TimeoutStrategy,
   bulkhead,
-  handleWhen,
   isBulkheadRejectedError,
-  retry,
-  timeout,
-  type Event,
   type IDisposable,
-  type TimeoutPolicy,
 } from 'cockatiel';
 import { createLogger, healthRegistry, type HealthRegistry } from '@stayline/observability';
 import type { Logger } from 'pino';
 import { BreakerState, type BreakerSnapshot } from './breaker-state';
-import {
-  CircuitBreaker,
-  countsAsFailure,
-  isCancellation,
-  type EndpointBreaker,
-} from './circuit-breaker';
+import { AttemptTimeout } from './attempt-timeout';
+import type { Attempt, CallOptions } from './call-options';
+import { CircuitBreaker, isCancellation } from './circuit-breaker';
 import { isClientError } from './client-error';
 import type { CallOutcome, Fallback } from './degraded';
+import type { DependencyBreaker, DependencySnapshot, EndpointSelector } from './dependency-breaker';
 import { dependencyHealth } from './dependency-health';
 import {
   resolveDependencyConfig,
@@ -46,54 +36,10 @@ import { DependencyTelemetry, type DependencyTransition } from './dependency-tel
 import {
   BreakerOpenError,
   BulkheadRejectedError,
-  CallTimeoutError,
   DependencyUnavailableError,
   ResilienceError,
 } from './errors';
-
-/** Picks the endpoint of each attempt; discovery's load balancer implements it. */
-export interface EndpointSelector {
-  /** An endpoint id not in `exclude` (tried already, or its breaker refuses), or undefined. */
-  pick(exclude: ReadonlySet<string>): string | undefined;
-}
-
-/** The per-dependency view a load balancer and the health endpoint read. */
-export interface DependencyBreaker {
-  /** Open when every known endpoint's breaker is open; closed when one is closed. */
-  readonly state: BreakerState;
-  /** Milliseconds until some endpoint admits a trial call (0 unless open). */
-  retryAfterMs(): number;
-  /** The breaker of one endpoint, created closed on first use. */
-  endpoint(endpointId: string): EndpointBreaker;
-  /** Drops an endpoint that left (its breaker, metrics and health entry). */
-  forgetEndpoint(endpointId: string): void;
-  /** Fires once per transition of an endpoint or of the dependency, with the reason. */
-  readonly onStateChange: Event<DependencyTransition>;
-}
-
-/** Per-call settings. Retries happen only when `idempotent` or `idempotencyKey` is set. */
-export interface CallOptions {
-  readonly idempotent?: boolean;
-  /** Makes a non-idempotent call (a charge) safe to retry; passed to every attempt. */
-  readonly idempotencyKey?: string;
-  /** This call's attempt timeout instead of the dependency's. */
-  readonly timeoutMs?: number;
-  /** Cancels the call (not counted as a failure). */
-  readonly signal?: AbortSignal;
-}
-
-/** Where and how one attempt is made. */
-export interface AttemptTarget {
-  readonly endpointId: string;
-  /** 1 for the first attempt. */
-  readonly attempt: number;
-  /** Aborted when the attempt times out or the call is cancelled. */
-  readonly signal: AbortSignal;
-  readonly idempotencyKey?: string;
-}
-
-/** Makes one attempt of the call on the given endpoint. */
-export type Attempt<T> = (target: AttemptTarget) => Promise<T>;
+import { retryElsewhere } from './retry-elsewhere';
 
 /** Config plus collaborators of {@link DependencyPolicy.create}. */
 export interface DependencyPolicyOptions extends DependencyConfig {
@@ -105,15 +51,6 @@ export interface DependencyPolicyOptions extends DependencyConfig {
   readonly health?: HealthRegistry | false;
   /** Randomness for the reset-timeout jitter. */
   readonly random?: () => number;
-}
-
-/** The state of a dependency and of each endpoint, for health details. */
-export interface DependencySnapshot {
-  readonly name: string;
-  readonly essential: boolean;
-  readonly state: BreakerState;
-  readonly retryAfterMs: number;
-  readonly endpoints: Readonly<Record<string, BreakerSnapshot>>;
 }
 
 /** The endpoint id used when no selector is set. */
@@ -135,7 +72,7 @@ export class DependencyPolicy implements DependencyBreaker {
     { breaker: CircuitBreaker; subscription: IDisposable }
   >();
   private readonly bulkhead: BulkheadPolicy;
-  private readonly timeouts = new Map<number, TimeoutPolicy>();
+  private readonly timeouts: AttemptTimeout;
   private readonly lifetime = new AbortController();
   private readonly transitions = new EventEmitter<DependencyTransition>();
   private readonly telemetry: DependencyTelemetry;
@@ -150,6 +87,7 @@ export class DependencyPolicy implements DependencyBreaker {
     this.config = resolveDependencyConfig(options);
     this.selector = options.selector;
     this.bulkhead = bulkhead(this.config.bulkhead.maxConcurrent, this.config.bulkhead.maxQueue);
+    this.timeouts = new AttemptTimeout(this.name);
     const logger = options.logger ?? (defaultLogger ??= createLogger({ service: 'resilience' }));
     this.telemetry = new DependencyTelemetry(this.name, logger);
     const health = options.health ?? healthRegistry;
@@ -203,6 +141,14 @@ export class DependencyPolicy implements DependencyBreaker {
     this.telemetry.added(endpointId);
     this.settle(`endpoint ${endpointId} added`);
     return breaker;
+  }
+
+  /**
+   * Whether the endpoint's breaker admits a call now (true for an endpoint not
+   * seen yet). Makes the policy usable as discovery's `EndpointGate`.
+   */
+  isCallPermitted(endpointId: string): boolean {
+    return this.breakers.get(endpointId)?.breaker.isCallPermitted() ?? true;
   }
 
   /** @inheritdoc */
@@ -290,35 +236,15 @@ export class DependencyPolicy implements DependencyBreaker {
     const safe = options.idempotent === true || options.idempotencyKey !== undefined;
     return this.withinBulkhead(signal, () =>
       safe && this.config.retry.maxAttempts > 1
-        ? this.withRetries(first, tried, options, attempt, signal)
+        ? retryElsewhere(
+            this.config.retry,
+            first,
+            () => this.pick(tried),
+            (endpointId, n) => this.attemptOn(endpointId, n, options, attempt, signal),
+            signal,
+          )
         : this.attemptOn(first, 1, options, attempt, signal),
     );
-  }
-
-  // Each retry goes to an endpoint this call has not tried; none left ends the retries.
-  private withRetries<T>(
-    first: string,
-    tried: Set<string>,
-    options: CallOptions,
-    attempt: Attempt<T>,
-    signal: AbortSignal,
-  ) {
-    const { maxAttempts, baseDelayMs, maxDelayMs } = this.config.retry;
-    let next = first;
-    let made = 0;
-    const worthRetrying = (error: Error) => {
-      if (made >= maxAttempts || !countsAsFailure(error) || error instanceof BulkheadRejectedError)
-        return false;
-      const picked = this.pick(tried);
-      if (picked !== undefined) next = picked;
-      return picked !== undefined;
-    };
-    const backoff = new ExponentialBackoff({ initialDelay: baseDelayMs, maxDelay: maxDelayMs }); // decorrelated jitter
-    const policy = retry(handleWhen(worthRetrying), {
-      maxAttempts: maxAttempts - 1,
-      backoff,
-    }).dangerouslyUnref();
-    return policy.execute(() => this.attemptOn(next, ++made, options, attempt, signal), signal);
   }
 
   private attemptOn<T>(
@@ -327,30 +253,16 @@ export class DependencyPolicy implements DependencyBreaker {
     options: CallOptions,
     attempt: Attempt<T>,
     signal: AbortSignal,
-  ) {
+  ): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
     const { idempotencyKey } = options;
-    return this.endpoint(endpointId).execute((breakerSignal) => {
-      // An aborted attempt fails with whatever its client throws on abort: name the real cause.
-      const explain = (error: unknown, attemptSignal: AbortSignal) => {
-        if (breakerSignal.aborted)
-          return isCancellation(error) ? error : new TaskCancelledError('call cancelled');
-        if (attemptSignal.aborted || isCancellation(error))
-          return new CallTimeoutError(this.name, timeoutMs, endpointId);
-        return error;
-      };
-      return this.timeout(timeoutMs)
-        .execute(async ({ signal: attemptSignal }) => {
-          try {
-            return await attempt({ endpointId, attempt: n, signal: attemptSignal, idempotencyKey });
-          } catch (error) {
-            throw explain(error, attemptSignal);
-          }
-        }, breakerSignal)
-        .catch((error: unknown) => {
-          throw explain(error, breakerSignal);
-        });
-    }, signal);
+    return this.endpoint(endpointId).execute(
+      (breakerSignal) =>
+        this.timeouts.run(timeoutMs, endpointId, breakerSignal, (attemptSignal) =>
+          attempt({ endpointId, attempt: n, signal: attemptSignal, idempotencyKey }),
+        ),
+      signal,
+    );
   }
 
   private async withinBulkhead<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
@@ -400,13 +312,6 @@ export class DependencyPolicy implements DependencyBreaker {
       this.name,
       Math.min(...refusing.map(({ breaker }) => breaker.retryAfterMs())),
     );
-  }
-
-  private timeout(ms: number): TimeoutPolicy {
-    let policy = this.timeouts.get(ms);
-    if (!policy)
-      this.timeouts.set(ms, (policy = timeout(ms, TimeoutStrategy.Aggressive).dangerouslyUnref()));
-    return policy;
   }
 
   private asResilienceError(error: unknown): ResilienceError {

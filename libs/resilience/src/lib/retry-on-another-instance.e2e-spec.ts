@@ -2,7 +2,8 @@ import { HealthRegistry } from '@stayline/observability';
 import { CalleeProcess, getJson } from '../testing/callee-process';
 import { captureLogs } from '../testing/log-capture';
 import { roundRobin } from '../testing/round-robin';
-import { DependencyPolicy, type AttemptTarget } from './dependency-policy';
+import type { AttemptTarget } from './call-options';
+import { DependencyPolicy } from './dependency-policy';
 import { CallTimeoutError, DependencyUnavailableError } from './errors';
 
 // Fault: one of two instances fails the call after it arrived (503), or hangs.

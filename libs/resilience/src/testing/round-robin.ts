@@ -1,4 +1,4 @@
-import type { EndpointSelector } from '../lib/dependency-policy';
+import type { EndpointSelector } from '../lib/dependency-breaker';
 
 /** Round robin over a fixed list of endpoint ids: the shape discovery's balancer plugs in. */
 export function roundRobin(ids: readonly string[]): EndpointSelector {
