@@ -1,0 +1,182 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  HttpException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  UnprocessableEntityException,
+} from '@nestjs/common';
+import { isClientRpcError, isRpcErrorBody } from '@stayline/contracts';
+import { ReplicaRouter } from '@stayline/database';
+import { counter } from '@stayline/observability';
+import { BreakerOpenError, BulkheadRejectedError, ResilienceError } from '@stayline/resilience';
+import { PAYMENT_PORT, PaymentPort } from '../clients/ports';
+import { Listing } from '../listings/listing.entity';
+import { BookingStore } from './booking.store';
+import { CreateReservationDto } from './dto/reservation.dto';
+import { Reservation, reservationView } from './reservation.entity';
+import { stayNights } from './stay-dates';
+
+const bookings = counter('stayline_reservation_bookings_total', 'Booking attempts by outcome', [
+  'outcome',
+]);
+
+export type BookingResult = {
+  status: 201 | 202;
+  reservation: ReturnType<typeof reservationView>;
+  replayed: boolean;
+};
+
+/** The reservation use cases: book (hold, charge, confirm), look up, cancel. */
+@Injectable()
+export class ReservationsService {
+  private readonly logger = new Logger(ReservationsService.name);
+
+  constructor(
+    private readonly db: ReplicaRouter,
+    @Inject(PAYMENT_PORT) private readonly payment: PaymentPort,
+  ) {}
+
+  /**
+   * Books a stay. The nights are held in one transaction (double booking is
+   * refused by the database), then payment is charged with the reservation id
+   * as its idempotency key:
+   * - charged: 201, CONFIRMED;
+   * - payment's breaker open (nothing was sent): the hold is undone, 503 with Retry-After;
+   * - outcome unknown (a timeout): 202, PENDING_PAYMENT, settled by the reconciler;
+   * - refused by payment (a 4xx): FAILED, nights released, 422.
+   * The same Idempotency-Key with the same request returns the same reservation.
+   */
+  async book(dto: CreateReservationDto, idempotencyKey: string): Promise<BookingResult> {
+    const nights = stayNights(dto.checkIn, dto.checkOut);
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify([dto.listingId, dto.userId, dto.checkIn, dto.checkOut, dto.guests]))
+      .digest('hex');
+    const replay = await this.replay(idempotencyKey, requestHash);
+    if (replay) return replay;
+
+    const listing = await this.db.read((m) => m.findOneBy(Listing, { id: dto.listingId }));
+    if (!listing) throw new NotFoundException(`no listing ${dto.listingId}`);
+    if (dto.guests > listing.capacity) {
+      throw new UnprocessableEntityException({
+        error: 'over_capacity',
+        message: `${listing.id} sleeps at most ${listing.capacity} guests (asked for ${dto.guests})`,
+      });
+    }
+    const id = randomUUID();
+    let held: Reservation;
+    try {
+      held = await this.db.transaction((m) =>
+        BookingStore.hold(m, {
+          id,
+          listing,
+          userId: dto.userId,
+          checkIn: dto.checkIn,
+          checkOut: dto.checkOut,
+          nights,
+          guests: dto.guests,
+          idempotencyKey,
+          requestHash,
+        }),
+      );
+    } catch (err) {
+      // the same key raced in from another request: answer as a replay
+      if (
+        (err as { code?: string }).code === 'ER_DUP_ENTRY' &&
+        String((err as Error).message).includes('idempotency')
+      ) {
+        const again = await this.replay(idempotencyKey, requestHash);
+        if (again) return again;
+      }
+      if (err instanceof HttpException) bookings.inc({ outcome: 'refused' });
+      throw err;
+    }
+    return this.charge(held);
+  }
+
+  private async charge(held: Reservation): Promise<BookingResult> {
+    try {
+      const paid = await this.payment.charge({
+        reservationId: held.id,
+        userId: held.userId,
+        amountCents: held.amountCents,
+        currency: held.currency,
+      });
+      await this.db.transaction((m) => BookingStore.confirm(m, held.id, paid.id));
+      bookings.inc({ outcome: 'confirmed' });
+      return { status: 201, reservation: await this.view(held.id, true), replayed: false };
+    } catch (err) {
+      if (err instanceof BreakerOpenError || err instanceof BulkheadRejectedError) {
+        // nothing reached payment: leave no trace, so the client can retry with the same key
+        await this.db.transaction((m) => BookingStore.abandon(m, held.id));
+        bookings.inc({ outcome: 'payment_unavailable' });
+        throw err;
+      }
+      if (isClientRpcError(err)) {
+        const reason = isRpcErrorBody(err) ? err.message : 'payment refused the charge';
+        await this.db.transaction((m) =>
+          BookingStore.release(m, held.id, 'FAILED', reason.slice(0, 255)),
+        );
+        bookings.inc({ outcome: 'payment_refused' });
+        throw new UnprocessableEntityException({ error: 'payment_refused', message: reason });
+      }
+      // the charge may or may not have happened: keep the hold, the reconciler settles it
+      this.logger.warn(
+        `charge for ${held.id} has an unknown outcome (${err instanceof ResilienceError ? err.message : String(err)}); pending`,
+      );
+      bookings.inc({ outcome: 'pending' });
+      return { status: 202, reservation: await this.view(held.id, true), replayed: false };
+    }
+  }
+
+  private async replay(key: string, requestHash: string): Promise<BookingResult | undefined> {
+    const known = await this.db.transaction((m) => BookingStore.byKey(m, key));
+    if (!known) return undefined;
+    if (known.requestHash !== requestHash) {
+      throw new UnprocessableEntityException({
+        error: 'idempotency_key_reused',
+        message: 'this Idempotency-Key was used for a different reservation request',
+      });
+    }
+    const reservation = await this.view(known.reservationId, true);
+    bookings.inc({ outcome: 'replayed' });
+    return {
+      status: reservation.status === 'PENDING_PAYMENT' ? 202 : 201,
+      reservation,
+      replayed: true,
+    };
+  }
+
+  /** A reservation, from a replica that has the caller's writes (or the primary when `fresh`). */
+  async view(id: string, fresh = false) {
+    const find = (m: Parameters<Parameters<ReplicaRouter['read']>[0]>[0]) =>
+      m.findOneBy(Reservation, { id });
+    const r = fresh ? await this.db.transaction(find) : await this.db.read(find);
+    if (!r) throw new NotFoundException(`no reservation ${id}`);
+    return reservationView(r);
+  }
+
+  async byUser(userId: string) {
+    const rows = await this.db.read((m) =>
+      m.find(Reservation, { where: { userId }, order: { createdAt: 'DESC' }, take: 100 }),
+    );
+    return { items: rows.map(reservationView) };
+  }
+
+  /** Cancels: refunds through payment (essential), then releases the nights. Cancelling twice is a no-op. */
+  async cancel(id: string) {
+    const r = await this.db.transaction((m) => m.findOneBy(Reservation, { id }));
+    if (!r) throw new NotFoundException(`no reservation ${id}`);
+    if (r.status === 'CANCELLED' || r.status === 'FAILED') return reservationView(r);
+    if (r.status === 'PENDING_PAYMENT') {
+      throw new UnprocessableEntityException({
+        error: 'payment_pending',
+        message: `reservation ${id} is still being charged; try again shortly`,
+      });
+    }
+    await this.payment.refund(id);
+    const done = await this.db.transaction((m) => BookingStore.release(m, id, 'CANCELLED', null));
+    return reservationView(done as Reservation);
+  }
+}
