@@ -61,3 +61,8 @@ export function describeInstance(input: DescribeInstanceInput): ServiceInstance 
 export function assertName(what: string, value: string): void {
   if (!NAME.test(value)) throw new Error(`invalid ${what} "${value}": use letters, digits and . _ : - (max 128)`);
 }
+
+/** The id of an instance known only by its address (static list, DNS): `host:port`. */
+export function addressId(host: string, port: number): string {
+  return `${host}:${port}`.replace(/[^A-Za-z0-9._:-]/g, '-');
+}
