@@ -3,6 +3,7 @@
  * read-your-writes across instances, failover-aware. See docs/patterns/replication.md.
  */
 export * from './lib/replica-router';
+export { type Work, type WriteOptions } from './lib/primary-writer';
 export * from './lib/router-options';
 export * from './lib/topology';
 export * from './lib/errors';

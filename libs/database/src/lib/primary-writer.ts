@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import type { EntityManager, QueryRunner } from 'typeorm';
+import { ConsistencySession, currentSession, mergeToken } from './consistency';
+import { errorText, isNodeFailure, RetryableWriteError, TopologyChangedError } from './errors';
+import type { NodeSet } from './node-set';
+import type { RouterMetrics } from './router-metrics';
+
+/** Work the router runs with an EntityManager bound to one connection. */
+export type Work<T> = (manager: EntityManager) => Promise<T>;
+
+/** Options of `ReplicaRouter.write` and `ReplicaRouter.transaction`. */
+export interface WriteOptions {
+  /** Receives the write's GTID as its consistency token; default the running request's context. */
+  session?: ConsistencySession;
+  /** Deadline of the whole write; default `writeTimeoutMs`. */
+  timeoutMs?: number;
+  /** Isolation level of a transaction. */
+  isolationLevel?: Parameters<QueryRunner['startTransaction']>[0];
+}
+
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Writes on the current epoch's primary only. The epoch is checked on the
+ * connection, right before the first statement; a write that lost its primary
+ * before sending anything moves to the new one by itself, any other failure of
+ * the node becomes a {@link RetryableWriteError} saying whether it may have
+ * been applied. After the commit, the write's GTID joins the session's token.
+ */
+export class PrimaryWriter {
+  constructor(
+    private readonly nodes: NodeSet,
+    private readonly metrics: RouterMetrics,
+    private readonly logger: Logger,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Runs `work` on the primary, in one transaction when `tx`. */
+  async run<T>(tx: boolean, work: Work<T>, options: WriteOptions): Promise<T> {
+    const session = options.session ?? currentSession();
+    for (let attempt = 1; ; attempt++) {
+      const epoch = this.nodes.topology.epoch;
+      const node = this.nodes.primary();
+      let sent = false;
+      let committing = false;
+      const once = async (qr: QueryRunner) => {
+        if (this.nodes.topology.epoch !== epoch) throw new TopologyChangedError(node.name);
+        sent = true;
+        const value = tx
+          ? await inTransaction(qr, work, options, () => (committing = true))
+          : await work(qr.manager);
+        return { value, gtid: await lastGtid(qr) };
+      };
+      try {
+        const done = await node.run('master', once, options.timeoutMs ?? this.timeoutMs, true);
+        this.metrics.query(node.name, 'primary');
+        if (session && done.gtid) {
+          session.consistencyToken = mergeToken(session.consistencyToken, done.gtid);
+        }
+        if (done.gtid === null) {
+          this.logger.warn(
+            { primary: node.name },
+            'write committed but its GTID is unknown: no token',
+          );
+        }
+        return done.value;
+      } catch (err) {
+        if (!isNodeFailure(err)) throw err;
+        const moved = this.nodes.topology.epoch !== epoch;
+        if (!sent && moved && attempt < MAX_ATTEMPTS) continue; // nothing was sent: the new primary takes it
+        const outcome = !sent || (tx && !committing) ? 'not-applied' : 'unknown';
+        const message = `write on ${node.name} failed: ${errorText(err)}`;
+        throw new RetryableWriteError(message, outcome, node.name, { cause: err });
+      }
+    }
+  }
+}
+
+async function inTransaction<T>(
+  qr: QueryRunner,
+  work: Work<T>,
+  options: WriteOptions,
+  committing: () => void,
+): Promise<T> {
+  await qr.startTransaction(options.isolationLevel);
+  try {
+    const value = await work(qr.manager);
+    committing();
+    await qr.commitTransaction();
+    return value;
+  } catch (err) {
+    if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * This session's last GTID (`@@last_gtid`, MariaDB), read on the connection that
+ * wrote: `''` when it never wrote, null when it could not be read.
+ */
+async function lastGtid(qr: QueryRunner): Promise<string | null> {
+  try {
+    const rows: Array<{ gtid: unknown }> = await qr.query('SELECT @@last_gtid AS gtid');
+    return String(rows[0]?.gtid ?? '');
+  } catch {
+    return null;
+  }
+}
