@@ -4,6 +4,7 @@
  */
 export * from './lib/bootstrap';
 export * from './lib/config';
+export * from './lib/dependency-client';
 export * from './lib/error-body';
 export * from './lib/fault-injection';
 export * from './lib/http-error.filter';

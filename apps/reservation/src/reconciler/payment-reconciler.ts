@@ -1,0 +1,83 @@
+import { isClientRpcError, isRpcErrorBody } from '@stayline/contracts';
+import { ReplicaRouter } from '@stayline/database';
+import { counter } from '@stayline/observability';
+import type { Logger } from 'pino';
+import { PaymentPort } from '../clients/ports';
+import { BookingStore } from '../reservations/booking.store';
+import { Reservation } from '../reservations/reservation.entity';
+import { fence, StaleLeaderError } from './fence';
+
+export const RECONCILER_FENCE = 'reservation.payment-reconciler';
+
+const settled = counter(
+  'stayline_reservation_reconciled_total',
+  'Pending reservations settled, by outcome',
+  ['outcome'],
+);
+
+/**
+ * Settles reservations whose charge had an unknown outcome (PENDING_PAYMENT):
+ * it asks payment to charge again with the same reservation id, which payment
+ * answers with the first charge if there was one (never a second charge), then
+ * confirms, or fails the reservation if payment refuses. Run by the leader only;
+ * every write carries its fencing token, checked in SQL.
+ */
+export class PaymentReconciler {
+  constructor(
+    private readonly db: ReplicaRouter,
+    private readonly payment: PaymentPort,
+    private readonly logger: Logger,
+    private readonly minAgeMs = 2_000,
+  ) {}
+
+  /** One pass; returns how many reservations it settled. */
+  async run(token: number): Promise<number> {
+    const pending = await this.db.transaction((m) =>
+      m
+        .createQueryBuilder(Reservation, 'r')
+        .where("r.status = 'PENDING_PAYMENT'")
+        .andWhere('r.updated_at < NOW(3) - INTERVAL :age MICROSECOND', {
+          age: this.minAgeMs * 1000,
+        })
+        .orderBy('r.updated_at', 'ASC')
+        .limit(20)
+        .getMany(),
+    );
+    let done = 0;
+    for (const r of pending) {
+      try {
+        const paid = await this.payment.charge({
+          reservationId: r.id,
+          userId: r.userId,
+          amountCents: r.amountCents,
+          currency: r.currency,
+        });
+        await this.db.transaction(async (m) => {
+          await fence(m, RECONCILER_FENCE, token);
+          await BookingStore.confirm(m, r.id, paid.id);
+        });
+        settled.inc({ outcome: 'confirmed' });
+        this.logger.info(
+          { reservationId: r.id, token },
+          'reconciled a pending reservation: confirmed',
+        );
+        done++;
+      } catch (err) {
+        if (err instanceof StaleLeaderError) throw err;
+        if (isClientRpcError(err)) {
+          const reason = isRpcErrorBody(err) ? err.message : 'payment refused the charge';
+          await this.db.transaction(async (m) => {
+            await fence(m, RECONCILER_FENCE, token);
+            await BookingStore.release(m, r.id, 'FAILED', reason.slice(0, 255));
+          });
+          settled.inc({ outcome: 'failed' });
+          done++;
+        } else {
+          // payment still unreachable: the reservation stays pending, never lost
+          settled.inc({ outcome: 'retry_later' });
+        }
+      }
+    }
+    return done;
+  }
+}

@@ -1,0 +1,82 @@
+import { BalancedTcpClient, ServiceResolver, StrategyName } from '@stayline/discovery';
+import { CallOutcome, DependencyConfig, DependencyPolicy, Fallback } from '@stayline/resilience';
+import type { Logger } from 'pino';
+
+export interface DependencyClientOptions {
+  /** Where the callee's instances are found (and watched). */
+  resolver: ServiceResolver;
+  /** The callee's service name in discovery. */
+  service: string;
+  /** Client-side load balancing: `round-robin` (the seed's) or `power-of-two`. */
+  strategy?: StrategyName;
+  /** Timeout, breakers, retries, bulkhead: see @stayline/resilience. */
+  policy: DependencyConfig;
+  logger?: Logger;
+}
+
+export interface SendOptions {
+  /** Safe to repeat on another instance. */
+  idempotent?: boolean;
+  /** Makes a non-idempotent call safe to repeat (the callee deduplicates by it). */
+  idempotencyKey?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * How one service calls another over `@nestjs/microservices` TCP: discovery
+ * finds the instances, the client-side balancer picks one per attempt, and the
+ * dependency's circuit breakers decide which may be tried: an instance whose
+ * breaker is open is left out of the choice (ejected), and the dependency is
+ * open when all are. Timeouts count as failures, 4xx answers do not; safe calls
+ * are retried on another instance. See docs/patterns/circuit-breaker.md and
+ * docs/patterns/load-balancing.md.
+ */
+export class DependencyClient {
+  private constructor(
+    readonly policy: DependencyPolicy,
+    readonly tcp: BalancedTcpClient,
+  ) {}
+
+  static async connect(o: DependencyClientOptions): Promise<DependencyClient> {
+    let policy: DependencyPolicy | undefined;
+    const tcp = await BalancedTcpClient.connect({
+      resolver: o.resolver,
+      service: o.service,
+      strategy: o.strategy ?? 'round-robin',
+      // the breaker is the one judge of an endpoint: an open one is not picked
+      gate: { isCallPermitted: (id) => policy?.endpoint(id).isCallPermitted() ?? true },
+      // the policy's timeout governs; this one only bounds a stuck socket
+      timeoutMs: (o.policy.timeoutMs ?? 300) * 4 + 1_000,
+      retries: 0,
+    });
+    policy = DependencyPolicy.create({ ...o.policy, selector: tcp.balancer, logger: o.logger });
+    return new DependencyClient(policy, tcp);
+  }
+
+  /** Sends and waits for the answer; a failure is a ResilienceError (or the callee's 4xx body). */
+  send<T>(pattern: string, data: unknown, options: SendOptions = {}): Promise<T> {
+    return this.policy.call<T>(options, ({ endpointId, signal }) =>
+      this.tcp.sendTo<T>(endpointId, pattern, data, { signal, timeoutMs: options.timeoutMs }),
+    );
+  }
+
+  /** Like {@link send}, but a failure yields the fallback, marked degraded with the reason. */
+  sendOr<T, F>(
+    pattern: string,
+    data: unknown,
+    options: SendOptions,
+    fallback: Fallback<F>,
+  ): Promise<CallOutcome<T, F>> {
+    return this.policy.call<T, F>(
+      options,
+      ({ endpointId, signal }) =>
+        this.tcp.sendTo<T>(endpointId, pattern, data, { signal, timeoutMs: options.timeoutMs }),
+      fallback,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.policy.dispose();
+    await this.tcp.close();
+  }
+}
