@@ -1,18 +1,21 @@
 /**
  * Fixture process: a tiny NestJS hybrid service (HTTP + @nestjs/microservices
- * TCP) that registers itself in the Redis registry after it listens and
- * deregisters first on SIGTERM. Answers `ping` with its instance id.
- *   run.cjs callee.ts --redis <url> --service echo --id echo-1 --http 4101 --tcp 4201 [--delay 0]
- * TCP patterns: ping -> { id, pid }; slow { ms } -> { id } after ms; fail-mode { on } makes ping fail.
- * HTTP: GET /ping -> { id }; GET /health/live.
+ * TCP) wired the way every stayline service is: ObservabilityModule for health
+ * and metrics, DiscoveryModule to register once listening and to deregister
+ * first on SIGTERM, then drain.
+ *   run.cjs callee.ts --redis <url> --service echo --id echo-1 --http 4101 --tcp 4201 [--delay 0] [--election name]
+ * TCP patterns: ping -> { id, pid }; slow { ms } -> { id } after ms; fail-mode { on } makes ping fail;
+ * flag { name } -> { id, value }; leader { name } -> { id, token }.
+ * HTTP: GET /ping -> { id }; /health, /metrics from ObservabilityModule.
  */
 import 'reflect-metadata';
 import { Controller, Get, HttpException, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, MicroserviceOptions, RpcException, Transport } from '@nestjs/microservices';
-import { parseRedisTarget } from '@stayline/coordination';
-import { describeInstance } from '../lib/instance';
-import { RedisRegistry } from '../lib/redis.registry';
+import { FeatureFlags, FlagValue, parseRedisTarget } from '@stayline/coordination';
+import { ObservabilityModule } from '@stayline/observability';
+import { DiscoveryModule } from '../lib/nest/discovery.module';
+import { Leadership } from '../lib/nest/leadership';
 import { fixtureArgs } from './processes';
 
 const args = fixtureArgs();
@@ -22,6 +25,11 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 @Controller()
 class EchoController {
+  constructor(
+    private readonly flags: FeatureFlags,
+    private readonly leadership: Leadership,
+  ) {}
+
   @MessagePattern('ping')
   async ping(): Promise<{ id: string; pid: number }> {
     if (delayMs) await pause(delayMs);
@@ -41,40 +49,49 @@ class EchoController {
     return { id: args.id, failing };
   }
 
+  @MessagePattern('flag')
+  flag(data: { name: string }): { id: string; value: FlagValue | null } {
+    return { id: args.id, value: this.flags.get(data.name) ?? null };
+  }
+
+  @MessagePattern('leader')
+  leader(data: { name: string }): { id: string; token: number | null } {
+    return { id: args.id, token: this.leadership.election(data.name).token ?? null };
+  }
+
   @Get('ping')
   async httpPing(): Promise<{ id: string }> {
     if (delayMs) await pause(delayMs);
     if (failing) throw new HttpException({ message: `${args.id} is failing on purpose` }, 503);
     return { id: args.id };
   }
-
-  @Get('health/live')
-  live(): { status: string } {
-    return { status: 'up' };
-  }
 }
 
-@Module({ controllers: [EchoController] })
+@Module({
+  imports: [
+    ObservabilityModule.forRoot({ service: args.service, level: 'warn' }),
+    DiscoveryModule.forRoot({
+      service: args.service,
+      instanceId: args.id,
+      tcpPort: Number(args.tcp),
+      redis: parseRedisTarget(args.redis),
+      elections: args.election ? { [args.election]: {} } : undefined,
+    }),
+  ],
+  controllers: [EchoController],
+})
 class EchoModule {}
 
 async function main(): Promise<void> {
   const app = await NestFactory.create(EchoModule, { logger: ['error', 'warn'] });
-  app.connectMicroservice<MicroserviceOptions>({ transport: Transport.TCP, options: { host: '127.0.0.1', port: Number(args.tcp) } });
+  app.enableShutdownHooks();
+  // inheritAppConfig: the app's global interceptors (the in-flight count the drain waits for) also wrap TCP handlers
+  app.connectMicroservice<MicroserviceOptions>(
+    { transport: Transport.TCP, options: { host: '127.0.0.1', port: Number(args.tcp) } },
+    { inheritAppConfig: true },
+  );
   await app.startAllMicroservices();
   await app.listen(Number(args.http), '127.0.0.1');
-  const registry = new RedisRegistry({ redis: parseRedisTarget(args.redis) });
-  const registered = registry.register(
-    describeInstance({ service: args.service, id: args.id, host: '127.0.0.1', httpPort: Number(args.http), tcpPort: Number(args.tcp) }),
-  );
-  // installed before the registration completes: a caller may see the entry before this process sees the reply
-  process.once('SIGTERM', () => {
-    void registered
-      .then((r) => r.deregister())
-      .then(() => app.close())
-      .finally(() => registry.close())
-      .finally(() => process.exit(0));
-  });
-  await registered;
 }
 
 main().catch((err) => {

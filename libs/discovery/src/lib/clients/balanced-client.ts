@@ -22,6 +22,13 @@ export interface BalancedClientOptions extends BalancerOptions {
   /** Further attempts of an idempotent call, each on an endpoint not tried yet. Default 1. */
   retries?: number;
   logger?: CoordinationLogger;
+  /** Told about every attempt and every new endpoint list (metrics; the Nest module uses it). */
+  observer?: BalancedClientObserver;
+}
+
+export interface BalancedClientObserver {
+  onCall?(service: string, endpointId: string, ok: boolean, latencyMs: number): void;
+  onEndpoints?(service: string, endpoints: readonly Endpoint[]): void;
 }
 
 export interface CallOptions {
@@ -122,13 +129,18 @@ export abstract class BalancedClient<C> {
       }, timeoutMs);
     });
     const done = this.balancer.begin(endpointId);
+    const started = performance.now();
+    const report = (ok: boolean) => {
+      done(ok);
+      this.options.observer?.onCall?.(this.service, endpointId, ok, performance.now() - started);
+    };
     c.inflight += 1;
     try {
       const value = await Promise.race([attempt(c.conn, abort.signal, c.endpoint), timedOut]);
-      done(true);
+      report(true);
       return value;
     } catch (err) {
-      done(isCallerFault(err));
+      report(isCallerFault(err));
       throw err;
     } finally {
       clearTimeout(timer);
@@ -164,6 +176,7 @@ export abstract class BalancedClient<C> {
       this.connections.set(endpoint.id, { conn: this.open(endpoint), endpoint, inflight: 0, removed: false });
     }
     this.balancer.setEndpoints(endpoints);
+    this.options.observer?.onEndpoints?.(this.service, endpoints);
   }
 
   private drop(id: string, c: Connection<C>): void {

@@ -1,0 +1,87 @@
+/**
+ * The NestJS face of discovery and coordination (docs/patterns/service-discovery.md):
+ * registers the app once it listens, deregisters it first on shutdown and
+ * drains; provides the registry, balanced clients for callees, feature flags
+ * and leadership; reports them to health and metrics.
+ *
+ * @example
+ *   DiscoveryModule.forRootAsync({
+ *     inject: [ConfigService],
+ *     useFactory: (c: ConfigService) => ({ service: 'reservation', tcpPort: c.get('TCP_PORT'), redis: parseRedisTarget(c.get('REDIS_URL')) }),
+ *   })
+ *   // main.ts: app.enableShutdownHooks();
+ *   //   app.connectMicroservice(tcpOptions, { inheritAppConfig: true }); // the in-flight count covers TCP handlers too
+ *   //   await app.startAllMicroservices(); await app.listen(port);      // registered once listening
+ */
+import { DynamicModule, FactoryProvider, Global, InjectionToken, Module, ModuleMetadata, OptionalFactoryDependency, Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { CoordinationBackend, CoordinationLogger, FeatureFlags, RedisCoordinationBackend } from '@stayline/coordination';
+import { createLogger, OBSERVABILITY_LOGGER } from '@stayline/observability';
+import { RedisRegistry } from '../redis.registry';
+import { DiscoveryClients } from './discovery-clients';
+import { DiscoveryLifecycle } from './discovery.lifecycle';
+import { COORDINATION_BACKEND, DISCOVERY_LOGGER, DISCOVERY_OPTIONS, DiscoveryModuleOptions, SERVICE_REGISTRY } from './discovery.options';
+import { InFlightInterceptor, InFlightTracker } from './in-flight.interceptor';
+import { Leadership } from './leadership';
+
+export interface DiscoveryModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  useFactory: (...args: never[]) => DiscoveryModuleOptions | Promise<DiscoveryModuleOptions>;
+}
+
+const EXPORTS = [SERVICE_REGISTRY, COORDINATION_BACKEND, FeatureFlags, Leadership, DiscoveryClients, DiscoveryLifecycle];
+
+@Global()
+@Module({})
+export class DiscoveryModule {
+  static forRoot(options: DiscoveryModuleOptions): DynamicModule {
+    return DiscoveryModule.build({ provide: DISCOVERY_OPTIONS, useValue: options }, []);
+  }
+
+  static forRootAsync(options: DiscoveryModuleAsyncOptions): DynamicModule {
+    const provider: FactoryProvider = { provide: DISCOVERY_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] };
+    return DiscoveryModule.build(provider, options.imports ?? []);
+  }
+
+  private static build(optionsProvider: Provider, imports: NonNullable<ModuleMetadata['imports']>): DynamicModule {
+    return {
+      module: DiscoveryModule,
+      global: true,
+      imports,
+      providers: [
+        optionsProvider,
+        {
+          provide: DISCOVERY_LOGGER,
+          inject: [DISCOVERY_OPTIONS, { token: OBSERVABILITY_LOGGER, optional: true }],
+          useFactory: (o: DiscoveryModuleOptions, logger?: CoordinationLogger) => logger ?? createLogger({ service: o.service }),
+        },
+        {
+          provide: SERVICE_REGISTRY,
+          inject: [DISCOVERY_OPTIONS, DISCOVERY_LOGGER],
+          useFactory: (o: DiscoveryModuleOptions, logger: CoordinationLogger) => o.registry ?? new RedisRegistry({ redis: o.redis, logger }),
+        },
+        {
+          provide: COORDINATION_BACKEND,
+          inject: [DISCOVERY_OPTIONS, DISCOVERY_LOGGER],
+          useFactory: (o: DiscoveryModuleOptions, logger: CoordinationLogger) =>
+            o.coordination ?? new RedisCoordinationBackend({ redis: o.redis, logger }),
+        },
+        {
+          provide: FeatureFlags,
+          inject: [COORDINATION_BACKEND, DISCOVERY_OPTIONS, DISCOVERY_LOGGER],
+          useFactory: async (backend: CoordinationBackend, o: DiscoveryModuleOptions, logger: CoordinationLogger) => {
+            const flags = new FeatureFlags(backend.flagStore(), { defaults: o.flagDefaults, logger });
+            await flags.start();
+            return flags;
+          },
+        },
+        Leadership,
+        DiscoveryClients,
+        InFlightTracker,
+        DiscoveryLifecycle,
+        { provide: APP_INTERCEPTOR, useClass: InFlightInterceptor },
+      ],
+      exports: EXPORTS,
+    };
+  }
+}
