@@ -1,8 +1,16 @@
-import { sleep, Stack, startStack } from '@stayline/launcher';
+import { sleep } from '@stayline/launcher';
 import type { Connection } from 'mysql2/promise';
-import { ReplicaRouter, RetryableWriteError } from '../index';
-import { admin, noteIds, promote, readLoad, repoint, writeLoad } from '../testing/cluster';
-import { serverId, stackRouterOptions } from '../testing/notes';
+import { RetryableWriteError } from '../index';
+import {
+  Cluster,
+  noteIds,
+  promote,
+  readLoad,
+  repoint,
+  startCluster,
+  writeLoad,
+} from '../testing/cluster';
+import { serverId } from '../testing/notes';
 
 jest.setTimeout(60_000);
 
@@ -19,26 +27,17 @@ function seqOf(gtid: string): number {
 }
 
 describe('the primary killed (SIGKILL) under a write load', () => {
-  let stack: Stack;
-  let router: ReplicaRouter;
-  let m2: Connection;
-  let m3: Connection;
+  let cluster: Cluster;
 
   beforeAll(async () => {
-    stack = await startStack({ replicas: 2, sentinel: false, redis: false, nginx: false });
-    router = await ReplicaRouter.create(
-      stackRouterOptions(stack, { synchronize: true, writeTimeoutMs: 3_000 }),
-    );
-    [m2, m3] = await Promise.all([admin(stack, 'mariadb-2'), admin(stack, 'mariadb-3')]);
+    cluster = await startCluster({ synchronize: true, writeTimeoutMs: 3_000 });
   });
 
-  afterAll(async () => {
-    await Promise.all([m2?.end(), m3?.end()]);
-    await router?.close();
-    await stack?.stop();
-  });
+  afterAll(() => cluster?.stop());
 
   it('fails in-flight writes with a retryable error, keeps reads going, and loses no acknowledged write', async () => {
+    const { stack, router } = cluster;
+    const [m2, m3] = await Promise.all([cluster.admin('mariadb-2'), cluster.admin('mariadb-3')]);
     const writes = writeLoad(router, 4, 'crash');
     const reads = readLoad(router, 2);
     await sleep(500);

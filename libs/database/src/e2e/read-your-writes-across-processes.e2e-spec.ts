@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { Stack, startStack } from '@stayline/launcher';
 import type { Connection } from 'mysql2/promise';
 import { runMigrations } from '../index';
-import { admin } from '../testing/cluster';
+import { adminTo } from '../testing/cluster';
 import { CreateNote1760000000000, stackRouterOptions } from '../testing/notes';
 
 jest.setTimeout(60_000);
@@ -89,7 +89,7 @@ describe('read-your-writes across two processes (X-Consistency-Token)', () => {
       }),
     };
     [a, b] = await Promise.all([startInstance(env), startInstance(env)]);
-    replicas = await Promise.all([admin(stack, 'mariadb-2'), admin(stack, 'mariadb-3')]);
+    replicas = await Promise.all([adminTo(stack, 'mariadb-2'), adminTo(stack, 'mariadb-3')]);
   });
 
   afterAll(async () => {

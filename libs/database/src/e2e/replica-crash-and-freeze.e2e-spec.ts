@@ -1,7 +1,6 @@
-import { sleep, Stack, startStack } from '@stayline/launcher';
+import { sleep, Stack } from '@stayline/launcher';
 import { ReplicaHealth, ReplicaRouter } from '../index';
-import { readLoad, waitForHealth } from '../testing/cluster';
-import { stackRouterOptions } from '../testing/notes';
+import { Cluster, readLoad, startCluster, waitForHealth } from '../testing/cluster';
 
 jest.setTimeout(60_000);
 
@@ -9,24 +8,20 @@ const READ_TIMEOUT_MS = 1_000;
 const PROBE_TIMEOUT_MS = 400;
 
 describe('a replica killed (SIGKILL) or frozen (SIGSTOP) under a read load', () => {
+  let cluster: Cluster;
   let stack: Stack;
   let router: ReplicaRouter;
 
   beforeAll(async () => {
-    stack = await startStack({ replicas: 2, sentinel: false, redis: false, nginx: false });
-    router = await ReplicaRouter.create(
-      stackRouterOptions(stack, {
-        readTimeoutMs: READ_TIMEOUT_MS,
-        probeTimeoutMs: PROBE_TIMEOUT_MS,
-        connectTimeoutMs: 500,
-      }),
-    );
+    cluster = await startCluster({
+      readTimeoutMs: READ_TIMEOUT_MS,
+      probeTimeoutMs: PROBE_TIMEOUT_MS,
+      connectTimeoutMs: 500,
+    });
+    ({ stack, router } = cluster);
   });
 
-  afterAll(async () => {
-    await router?.close();
-    await stack?.stop();
-  });
+  afterAll(() => cluster?.stop());
 
   it('SIGKILL: no read fails, none waits for a timeout, and the replica rejoins once restarted', async () => {
     const load = readLoad(router, 6);

@@ -1,12 +1,19 @@
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack } from '@stayline/launcher';
 import type { Connection } from 'mysql2/promise';
 import { ReplicaHealth, ReplicaRouter } from '../index';
-import { admin, metricValue, setReplicaDelay, waitForHealth } from '../testing/cluster';
+import {
+  Cluster,
+  metricValue,
+  setReplicaDelay,
+  startCluster,
+  waitForHealth,
+} from '../testing/cluster';
 import { Note, serverId, stackRouterOptions } from '../testing/notes';
 
 jest.setTimeout(60_000);
 
 describe('replication lag (SQL thread stopped, MASTER_DELAY)', () => {
+  let cluster: Cluster;
   let stack: Stack;
   let router: ReplicaRouter;
   let r2: Connection;
@@ -21,17 +28,13 @@ describe('replication lag (SQL thread stopped, MASTER_DELAY)', () => {
     r.write((m) => m.insert(Note, { id: `n-${++seq}`, body: `body ${seq}` }), { session });
 
   beforeAll(async () => {
-    stack = await startStack({ replicas: 2, sentinel: false, redis: false, nginx: false });
-    router = await ReplicaRouter.create(stackRouterOptions(stack, { synchronize: true }));
-    [r2, r3] = await Promise.all([admin(stack, 'mariadb-2'), admin(stack, 'mariadb-3')]);
+    cluster = await startCluster({ synchronize: true });
+    ({ stack, router } = cluster);
+    [r2, r3] = await Promise.all([cluster.admin('mariadb-2'), cluster.admin('mariadb-3')]);
     await writeNote();
   });
 
-  afterAll(async () => {
-    await Promise.all([r2?.end(), r3?.end()]);
-    await router?.close();
-    await stack?.stop();
-  });
+  afterAll(() => cluster?.stop());
 
   it('skips a replica whose SQL thread is stopped, and takes it back once it runs again', async () => {
     await r2.query('STOP SLAVE SQL_THREAD');

@@ -1,35 +1,29 @@
-import { sleep, Stack, startStack, waitFor } from '@stayline/launcher';
-import type { Connection } from 'mysql2/promise';
-import { ReplicaRouter, RetryableWriteError, StaleTopologyError } from '../index';
-import { admin, binlogPosition, noteIds, promote, repoint, writeLoad } from '../testing/cluster';
-import { serverId, stackRouterOptions } from '../testing/notes';
+import { sleep, waitFor } from '@stayline/launcher';
+import { RetryableWriteError, StaleTopologyError } from '../index';
+import {
+  binlogPosition,
+  Cluster,
+  noteIds,
+  promote,
+  repoint,
+  startCluster,
+  writeLoad,
+} from '../testing/cluster';
+import { serverId } from '../testing/notes';
 
 jest.setTimeout(60_000);
 
 describe('updateTopology under a write load (switchover, old primary turned zombie)', () => {
-  let stack: Stack;
-  let router: ReplicaRouter;
-  let m1: Connection;
-  let m2: Connection;
-  let m3: Connection;
+  let cluster: Cluster;
 
   beforeAll(async () => {
-    stack = await startStack({ replicas: 2, sentinel: false, redis: false, nginx: false });
-    router = await ReplicaRouter.create(
-      stackRouterOptions(stack, { synchronize: true, writeTimeoutMs: 3_000 }),
-    );
-    [m1, m2, m3] = await Promise.all(
-      ['mariadb-1', 'mariadb-2', 'mariadb-3'].map((n) => admin(stack, n)),
-    );
+    cluster = await startCluster({ synchronize: true, writeTimeoutMs: 3_000 });
   });
 
-  afterAll(async () => {
-    await Promise.all([m1, m2, m3].map((c) => c?.end()));
-    await router?.close();
-    await stack?.stop();
-  });
+  afterAll(() => cluster?.stop());
 
   it('refuses a topology whose epoch is not newer than the current one', async () => {
+    const { stack, router } = cluster;
     const { primary, replicas } = stack.mariadb;
     await expect(router.updateTopology({ epoch: 1, primary, replicas })).rejects.toBeInstanceOf(
       StaleTopologyError,
@@ -42,6 +36,10 @@ describe('updateTopology under a write load (switchover, old primary turned zomb
   });
 
   it('switches without a restart: no write lands on the old primary afterwards, none acknowledged is lost', async () => {
+    const { stack, router } = cluster;
+    const [m1, m2, m3] = await Promise.all(
+      ['mariadb-1', 'mariadb-2', 'mariadb-3'].map(cluster.admin),
+    );
     const [n1, n2, n3] = stack.mariadb.nodes;
     const load = writeLoad(router, 4, 'switch');
     await sleep(500);

@@ -1,13 +1,14 @@
-import { adminConnection, Stack, waitFor } from '@stayline/launcher';
+import { adminConnection, Stack, startStack, waitFor } from '@stayline/launcher';
 import { metricsRegistry } from '@stayline/observability';
 import type { Connection } from 'mysql2/promise';
 import { RetryableWriteError } from '../lib/errors';
-import type { ReplicaRouter } from '../lib/replica-router';
+import { ReplicaRouter } from '../lib/replica-router';
+import type { ReplicaRouterOptions } from '../lib/router-options';
 import { ReplicaHealth } from '../lib/replica-state';
-import { Note } from './notes';
+import { Note, stackRouterOptions } from './notes';
 
 /** An all-privileges connection to one node of the stack (STOP SLAVE, MASTER_DELAY, read_only...). */
-export function admin(stack: Stack, name: string): Promise<Connection> {
+export function adminTo(stack: Stack, name: string): Promise<Connection> {
   const node = stack.mariadb.nodes.find((n) => n.name === name);
   if (!node) throw new Error(`no MariaDB node ${name}`);
   return adminConnection(node, stack.credentials);
@@ -48,6 +49,22 @@ export interface ReadSample {
   server: number;
 }
 
+/** Runs `iteration(worker)` in `concurrency` loops until stopped (or an iteration returns false). */
+function loops(
+  concurrency: number,
+  iteration: (worker: number) => Promise<boolean | void>,
+): () => Promise<void> {
+  let running = true;
+  const loop = async (worker: number) => {
+    while (running && (await iteration(worker)) !== false);
+  };
+  const all = Array.from({ length: concurrency }, (_, i) => loop(i));
+  return async () => {
+    running = false;
+    await Promise.all(all);
+  };
+}
+
 /** Reads `SELECT @@server_id` through the router from `concurrency` loops until stopped. */
 export function readLoad(
   router: ReplicaRouter,
@@ -55,28 +72,18 @@ export function readLoad(
 ): { stop: () => Promise<{ samples: ReadSample[]; failures: unknown[] }> } {
   const samples: ReadSample[] = [];
   const failures: unknown[] = [];
-  let running = true;
-  const loop = async () => {
-    while (running) {
-      const at = performance.now();
-      try {
-        const server = await router.read(async (m) =>
-          Number((await m.query('SELECT @@server_id AS id'))[0].id),
-        );
-        samples.push({ at, ms: performance.now() - at, server });
-      } catch (err) {
-        failures.push(err);
-      }
+  const stop = loops(concurrency, async () => {
+    const at = performance.now();
+    try {
+      const server = await router.read(async (m) =>
+        Number((await m.query('SELECT @@server_id AS id'))[0].id),
+      );
+      samples.push({ at, ms: performance.now() - at, server });
+    } catch (err) {
+      failures.push(err);
     }
-  };
-  const loops = Array.from({ length: concurrency }, loop);
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-      return { samples, failures };
-    },
-  };
+  });
+  return { stop: async () => (await stop(), { samples, failures }) };
 }
 
 /** One acknowledged write of a {@link writeLoad}: the row id and when its successful attempt started. */
@@ -97,38 +104,29 @@ export function writeLoad(
 ): { stop: () => Promise<{ acked: WriteAck[]; errors: unknown[] }> } {
   const acked: WriteAck[] = [];
   const errors: unknown[] = [];
-  let running = true;
-  const loop = async (worker: number) => {
-    for (let n = 0; running; n++) {
-      const id = `${prefix}-${worker}-${n}`;
-      let maybeLanded = false;
-      for (;;) {
-        const at = performance.now();
-        try {
-          await router.transaction((m) => m.insert(Note, { id, body: `written by ${worker}` }));
+  const written = new Array<number>(concurrency).fill(0);
+  const stop = loops(concurrency, async (worker) => {
+    const id = `${prefix}-${worker}-${written[worker]++}`;
+    let maybeLanded = false;
+    for (;;) {
+      const at = performance.now();
+      try {
+        await router.transaction((m) => m.insert(Note, { id, body: `written by ${worker}` }));
+        acked.push({ id, at });
+        return true;
+      } catch (err) {
+        if (maybeLanded && /Duplicate entry/.test(String(err))) {
           acked.push({ id, at });
-          break;
-        } catch (err) {
-          if (maybeLanded && /Duplicate entry/.test(String(err))) {
-            acked.push({ id, at });
-            break;
-          }
-          errors.push(err);
-          if (!(err instanceof RetryableWriteError)) return;
-          maybeLanded ||= err.outcome === 'unknown';
-          await new Promise((r) => setTimeout(r, 20));
+          return true;
         }
+        errors.push(err);
+        if (!(err instanceof RetryableWriteError)) return false;
+        maybeLanded ||= err.outcome === 'unknown';
+        await new Promise((r) => setTimeout(r, 20));
       }
     }
-  };
-  const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-      return { acked, errors };
-    },
-  };
+  });
+  return { stop: async () => (await stop(), { acked, errors }) };
 }
 
 /** Every note id on one node, straight from it. */
@@ -163,4 +161,47 @@ export async function repoint(
     [primary.host, primary.port, user, password],
   );
   await conn.query('START SLAVE');
+}
+
+/** A launcher stack with a router over it, for one test file; admin connections opened on demand. */
+export interface Cluster {
+  stack: Stack;
+  router: ReplicaRouter;
+  /** An all-privileges connection to a node, opened on first use. */
+  admin(name: string): Promise<Connection>;
+  /** Closes the router and the connections, stops the stack. */
+  stop(): Promise<void>;
+}
+
+/** Starts a primary + 2 replicas and a router over them ({@link stackRouterOptions} plus `overrides`). */
+export async function startCluster(
+  overrides: Partial<ReplicaRouterOptions> = {},
+): Promise<Cluster> {
+  const stack = await startStack({ replicas: 2, sentinel: false, redis: false, nginx: false });
+  const conns = new Map<string, Promise<Connection>>();
+  let router: ReplicaRouter | undefined;
+  const stop = async () => {
+    await Promise.all(
+      [...conns.values()].map((c) =>
+        c.then(
+          (x) => x.destroy(),
+          () => undefined,
+        ),
+      ),
+    );
+    await router?.close();
+    await stack.stop();
+  };
+  try {
+    router = await ReplicaRouter.create(stackRouterOptions(stack, overrides));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const admin = (name: string) => {
+    const conn = conns.get(name) ?? adminTo(stack, name);
+    conns.set(name, conn);
+    return conn;
+  };
+  return { stack, router, admin, stop };
 }
