@@ -1,6 +1,8 @@
 import { Stack, startStack, waitFor } from '@stayline/launcher';
+import { Test } from '@nestjs/testing';
+import { healthRegistry } from '@stayline/observability';
 import mysql from 'mysql2/promise';
-import { ReplicaHealth, ReplicaRouter, runMigrations } from '../index';
+import { DatabaseModule, ReplicaHealth, ReplicaRouter, runMigrations } from '../index';
 import { metricValue } from '../testing/cluster';
 import { CreateNote1760000000000, Note, serverId, stackRouterOptions } from '../testing/notes';
 
@@ -106,5 +108,21 @@ describe('ReplicaRouter routing (real primary + 2 replicas)', () => {
       });
       await conn.end();
     }
+  });
+
+  it('as a Nest module: provides the router, reports readiness, closes the pools on shutdown', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [DatabaseModule.forRootAsync({ useFactory: () => stackRouterOptions(stack) })],
+    }).compile();
+    await moduleRef.init();
+    const nested = moduleRef.get(ReplicaRouter);
+    expect(await nested.read((m) => serverId(m))).not.toBe(1);
+    expect((await healthRegistry.check('readiness')).checks['database']).toMatchObject({
+      status: 'up',
+      details: { epoch: 1, replicas: { 'mariadb-2': { health: 'usable' } } },
+    });
+    await moduleRef.close();
+    expect((await healthRegistry.check('readiness')).checks['database']).toBeUndefined();
+    await expect(nested.read((m) => serverId(m))).rejects.toThrow(/closed/);
   });
 });
