@@ -4,7 +4,9 @@
  * - breaker.open.*: a call through an open breaker, timed at the call site;
  * - breaker.none.*: the same call without a breaker, waiting out the 300 ms timeout;
  * - breaker.unrelated.throughput_ratio: a caller process's throughput on an endpoint
- *   that does not use the dependency, while the dependency hangs / while it is healthy.
+ *   that does not use the dependency, while the dependency hangs / while it is healthy;
+ *   breaker.unrelated.cpu_ratio: the same seen as the caller's CPU time per request
+ *   (healthy / hanging), which other processes on the machine barely move.
  * Clients send one request at a time at a fixed rate below saturation.
  *   node scripts/run.cjs bench/src/scenarios/breaker.ts      (prints the figures as JSON)
  */
@@ -22,11 +24,17 @@ import { round, summarize, type Figure } from '../figure';
 const ROLE = 'STAYLINE_BREAKER_BENCH_ROLE';
 const NORMAL_MS = 20; // the seed's normal call
 const TIMEOUT_MS = 300; // the seed's timeout
-const ROUNDS = 7; // healthy/hanging pairs for the throughput ratio
+const ROUNDS = 6; // healthy/hanging pairs for the throughput ratio (even: as many A-B as B-A)
+type Phase = 'healthy' | 'hanging';
+interface Load {
+  rps: number;
+  /** CPU microseconds the caller spent per request: other processes barely move it. */
+  cpuPerRequest: number;
+}
 const RUN_CJS = path.resolve(__dirname, '../../../scripts/run.cjs');
 
 interface AutocannonResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
   errors: number;
   non2xx: number;
 }
@@ -62,6 +70,11 @@ function runCallee(): void {
   listen(http.createServer((_req, res) => setTimeout(() => res.end('{"ok":true}'), NORMAL_MS)));
 }
 
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 /** Child role: a caller service with a dependent endpoint and an unrelated one. */
 function runCaller(calleeUrl: string): void {
   const agent = new http.Agent({ keepAlive: true });
@@ -82,6 +95,7 @@ function runCaller(calleeUrl: string): void {
   const server = http.createServer(async (req, res) => {
     if (req.url === '/unrelated') return res.end(JSON.stringify(listing));
     if (req.url === '/state') return res.end(policy.state);
+    if (req.url === '/cpu') return res.end(String(cpuMicros()));
     const order = await policy.call(
       { idempotent: true },
       (t) => get(calleeUrl, t.signal, agent),
@@ -142,14 +156,20 @@ async function waitFor(
 }
 
 function median(values: number[]): number {
-  return summarize(values).p50;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-async function unrelatedRps(callerUrl: string): Promise<number> {
+/** Throughput of the caller's unrelated endpoint, and the caller's CPU time per request. */
+async function unrelatedLoad(callerUrl: string): Promise<Load> {
+  const cpuBefore = Number(await get(`${callerUrl}/cpu`));
   const result = await autocannon({ url: `${callerUrl}/unrelated`, connections: 10, duration: 2 });
-  if (result.errors || result.non2xx)
+  const cpu = Number(await get(`${callerUrl}/cpu`)) - cpuBefore;
+  if (result.errors || result.non2xx) {
     throw new Error(`unrelated endpoint failed ${result.errors + result.non2xx} times`);
-  return result.requests.average;
+  }
+  return { rps: result.requests.average, cpuPerRequest: cpu / result.requests.total };
 }
 
 /** Measures the breaker figures; starts and stops its own processes. */
@@ -175,21 +195,27 @@ export async function run(): Promise<Figure[]> {
     );
     const callerIs = (state: BreakerState) => async () =>
       (await get(`${caller.url}/state`)) === state;
-    const rounds: Array<{ healthy: number; hanging: number }> = [];
+    const measure = async (phase: Phase) => {
+      callee.child.kill(phase === 'healthy' ? 'SIGCONT' : 'SIGSTOP');
+      const state = phase === 'healthy' ? BreakerState.Closed : BreakerState.Open;
+      await waitFor(callerIs(state), 10_000, `the caller's breaker to be ${state}`);
+      return unrelatedLoad(caller.url);
+    };
+    const rounds: Array<Record<Phase, Load>> = [];
     for (let i = 0; i < ROUNDS; i++) {
-      callee.child.kill('SIGCONT');
-      await waitFor(callerIs(BreakerState.Closed), 10_000, "the caller's breaker to close");
-      await sleep(200);
-      const healthy = await unrelatedRps(caller.url);
-      callee.child.kill('SIGSTOP');
-      await waitFor(callerIs(BreakerState.Open), 10_000, "the caller's breaker to open");
-      rounds.push({ healthy, hanging: await unrelatedRps(caller.url) });
+      // A-B, B-A, ...: a load trend from other processes favours neither phase
+      const order: Phase[] = i % 2 === 0 ? ['healthy', 'hanging'] : ['hanging', 'healthy'];
+      const round: Partial<Record<Phase, Load>> = {};
+      for (const phase of order) round[phase] = await measure(phase);
+      rounds.push(round as Record<Phase, Load>);
     }
+    callee.child.kill('SIGSTOP'); // it stays hung for the in-process part
     stopLoad.abort();
     await load;
     loadAgent.destroy();
-    console.error(`unrelated req/s per round (healthy, hanging): ${JSON.stringify(rounds)}`);
-    const ratio = median(rounds.map((r) => r.hanging / r.healthy));
+    console.error(`unrelated endpoint per round: ${JSON.stringify(rounds)}`);
+    const ratio = median(rounds.map((r) => r.hanging.rps / r.healthy.rps));
+    const cpuRatio = median(rounds.map((r) => r.healthy.cpuPerRequest / r.hanging.cpuPerRequest));
 
     // 2. In-process, at the call site: through an open breaker, then without one.
     const attempt = ({ signal }: { signal: AbortSignal }) => get(callee.url, signal);
@@ -242,17 +268,24 @@ export async function run(): Promise<Figure[]> {
       },
       {
         name: 'breaker.unrelated.rps.healthy',
-        value: Math.round(median(rounds.map((r) => r.healthy))),
+        value: Math.round(median(rounds.map((r) => r.healthy.rps))),
         unit: 'req/s',
       },
       {
         name: 'breaker.unrelated.rps.hanging',
-        value: Math.round(median(rounds.map((r) => r.hanging))),
+        value: Math.round(median(rounds.map((r) => r.hanging.rps))),
         unit: 'req/s',
       },
       {
         name: 'breaker.unrelated.throughput_ratio',
         value: round(ratio, 3),
+        unit: 'ratio',
+        goal: '>= 0.9',
+      },
+      {
+        // the caller's CPU per unrelated request, healthy / hanging: 1 means the hang costs nothing
+        name: 'breaker.unrelated.cpu_ratio',
+        value: round(cpuRatio, 3),
         unit: 'ratio',
         goal: '>= 0.9',
       },
