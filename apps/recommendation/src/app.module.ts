@@ -1,11 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { DatabaseModule } from '@stayline/database';
-import { ObservabilityModule } from '@stayline/observability';
+import { faultInjectorProvider, platformImports } from '@stayline/service-runtime';
 import { RecommendationConfig } from './config';
 import { LearningModule } from './learning/learning.module';
 import { CreateAffinity1764000000000 } from './migrations/1764000000000-create-affinity';
 import { RankingController } from './ranking/ranking.controller';
-import { RankingService } from './ranking/ranking.service';
+import { RankingService, RECOMMENDATION_FAULTS } from './ranking/ranking.service';
 
 export const RECOMMENDATION_MIGRATIONS = [CreateAffinity1764000000000];
 
@@ -15,15 +14,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ObservabilityModule.forRoot({ service: 'recommendation', level: config.LOG_LEVEL }),
-        DatabaseModule.forRootAsync({
-          useFactory: () => ({
-            database: config.DB_NAME,
-            user: config.DB_USER,
-            password: config.DB_PASSWORD,
-            topology: { epoch: 0, primary: config.DB_PRIMARY, replicas: config.DB_REPLICAS },
-          }),
-        }),
+        ...platformImports(config),
         LearningModule.forRoot({
           sentinels: config.REDIS_SENTINELS,
           masterName: config.REDIS_MASTER_NAME,
@@ -31,7 +22,7 @@ export class AppModule {
         }),
       ],
       controllers: [RankingController],
-      providers: [RankingService],
+      providers: [faultInjectorProvider(RECOMMENDATION_FAULTS, config), RankingService],
     };
   }
 }

@@ -1,7 +1,6 @@
 import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
 import { connectRedis } from '@stayline/coordination';
-import { DatabaseModule } from '@stayline/database';
-import { ObservabilityModule } from '@stayline/observability';
+import { faultInjectorProvider, platformImports } from '@stayline/service-runtime';
 import type Redis from 'ioredis';
 import { ScrapConfig } from './config';
 import { CreateScraps1764000000000 } from './migrations/1764000000000-create-scraps';
@@ -9,7 +8,7 @@ import { SsrfGuard } from './scraping/ssrf-guard';
 import { PageCardCache } from './scraps/page-card.cache';
 import { Scrap } from './scraps/scrap.entity';
 import { ScrapsController } from './scraps/scraps.controller';
-import { FETCH_LIMITS, ScrapsService } from './scraps/scraps.service';
+import { FETCH_LIMITS, SCRAP_FAULTS, ScrapsService } from './scraps/scraps.service';
 
 export const SCRAP_MIGRATIONS = [CreateScraps1764000000000];
 const CACHE_REDIS = Symbol('CACHE_REDIS');
@@ -26,18 +25,7 @@ export class AppModule {
   static forRoot(config: ScrapConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [
-        ObservabilityModule.forRoot({ service: 'scrap', level: config.LOG_LEVEL }),
-        DatabaseModule.forRootAsync({
-          useFactory: () => ({
-            database: config.DB_NAME,
-            user: config.DB_USER,
-            password: config.DB_PASSWORD,
-            topology: { epoch: 0, primary: config.DB_PRIMARY, replicas: config.DB_REPLICAS },
-            entities: [Scrap],
-          }),
-        }),
-      ],
+      imports: platformImports(config, { entities: [Scrap] }),
       controllers: [ScrapsController],
       providers: [
         {
@@ -67,6 +55,7 @@ export class AppModule {
             maxRedirects: config.SCRAP_MAX_REDIRECTS,
           },
         },
+        faultInjectorProvider(SCRAP_FAULTS, config),
         ScrapsService,
       ],
     };

@@ -8,6 +8,7 @@ export * from './lib/dependency-client';
 export * from './lib/error-body';
 export * from './lib/fault-injection';
 export * from './lib/http-error.filter';
+export * from './lib/platform';
 export * from './lib/run-service';
 export * from './lib/service-config';
 export * from './lib/validation';

@@ -1,0 +1,68 @@
+import { DynamicModule, FactoryProvider } from '@nestjs/common';
+import { FeatureFlags, FlagValue } from '@stayline/coordination';
+import { DatabaseModule, ReplicaRouterOptions } from '@stayline/database';
+import { DiscoveryModule } from '@stayline/discovery';
+import { ObservabilityModule } from '@stayline/observability';
+import { FaultInjector } from './fault-injection';
+
+/** What {@link platformImports} reads from a service's validated config. */
+export interface PlatformConfig {
+  SERVICE_NAME: string;
+  INSTANCE_ID: string;
+  HOST: string;
+  ADVERTISE_HOST?: string;
+  HTTP_PORT: number;
+  TCP_PORT: number;
+  VERSION: string;
+  DB_NAME: string;
+  DB_USER: string;
+  DB_PASSWORD: string;
+  DB_PRIMARY: { name: string; host: string; port: number };
+  DB_REPLICAS: Array<{ name: string; host: string; port: number }>;
+  REDIS_SENTINELS: Array<{ host: string; port: number }>;
+  REDIS_MASTER_NAME: string;
+  LOG_LEVEL: string;
+}
+
+/**
+ * The modules every stayline service imports: logs, metrics and health; the
+ * replica router for its own database; registration in discovery (registered
+ * once listening, deregistered first on SIGTERM), balanced clients, feature
+ * flags and leader elections.
+ */
+export function platformImports(
+  c: PlatformConfig,
+  db: Pick<ReplicaRouterOptions, 'entities'> & { flagDefaults?: Record<string, FlagValue> } = {},
+): DynamicModule[] {
+  return [
+    ObservabilityModule.forRoot({ service: c.SERVICE_NAME, level: c.LOG_LEVEL }),
+    DatabaseModule.forRootAsync({
+      useFactory: () => ({
+        database: c.DB_NAME,
+        user: c.DB_USER,
+        password: c.DB_PASSWORD,
+        topology: { epoch: 0, primary: c.DB_PRIMARY, replicas: c.DB_REPLICAS },
+        entities: db.entities,
+      }),
+    }),
+    DiscoveryModule.forRoot({
+      service: c.SERVICE_NAME,
+      instanceId: c.INSTANCE_ID,
+      version: c.VERSION,
+      host: c.ADVERTISE_HOST ?? c.HOST,
+      httpPort: c.HTTP_PORT,
+      tcpPort: c.TCP_PORT,
+      redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
+      flagDefaults: db.flagDefaults,
+    }),
+  ];
+}
+
+/** A FaultInjector for this instance, reading the flags pushed to it (no restart). */
+export function faultInjectorProvider(token: symbol, c: PlatformConfig): FactoryProvider {
+  return {
+    provide: token,
+    inject: [FeatureFlags],
+    useFactory: (flags: FeatureFlags) => new FaultInjector(flags, { service: c.SERVICE_NAME, instanceId: c.INSTANCE_ID }),
+  };
+}
