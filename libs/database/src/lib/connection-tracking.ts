@@ -5,6 +5,7 @@ interface ClosableConnection {
   destroy(): void;
   stream?: { destroy(): void };
   once(event: 'end' | 'error', listener: () => void): unknown;
+  on(event: 'error', listener: () => void): unknown;
 }
 
 /**
@@ -50,6 +51,7 @@ export class ConnectionTracker {
     this.open.add(conn);
     const forget = () => this.open.delete(conn);
     conn.once('end', forget);
-    conn.once('error', forget);
+    // a lasting listener: a second 'error' with none left would crash the process
+    conn.on('error', forget);
   }
 }

@@ -68,16 +68,30 @@ export class MariaDbProbe implements NodeProbe {
     );
   }
 
+  private async connect(): Promise<mysql.Connection> {
+    const conn = await mysql.createConnection({
+      host: this.node.host,
+      port: this.node.port,
+      user: this.settings.user,
+      password: this.settings.password,
+      connectTimeout: this.settings.timeoutMs,
+    });
+    // the node died while this connection sat idle: reconnect on the next probe
+    conn.on(
+      'error',
+      () =>
+        void this.conn?.then(
+          (c) => c === conn && this.close(),
+          () => undefined,
+        ),
+    );
+    return conn;
+  }
+
   private async query(sql: string): Promise<Row[]> {
     const { timeoutMs } = this.settings;
     const attempt = (async () => {
-      this.conn ??= mysql.createConnection({
-        host: this.node.host,
-        port: this.node.port,
-        user: this.settings.user,
-        password: this.settings.password,
-        connectTimeout: timeoutMs,
-      });
+      this.conn ??= this.connect();
       const conn = await this.conn;
       const [rows] = await conn.query(sql);
       return rows as Row[];
