@@ -5,7 +5,7 @@ import { Listing, listingView } from './listing.entity';
 
 export interface ListingPage {
   items: ReturnType<typeof listingView>[];
-  ranking: 'personalized' | 'fallback' | 'default';
+  ranking: 'personalized' | 'fallback';
   reason?: string;
 }
 
@@ -32,7 +32,13 @@ export class ListingsService {
         take: 100,
       }),
     );
-    if (!q.userId) return { items: rows.slice(0, limit).map(listingView), ranking: 'default' };
+    if (!q.userId) {
+      return {
+        items: rows.slice(0, limit).map(listingView),
+        ranking: 'fallback',
+        reason: 'no userId: default order',
+      };
+    }
     const ranked = await this.ranking.rank(
       q.userId,
       rows.map((l) => ({ id: l.id, city: l.city, pricePerNight: l.pricePerNightCents / 100 })),

@@ -56,6 +56,5 @@ export class BackgroundWorkers {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    await this.election.stop();
   }
 }

@@ -1,0 +1,24 @@
+import { loadConfig, serviceConfigSchema } from '@stayline/service-runtime';
+import { z } from 'zod';
+
+const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const reservationConfigSchema = serviceConfigSchema('reservation', {
+  /** Attempt timeout of a payment call (essential). */
+  PAYMENT_TIMEOUT_MS: ms(1_000),
+  /** Attempt timeout of a ranking call (non-essential): the listing page is never slower than this. The seed's 300 ms. */
+  RECOMMENDATION_TIMEOUT_MS: ms(300),
+  /** Consecutive failures that open a breaker (the seed's 3). */
+  BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(3),
+  /** How long a breaker stays open before a trial call (the seed's 20 s). */
+  BREAKER_RESET_MS: ms(20_000),
+  /** Client-side load balancing towards payment and recommendation. */
+  LB_STRATEGY: z.enum(['round-robin', 'power-of-two']).default('round-robin'),
+  /** A PENDING_PAYMENT reservation older than this is settled by the reconciler. */
+  RECONCILE_AFTER_MS: ms(2_000),
+});
+export type ReservationConfig = z.infer<typeof reservationConfigSchema>;
+
+export function reservationConfig(env: NodeJS.ProcessEnv = process.env): ReservationConfig {
+  return loadConfig(reservationConfigSchema, env);
+}
