@@ -38,19 +38,20 @@ export class DependencyClient {
   ) {}
 
   static async connect(o: DependencyClientOptions): Promise<DependencyClient> {
-    let policy: DependencyPolicy | undefined;
+    // the gate consults the policy, which needs the client's balancer: tie the knot after both exist
+    const ref: { policy?: DependencyPolicy } = {};
     const tcp = await BalancedTcpClient.connect({
       resolver: o.resolver,
       service: o.service,
       strategy: o.strategy ?? 'round-robin',
       // the breaker is the one judge of an endpoint: an open one is not picked
-      gate: { isCallPermitted: (id) => policy?.endpoint(id).isCallPermitted() ?? true },
+      gate: { isCallPermitted: (id) => ref.policy?.endpoint(id).isCallPermitted() ?? true },
       // the policy's timeout governs; this one only bounds a stuck socket
       timeoutMs: (o.policy.timeoutMs ?? 300) * 4 + 1_000,
       retries: 0,
     });
-    policy = DependencyPolicy.create({ ...o.policy, selector: tcp.balancer, logger: o.logger });
-    return new DependencyClient(policy, tcp);
+    ref.policy = DependencyPolicy.create({ ...o.policy, selector: tcp.balancer, logger: o.logger });
+    return new DependencyClient(ref.policy, tcp);
   }
 
   /** Sends and waits for the answer; a failure is a ResilienceError (or the callee's 4xx body). */
