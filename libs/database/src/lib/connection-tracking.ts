@@ -36,11 +36,6 @@ export class ConnectionTracker {
     },
   });
 
-  /** Connections currently open. */
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Closes every open connection now. */
   closeAll(): void {
     for (const conn of this.open) hardClose(conn);

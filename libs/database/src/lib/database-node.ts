@@ -35,11 +35,6 @@ export class DatabaseNode {
     return this.address.name;
   }
 
-  /** Units of work running now. */
-  get inFlight(): number {
-    return this.running;
-  }
-
   /** The node's DataSource, opened on first use. */
   ready(): Promise<DataSource> {
     if (this.closed) return Promise.reject(new NodeClosedError(this.name));
