@@ -54,14 +54,17 @@ return removed`,
 /**
  * The sweep any live member runs: removes entries whose lease ran out and
  * publishes `removed`/`expired` for each. With ARGV[2] = '1' also returns the
- * live records (a full read that never shows an expired entry).
- * KEYS instances, leases; ARGV channel, withList.
+ * records (a full read). With ARGV[3] = '0' nothing is removed and expired
+ * entries are listed too: the grace after the caller was cut off from Redis,
+ * when nobody could renew (a failover) and expiry proves nothing.
+ * KEYS instances, leases; ARGV channel, withList, removeExpired.
  * Returns { ms until the next lease deadline (-1: none), removed count, records... }.
  */
 export const SWEEP = new LuaScript(
   'registry.sweep',
   `${LUA_NOW}
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
+local expired = {}
+if ARGV[3] == '1' then expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now) end
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[2], id)
   redis.call('HDEL', KEYS[1], id)
@@ -69,7 +72,7 @@ for _, id in ipairs(expired) do
 end
 local out = { -1, #expired }
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-if first[2] then out[1] = math.floor(tonumber(first[2]) - now) end
+if first[2] then out[1] = math.max(0, math.floor(tonumber(first[2]) - now)) end
 if ARGV[2] == '1' then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
     local json = redis.call('HGET', KEYS[1], id)

@@ -37,6 +37,12 @@ export interface RedisRegistryOptions {
   resyncMs?: number;
   /** Longest gap between two sweeps of a watched service; sweeps are otherwise timed to the next lease deadline. Default 1000 ms. */
   sweepMaxMs?: number;
+  /**
+   * After this client was cut off from Redis (a Sentinel failover, a network
+   * blip), leases are not expired for this long: nobody could renew meanwhile,
+   * and instances get this long to renew before they count as gone. Default 2000 ms.
+   */
+  expiryGraceMs?: number;
   /** Per-command timeout. Default 1000 ms. */
   commandTimeoutMs?: number;
   logger?: CoordinationLogger;
@@ -80,7 +86,7 @@ export class RedisRegistry implements ServiceRegistry {
   async list(service: string): Promise<ServiceInstance[]> {
     assertName('service', service);
     const k = this.keys(service);
-    const reply = await SWEEP.run<Array<number | string>>(this.redis, [k.instances, k.leases], [k.channel, '1']);
+    const reply = await SWEEP.run<Array<number | string>>(this.redis, [k.instances, k.leases], [k.channel, '1', '1']);
     return reply.slice(2).map((json) => parseInstance(JSON.parse(String(json))));
   }
 
@@ -285,6 +291,9 @@ class WatchedService {
   private sweepTimer?: NodeJS.Timeout;
   private sweepAt = Infinity;
   private stopped = false;
+  /** Until then, expiry proves nothing (see `expiryGraceMs`). */
+  private graceUntil = 0;
+  private cutOff = false;
 
   constructor(
     private readonly k: ServiceKeys,
@@ -297,7 +306,7 @@ class WatchedService {
       hub,
       channel: k.channel,
       apply: (m) => this.apply(m),
-      load: () => this.load(),
+      load: (reason) => this.load(reason),
       resyncMs: options.resyncMs ?? 5_000,
       logger,
     });
@@ -337,8 +346,9 @@ class WatchedService {
     }
   }
 
-  private async load(): Promise<void> {
-    const reply = await SWEEP.run<Array<number | string>>(this.redis, [this.k.instances, this.k.leases], [this.k.channel, '1']);
+  private async load(reason: string): Promise<void> {
+    if (reason === 'reconnect') this.startGrace('pub/sub reconnected');
+    const reply = await this.run(true);
     const fresh = new Map(reply.slice(2).map((json) => parseInstance(JSON.parse(String(json)))).map((i) => [i.id, i]));
     this.afterSweep(Number(reply[0]));
     const changed =
@@ -350,21 +360,46 @@ class WatchedService {
     this.notify({ kind: 'resync' });
   }
 
-  /** Sweeps at the next lease deadline (as the server reported it), or after `sweepMaxMs` at the latest. */
+  /** One sweep (with the full list if asked); no removal during the grace after being cut off. */
+  private async run(withList: boolean): Promise<Array<number | string>> {
+    const remove = Date.now() >= this.graceUntil;
+    let reply: Array<number | string>;
+    try {
+      reply = await SWEEP.run(this.redis, [this.k.instances, this.k.leases], [this.k.channel, withList ? '1' : '0', remove ? '1' : '0']);
+    } catch (err) {
+      this.cutOff = true;
+      throw err;
+    }
+    if (this.cutOff) {
+      this.cutOff = false;
+      this.startGrace('Redis reachable again');
+    }
+    return reply;
+  }
+
+  private startGrace(why: string): void {
+    const graceMs = this.options.expiryGraceMs ?? 2_000;
+    this.graceUntil = Date.now() + graceMs;
+    this.logger.info({ channel: this.k.channel, graceMs, why }, 'holding lease expiry while instances renew');
+    this.scheduleSweep(graceMs + 1);
+  }
+
+  /** Sweeps at the next lease deadline (as the server reported it), after `sweepMaxMs` at the latest, never within the grace. */
   private scheduleSweep(inMs: number): void {
     if (this.stopped) return;
-    const at = Date.now() + Math.max(1, Math.min(inMs, this.options.sweepMaxMs ?? 1_000));
+    const now = Date.now();
+    const at = Math.max(now + Math.max(1, Math.min(inMs, this.options.sweepMaxMs ?? 1_000)), this.graceUntil + 1);
     if (at >= this.sweepAt) return;
     clearTimeout(this.sweepTimer);
     this.sweepAt = at;
-    this.sweepTimer = unrefTimeout(() => void this.sweep(), at - Date.now());
+    this.sweepTimer = unrefTimeout(() => void this.sweep(), at - now);
   }
 
   private async sweep(): Promise<void> {
     this.sweepAt = Infinity;
     try {
-      const [nextMs] = await SWEEP.run<number[]>(this.redis, [this.k.instances, this.k.leases], [this.k.channel, '0']);
-      this.afterSweep(nextMs);
+      const [nextMs] = await this.run(false);
+      this.afterSweep(Number(nextMs));
     } catch (err) {
       this.logger.debug({ channel: this.k.channel, err: (err as Error).message }, 'sweep failed');
       this.scheduleSweep(this.options.sweepMaxMs ?? 1_000);

@@ -10,8 +10,8 @@ export interface ResyncedWatchOptions {
   channel: string;
   /** Applies one pushed change to local state (must be idempotent: a change can be replayed). */
   apply(message: string): void;
-  /** Reads the full state and replaces the local one. */
-  load(): Promise<void>;
+  /** Reads the full state and replaces the local one; `reason` is start, reconnect or periodic. */
+  load(reason: string): Promise<void>;
   /** Full reread period (jittered ±10 %); repairs whatever pub/sub lost. */
   resyncMs: number;
   logger?: CoordinationLogger;
@@ -76,7 +76,7 @@ export class ResyncedWatch {
     let next = this.o.resyncMs;
     this.held = [];
     try {
-      await this.o.load();
+      await this.o.load(reason);
     } catch (err) {
       next = Math.min(next, RETRY_MS);
       this.logger.warn({ channel: this.o.channel, reason, err: (err as Error).message }, 'resync failed; retrying');

@@ -8,7 +8,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { CoordinationBackend, CoordinationLogger, delay, FeatureFlags } from '@stayline/coordination';
+import { CoordinationBackend, CoordinationLogger, delay, FeatureFlags, jittered } from '@stayline/coordination';
 import { HealthRegistry, healthRegistry } from '@stayline/observability';
 import { describeInstance } from '../instance';
 import { Registration, ServiceRegistry } from '../registry';
@@ -30,6 +30,7 @@ export class DiscoveryLifecycle implements OnApplicationBootstrap, BeforeApplica
   private registration?: Registration;
   private registering?: Promise<Registration>;
   private readonly cleanups: Array<() => void> = [];
+  private shuttingDown = false;
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: DiscoveryModuleOptions,
@@ -70,18 +71,23 @@ export class DiscoveryLifecycle implements OnApplicationBootstrap, BeforeApplica
       this.logger.warn({ service: this.options.service }, 'no HTTP server to wait for: call DiscoveryLifecycle.register() once listening');
       return;
     }
-    const go = () => void this.register().catch((err: Error) => this.logger.error({ err: err.message }, 'registration failed'));
+    const go = () => void this.register();
     if (server.listening) go();
     else server.once('listening', go);
   }
 
-  /** Registers this instance (done by itself once the HTTP server listens, unless `register: 'manual'`). */
+  /**
+   * Registers this instance (done by itself once the HTTP server listens,
+   * unless `register: 'manual'`). While the coordinator is unreachable it
+   * keeps trying (every 500 ms) until it succeeds or the app shuts down.
+   */
   register(): Promise<Registration> {
-    this.registering ??= this.doRegister();
+    this.registering ??= this.registerUntilDone();
     return this.registering;
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
+    this.shuttingDown = true;
     const registration = this.registration ?? (await this.registering?.catch(() => undefined));
     this.registration = undefined;
     if (registration) {
@@ -103,6 +109,18 @@ export class DiscoveryLifecycle implements OnApplicationBootstrap, BeforeApplica
     await this.flags.stop();
     await this.registry.close();
     await this.coordination.close();
+  }
+
+  private async registerUntilDone(): Promise<Registration> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.doRegister();
+      } catch (err) {
+        if (this.shuttingDown) throw err;
+        if (attempt === 1) this.logger.warn({ err: (err as Error).message }, 'registration failed; retrying every 500 ms');
+        await delay(jittered(500), { unref: true });
+      }
+    }
   }
 
   private async doRegister(): Promise<Registration> {
