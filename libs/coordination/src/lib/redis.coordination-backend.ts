@@ -9,11 +9,12 @@ import Redis from 'ioredis';
 import { CoordinationBackend } from './coordination-backend';
 import { LeaderElection } from './election/leader-election';
 import { LeaderElectionOptions, RedisLeaderElection } from './election/redis.leader-election';
-import { RedisFencedResource } from './fencing/redis.fenced-resource';
-import { RedisFlagStore } from './flags/redis.flag-store';
+import { FENCED_SCRIPTS, RedisFencedResource } from './fencing/redis.fenced-resource';
+import { FLAG_SCRIPTS, RedisFlagStore } from './flags/redis.flag-store';
 import { CoordinationLogger, silentLogger } from './logger';
 import { LockOptions, RedisLock } from './lock/redis.lock';
-import { RedisLease } from './redis/lease';
+import { LEASE_SCRIPTS, RedisLease } from './redis/lease';
+import { preloadScripts } from './redis/lua-script';
 import { connectRedis, RedisTarget } from './redis/redis-target';
 import { SubscriberHub } from './redis/subscriber-hub';
 
@@ -49,6 +50,7 @@ export class RedisCoordinationBackend implements CoordinationBackend {
     this.logger = options.logger ?? silentLogger;
     this.redis = this.connect('coord');
     this.durable = this.connect('coord-durable');
+    preloadScripts(this.redis, [...LEASE_SCRIPTS, ...FLAG_SCRIPTS, ...FENCED_SCRIPTS]);
   }
 
   election(name: string, options: LeaderElectionOptions = {}): LeaderElection {

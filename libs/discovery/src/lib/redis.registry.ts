@@ -9,6 +9,7 @@ import {
   connectRedis,
   CoordinationLogger,
   jittered,
+  preloadScripts,
   RedisTarget,
   ResyncedWatch,
   silentLogger,
@@ -70,6 +71,7 @@ export class RedisRegistry implements ServiceRegistry {
     this.logger = options.logger ?? silentLogger;
     this.prefix = options.prefix ?? 'stayline:discovery';
     this.redis = this.connect('registry');
+    preloadScripts(this.redis, [UPSERT, REMOVE, SWEEP]);
   }
 
   async register(instance: ServiceInstance, options: LeaseOptions = {}): Promise<Registration> {

@@ -1,7 +1,8 @@
 /**
  * Fixture process: registers one instance (or, with --agent, a datastore on
  * behalf of that agent) in the Redis registry and keeps it renewed. SIGTERM
- * deregisters first, then exits; SIGKILL and SIGSTOP leave the lease to expire.
+ * deregisters first, then exits (printing when it began: `{"event":"deregistering","at":<ms>}`);
+ * SIGKILL and SIGSTOP leave the lease to expire.
  *   run.cjs registrant.ts --redis <url> --service payment --id payment-1 [--tcp 4201] [--ttl 3000] [--agent agent-a --role primary]
  */
 import { parseRedisTarget } from '@stayline/coordination';
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
     : registry.register(instance, { ttlMs });
   // installed before the registration completes: watchers may see the entry before this process sees the reply
   process.once('SIGTERM', () => {
+    // when the graceful stop begins, on a clock shared by the processes of this machine (benchmarks read it)
+    console.log(JSON.stringify({ event: 'deregistering', id: a.id, at: performance.timeOrigin + performance.now() }));
     void registered
       .then((r) => (a.agent ? r.release() : r.deregister()))
       .finally(() => registry.close())

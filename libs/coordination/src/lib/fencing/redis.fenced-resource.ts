@@ -20,6 +20,9 @@ end
 return 1`,
 );
 
+/** The script of a fenced resource, to preload. */
+export const FENCED_SCRIPTS = [FENCED_WRITE];
+
 /** A fenced value in Redis (the Lua form of `WHERE fence_token <= ?`), with an audit trail of accepted writes. */
 export class RedisFencedResource implements FencedResource {
   constructor(

@@ -30,6 +30,9 @@ for _, x in ipairs(redis.call('HGETALL', KEYS[1])) do table.insert(out, x) end
 return out`,
 );
 
+/** The scripts of the flag store, to preload. */
+export const FLAG_SCRIPTS = [WRITE, LOAD];
+
 export interface RedisFlagStoreOptions {
   /** Key prefix, e.g. `stayline:coord:flags`. */
   key: string;

@@ -41,6 +41,9 @@ end
 return 0`,
 );
 
+/** The scripts of a lease, to preload. */
+export const LEASE_SCRIPTS = [ACQUIRE, EXTEND, RELEASE];
+
 export type LeaseAttempt =
   | { acquired: true; token: number; value: string }
   | { acquired: false; holder: string | undefined; remainingMs: number };

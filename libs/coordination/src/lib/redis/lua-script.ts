@@ -16,6 +16,11 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
+  /** Caches the script on the server (`SCRIPT LOAD`), so its first run costs one round trip, not two. */
+  async load(redis: Redis): Promise<void> {
+    await redis.script('LOAD', this.source);
+  }
+
   async run<T>(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<T> {
     try {
       return (await redis.evalsha(this.sha, keys.length, ...keys, ...args)) as T;
@@ -30,3 +35,13 @@ export class LuaScript {
 export const LUA_NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
+
+/**
+ * Loads `scripts` whenever `redis` (re)connects: a new primary after a failover
+ * starts with an empty script cache.
+ */
+export function preloadScripts(redis: Redis, scripts: readonly LuaScript[]): void {
+  const load = () => void Promise.all(scripts.map((s) => s.load(redis))).catch(() => undefined);
+  redis.on('ready', load);
+  if (redis.status === 'ready') load();
+}
