@@ -1,5 +1,6 @@
 /**
- * The stack commands:
+ * The stack commands. The whole stack: MariaDB, Redis + Sentinel, 2 instances of
+ * every service (STAYLINE_INSTANCES), the gateway sync and nginx on :8080.
  *   npm start                      the whole stack in the foreground; Ctrl-C stops everything
  *   npm run stack:up               the same, detached; returns once everything is healthy
  *   npm run stack:down             stops a detached stack; no process or port is left
@@ -7,7 +8,15 @@
  * State lives under .stack/ (STAYLINE_STATE_DIR to move it).
  */
 import path from 'node:path';
-import { Stack, StackPorts, startStack } from './lib/stack';
+import {
+  DEFAULT_GATEWAY_SYNC_PORT,
+  DEFAULT_SERVICE_PORTS,
+  ServicePorts,
+  SERVICES,
+  Stack,
+  StackPorts,
+  startStack,
+} from './lib/stack';
 import { ComponentStatus, StackStatus } from './lib/status';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -22,6 +31,24 @@ function portsFromEnv(): Partial<StackPorts> {
     sentinel: list('STAYLINE_SENTINEL_PORTS', [26479, 26480, 26481]),
     nginx: Number(process.env.STAYLINE_GATEWAY_PORT ?? 8080),
   };
+}
+
+/** `STAYLINE_PAYMENT_HTTP_PORTS=4101,4102`, `STAYLINE_PAYMENT_TCP_PORTS=5101,5102`... */
+function servicePortsFromEnv(): Record<string, ServicePorts> {
+  const list = (name: string) => process.env[name]?.split(',').map((p) => Number(p.trim()));
+  return Object.fromEntries(
+    SERVICES.map((s) => {
+      const key = `STAYLINE_${s.toUpperCase()}`;
+      const fallback = DEFAULT_SERVICE_PORTS[s];
+      return [
+        s,
+        {
+          http: list(`${key}_HTTP_PORTS`) ?? fallback.http,
+          tcp: list(`${key}_TCP_PORTS`) ?? fallback.tcp,
+        },
+      ];
+    }),
+  );
 }
 
 const log = (line: string) => console.error(`[stack] ${line}`);
@@ -77,12 +104,26 @@ async function up(foreground: boolean): Promise<void> {
     log(`a stack is already running from ${STATE_DIR}; stopping it first`);
     await running.stop();
   }
+  const t0 = Date.now();
   const stack = await startStack({
     stateDir: STATE_DIR,
     ports: portsFromEnv(),
     detached: true,
     log,
   });
+  try {
+    await stack.startServices({
+      instances: Number(process.env.STAYLINE_INSTANCES ?? 2),
+      ports: servicePortsFromEnv(),
+      gatewaySyncPort: Number(process.env.STAYLINE_GATEWAY_SYNC_PORT ?? DEFAULT_GATEWAY_SYNC_PORT),
+      log,
+    });
+  } catch (err) {
+    log(`start failed: ${(err as Error).message}; stopping what started`);
+    await stack.stop();
+    throw err;
+  }
+  log(`whole stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(formatStatus(await stack.status()));
   console.log(`\ngateway: ${stack.nginx.url}`);
   if (!foreground) return;

@@ -22,6 +22,30 @@ describe('renderNginxConfig', () => {
     expect(conf).toContain('server 127.0.0.1:4101 max_fails=2 fail_timeout=5s;');
     expect(conf).toContain('server 127.0.0.1:4102 max_fails=2 fail_timeout=5s;');
     expect(conf).toMatch(/keepalive 64;/);
+    // nginx must drop an idle upstream connection before Node's keepAliveTimeout (5 s) does
+    expect(conf).toMatch(/keepalive_timeout 4s;/);
+  });
+
+  it('retries on the next instance only for idempotent requests, and never on a 503', () => {
+    const conf = renderNginxConfig(base);
+    const retry = /proxy_next_upstream ([^;]+);/.exec(conf)?.[1] ?? '';
+    // no `non_idempotent`: a POST that reached an instance is never sent again
+    expect(retry.split(/\s+/).sort()).toEqual(['error', 'http_502', 'timeout']);
+  });
+
+  it('sets the request id at the edge, keeping a plain one from the client, and answers it once', () => {
+    const conf = renderNginxConfig(base);
+    expect(conf).toMatch(/proxy_set_header X-Request-Id \$stayline_request_id;/);
+    expect(conf).toMatch(/proxy_hide_header X-Request-Id;/);
+    expect(conf).toMatch(/add_header X-Request-Id \$stayline_request_id always;/);
+    expect(conf).toMatch(/"requestId":"\$stayline_request_id"/);
+  });
+
+  it('answers every error nginx itself produces as JSON', () => {
+    const conf = renderNginxConfig(base);
+    for (const code of [400, 404, 405, 413, 414, 494, 500, 502, 503, 504])
+      expect(conf).toMatch(new RegExp(`error_page ${code} /_gateway/errors/${code};`));
+    expect(conf).toMatch(/default_type application\/json;/);
   });
 
   it('routes every public prefix and no admin route', () => {

@@ -34,6 +34,8 @@ export interface NginxOptions {
   /** passive health check: failures before an instance is skipped for `failTimeout` */
   maxFails?: number;
   failTimeout?: string;
+  /** How long an idle keepalive connection to an upstream is kept; below the services' 5 s. */
+  upstreamKeepaliveTimeout?: string;
 }
 
 const TEMPLATE = path.resolve(__dirname, '../../../nginx/nginx.conf.template');
@@ -46,7 +48,15 @@ function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): s
       )
     : // an upstream may not be empty: a placeholder that is always down answers 502 until instances register
       ['    server 127.0.0.1:9 down;'];
-  return [`  upstream ${service} {`, ...lines, '    keepalive 64;', '  }'].join('\n');
+  return [
+    `  upstream ${service} {`,
+    ...lines,
+    '    keepalive 64;',
+    // shorter than Node's keepAliveTimeout (5 s): nginx closes an idle connection
+    // before the service does, so it never sends a request on one being closed
+    `    keepalive_timeout ${o.upstreamKeepaliveTimeout ?? '4s'};`,
+    '  }',
+  ].join('\n');
 }
 
 /** Renders the gateway config from infra/nginx/nginx.conf.template. */

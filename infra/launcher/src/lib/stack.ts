@@ -27,7 +27,11 @@ import {
 } from './redis';
 import { Component, ComponentKind, readState, StackState, writeState } from './state';
 import { ServiceInstanceOptions, startServiceInstance } from './services';
+import { StartedServices, startServices, StartServicesOptions } from './full-stack';
 import { probeStack, StackStatus } from './status';
+
+// the full stack's services and gateway sync, reachable from the launcher's entry point
+export * from './full-stack';
 
 /** Fixed ports for the commands (`npm start`, `stack:up`); tests draw free ones. */
 export interface StackPorts {
@@ -238,6 +242,11 @@ export class Stack {
   /** Starts one instance of a service (see {@link startServiceInstance}). */
   startService(o: ServiceInstanceOptions): Promise<Component> {
     return startServiceInstance(this, o);
+  }
+
+  /** Starts every service, 2 instances each by default, behind the gateway (see {@link startServices}). */
+  startServices(o: StartServicesOptions = {}): Promise<StartedServices> {
+    return startServices(this, o);
   }
 
   /** Sends a fault signal: SIGKILL (crash), SIGSTOP (freeze), SIGCONT (thaw), SIGTERM (graceful stop). */

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+const port = () => z.coerce.number().int().min(1).max(65535);
+const ms = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
+/** `127.0.0.1:26479,127.0.0.1:26480` -> `[{ host, port }]`. */
+const hostPorts = () =>
+  z.string().transform((s, ctx) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map((item) => {
+        const m = /^([^:\s]+):(\d{1,5})$/.exec(item);
+        if (!m) ctx.addIssue({ code: 'custom', message: `expected host:port, got "${item}"` });
+        return { host: m?.[1] ?? '', port: Number(m?.[2] ?? 0) };
+      }),
+  );
+
+/** The gateway sync's environment; the launcher sets it (infra/launcher/src/lib/full-stack.ts). */
+export const syncConfigSchema = z.object({
+  REDIS_SENTINELS: hostPorts(),
+  REDIS_MASTER_NAME: z.string().default('stayline'),
+  /** nginx's prefix directory: the config, nginx.pid and the logs live there. */
+  GATEWAY_PREFIX: z.string().min(1),
+  /** Where nginx listens (rendered into the config). */
+  GATEWAY_HOST: z.string().default('127.0.0.1'),
+  GATEWAY_PORT: port(),
+  /** The sync's own HTTP port: `/health/live`, `/health/ready`, `/upstreams`. */
+  SYNC_HOST: z.string().default('127.0.0.1'),
+  SYNC_PORT: port(),
+  SYNC_DEBOUNCE_MS: ms(50),
+  SYNC_RECONCILE_MS: ms(2_000),
+  NGINX_BIN: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type SyncConfig = z.infer<typeof syncConfigSchema>;
+
+/** Validates the environment and fails fast, naming every bad variable. */
+export function syncConfig(env: NodeJS.ProcessEnv = process.env): SyncConfig {
+  const parsed = syncConfigSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+  throw new Error(`invalid gateway-sync configuration:\n  ${problems.join('\n  ')}`);
+}

@@ -1,0 +1,225 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { freePorts, waitFor } from './ports';
+import { isAlive, tail } from './process';
+import type { Stack } from './stack';
+import { Component } from './state';
+
+const ROOT = path.resolve(__dirname, '../../../..');
+
+/** The four services, in the order they start: callees before their caller. */
+export const SERVICE_START_ORDER: ReadonlyArray<readonly string[]> = [
+  ['payment', 'recommendation'],
+  ['reservation', 'scrap'],
+];
+export const SERVICES = SERVICE_START_ORDER.flat();
+
+/** Fixed ports of the commands (`npm start`, `stack:up`): instance n uses index n-1. Tests draw free ones. */
+export const DEFAULT_SERVICE_PORTS: Readonly<Record<string, { http: number[]; tcp: number[] }>> = {
+  reservation: { http: [4001, 4002], tcp: [5001, 5002] },
+  payment: { http: [4101, 4102], tcp: [5101, 5102] },
+  recommendation: { http: [4201, 4202], tcp: [5201, 5202] },
+  scrap: { http: [4301, 4302], tcp: [5301, 5302] },
+};
+export const DEFAULT_GATEWAY_SYNC_PORT = 4901;
+
+export interface ServicePorts {
+  http?: number[];
+  tcp?: number[];
+}
+
+export interface StartServicesOptions {
+  /** Instances of every service. Default 2. */
+  instances?: number;
+  /** Which services. Default all four. */
+  services?: readonly string[];
+  /** Fixed ports per service (instance n takes index n-1); omitted ones are drawn free. */
+  ports?: Readonly<Record<string, ServicePorts>>;
+  /** Extra environment per service, over the defaults (scrap: `SCRAP_ALLOW_CIDRS` empty, the SSRF guard on). */
+  env?: Readonly<Record<string, Record<string, string>>>;
+  /** Start the gateway sync (default: when the stack has nginx). */
+  gatewaySync?: boolean;
+  /** The sync's own HTTP port; drawn free when omitted. */
+  gatewaySyncPort?: number;
+  log?: (line: string) => void;
+}
+
+export interface StartedServices {
+  instances: Component[];
+  sync?: Component;
+  /** From the first spawn to the gateway routing to every instance. */
+  startupMs: number;
+}
+
+/** Defaults every instance of a service gets unless the caller overrides them. */
+const SERVICE_DEFAULT_ENV: Readonly<Record<string, Record<string, string>>> = {
+  // no private range is fetchable unless someone allows it on purpose
+  scrap: { SCRAP_ALLOW_CIDRS: '' },
+};
+
+/**
+ * Starts `instances` instances of every service on a running stack (payment
+ * and recommendation first, then their caller reservation, with scrap), and the
+ * gateway sync that puts them behind nginx; resolves once nginx routes to every
+ * instance. Used by the commands, the e2e tests and the benchmarks.
+ *
+ * @example
+ *   const stack = await startStack();
+ *   await startServices(stack, { instances: 2 });
+ *   await fetch(`${stack.nginx.url}/api/listings`);
+ */
+export async function startServices(
+  stack: Stack,
+  o: StartServicesOptions = {},
+): Promise<StartedServices> {
+  const t0 = Date.now();
+  const log = o.log ?? (() => undefined);
+  const count = o.instances ?? 2;
+  const wanted = o.services ?? SERVICES;
+  const withSync = o.gatewaySync ?? stack.byKind('nginx').length > 0;
+  const sync = withSync ? startGatewaySync(stack, { port: o.gatewaySyncPort }) : undefined;
+  // a failed sync start must not go unobserved while the services start
+  sync?.catch(() => undefined);
+  const instances: Component[] = [];
+  for (const phase of SERVICE_START_ORDER) {
+    const t = Date.now();
+    const services = phase.filter((s) => wanted.includes(s));
+    const started = await Promise.all(
+      services.flatMap((service) =>
+        Array.from({ length: count }, (_, i) =>
+          stack.startService({
+            service,
+            name: `${service}-${i + 1}`,
+            httpPort: o.ports?.[service]?.http?.[i],
+            tcpPort: o.ports?.[service]?.tcp?.[i],
+            env: { ...SERVICE_DEFAULT_ENV[service], ...o.env?.[service] },
+          }),
+        ),
+      ),
+    );
+    instances.push(...started);
+    if (services.length)
+      log(`${services.join(', ')}: ${started.length} instance(s) in ${Date.now() - t} ms`);
+  }
+  const syncComponent = await sync;
+  if (syncComponent) {
+    const expected = Object.fromEntries(wanted.map((s) => [s, count]));
+    await waitForGatewayUpstreams(stack, expected);
+  }
+  const startupMs = Date.now() - t0;
+  log(`services: ${instances.length} instance(s) behind the gateway in ${startupMs} ms`);
+  return { instances, sync: syncComponent, startupMs };
+}
+
+/** Starts the gateway sync agent (infra/gateway-sync): nginx's upstreams follow the registry. */
+export async function startGatewaySync(
+  stack: Stack,
+  o: { port?: number; env?: Record<string, string> } = {},
+): Promise<Component> {
+  const nginx = stack.byKind('nginx')[0];
+  if (!nginx) throw new Error('the gateway sync needs a stack with nginx');
+  const port = o.port ?? (await freePorts(1))[0];
+  const name = 'gateway-sync';
+  const dir = path.join(stack.stateDir, name);
+  const ts = path.join(ROOT, 'infra', 'gateway-sync', 'src', 'main.ts');
+  const entry = fs.existsSync(ts) ? ts : ts.replace(/\.ts$/, '.js');
+  const { sentinels, masterName } = stack.redis;
+  const component: Component = {
+    name,
+    kind: 'agent',
+    role: 'gateway-sync',
+    host: '127.0.0.1',
+    port,
+    ports: { http: port },
+    dir,
+    spec: {
+      command: process.execPath,
+      args: entry.endsWith('.ts') ? [path.join(ROOT, 'scripts', 'run.cjs'), entry] : [entry],
+      cwd: ROOT,
+      env: {
+        REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
+        REDIS_MASTER_NAME: masterName,
+        GATEWAY_PREFIX: nginx.dir,
+        GATEWAY_HOST: nginx.host,
+        GATEWAY_PORT: String(nginx.port),
+        SYNC_PORT: String(port),
+        LOG_LEVEL: process.env.STAYLINE_LOG_LEVEL ?? 'info',
+        ...o.env,
+      },
+      logFile: path.join(dir, 'gateway-sync.log'),
+    },
+  };
+  await stack.spawn(component, { timeoutMs: 60_000 });
+  await waitFor(
+    'the gateway sync to be ready',
+    async () => {
+      if (!isAlive(component.pid))
+        throw new Error(`gateway-sync exited:\n${tail(component.spec.logFile)}`);
+      return (await getJson(`http://127.0.0.1:${port}/health/ready`)).status === 200;
+    },
+    { timeoutMs: 30_000, intervalMs: 25 },
+  );
+  return component;
+}
+
+/** What the sync has applied to nginx: `host:port` per service, reload count and timings. */
+export interface GatewayUpstreams {
+  upstreams: Record<string, string[]>;
+  reloads: number;
+  lastReload?: {
+    at: string;
+    totalMs: number;
+    validateMs: number;
+    reloadMs?: number;
+    reason: string;
+  };
+  lastError?: string;
+}
+
+/** Asks the stack's gateway sync what nginx runs now. */
+export async function gatewayUpstreams(stack: Stack): Promise<GatewayUpstreams> {
+  const sync = stack.component('gateway-sync');
+  const res = await getJson(`http://${sync.host}:${sync.port}/upstreams`);
+  if (res.status !== 200) throw new Error(`gateway-sync /upstreams answered ${res.status}`);
+  return res.body as GatewayUpstreams;
+}
+
+/** Waits until nginx runs exactly `counts[service]` upstreams for each service named. */
+export async function waitForGatewayUpstreams(
+  stack: Stack,
+  counts: Record<string, number>,
+  timeoutMs = 30_000,
+): Promise<GatewayUpstreams> {
+  let last: GatewayUpstreams | undefined;
+  await waitFor(
+    `the gateway to route to ${JSON.stringify(counts)}`,
+    async () => {
+      last = await gatewayUpstreams(stack);
+      const now = last.upstreams;
+      return Object.entries(counts).every(([s, n]) => (now[s] ?? []).length === n);
+    },
+    { timeoutMs, intervalMs: 20 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; nginx has ${JSON.stringify(last?.upstreams)}`);
+  });
+  return last as GatewayUpstreams;
+}
+
+function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 1_500, agent: false }, (res) => {
+      let data = '';
+      res.setEncoding('utf8').on('data', (d: string) => (data += d));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined });
+        } catch {
+          resolve({ status: res.statusCode ?? 0, body: data });
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
