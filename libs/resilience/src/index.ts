@@ -30,6 +30,7 @@ export {
   BulkheadRejectedError,
   CallTimeoutError,
   DependencyUnavailableError,
+  NoEndpointError,
   ResilienceError,
   type ResilienceErrorCode,
 } from './lib/errors';

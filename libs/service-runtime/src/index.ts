@@ -2,6 +2,7 @@
  * How a stayline service starts, validates its input and configuration,
  * reports errors and stops: the parts every app shares.
  */
+export * from './lib/admin-flags.controller';
 export * from './lib/bootstrap';
 export * from './lib/config';
 export * from './lib/dependency-client';

@@ -10,7 +10,12 @@ import {
 import { isClientRpcError, isRpcErrorBody } from '@stayline/contracts';
 import { ReplicaRouter } from '@stayline/database';
 import { counter } from '@stayline/observability';
-import { BreakerOpenError, BulkheadRejectedError, ResilienceError } from '@stayline/resilience';
+import {
+  BreakerOpenError,
+  BulkheadRejectedError,
+  NoEndpointError,
+  ResilienceError,
+} from '@stayline/resilience';
 import { PAYMENT_PORT, PaymentPort } from '../clients/ports';
 import { Listing } from '../listings/listing.entity';
 import { BookingStore } from './booking.store';
@@ -43,7 +48,7 @@ export class ReservationsService {
    * refused by the database), then payment is charged with the reservation id
    * as its idempotency key:
    * - charged: 201, CONFIRMED;
-   * - payment's breaker open (nothing was sent): the hold is undone, 503 with Retry-After;
+   * - nothing sent (payment's breaker open, no instance registered, bulkhead full): the hold is undone, 503 with Retry-After;
    * - outcome unknown (a timeout): 202, PENDING_PAYMENT, settled by the reconciler;
    * - refused by payment (a 4xx): FAILED, nights released, 422.
    * The same Idempotency-Key with the same request returns the same reservation.
@@ -107,7 +112,11 @@ export class ReservationsService {
       bookings.inc({ outcome: 'confirmed' });
       return { status: 201, reservation: await this.view(held.id, true), replayed: false };
     } catch (err) {
-      if (err instanceof BreakerOpenError || err instanceof BulkheadRejectedError) {
+      if (
+        err instanceof BreakerOpenError ||
+        err instanceof BulkheadRejectedError ||
+        err instanceof NoEndpointError
+      ) {
         // nothing reached payment: leave no trace, so the client can retry with the same key
         await this.db.transaction((m) => BookingStore.abandon(m, held.id));
         bookings.inc({ outcome: 'payment_unavailable' });

@@ -49,8 +49,7 @@ export async function startServiceInstance(
   stack: Stack,
   o: ServiceInstanceOptions,
 ): Promise<Component> {
-  const existing = stack.components.filter((c) => c.meta?.service === o.service).length;
-  const name = o.name ?? `${o.service}-${existing + 1}`;
+  const name = o.name ?? stack.nextInstanceName(o.service);
   const [httpFree, tcpFree] = await freePorts(2);
   const httpPort = o.httpPort ?? httpFree;
   const tcpPort = o.tcpPort ?? tcpFree;

@@ -85,6 +85,7 @@ const HOST = '127.0.0.1';
  */
 export class Stack {
   private exitHook?: () => void;
+  private readonly reservedNames = new Set<string>();
 
   private constructor(
     readonly state: StackState,
@@ -237,6 +238,19 @@ export class Stack {
       );
     }
     return component;
+  }
+
+  /**
+   * The next free instance name of a service (`payment-3`), reserved at once so
+   * that instances started in parallel never get the same name.
+   */
+  nextInstanceName(service: string): string {
+    const taken = new Set([...this.state.components.map((c) => c.name), ...this.reservedNames]);
+    let n = 1;
+    while (taken.has(`${service}-${n}`)) n++;
+    const name = `${service}-${n}`;
+    this.reservedNames.add(name);
+    return name;
   }
 
   /** Starts one instance of a service (see {@link startServiceInstance}). */

@@ -37,6 +37,7 @@ import {
   BreakerOpenError,
   BulkheadRejectedError,
   DependencyUnavailableError,
+  NoEndpointError,
   ResilienceError,
 } from './errors';
 import { retryElsewhere } from './retry-elsewhere';
@@ -306,8 +307,7 @@ export class DependencyPolicy implements DependencyBreaker {
     const refusing = [...this.breakers.values()].filter(
       ({ breaker }) => !breaker.isCallPermitted(),
     );
-    if (refusing.length === 0)
-      return new DependencyUnavailableError(this.name, 'no endpoint to call');
+    if (refusing.length === 0) return new NoEndpointError(this.name);
     return new BreakerOpenError(
       this.name,
       Math.min(...refusing.map(({ breaker }) => breaker.retryAfterMs())),

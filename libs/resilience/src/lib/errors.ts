@@ -81,3 +81,13 @@ export class DependencyUnavailableError extends ResilienceError {
     super(dependency, `${dependency} unavailable: ${detail}`, retryAfterMs, options);
   }
 }
+
+/**
+ * No endpoint of the dependency is known (none registered, or all gone): the
+ * call was not sent anywhere, so, unlike a timeout, its outcome is certain.
+ */
+export class NoEndpointError extends DependencyUnavailableError {
+  constructor(dependency: string) {
+    super(dependency, 'no endpoint to call');
+  }
+}

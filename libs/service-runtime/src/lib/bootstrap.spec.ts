@@ -84,7 +84,7 @@ describe('bootstrapService', () => {
   it('answers malformed JSON with a 400 JSON error', async () => {
     const res = await post('/api/book', '{"listingId": ');
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: 'bad_request', message: 'malformed JSON body' });
+    expect(await res.json()).toEqual({ error: 'bad_request', message: 'malformed JSON body', requestId: expect.any(String) });
   });
 
   it('answers an oversized body with a 413 JSON error', async () => {
@@ -109,7 +109,11 @@ describe('bootstrapService', () => {
   it('keeps HTTP errors as JSON with their status', async () => {
     const res = await fetch(`${base}/api/missing`);
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: 'not_found', message: 'listing 42 does not exist' });
+    expect(await res.json()).toEqual({
+      error: 'not_found',
+      message: 'listing 42 does not exist',
+      requestId: expect.any(String),
+    });
   });
 
   it('answers an unknown route with a 404 JSON error', async () => {
@@ -122,7 +126,7 @@ describe('bootstrapService', () => {
     const res = await fetch(`${base}/api/boom`);
     expect(res.status).toBe(500);
     const text = await res.text();
-    expect(JSON.parse(text)).toEqual({ error: 'internal_error', message: 'internal error' });
+    expect(JSON.parse(text)).toEqual({ error: 'internal_error', message: 'internal error', requestId: expect.any(String) });
     expect(text).not.toMatch(/secret|stack|at /);
   });
 

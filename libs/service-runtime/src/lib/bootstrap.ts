@@ -1,6 +1,7 @@
 import { DynamicModule, INestApplication, LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { requestIdMiddleware } from '@stayline/observability';
 import express, { NextFunction, Request, Response } from 'express';
 import { toErrorBody } from './error-body';
 import { HttpErrorFilter } from './http-error.filter';
@@ -31,6 +32,8 @@ export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INes
   if (logger) app.useLogger(logger);
   const instance = app.getHttpAdapter().getInstance() as express.Express;
   instance.disable('x-powered-by');
+  // the request id first, so even a body that fails to parse is answered with it
+  app.use(requestIdMiddleware);
   app.use(express.json({ limit: o.bodyLimit ?? '64kb' }));
   // body-parser errors (malformed JSON, too large) happen before Nest routes: answer them as JSON here
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { RequestContext } from '@stayline/observability';
+import { ResilienceError, toUnavailableResponse } from '@stayline/resilience';
 
 /** The one error shape every stayline endpoint answers with: `{ error, message, requestId }`. */
 export interface ErrorBody {
@@ -34,8 +35,21 @@ export function errorCode(status: number): string {
  * Turns anything thrown into a status and a safe body. Unknown errors become a
  * 500 with a generic message: no stack trace or internal detail leaks.
  */
-export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
+export function toErrorBody(err: unknown): {
+  status: number;
+  body: ErrorBody;
+  headers?: Record<string, string>;
+} {
   const requestId = RequestContext.requestId();
+  // an essential dependency failed or its breaker is open: fail fast, and say when to come back
+  if (err instanceof ResilienceError) {
+    const unavailable = toUnavailableResponse(err, requestId);
+    return {
+      status: unavailable.status,
+      body: { ...unavailable.body },
+      headers: { ...unavailable.headers },
+    };
+  }
   if (err instanceof HttpException) {
     const status = err.getStatus();
     const res = err.getResponse();

@@ -10,10 +10,10 @@ describe('FaultInjector', () => {
   it('uses the most specific flag', () => {
     const f = new FaultInjector(
       flags({
-        'fault.payment.*.latencyMs': 10,
+        'fault.payment.all.latencyMs': 10,
         'fault.payment.charge.latencyMs': 20,
-        'fault.payment@payment-2.*.latencyMs': 30,
-        'fault.payment@payment-2.charge.latencyMs': 40,
+        'fault.payment-2.all.latencyMs': 30,
+        'fault.payment-2.charge.latencyMs': 40,
       }),
       scope,
     );
@@ -26,7 +26,7 @@ describe('FaultInjector', () => {
       ),
     ).toBe(20);
     expect(
-      new FaultInjector(flags({ 'fault.payment@payment-1.*.latencyMs': 99 }), scope).value(
+      new FaultInjector(flags({ 'fault.payment-1.all.latencyMs': 99 }), scope).value(
         'charge',
         'latencyMs',
       ),
@@ -37,7 +37,7 @@ describe('FaultInjector', () => {
     const slept: number[] = [];
     const rolls = [0.1, 0.9];
     const f = new FaultInjector(
-      flags({ 'fault.payment.*.latencyMs': 25, 'fault.payment.charge.errorRate': 0.5 }),
+      flags({ 'fault.payment.all.latencyMs': 25, 'fault.payment.charge.errorRate': 0.5 }),
       scope,
       () => rolls.shift() ?? 1,
       async (ms) => {

@@ -14,10 +14,10 @@ export interface FaultScope {
  * Faults switched on by feature flag, with no restart: added latency and an
  * error rate, per service, per instance and per operation. The most specific
  * flag wins:
- *   fault.payment@payment-2.charge.latencyMs   one instance, one operation
- *   fault.payment@payment-2.*.latencyMs        one instance, every operation
- *   fault.payment.charge.latencyMs             every instance, one operation
- *   fault.payment.*.latencyMs                  every instance, every operation
+ *   fault.payment-2.charge.latencyMs   one instance (by its id), one operation
+ *   fault.payment-2.all.latencyMs      one instance, every operation
+ *   fault.payment.charge.latencyMs     every instance of the service, one operation
+ *   fault.payment.all.latencyMs        every instance, every operation
  * (the same names with `errorRate`, 0..1). One slow payment instance is how the
  * client-side load balancing experiment shows round robin against a load-aware choice.
  */
@@ -34,10 +34,10 @@ export class FaultInjector {
   value(operation: string, kind: 'latencyMs' | 'errorRate'): number {
     const { service, instanceId } = this.scope;
     for (const name of [
-      `fault.${service}@${instanceId}.${operation}.${kind}`,
-      `fault.${service}@${instanceId}.*.${kind}`,
+      `fault.${instanceId}.${operation}.${kind}`,
+      `fault.${instanceId}.all.${kind}`,
       `fault.${service}.${operation}.${kind}`,
-      `fault.${service}.*.${kind}`,
+      `fault.${service}.all.${kind}`,
     ]) {
       const v = this.flags.number(name, Number.NaN);
       if (Number.isFinite(v)) return v;

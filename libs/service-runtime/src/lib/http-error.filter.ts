@@ -14,7 +14,7 @@ export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpErrorFilter');
 
   catch(err: unknown, host: ArgumentsHost) {
-    const { status, body } = toErrorBody(err);
+    const { status, body, headers } = toErrorBody(err);
     if (status >= 500 && !(err instanceof HttpException)) {
       this.logger.error(`unhandled error: ${(err as Error)?.stack ?? String(err)}`);
     }
@@ -23,6 +23,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
+    for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
     res.status(status).json(body);
     return undefined;
   }

@@ -3,6 +3,7 @@ import { FeatureFlags, FlagValue } from '@stayline/coordination';
 import { DatabaseModule, ReplicaRouterOptions } from '@stayline/database';
 import { DiscoveryModule } from '@stayline/discovery';
 import { ObservabilityModule } from '@stayline/observability';
+import { AdminModule } from './admin-flags.controller';
 import { FaultInjector } from './fault-injection';
 
 /** What {@link platformImports} reads from a service's validated config. */
@@ -22,6 +23,7 @@ export interface PlatformConfig {
   REDIS_SENTINELS: Array<{ host: string; port: number }>;
   REDIS_MASTER_NAME: string;
   LOG_LEVEL: string;
+  ADMIN_TOKEN: string;
 }
 
 /**
@@ -55,6 +57,7 @@ export function platformImports(
       redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
       flagDefaults: db.flagDefaults,
     }),
+    AdminModule.forRoot(c.ADMIN_TOKEN),
   ];
 }
 
@@ -63,6 +66,7 @@ export function faultInjectorProvider(token: symbol, c: PlatformConfig): Factory
   return {
     provide: token,
     inject: [FeatureFlags],
-    useFactory: (flags: FeatureFlags) => new FaultInjector(flags, { service: c.SERVICE_NAME, instanceId: c.INSTANCE_ID }),
+    useFactory: (flags: FeatureFlags) =>
+      new FaultInjector(flags, { service: c.SERVICE_NAME, instanceId: c.INSTANCE_ID }),
   };
 }
