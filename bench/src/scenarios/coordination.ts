@@ -35,7 +35,10 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
 }
 
 async function flagPropagation(target: RedisTarget): Promise<number[]> {
-  const backends = Array.from({ length: WATCHERS + 1 }, () => new RedisCoordinationBackend({ redis: target }));
+  const backends = Array.from(
+    { length: WATCHERS + 1 },
+    () => new RedisCoordinationBackend({ redis: target }),
+  );
   const [writer, ...instances] = backends.map((b) => new FeatureFlags(b.flagStore()));
   const seenAt = instances.map(() => new Map<number, number>());
   instances.forEach((f, i) =>
@@ -62,7 +65,10 @@ async function flagPropagation(target: RedisTarget): Promise<number[]> {
 }
 
 /** Candidate processes, and the acquisitions the election announces (seen from this process). */
-async function leadership(stack: Stack, target: RedisTarget): Promise<{ takeover: number[]; handover: number[] }> {
+async function leadership(
+  stack: Stack,
+  target: RedisTarget,
+): Promise<{ takeover: number[]; handover: number[] }> {
   const acquired: Array<{ at: number; owner: string }> = [];
   const sub = connectRedis(target);
   sub.on('message', (_channel: string, message: string) => {
@@ -74,9 +80,27 @@ async function leadership(stack: Stack, target: RedisTarget): Promise<{ takeover
   const startCandidate = async () => {
     const id = `cand-${++n}`;
     const dir = path.join(stack.stateDir, id);
-    const args = [RUN, CANDIDATE, '--redis', formatRedisTarget(target), '--election', ELECTION, '--id', id];
+    const args = [
+      RUN,
+      CANDIDATE,
+      '--redis',
+      formatRedisTarget(target),
+      '--election',
+      ELECTION,
+      '--id',
+      id,
+    ];
     await stack.spawn(
-      { name: id, kind: 'agent', role: 'candidate', host: '127.0.0.1', port: 0, ports: {}, dir, spec: { command: process.execPath, args, logFile: path.join(dir, 'out.log') } },
+      {
+        name: id,
+        kind: 'agent',
+        role: 'candidate',
+        host: '127.0.0.1',
+        port: 0,
+        ports: {},
+        dir,
+        spec: { command: process.execPath, args, logFile: path.join(dir, 'out.log') },
+      },
       { waitPort: false },
     );
   };
@@ -128,16 +152,34 @@ export async function run(): Promise<Figure[]> {
   const stack = await startStack({ mariadb: false, sentinel: true, nginx: false });
   try {
     const { sentinels, masterName } = stack.redis;
-    const target: RedisTarget = { sentinels: sentinels.map(({ host, port }) => ({ host, port })), masterName };
+    const target: RedisTarget = {
+      sentinels: sentinels.map(({ host, port }) => ({ host, port })),
+      masterName,
+    };
     const flags = summarize(await flagPropagation(target));
     const lock = summarize(await lockRoundTrips(target));
     const { takeover, handover } = await leadership(stack, target);
     const take = summarize(takeover);
     const hand = summarize(handover);
     return [
-      { name: 'flags.propagation.p50', value: round(flags.p50), unit: 'ms', anchor: `${WATCHERS} instances; includes WAIT 1 (a replica has it)` },
-      { name: 'flags.propagation.p99', value: round(flags.p99), unit: 'ms', anchor: 'without push: a redeploy, or a config poll interval' },
-      { name: 'leader.takeover.p50', value: round(take.p50, 0), unit: 'ms', anchor: 'lease TTL 3000 ms, renewed every 1000 ms' },
+      {
+        name: 'flags.propagation.p50',
+        value: round(flags.p50),
+        unit: 'ms',
+        anchor: `${WATCHERS} instances; includes WAIT 1 (a replica has it)`,
+      },
+      {
+        name: 'flags.propagation.p99',
+        value: round(flags.p99),
+        unit: 'ms',
+        anchor: 'without push: a redeploy, or a config poll interval',
+      },
+      {
+        name: 'leader.takeover.p50',
+        value: round(take.p50, 0),
+        unit: 'ms',
+        anchor: 'lease TTL 3000 ms, renewed every 1000 ms',
+      },
       {
         name: 'leader.takeover.max',
         value: round(take.max, 0),
@@ -145,8 +187,18 @@ export async function run(): Promise<Figure[]> {
         goal: '<= 4000 (TTL + one renewal)',
         anchor: 'etcd3 npm Election: 60 s lease by default; ZooKeeper: the session timeout',
       },
-      { name: 'leader.handover.max', value: round(hand.max, 1), unit: 'ms', anchor: 'graceful stop: the leader resigns and the release is announced' },
-      { name: 'coordinator.redis.lock.p50', value: round(lock.p50), unit: 'ms', anchor: 'acquire (SET NX PX + INCR, WAIT 1) + release (Lua compare-and-delete)' },
+      {
+        name: 'leader.handover.max',
+        value: round(hand.max, 1),
+        unit: 'ms',
+        anchor: 'graceful stop: the leader resigns and the release is announced',
+      },
+      {
+        name: 'coordinator.redis.lock.p50',
+        value: round(lock.p50),
+        unit: 'ms',
+        anchor: 'acquire (SET NX PX + INCR, WAIT 1) + release (Lua compare-and-delete)',
+      },
       { name: 'coordinator.redis.lock.p99', value: round(lock.p99), unit: 'ms' },
     ];
   } finally {

@@ -36,7 +36,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 
 /** Starts a fixture process of libs/discovery/src/testing in the stack (stopped with it). */
-async function fixture(stack: Stack, name: string, script: string, args: Record<string, string | number>, ports: Record<string, number> = {}) {
+async function fixture(
+  stack: Stack,
+  name: string,
+  script: string,
+  args: Record<string, string | number>,
+  ports: Record<string, number> = {},
+) {
   const dir = path.join(stack.stateDir, name);
   const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]);
   await stack.spawn(
@@ -48,7 +54,11 @@ async function fixture(stack: Stack, name: string, script: string, args: Record<
       port: Object.values(ports)[0] ?? 0,
       ports,
       dir,
-      spec: { command: process.execPath, args: [RUN, path.join(FIXTURES, script), ...argv], logFile: path.join(dir, 'out.log') },
+      spec: {
+        command: process.execPath,
+        args: [RUN, path.join(FIXTURES, script), ...argv],
+        logFile: path.join(dir, 'out.log'),
+      },
     },
     { waitPort: Object.keys(ports).length > 0 },
   );
@@ -90,11 +100,23 @@ async function deregistration(stack: Stack, target: RedisTarget): Promise<number
   try {
     for (let batch = 0; batch < 3; batch++) {
       const ids = Array.from({ length: 8 }, (_, i) => `dereg-${batch}-${i}`);
-      await Promise.all(ids.map((id) => fixture(stack, id, 'registrant.ts', { redis: formatRedisTarget(target), service: 'bench-dereg', id })));
+      await Promise.all(
+        ids.map((id) =>
+          fixture(stack, id, 'registrant.ts', {
+            redis: formatRedisTarget(target),
+            service: 'bench-dereg',
+            id,
+          }),
+        ),
+      );
       await until('every watcher to see the batch', () => ids.every((id) => w.seenByAll(id)));
       for (const id of ids) {
         stack.kill(id, 'SIGTERM');
-        await until(`${id} gone for every watcher`, () => w.removedAt.every((m) => m.has(id)), 5_000);
+        await until(
+          `${id} gone for every watcher`,
+          () => w.removedAt.every((m) => m.has(id)),
+          5_000,
+        );
         const t0 = await stopBegan(stack, id);
         for (const m of w.removedAt) samples.push((m.get(id) as number) - t0);
         await sleep(50 + Math.random() * 100);
@@ -124,7 +146,15 @@ async function crashDetection(stack: Stack, target: RedisTarget): Promise<number
   const w = await watchers(target, 'bench-crash');
   try {
     const ids = Array.from({ length: 10 }, (_, i) => `crash-${i}`);
-    await Promise.all(ids.map((id) => fixture(stack, id, 'registrant.ts', { redis: formatRedisTarget(target), service: 'bench-crash', id })));
+    await Promise.all(
+      ids.map((id) =>
+        fixture(stack, id, 'registrant.ts', {
+          redis: formatRedisTarget(target),
+          service: 'bench-crash',
+          id,
+        }),
+      ),
+    );
     await until('every watcher to see them', () => ids.every((id) => w.seenByAll(id)));
     const killedAt = new Map<string, number>();
     for (const id of ids) {
@@ -132,7 +162,11 @@ async function crashDetection(stack: Stack, target: RedisTarget): Promise<number
       killedAt.set(id, now());
       stack.kill(id, 'SIGKILL');
     }
-    await until('every crash to be detected', () => ids.every((id) => w.removedAt[0].has(id)), 10_000);
+    await until(
+      'every crash to be detected',
+      () => ids.every((id) => w.removedAt[0].has(id)),
+      10_000,
+    );
     return ids.map((id) => (w.removedAt[0].get(id) as number) - (killedAt.get(id) as number));
   } finally {
     await w.close();
@@ -143,7 +177,12 @@ async function crashDetection(stack: Stack, target: RedisTarget): Promise<number
 function pickOverhead(strategy: StrategyName): number {
   const b = new Balancer({ strategy });
   const endpoints: Endpoint[] = [4201, 4202].map((port, i) => {
-    const instance = describeInstance({ service: 'payment', id: `p${i}`, host: '127.0.0.1', tcpPort: port });
+    const instance = describeInstance({
+      service: 'payment',
+      id: `p${i}`,
+      host: '127.0.0.1',
+      tcpPort: port,
+    });
     return { id: instance.id, host: instance.host, port, instance };
   });
   b.setEndpoints(endpoints);
@@ -158,10 +197,20 @@ function pickOverhead(strategy: StrategyName): number {
 async function lbCalls(stack: Stack, target: RedisTarget): Promise<number[]> {
   for (const id of ['lb-1', 'lb-2']) {
     const [http, tcp] = await freePorts(2);
-    await fixture(stack, id, 'callee.ts', { redis: formatRedisTarget(target), service: 'bench-lb', id, http, tcp }, { http, tcp });
+    await fixture(
+      stack,
+      id,
+      'callee.ts',
+      { redis: formatRedisTarget(target), service: 'bench-lb', id, http, tcp },
+      { http, tcp },
+    );
   }
   const registry = new RedisRegistry({ redis: target });
-  const client = await BalancedTcpClient.connect({ resolver: registry, service: 'bench-lb', timeoutMs: 1_000 });
+  const client = await BalancedTcpClient.connect({
+    resolver: registry,
+    service: 'bench-lb',
+    timeoutMs: 1_000,
+  });
   try {
     await until('both instances', () => client.endpoints.length === 2);
     for (let i = 0; i < 3_000; i++) await client.send('ping', {});
@@ -182,7 +231,10 @@ export async function run(): Promise<Figure[]> {
   const stack = await startStack({ mariadb: false, sentinel: true, nginx: false });
   try {
     const { sentinels, masterName } = stack.redis;
-    const target: RedisTarget = { sentinels: sentinels.map(({ host, port }) => ({ host, port })), masterName };
+    const target: RedisTarget = {
+      sentinels: sentinels.map(({ host, port }) => ({ host, port })),
+      masterName,
+    };
     const dereg = summarize(await deregistration(stack, target));
     const crash = summarize(await crashDetection(stack, target));
     const rr = pickOverhead('round-robin');
@@ -190,7 +242,12 @@ export async function run(): Promise<Figure[]> {
     const call = summarize(await lbCalls(stack, target));
     const moleculer = 'Moleculer 0.15 Redis transporter';
     return [
-      { name: 'discovery.deregister.p50', value: round(dereg.p50), unit: 'ms', anchor: `${moleculer}: 2.3 ms (${WATCHERS} watchers)` },
+      {
+        name: 'discovery.deregister.p50',
+        value: round(dereg.p50),
+        unit: 'ms',
+        anchor: `${moleculer}: 2.3 ms (${WATCHERS} watchers)`,
+      },
       {
         name: 'discovery.deregister.p99',
         value: round(dereg.p99),
@@ -198,18 +255,46 @@ export async function run(): Promise<Figure[]> {
         goal: '<= 5',
         anchor: `${moleculer}: 5.5 ms; its Redis discoverer 312 ms`,
       },
-      { name: 'discovery.crash_detect.p50', value: round(crash.p50, 0), unit: 'ms', anchor: `lease TTL ${DEFAULT_LEASE_TTL_MS} ms, renewed every ${DEFAULT_LEASE_TTL_MS / 3} ms` },
+      {
+        name: 'discovery.crash_detect.p50',
+        value: round(crash.p50, 0),
+        unit: 'ms',
+        anchor: `lease TTL ${DEFAULT_LEASE_TTL_MS} ms, renewed every ${DEFAULT_LEASE_TTL_MS / 3} ms`,
+      },
       {
         name: 'discovery.crash_detect.max',
         value: round(crash.max, 0),
         unit: 'ms',
         goal: '<= 3000',
-        anchor: 'Moleculer tuned 1 s/3 s heartbeats: 6.1 s (defaults 55 s); Eureka defaults: ~90 s+; ZooKeeper: the session timeout',
+        anchor:
+          'Moleculer tuned 1 s/3 s heartbeats: 6.1 s (defaults 55 s); Eureka defaults: ~90 s+; ZooKeeper: the session timeout',
       },
-      { name: 'lb.pick.overhead', value: round(rr, 4), unit: 'µs', anchor: 'round robin, 2 endpoints' },
-      { name: 'lb.pick.overhead.power_of_two', value: round(p2c, 4), unit: 'µs', anchor: 'power of two choices, 2 endpoints' },
-      { name: 'lb.call.p50', value: round(call.p50), unit: 'ms', goal: '<= 0.3', anchor: 'Moleculer round robin over Redis: 0.50 ms' },
-      { name: 'lb.call.p99', value: round(call.p99), unit: 'ms', goal: '<= 2', anchor: 'Moleculer round robin over Redis: 3.7 ms' },
+      {
+        name: 'lb.pick.overhead',
+        value: round(rr, 4),
+        unit: 'µs',
+        anchor: 'round robin, 2 endpoints',
+      },
+      {
+        name: 'lb.pick.overhead.power_of_two',
+        value: round(p2c, 4),
+        unit: 'µs',
+        anchor: 'power of two choices, 2 endpoints',
+      },
+      {
+        name: 'lb.call.p50',
+        value: round(call.p50),
+        unit: 'ms',
+        goal: '<= 0.3',
+        anchor: 'Moleculer round robin over Redis: 0.50 ms',
+      },
+      {
+        name: 'lb.call.p99',
+        value: round(call.p99),
+        unit: 'ms',
+        goal: '<= 2',
+        anchor: 'Moleculer round robin over Redis: 3.7 ms',
+      },
     ];
   } finally {
     await stack.stop();

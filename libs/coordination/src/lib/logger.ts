@@ -12,4 +12,9 @@ export interface CoordinationLogger {
 const noop = () => undefined;
 
 /** Logs nothing: the default when no logger is given. */
-export const silentLogger: CoordinationLogger = { debug: noop, info: noop, warn: noop, error: noop };
+export const silentLogger: CoordinationLogger = {
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+};

@@ -14,7 +14,9 @@ jest.setTimeout(90_000);
 let stack: Stack;
 let target: RedisTarget;
 const backends: CoordinationBackend[] = [];
-const open = async (options: Partial<ConstructorParameters<typeof RedisCoordinationBackend>[0]> = {}) => {
+const open = async (
+  options: Partial<ConstructorParameters<typeof RedisCoordinationBackend>[0]> = {},
+) => {
   const b = new RedisCoordinationBackend({ redis: target, ...options });
   backends.push(b);
   return b;
@@ -22,14 +24,20 @@ const open = async (options: Partial<ConstructorParameters<typeof RedisCoordinat
 
 beforeAll(async () => {
   stack = await startStack({ mariadb: false, sentinel: true, nginx: false });
-  target = { sentinels: stack.redis.sentinels.map(({ host, port }) => ({ host, port })), masterName: stack.redis.masterName };
+  target = {
+    sentinels: stack.redis.sentinels.map(({ host, port }) => ({ host, port })),
+    masterName: stack.redis.masterName,
+  };
 });
 afterAll(async () => {
   await Promise.all(backends.map((b) => b.close()));
   await stack?.stop();
 });
 
-describeCoordinationContract('redis (through Sentinel)', async () => ({ open: () => open(), teardown: async () => undefined }));
+describeCoordinationContract('redis (through Sentinel)', async () => ({
+  open: () => open(),
+  teardown: async () => undefined,
+}));
 
 describe('redis: durability of acknowledged writes', () => {
   it('refuses to acknowledge a flag write or a lease no replica has (replica frozen)', async () => {
@@ -37,12 +45,18 @@ describe('redis: durability of acknowledged writes', () => {
     const replica = stack.redis.replicas[0].name;
     stack.kill(replica, 'SIGSTOP');
     try {
-      await expect(b.flagStore().write('durability-probe', flag.boolean(true))).rejects.toBeInstanceOf(FlagWriteNotDurableError);
-      await expect(b.lock('durability-probe').tryAcquire()).rejects.toBeInstanceOf(LeaseNotDurableError);
+      await expect(
+        b.flagStore().write('durability-probe', flag.boolean(true)),
+      ).rejects.toBeInstanceOf(FlagWriteNotDurableError);
+      await expect(b.lock('durability-probe').tryAcquire()).rejects.toBeInstanceOf(
+        LeaseNotDurableError,
+      );
     } finally {
       stack.kill(replica, 'SIGCONT');
     }
-    await expect(b.flagStore().write('durability-probe', flag.boolean(true))).resolves.toBeGreaterThan(0);
+    await expect(
+      b.flagStore().write('durability-probe', flag.boolean(true)),
+    ).resolves.toBeGreaterThan(0);
     const lease = await b.lock('durability-probe').tryAcquire(); // the refused lease was released again
     expect(lease).toBeDefined();
     await lease?.release();
@@ -64,10 +78,30 @@ describe('leader election across three candidate processes', () => {
 
   async function startCandidate(id: string, election: string, unsafe = false) {
     const dir = path.join(stack.stateDir, id);
-    const args = [path.resolve(__dirname, '../../../../scripts/run.cjs'), path.join(__dirname, '../testing/candidate.ts')];
-    args.push('--redis', formatRedisTarget(target), '--election', election, '--id', id, ...(unsafe ? ['--unsafe', '1'] : []));
+    const args = [
+      path.resolve(__dirname, '../../../../scripts/run.cjs'),
+      path.join(__dirname, '../testing/candidate.ts'),
+    ];
+    args.push(
+      '--redis',
+      formatRedisTarget(target),
+      '--election',
+      election,
+      '--id',
+      id,
+      ...(unsafe ? ['--unsafe', '1'] : []),
+    );
     const c = await stack.spawn(
-      { name: id, kind: 'agent', role: 'candidate', host: '127.0.0.1', port: 0, ports: {}, dir, spec: { command: process.execPath, args, logFile: path.join(dir, 'out.log') } },
+      {
+        name: id,
+        kind: 'agent',
+        role: 'candidate',
+        host: '127.0.0.1',
+        port: 0,
+        ports: {},
+        dir,
+        spec: { command: process.execPath, args, logFile: path.join(dir, 'out.log') },
+      },
       { waitPort: false },
     );
     candidates.set(id, c);
@@ -75,7 +109,9 @@ describe('leader election across three candidate processes', () => {
 
   function reports(): Report[] {
     return [...candidates.values()]
-      .flatMap((c) => (fs.existsSync(c.spec.logFile) ? fs.readFileSync(c.spec.logFile, 'utf8').split('\n') : []))
+      .flatMap((c) =>
+        fs.existsSync(c.spec.logFile) ? fs.readFileSync(c.spec.logFile, 'utf8').split('\n') : [],
+      )
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Report)
       .sort((a, b) => a.at - b.at);
@@ -86,7 +122,8 @@ describe('leader election across three candidate processes', () => {
     for (;;) {
       const hit = reports().find(match);
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no such report in ${timeoutMs} ms: ${JSON.stringify(reports())}`);
+      if (Date.now() > deadline)
+        throw new Error(`no such report in ${timeoutMs} ms: ${JSON.stringify(reports())}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -97,7 +134,10 @@ describe('leader election across three candidate processes', () => {
     const terms = rs
       .filter((r) => r.event === 'elected')
       .map((e) => {
-        const end = rs.find((r) => r.event === 'deposed' && r.id === e.id && r.token === e.token)?.at ?? killedAt[e.id] ?? Infinity;
+        const end =
+          rs.find((r) => r.event === 'deposed' && r.id === e.id && r.token === e.token)?.at ??
+          killedAt[e.id] ??
+          Infinity;
         return { id: e.id, token: e.token as number, start: e.at, end };
       });
     for (let i = 1; i < terms.length; i++) {
@@ -124,7 +164,9 @@ describe('leader election across three candidate processes', () => {
     // a graceful stop hands over at once
     const resignedAt = Date.now();
     stack.kill(second.id, 'SIGTERM');
-    const third = await waitReport((r) => r.event === 'elected' && r.id !== first.id && r.id !== second.id);
+    const third = await waitReport(
+      (r) => r.event === 'elected' && r.id !== first.id && r.id !== second.id,
+    );
     expect(third.at - resignedAt).toBeLessThan(1_000);
     await new Promise((r) => setTimeout(r, 300));
 
@@ -133,9 +175,12 @@ describe('leader election across three candidate processes', () => {
     // the resource saw each leader's writes in term order, each token from one writer only
     const writes = await (await open()).fencedResource(election).history();
     const writerOf = new Map<number, Set<string>>();
-    for (const w of writes) writerOf.set(w.token, (writerOf.get(w.token) ?? new Set()).add(w.value));
+    for (const w of writes)
+      writerOf.set(w.token, (writerOf.get(w.token) ?? new Set()).add(w.value));
     expect([...writerOf.values()].every((s) => s.size === 1)).toBe(true);
-    expect(writes.map((w) => w.token)).toEqual([...writes.map((w) => w.token)].sort((a, b) => a - b));
+    expect(writes.map((w) => w.token)).toEqual(
+      [...writes.map((w) => w.token)].sort((a, b) => a - b),
+    );
     expect([...writerOf.keys()]).toEqual(terms.map((t) => t.token));
     expect(reports().filter((r) => r.event === 'refused')).toEqual([]);
     stack.kill(third.id, 'SIGTERM');

@@ -55,14 +55,24 @@ export class RedisCoordinationBackend implements CoordinationBackend {
 
   election(name: string, options: LeaderElectionOptions = {}): LeaderElection {
     const key = `${this.prefix}:election:${name}`;
-    const election = new RedisLeaderElection(name, this.lease(key), { hub: this.hub(), channel: `${key}:events` }, { logger: this.logger, ...options });
+    const election = new RedisLeaderElection(
+      name,
+      this.lease(key),
+      { hub: this.hub(), channel: `${key}:events` },
+      { logger: this.logger, ...options },
+    );
     this.elections.add(election);
     return election;
   }
 
   lock(name: string, options: LockOptions = {}): RedisLock {
     const key = `${this.prefix}:lock:${name}`;
-    return new RedisLock(name, this.lease(key), { hub: this.hub(), channel: `${key}:events` }, options);
+    return new RedisLock(
+      name,
+      this.lease(key),
+      { hub: this.hub(), channel: `${key}:events` },
+      options,
+    );
   }
 
   flagStore(): RedisFlagStore {

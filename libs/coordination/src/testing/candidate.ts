@@ -14,7 +14,8 @@ const argv = process.argv.slice(2);
 const arg = (name: string) => argv[argv.indexOf(`--${name}`) + 1];
 const id = arg('id');
 const unsafe = argv.includes('--unsafe');
-const report = (event: string, extra: object = {}) => console.log(JSON.stringify({ event, id, at: Date.now(), ...extra }));
+const report = (event: string, extra: object = {}) =>
+  console.log(JSON.stringify({ event, id, at: Date.now(), ...extra }));
 
 async function main(): Promise<void> {
   const backend = new RedisCoordinationBackend({ redis: parseRedisTarget(arg('redis')) });

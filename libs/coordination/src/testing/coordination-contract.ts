@@ -15,21 +15,30 @@ export interface CoordinationFixture {
   teardown(): Promise<void>;
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<number> {
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+): Promise<number> {
   const t0 = performance.now();
   while (!(await check())) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (performance.now() - t0 > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
   return performance.now() - t0;
 }
 
-export function describeCoordinationContract(backend: string, setup: () => Promise<CoordinationFixture>): void {
+export function describeCoordinationContract(
+  backend: string,
+  setup: () => Promise<CoordinationFixture>,
+): void {
   describe(`${backend}: coordination contract`, () => {
     let fixture: CoordinationFixture;
     let n = 0;
     const name = (what: string) => `contract-${what}-${++n}`;
-    const leaders = (es: LeaderElection[]) => es.filter((e) => e.state.status === ElectionStatus.Leader);
+    const leaders = (es: LeaderElection[]) =>
+      es.filter((e) => e.state.status === ElectionStatus.Leader);
 
     beforeAll(async () => {
       fixture = await setup();
@@ -40,7 +49,9 @@ export function describeCoordinationContract(backend: string, setup: () => Promi
 
     it('elects exactly one of three candidates, with a fencing token', async () => {
       const election = name('election');
-      const candidates = await Promise.all([1, 2, 3].map(async () => (await fixture.open()).election(election, { ttlMs: 1_000 })));
+      const candidates = await Promise.all(
+        [1, 2, 3].map(async () => (await fixture.open()).election(election, { ttlMs: 1_000 })),
+      );
       await Promise.all(candidates.map((c) => c.start()));
       await until('a leader', () => leaders(candidates).length === 1);
       await new Promise((r) => setTimeout(r, 1_500)); // over a TTL: renewals keep the same leader
@@ -51,7 +62,9 @@ export function describeCoordinationContract(backend: string, setup: () => Promi
 
     it('hands over at once when the leader resigns, with a larger token', async () => {
       const election = name('election');
-      const candidates = await Promise.all([1, 2].map(async () => (await fixture.open()).election(election, { ttlMs: 3_000 })));
+      const candidates = await Promise.all(
+        [1, 2].map(async () => (await fixture.open()).election(election, { ttlMs: 3_000 })),
+      );
       await Promise.all(candidates.map((c) => c.start()));
       await until('a leader', () => leaders(candidates).length === 1);
       const [first] = leaders(candidates);
@@ -103,16 +116,24 @@ export function describeCoordinationContract(backend: string, setup: () => Promi
     it('pushes a flag write to every instance, which applies it without a restart', async () => {
       const flagName = name('flag');
       const writer = new FeatureFlags((await fixture.open()).flagStore());
-      const instances = await Promise.all([1, 2, 3].map(async () => new FeatureFlags((await fixture.open()).flagStore())));
+      const instances = await Promise.all(
+        [1, 2, 3].map(async () => new FeatureFlags((await fixture.open()).flagStore())),
+      );
       await Promise.all([writer, ...instances].map((f) => f.start()));
       expect(instances.map((f) => f.isEnabled(flagName))).toEqual([false, false, false]);
       await writer.set(flagName, flag.boolean(true));
-      const took = await until('every instance to see it', () => instances.every((f) => f.isEnabled(flagName)));
+      const took = await until('every instance to see it', () =>
+        instances.every((f) => f.isEnabled(flagName)),
+      );
       expect(took).toBeLessThan(500);
       await writer.set(flagName, flag.percentage(40));
-      await until('the rollout', () => instances.every((f) => f.get(flagName)?.kind === 'percentage'));
+      await until('the rollout', () =>
+        instances.every((f) => f.get(flagName)?.kind === 'percentage'),
+      );
       for (const user of ['u-1', 'u-2', 'u-3', 'u-4']) {
-        expect(instances.map((f) => f.isEnabled(flagName, { key: user }))).toEqual(Array(3).fill(inRollout(flagName, user, 40)));
+        expect(instances.map((f) => f.isEnabled(flagName, { key: user }))).toEqual(
+          Array(3).fill(inRollout(flagName, user, 40)),
+        );
       }
       await writer.set(flagName, null);
       await until('the deletion', () => instances.every((f) => f.get(flagName) === undefined));

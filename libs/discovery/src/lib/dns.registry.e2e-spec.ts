@@ -14,7 +14,9 @@ describeResolverContract('DNS SRV (dnsmasq)', async (world) => {
     domain: DOMAIN,
     ttlS: 2,
     hosts: world.endpoints.map((e, i) => `${e.host} ${world.service}-${i}.${DOMAIN}`),
-    srv: world.endpoints.map((e, i) => `_${world.service}._tcp.${DOMAIN},${world.service}-${i}.${DOMAIN},${e.port}`),
+    srv: world.endpoints.map(
+      (e, i) => `_${world.service}._tcp.${DOMAIN},${world.service}-${i}.${DOMAIN},${e.port}`,
+    ),
   });
   const resolver = new DnsResolver({ domain: DOMAIN, servers: [server.server] });
   return {
@@ -53,21 +55,35 @@ describe('DNS A records (dnsmasq): the TTL problem', () => {
     const removedAt = performance.now();
     server.setHosts([`127.0.0.1 payment.${DOMAIN}`]); // 127.0.0.2 died and was taken out of DNS
     await new Promise((r) => setTimeout(r, 300));
-    expect((await resolver.list('payment')).map((i) => i.host).sort()).toEqual(['127.0.0.1', '127.0.0.2']); // still cached
-    const gone = await rec.waitFor((c, ids) => c.kind === 'resync' && ids.length === 1, 3 * TTL_S * 1_000);
+    expect((await resolver.list('payment')).map((i) => i.host).sort()).toEqual([
+      '127.0.0.1',
+      '127.0.0.2',
+    ]); // still cached
+    const gone = await rec.waitFor(
+      (c, ids) => c.kind === 'resync' && ids.length === 1,
+      3 * TTL_S * 1_000,
+    );
     expect(gone.at - removedAt).toBeLessThan(TTL_S * 1_000 + 1_500);
     expect((await resolver.list('payment')).map((i) => i.host)).toEqual(['127.0.0.1']);
     unwatch();
   });
 
   it('honours the TTL the server gives (no new lookup before it runs out)', async () => {
-    const fresh = new DnsResolver({ domain: DOMAIN, mode: 'a', port: 4201, servers: [server.server] });
+    const fresh = new DnsResolver({
+      domain: DOMAIN,
+      mode: 'a',
+      port: 4201,
+      servers: [server.server],
+    });
     expect((await fresh.list('payment')).map((i) => i.host)).toEqual(['127.0.0.1']);
     server.setHosts([`127.0.0.1 payment.${DOMAIN}`, `127.0.0.3 payment.${DOMAIN}`]);
     await new Promise((r) => setTimeout(r, 200));
     expect((await fresh.list('payment')).map((i) => i.host)).toEqual(['127.0.0.1']); // within the TTL: cached
     await new Promise((r) => setTimeout(r, TTL_S * 1_000));
-    expect((await fresh.list('payment')).map((i) => i.host).sort()).toEqual(['127.0.0.1', '127.0.0.3']);
+    expect((await fresh.list('payment')).map((i) => i.host).sort()).toEqual([
+      '127.0.0.1',
+      '127.0.0.3',
+    ]);
     await fresh.close();
   });
 

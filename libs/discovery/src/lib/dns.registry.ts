@@ -45,7 +45,8 @@ export class DnsResolver implements ServiceResolver {
 
   constructor(private readonly options: DnsResolverOptions) {
     if (options.servers) this.resolver.setServers(options.servers);
-    if ((options.mode ?? 'srv') === 'a' && !options.port) throw new Error('DNS discovery in A mode needs a port');
+    if ((options.mode ?? 'srv') === 'a' && !options.port)
+      throw new Error('DNS discovery in A mode needs a port');
     this.clock = options.clock ?? monotonicClock;
   }
 
@@ -99,25 +100,43 @@ export class DnsResolver implements ServiceResolver {
     assertName('service', service);
     const cached = this.cache.get(service);
     if (cached && cached.expiresAt > this.clock.now()) return cached;
-    const { addresses, ttlS } = (this.options.mode ?? 'srv') === 'srv' ? await this.resolveSrv(service) : await this.resolveA(service);
-    const ttlMs = Math.min(Math.max(ttlS * 1_000, this.options.minTtlMs ?? 1_000), this.options.maxTtlMs ?? 60_000);
-    const fresh = { instances: addresses.map((a) => this.toInstance(service, a.host, a.port)), expiresAt: this.clock.now() + ttlMs };
+    const { addresses, ttlS } =
+      (this.options.mode ?? 'srv') === 'srv'
+        ? await this.resolveSrv(service)
+        : await this.resolveA(service);
+    const ttlMs = Math.min(
+      Math.max(ttlS * 1_000, this.options.minTtlMs ?? 1_000),
+      this.options.maxTtlMs ?? 60_000,
+    );
+    const fresh = {
+      instances: addresses.map((a) => this.toInstance(service, a.host, a.port)),
+      expiresAt: this.clock.now() + ttlMs,
+    };
     this.cache.set(service, fresh);
     return fresh;
   }
 
-  private async resolveA(service: string): Promise<{ addresses: Array<{ host: string; port: number }>; ttlS: number }> {
-    const records = await orNone(this.resolver.resolve4(`${service}.${this.options.domain}`, { ttl: true }));
+  private async resolveA(
+    service: string,
+  ): Promise<{ addresses: Array<{ host: string; port: number }>; ttlS: number }> {
+    const records = await orNone(
+      this.resolver.resolve4(`${service}.${this.options.domain}`, { ttl: true }),
+    );
     return {
       addresses: records.map((r) => ({ host: r.address, port: this.options.port as number })),
       ttlS: Math.min(...records.map((r) => r.ttl)),
     };
   }
 
-  private async resolveSrv(service: string): Promise<{ addresses: Array<{ host: string; port: number }>; ttlS: number }> {
+  private async resolveSrv(
+    service: string,
+  ): Promise<{ addresses: Array<{ host: string; port: number }>; ttlS: number }> {
     const srv = await orNone(this.resolver.resolveSrv(`_${service}._tcp.${this.options.domain}`));
     const targets = await Promise.all(
-      srv.map(async (s) => ({ port: s.port, records: await orNone(this.resolver.resolve4(s.name, { ttl: true })) })),
+      srv.map(async (s) => ({
+        port: s.port,
+        records: await orNone(this.resolver.resolve4(s.name, { ttl: true })),
+      })),
     );
     return {
       addresses: targets.flatMap((t) => t.records.map((r) => ({ host: r.address, port: t.port }))),

@@ -42,7 +42,9 @@ export interface DescribeInstanceInput {
 
 /** Builds the record of this process's instance: a unique id (service, host name, pid, random suffix) and the start time. */
 export function describeInstance(input: DescribeInstanceInput): ServiceInstance {
-  const id = input.id ?? `${input.service}-${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const id =
+    input.id ??
+    `${input.service}-${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   return parseInstance({
     service: input.service,
     id: id.replace(/[^A-Za-z0-9._:-]/g, '-'),
@@ -59,7 +61,8 @@ export function describeInstance(input: DescribeInstanceInput): ServiceInstance 
 
 /** The names a service and an instance id may take. */
 export function assertName(what: string, value: string): void {
-  if (!NAME.test(value)) throw new Error(`invalid ${what} "${value}": use letters, digits and . _ : - (max 128)`);
+  if (!NAME.test(value))
+    throw new Error(`invalid ${what} "${value}": use letters, digits and . _ : - (max 128)`);
 }
 
 /** The id of an instance known only by its address (static list, DNS): `host:port`. */

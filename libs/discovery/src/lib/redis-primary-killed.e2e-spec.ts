@@ -3,7 +3,13 @@
  * run; Sentinel promotes the replica. The registry must recover by itself and
  * acknowledged flags must survive.
  */
-import { FeatureFlags, flag, formatRedisTarget, inRollout, RedisCoordinationBackend } from '@stayline/coordination';
+import {
+  FeatureFlags,
+  flag,
+  formatRedisTarget,
+  inRollout,
+  RedisCoordinationBackend,
+} from '@stayline/coordination';
 import { freePorts, redisCommand, sentinelMaster, Stack, startStack } from '@stayline/launcher';
 import { sentinelTarget, startFixture } from '../testing/processes';
 import { WatchRecorder } from '../testing/resolver-contract';
@@ -15,7 +21,12 @@ jest.setTimeout(90_000);
 let stack: Stack;
 const closers: Array<() => Promise<void>> = [];
 
-async function until<T>(what: string, get: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  get: () => Promise<T> | T,
+  ok: (v: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let v: T | undefined;
@@ -25,7 +36,8 @@ async function until<T>(what: string, get: () => Promise<T> | T, ok: (v: T) => b
       v = undefined; // Redis unreachable mid-failover: ask again
     }
     if (v !== undefined && ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -43,9 +55,18 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   const redisUrl = formatRedisTarget(target);
   for (const id of ['fo-1', 'fo-2']) {
     const [http, tcp] = await freePorts(2);
-    await startFixture(stack, { name: id, script: 'callee.ts', args: { redis: redisUrl, service: 'fo', id, http, tcp }, ports: { http, tcp } });
+    await startFixture(stack, {
+      name: id,
+      script: 'callee.ts',
+      args: { redis: redisUrl, service: 'fo', id, http, tcp },
+      ports: { http, tcp },
+    });
   }
-  await startFixture(stack, { name: 'fo-3', script: 'registrant.ts', args: { redis: redisUrl, service: 'fo-plain', id: 'fo-3' } });
+  await startFixture(stack, {
+    name: 'fo-3',
+    script: 'registrant.ts',
+    args: { redis: redisUrl, service: 'fo-plain', id: 'fo-3' },
+  });
 
   // two watchers and a caller, each with its own connections, as other services would have
   const watchers = await Promise.all(
@@ -59,10 +80,22 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   );
   const callerRegistry = new RedisRegistry({ redis: target });
   closers.push(() => callerRegistry.close());
-  const caller = await BalancedTcpClient.connect({ resolver: callerRegistry, service: 'fo', timeoutMs: 1_000 });
+  const caller = await BalancedTcpClient.connect({
+    resolver: callerRegistry,
+    service: 'fo',
+    timeoutMs: 1_000,
+  });
   closers.push(() => caller.close());
-  await until('both instances', () => caller.endpoints.length, (n) => n === 2);
-  await until('the plain registrant', () => callerRegistry.list('fo-plain'), (l) => l.length === 1);
+  await until(
+    'both instances',
+    () => caller.endpoints.length,
+    (n) => n === 2,
+  );
+  await until(
+    'the plain registrant',
+    () => callerRegistry.list('fo-plain'),
+    (l) => l.length === 1,
+  );
 
   // an acknowledged flag write (WAIT: a replica has it) before the fault
   const coordination = new RedisCoordinationBackend({ redis: target });
@@ -71,8 +104,15 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   await admin.start();
   closers.push(() => admin.stop());
   await admin.set('checkout.v2', flag.percentage(30));
-  await until('the flag in both instances', () => Promise.all(['fo-1', 'fo-2'].map((id) => caller.sendTo<{ value: unknown }>(id, 'flag', { name: 'checkout.v2' }))), (rs) =>
-    rs.every((r) => JSON.stringify(r.value) === JSON.stringify(flag.percentage(30))),
+  await until(
+    'the flag in both instances',
+    () =>
+      Promise.all(
+        ['fo-1', 'fo-2'].map((id) =>
+          caller.sendTo<{ value: unknown }>(id, 'flag', { name: 'checkout.v2' }),
+        ),
+      ),
+    (rs) => rs.every((r) => JSON.stringify(r.value) === JSON.stringify(flag.percentage(30))),
   );
 
   // the fault, with calls going on throughout
@@ -91,13 +131,22 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   })();
   const killedAt = Date.now();
   stack.kill(old.name, 'SIGKILL');
-  const promoted = await until('Sentinel to promote the replica', () => sentinelMaster(stack.redis.sentinels[0]), (m) => m.port !== old.port, 20_000);
+  const promoted = await until(
+    'Sentinel to promote the replica',
+    () => sentinelMaster(stack.redis.sentinels[0]),
+    (m) => m.port !== old.port,
+    20_000,
+  );
   const failoverMs = Date.now() - killedAt;
 
   // the registry recovers by itself: a fresh reader sees both instances, the watchers never dropped them
   const fresh = new RedisRegistry({ redis: target });
   closers.push(() => fresh.close());
-  await until('both instances in a fresh read', () => fresh.list('fo'), (l) => l.length === 2);
+  await until(
+    'both instances in a fresh read',
+    () => fresh.list('fo'),
+    (l) => l.length === 2,
+  );
   await new Promise((r) => setTimeout(r, 3_000)); // past a lease TTL after the failover
   for (const w of watchers) {
     expect(w.latest.map((i) => i.id).sort()).toEqual(['fo-1', 'fo-2']);
@@ -109,9 +158,19 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   expect(calls).toBeGreaterThan(50);
 
   // nothing stays lost: entries the failover lost (simulated: wiped on the new primary) come back within a renewal
-  await redisCommand(promoted, 'DEL', 'stayline:discovery:fo:instances', 'stayline:discovery:fo:leases');
+  await redisCommand(
+    promoted,
+    'DEL',
+    'stayline:discovery:fo:instances',
+    'stayline:discovery:fo:leases',
+  );
   const wipedAt = performance.now();
-  await until('the instances to re-register', () => fresh.list('fo'), (l) => l.length === 2, 5_000);
+  await until(
+    'the instances to re-register',
+    () => fresh.list('fo'),
+    (l) => l.length === 2,
+    5_000,
+  );
   expect(performance.now() - wipedAt).toBeLessThan(1_000 + 500); // one renewal period (+ slack)
 
   // acknowledged flags survived, and every instance still applies them
@@ -119,19 +178,39 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   await reader.start();
   closers.push(() => reader.stop());
   expect(reader.get('checkout.v2')).toEqual(flag.percentage(30));
-  expect(reader.isEnabled('checkout.v2', { key: 'user-42' })).toBe(inRollout('checkout.v2', 'user-42', 30));
+  expect(reader.isEnabled('checkout.v2', { key: 'user-42' })).toBe(
+    inRollout('checkout.v2', 'user-42', 30),
+  );
 
   // watches work again: a new flag and a graceful stop are pushed as before
   await stack.restart(old.name); // back as a replica of the new primary, so writes can be acknowledged again
   // a replica that just re-attached may not acknowledge at once: an unacknowledged write is retried, as documented
-  await until('an acknowledged write', () => admin.set('checkout.v2', flag.percentage(60)).then(() => true, () => false), (ok) => ok, 10_000);
-  await until('the new flag value in both instances', () => Promise.all(['fo-1', 'fo-2'].map((id) => caller.sendTo<{ value: unknown }>(id, 'flag', { name: 'checkout.v2' }))), (rs) =>
-    rs.every((r) => JSON.stringify(r.value) === JSON.stringify(flag.percentage(60))),
+  await until(
+    'an acknowledged write',
+    () =>
+      admin.set('checkout.v2', flag.percentage(60)).then(
+        () => true,
+        () => false,
+      ),
+    (ok) => ok,
+    10_000,
+  );
+  await until(
+    'the new flag value in both instances',
+    () =>
+      Promise.all(
+        ['fo-1', 'fo-2'].map((id) =>
+          caller.sendTo<{ value: unknown }>(id, 'flag', { name: 'checkout.v2' }),
+        ),
+      ),
+    (rs) => rs.every((r) => JSON.stringify(r.value) === JSON.stringify(flag.percentage(60))),
   );
   const t0 = performance.now();
   stack.kill('fo-2', 'SIGTERM');
   for (const w of watchers) {
-    const seen = await w.waitFor((c) => c.kind === 'removed' && c.id === 'fo-2' && c.reason === 'deregistered');
+    const seen = await w.waitFor(
+      (c) => c.kind === 'removed' && c.id === 'fo-2' && c.reason === 'deregistered',
+    );
     expect(seen.at - t0).toBeLessThan(1_000);
   }
   // and a crash after the failover still expires (sweeps run against the new primary)
@@ -140,7 +219,10 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   const k0 = performance.now();
   expect(plain.latest.map((i) => i.id)).toEqual(['fo-3']);
   stack.kill('fo-3', 'SIGKILL');
-  const gone = await plain.waitFor((c) => c.kind === 'removed' && c.id === 'fo-3' && c.reason === 'expired', 10_000);
+  const gone = await plain.waitFor(
+    (c) => c.kind === 'removed' && c.id === 'fo-3' && c.reason === 'expired',
+    10_000,
+  );
   expect(gone.at - k0).toBeLessThan(3_000 + 1_000 + 500);
   expect(failoverMs).toBeLessThan(15_000);
 });

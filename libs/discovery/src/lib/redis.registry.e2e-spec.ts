@@ -1,7 +1,11 @@
 import { formatRedisTarget } from '@stayline/coordination';
 import { Stack, startStack } from '@stayline/launcher';
 import { sentinelTarget, startFixture } from '../testing/processes';
-import { describeRegistryContract, describeResolverContract, WatchRecorder } from '../testing/resolver-contract';
+import {
+  describeRegistryContract,
+  describeResolverContract,
+  WatchRecorder,
+} from '../testing/resolver-contract';
 import { describeInstance } from './instance';
 import { RedisRegistry } from './redis.registry';
 import { ServiceRegistry } from './registry';
@@ -29,7 +33,9 @@ describeResolverContract('redis (through Sentinel)', async (world) => {
   const registry = await open();
   const registrations = await Promise.all(
     world.endpoints.map((e, i) =>
-      registry.register(describeInstance({ service: world.service, id: `r-${i}`, host: e.host, tcpPort: e.port })),
+      registry.register(
+        describeInstance({ service: world.service, id: `r-${i}`, host: e.host, tcpPort: e.port }),
+      ),
     ),
   );
   return {
@@ -40,7 +46,10 @@ describeResolverContract('redis (through Sentinel)', async (world) => {
   };
 });
 
-describeRegistryContract('redis (through Sentinel)', async () => ({ open, teardown: async () => undefined }));
+describeRegistryContract('redis (through Sentinel)', async () => ({
+  open,
+  teardown: async () => undefined,
+}));
 
 describe('redis registry with real instance processes', () => {
   const TTL = 3_000; // the default lease
@@ -50,7 +59,13 @@ describe('redis registry with real instance processes', () => {
     await startFixture(stack, {
       name,
       script: 'registrant.ts',
-      args: { redis: formatRedisTarget(sentinelTarget(stack)), service: 'payment', id: name, tcp: 4201, ...extra },
+      args: {
+        redis: formatRedisTarget(sentinelTarget(stack)),
+        service: 'payment',
+        id: name,
+        tcp: 4201,
+        ...extra,
+      },
     });
   }
 
@@ -71,11 +86,15 @@ describe('redis registry with real instance processes', () => {
     await Promise.all(recs.map((r) => r.waitFor((_, ids) => ids.includes('payment-1'))));
     const t0 = performance.now();
     stack.kill('payment-1', 'SIGTERM');
-    const seen = await Promise.all(recs.map((r) => r.waitFor((c) => c.kind === 'removed' && c.id === 'payment-1')));
+    const seen = await Promise.all(
+      recs.map((r) => r.waitFor((c) => c.kind === 'removed' && c.id === 'payment-1')),
+    );
     for (const s of seen) expect(s.at - t0).toBeLessThan(1_000);
     expect(seen.map((s) => s.ids)).toEqual([[], [], []]);
     const reasons = recs.map((r) => r.events.find((e) => e.change.kind === 'removed')?.change);
-    expect(reasons).toEqual(Array(3).fill({ kind: 'removed', id: 'payment-1', reason: 'deregistered' }));
+    expect(reasons).toEqual(
+      Array(3).fill({ kind: 'removed', id: 'payment-1', reason: 'deregistered' }),
+    );
   });
 
   it('a crashed instance (SIGKILL) is gone within the lease TTL plus one renewal period', async () => {
@@ -84,7 +103,9 @@ describe('redis registry with real instance processes', () => {
     await Promise.all(recs.map((r) => r.waitFor((_, ids) => ids.includes('payment-2'))));
     const t0 = performance.now();
     stack.kill('payment-2', 'SIGKILL');
-    const seen = await Promise.all(recs.map((r) => r.waitFor((c) => c.kind === 'removed' && c.id === 'payment-2', 10_000)));
+    const seen = await Promise.all(
+      recs.map((r) => r.waitFor((c) => c.kind === 'removed' && c.id === 'payment-2', 10_000)),
+    );
     for (const s of seen) {
       expect(s.at - t0).toBeLessThan(TTL + RENEW + 300);
       expect(s.at - t0).toBeGreaterThan(TTL - RENEW - 300); // it was the lease, not anything quicker
@@ -100,7 +121,11 @@ describe('redis registry with real instance processes', () => {
     const gone = await rec.waitFor((c) => c.kind === 'removed' && c.id === 'payment-3', 10_000);
     expect(gone.at - t0).toBeLessThan(TTL + RENEW + 300);
     stack.kill('payment-3', 'SIGCONT');
-    const back = await rec.waitFor((c) => c.kind === 'added' && c.instance.id === 'payment-3', 5_000, gone.at);
+    const back = await rec.waitFor(
+      (c) => c.kind === 'added' && c.instance.id === 'payment-3',
+      5_000,
+      gone.at,
+    );
     expect(back.ids).toEqual(['payment-3']);
     stack.kill('payment-3', 'SIGKILL');
   });
@@ -123,11 +148,16 @@ describe('redis registry with real instance processes', () => {
     await rec.waitFor((_, ids) => ids.includes('mariadb-1'));
     stack.kill('agent-a', 'SIGKILL');
     await new Promise((r) => setTimeout(r, TTL + 2 * RENEW));
-    expect(rec.latest.map((i) => [i.id, i.kind, i.role])).toEqual([['mariadb-1', 'datastore', 'primary']]);
+    expect(rec.latest.map((i) => [i.id, i.kind, i.role])).toEqual([
+      ['mariadb-1', 'datastore', 'primary'],
+    ]);
     expect(rec.events.some((e) => e.change.kind === 'removed')).toBe(false);
     const t0 = performance.now();
     stack.kill('agent-b', 'SIGKILL');
-    const gone = await rec.waitFor((c) => c.kind === 'removed' && c.id === 'mariadb-1' && c.reason === 'expired', 10_000);
+    const gone = await rec.waitFor(
+      (c) => c.kind === 'removed' && c.id === 'mariadb-1' && c.reason === 'expired',
+      10_000,
+    );
     expect(gone.at - t0).toBeLessThan(TTL + RENEW + 300);
   });
 });

@@ -78,9 +78,13 @@ export class RedisRegistry implements ServiceRegistry {
     return this.start(new RedisRegistration(this.ops(), parseInstance(instance), options));
   }
 
-  async registerOnBehalf(instance: ServiceInstance, options: AgentLeaseOptions): Promise<Registration> {
+  async registerOnBehalf(
+    instance: ServiceInstance,
+    options: AgentLeaseOptions,
+  ): Promise<Registration> {
     const record = parseInstance(instance);
-    if (record.kind !== 'datastore') throw new Error('registerOnBehalf is for datastores: set kind to "datastore"');
+    if (record.kind !== 'datastore')
+      throw new Error('registerOnBehalf is for datastores: set kind to "datastore"');
     assertName('agent id', options.agentId);
     return this.start(new RedisRegistration(this.ops(), record, options, options.agentId));
   }
@@ -88,7 +92,11 @@ export class RedisRegistry implements ServiceRegistry {
   async list(service: string): Promise<ServiceInstance[]> {
     assertName('service', service);
     const k = this.keys(service);
-    const reply = await SWEEP.run<Array<number | string>>(this.redis, [k.instances, k.leases], [k.channel, '1', '1']);
+    const reply = await SWEEP.run<Array<number | string>>(
+      this.redis,
+      [k.instances, k.leases],
+      [k.channel, '1', '1'],
+    );
     return reply.slice(2).map((json) => parseInstance(JSON.parse(String(json))));
   }
 
@@ -128,7 +136,13 @@ export class RedisRegistry implements ServiceRegistry {
 
   private async startWatch(service: string): Promise<WatchedService> {
     this.hub ??= new SubscriberHub(this.connect('registry-watch'));
-    const watched = new WatchedService(this.keys(service), this.redis, this.hub, this.options, this.logger);
+    const watched = new WatchedService(
+      this.keys(service),
+      this.redis,
+      this.hub,
+      this.options,
+      this.logger,
+    );
     try {
       await watched.start();
     } catch (err) {
@@ -191,7 +205,8 @@ class RedisRegistration implements Registration {
   ) {
     this.ttlMs = lease.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     this.renewMs = lease.renewEveryMs ?? this.ttlMs / 3;
-    if (this.renewMs >= this.ttlMs) throw new Error(`renewEveryMs (${this.renewMs}) must be well inside ttlMs (${this.ttlMs})`);
+    if (this.renewMs >= this.ttlMs)
+      throw new Error(`renewEveryMs (${this.renewMs}) must be well inside ttlMs (${this.ttlMs})`);
     this.k = ops.keys(record.service);
   }
 
@@ -203,13 +218,21 @@ class RedisRegistration implements Registration {
     await this.upsert(true);
     this.active = true;
     this.ops.logger.info(
-      { service: this.record.service, id: this.record.id, ttlMs: this.ttlMs, renewEveryMs: this.renewMs, agentId: this.agentId },
+      {
+        service: this.record.service,
+        id: this.record.id,
+        ttlMs: this.ttlMs,
+        renewEveryMs: this.renewMs,
+        agentId: this.agentId,
+      },
       'registered',
     );
     this.schedule(this.renewMs);
   }
 
-  async update(changes: Partial<Pick<ServiceInstance, 'role' | 'version' | 'metadata'>>): Promise<void> {
+  async update(
+    changes: Partial<Pick<ServiceInstance, 'role' | 'version' | 'metadata'>>,
+  ): Promise<void> {
     this.record = parseInstance({ ...this.record, ...changes });
     await this.serial(() => this.upsert(false));
   }
@@ -218,8 +241,16 @@ class RedisRegistration implements Registration {
     await this.stop();
     const reason: RemovalReason = this.agentId ? 'reported-down' : 'deregistered';
     const tombstoneMs = this.agentId ? 2 * this.ttlMs : 0;
-    await REMOVE.run(this.ops.redis, this.keysOf(), [this.record.id, this.k.channel, reason, tombstoneMs]);
-    this.ops.logger.info({ service: this.record.service, id: this.record.id, reason, agentId: this.agentId }, 'deregistered');
+    await REMOVE.run(this.ops.redis, this.keysOf(), [
+      this.record.id,
+      this.k.channel,
+      reason,
+      tombstoneMs,
+    ]);
+    this.ops.logger.info(
+      { service: this.record.service, id: this.record.id, reason, agentId: this.agentId },
+      'deregistered',
+    );
   }
 
   async release(): Promise<void> {
@@ -247,13 +278,24 @@ class RedisRegistration implements Registration {
       if (result === -1) {
         this.active = false;
         this.ops.forget(this);
-        this.ops.logger.warn({ id: this.record.id, agentId: this.agentId }, 'renewal refused: reported down; register again when it is back');
+        this.ops.logger.warn(
+          { id: this.record.id, agentId: this.agentId },
+          'renewal refused: reported down; register again when it is back',
+        );
         return;
       }
-      if (result === 1) this.ops.logger.info({ id: this.record.id }, 're-registered (entry was gone: lease ran out or Redis failed over)');
+      if (result === 1)
+        this.ops.logger.info(
+          { id: this.record.id },
+          're-registered (entry was gone: lease ran out or Redis failed over)',
+        );
       this.schedule(this.renewMs);
     } catch (err) {
-      if (!this.failing) this.ops.logger.warn({ id: this.record.id, err: (err as Error).message }, 'renewal failed; retrying');
+      if (!this.failing)
+        this.ops.logger.warn(
+          { id: this.record.id, err: (err as Error).message },
+          'renewal failed; retrying',
+        );
       this.failing = true;
       this.schedule(Math.min(RENEW_RETRY_MS, this.renewMs));
     }
@@ -332,7 +374,8 @@ class WatchedService {
     try {
       const change = JSON.parse(message) as PushedChange;
       if (change.type === 'removed') {
-        if (this.instances.delete(change.id)) this.notify({ kind: 'removed', id: change.id, reason: change.reason });
+        if (this.instances.delete(change.id))
+          this.notify({ kind: 'removed', id: change.id, reason: change.reason });
         return;
       }
       const instance = parseInstance(change.instance);
@@ -344,14 +387,22 @@ class WatchedService {
       }
     } catch (err) {
       // a bad message is only logged: the next resync reads the truth
-      this.logger.warn({ channel: this.k.channel, message, err: (err as Error).message }, 'unusable registry event');
+      this.logger.warn(
+        { channel: this.k.channel, message, err: (err as Error).message },
+        'unusable registry event',
+      );
     }
   }
 
   private async load(reason: string): Promise<void> {
     if (reason === 'reconnect') this.startGrace('pub/sub reconnected');
     const reply = await this.run(true);
-    const fresh = new Map(reply.slice(2).map((json) => parseInstance(JSON.parse(String(json)))).map((i) => [i.id, i]));
+    const fresh = new Map(
+      reply
+        .slice(2)
+        .map((json) => parseInstance(JSON.parse(String(json))))
+        .map((i) => [i.id, i]),
+    );
     this.afterSweep(Number(reply[0]));
     const changed =
       fresh.size !== this.instances.size ||
@@ -367,7 +418,11 @@ class WatchedService {
     const remove = Date.now() >= this.graceUntil;
     let reply: Array<number | string>;
     try {
-      reply = await SWEEP.run(this.redis, [this.k.instances, this.k.leases], [this.k.channel, withList ? '1' : '0', remove ? '1' : '0']);
+      reply = await SWEEP.run(
+        this.redis,
+        [this.k.instances, this.k.leases],
+        [this.k.channel, withList ? '1' : '0', remove ? '1' : '0'],
+      );
     } catch (err) {
       this.cutOff = true;
       throw err;
@@ -382,7 +437,10 @@ class WatchedService {
   private startGrace(why: string): void {
     const graceMs = this.options.expiryGraceMs ?? 2_000;
     this.graceUntil = Date.now() + graceMs;
-    this.logger.info({ channel: this.k.channel, graceMs, why }, 'holding lease expiry while instances renew');
+    this.logger.info(
+      { channel: this.k.channel, graceMs, why },
+      'holding lease expiry while instances renew',
+    );
     this.scheduleSweep(graceMs + 1);
   }
 
@@ -390,7 +448,10 @@ class WatchedService {
   private scheduleSweep(inMs: number): void {
     if (this.stopped) return;
     const now = Date.now();
-    const at = Math.max(now + Math.max(1, Math.min(inMs, this.options.sweepMaxMs ?? 1_000)), this.graceUntil + 1);
+    const at = Math.max(
+      now + Math.max(1, Math.min(inMs, this.options.sweepMaxMs ?? 1_000)),
+      this.graceUntil + 1,
+    );
     if (at >= this.sweepAt) return;
     clearTimeout(this.sweepTimer);
     this.sweepAt = at;
@@ -419,7 +480,10 @@ class WatchedService {
       try {
         l(list, change);
       } catch (err) {
-        this.logger.error({ channel: this.k.channel, err: (err as Error).message }, 'watch listener threw');
+        this.logger.error(
+          { channel: this.k.channel, err: (err as Error).message },
+          'watch listener threw',
+        );
       }
     }
   }

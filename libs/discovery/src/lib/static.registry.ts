@@ -20,12 +20,18 @@ export class StaticResolver implements ServiceResolver {
   private readonly services: Map<string, ServiceInstance[]>;
 
   constructor(options: StaticResolverOptions) {
-    const services = typeof options.services === 'string' ? StaticResolver.parse(options.services) : options.services;
+    const services =
+      typeof options.services === 'string'
+        ? StaticResolver.parse(options.services)
+        : options.services;
     const loadedAt = new Date().toISOString();
     this.services = new Map(
       Object.entries(services).map(([service, addresses]) => {
         assertName('service', service);
-        return [service, addresses.map((a) => toInstance(service, a, options.port ?? 'tcp', loadedAt))];
+        return [
+          service,
+          addresses.map((a) => toInstance(service, a, options.port ?? 'tcp', loadedAt)),
+        ];
       }),
     );
   }
@@ -37,7 +43,10 @@ export class StaticResolver implements ServiceResolver {
       const line = raw.replace(/#.*/, '').trim();
       if (!line) continue;
       const eq = line.indexOf('=');
-      if (eq <= 0) throw new Error(`static discovery: expected service=host:port[,host:port] but got "${line}"`);
+      if (eq <= 0)
+        throw new Error(
+          `static discovery: expected service=host:port[,host:port] but got "${line}"`,
+        );
       out[line.slice(0, eq).trim()] = line
         .slice(eq + 1)
         .split(',')
@@ -67,11 +76,17 @@ export class StaticResolver implements ServiceResolver {
   }
 }
 
-function toInstance(service: string, address: string, port: 'tcp' | 'http', startedAt: string): ServiceInstance {
+function toInstance(
+  service: string,
+  address: string,
+  port: 'tcp' | 'http',
+  startedAt: string,
+): ServiceInstance {
   const i = address.lastIndexOf(':');
   const host = address.slice(0, i);
   const n = Number(address.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`static discovery: bad address "${address}" for ${service}`);
+  if (i <= 0 || !Number.isInteger(n) || n <= 0 || n > 65535)
+    throw new Error(`static discovery: bad address "${address}" for ${service}`);
   return parseInstance({
     service,
     id: addressId(host, n),

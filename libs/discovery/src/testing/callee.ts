@@ -11,7 +11,12 @@
 import 'reflect-metadata';
 import { Controller, Get, HttpException, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MessagePattern, MicroserviceOptions, RpcException, Transport } from '@nestjs/microservices';
+import {
+  MessagePattern,
+  MicroserviceOptions,
+  RpcException,
+  Transport,
+} from '@nestjs/microservices';
 import { FeatureFlags, FlagValue, parseRedisTarget } from '@stayline/coordination';
 import { ObservabilityModule } from '@stayline/observability';
 import { DiscoveryModule } from '../lib/nest/discovery.module';
@@ -33,7 +38,8 @@ class EchoController {
   @MessagePattern('ping')
   async ping(): Promise<{ id: string; pid: number }> {
     if (delayMs) await pause(delayMs);
-    if (failing) throw new RpcException({ status: 'error', message: `${args.id} is failing on purpose` });
+    if (failing)
+      throw new RpcException({ status: 'error', message: `${args.id} is failing on purpose` });
     return { id: args.id, pid: process.pid };
   }
 

@@ -49,7 +49,9 @@ export async function startDnsmasq(o: DnsmasqOptions): Promise<Dnsmasq> {
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn('/usr/sbin/dnsmasq', [`--conf-file=${conf}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('/usr/sbin/dnsmasq', [`--conf-file=${conf}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   await new Promise<void>((resolve, reject) => {

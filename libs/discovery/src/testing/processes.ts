@@ -40,7 +40,11 @@ export async function startFixture(stack: Stack, p: FixtureProcess): Promise<Com
       port: Object.values(ports)[0] ?? 0,
       ports,
       dir,
-      spec: { command: process.execPath, args: [RUN, path.join(__dirname, p.script), ...args], logFile: path.join(dir, 'out.log') },
+      spec: {
+        command: process.execPath,
+        args: [RUN, path.join(__dirname, p.script), ...args],
+        logFile: path.join(dir, 'out.log'),
+      },
     },
     { waitPort: Object.keys(ports).length > 0 },
   );
@@ -52,4 +56,3 @@ export function fixtureArgs(argv = process.argv.slice(2)): Record<string, string
   for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1];
   return out;
 }
-

@@ -28,7 +28,13 @@ async function main(): Promise<void> {
   // installed before the registration completes: watchers may see the entry before this process sees the reply
   process.once('SIGTERM', () => {
     // when the graceful stop begins, on a clock shared by the processes of this machine (benchmarks read it)
-    console.log(JSON.stringify({ event: 'deregistering', id: a.id, at: performance.timeOrigin + performance.now() }));
+    console.log(
+      JSON.stringify({
+        event: 'deregistering',
+        id: a.id,
+        at: performance.timeOrigin + performance.now(),
+      }),
+    );
     void registered
       .then((r) => (a.agent ? r.release() : r.deregister()))
       .finally(() => registry.close())

@@ -25,7 +25,10 @@ export function addresses(instances: readonly ServiceInstance[]): string[] {
 }
 
 /** Resolving and listing: every backend. `setup` builds a world holding exactly `world.endpoints`. */
-export function describeResolverContract(backend: string, setup: (world: ContractWorld) => Promise<ResolverFixture>): void {
+export function describeResolverContract(
+  backend: string,
+  setup: (world: ContractWorld) => Promise<ResolverFixture>,
+): void {
   describe(`${backend}: resolver contract`, () => {
     const world: ContractWorld = {
       service: 'contract-payment',
@@ -56,8 +59,13 @@ export function describeResolverContract(backend: string, setup: (world: Contrac
 
     it('delivers the current list to a new watcher before watch() resolves, and stops on unsubscribe', async () => {
       const seen: Array<{ list: string[]; change: InstanceChange }> = [];
-      const stop = await fixture.resolver.watch(world.service, (list, change) => seen.push({ list: addresses(list), change }));
-      expect(seen[0]).toEqual({ list: world.endpoints.map((e) => `${e.host}:${e.port}`).sort(), change: { kind: 'snapshot' } });
+      const stop = await fixture.resolver.watch(world.service, (list, change) =>
+        seen.push({ list: addresses(list), change }),
+      );
+      expect(seen[0]).toEqual({
+        list: world.endpoints.map((e) => `${e.host}:${e.port}`).sort(),
+        change: { kind: 'snapshot' },
+      });
       stop();
       const count = seen.length;
       await new Promise((r) => setTimeout(r, 50));
@@ -93,7 +101,9 @@ export class WatchRecorder {
       const hit = this.events.find((e) => e.at > since && match(e.change, e.ids));
       if (hit) return hit;
       if (performance.now() > deadline) {
-        throw new Error(`no matching watch event in ${timeoutMs} ms; saw ${JSON.stringify(this.events.map((e) => e.change))}`);
+        throw new Error(
+          `no matching watch event in ${timeoutMs} ms; saw ${JSON.stringify(this.events.map((e) => e.change))}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -101,7 +111,10 @@ export class WatchRecorder {
 }
 
 /** Leases, the agent API and pushed watch: registry backends only. */
-export function describeRegistryContract(backend: string, setup: () => Promise<RegistryFixture>): void {
+export function describeRegistryContract(
+  backend: string,
+  setup: () => Promise<RegistryFixture>,
+): void {
   describe(`${backend}: registry contract`, () => {
     const ttlMs = 600;
     let fixture: RegistryFixture;
@@ -127,7 +140,8 @@ export function describeRegistryContract(backend: string, setup: () => Promise<R
       ...extra,
     });
     const datastore = (id: string) => instance(id, { kind: 'datastore', role: 'primary' });
-    const removedWith = (id: string, reason: string) => (c: InstanceChange) => c.kind === 'removed' && c.id === id && c.reason === reason;
+    const removedWith = (id: string, reason: string) => (c: InstanceChange) =>
+      c.kind === 'removed' && c.id === id && c.reason === reason;
 
     it('pushes a registration to watchers at once and lists it', async () => {
       const rec = new WatchRecorder();
@@ -210,7 +224,10 @@ export function describeRegistryContract(backend: string, setup: () => Promise<R
       await rec.waitFor(removedWith('db-1', 'reported-down'));
       await new Promise((r) => setTimeout(r, 2 * ttlMs)); // agent b's renewals must not bring it back
       expect(await watcher.list(service())).toEqual([]);
-      const back = await registry.registerOnBehalf(datastore('db-1'), { ttlMs, agentId: 'agent-a' });
+      const back = await registry.registerOnBehalf(datastore('db-1'), {
+        ttlMs,
+        agentId: 'agent-a',
+      });
       expect((await watcher.list(service())).map((i) => i.id)).toEqual(['db-1']);
       await back.deregister();
       stop();
@@ -218,7 +235,9 @@ export function describeRegistryContract(backend: string, setup: () => Promise<R
     });
 
     it('refuses to register a service instance through the agent API', async () => {
-      await expect(registry.registerOnBehalf(instance('a'), { ttlMs, agentId: 'agent-a' })).rejects.toThrow(/datastore/);
+      await expect(
+        registry.registerOnBehalf(instance('a'), { ttlMs, agentId: 'agent-a' }),
+      ).rejects.toThrow(/datastore/);
     });
   });
 }

@@ -49,5 +49,8 @@ export interface LeaderElection {
   start(): Promise<void>;
   /** Stops campaigning; a leader resigns, releasing the lease so another takes over at once. */
   stop(): Promise<void>;
-  on<E extends keyof ElectionEvents>(event: E, listener: (...args: ElectionEvents[E]) => void): () => void;
+  on<E extends keyof ElectionEvents>(
+    event: E,
+    listener: (...args: ElectionEvents[E]) => void,
+  ): () => void;
 }

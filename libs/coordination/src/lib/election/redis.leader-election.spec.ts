@@ -32,7 +32,13 @@ class FakeLease implements LeasePrimitive {
 describe('RedisLeaderElection (fake lease, fake clock)', () => {
   let now = 0;
   const clock = { now: () => now };
-  const options = { ttlMs: 3_000, renewEveryMs: 1_000, safetyMarginMs: 300, clock, candidateId: 'c1' };
+  const options = {
+    ttlMs: 3_000,
+    renewEveryMs: 1_000,
+    safetyMarginMs: 300,
+    clock,
+    candidateId: 'c1',
+  };
 
   beforeEach(() => {
     now = 0;

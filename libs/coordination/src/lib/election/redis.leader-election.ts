@@ -13,7 +13,13 @@ import { CoordinationLogger, silentLogger } from '../logger';
 import { LeaseAttempt, ownerOf } from '../redis/lease';
 import { SubscriberHub } from '../redis/subscriber-hub';
 import { Clock, jittered, monotonicClock, unrefTimeout } from '../timers';
-import { DeposedReason, ElectionEvents, ElectionState, ElectionStatus, LeaderElection } from './leader-election';
+import {
+  DeposedReason,
+  ElectionEvents,
+  ElectionState,
+  ElectionStatus,
+  LeaderElection,
+} from './leader-election';
 
 /** What the election needs of a lease (RedisLease; a fake in unit tests). */
 export interface LeasePrimitive {
@@ -68,8 +74,10 @@ export class RedisLeaderElection implements LeaderElection {
     this.ttlMs = options.ttlMs ?? 3_000;
     this.renewMs = options.renewEveryMs ?? this.ttlMs / 3;
     this.marginMs = options.safetyMarginMs ?? this.ttlMs / 10;
-    if (this.renewMs >= this.ttlMs - this.marginMs) throw new Error('renewEveryMs must be well inside ttlMs minus the safety margin');
-    this.candidateId = options.candidateId ?? `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+    if (this.renewMs >= this.ttlMs - this.marginMs)
+      throw new Error('renewEveryMs must be well inside ttlMs minus the safety margin');
+    this.candidateId =
+      options.candidateId ?? `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
     this.clock = options.clock ?? monotonicClock;
     this.logger = options.logger ?? silentLogger;
   }
@@ -84,7 +92,10 @@ export class RedisLeaderElection implements LeaderElection {
     return this.held?.token;
   }
 
-  on<E extends keyof ElectionEvents>(event: E, listener: (...args: ElectionEvents[E]) => void): () => void {
+  on<E extends keyof ElectionEvents>(
+    event: E,
+    listener: (...args: ElectionEvents[E]) => void,
+  ): () => void {
     const l = listener as never;
     this.events.on(event, l);
     return () => this.events.off(event, l);
@@ -93,12 +104,20 @@ export class RedisLeaderElection implements LeaderElection {
   async start(): Promise<void> {
     if (this.current.status !== ElectionStatus.Stopped) return;
     this.logger.info(
-      { election: this.name, candidate: this.candidateId, ttlMs: this.ttlMs, renewEveryMs: this.renewMs, safetyMarginMs: this.marginMs },
+      {
+        election: this.name,
+        candidate: this.candidateId,
+        ttlMs: this.ttlMs,
+        renewEveryMs: this.renewMs,
+        safetyMarginMs: this.marginMs,
+      },
       'campaigning',
     );
     this.transition({ status: ElectionStatus.Follower });
     if (this.announcements) {
-      this.unsubscribe = await this.announcements.hub.subscribe(this.announcements.channel, (m) => this.onAnnouncement(m));
+      this.unsubscribe = await this.announcements.hub.subscribe(this.announcements.channel, (m) =>
+        this.onAnnouncement(m),
+      );
     }
     await this.attempt();
   }
@@ -137,12 +156,16 @@ export class RedisLeaderElection implements LeaderElection {
       }
       next = Math.min(this.renewMs, r.remainingMs + 1); // try the moment the lease would run out
     } catch (err) {
-      this.logger.warn({ election: this.name, err: (err as Error).message }, 'campaign attempt failed');
+      this.logger.warn(
+        { election: this.name, err: (err as Error).message },
+        'campaign attempt failed',
+      );
       next = jittered(this.renewMs);
     } finally {
       this.attempting = false;
     }
-    if (this.current.status === ElectionStatus.Follower) this.timer = unrefTimeout(() => void this.attempt(), next);
+    if (this.current.status === ElectionStatus.Follower)
+      this.timer = unrefTimeout(() => void this.attempt(), next);
   }
 
   private lead(value: string, token: number, sentAt: number): void {
@@ -162,7 +185,10 @@ export class RedisLeaderElection implements LeaderElection {
     try {
       extended = await this.lease.extend(held.value, this.ttlMs);
     } catch (err) {
-      this.logger.warn({ election: this.name, token: held.token, err: (err as Error).message }, 'renewal failed; retrying');
+      this.logger.warn(
+        { election: this.name, token: held.token, err: (err as Error).message },
+        'renewal failed; retrying',
+      );
     }
     if (this.held !== held || this.checkDeadline()) return;
     if (extended === false) return this.depose('lost');
@@ -170,7 +196,10 @@ export class RedisLeaderElection implements LeaderElection {
       held.validUntil = sentAt + this.ttlMs - this.marginMs;
       this.armDeadline();
     }
-    this.timer = unrefTimeout(() => void this.renew(), extended ? jittered(this.renewMs) : RENEW_RETRY_MS);
+    this.timer = unrefTimeout(
+      () => void this.renew(),
+      extended ? jittered(this.renewMs) : RENEW_RETRY_MS,
+    );
   }
 
   /** Deposes a leader whose local deadline has passed; true if it did. */
@@ -182,7 +211,11 @@ export class RedisLeaderElection implements LeaderElection {
 
   private armDeadline(): void {
     clearTimeout(this.deadline);
-    if (this.held) this.deadline = unrefTimeout(() => this.checkDeadline(), Math.max(0, this.held.validUntil - this.clock.now()));
+    if (this.held)
+      this.deadline = unrefTimeout(
+        () => this.checkDeadline(),
+        Math.max(0, this.held.validUntil - this.clock.now()),
+      );
   }
 
   private depose(reason: DeposedReason): void {
@@ -203,7 +236,8 @@ export class RedisLeaderElection implements LeaderElection {
     if (message.startsWith('released|')) void this.attempt();
     else if (message.startsWith('acquired|') && this.current.status === ElectionStatus.Follower) {
       const leaderId = ownerOf(message.slice('acquired|'.length));
-      if (leaderId !== this.candidateId) this.transition({ status: ElectionStatus.Follower, leaderId });
+      if (leaderId !== this.candidateId)
+        this.transition({ status: ElectionStatus.Follower, leaderId });
     }
   }
 

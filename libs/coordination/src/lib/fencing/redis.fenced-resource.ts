@@ -33,7 +33,13 @@ export class RedisFencedResource implements FencedResource {
   ) {}
 
   async write(token: number, value: string): Promise<boolean> {
-    return (await FENCED_WRITE.run<number>(this.redis, [this.key, `${this.key}:history`], [token, value, this.historyLimit])) === 1;
+    return (
+      (await FENCED_WRITE.run<number>(
+        this.redis,
+        [this.key, `${this.key}:history`],
+        [token, value, this.historyLimit],
+      )) === 1
+    );
   }
 
   async read(): Promise<{ token: number; value: string } | undefined> {

@@ -44,7 +44,9 @@ describe('FeatureFlags', () => {
     expect(flags.number('missing', 7)).toBe(7);
     expect(flags.isEnabled('missing')).toBe(false);
     expect(flags.isEnabled('new-checkout')).toBe(false); // no key: off
-    expect(flags.isEnabled('new-checkout', { key: 'user-1' })).toBe(inRollout('new-checkout', 'user-1', 30));
+    expect(flags.isEnabled('new-checkout', { key: 'user-1' })).toBe(
+      inRollout('new-checkout', 'user-1', 30),
+    );
     await flags.stop();
   });
 
@@ -66,7 +68,10 @@ describe('FeatureFlags', () => {
     const store = new MemoryFlagStore();
     await store.write('payment.latencyMs', flag.number(250));
     store.reachable = false;
-    const flags = new FeatureFlags(store, { defaults: { 'payment.latencyMs': flag.number(100) }, retryMs: 10 });
+    const flags = new FeatureFlags(store, {
+      defaults: { 'payment.latencyMs': flag.number(100) },
+      retryMs: 10,
+    });
     await flags.start({ waitMs: 30 });
     expect(flags.ready).toBe(false);
     expect(flags.number('payment.latencyMs', 0)).toBe(100);

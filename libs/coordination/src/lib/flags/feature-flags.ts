@@ -47,9 +47,13 @@ export class FeatureFlags {
    */
   async start({ waitMs = 2_000 }: { waitMs?: number } = {}): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.follow(), new Promise<void>((resolve) => (timer = unrefTimeout(resolve, waitMs)))]);
+    await Promise.race([
+      this.follow(),
+      new Promise<void>((resolve) => (timer = unrefTimeout(resolve, waitMs))),
+    ]);
     clearTimeout(timer);
-    if (!this.loaded) this.logger.warn({ waitMs }, 'flags not loaded yet: serving defaults, still trying');
+    if (!this.loaded)
+      this.logger.warn({ waitMs }, 'flags not loaded yet: serving defaults, still trying');
   }
 
   async stop(): Promise<void> {
@@ -80,7 +84,8 @@ export class FeatureFlags {
     const value = this.get(name);
     if (!value) return false;
     if (value.kind === 'boolean') return value.enabled;
-    if (value.kind === 'percentage') return context.key !== undefined && inRollout(name, context.key, value.percent);
+    if (value.kind === 'percentage')
+      return context.key !== undefined && inRollout(name, context.key, value.percent);
     return false;
   }
 
@@ -104,7 +109,9 @@ export class FeatureFlags {
   private async follow(): Promise<void> {
     while (!this.stopped) {
       try {
-        const unwatch = await this.store.watch((snapshot, changed) => this.apply(snapshot, changed));
+        const unwatch = await this.store.watch((snapshot, changed) =>
+          this.apply(snapshot, changed),
+        );
         if (this.stopped) await unwatch();
         else this.unwatch = unwatch;
         return;

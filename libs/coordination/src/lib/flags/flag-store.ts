@@ -23,7 +23,9 @@ export interface FlagStore {
 
 export class FlagWriteNotDurableError extends Error {
   constructor(name: string, ackTimeoutMs: number) {
-    super(`flag ${name} written to the primary but no replica acknowledged it within ${ackTimeoutMs} ms`);
+    super(
+      `flag ${name} written to the primary but no replica acknowledged it within ${ackTimeoutMs} ms`,
+    );
     this.name = 'FlagWriteNotDurableError';
   }
 }

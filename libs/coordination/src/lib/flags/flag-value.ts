@@ -26,9 +26,11 @@ export interface FlagSnapshot {
 export const flag = {
   boolean: (enabled: boolean): FlagValue => ({ kind: 'boolean', enabled }),
   number: (value: number): FlagValue => ({ kind: 'number', value }),
-  percentage: (percent: number): FlagValue => flagValueSchema.parse({ kind: 'percentage', percent }),
+  percentage: (percent: number): FlagValue =>
+    flagValueSchema.parse({ kind: 'percentage', percent }),
 };
 
 export function assertFlagName(name: string): void {
-  if (!FLAG_NAME.test(name)) throw new Error(`invalid flag name "${name}": letters, digits and . _ - (max 128)`);
+  if (!FLAG_NAME.test(name))
+    throw new Error(`invalid flag name "${name}": letters, digits and . _ - (max 128)`);
 }

@@ -69,7 +69,11 @@ export class RedisFlagStore implements FlagStore {
   async write(name: string, value: FlagValue | null): Promise<number> {
     assertFlagName(name);
     const json = value === null ? '' : JSON.stringify(flagValueSchema.parse(value));
-    const version = await WRITE.run<number>(this.durable, this.keys(), [name, json, this.channel()]);
+    const version = await WRITE.run<number>(this.durable, this.keys(), [
+      name,
+      json,
+      this.channel(),
+    ]);
     const ackTimeoutMs = this.options.ackTimeoutMs ?? 500;
     const acked = await this.durable.wait(1, ackTimeoutMs);
     if (acked < 1) throw new FlagWriteNotDurableError(name, ackTimeoutMs);
@@ -93,7 +97,9 @@ export class RedisFlagStore implements FlagStore {
       load: async () => {
         const next = await this.load();
         const names = new Set([...Object.keys(current.flags), ...Object.keys(next.flags)]);
-        const changed = [...names].filter((n) => JSON.stringify(current.flags[n]) !== JSON.stringify(next.flags[n]));
+        const changed = [...names].filter(
+          (n) => JSON.stringify(current.flags[n]) !== JSON.stringify(next.flags[n]),
+        );
         publish(next, changed);
       },
       apply: (message) => {
@@ -114,7 +120,10 @@ export class RedisFlagStore implements FlagStore {
     try {
       return flagValueSchema.parse(JSON.parse(json));
     } catch (err) {
-      this.logger.warn({ flag: name, json, err: (err as Error).message }, 'ignoring an invalid flag value');
+      this.logger.warn(
+        { flag: name, json, err: (err as Error).message },
+        'ignoring an invalid flag value',
+      );
       return undefined;
     }
   }

@@ -10,7 +10,8 @@ describe('percentage rollout by a stable key', () => {
   });
 
   it('gives the same user the same answer every time', () => {
-    for (const u of users.slice(0, 100)) expect(rolloutBucket('new-checkout', u)).toBe(rolloutBucket('new-checkout', u));
+    for (const u of users.slice(0, 100))
+      expect(rolloutBucket('new-checkout', u)).toBe(rolloutBucket('new-checkout', u));
   });
 
   it('turns the flag on for about the given share of users', () => {

@@ -67,7 +67,18 @@ export class RedisLock implements DistributedLock {
     const sentAt = this.clock.now();
     const r = await this.lease.tryAcquire(owner, this.ttlMs);
     if (!r.acquired) return { remainingMs: r.remainingMs };
-    return { lease: new RedisLockLease(this.lease, r.value, r.token, sentAt, this.ttlMs, this.margin(), this.clock), remainingMs: 0 };
+    return {
+      lease: new RedisLockLease(
+        this.lease,
+        r.value,
+        r.token,
+        sentAt,
+        this.ttlMs,
+        this.margin(),
+        this.clock,
+      ),
+      remainingMs: 0,
+    };
   }
 
   private margin(): number {

@@ -79,11 +79,11 @@ export class RedisLease {
 
   /** Takes the lease if free. Throws LeaseNotDurableError if a replica did not acknowledge it in time. */
   async tryAcquire(owner: string, ttlMs: number): Promise<LeaseAttempt> {
-    const [ok, value, n] = await ACQUIRE.run<[number, string, number]>(this.durable, [this.key, `${this.key}:fence`], [
-      owner,
-      ttlMs,
-      this.options.channel ?? '',
-    ]);
+    const [ok, value, n] = await ACQUIRE.run<[number, string, number]>(
+      this.durable,
+      [this.key, `${this.key}:fence`],
+      [owner, ttlMs, this.options.channel ?? ''],
+    );
     if (ok !== 1) return { acquired: false, holder: value, remainingMs: Math.max(0, n) };
     if (this.options.requireReplicaAck !== false) {
       const acked = await this.durable.wait(1, this.options.ackTimeoutMs ?? 500);
@@ -102,7 +102,9 @@ export class RedisLease {
 
   /** Releases the lease if `value` still holds it. */
   async release(value: string): Promise<boolean> {
-    return (await RELEASE.run<number>(this.redis, [this.key], [value, this.options.channel ?? ''])) === 1;
+    return (
+      (await RELEASE.run<number>(this.redis, [this.key], [value, this.options.channel ?? ''])) === 1
+    );
   }
 }
 

@@ -21,7 +21,11 @@ export class LuaScript {
     await redis.script('LOAD', this.source);
   }
 
-  async run<T>(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<T> {
+  async run<T>(
+    redis: Redis,
+    keys: readonly string[],
+    args: ReadonlyArray<string | number>,
+  ): Promise<T> {
     try {
       return (await redis.evalsha(this.sha, keys.length, ...keys, ...args)) as T;
     } catch (err) {

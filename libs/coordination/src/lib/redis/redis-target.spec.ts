@@ -15,7 +15,11 @@ describe('Redis targets', () => {
   });
 
   it('parses a direct target with a password', () => {
-    expect(parseRedisTarget('redis://:s%40cret@localhost:6479')).toEqual({ host: 'localhost', port: 6479, password: 's@cret' });
+    expect(parseRedisTarget('redis://:s%40cret@localhost:6479')).toEqual({
+      host: 'localhost',
+      port: 6479,
+      password: 's@cret',
+    });
   });
 
   it('refuses what it cannot use', () => {

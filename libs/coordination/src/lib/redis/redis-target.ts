@@ -25,12 +25,16 @@ export interface RedisConnectionOptions {
  */
 export function parseRedisTarget(url: string): RedisTarget {
   const m = /^(redis|redis-sentinel):\/\/(?::([^@]*)@)?([^/]+?)(?:\/([^/]+))?\/?$/.exec(url.trim());
-  if (!m) throw new Error(`not a Redis target: ${url} (expected redis://host:port or redis-sentinel://h:p,h:p/master)`);
+  if (!m)
+    throw new Error(
+      `not a Redis target: ${url} (expected redis://host:port or redis-sentinel://h:p,h:p/master)`,
+    );
   const [, scheme, password, hosts, masterName] = m;
   const nodes = hosts.split(',').map((hp) => {
     const i = hp.lastIndexOf(':');
     const port = Number(hp.slice(i + 1));
-    if (i <= 0 || !Number.isInteger(port) || port <= 0) throw new Error(`bad host:port "${hp}" in ${url}`);
+    if (i <= 0 || !Number.isInteger(port) || port <= 0)
+      throw new Error(`bad host:port "${hp}" in ${url}`);
     return { host: hp.slice(0, i), port };
   });
   const auth = password ? { password: decodeURIComponent(password) } : {};
@@ -82,7 +86,11 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
   let lastError = '';
   redis.on('error', (err: Error) => {
     // ioredis reports every failed reconnect attempt; one line per distinct error is enough
-    if (err.message !== lastError) logger.warn({ err: err.message, connection: options.connectionName }, 'redis connection error');
+    if (err.message !== lastError)
+      logger.warn(
+        { err: err.message, connection: options.connectionName },
+        'redis connection error',
+      );
     lastError = err.message;
   });
   redis.on('ready', () => {

@@ -79,13 +79,17 @@ export class ResyncedWatch {
       await this.o.load(reason);
     } catch (err) {
       next = Math.min(next, RETRY_MS);
-      this.logger.warn({ channel: this.o.channel, reason, err: (err as Error).message }, 'resync failed; retrying');
+      this.logger.warn(
+        { channel: this.o.channel, reason, err: (err as Error).message },
+        'resync failed; retrying',
+      );
       if (rethrow) throw err;
     } finally {
       const held = this.held ?? [];
       this.held = undefined;
       for (const m of held) this.o.apply(m);
-      if (!this.stopped) this.timer = unrefTimeout(() => void this.resync('periodic'), jittered(next));
+      if (!this.stopped)
+        this.timer = unrefTimeout(() => void this.resync('periodic'), jittered(next));
     }
   }
 

@@ -6,7 +6,12 @@ import { Endpoint } from './strategy';
 
 function endpoints(n: number): Endpoint[] {
   return Array.from({ length: n }, (_, i) => {
-    const instance = describeInstance({ service: 'payment', id: `p${i + 1}`, host: '127.0.0.1', tcpPort: 4201 + i });
+    const instance = describeInstance({
+      service: 'payment',
+      id: `p${i + 1}`,
+      host: '127.0.0.1',
+      tcpPort: 4201 + i,
+    });
     return { id: instance.id, host: instance.host, port: 4201 + i, instance };
   });
 }
@@ -122,7 +127,10 @@ describe('Balancer with a gate (a per-endpoint breaker)', () => {
     const results: Array<[string, boolean]> = [];
     const b = new Balancer({
       ejection: { consecutiveFailures: 1 },
-      gate: { isCallPermitted: (id) => !open.has(id), onResult: (id, ok) => results.push([id, ok]) },
+      gate: {
+        isCallPermitted: (id) => !open.has(id),
+        onResult: (id, ok) => results.push([id, ok]),
+      },
     });
     b.setEndpoints(endpoints(2));
     expect(counts(b, 4)).toEqual({ p2: 4 });

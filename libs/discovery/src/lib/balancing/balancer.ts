@@ -82,7 +82,12 @@ export class Balancer {
     const next = new Map<string, State>();
     for (const endpoint of endpoints) {
       const old = this.states.get(endpoint.id);
-      next.set(endpoint.id, old ? { ...old, endpoint } : { endpoint, outstanding: 0, failures: 0, ejectedUntil: 0, ejections: 0 });
+      next.set(
+        endpoint.id,
+        old
+          ? { ...old, endpoint }
+          : { endpoint, outstanding: 0, failures: 0, ejectedUntil: 0, ejections: 0 },
+      );
     }
     this.states.clear();
     for (const [id, st] of next) this.states.set(id, st);
@@ -150,7 +155,10 @@ export class Balancer {
     // back from a cool-down, one failed trial is enough to go out again
     const trialFailed = st.ejections > 0 && st.ejectedUntil <= now;
     if ((trialFailed || st.failures >= this.ejection.consecutiveFailures) && this.mayEject(now)) {
-      const coolDown = Math.min(this.ejection.coolDownMs * 2 ** st.ejections, this.ejection.maxCoolDownMs);
+      const coolDown = Math.min(
+        this.ejection.coolDownMs * 2 ** st.ejections,
+        this.ejection.maxCoolDownMs,
+      );
       st.ejectedUntil = now + coolDown;
       st.ejections += 1;
     }
@@ -158,6 +166,9 @@ export class Balancer {
 
   private mayEject(now: number): boolean {
     const ejected = [...this.states.values()].filter((s) => s.ejectedUntil > now).length;
-    return ejected + 1 <= Math.max(1, Math.floor(this.states.size * this.ejection.maxEjectedRatio)) && ejected + 1 < this.states.size;
+    return (
+      ejected + 1 <= Math.max(1, Math.floor(this.states.size * this.ejection.maxEjectedRatio)) &&
+      ejected + 1 < this.states.size
+    );
   }
 }

@@ -23,4 +23,3 @@ export class PowerOfTwoStrategy extends LoadBalancingStrategy {
     return outstanding(b.id) < outstanding(a.id) ? b : a;
   }
 }
-

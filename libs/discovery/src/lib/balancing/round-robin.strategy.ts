@@ -14,4 +14,3 @@ export class RoundRobinStrategy extends LoadBalancingStrategy {
     return chosen;
   }
 }
-

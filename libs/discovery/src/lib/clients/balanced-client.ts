@@ -79,9 +79,16 @@ export abstract class BalancedClient<C> {
 
   /** Starts following the service's instances; resolves once the first list is in. */
   async start(): Promise<this> {
-    this.unwatch = await this.options.resolver.watch(this.options.service, (list) => this.onList(list));
+    this.unwatch = await this.options.resolver.watch(this.options.service, (list) =>
+      this.onList(list),
+    );
     this.logger.info(
-      { service: this.service, strategy: this.balancer.strategy.name, endpoints: this.endpoints.length, timeoutMs: this.timeoutMs() },
+      {
+        service: this.service,
+        strategy: this.balancer.strategy.name,
+        endpoints: this.endpoints.length,
+        timeoutMs: this.timeoutMs(),
+      },
       'balanced client started',
     );
     return this;
@@ -114,9 +121,18 @@ export abstract class BalancedClient<C> {
   }
 
   /** One attempt on one endpoint (what a resilience policy's attempt calls). */
-  protected async callOn<T>(endpointId: string, options: CallOptions, attempt: Attempt<C, T>): Promise<T> {
+  protected async callOn<T>(
+    endpointId: string,
+    options: CallOptions,
+    attempt: Attempt<C, T>,
+  ): Promise<T> {
     const c = this.connections.get(endpointId);
-    if (!c) throw new DiscoveryCallError(`${endpointId} is not a known endpoint of ${this.service}`, this.service, endpointId);
+    if (!c)
+      throw new DiscoveryCallError(
+        `${endpointId} is not a known endpoint of ${this.service}`,
+        this.service,
+        endpointId,
+      );
     const timeoutMs = options.timeoutMs ?? this.timeoutMs();
     const abort = new AbortController();
     const onAbort = () => abort.abort(options.signal?.reason);
@@ -158,7 +174,8 @@ export abstract class BalancedClient<C> {
     const endpoints: Endpoint[] = [];
     for (const instance of instances) {
       const port = this.portOf(instance);
-      if (port !== undefined) endpoints.push({ id: instance.id, host: instance.host, port, instance });
+      if (port !== undefined)
+        endpoints.push({ id: instance.id, host: instance.host, port, instance });
     }
     const live = new Set(endpoints.map((e) => e.id));
     for (const [id, c] of this.connections) {
@@ -173,7 +190,12 @@ export abstract class BalancedClient<C> {
         continue;
       }
       if (c) this.drop(endpoint.id, c);
-      this.connections.set(endpoint.id, { conn: this.open(endpoint), endpoint, inflight: 0, removed: false });
+      this.connections.set(endpoint.id, {
+        conn: this.open(endpoint),
+        endpoint,
+        inflight: 0,
+        removed: false,
+      });
     }
     this.balancer.setEndpoints(endpoints);
     this.options.observer?.onEndpoints?.(this.service, endpoints);

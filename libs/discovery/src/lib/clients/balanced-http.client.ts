@@ -26,9 +26,13 @@ export class BalancedHttpClient extends BalancedClient<string> {
    * then the last 5xx response, or the error.
    */
   async request(path: string, options: HttpRequestOptions = {}): Promise<Response> {
-    const idempotent = options.idempotent ?? ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'].includes((options.method ?? 'GET').toUpperCase());
+    const idempotent =
+      options.idempotent ??
+      ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'].includes((options.method ?? 'GET').toUpperCase());
     try {
-      return await this.call({ ...options, idempotent }, (base, signal, endpoint) => this.fetchOnce(base, endpoint, path, options, signal));
+      return await this.call({ ...options, idempotent }, (base, signal, endpoint) =>
+        this.fetchOnce(base, endpoint, path, options, signal),
+      );
     } catch (err) {
       if (err instanceof ServerError) return err.response;
       throw err;
@@ -36,9 +40,15 @@ export class BalancedHttpClient extends BalancedClient<string> {
   }
 
   /** Requests from the given endpoint (the attempt of a resilience DependencyPolicy). */
-  async requestFrom(endpointId: string, path: string, options: HttpRequestOptions = {}): Promise<Response> {
+  async requestFrom(
+    endpointId: string,
+    path: string,
+    options: HttpRequestOptions = {},
+  ): Promise<Response> {
     try {
-      return await this.callOn(endpointId, options, (base, signal, endpoint) => this.fetchOnce(base, endpoint, path, options, signal));
+      return await this.callOn(endpointId, options, (base, signal, endpoint) =>
+        this.fetchOnce(base, endpoint, path, options, signal),
+      );
     } catch (err) {
       if (err instanceof ServerError) return err.response;
       throw err;
@@ -57,13 +67,23 @@ export class BalancedHttpClient extends BalancedClient<string> {
     // fetch's pool closes idle keep-alive connections by itself
   }
 
-  private async fetchOnce(base: string, endpoint: Endpoint, path: string, init: HttpRequestOptions, signal: AbortSignal): Promise<Response> {
+  private async fetchOnce(
+    base: string,
+    endpoint: Endpoint,
+    path: string,
+    init: HttpRequestOptions,
+    signal: AbortSignal,
+  ): Promise<Response> {
     const { timeoutMs: _t, idempotent: _i, signal: _s, ...rest } = init;
     const response = await fetch(base + path, { ...rest, signal });
     if (response.status < 500) return response;
     // read the failed answer now: the connection goes back to the pool even if a retry discards it
     const body = await response.arrayBuffer();
-    const copy = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    const copy = new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
     throw new ServerError(this.service, endpoint.id, copy);
   }
 }

@@ -23,8 +23,16 @@ async function startCallee(service: string, id: string, extra: Record<string, nu
   });
 }
 
-async function tcpClient(service: string, options: Partial<Parameters<typeof BalancedTcpClient.connect>[0]> = {}) {
-  const c = await BalancedTcpClient.connect({ resolver: registry, service, timeoutMs: 1_000, ...options });
+async function tcpClient(
+  service: string,
+  options: Partial<Parameters<typeof BalancedTcpClient.connect>[0]> = {},
+) {
+  const c = await BalancedTcpClient.connect({
+    resolver: registry,
+    service,
+    timeoutMs: 1_000,
+    ...options,
+  });
   clients.push(c);
   return c;
 }
@@ -38,7 +46,10 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000) {
 }
 
 function tally(ids: string[]): Record<string, number> {
-  return ids.reduce<Record<string, number>>((acc, id) => ({ ...acc, [id]: (acc[id] ?? 0) + 1 }), {});
+  return ids.reduce<Record<string, number>>(
+    (acc, id) => ({ ...acc, [id]: (acc[id] ?? 0) + 1 }),
+    {},
+  );
 }
 
 beforeAll(async () => {
@@ -85,12 +96,19 @@ describe('BalancedTcpClient over real NestJS TCP instances', () => {
   });
 
   it('ejects an instance that keeps failing for the cool-down, then tries it again', async () => {
-    const echo = await tcpClient('echo', { ejection: { consecutiveFailures: 3, coolDownMs: 1_000 } });
+    const echo = await tcpClient('echo', {
+      ejection: { consecutiveFailures: 3, coolDownMs: 1_000 },
+    });
     await until('two endpoints', () => echo.endpoints.length === 2);
     await echo.sendTo('echo-1', 'fail-mode', { on: true });
     const outcomes: string[] = [];
     for (let i = 0; i < 20; i++) {
-      outcomes.push(await echo.send<{ id: string }>('ping', {}).then((r) => r.id, (e: Error) => `${e.name}`));
+      outcomes.push(
+        await echo.send<{ id: string }>('ping', {}).then(
+          (r) => r.id,
+          (e: Error) => `${e.name}`,
+        ),
+      );
     }
     // echo-1 fails 3 times (non-idempotent: no retry), then it is out and echo-2 takes everything
     expect(tally(outcomes)).toEqual({ RemoteCallError: 3, 'echo-2': 17 });
@@ -156,22 +174,32 @@ describe('BalancedTcpClient over real NestJS TCP instances', () => {
 
 describe('BalancedHttpClient', () => {
   it('balances HTTP requests and retries an idempotent one on another instance after a 5xx', async () => {
-    const http = await BalancedHttpClient.connect({ resolver: registry, service: 'echo', timeoutMs: 1_000 });
+    const http = await BalancedHttpClient.connect({
+      resolver: registry,
+      service: 'echo',
+      timeoutMs: 1_000,
+    });
     clients.push(http);
     await until('two endpoints', () => http.endpoints.length === 2);
     const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push(((await (await http.request('/ping')).json()) as { id: string }).id);
+    for (let i = 0; i < 10; i++)
+      ids.push(((await (await http.request('/ping')).json()) as { id: string }).id);
     expect(tally(ids)).toEqual({ 'echo-1': 5, 'echo-2': 5 });
     const tcp = await tcpClient('echo');
     await until('two endpoints', () => tcp.endpoints.length === 2);
     await tcp.sendTo('echo-1', 'fail-mode', { on: true });
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await http.request('/ping')).status);
-    const fresh = await BalancedHttpClient.connect({ resolver: registry, service: 'echo', timeoutMs: 1_000 });
+    const fresh = await BalancedHttpClient.connect({
+      resolver: registry,
+      service: 'echo',
+      timeoutMs: 1_000,
+    });
     clients.push(fresh);
     await until('two endpoints', () => fresh.endpoints.length === 2);
     const unsafe: number[] = [];
-    for (let i = 0; i < 4; i++) unsafe.push((await fresh.request('/ping', { idempotent: false })).status);
+    for (let i = 0; i < 4; i++)
+      unsafe.push((await fresh.request('/ping', { idempotent: false })).status);
     await tcp.sendTo('echo-1', 'fail-mode', { on: false });
     expect(statuses).toEqual([200, 200, 200, 200]);
     expect(unsafe.sort()).toEqual([200, 200, 503, 503]); // not retried: echo-1's 503 comes back as it is

@@ -21,12 +21,21 @@ export class BalancedTcpClient extends BalancedClient<ClientTCP> {
 
   /** Sends `data` to one endpoint (picked by the strategy) and resolves with the last value of the reply. */
   send<T = unknown>(pattern: unknown, data: unknown, options: CallOptions = {}): Promise<T> {
-    return this.call(options, (conn, signal, endpoint) => this.request<T>(conn, endpoint, pattern, data, signal));
+    return this.call(options, (conn, signal, endpoint) =>
+      this.request<T>(conn, endpoint, pattern, data, signal),
+    );
   }
 
   /** Sends to the given endpoint: the attempt of a resilience DependencyPolicy that picks endpoints itself. */
-  sendTo<T = unknown>(endpointId: string, pattern: unknown, data: unknown, options: CallOptions = {}): Promise<T> {
-    return this.callOn(endpointId, options, (conn, signal, endpoint) => this.request<T>(conn, endpoint, pattern, data, signal));
+  sendTo<T = unknown>(
+    endpointId: string,
+    pattern: unknown,
+    data: unknown,
+    options: CallOptions = {},
+  ): Promise<T> {
+    return this.callOn(endpointId, options, (conn, signal, endpoint) =>
+      this.request<T>(conn, endpoint, pattern, data, signal),
+    );
   }
 
   protected portOf(instance: ServiceInstance): number | undefined {
@@ -44,12 +53,19 @@ export class BalancedTcpClient extends BalancedClient<ClientTCP> {
     conn.close();
   }
 
-  private request<T>(conn: ClientTCP, endpoint: Endpoint, pattern: unknown, data: unknown, signal: AbortSignal): Promise<T> {
+  private request<T>(
+    conn: ClientTCP,
+    endpoint: Endpoint,
+    pattern: unknown,
+    data: unknown,
+    signal: AbortSignal,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let last: T;
       const subscription = conn.send<T>(pattern, data).subscribe({
         next: (value) => (last = value),
-        error: (err: unknown) => reject(err instanceof Error ? err : new RemoteCallError(this.service, endpoint.id, err)),
+        error: (err: unknown) =>
+          reject(err instanceof Error ? err : new RemoteCallError(this.service, endpoint.id, err)),
         complete: () => resolve(last),
       });
       signal.addEventListener('abort', () => subscription.unsubscribe(), { once: true });

@@ -14,7 +14,9 @@ export class DiscoveryCallError extends Error {
 export class NoEndpointError extends DiscoveryCallError {
   constructor(service: string, known: number) {
     super(
-      known === 0 ? `no instance of ${service} is registered` : `all ${known} instance(s) of ${service} are ejected or refused`,
+      known === 0
+        ? `no instance of ${service} is registered`
+        : `all ${known} instance(s) of ${service} are ejected or refused`,
       service,
     );
   }
@@ -40,11 +42,22 @@ export class RemoteCallError extends DiscoveryCallError {
     endpointId: string,
     readonly remote: unknown,
   ) {
-    const r = (typeof remote === 'object' && remote !== null ? remote : { message: remote }) as Record<string, unknown>;
-    super(`${service} (${endpointId}) answered with an error: ${String(r['message'] ?? JSON.stringify(remote))}`, service, endpointId);
+    const r = (
+      typeof remote === 'object' && remote !== null ? remote : { message: remote }
+    ) as Record<string, unknown>;
+    super(
+      `${service} (${endpointId}) answered with an error: ${String(r['message'] ?? JSON.stringify(remote))}`,
+      service,
+      endpointId,
+    );
     const status = r['statusCode'] ?? r['status'];
     this.statusCode = typeof status === 'number' ? status : undefined;
-    this.isClientError = this.statusCode !== undefined && this.statusCode >= 400 && this.statusCode < 500 && this.statusCode !== 408 && this.statusCode !== 429;
+    this.isClientError =
+      this.statusCode !== undefined &&
+      this.statusCode >= 400 &&
+      this.statusCode < 500 &&
+      this.statusCode !== 408 &&
+      this.statusCode !== 429;
   }
 }
 

@@ -1,7 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CoordinationLogger } from '@stayline/coordination';
 import { ServiceRegistry } from '../registry';
-import { BalancedClient, BalancedClientObserver, BalancedClientOptions } from '../clients/balanced-client';
+import {
+  BalancedClient,
+  BalancedClientObserver,
+  BalancedClientOptions,
+} from '../clients/balanced-client';
 import { BalancedHttpClient } from '../clients/balanced-http.client';
 import { BalancedTcpClient } from '../clients/balanced-tcp.client';
 import { DISCOVERY_LOGGER, SERVICE_REGISTRY } from './discovery.options';
@@ -26,12 +30,16 @@ export class DiscoveryClients {
 
   /** A @nestjs/microservices TCP client for `service`. */
   tcp(service: string, options: ClientOptions = {}): Promise<BalancedTcpClient> {
-    return this.get(`tcp:${service}`, () => BalancedTcpClient.connect(this.options(service, options)));
+    return this.get(`tcp:${service}`, () =>
+      BalancedTcpClient.connect(this.options(service, options)),
+    );
   }
 
   /** An HTTP client for `service`. */
   http(service: string, options: ClientOptions = {}): Promise<BalancedHttpClient> {
-    return this.get(`http:${service}`, () => BalancedHttpClient.connect(this.options(service, options)));
+    return this.get(`http:${service}`, () =>
+      BalancedHttpClient.connect(this.options(service, options)),
+    );
   }
 
   /** The clients created so far (health details). */
@@ -46,10 +54,19 @@ export class DiscoveryClients {
   }
 
   private options(service: string, options: ClientOptions): BalancedClientOptions {
-    return { logger: this.logger, observer: this.observer, ...options, resolver: this.registry, service };
+    return {
+      logger: this.logger,
+      observer: this.observer,
+      ...options,
+      resolver: this.registry,
+      service,
+    };
   }
 
-  private get<C extends BalancedClient<unknown>>(key: string, create: () => Promise<C>): Promise<C> {
+  private get<C extends BalancedClient<unknown>>(
+    key: string,
+    create: () => Promise<C>,
+  ): Promise<C> {
     let c = this.clients.get(key);
     if (!c) {
       c = create();

@@ -8,13 +8,30 @@ import {
   Optional,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { CoordinationBackend, CoordinationLogger, delay, FeatureFlags, jittered } from '@stayline/coordination';
+import {
+  CoordinationBackend,
+  CoordinationLogger,
+  delay,
+  FeatureFlags,
+  jittered,
+} from '@stayline/coordination';
 import { HealthRegistry, healthRegistry } from '@stayline/observability';
 import { describeInstance } from '../instance';
 import { Registration, ServiceRegistry } from '../registry';
 import { DiscoveryClients } from './discovery-clients';
-import { COORDINATION_BACKEND, DISCOVERY_LOGGER, DISCOVERY_OPTIONS, DiscoveryModuleOptions, SERVICE_REGISTRY } from './discovery.options';
-import { registeredGauge, registerHealth, watchFlags, watchLeadership } from './discovery.telemetry';
+import {
+  COORDINATION_BACKEND,
+  DISCOVERY_LOGGER,
+  DISCOVERY_OPTIONS,
+  DiscoveryModuleOptions,
+  SERVICE_REGISTRY,
+} from './discovery.options';
+import {
+  registeredGauge,
+  registerHealth,
+  watchFlags,
+  watchLeadership,
+} from './discovery.telemetry';
 import { InFlightTracker } from './in-flight.interceptor';
 import { Leadership } from './leadership';
 
@@ -26,7 +43,9 @@ import { Leadership } from './leadership';
  * Needs `app.enableShutdownHooks()` so that SIGTERM closes the app.
  */
 @Injectable()
-export class DiscoveryLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class DiscoveryLifecycle
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private registration?: Registration;
   private registering?: Promise<Registration>;
   private readonly cleanups: Array<() => void> = [];
@@ -68,7 +87,10 @@ export class DiscoveryLifecycle implements OnApplicationBootstrap, BeforeApplica
     if (this.options.register === 'manual') return;
     const server = this.adapterHost?.httpAdapter?.getHttpServer() as net.Server | undefined;
     if (!server) {
-      this.logger.warn({ service: this.options.service }, 'no HTTP server to wait for: call DiscoveryLifecycle.register() once listening');
+      this.logger.warn(
+        { service: this.options.service },
+        'no HTTP server to wait for: call DiscoveryLifecycle.register() once listening',
+      );
       return;
     }
     const go = () => void this.register();
@@ -91,15 +113,26 @@ export class DiscoveryLifecycle implements OnApplicationBootstrap, BeforeApplica
     const registration = this.registration ?? (await this.registering?.catch(() => undefined));
     this.registration = undefined;
     if (registration) {
-      await registration.deregister().catch((err: Error) => this.logger.warn({ err: err.message }, 'deregistration failed; the lease will expire'));
+      await registration
+        .deregister()
+        .catch((err: Error) =>
+          this.logger.warn({ err: err.message }, 'deregistration failed; the lease will expire'),
+        );
       registeredGauge().set({ service: this.options.service }, 0);
     }
     const drainDelayMs = this.options.drainDelayMs ?? 100;
     const drainTimeoutMs = this.options.drainTimeoutMs ?? 10_000;
-    this.logger.info({ signal, drainDelayMs, drainTimeoutMs, inFlight: this.tracker.inFlight }, 'deregistered; draining');
+    this.logger.info(
+      { signal, drainDelayMs, drainTimeoutMs, inFlight: this.tracker.inFlight },
+      'deregistered; draining',
+    );
     await delay(drainDelayMs);
     const drained = await this.tracker.idle(drainTimeoutMs);
-    if (!drained) this.logger.warn({ inFlight: this.tracker.inFlight }, 'drain timed out; closing with requests in flight');
+    if (!drained)
+      this.logger.warn(
+        { inFlight: this.tracker.inFlight },
+        'drain timed out; closing with requests in flight',
+      );
     await this.leadership.stopAll();
   }
 
@@ -117,7 +150,11 @@ export class DiscoveryLifecycle implements OnApplicationBootstrap, BeforeApplica
         return await this.doRegister();
       } catch (err) {
         if (this.shuttingDown) throw err;
-        if (attempt === 1) this.logger.warn({ err: (err as Error).message }, 'registration failed; retrying every 500 ms');
+        if (attempt === 1)
+          this.logger.warn(
+            { err: (err as Error).message },
+            'registration failed; retrying every 500 ms',
+          );
         await delay(jittered(500), { unref: true });
       }
     }
@@ -125,7 +162,8 @@ export class DiscoveryLifecycle implements OnApplicationBootstrap, BeforeApplica
 
   private async doRegister(): Promise<Registration> {
     const o = this.options;
-    const address = this.adapterHost?.httpAdapter?.getHttpServer()?.address() as net.AddressInfo | null | undefined;
+    const address = this.adapterHost?.httpAdapter?.getHttpServer()?.address() as
+      net.AddressInfo | null | undefined;
     const httpPort = o.httpPort ?? address?.port;
     if (o.tcpPort) await waitForPort(o.host ?? '127.0.0.1', o.tcpPort);
     const instance = describeInstance({
@@ -155,7 +193,8 @@ async function waitForPort(host: string, port: number, timeoutMs = 5_000): Promi
       s.once('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`TCP port ${host}:${port} does not accept connections; not registering`);
+    if (Date.now() > deadline)
+      throw new Error(`TCP port ${host}:${port} does not accept connections; not registering`);
     await delay(20);
   }
 }

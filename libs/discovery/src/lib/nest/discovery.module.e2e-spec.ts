@@ -1,4 +1,9 @@
-import { FeatureFlags, flag, formatRedisTarget, RedisCoordinationBackend } from '@stayline/coordination';
+import {
+  FeatureFlags,
+  flag,
+  formatRedisTarget,
+  RedisCoordinationBackend,
+} from '@stayline/coordination';
 import { freePorts, isAlive, isPortOpen, Stack, startStack } from '@stayline/launcher';
 import { sentinelTarget, startFixture } from '../../testing/processes';
 import { WatchRecorder } from '../../testing/resolver-contract';
@@ -23,12 +28,18 @@ async function startCallee(service: string, id: string, extra: Record<string, st
   });
 }
 
-async function until<T>(what: string, get: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  get: () => Promise<T> | T,
+  ok: (v: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await get();
     if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -47,12 +58,30 @@ afterAll(async () => {
 describe('DiscoveryModule in a real NestJS hybrid service', () => {
   it('registers the instance once it listens, with its HTTP and TCP ports, and reports it to health and metrics', async () => {
     await startCallee('module', 'module-1');
-    const [instance] = await until('the registration', () => registry.list('module'), (l) => l.length === 1);
+    const [instance] = await until(
+      'the registration',
+      () => registry.list('module'),
+      (l) => l.length === 1,
+    );
     const { http, tcp } = ports.get('module-1') ?? { http: 0, tcp: 0 };
-    expect(instance).toMatchObject({ service: 'module', id: 'module-1', host: '127.0.0.1', kind: 'service', httpPort: http, tcpPort: tcp });
-    const ready = (await (await fetch(`http://127.0.0.1:${http}/health/ready`)).json()) as { status: string; details: Record<string, Record<string, unknown>> };
+    expect(instance).toMatchObject({
+      service: 'module',
+      id: 'module-1',
+      host: '127.0.0.1',
+      kind: 'service',
+      httpPort: http,
+      tcpPort: tcp,
+    });
+    const ready = (await (await fetch(`http://127.0.0.1:${http}/health/ready`)).json()) as {
+      status: string;
+      details: Record<string, Record<string, unknown>>;
+    };
     expect(ready.status).toBe('ok');
-    expect(ready.details.discovery).toMatchObject({ status: 'up', instance: 'module-1', registered: true });
+    expect(ready.details.discovery).toMatchObject({
+      status: 'up',
+      instance: 'module-1',
+      registered: true,
+    });
     expect(ready.details.flags).toMatchObject({ status: 'up', loaded: true });
     const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
     expect(metrics).toMatch(/stayline_discovery_registered\{service="module"\} 1/);
@@ -61,16 +90,28 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
   it('on SIGTERM deregisters first, keeps serving what is in flight, and only then stops', async () => {
     await startCallee('drain', 'drain-1');
     await startCallee('drain', 'drain-2');
-    const client = await BalancedTcpClient.connect({ resolver: registry, service: 'drain', timeoutMs: 5_000 });
-    await until('both endpoints', () => client.endpoints.length, (n) => n === 2);
+    const client = await BalancedTcpClient.connect({
+      resolver: registry,
+      service: 'drain',
+      timeoutMs: 5_000,
+    });
+    await until(
+      'both endpoints',
+      () => client.endpoints.length,
+      (n) => n === 2,
+    );
     const rec = new WatchRecorder();
     const unwatch = await registry.watch('drain', rec.listener);
 
-    const slow = client.sendTo<{ id: string }>('drain-1', 'slow', { ms: 1_500 }).then((r) => ({ ...r, at: performance.now() }));
+    const slow = client
+      .sendTo<{ id: string }>('drain-1', 'slow', { ms: 1_500 })
+      .then((r) => ({ ...r, at: performance.now() }));
     await new Promise((r) => setTimeout(r, 100)); // the call is in flight on drain-1
     const t0 = performance.now();
     stack.kill('drain-1', 'SIGTERM');
-    const removed = await rec.waitFor((c) => c.kind === 'removed' && c.id === 'drain-1' && c.reason === 'deregistered');
+    const removed = await rec.waitFor(
+      (c) => c.kind === 'removed' && c.id === 'drain-1' && c.reason === 'deregistered',
+    );
     expect(removed.at - t0).toBeLessThan(500);
     // callers have moved on while drain-1 still finishes its work
     const during: string[] = [];
@@ -80,7 +121,11 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
     const answer = await slow; // the in-flight call was answered, not cut
     expect(answer.id).toBe('drain-1');
     expect(answer.at).toBeGreaterThan(removed.at);
-    await until('drain-1 to stop', () => isPortOpen(ports.get('drain-1')?.tcp ?? 0), (open) => !open);
+    await until(
+      'drain-1 to stop',
+      () => isPortOpen(ports.get('drain-1')?.tcp ?? 0),
+      (open) => !open,
+    );
     unwatch();
     await client.close();
   });
@@ -89,7 +134,11 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
     const writer = new FeatureFlags(coordination.flagStore());
     await writer.start();
     const client = await BalancedTcpClient.connect({ resolver: registry, service: 'drain' });
-    await until('an endpoint', () => client.endpoints.length, (n) => n >= 1);
+    await until(
+      'an endpoint',
+      () => client.endpoints.length,
+      (n) => n >= 1,
+    );
     await writer.set('payment.latencyMs', flag.number(250));
     const seen = await until(
       'the new value in the instance',
@@ -106,10 +155,24 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
     await startCallee('lead', 'lead-1', { election: 'nightly-job' });
     await startCallee('lead', 'lead-2', { election: 'nightly-job' });
     const client = await BalancedTcpClient.connect({ resolver: registry, service: 'lead' });
-    await until('both endpoints', () => client.endpoints.length, (n) => n === 2);
+    await until(
+      'both endpoints',
+      () => client.endpoints.length,
+      (n) => n === 2,
+    );
     const tokens = () =>
-      Promise.all(['lead-1', 'lead-2'].map((id) => client.sendTo<{ id: string; token: number | null }>(id, 'leader', { name: 'nightly-job' })));
-    const first = await until('one leader', tokens, (ts) => ts.filter((t) => t.token !== null).length === 1);
+      Promise.all(
+        ['lead-1', 'lead-2'].map((id) =>
+          client.sendTo<{ id: string; token: number | null }>(id, 'leader', {
+            name: 'nightly-job',
+          }),
+        ),
+      );
+    const first = await until(
+      'one leader',
+      tokens,
+      (ts) => ts.filter((t) => t.token !== null).length === 1,
+    );
     const leader = first.find((t) => t.token !== null) as { id: string; token: number };
     const follower = first.find((t) => t.token === null) as { id: string };
     const t0 = Date.now();

@@ -13,14 +13,34 @@
  *   //   app.connectMicroservice(tcpOptions, { inheritAppConfig: true }); // the in-flight count covers TCP handlers too
  *   //   await app.startAllMicroservices(); await app.listen(port);      // registered once listening
  */
-import { DynamicModule, FactoryProvider, Global, InjectionToken, Module, ModuleMetadata, OptionalFactoryDependency, Provider } from '@nestjs/common';
+import {
+  DynamicModule,
+  FactoryProvider,
+  Global,
+  InjectionToken,
+  Module,
+  ModuleMetadata,
+  OptionalFactoryDependency,
+  Provider,
+} from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { CoordinationBackend, CoordinationLogger, FeatureFlags, RedisCoordinationBackend } from '@stayline/coordination';
+import {
+  CoordinationBackend,
+  CoordinationLogger,
+  FeatureFlags,
+  RedisCoordinationBackend,
+} from '@stayline/coordination';
 import { createLogger, OBSERVABILITY_LOGGER } from '@stayline/observability';
 import { RedisRegistry } from '../redis.registry';
 import { DiscoveryClients } from './discovery-clients';
 import { DiscoveryLifecycle } from './discovery.lifecycle';
-import { COORDINATION_BACKEND, DISCOVERY_LOGGER, DISCOVERY_OPTIONS, DiscoveryModuleOptions, SERVICE_REGISTRY } from './discovery.options';
+import {
+  COORDINATION_BACKEND,
+  DISCOVERY_LOGGER,
+  DISCOVERY_OPTIONS,
+  DiscoveryModuleOptions,
+  SERVICE_REGISTRY,
+} from './discovery.options';
 import { InFlightInterceptor, InFlightTracker } from './in-flight.interceptor';
 import { Leadership } from './leadership';
 
@@ -29,7 +49,14 @@ export interface DiscoveryModuleAsyncOptions extends Pick<ModuleMetadata, 'impor
   useFactory: (...args: never[]) => DiscoveryModuleOptions | Promise<DiscoveryModuleOptions>;
 }
 
-const EXPORTS = [SERVICE_REGISTRY, COORDINATION_BACKEND, FeatureFlags, Leadership, DiscoveryClients, DiscoveryLifecycle];
+const EXPORTS = [
+  SERVICE_REGISTRY,
+  COORDINATION_BACKEND,
+  FeatureFlags,
+  Leadership,
+  DiscoveryClients,
+  DiscoveryLifecycle,
+];
 
 @Global()
 @Module({})
@@ -39,11 +66,18 @@ export class DiscoveryModule {
   }
 
   static forRootAsync(options: DiscoveryModuleAsyncOptions): DynamicModule {
-    const provider: FactoryProvider = { provide: DISCOVERY_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] };
+    const provider: FactoryProvider = {
+      provide: DISCOVERY_OPTIONS,
+      useFactory: options.useFactory,
+      inject: options.inject ?? [],
+    };
     return DiscoveryModule.build(provider, options.imports ?? []);
   }
 
-  private static build(optionsProvider: Provider, imports: NonNullable<ModuleMetadata['imports']>): DynamicModule {
+  private static build(
+    optionsProvider: Provider,
+    imports: NonNullable<ModuleMetadata['imports']>,
+  ): DynamicModule {
     return {
       module: DiscoveryModule,
       global: true,
@@ -53,12 +87,14 @@ export class DiscoveryModule {
         {
           provide: DISCOVERY_LOGGER,
           inject: [DISCOVERY_OPTIONS, { token: OBSERVABILITY_LOGGER, optional: true }],
-          useFactory: (o: DiscoveryModuleOptions, logger?: CoordinationLogger) => logger ?? createLogger({ service: o.service }),
+          useFactory: (o: DiscoveryModuleOptions, logger?: CoordinationLogger) =>
+            logger ?? createLogger({ service: o.service }),
         },
         {
           provide: SERVICE_REGISTRY,
           inject: [DISCOVERY_OPTIONS, DISCOVERY_LOGGER],
-          useFactory: (o: DiscoveryModuleOptions, logger: CoordinationLogger) => o.registry ?? new RedisRegistry({ redis: o.redis, logger }),
+          useFactory: (o: DiscoveryModuleOptions, logger: CoordinationLogger) =>
+            o.registry ?? new RedisRegistry({ redis: o.redis, logger }),
         },
         {
           provide: COORDINATION_BACKEND,
@@ -69,8 +105,15 @@ export class DiscoveryModule {
         {
           provide: FeatureFlags,
           inject: [COORDINATION_BACKEND, DISCOVERY_OPTIONS, DISCOVERY_LOGGER],
-          useFactory: async (backend: CoordinationBackend, o: DiscoveryModuleOptions, logger: CoordinationLogger) => {
-            const flags = new FeatureFlags(backend.flagStore(), { defaults: o.flagDefaults, logger });
+          useFactory: async (
+            backend: CoordinationBackend,
+            o: DiscoveryModuleOptions,
+            logger: CoordinationLogger,
+          ) => {
+            const flags = new FeatureFlags(backend.flagStore(), {
+              defaults: o.flagDefaults,
+              logger,
+            });
             await flags.start();
             return flags;
           },

@@ -1,4 +1,9 @@
-import { CoordinationBackend, FlagValue, LeaderElectionOptions, RedisTarget } from '@stayline/coordination';
+import {
+  CoordinationBackend,
+  FlagValue,
+  LeaderElectionOptions,
+  RedisTarget,
+} from '@stayline/coordination';
 import { LeaseOptions, ServiceRegistry } from '../registry';
 
 /** Options of DiscoveryModule.forRoot / forRootAsync. See docs/patterns/service-discovery.md. */

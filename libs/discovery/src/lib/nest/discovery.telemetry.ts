@@ -9,11 +9,20 @@ import { Leadership } from './leadership';
 
 /** Metrics of the balanced clients: calls by callee and outcome, latency, endpoints known. */
 export function lbObserver(): BalancedClientObserver {
-  const calls = counter('stayline_lb_calls_total', 'Calls through the client-side balancer, by callee and outcome', ['service', 'outcome']);
-  const latency = histogram('stayline_lb_call_seconds', 'Latency of one attempt through the client-side balancer', ['service'], [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+  const calls = counter(
+    'stayline_lb_calls_total',
+    'Calls through the client-side balancer, by callee and outcome',
+    ['service', 'outcome'],
+  );
+  const latency = histogram(
+    'stayline_lb_call_seconds',
+    'Latency of one attempt through the client-side balancer',
+    ['service'],
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
+  const endpoints = gauge('stayline_lb_endpoints', 'Endpoints of a callee the balancer knows', [
+    'service',
   ]);
-  const endpoints = gauge('stayline_lb_endpoints', 'Endpoints of a callee the balancer knows', ['service']);
   return {
     onCall: (service, _endpoint, ok, ms) => {
       calls.inc({ service, outcome: ok ? 'ok' : 'failure' });
@@ -23,12 +32,25 @@ export function lbObserver(): BalancedClientObserver {
   };
 }
 
-export const registeredGauge = () => gauge('stayline_discovery_registered', 'Whether this instance is in the registry (1) or not (0)', ['service']);
+export const registeredGauge = () =>
+  gauge(
+    'stayline_discovery_registered',
+    'Whether this instance is in the registry (1) or not (0)',
+    ['service'],
+  );
 
 /** Keeps `stayline_leader{election}` and `stayline_leader_token{election}` current. */
 export function watchLeadership(name: string, election: LeaderElection): () => void {
-  const leader = gauge('stayline_leader', 'Whether this instance leads the election (1) or not (0)', ['election']);
-  const token = gauge('stayline_leader_token', 'The fencing token of the current term while leading', ['election']);
+  const leader = gauge(
+    'stayline_leader',
+    'Whether this instance leads the election (1) or not (0)',
+    ['election'],
+  );
+  const token = gauge(
+    'stayline_leader_token',
+    'The fencing token of the current term while leading',
+    ['election'],
+  );
   return election.on('state', (state) => {
     leader.set({ election: name }, state.status === ElectionStatus.Leader ? 1 : 0);
     if (state.status === ElectionStatus.Leader) token.set({ election: name }, state.token);
@@ -37,7 +59,10 @@ export function watchLeadership(name: string, election: LeaderElection): () => v
 
 /** Keeps `stayline_flags_version` current. */
 export function watchFlags(flags: FeatureFlags): () => void {
-  const version = gauge('stayline_flags_version', 'Version of the feature flags this instance applies');
+  const version = gauge(
+    'stayline_flags_version',
+    'Version of the feature flags this instance applies',
+  );
   version.set(flags.snapshot().version);
   return flags.onChange((_changed, snapshot) => version.set(snapshot.version));
 }
@@ -67,7 +92,11 @@ export function registerHealth(health: HealthRegistry, s: HealthSources): () => 
       const snap = s.flags.snapshot();
       return {
         status: s.flags.ready ? 'up' : 'degraded',
-        details: { version: snap.version, flags: Object.keys(snap.flags).length, loaded: s.flags.ready },
+        details: {
+          version: snap.version,
+          flags: Object.keys(snap.flags).length,
+          loaded: s.flags.ready,
+        },
       };
     }),
     health.register('leadership', () => ({ status: 'up', details: s.leadership.states() })),

@@ -1,5 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CoordinationBackend, ElectionState, LeaderElection, LeaderElectionOptions } from '@stayline/coordination';
+import {
+  CoordinationBackend,
+  ElectionState,
+  LeaderElection,
+  LeaderElectionOptions,
+} from '@stayline/coordination';
 import { COORDINATION_BACKEND } from './discovery.options';
 
 /**
