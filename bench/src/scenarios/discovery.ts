@@ -93,6 +93,21 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
   }
 }
 
+/** Instance processes registered as `service`, once every watcher lists them. */
+async function startRegistrants(
+  stack: Stack,
+  target: RedisTarget,
+  service: string,
+  ids: string[],
+  w: { seenByAll(id: string): boolean },
+): Promise<void> {
+  const redis = formatRedisTarget(target);
+  await Promise.all(ids.map((id) => fixture(stack, id, 'registrant.ts', { redis, service, id })));
+  await until(`every watcher to see ${ids.length} instances`, () =>
+    ids.every((id) => w.seenByAll(id)),
+  );
+}
+
 /** Graceful stops: batches of instance processes, each SIGTERMed in turn. */
 async function deregistration(stack: Stack, target: RedisTarget): Promise<number[]> {
   const w = await watchers(target, 'bench-dereg');
@@ -100,16 +115,7 @@ async function deregistration(stack: Stack, target: RedisTarget): Promise<number
   try {
     for (let batch = 0; batch < 3; batch++) {
       const ids = Array.from({ length: 8 }, (_, i) => `dereg-${batch}-${i}`);
-      await Promise.all(
-        ids.map((id) =>
-          fixture(stack, id, 'registrant.ts', {
-            redis: formatRedisTarget(target),
-            service: 'bench-dereg',
-            id,
-          }),
-        ),
-      );
-      await until('every watcher to see the batch', () => ids.every((id) => w.seenByAll(id)));
+      await startRegistrants(stack, target, 'bench-dereg', ids, w);
       for (const id of ids) {
         stack.kill(id, 'SIGTERM');
         await until(
@@ -146,16 +152,7 @@ async function crashDetection(stack: Stack, target: RedisTarget): Promise<number
   const w = await watchers(target, 'bench-crash');
   try {
     const ids = Array.from({ length: 10 }, (_, i) => `crash-${i}`);
-    await Promise.all(
-      ids.map((id) =>
-        fixture(stack, id, 'registrant.ts', {
-          redis: formatRedisTarget(target),
-          service: 'bench-crash',
-          id,
-        }),
-      ),
-    );
-    await until('every watcher to see them', () => ids.every((id) => w.seenByAll(id)));
+    await startRegistrants(stack, target, 'bench-crash', ids, w);
     const killedAt = new Map<string, number>();
     for (const id of ids) {
       await sleep(Math.random() * 400);

@@ -11,6 +11,7 @@ import {
   RedisCoordinationBackend,
 } from '@stayline/coordination';
 import { freePorts, redisCommand, sentinelMaster, Stack, startStack } from '@stayline/launcher';
+import { eventually } from '../testing/eventually';
 import { sentinelTarget, startFixture } from '../testing/processes';
 import { WatchRecorder } from '../testing/resolver-contract';
 import { BalancedTcpClient } from './clients/balanced-tcp.client';
@@ -20,27 +21,6 @@ jest.setTimeout(90_000);
 
 let stack: Stack;
 const closers: Array<() => Promise<void>> = [];
-
-async function until<T>(
-  what: string,
-  get: () => Promise<T> | T,
-  ok: (v: T) => boolean,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let v: T | undefined;
-    try {
-      v = await get();
-    } catch {
-      v = undefined; // Redis unreachable mid-failover: ask again
-    }
-    if (v !== undefined && ok(v)) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 beforeAll(async () => {
   stack = await startStack({ mariadb: false, sentinel: true, nginx: false });
@@ -86,12 +66,12 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
     timeoutMs: 1_000,
   });
   closers.push(() => caller.close());
-  await until(
+  await eventually(
     'both instances',
     () => caller.endpoints.length,
     (n) => n === 2,
   );
-  await until(
+  await eventually(
     'the plain registrant',
     () => callerRegistry.list('fo-plain'),
     (l) => l.length === 1,
@@ -104,7 +84,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   await admin.start();
   closers.push(() => admin.stop());
   await admin.set('checkout.v2', flag.percentage(30));
-  await until(
+  await eventually(
     'the flag in both instances',
     () =>
       Promise.all(
@@ -131,7 +111,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   })();
   const killedAt = Date.now();
   stack.kill(old.name, 'SIGKILL');
-  const promoted = await until(
+  const promoted = await eventually(
     'Sentinel to promote the replica',
     () => sentinelMaster(stack.redis.sentinels[0]),
     (m) => m.port !== old.port,
@@ -142,7 +122,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   // the registry recovers by itself: a fresh reader sees both instances, the watchers never dropped them
   const fresh = new RedisRegistry({ redis: target });
   closers.push(() => fresh.close());
-  await until(
+  await eventually(
     'both instances in a fresh read',
     () => fresh.list('fo'),
     (l) => l.length === 2,
@@ -165,7 +145,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
     'stayline:discovery:fo:leases',
   );
   const wipedAt = performance.now();
-  await until(
+  await eventually(
     'the instances to re-register',
     () => fresh.list('fo'),
     (l) => l.length === 2,
@@ -185,7 +165,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   // watches work again: a new flag and a graceful stop are pushed as before
   await stack.restart(old.name); // back as a replica of the new primary, so writes can be acknowledged again
   // a replica that just re-attached may not acknowledge at once: an unacknowledged write is retried, as documented
-  await until(
+  await eventually(
     'an acknowledged write',
     () =>
       admin.set('checkout.v2', flag.percentage(60)).then(
@@ -195,7 +175,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
     (ok) => ok,
     10_000,
   );
-  await until(
+  await eventually(
     'the new flag value in both instances',
     () =>
       Promise.all(

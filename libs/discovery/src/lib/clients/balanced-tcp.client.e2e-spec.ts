@@ -1,5 +1,6 @@
 import { formatRedisTarget } from '@stayline/coordination';
 import { freePorts, Stack, startStack } from '@stayline/launcher';
+import { eventually } from '../../testing/eventually';
 import { sentinelTarget, startFixture } from '../../testing/processes';
 import { RedisRegistry } from '../redis.registry';
 import { BalancedHttpClient } from './balanced-http.client';
@@ -37,13 +38,9 @@ async function tcpClient(
   return c;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Waits until `check()` is true. */
+const until = (what: string, check: () => boolean, timeoutMs?: number) =>
+  eventually(what, check, (ok) => ok, timeoutMs);
 
 function tally(ids: string[]): Record<string, number> {
   return ids.reduce<Record<string, number>>(

@@ -5,6 +5,7 @@ import {
   RedisCoordinationBackend,
 } from '@stayline/coordination';
 import { freePorts, isAlive, isPortOpen, Stack, startStack } from '@stayline/launcher';
+import { eventually } from '../../testing/eventually';
 import { sentinelTarget, startFixture } from '../../testing/processes';
 import { WatchRecorder } from '../../testing/resolver-contract';
 import { BalancedTcpClient } from '../clients/balanced-tcp.client';
@@ -28,22 +29,6 @@ async function startCallee(service: string, id: string, extra: Record<string, st
   });
 }
 
-async function until<T>(
-  what: string,
-  get: () => Promise<T> | T,
-  ok: (v: T) => boolean,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 beforeAll(async () => {
   stack = await startStack({ mariadb: false, sentinel: true, nginx: false });
   registry = new RedisRegistry({ redis: sentinelTarget(stack) });
@@ -58,7 +43,7 @@ afterAll(async () => {
 describe('DiscoveryModule in a real NestJS hybrid service', () => {
   it('registers the instance once it listens, with its HTTP and TCP ports, and reports it to health and metrics', async () => {
     await startCallee('module', 'module-1');
-    const [instance] = await until(
+    const [instance] = await eventually(
       'the registration',
       () => registry.list('module'),
       (l) => l.length === 1,
@@ -95,7 +80,7 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
       service: 'drain',
       timeoutMs: 5_000,
     });
-    await until(
+    await eventually(
       'both endpoints',
       () => client.endpoints.length,
       (n) => n === 2,
@@ -121,7 +106,7 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
     const answer = await slow; // the in-flight call was answered, not cut
     expect(answer.id).toBe('drain-1');
     expect(answer.at).toBeGreaterThan(removed.at);
-    await until(
+    await eventually(
       'drain-1 to stop',
       () => isPortOpen(ports.get('drain-1')?.tcp ?? 0),
       (open) => !open,
@@ -134,13 +119,13 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
     const writer = new FeatureFlags(coordination.flagStore());
     await writer.start();
     const client = await BalancedTcpClient.connect({ resolver: registry, service: 'drain' });
-    await until(
+    await eventually(
       'an endpoint',
       () => client.endpoints.length,
       (n) => n >= 1,
     );
     await writer.set('payment.latencyMs', flag.number(250));
-    const seen = await until(
+    const seen = await eventually(
       'the new value in the instance',
       () => client.send<{ value: unknown }>('flag', { name: 'payment.latencyMs' }),
       (r) => JSON.stringify(r.value) === JSON.stringify({ kind: 'number', value: 250 }),
@@ -155,7 +140,7 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
     await startCallee('lead', 'lead-1', { election: 'nightly-job' });
     await startCallee('lead', 'lead-2', { election: 'nightly-job' });
     const client = await BalancedTcpClient.connect({ resolver: registry, service: 'lead' });
-    await until(
+    await eventually(
       'both endpoints',
       () => client.endpoints.length,
       (n) => n === 2,
@@ -168,7 +153,7 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
           }),
         ),
       );
-    const first = await until(
+    const first = await eventually(
       'one leader',
       tokens,
       (ts) => ts.filter((t) => t.token !== null).length === 1,
@@ -177,7 +162,7 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
     const follower = first.find((t) => t.token === null) as { id: string };
     const t0 = Date.now();
     stack.kill(leader.id, 'SIGTERM');
-    const next = await until(
+    const next = await eventually(
       'the follower to lead',
       () => client.sendTo<{ token: number | null }>(follower.id, 'leader', { name: 'nightly-job' }),
       (r) => r.token !== null,
