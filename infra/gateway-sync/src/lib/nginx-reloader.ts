@@ -116,7 +116,7 @@ export class NginxReloader implements ConfigApplier {
     const deadline = performance.now() + (this.o.confirmTimeoutMs ?? 2_000);
     while (performance.now() < deadline) {
       if (childrenOf(master).some((pid) => !before.has(pid))) return true;
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
     return false;
   }

@@ -1,0 +1,372 @@
+/**
+ * The nginx gateway in front of the whole stack (docs/patterns/load-balancing.md,
+ * "Server side"): one stack, 2 instances of every service, the gateway sync.
+ * Routes, JSON errors, the request id, upstreams that follow the registry, and a
+ * rolling restart of every instance under a steady request stream with zero
+ * failed requests.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  gatewayUpstreams,
+  isAlive,
+  SERVICES,
+  Stack,
+  startStack,
+  waitFor,
+  waitForGatewayUpstreams,
+} from './index';
+
+jest.setTimeout(120_000);
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: () => Record<string, unknown>;
+}
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+/** Requests that failed on a reused keep-alive socket and were sent again (see `request`). */
+const keepAliveRetries: string[] = [];
+
+/**
+ * One HTTP request over a keep-alive agent. Like browsers and as Node's docs
+ * advise (`request.reusedSocket`), a request that hit a reset on a *reused*
+ * socket is sent once more on a new one: the server closed that idle connection
+ * (nginx does on every reload) before reading the request, so nothing was
+ * processed. A POST is sent again with the same Idempotency-Key, which makes
+ * even an unlucky double send harmless. Each such retry is recorded.
+ */
+function request(
+  url: string,
+  o: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+  retried = false,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: o.method ?? 'GET', headers: o.headers, agent: keepAlive, timeout: 15_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            json: () => JSON.parse(body) as Record<string, unknown>,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && err.code === 'ECONNRESET' && !retried) {
+        keepAliveRetries.push(`${o.method ?? 'GET'} ${url}`);
+        resolve(request(url, o, true));
+      } else reject(err);
+    });
+    req.end(o.body);
+  });
+}
+
+const LISTINGS = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'].flatMap((city) =>
+  Array.from({ length: 12 }, (_, i) => `${city}-${String(i + 1).padStart(2, '0')}`),
+);
+
+/** A one-night booking no other request of this file asks for: listing and day from `n`. */
+function booking(n: number, firstDay: number) {
+  const day = (offset: number) =>
+    new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  const offset = firstDay + Math.floor(n / LISTINGS.length);
+  return {
+    listingId: LISTINGS[n % LISTINGS.length],
+    userId: 'gateway-e2e',
+    checkIn: day(offset),
+    checkOut: day(offset + 1),
+    guests: 1,
+  };
+}
+
+describe('nginx gateway over the whole stack (2 instances of every service)', () => {
+  let stack: Stack;
+  let gw: string;
+  const logOf = (name: string) => fs.readFileSync(stack.component(name).spec.logFile, 'utf8');
+  const accessLog = () =>
+    fs.readFileSync(path.join(stack.component('gateway').dir, 'access.log'), 'utf8');
+  const instancesOf = (service: string) =>
+    stack.byKind('service').filter((c) => c.meta?.service === service);
+  /** Which instances logged the request id (pino-http writes one line per request). */
+  const servedBy = (requestId: string) =>
+    stack
+      .byKind('service')
+      .filter((c) => logOf(c.name).includes(`"requestId":"${requestId}"`))
+      .map((c) => c.name);
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    stack = await startStack({ replicas: 2, sentinel: true, nginx: true });
+    const { startupMs } = await stack.startServices({ instances: 2 });
+    gw = stack.nginx.url;
+    console.log(
+      `whole stack up in ${Date.now() - t0} ms (services behind the gateway: ${startupMs} ms)`,
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    keepAlive.destroy();
+    await stack?.stop();
+  });
+
+  it('routes every public prefix to its own service, over both instances', async () => {
+    const routes: Array<[string, string, (b: Record<string, unknown>) => boolean]> = [
+      ['/api/listings?limit=3', 'reservation', (b) => Array.isArray(b.items) && 'ranking' in b],
+      ['/api/reservations?userId=nobody', 'reservation', (b) => Array.isArray(b.items)],
+      ['/api/payments?reservationId=none', 'payment', (b) => Array.isArray(b.items)],
+      ['/api/recommendations?userId=nobody', 'recommendation', (b) => 'profile' in b],
+      ['/api/scraps?userId=nobody', 'scrap', (b) => Array.isArray(b.items)],
+    ];
+    for (const [route, service, shape] of routes) {
+      const served = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const id = `route-${service}-${i}-${Date.now()}`;
+        const res = await request(gw + route, { headers: { 'X-Request-Id': id } });
+        expect({ route, status: res.status }).toEqual({ route, status: 200 });
+        expect(shape(res.json())).toBe(true);
+        await waitFor(`${id} in a ${service} log`, async () => servedBy(id).length > 0, {
+          timeoutMs: 3_000,
+        });
+        const by = servedBy(id);
+        expect(by).toHaveLength(1);
+        expect(by[0]).toMatch(new RegExp(`^${service}-`));
+        served.add(by[0]);
+      }
+      // round robin over both instances
+      expect([...served].sort()).toEqual([`${service}-1`, `${service}-2`]);
+    }
+  });
+
+  it('books through the gateway (POST with an Idempotency-Key) and replays the same key', async () => {
+    const body = JSON.stringify(booking(0, 300));
+    const headers = {
+      'content-type': 'application/json',
+      'Idempotency-Key': `gw-e2e-book-${Date.now()}`,
+    };
+    const first = await request(`${gw}/api/reservations`, { method: 'POST', headers, body });
+    expect(first.status).toBe(201);
+    expect(first.json()).toMatchObject({ status: 'CONFIRMED' });
+    const again = await request(`${gw}/api/reservations`, { method: 'POST', headers, body });
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json().id).toBe(first.json().id);
+  });
+
+  it('answers unknown paths, admin routes and service internals with 404 JSON', async () => {
+    for (const p of ['/nope', '/admin/flags', '/metrics', '/health/ready', '/api', '/api/admin']) {
+      const res = await request(gw + p);
+      expect({ p, status: res.status }).toEqual({ p, status: 404 });
+      expect(res.headers['content-type']).toMatch(/application\/json/);
+      expect(res.json()).toMatchObject({ error: 'not_found' });
+    }
+    const traversal = await request(`${gw}/api/listings/../../admin/flags`);
+    expect(traversal.status).toBe(404);
+  });
+
+  it('refuses an oversized body with 413 JSON, before any service sees it', async () => {
+    const res = await request(`${gw}/api/scraps`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'X-Request-Id': 'too-big-1' },
+      body: JSON.stringify({ userId: 'u', url: `https://example.com/${'a'.repeat(100_000)}` }),
+    });
+    expect(res.status).toBe(413);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    expect(res.json()).toMatchObject({ error: 'payload_too_large', requestId: 'too-big-1' });
+    expect(servedBy('too-big-1')).toEqual([]);
+  });
+
+  it('sets X-Request-Id at the edge, keeps a given one, returns it once and logs it at every hop', async () => {
+    const generated = await request(`${gw}/api/listings?limit=1`);
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+
+    const id = `e2e-trace-${Date.now()}`;
+    const kept = await request(`${gw}/api/payments?reservationId=none`, {
+      headers: { 'X-Request-Id': id },
+    });
+    expect(kept.headers['x-request-id']).toBe(id); // one header, not "id, id"
+    // an id that is not a short plain token is replaced, as the services would
+    const odd = await request(`${gw}/api/payments?reservationId=none`, {
+      headers: { 'X-Request-Id': 'has spaces and "quotes"' },
+    });
+    expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+
+    const error = await request(`${gw}/nope`, { headers: { 'X-Request-Id': `${id}-404` } });
+    expect(error.json().requestId).toBe(`${id}-404`);
+
+    // the gateway's access log (flushed every second) and the service's log carry it
+    await waitFor(
+      'the id in the access log',
+      async () => accessLog().includes(`"requestId":"${id}"`),
+      {
+        timeoutMs: 5_000,
+      },
+    );
+    expect(servedBy(id)).toHaveLength(1);
+  });
+
+  it('sends traffic to a third payment instance started by hand, without restarting nginx', async () => {
+    const master = Number(
+      fs.readFileSync(path.join(stack.component('gateway').dir, 'nginx.pid'), 'utf8'),
+    );
+    const reloadsBefore = (await gatewayUpstreams(stack)).reloads;
+    const t0 = performance.now();
+    await stack.startService({ service: 'payment', name: 'payment-3' });
+    const listening = performance.now() - t0;
+    const sent: Array<{ id: string; at: number }> = [];
+    let first: { id: string; at: number } | undefined;
+    const deadline = performance.now() + 10_000;
+    while (!first && performance.now() < deadline) {
+      const id = `third-${sent.length}`;
+      sent.push({ id, at: performance.now() - t0 });
+      const res = await request(`${gw}/api/payments?reservationId=none`, {
+        headers: { 'X-Request-Id': id },
+      });
+      expect(res.status).toBe(200);
+      if (sent.length % 10 === 0 || performance.now() > deadline - 100) {
+        const log = logOf('payment-3');
+        first = sent.find((s) => log.includes(`"requestId":"${s.id}"`));
+      }
+      await sleep(5);
+    }
+    expect(first).toBeDefined();
+    const firstAt = first?.at ?? NaN;
+    console.log(
+      `payment-3: listening ${listening.toFixed(0)} ms after spawn; first request through the gateway ` +
+        `${(firstAt - listening).toFixed(0)} ms after that (${firstAt.toFixed(0)} ms after spawn)`,
+    );
+    const state = await waitForGatewayUpstreams(stack, { payment: 3 });
+    expect(state.reloads).toBeGreaterThan(reloadsBefore);
+    // the same nginx master: reloaded, not restarted
+    expect(
+      Number(fs.readFileSync(path.join(stack.component('gateway').dir, 'nginx.pid'), 'utf8')),
+    ).toBe(master);
+    expect(isAlive(master)).toBe(true);
+  });
+
+  it('sends nothing to an instance after SIGTERM, not even a failed attempt', async () => {
+    const third = stack.component('payment-3');
+    await stack.stopComponent('payment-3');
+    await waitForGatewayUpstreams(stack, { payment: 2 });
+    const marker = `after-stop-${Date.now()}`;
+    for (let i = 0; i < 30; i++) {
+      const res = await request(`${gw}/api/payments?reservationId=none`, {
+        headers: { 'X-Request-Id': `${marker}-${i}` },
+      });
+      expect(res.status).toBe(200);
+    }
+    await waitFor('the access log', async () => accessLog().includes(`${marker}-29`), {
+      timeoutMs: 5_000,
+    });
+    const lines = accessLog()
+      .split('\n')
+      .filter((l) => l.includes(marker));
+    expect(lines).toHaveLength(30);
+    // $upstream_addr lists every attempt: the stopped instance is never among them
+    for (const l of lines) expect(l).not.toContain(`:${third.ports.http}`);
+    expect(lines.every((l) => JSON.parse(l).upstreamStatus === '200')).toBe(true);
+  });
+
+  it('restarts every instance of every service, one at a time, under steady traffic: zero failed requests', async () => {
+    const failures: string[] = [];
+    const counts = { get: 0, post: 0 };
+    let running = true;
+    let n = 0;
+    const loop = async (next: () => Promise<Reply>, kind: 'get' | 'post', what: string) => {
+      while (running) {
+        try {
+          const res = await next();
+          if (res.status < 200 || res.status >= 300)
+            failures.push(`${what}: ${res.status} ${res.body.slice(0, 200)}`);
+        } catch (err) {
+          failures.push(`${what}: ${(err as Error).message}`);
+        }
+        counts[kind]++;
+        await sleep(20);
+      }
+    };
+    const gets = [
+      '/api/listings?limit=5&userId=rolling',
+      '/api/payments?reservationId=none',
+      '/api/recommendations?userId=rolling',
+      '/api/scraps?userId=rolling',
+    ].map((p) => loop(() => request(gw + p), 'get', `GET ${p}`));
+    const post = loop(
+      () => {
+        const k = n++;
+        return request(`${gw}/api/reservations`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'Idempotency-Key': `rolling-${k}-${Date.now()}`,
+          },
+          body: JSON.stringify(booking(k, 1)),
+        });
+      },
+      'post',
+      'POST /api/reservations',
+    );
+    const retriesBefore = keepAliveRetries.length;
+    // how long nginx kept routing to an instance after it deregistered (it serves on for its drain delay)
+    const removalMs: number[] = [];
+    const t0 = Date.now();
+    try {
+      await sleep(500);
+      for (const service of SERVICES) {
+        for (const name of [`${service}-1`, `${service}-2`]) {
+          await stack.stopComponent(name);
+          const removed = await waitForGatewayUpstreams(stack, { [service]: 1 });
+          if (removed.lastReload?.reason.includes(`${name} removed`))
+            removalMs.push(Math.round(removed.lastReload.totalMs));
+          await stack.restart(name);
+          await waitForGatewayUpstreams(stack, { [service]: 2 });
+        }
+      }
+      await sleep(500);
+    } finally {
+      running = false;
+      await Promise.all([...gets, post]);
+    }
+    const retries = keepAliveRetries.slice(retriesBefore);
+    console.log(
+      `rolling restart of ${SERVICES.length * 2} instances in ${Date.now() - t0} ms: ` +
+        `${counts.get} GETs and ${counts.post} POSTs through the gateway, ${failures.length} failed; ` +
+        `${retries.length} sent again after a keep-alive reset by a reloading nginx (${retries.join(', ') || 'none'}); ` +
+        `deregistration to nginx reloaded without the instance: ${removalMs.join(', ')} ms`,
+    );
+    expect(failures).toEqual([]);
+    expect(counts.post).toBeGreaterThan(50);
+  }, 150_000);
+
+  it('answers 502 JSON (never nginx HTML) when every instance of a service is gone', async () => {
+    for (const c of instancesOf('scrap')) stack.kill(c.name, 'SIGKILL');
+    // still listed in nginx (their leases have not expired yet): each attempt is refused
+    const refused = await request(`${gw}/api/scraps?userId=u`, {
+      headers: { 'X-Request-Id': 'all-gone-1' },
+    });
+    expect(refused.status).toBe(502);
+    expect(refused.headers['content-type']).toMatch(/application\/json/);
+    expect(refused.json()).toMatchObject({ error: 'bad_gateway', requestId: 'all-gone-1' });
+    // once the leases expire the sync leaves only the placeholder, which is always down
+    await waitForGatewayUpstreams(stack, { scrap: 0 }, 10_000);
+    const none = await request(`${gw}/api/scraps?userId=u`);
+    expect([502, 503]).toContain(none.status);
+    expect(none.body).not.toMatch(/<html/i);
+    expect(none.json()).toMatchObject({ error: 'bad_gateway' });
+    // the other services are untouched
+    expect((await request(`${gw}/api/payments?reservationId=none`)).status).toBe(200);
+  });
+});
