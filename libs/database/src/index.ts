@@ -18,3 +18,6 @@ export {
   type DatabaseModuleAsyncOptions,
 } from './lib/nest/database.module';
 export { ConsistencyTokenInterceptor } from './lib/nest/consistency-token.interceptor';
+export * from './lib/topology-source';
+export * from './lib/topology-source.redis';
+export { parseGtidList, formatGtidList, hasReached, type GtidPosition } from './lib/gtid';

@@ -12,4 +12,5 @@ export * from './lib/http-error.filter';
 export * from './lib/platform';
 export * from './lib/run-service';
 export * from './lib/service-config';
+export * from './lib/topology-follower';
 export * from './lib/validation';

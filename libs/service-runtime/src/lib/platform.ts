@@ -5,6 +5,7 @@ import { DiscoveryModule } from '@stayline/discovery';
 import { ObservabilityModule } from '@stayline/observability';
 import { AdminModule } from './admin-flags.controller';
 import { FaultInjector } from './fault-injection';
+import { TopologyFollowerModule } from './topology-follower';
 
 /** What {@link platformImports} reads from a service's validated config. */
 export interface PlatformConfig {
@@ -46,6 +47,10 @@ export function platformImports(
         topology: { epoch: 0, primary: c.DB_PRIMARY, replicas: c.DB_REPLICAS },
         entities: db.entities,
       }),
+    }),
+    // the router follows the topology the failover agent publishes (docs/patterns/failover.md)
+    TopologyFollowerModule.forRoot({
+      redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
     }),
     DiscoveryModule.forRoot({
       service: c.SERVICE_NAME,
