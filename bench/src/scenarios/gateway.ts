@@ -1,0 +1,282 @@
+/**
+ * Benchmark of the nginx gateway (docs/patterns/load-balancing.md, "Server side"),
+ * over its own whole stack: 2 instances of every service behind nginx, upstreams
+ * kept by the gateway sync.
+ * - stack.full.startup: datastores, 8 service instances and the sync, until nginx routes to all;
+ * - gateway.listings.rps: GET /api/listings?limit=20 (default order, no ranking call)
+ *   through nginx, autocannon, 32 connections;
+ * - gateway.reservations.rps: POST /api/reservations through nginx, every request a new
+ *   booking (its own Idempotency-Key, listing and night: no conflict, no replay),
+ *   each held in MariaDB and charged through payment over TCP;
+ * - gateway.hop.* / direct.hop.*: the same GET /api/payments?reservationId=none via nginx /
+ *   straight to one instance; one keep-alive connection, one request at a time,
+ *   interleaved rounds (the cost of the extra hop);
+ * - lb.gateway.* / lb.clientside.*: that GET from a service-like caller, balanced over the
+ *   2 payment instances by nginx / by the caller itself (BalancedHttpClient fed by the
+ *   registry), both on fetch (undici) with keep-alive, one at a time, interleaved rounds;
+ * - gateway.new_instance.first_request: a third payment instance, from accepting
+ *   connections to the first request nginx sends it (registry push, sync, nginx -t, reload).
+ *   node scripts/run.cjs bench/src/scenarios/gateway.ts      (prints the figures as JSON)
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BalancedHttpClient, RedisRegistry } from '@stayline/discovery';
+import { gatewayUpstreams, Stack, startStack, waitForGatewayUpstreams } from '@stayline/launcher';
+import { round, summarize, type Figure } from '../figure';
+
+const RPS_SECONDS = 5;
+const CONNECTIONS = 32;
+const HOP_ROUNDS = 6;
+const HOP_REQUESTS = 300;
+const LIGHT_GET = '/api/payments?reservationId=none';
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  errors: number;
+  non2xx: number;
+  timeouts: number;
+}
+interface AutocannonRequest {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+const autocannon = createRequire(__filename)('autocannon') as (opts: {
+  url: string;
+  connections: number;
+  duration: number;
+  requests?: Array<
+    AutocannonRequest & { setupRequest?: (r: AutocannonRequest) => AutocannonRequest }
+  >;
+}) => Promise<AutocannonResult>;
+
+const LISTINGS = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'].flatMap((city) =>
+  Array.from({ length: 12 }, (_, i) => `${city}-${String(i + 1).padStart(2, '0')}`),
+);
+const day = (offset: number) =>
+  new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+
+/** The n-th distinct one-night booking: 60 listings x 364 nights. */
+function booking(n: number): string {
+  const offset = 1 + (Math.floor(n / LISTINGS.length) % 364);
+  return JSON.stringify({
+    listingId: LISTINGS[n % LISTINGS.length],
+    userId: `bench-${n % 97}`,
+    checkIn: day(offset),
+    checkOut: day(offset + 1),
+    guests: 1,
+  });
+}
+
+/** One GET over `agent`, body read; the time in ms. Rejects on a non-2xx answer. */
+function timedGet(url: string, agent: http.Agent): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        res.resume();
+        res.on('end', () =>
+          (res.statusCode ?? 0) < 300
+            ? resolve(performance.now() - t0)
+            : reject(new Error(`${url}: HTTP ${res.statusCode}`)),
+        );
+      })
+      .on('error', reject);
+  });
+}
+
+/** Sequential samples of two ways to do the same thing, in alternating rounds (a noisy 2-core host). */
+async function interleaved(
+  a: () => Promise<number>,
+  b: () => Promise<number>,
+  rounds = HOP_ROUNDS,
+  perRound = HOP_REQUESTS,
+): Promise<[number[], number[]]> {
+  const sa: number[] = [];
+  const sb: number[] = [];
+  for (let i = 0; i < 100; i++) await a().then(() => b()); // warm-up: connections, JIT, caches
+  for (let r = 0; r < rounds; r++) {
+    const order: Array<[() => Promise<number>, number[]]> = [
+      [a, sa],
+      [b, sb],
+    ];
+    if (r % 2) order.reverse();
+    for (const [f, out] of order) for (let i = 0; i < perRound; i++) out.push(await f());
+  }
+  return [sa, sb];
+}
+
+async function rps(
+  name: string,
+  url: string,
+  requests?: Parameters<typeof autocannon>[0]['requests'],
+): Promise<{ figure: Figure; failed: number }> {
+  await autocannon({ url, connections: CONNECTIONS, duration: 1, requests }); // warm-up
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: RPS_SECONDS, requests });
+  const failed = r.errors + r.non2xx + r.timeouts;
+  if (failed)
+    console.error(`${name}: ${failed} of ${r.requests.total} requests failed or were not 2xx`);
+  return {
+    figure: {
+      name,
+      value: Math.round(r.requests.average),
+      unit: 'req/s',
+      anchor: `${CONNECTIONS} connections, ${RPS_SECONDS} s, 2 instances, 2 cores shared with the whole stack`,
+    },
+    failed,
+  };
+}
+
+/** A third payment instance: from accepting connections to the first request nginx sends it. */
+async function newInstanceFirstRequest(stack: Stack, gw: string): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const c = await stack.startService({ service: 'payment', name: 'payment-3' });
+  const listening = performance.now();
+  const sent: Array<{ id: string; at: number }> = [];
+  for (let n = 0; n < 5_000; n++) {
+    const id = `bench-third-${n}`;
+    sent.push({ id, at: performance.now() - listening });
+    await new Promise<void>((resolve, reject) =>
+      http
+        .get(`${gw}${LIGHT_GET}`, { agent, headers: { 'X-Request-Id': id } }, (res) =>
+          res.resume().on('end', resolve),
+        )
+        .on('error', reject),
+    );
+    if (n % 10 === 9) {
+      const log = fs.readFileSync(c.spec.logFile, 'utf8');
+      const first = sent.find((s) => log.includes(`"requestId":"${s.id}"`));
+      if (first) {
+        agent.destroy();
+        return first.at;
+      }
+    }
+    await sleep(2);
+  }
+  agent.destroy();
+  throw new Error('payment-3 never got a request through the gateway');
+}
+
+export async function run(): Promise<Figure[]> {
+  const t0 = Date.now();
+  const stack = await startStack({ replicas: 2, sentinel: true, nginx: true });
+  const figures: Figure[] = [];
+  try {
+    await stack.startServices({ instances: 2 });
+    const startup = Date.now() - t0;
+    figures.push({
+      name: 'stack.full.startup',
+      value: round(startup / 1000, 1),
+      unit: 's',
+      anchor:
+        'MariaDB x3, Redis x2, Sentinel x3, nginx, 8 service instances (TypeScript compiled at start), gateway sync',
+    });
+    const gw = stack.nginx.url;
+
+    const listings = await rps('gateway.listings.rps', `${gw}/api/listings?limit=20`);
+    figures.push(listings.figure);
+    let n = 0;
+    const reservations = await rps('gateway.reservations.rps', `${gw}/api/reservations`, [
+      {
+        method: 'POST',
+        path: '/api/reservations',
+        setupRequest: (r) => {
+          const k = n++;
+          return {
+            ...r,
+            headers: { 'content-type': 'application/json', 'idempotency-key': `bench-${t0}-${k}` },
+            body: booking(k),
+          };
+        },
+      },
+    ]);
+    figures.push(reservations.figure, {
+      name: 'gateway.reservations.failed',
+      value: reservations.failed,
+      unit: 'count',
+      goal: '0',
+    });
+
+    const payment1 = stack.component('payment-1');
+    const viaGateway = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const direct = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const [hop, straight] = await interleaved(
+      () => timedGet(`${gw}${LIGHT_GET}`, viaGateway),
+      () => timedGet(`http://${payment1.host}:${payment1.ports.http}${LIGHT_GET}`, direct),
+    );
+    viaGateway.destroy();
+    direct.destroy();
+    const h = summarize(hop);
+    const d = summarize(straight);
+    const hopAnchor = `GET ${LIGHT_GET}, one keep-alive connection, ${hop.length} sequential requests`;
+    figures.push(
+      { name: 'gateway.hop.p50', value: round(h.p50), unit: 'ms', anchor: hopAnchor },
+      { name: 'gateway.hop.p99', value: round(h.p99), unit: 'ms', anchor: hopAnchor },
+      { name: 'direct.hop.p50', value: round(d.p50), unit: 'ms', anchor: hopAnchor },
+      { name: 'direct.hop.p99', value: round(d.p99), unit: 'ms', anchor: hopAnchor },
+      {
+        name: 'gateway.hop.added.p50',
+        value: round(h.p50 - d.p50),
+        unit: 'ms',
+        anchor: 'gateway.hop.p50 - direct.hop.p50',
+      },
+    );
+
+    const { sentinels, masterName } = stack.redis;
+    const registry = new RedisRegistry({ redis: { sentinels, masterName } });
+    const client = await BalancedHttpClient.connect({ resolver: registry, service: 'payment' });
+    try {
+      const timedFetch = async (call: () => Promise<Response>) => {
+        const t = performance.now();
+        const res = await call();
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        return performance.now() - t;
+      };
+      const [viaNginx, clientSide] = await interleaved(
+        () => timedFetch(() => fetch(`${gw}${LIGHT_GET}`)),
+        () => timedFetch(() => client.request(LIGHT_GET)),
+      );
+      const g = summarize(viaNginx);
+      const c = summarize(clientSide);
+      const lbAnchor = `GET ${LIGHT_GET} over 2 payment instances, fetch (undici) keep-alive, ${viaNginx.length} sequential calls`;
+      figures.push(
+        { name: 'lb.gateway.p50', value: round(g.p50), unit: 'ms', anchor: lbAnchor },
+        { name: 'lb.gateway.p99', value: round(g.p99), unit: 'ms', anchor: lbAnchor },
+        { name: 'lb.clientside.p50', value: round(c.p50), unit: 'ms', anchor: lbAnchor },
+        { name: 'lb.clientside.p99', value: round(c.p99), unit: 'ms', anchor: lbAnchor },
+      );
+    } finally {
+      await client.close();
+      await registry.close();
+    }
+
+    const first = await newInstanceFirstRequest(stack, gw);
+    const sync = await waitForGatewayUpstreams(stack, { payment: 3 });
+    figures.push({
+      name: 'gateway.new_instance.first_request',
+      value: Math.round(first),
+      unit: 'ms',
+      anchor: `registration, sync (debounce 50 ms, nginx -t ${round(sync.lastReload?.validateMs ?? NaN, 1)} ms, reload ${round(sync.lastReload?.reloadMs ?? NaN, 1)} ms), then the round robin reaching it`,
+    });
+    const after = await gatewayUpstreams(stack);
+    if (after.lastError) console.error(`gateway sync reported: ${after.lastError}`);
+  } finally {
+    await stack.stop();
+  }
+  return figures;
+}
+
+// scripts/run.cjs loads this file with require(), so require.main is run.cjs: it sets argv[1] to us.
+if (require.main === module || process.argv[1] === __filename) {
+  run().then(
+    (figures) => console.log(JSON.stringify(figures, null, 2)),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
