@@ -4,6 +4,7 @@
  */
 export * from './lib/replica-router';
 export { type Work, type WriteOptions } from './lib/primary-writer';
+export { type ReadOptions } from './lib/replica-reader';
 export * from './lib/router-options';
 export * from './lib/topology';
 export * from './lib/errors';

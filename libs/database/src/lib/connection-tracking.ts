@@ -1,20 +1,24 @@
 import mysql2 from 'mysql2';
+import { CONNECTION_CUT } from './errors';
 
 /** The part of a mysql2 connection that closing needs. */
 interface ClosableConnection {
   destroy(): void;
-  stream?: { destroy(): void };
+  stream?: { destroy(error?: Error): void };
   once(event: 'end' | 'error', listener: () => void): unknown;
   on(event: 'error', listener: () => void): unknown;
 }
 
 /**
- * Closes a mysql2 connection now: `destroy()` only half-closes the socket, and a
- * frozen server never answers the other half, so the socket is destroyed too.
+ * Closes a mysql2 connection now, failing whatever runs on it. Its own
+ * `destroy()` would not do: it marks the close as wanted, so a running query
+ * never hears of it, and it only half-closes the socket, which a frozen server
+ * never finishes. Destroying the socket with an error reaches both.
  */
 export function hardClose(conn: ClosableConnection): void {
-  conn.destroy();
-  conn.stream?.destroy();
+  const reason = Object.assign(new Error('connection cut by the router'), { code: CONNECTION_CUT });
+  if (conn.stream) conn.stream.destroy(reason);
+  else conn.destroy();
 }
 
 /**

@@ -62,6 +62,9 @@ export class NodeClosedError extends Error {
   }
 }
 
+/** The code of the error a query fails with when the router cut its connection (a deadline, a fence). */
+export const CONNECTION_CUT = 'STAYLINE_CONNECTION_CUT';
+
 // Errors that say "this node (or the path to it) failed", not "this query is wrong".
 const NODE_FAILURE_CODES = new Set([
   'ECONNREFUSED',
@@ -79,6 +82,7 @@ const NODE_FAILURE_CODES = new Set([
   'STAYLINE_QUERY_TIMEOUT',
   'STAYLINE_TOPOLOGY_CHANGED',
   'STAYLINE_NODE_CLOSED',
+  CONNECTION_CUT,
 ]);
 const NODE_FAILURE_MESSAGES =
   /Pool is closed|Can't add new command when connection is in closed state|connection is in closed state/i;

@@ -6,18 +6,14 @@
  */
 import { createLogger } from '@stayline/observability';
 import type { Logger } from 'pino';
-import type { QueryRunner } from 'typeorm';
-import { ConsistencySession, currentSession } from './consistency';
-import type { DatabaseNode } from './database-node';
-import { errorText, isNodeFailure, StaleTopologyError } from './errors';
-import { formatGtidList, GtidPosition, parseGtidList } from './gtid';
+import { errorText, StaleTopologyError } from './errors';
 import { LagMonitor, PrimaryState } from './lag-monitor';
 import { MariaDbProbe } from './mariadb-probe';
 import { NodeSet, nodeFactory } from './node-set';
 import { PrimaryWriter, Work, WriteOptions } from './primary-writer';
+import { ReadOptions, ReplicaReader } from './replica-reader';
 import { ReplicaHealth, ReplicaState } from './replica-state';
-import { RoundRobin } from './round-robin';
-import { FallbackReason, RouterMetrics } from './router-metrics';
+import { RouterMetrics } from './router-metrics';
 import {
   describeOptions,
   ReplicaRouterOptions,
@@ -26,22 +22,12 @@ import {
 } from './router-options';
 import { describeTopology, parseTopology, Topology } from './topology';
 
-/** Options of {@link ReplicaRouter.read}. */
-export interface ReadOptions {
-  /** Whose writes this read must see; default the running request's context. */
-  session?: ConsistencySession;
-  /** Deadline per node tried; default `readTimeoutMs`. */
-  timeoutMs?: number;
-}
-
 /** What the router knows right now (health endpoint, tests, debugging). */
 export interface RouterStatus {
   topology: Topology;
   primary: PrimaryState | undefined;
   replicas: Array<{ name: string; state: ReplicaState | undefined }>;
 }
-
-type ReplicaOutcome<T> = { served: true; value: T } | { served: false };
 
 /**
  * Routes TypeORM work between a MariaDB primary and its replicas. Reads retry
@@ -53,9 +39,9 @@ export class ReplicaRouter {
   private readonly logger: Logger;
   private readonly metrics: RouterMetrics;
   private readonly monitor: LagMonitor;
-  private readonly turns = new RoundRobin();
   private readonly nodes: NodeSet;
   private readonly writer: PrimaryWriter;
+  private readonly reader: ReplicaReader;
   private switching: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -71,6 +57,7 @@ export class ReplicaRouter {
       probeFor: (node) =>
         new MariaDbProbe(node, { user: o.user, password: o.password, timeoutMs: o.probeTimeoutMs }),
     });
+    this.reader = new ReplicaReader(this.nodes, this.monitor, this.metrics, this.logger, o);
     this.monitor.on('transition', ({ replica, from, to }) => {
       const detail = 'lagMs' in to ? { lagMs: Math.round(to.lagMs) } : { error: to.error };
       const level = to.health === ReplicaHealth.Usable ? 'info' : 'warn';
@@ -104,46 +91,17 @@ export class ReplicaRouter {
   /** Runs `work` on a replica that keeps up and has the session's writes, else on the primary. */
   async read<T>(work: Work<T>, options: ReadOptions = {}): Promise<T> {
     this.assertOpen();
-    const token = this.tokenOf(options.session ?? currentSession());
-    const timeoutMs = options.timeoutMs ?? this.o.readTimeoutMs;
-    const tried = new Set<string>();
-    let reason: FallbackReason = 'no-usable-replica';
-    for (let node = this.pickReplica(token, tried); node; node = this.pickReplica(token, tried)) {
-      tried.add(node.name);
-      try {
-        const name = node.name;
-        const outcome = await node.run(
-          'slave',
-          (qr) => this.onReplica(qr, name, token, work),
-          timeoutMs,
-        );
-        if (!outcome.served) {
-          reason = 'token-wait-timeout';
-          break;
-        }
-        this.metrics.query(name, 'replica');
-        return outcome.value;
-      } catch (err) {
-        if (!isNodeFailure(err)) throw err;
-        this.monitor.markUnreachable(node.name, err);
-        reason = 'replica-failed';
-      }
-    }
-    const primary = this.nodes.primary();
-    this.metrics.fallback(reason, primary.name);
-    const value = await primary.run('master', (qr) => work(qr.manager), timeoutMs);
-    this.metrics.query(primary.name, 'primary');
-    return value;
+    return this.reader.run(work, options);
   }
 
   /** Runs `work` on the primary (each statement commits by itself); its GTID joins the session's token. */
-  write<T>(work: Work<T>, options: WriteOptions = {}): Promise<T> {
+  async write<T>(work: Work<T>, options: WriteOptions = {}): Promise<T> {
     this.assertOpen();
     return this.writer.run(false, work, options);
   }
 
   /** Runs `work` in one transaction on the primary; its GTID joins the session's token. */
-  transaction<T>(work: Work<T>, options: WriteOptions = {}): Promise<T> {
+  async transaction<T>(work: Work<T>, options: WriteOptions = {}): Promise<T> {
     this.assertOpen();
     return this.writer.run(true, work, options);
   }
@@ -154,11 +112,11 @@ export class ReplicaRouter {
    * demoted primary are cut off (they fail with `RetryableWriteError`);
    * fenced nodes are closed at once, dropped ones after their reads drain.
    */
-  updateTopology(next: Topology): Promise<void> {
+  async updateTopology(next: Topology): Promise<void> {
     const valid = parseTopology(next);
     const run = this.switching.then(() => this.switchTo(valid));
     this.switching = run.catch(() => undefined);
-    return run;
+    await run;
   }
 
   /** The topology, the primary's and every replica's last known state. */
@@ -195,23 +153,6 @@ export class ReplicaRouter {
     this.monitor.start();
   }
 
-  private async onReplica<T>(
-    qr: QueryRunner,
-    name: string,
-    token: GtidPosition | undefined,
-    work: Work<T>,
-  ): Promise<ReplicaOutcome<T>> {
-    if (token && !this.monitor.hasApplied(name, token)) {
-      const rows: Array<{ reached: unknown }> = await qr.query(
-        'SELECT MASTER_GTID_WAIT(?, ?) AS reached',
-        [formatGtidList(token), this.o.gtidWaitTimeoutMs / 1000],
-      );
-      // 0: applied; -1: timed out; NULL: error
-      if (String(rows[0]?.reached) !== '0') return { served: false };
-    }
-    return { served: true, value: await work(qr.manager) };
-  }
-
   private async switchTo(next: Topology): Promise<void> {
     this.assertOpen();
     const current = this.nodes.topology.epoch;
@@ -224,28 +165,6 @@ export class ReplicaRouter {
     const line = `topology switched to ${describeTopology(next)}`;
     this.logger.warn({ from: previous.epoch, writesCut, closed }, line);
     void this.monitor.probe();
-  }
-
-  private pickReplica(
-    token: GtidPosition | undefined,
-    tried: Set<string>,
-  ): DatabaseNode | undefined {
-    const usable = this.nodes.topology.replicas.filter(
-      (r) => !tried.has(r.name) && this.monitor.replica(r.name)?.health === ReplicaHealth.Usable,
-    );
-    // a replica known to have the token's GTID already serves without waiting
-    const applied = token ? usable.filter((r) => this.monitor.hasApplied(r.name, token)) : [];
-    const chosen = this.turns.pick(applied.length ? applied : usable);
-    return chosen && this.nodes.node(chosen.name);
-  }
-
-  private tokenOf(session: ConsistencySession | undefined): GtidPosition | undefined {
-    const raw = session?.consistencyToken;
-    if (!raw) return undefined;
-    const token = raw.length <= 512 ? parseGtidList(raw) : undefined;
-    if (!token)
-      this.logger.debug({ token: raw.slice(0, 64) }, 'ignoring a malformed consistency token');
-    return token?.size ? token : undefined;
   }
 
   private assertOpen(): void {

@@ -6,8 +6,8 @@ import { ReplicaHealth, ReplicaState } from './replica-state';
 export type FallbackReason = 'no-usable-replica' | 'token-wait-timeout' | 'replica-failed';
 
 /**
- * The router's metrics (`stayline_db_*`) and its rate-limited fallback log:
- * reads falling back to the primary is a state worth one line, not one per query.
+ * The router's metrics (`stayline_db_*`) and its rate-limited log of degraded
+ * reads: reads falling back is a state worth one line, not one per query.
  */
 export class RouterMetrics {
   private readonly queries = counter(
@@ -20,6 +20,11 @@ export class RouterMetrics {
     'Reads sent to the primary because no replica could serve them, by reason',
     ['reason'],
   );
+  private readonly staleReads = counter(
+    'stayline_db_stale_reads_total',
+    'Reads served by a replica outside the lag bound because the primary failed',
+    ['replica'],
+  );
   private readonly lag = gauge(
     'stayline_db_replica_lag_ms',
     'How far a replica is behind the primary, from GTID positions',
@@ -30,7 +35,7 @@ export class RouterMetrics {
     '1 while a replica takes reads, else 0',
     ['replica'],
   );
-  private readonly lastLogged = new Map<FallbackReason, { at: number; suppressed: number }>();
+  private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
 
   constructor(
     private readonly logger: Logger,
@@ -45,21 +50,20 @@ export class RouterMetrics {
   /** One read went to the primary instead of a replica. */
   fallback(reason: FallbackReason, primary: string): void {
     this.fallbacks.inc({ reason });
-    const now = performance.now();
-    const last = this.lastLogged.get(reason);
-    if (last && now - last.at < this.logIntervalMs) {
-      last.suppressed++;
-      return;
-    }
-    this.lastLogged.set(reason, { at: now, suppressed: 0 });
-    this.logger.warn(
-      {
-        reason,
-        primary,
-        similarSinceLastLine: last?.suppressed ?? 0,
-        logIntervalMs: this.logIntervalMs,
-      },
+    this.logSometimes(
+      reason,
+      { reason, primary },
       `reads fall back to the primary ${primary} (${reason})`,
+    );
+  }
+
+  /** One read was served by a replica outside the lag bound: the primary had failed. */
+  staleRead(replica: string, primaryError: string): void {
+    this.staleReads.inc({ replica });
+    this.logSometimes(
+      'stale-read',
+      { replica, primaryError },
+      `the primary failed; reads served by ${replica}, outside the lag bound`,
     );
   }
 
@@ -74,5 +78,20 @@ export class RouterMetrics {
   forget(name: string): void {
     this.usable.remove({ replica: name });
     this.lag.remove({ replica: name });
+  }
+
+  private logSometimes(key: string, fields: Record<string, unknown>, line: string): void {
+    const now = performance.now();
+    const last = this.lastLogged.get(key);
+    if (last && now - last.at < this.logIntervalMs) {
+      last.suppressed++;
+      return;
+    }
+    this.lastLogged.set(key, { at: now, suppressed: 0 });
+    const similar = {
+      similarSinceLastLine: last?.suppressed ?? 0,
+      logIntervalMs: this.logIntervalMs,
+    };
+    this.logger.warn({ ...fields, ...similar }, line);
   }
 }
