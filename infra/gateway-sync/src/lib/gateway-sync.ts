@@ -11,7 +11,7 @@ import type {
   Unsubscribe,
 } from '@stayline/discovery';
 import type { Upstream } from '@stayline/launcher';
-import type { ConfigApplier, ReloadResult } from './nginx-reloader';
+import { ConfigApplier, NginxNotRunningError, ReloadResult } from './nginx-reloader';
 
 export interface GatewaySyncOptions {
   /** Where instances come from (the Redis registry through Sentinel). */
@@ -187,7 +187,9 @@ export class GatewaySync {
       );
     } catch (err) {
       this.current.lastError = (err as Error).message;
-      this.o.logger.error(
+      // nginx stopped before the sync (the launcher stops the gateway first): expected, not an error
+      const level = err instanceof NginxNotRunningError ? 'warn' : 'error';
+      this.o.logger[level](
         { reason, err: (err as Error).message },
         'gateway config not applied; retrying on the next check',
       );

@@ -24,6 +24,9 @@ export interface ConfigApplier {
   apply(config: string): Promise<ReloadResult>;
 }
 
+/** No nginx master to reload (not started yet, or stopped first on shutdown); the file is in place for its next start. */
+export class NginxNotRunningError extends Error {}
+
 export interface NginxReloaderOptions {
   /** nginx's prefix directory (`-p`): holds the config, nginx.pid and error.log. */
   prefix: string;
@@ -100,11 +103,11 @@ export class NginxReloader implements ConfigApplier {
     try {
       text = fs.readFileSync(this.pidFile, 'utf8');
     } catch {
-      throw new Error(`nginx is not running: no pid file ${this.pidFile}`);
+      throw new NginxNotRunningError(`nginx is not running: no pid file ${this.pidFile}`);
     }
     const pid = Number(text.trim());
     if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) {
-      throw new Error(
+      throw new NginxNotRunningError(
         `nginx is not running: pid file ${this.pidFile} names ${text.trim() || 'nothing'}`,
       );
     }
