@@ -86,6 +86,8 @@ const HOST = '127.0.0.1';
 export class Stack {
   private exitHook?: () => void;
   private readonly reservedNames = new Set<string>();
+  /** A temp state dir this stack created is removed by stop() (STAYLINE_KEEP_STATE=1 keeps it for a post-mortem). */
+  private ownsStateDir = false;
 
   private constructor(
     readonly state: StackState,
@@ -110,6 +112,7 @@ export class Stack {
       },
       log,
     );
+    stack.ownsStateDir = options.stateDir === undefined && !process.env.STAYLINE_KEEP_STATE;
     if (!options.detached) stack.killOnExit();
     try {
       const started = Date.now();
@@ -357,6 +360,8 @@ export class Stack {
     }
     if (this.exitHook) process.removeListener('exit', this.exitHook);
     this.exitHook = undefined;
+    // a MariaDB node's files take tens of MB: a test run must not leave them behind
+    if (this.ownsStateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
   }
 
   save(): void {
@@ -367,6 +372,7 @@ export class Stack {
   private killOnExit(): void {
     this.exitHook = () => {
       for (const c of this.state.components) signal(c.pid, 'SIGKILL');
+      if (this.ownsStateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
     };
     process.once('exit', this.exitHook);
   }
