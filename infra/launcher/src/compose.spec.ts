@@ -13,6 +13,7 @@ import path from 'node:path';
 import { load } from 'js-yaml';
 import type { ZodType } from 'zod';
 import { credentialsFromEnv, SERVICE_DATABASES } from './lib/credentials';
+import { SERVICE_START_ORDER } from './lib/full-stack';
 import { mariadbSpec } from './lib/mariadb';
 import { redisSpec, SENTINEL_MASTER_NAME, sentinelSpec } from './lib/redis';
 
@@ -102,12 +103,19 @@ function appNames(): string[] {
     .filter((a) => fs.existsSync(path.join(ROOT, 'apps', a, 'src', 'main.ts')));
 }
 
-/** The app's exported `*ConfigSchema`, loaded without the dev profile (secrets required). */
-async function appConfigSchema(file: string): Promise<ZodType> {
+/**
+ * The app's exported `*ConfigSchema` (a schema, or a function of the environment
+ * that returns one), built without the dev profile: every secret is required.
+ */
+async function appConfigSchema(file: string, env: Record<string, string>): Promise<ZodType> {
   const mod = (await import(file)) as Record<string, unknown>;
   const found = Object.entries(mod).find(([name]) => name.endsWith('ConfigSchema'));
   if (!found) throw new Error(`${path.relative(ROOT, file)} exports no *ConfigSchema`);
-  return found[1] as ZodType;
+  const strictEnv = { ...env };
+  delete strictEnv.STAYLINE_PROFILE;
+  return typeof found[1] === 'function'
+    ? (found[1] as (e: NodeJS.ProcessEnv) => ZodType)(strictEnv)
+    : (found[1] as ZodType);
 }
 
 describe('docker-compose.yml', () => {
@@ -264,6 +272,22 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('starts callers after their callees, as `npm start` does', () => {
+    for (const [i, phase] of SERVICE_START_ORDER.entries()) {
+      const callees = SERVICE_START_ORDER.slice(0, i)
+        .flat()
+        .flatMap((callee) => instancesOf(callee).map(([name]) => name));
+      for (const [name, s] of phase.flatMap((app) => instancesOf(app))) {
+        for (const callee of callees)
+          expect({ name, callee, dep: s.depends_on?.[callee] }).toEqual({
+            name,
+            callee,
+            dep: { condition: 'service_healthy' },
+          });
+      }
+    }
+  });
+
   it('gives every service instance an environment its app’s config schema accepts, pointing at containers that listen there', async () => {
     const dbInit = get('db-init');
     const creds = credentialsFromEnv(dbInit.environment);
@@ -274,10 +298,15 @@ describe('docker-compose.yml', () => {
     try {
       const ids = new Set<string>();
       for (const app of appNames()) {
-        const schema = await appConfigSchema(path.join(ROOT, 'apps', app, 'src', 'config.ts'));
         for (const [name, s] of instancesOf(app)) {
-          const parsed = schema.safeParse(s.environment ?? {});
+          const env = s.environment ?? {};
+          const schema = await appConfigSchema(
+            path.join(ROOT, 'apps', app, 'src', 'config.ts'),
+            env,
+          );
+          const parsed = schema.safeParse(env);
           if (!parsed.success) throw new Error(`${name}: ${JSON.stringify(parsed.error.issues)}`);
+          if (!('INSTANCE_ID' in (parsed.data as object))) continue; // not a service (an agent)
           const c = parsed.data as {
             INSTANCE_ID: string;
             HOST: string;
@@ -325,7 +354,9 @@ describe('docker-compose.yml', () => {
           });
         }
       }
-      expect(ids.size).toBe(appNames().length * 2);
+      expect(ids.size).toBe(
+        Object.values(services).filter((x) => x.environment?.INSTANCE_ID).length,
+      );
     } finally {
       if (saved === undefined) delete process.env.STAYLINE_PROFILE;
       else process.env.STAYLINE_PROFILE = saved;
@@ -336,6 +367,7 @@ describe('docker-compose.yml', () => {
     const gateway = get('gateway');
     const schema = await appConfigSchema(
       path.join(ROOT, 'infra/gateway-sync/src/lib/sync-config.ts'),
+      gateway.environment ?? {},
     );
     const parsed = schema.safeParse(gateway.environment ?? {});
     if (!parsed.success) throw new Error(`gateway: ${JSON.stringify(parsed.error.issues)}`);
