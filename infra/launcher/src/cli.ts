@@ -128,10 +128,13 @@ async function up(foreground: boolean): Promise<void> {
   console.log(`\ngateway: ${stack.nginx.url}`);
   if (!foreground) return;
   console.log('Ctrl-C stops everything.');
+  // signal listeners do not keep Node running: without this timer `npm start` would return at once
+  const alive = setInterval(() => undefined, 1 << 30);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  clearInterval(alive);
   log('stopping...');
   await stack.stop();
   log('stopped; no process left');
