@@ -10,7 +10,7 @@ import { CreateNote1760000000000, stackRouterOptions } from '../testing/notes';
 jest.setTimeout(60_000);
 
 const ROOT = path.resolve(__dirname, '../../../..');
-const WAIT_MS = 1_500;
+const WAIT_MS = 2_500;
 
 interface Instance {
   child: ChildProcess;
@@ -86,6 +86,7 @@ describe('read-your-writes across two processes (X-Consistency-Token)', () => {
         ...options,
         probeIntervalMs: 60_000,
         gtidWaitTimeoutMs: WAIT_MS,
+        readTimeoutMs: WAIT_MS * 2,
       }),
     };
     [a, b] = await Promise.all([startInstance(env), startInstance(env)]);

@@ -67,8 +67,8 @@ describe('a replica killed (SIGKILL) or frozen (SIGSTOP) under a read load', () 
     expect(slow.length).toBeGreaterThan(0); // the reads on it when it froze
     expect(slow.length).toBeLessThanOrEqual(6 * 2);
     for (const s of slow) {
-      expect(s.ms).toBeLessThan(READ_TIMEOUT_MS + 1_000); // one timeout, then another node
-      expect(s.at).toBeLessThan(frozenAt + PROBE_TIMEOUT_MS * 4); // only until the probe noticed
+      expect(s.ms).toBeLessThan(READ_TIMEOUT_MS + 1_500); // one timeout, then another node
+      expect(s.at).toBeLessThan(frozenAt + READ_TIMEOUT_MS + PROBE_TIMEOUT_MS * 2); // until the first timeout or probe
     }
     const whileFrozen = samples.filter(
       (s) => s.at > frozenAt + READ_TIMEOUT_MS + PROBE_TIMEOUT_MS && s.at < thawedAt,
