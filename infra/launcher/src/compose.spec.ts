@@ -15,6 +15,7 @@ import type { ZodType } from 'zod';
 import { credentialsFromEnv, SERVICE_DATABASES } from './lib/credentials';
 import { SERVICE_START_ORDER } from './lib/full-stack';
 import { mariadbSpec } from './lib/mariadb';
+import { GATEWAY_ROUTES } from './lib/nginx';
 import { redisSpec, SENTINEL_MASTER_NAME, sentinelSpec } from './lib/redis';
 
 // the launcher's specs only name their binaries; MariaDB and Redis need not be installed
@@ -293,6 +294,37 @@ describe('docker-compose.yml', () => {
     const creds = credentialsFromEnv(dbInit.environment);
     const primary = dbInit.command?.[dbInit.command.indexOf('--primary') + 1] as string;
     const replicas = (dbInit.command ?? []).filter((_, i, a) => a[i - 1] === '--replica');
+    // the failover agent: the nodes it manages are the compose file's, with db-init's accounts
+    type AgentEnv = {
+      AGENT_ID: string;
+      HOST: string;
+      HTTP_PORT: number;
+      MARIADB_NODES: Array<{ name: string; host: string; port: number }>;
+      REDIS_NODES: Array<{ name: string; host: string; port: number }>;
+      REDIS_SENTINELS: Array<{ host: string; port: number }>;
+      STAYLINE_DB_ADMIN_USER: string;
+      STAYLINE_DB_ADMIN_PASSWORD: string;
+      STAYLINE_DB_REPL_USER: string;
+      STAYLINE_DB_REPL_PASSWORD: string;
+    };
+    const checkAgent = (name: string, s: Service, c: AgentEnv) => {
+      expect({ name, id: c.AGENT_ID, host: c.HOST }).toEqual({ name, id: name, host: '0.0.0.0' });
+      expect(s.expose).toContain(String(c.HTTP_PORT));
+      expect(c.MARIADB_NODES.map((n) => `${n.host}:${n.port}`)).toEqual([primary, ...replicas]);
+      expect(c.REDIS_NODES.map((n) => n.host).sort()).toEqual(
+        Object.keys(services).filter((n) => /^redis-\d+$/.test(n)),
+      );
+      for (const n of [...c.MARIADB_NODES, ...c.REDIS_NODES, ...c.REDIS_SENTINELS])
+        expect(get(n.host).expose).toContain(String(n.port));
+      expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
+      expect({
+        admin: { user: c.STAYLINE_DB_ADMIN_USER, password: c.STAYLINE_DB_ADMIN_PASSWORD },
+        replication: { user: c.STAYLINE_DB_REPL_USER, password: c.STAYLINE_DB_REPL_PASSWORD },
+      }).toEqual({ admin: creds.admin, replication: creds.replication });
+      expect(s.depends_on).toMatchObject({
+        'db-init': { condition: 'service_completed_successfully' },
+      });
+    };
     const saved = process.env.STAYLINE_PROFILE;
     delete process.env.STAYLINE_PROFILE; // the compose file sets every secret: no dev default may be needed
     try {
@@ -306,7 +338,10 @@ describe('docker-compose.yml', () => {
           );
           const parsed = schema.safeParse(env);
           if (!parsed.success) throw new Error(`${name}: ${JSON.stringify(parsed.error.issues)}`);
-          if (!('INSTANCE_ID' in (parsed.data as object))) continue; // not a service (an agent)
+          if ('AGENT_ID' in (parsed.data as object)) {
+            checkAgent(name, s, parsed.data as AgentEnv);
+            continue;
+          }
           const c = parsed.data as {
             INSTANCE_ID: string;
             HOST: string;
@@ -385,10 +420,13 @@ describe('docker-compose.yml', () => {
     expect(health).toContain(`127.0.0.1:${c.SYNC_PORT}/health/live`);
     expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
     expect(c.REDIS_MASTER_NAME).toBe(SENTINEL_MASTER_NAME);
-    for (const app of appNames()) {
-      for (const [name] of instancesOf(app))
-        expect(gateway.depends_on?.[name]).toEqual({ condition: 'service_healthy' });
-    }
+    // it opens once every instance it routes to is live
+    const routed = new Set(GATEWAY_ROUTES.map((r) => r.service));
+    for (const [name] of [...routed].flatMap((service) => instancesOf(service)))
+      expect({ name, dep: gateway.depends_on?.[name] }).toEqual({
+        name,
+        dep: { condition: 'service_healthy' },
+      });
   });
 
   it('has a healthcheck on every long-running container, and waits only on what can become healthy or complete', () => {
