@@ -266,9 +266,6 @@ export async function run(): Promise<Figure[]> {
     if (after.lastError) console.error(`gateway sync reported: ${after.lastError}`);
   } finally {
     await stack.stop();
-    // a whole stack leaves ~360 MB (three MariaDB data dirs) in its temp dir
-    if (!process.env.STAYLINE_KEEP_STATE)
-      fs.rmSync(stack.stateDir, { recursive: true, force: true });
   }
   return figures;
 }
