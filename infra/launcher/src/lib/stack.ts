@@ -32,6 +32,8 @@ import { probeStack, StackStatus } from './status';
 
 // the full stack's services and gateway sync, reachable from the launcher's entry point
 export * from './full-stack';
+// the failover agents, rejoin and add-replica helpers (docs/patterns/failover.md)
+export * from './failover';
 
 /** Fixed ports for the commands (`npm start`, `stack:up`); tests draw free ones. */
 export interface StackPorts {

@@ -1,0 +1,110 @@
+import {
+  BeforeApplicationShutdown,
+  DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { RedisCoordinationBackend } from '@stayline/coordination';
+import { RedisRegistry } from '@stayline/discovery';
+import { createLogger, MetricsController, pinoHttpOptions } from '@stayline/observability';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import { FailoverAgent } from './agent/failover-agent';
+import { AgentConfig } from './config';
+import { TopologyStore } from './coordinator/topology-store';
+import { AdminController } from './http/admin.controller';
+import { ADMIN_TOKEN, AdminTokenGuard } from './http/admin-token.guard';
+import { HealthController } from './http/health.controller';
+import { MariaDbAdmin } from './mariadb/mariadb-admin';
+import { RedisNodes } from './redis/redis-nodes';
+import { CommandStonith } from './stonith/command.stonith';
+import { NativeStonith } from './stonith/native.stonith';
+import { NoStonith, Stonith } from './stonith/stonith';
+
+const RESOURCES = Symbol('AGENT_RESOURCES');
+
+interface Resources {
+  close(): Promise<void>;
+}
+
+/** Builds the agent and everything it talks to from the validated config. */
+export function buildAgent(c: AgentConfig, logger: Logger): { agent: FailoverAgent } & Resources {
+  const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+  const coordination = new RedisCoordinationBackend({ redis, logger });
+  const registry = new RedisRegistry({ redis, logger });
+  const store = new TopologyStore(redis, logger);
+  const via = new Map(c.MARIADB_VIA.map((n) => [n.name, n]));
+  const admin = new MariaDbAdmin({
+    admin: { user: c.STAYLINE_DB_ADMIN_USER, password: c.STAYLINE_DB_ADMIN_PASSWORD },
+    replication: { user: c.STAYLINE_DB_REPL_USER, password: c.STAYLINE_DB_REPL_PASSWORD },
+    route: (n) => via.get(n.name) ?? n,
+    probeTimeoutMs: c.PROBE_TIMEOUT_MS,
+  });
+  const stonith: Stonith =
+    c.STONITH === 'native'
+      ? new NativeStonith(c.STONITH_STATE_FILE as string)
+      : c.STONITH === 'command'
+        ? new CommandStonith(c.STONITH_COMMAND as string)
+        : new NoStonith();
+  const redisNodes = new RedisNodes(c.REDIS_NODES);
+  const agent = new FailoverAgent({
+    config: c,
+    logger,
+    coordination,
+    registry,
+    store,
+    admin,
+    stonith,
+    redisNodes,
+  });
+  return {
+    agent,
+    close: async () => {
+      redisNodes.close();
+      await store.close();
+      await registry.close();
+      await coordination.close();
+    },
+  };
+}
+
+/** Starts the agent once the app is up; on SIGTERM it resigns (the other agent takes over at once). */
+@Injectable()
+class AgentLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(
+    private readonly agent: FailoverAgent,
+    @Inject(RESOURCES) private readonly resources: Resources,
+  ) {}
+
+  onApplicationBootstrap(): Promise<void> {
+    return this.agent.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.agent.stop();
+    await this.resources.close();
+  }
+}
+
+/** The failover agent as a Nest app: health, metrics and the admin routes over one FailoverAgent. */
+@Module({})
+export class AppModule {
+  static forRoot(c: AgentConfig): DynamicModule {
+    const logger = createLogger({ service: 'failover-agent', level: c.LOG_LEVEL });
+    const built = buildAgent(c, logger.child({ agentId: c.AGENT_ID }));
+    return {
+      module: AppModule,
+      imports: [LoggerModule.forRoot({ pinoHttp: pinoHttpOptions(logger) })],
+      controllers: [HealthController, MetricsController, AdminController],
+      providers: [
+        { provide: FailoverAgent, useValue: built.agent },
+        { provide: RESOURCES, useValue: built },
+        { provide: ADMIN_TOKEN, useValue: c.ADMIN_TOKEN },
+        AdminTokenGuard,
+        AgentLifecycle,
+      ],
+    };
+  }
+}

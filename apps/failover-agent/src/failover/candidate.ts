@@ -1,0 +1,54 @@
+import { formatGtidList, GtidPosition, hasReached, parseGtidList } from '@stayline/database';
+import type { NodeView } from '../mariadb/mariadb-admin';
+
+/**
+ * What a replica holds once its relay log is applied: everything it received
+ * (`Gtid_IO_Pos`) and applied; a node no longer replicating holds what it logged.
+ */
+export function heldPosition(view: NodeView): GtidPosition {
+  const parse = (s: string) => parseGtidList(s) ?? new Map();
+  if (!view.replication) return parse(view.binlogPos);
+  const out = new Map(parse(view.slavePos));
+  for (const [domain, g] of parse(view.replication.receivedPos)) {
+    const seen = out.get(domain);
+    if (!seen || seen.seq < g.seq) out.set(domain, g);
+  }
+  return out;
+}
+
+/** The choice and why. */
+export interface CandidateChoice {
+  chosen: NodeView;
+  /** Every candidate's held position, for the decision's log line. */
+  positions: Record<string, string>;
+  reason: 'most-advanced' | 'resumed' | 'diverged-highest-sum';
+}
+
+/**
+ * Chooses the replica to promote: the one holding every transaction any other
+ * holds (with semi-sync AFTER_SYNC, every acknowledged write reached at least
+ * one replica, so it holds all of them). `resume` names the candidate a failover
+ * already chose (and maybe promoted) before its agent died: it is kept, so one
+ * failure never gets two promotions. Ties go to the first name.
+ */
+export function chooseCandidate(views: NodeView[], resume?: string): CandidateChoice | undefined {
+  if (views.length === 0) return undefined;
+  const held = new Map(views.map((v) => [v.name, heldPosition(v)]));
+  const positions = Object.fromEntries(
+    views.map((v) => [v.name, formatGtidList(held.get(v.name) as GtidPosition)]),
+  );
+  const sorted = [...views].sort((a, b) => a.name.localeCompare(b.name));
+  const resumed = resume ? sorted.find((v) => v.name === resume) : undefined;
+  if (resumed) return { chosen: resumed, positions, reason: 'resumed' };
+  const dominant = sorted.find((v) =>
+    sorted.every((o) =>
+      hasReached(held.get(v.name) as GtidPosition, held.get(o.name) as GtidPosition),
+    ),
+  );
+  if (dominant) return { chosen: dominant, positions, reason: 'most-advanced' };
+  // several replication domains that diverged (not this stack's case): the most transactions wins
+  const total = (v: NodeView) =>
+    [...(held.get(v.name) as GtidPosition).values()].reduce((n, g) => n + g.seq, 0n);
+  const chosen = sorted.reduce((best, v) => (total(v) > total(best) ? v : best));
+  return { chosen, positions, reason: 'diverged-highest-sum' };
+}

@@ -1,0 +1,248 @@
+/**
+ * The failover agents on a launcher stack (docs/patterns/failover.md): start
+ * them, ask them how they are, read the topology they published, and rejoin a
+ * fenced old primary as a replica. Used by the e2e tests, `npm run chaos`,
+ * `npm run demo:failover`, `npm run stack:rejoin` and the bench. (The launcher
+ * reads the topology from Redis itself: the libraries' tests depend on the
+ * launcher, so it cannot depend on them.)
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { waitFor } from './ports';
+import { redisCommand, sentinelMaster } from './redis';
+import type { Stack } from './stack';
+import { Component, STATE_FILE } from './state';
+
+/** Where the agents keep the topology (libs/database `RedisTopologySource`). */
+export const TOPOLOGY_KEY = 'stayline:topology:mariadb';
+
+/** A published MariaDB topology, as libs/database's `Topology`. */
+export interface Topology {
+  epoch: number;
+  primary: { name: string; host: string; port: number };
+  replicas: Array<{ name: string; host: string; port: number }>;
+  fenced?: string[];
+}
+
+const ROOT = path.resolve(__dirname, '../../../..');
+
+export interface StartAgentsOptions {
+  /** How many agents (default 2): one leads, the others stand by. */
+  count?: number;
+  /** Extra environment for every agent, or per agent (index from 0). */
+  env?: Record<string, string> | ((index: number) => Record<string, string>);
+  /** Fixed HTTP ports (agent n takes index n-1); drawn free when omitted. */
+  ports?: number[];
+}
+
+/** The environment an agent gets from the stack it runs on. */
+export function agentEnv(stack: Stack, name: string): Record<string, string> {
+  const list = (kind: 'mariadb' | 'redis') =>
+    stack
+      .byKind(kind)
+      .map((c) => `${c.name}@${c.host}:${c.port}`)
+      .join(',');
+  const { admin, replication } = stack.credentials;
+  return {
+    AGENT_ID: name,
+    MARIADB_NODES: list('mariadb'),
+    REDIS_NODES: list('redis'),
+    STAYLINE_DB_ADMIN_USER: admin.user,
+    STAYLINE_DB_ADMIN_PASSWORD: admin.password,
+    STAYLINE_DB_REPL_USER: replication.user,
+    STAYLINE_DB_REPL_PASSWORD: replication.password,
+    STONITH: 'native',
+    STONITH_STATE_FILE: path.join(stack.stateDir, STATE_FILE),
+  };
+}
+
+/** Starts the failover agents as `agent` components and waits until one leads and a topology is published. */
+export async function startFailoverAgents(
+  stack: Stack,
+  o: StartAgentsOptions = {},
+): Promise<Component[]> {
+  const count = o.count ?? 2;
+  const agents: Component[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `failover-agent-${i + 1}`;
+    const extra = typeof o.env === 'function' ? o.env(i) : o.env;
+    agents.push(await startAgent(stack, name, { ...extra }, o.ports?.[i]));
+  }
+  await waitFor(
+    'a leader agent and a published topology',
+    async () => {
+      const views = await Promise.all(
+        agents.map((a) => agentHealth(stack, a.name).catch(() => undefined)),
+      );
+      return views.some((v) => v?.role === 'leader') && views.every((v) => (v?.epoch ?? 0) > 0);
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+  return agents;
+}
+
+/** Starts (or starts again) one agent. */
+export function startAgent(
+  stack: Stack,
+  name: string,
+  env: Record<string, string> = {},
+  httpPort?: number,
+): Promise<Component> {
+  return stack.startService({
+    service: 'failover-agent',
+    name,
+    kind: 'agent',
+    httpPort,
+    entry: path.join(ROOT, 'apps', 'failover-agent', 'src', 'main.ts'),
+    env: { ...agentEnv(stack, name), ...env },
+  });
+}
+
+/** What an agent's `/health` says (the fields the tools read). */
+export interface AgentHealth {
+  status: 'up' | 'degraded';
+  role: 'leader' | 'follower';
+  agentId: string;
+  epoch: number;
+  topology?: Topology;
+  primary: { health: string; primary: string; [k: string]: unknown };
+  semiSync: { ok: boolean; reason?: string; clients?: number };
+  degraded: string[];
+  lastFailover?: FailoverReport;
+  lastSwitchover?: FailoverReport;
+  paused?: { point: string; since: string };
+  acting: boolean;
+}
+
+/** An agent's report of its last failover or switchover. */
+export interface FailoverReport {
+  kind: 'failover' | 'switchover';
+  epoch: number;
+  from: string;
+  to: string;
+  reason: string;
+  resumed: boolean;
+  fence: string;
+  steps: Record<string, number>;
+  totalMs: number;
+  detectionMs?: number;
+  writesPausedMs?: number;
+}
+
+export async function agentHealth(stack: Stack, name: string): Promise<AgentHealth> {
+  const c = stack.component(name);
+  const res = await request('GET', `http://${c.host}:${c.port}/health`);
+  return res.body as AgentHealth;
+}
+
+/** The agent that leads now (undefined while none does). */
+export async function leaderAgent(stack: Stack): Promise<Component | undefined> {
+  for (const a of stack.byKind('agent').filter((c) => c.meta?.service === 'failover-agent')) {
+    const h = await agentHealth(stack, a.name).catch(() => undefined);
+    if (h?.role === 'leader') return a;
+  }
+  return undefined;
+}
+
+/** Calls an agent's admin route with the stack's dev admin token. */
+export async function agentAdmin(
+  stack: Stack,
+  name: string,
+  route: 'switchover' | 'nodes',
+  body: unknown,
+  token = process.env.ADMIN_TOKEN ?? 'dev-only-admin-token',
+): Promise<{ status: number; body: unknown }> {
+  const c = stack.component(name);
+  return request('POST', `http://${c.host}:${c.port}/admin/${route}`, body, token);
+}
+
+/** The topology the agents published now (read from the Redis primary Sentinel names). */
+export async function publishedTopology(stack: Stack): Promise<Topology | undefined> {
+  let lastError: unknown;
+  for (const sentinel of stack.redis.sentinels) {
+    try {
+      const primary = await sentinelMaster(sentinel);
+      const json = await redisCommand<string | null>(primary, 'HGET', TOPOLOGY_KEY, 'json');
+      return json ? (JSON.parse(json) as Topology) : undefined;
+    } catch (err) {
+      lastError = err; // a Sentinel down, or the primary it names failing over: ask the next
+    }
+  }
+  throw lastError;
+}
+
+/** Records the published roles in the launcher's state (`primary`, `replica`, `fenced`). */
+export function recordRoles(stack: Stack, t: Topology): void {
+  for (const c of stack.byKind('mariadb')) {
+    const role =
+      c.name === t.primary.name ? 'primary' : t.fenced?.includes(c.name) ? 'fenced' : 'replica';
+    if (c.role !== role) stack.setRole(c.name, role);
+  }
+}
+
+/**
+ * Rejoins a fenced old primary as a replica of the current one: restarted with
+ * `--init-rpl-role=SLAVE` (it discards the transactions it logged that no
+ * replica acknowledged; without it the rejoin fails with error 1236), its
+ * position taken from its binary log, attached with GTID. Resolves once the
+ * agents published it as a replica again.
+ */
+export async function rejoinAsReplica(
+  stack: Stack,
+  name: string,
+  timeoutMs = 30_000,
+): Promise<Topology> {
+  const before = await publishedTopology(stack);
+  if (!before) throw new Error('no topology published: are the failover agents running?');
+  if (before.primary.name === name)
+    throw new Error(`${name} is the primary of epoch ${before.epoch}`);
+  await stack.restart(name, { asReplicaOf: before.primary.name });
+  let now: Topology | undefined;
+  await waitFor(
+    `the agents to publish ${name} as a replica`,
+    async () => {
+      now = await publishedTopology(stack);
+      return Boolean(now?.replicas.some((r) => r.name === name) && !now.fenced?.includes(name));
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  recordRoles(stack, now as Topology);
+  return now as Topology;
+}
+
+function request(
+  method: 'GET' | 'POST',
+  url: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      url,
+      {
+        method,
+        timeout: 15_000,
+        agent: false,
+        headers: {
+          ...(payload ? { 'content-type': 'application/json' } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8').on('data', (d: string) => (data += d));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined });
+          } catch {
+            resolve({ status: res.statusCode ?? 0, body: data });
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
