@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Component, Stack, startStack, waitFor } from '@stayline/launcher';
 import mysql from 'mysql2/promise';
 
@@ -146,6 +148,38 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
       items: ReservationBody[];
     };
     expect(mine.items.map((r) => r.id)).toContain(created.id);
+  });
+
+  it('carries the request id through every hop: reservation, then payment over TCP', async () => {
+    const requestId = `trace-${Date.now()}`;
+    const res = await post(r1, book('seoul-05', 150), newKey(), { 'x-request-id': requestId });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-request-id')).toBe(requestId);
+    const logs = (name: string) =>
+      fs.readFileSync(path.join(stack.stateDir, name, 'service.log'), 'utf8');
+    await waitFor('the id in a payment log line', async () =>
+      pay.some((p) =>
+        logs(p.name)
+          .split('\n')
+          .some((l) => l.includes(requestId) && l.includes('"service":"payment"')),
+      ),
+    );
+    expect(logs('reservation-1')).toContain(requestId);
+  });
+
+  it('serves the OpenAPI description of the public API', async () => {
+    const doc = (await (await fetch(`${r1}/api/docs/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    for (const p of [
+      '/api/listings',
+      '/api/reservations',
+      '/api/reservations/{id}',
+      '/api/payments/{id}',
+      '/api/scraps',
+    ]) {
+      expect(Object.keys(doc.paths)).toContain(p);
+    }
   });
 
   it('lets exactly one of many concurrent bookings of the same nights win', async () => {

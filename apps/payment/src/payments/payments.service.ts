@@ -1,4 +1,4 @@
-import { Inject, Injectable, NotFoundException, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
 import type { PaymentView } from '@stayline/contracts';
 import { ReplicaRouter } from '@stayline/database';
 import { counter } from '@stayline/observability';
@@ -14,6 +14,8 @@ const charges = counter('stayline_payment_charges_total', 'Charges by outcome', 
 /** The payment use cases: charge (idempotent by reservation), refund, look-ups. */
 @Injectable()
 export class PaymentsService {
+  private readonly logger = new Logger(PaymentsService.name);
+
   constructor(
     private readonly db: ReplicaRouter,
     @Optional() @Inject(PAYMENT_FAULTS) private readonly faults?: FaultInjector,
@@ -23,6 +25,9 @@ export class PaymentsService {
     await this.faults?.apply('charge');
     const { payment, created } = await this.db.write((m) => PaymentLedger.charge(m, req));
     charges.inc({ outcome: created ? 'charged' : 'replayed' });
+    this.logger.log(
+      `${created ? 'charged' : 'replayed the charge of'} reservation ${req.reservationId}: ${req.amountCents} ${req.currency}`,
+    );
     return toView(payment);
   }
 

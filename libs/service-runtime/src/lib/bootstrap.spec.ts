@@ -84,7 +84,11 @@ describe('bootstrapService', () => {
   it('answers malformed JSON with a 400 JSON error', async () => {
     const res = await post('/api/book', '{"listingId": ');
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: 'bad_request', message: 'malformed JSON body', requestId: expect.any(String) });
+    expect(await res.json()).toEqual({
+      error: 'bad_request',
+      message: 'malformed JSON body',
+      requestId: expect.any(String),
+    });
   });
 
   it('answers an oversized body with a 413 JSON error', async () => {
@@ -126,7 +130,11 @@ describe('bootstrapService', () => {
     const res = await fetch(`${base}/api/boom`);
     expect(res.status).toBe(500);
     const text = await res.text();
-    expect(JSON.parse(text)).toEqual({ error: 'internal_error', message: 'internal error', requestId: expect.any(String) });
+    expect(JSON.parse(text)).toEqual({
+      error: 'internal_error',
+      message: 'internal error',
+      requestId: expect.any(String),
+    });
     expect(text).not.toMatch(/secret|stack|at /);
   });
 

@@ -5,6 +5,7 @@ import { requestIdMiddleware } from '@stayline/observability';
 import express, { NextFunction, Request, Response } from 'express';
 import { toErrorBody } from './error-body';
 import { HttpErrorFilter } from './http-error.filter';
+import { RpcContextInterceptor } from './rpc-context';
 import { createValidationPipe } from './validation';
 
 export interface ServiceBootstrapOptions {
@@ -16,6 +17,8 @@ export interface ServiceBootstrapOptions {
   tcpPort?: number;
   /** Largest accepted JSON body (default 64 kB); larger ones get a 413 JSON error. */
   bodyLimit?: string;
+  /** Last set-up before the servers listen (routes added here come before Nest's 404 handler). */
+  configure?: (app: INestApplication) => void;
   /** A logger to hand Nest once the app exists (e.g. nestjs-pino's). */
   logger?: (app: INestApplication) => LoggerService | undefined;
 }
@@ -43,6 +46,8 @@ export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INes
   });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpErrorFilter());
+  // a TCP message carries its caller's request id and consistency token
+  app.useGlobalInterceptors(new RpcContextInterceptor());
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   if (o.tcpPort !== undefined) {
     app.connectMicroservice<MicroserviceOptions>(
@@ -51,6 +56,7 @@ export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INes
     );
     await app.startAllMicroservices();
   }
+  o.configure?.(app);
   await app.listen(o.httpPort, o.host);
   return app;
 }

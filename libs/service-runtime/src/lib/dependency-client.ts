@@ -1,6 +1,7 @@
 import { BalancedTcpClient, ServiceResolver, StrategyName } from '@stayline/discovery';
 import { CallOutcome, DependencyConfig, DependencyPolicy, Fallback } from '@stayline/resilience';
 import type { Logger } from 'pino';
+import { withCallContext } from './rpc-context';
 
 export interface DependencyClientOptions {
   /** Where the callee's instances are found (and watched). */
@@ -57,7 +58,10 @@ export class DependencyClient {
   /** Sends and waits for the answer; a failure is a ResilienceError (or the callee's 4xx body). */
   send<T>(pattern: string, data: unknown, options: SendOptions = {}): Promise<T> {
     return this.policy.call<T>(options, ({ endpointId, signal }) =>
-      this.tcp.sendTo<T>(endpointId, pattern, data, { signal, timeoutMs: options.timeoutMs }),
+      this.tcp.sendTo<T>(endpointId, pattern, withCallContext(data), {
+        signal,
+        timeoutMs: options.timeoutMs,
+      }),
     );
   }
 

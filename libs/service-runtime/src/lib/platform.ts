@@ -25,6 +25,7 @@ export interface PlatformConfig {
   REDIS_MASTER_NAME: string;
   LOG_LEVEL: string;
   ADMIN_TOKEN: string;
+  DRAIN_DELAY_MS: number;
 }
 
 /**
@@ -61,6 +62,7 @@ export function platformImports(
       tcpPort: c.TCP_PORT,
       redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
       flagDefaults: db.flagDefaults,
+      drainDelayMs: c.DRAIN_DELAY_MS,
     }),
     AdminModule.forRoot(c.ADMIN_TOKEN),
   ];

@@ -25,6 +25,7 @@ export function runService<C extends RunnableConfig>(
   config: () => C,
   root: (config: C) => DynamicModule,
   migrations: MigrationClass[],
+  configure?: (app: INestApplication) => void,
 ): Promise<INestApplication | void> {
   const start = async () => {
     const c = config();
@@ -43,6 +44,7 @@ export function runService<C extends RunnableConfig>(
       httpPort: c.HTTP_PORT,
       tcpPort: c.TCP_PORT,
       logger: (app) => app.get(Logger),
+      configure,
     });
   };
   return start().catch((err: Error) => {

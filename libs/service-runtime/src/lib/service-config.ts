@@ -64,6 +64,8 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
     REDIS_MASTER_NAME: z.string().default('stayline'),
     /** Token for admin endpoints (flags, forced failover); never routed by the gateway. */
     ADMIN_TOKEN: secret('dev-only-admin-token'),
+    /** After deregistering on SIGTERM, keep serving this long: callers and the gateway learn of the removal first. */
+    DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(500),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
