@@ -153,6 +153,7 @@ async function crashDetection(stack: Stack, target: RedisTarget): Promise<number
   try {
     const ids = Array.from({ length: 10 }, (_, i) => `crash-${i}`);
     await startRegistrants(stack, target, 'bench-crash', ids, w);
+    await sleep(3_000); // past the new watches' expiry grace: only the lease decides
     const killedAt = new Map<string, number>();
     for (const id of ids) {
       await sleep(Math.random() * 400);

@@ -6,6 +6,7 @@
 import {
   FeatureFlags,
   flag,
+  FlagValue,
   formatRedisTarget,
   inRollout,
   RedisCoordinationBackend,
@@ -84,16 +85,19 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   await admin.start();
   closers.push(() => admin.stop());
   await admin.set('checkout.v2', flag.percentage(30));
-  await eventually(
-    'the flag in both instances',
-    () =>
-      Promise.all(
-        ['fo-1', 'fo-2'].map((id) =>
-          caller.sendTo<{ value: unknown }>(id, 'flag', { name: 'checkout.v2' }),
+  /** Until both instances apply `value` (they answer what their FeatureFlags holds). */
+  const flagApplied = (value: FlagValue) =>
+    eventually(
+      `checkout.v2 = ${JSON.stringify(value)} in both instances`,
+      () =>
+        Promise.all(
+          ['fo-1', 'fo-2'].map((id) =>
+            caller.sendTo<{ value: unknown }>(id, 'flag', { name: 'checkout.v2' }),
+          ),
         ),
-      ),
-    (rs) => rs.every((r) => JSON.stringify(r.value) === JSON.stringify(flag.percentage(30))),
-  );
+      (rs) => rs.every((r) => JSON.stringify(r.value) === JSON.stringify(value)),
+    );
+  await flagApplied(flag.percentage(30));
 
   // the fault, with calls going on throughout
   const old = stack.redis.primary;
@@ -157,6 +161,11 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
   const reader = new FeatureFlags(coordination.flagStore());
   await reader.start();
   closers.push(() => reader.stop());
+  await eventually(
+    'a new reader to load the flags',
+    () => reader.ready,
+    (ready) => ready,
+  );
   expect(reader.get('checkout.v2')).toEqual(flag.percentage(30));
   expect(reader.isEnabled('checkout.v2', { key: 'user-42' })).toBe(
     inRollout('checkout.v2', 'user-42', 30),
@@ -175,16 +184,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
     (ok) => ok,
     10_000,
   );
-  await eventually(
-    'the new flag value in both instances',
-    () =>
-      Promise.all(
-        ['fo-1', 'fo-2'].map((id) =>
-          caller.sendTo<{ value: unknown }>(id, 'flag', { name: 'checkout.v2' }),
-        ),
-      ),
-    (rs) => rs.every((r) => JSON.stringify(r.value) === JSON.stringify(flag.percentage(60))),
-  );
+  await flagApplied(flag.percentage(60));
   const t0 = performance.now();
   stack.kill('fo-2', 'SIGTERM');
   for (const w of watchers) {

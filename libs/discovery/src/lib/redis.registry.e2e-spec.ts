@@ -15,8 +15,9 @@ jest.setTimeout(60_000);
 // one stack for the whole file: the contract suites and the process tests share it
 let stack: Stack;
 const clients: ServiceRegistry[] = [];
-const open = async () => {
-  const r = new RedisRegistry({ redis: sentinelTarget(stack) });
+// the expiry grace scales with the lease: the contract suite uses 600 ms leases
+const open = async (expiryGraceMs?: number) => {
+  const r = new RedisRegistry({ redis: sentinelTarget(stack), expiryGraceMs });
   clients.push(r);
   return r;
 };
@@ -47,7 +48,7 @@ describeResolverContract('redis (through Sentinel)', async (world) => {
 });
 
 describeRegistryContract('redis (through Sentinel)', async () => ({
-  open,
+  open: () => open(600),
   teardown: async () => undefined,
 }));
 

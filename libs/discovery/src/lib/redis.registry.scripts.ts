@@ -53,11 +53,11 @@ return removed`,
 
 /**
  * The sweep any live member runs: removes entries whose lease ran out and
- * publishes `removed`/`expired` for each. With ARGV[2] = '1' also returns the
- * records (a full read). With ARGV[3] = '0' nothing is removed and expired
- * entries are listed too: the grace after the caller was cut off from Redis,
- * when nobody could renew (a failover) and expiry proves nothing.
- * KEYS instances, leases; ARGV channel, withList, removeExpired.
+ * publishes `removed`/`expired` for each (ARGV[3] = '1'). With ARGV[2] = '1'
+ * also returns the records (a full read): only live ones, or with ARGV[4] = '1'
+ * the expired ones too (the grace after the caller was cut off from Redis, when
+ * nobody could renew and expiry proves nothing).
+ * KEYS instances, leases; ARGV channel, withList, removeExpired, includeExpired.
  * Returns { ms until the next lease deadline (-1: none), removed count, records... }.
  */
 export const SWEEP = new LuaScript(
@@ -74,7 +74,9 @@ local out = { -1, #expired }
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 if first[2] then out[1] = math.max(0, math.floor(tonumber(first[2]) - now)) end
 if ARGV[2] == '1' then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local from = now
+  if ARGV[4] == '1' then from = '-inf' end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], from, '+inf')) do
     local json = redis.call('HGET', KEYS[1], id)
     if json then table.insert(out, json) end
   end

@@ -41,7 +41,9 @@ export interface RedisRegistryOptions {
   /**
    * After this client was cut off from Redis (a Sentinel failover, a network
    * blip), leases are not expired for this long: nobody could renew meanwhile,
-   * and instances get this long to renew before they count as gone. Default 2000 ms.
+   * and instances get this long to renew before they count as gone. A new watch
+   * waits as long before it removes anything (it may have started right after a
+   * failover it did not see). Default 3000 ms.
    */
   expiryGraceMs?: number;
   /** Per-command timeout. Default 1000 ms. */
@@ -95,7 +97,7 @@ export class RedisRegistry implements ServiceRegistry {
     const reply = await SWEEP.run<Array<number | string>>(
       this.redis,
       [k.instances, k.leases],
-      [k.channel, '1', '1'],
+      [k.channel, '1', '0', '0'], // a read: live entries only, removal is left to watchers
     );
     return reply.slice(2).map((json) => parseInstance(JSON.parse(String(json))));
   }
@@ -335,8 +337,10 @@ class WatchedService {
   private sweepTimer?: NodeJS.Timeout;
   private sweepAt = Infinity;
   private stopped = false;
-  /** Until then, expiry proves nothing (see `expiryGraceMs`). */
-  private graceUntil = 0;
+  /** Until then this watch removes nothing (see `expiryGraceMs`). */
+  private noRemovalUntil: number;
+  /** Until then it also keeps listing expired entries: it was cut off, nobody could renew. */
+  private keepExpiredUntil = 0;
   private cutOff = false;
 
   constructor(
@@ -346,6 +350,8 @@ class WatchedService {
     private readonly options: RedisRegistryOptions,
     private readonly logger: CoordinationLogger,
   ) {
+    // a new watch may start right after a failover it did not see: it removes nothing at first
+    this.noRemovalUntil = Date.now() + this.graceMs();
     this.watch = new ResyncedWatch({
       hub,
       channel: k.channel,
@@ -415,13 +421,16 @@ class WatchedService {
 
   /** One sweep (with the full list if asked); no removal during the grace after being cut off. */
   private async run(withList: boolean): Promise<Array<number | string>> {
-    const remove = Date.now() >= this.graceUntil;
+    const now = Date.now();
+    const flags = [withList, now >= this.noRemovalUntil, now < this.keepExpiredUntil].map((f) =>
+      f ? '1' : '0',
+    );
     let reply: Array<number | string>;
     try {
       reply = await SWEEP.run(
         this.redis,
         [this.k.instances, this.k.leases],
-        [this.k.channel, withList ? '1' : '0', remove ? '1' : '0'],
+        [this.k.channel, ...flags],
       );
     } catch (err) {
       this.cutOff = true;
@@ -435,13 +444,17 @@ class WatchedService {
   }
 
   private startGrace(why: string): void {
-    const graceMs = this.options.expiryGraceMs ?? 2_000;
-    this.graceUntil = Date.now() + graceMs;
+    const graceMs = this.graceMs();
+    this.noRemovalUntil = this.keepExpiredUntil = Date.now() + graceMs;
     this.logger.info(
       { channel: this.k.channel, graceMs, why },
       'holding lease expiry while instances renew',
     );
     this.scheduleSweep(graceMs + 1);
+  }
+
+  private graceMs(): number {
+    return this.options.expiryGraceMs ?? 3_000;
   }
 
   /** Sweeps at the next lease deadline (as the server reported it), after `sweepMaxMs` at the latest, never within the grace. */
@@ -450,7 +463,7 @@ class WatchedService {
     const now = Date.now();
     const at = Math.max(
       now + Math.max(1, Math.min(inMs, this.options.sweepMaxMs ?? 1_000)),
-      this.graceUntil + 1,
+      this.noRemovalUntil + 1,
     );
     if (at >= this.sweepAt) return;
     clearTimeout(this.sweepTimer);

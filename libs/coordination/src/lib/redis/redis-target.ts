@@ -55,6 +55,34 @@ export function formatRedisTarget(target: RedisTarget): string {
 }
 
 /**
+ * An ioredis client that does not give up: ioredis can end a Sentinel
+ * connection for good ("Connection is closed.", status `end`) when its failover
+ * detector drops the connection while a reconnect is still asking the Sentinels
+ * for the primary (see redis/ioredis#1683). Unless we closed it, connect again.
+ */
+class PersistentRedis extends Redis {
+  private closedByUs = false;
+
+  override disconnect(reconnect = false): void {
+    if (!reconnect) this.closedByUs = true;
+    super.disconnect(reconnect);
+  }
+
+  override quit(...args: Parameters<Redis['quit']>): ReturnType<Redis['quit']> {
+    this.closedByUs = true;
+    return super.quit(...args);
+  }
+
+  /** Called on `end`: reconnects unless the end was asked for. */
+  reviveUnlessClosed(logger: CoordinationLogger, name?: string): void {
+    if (this.closedByUs) return;
+    logger.warn({ connection: name }, 'ioredis ended the connection by itself; connecting again');
+    const timer = setTimeout(() => void this.connect().catch(() => undefined), 200);
+    timer.unref();
+  }
+}
+
+/**
  * Opens an ioredis connection that rides through a Sentinel failover: it reconnects
  * quickly (50 ms steps, at most 500 ms apart), asks the Sentinels for the new
  * primary, and with the failover detector drops a connection to a demoted primary
@@ -74,7 +102,7 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
   };
   const redis =
     'sentinels' in target
-      ? new Redis({
+      ? new PersistentRedis({
           ...common,
           sentinels: target.sentinels,
           name: target.masterName,
@@ -82,19 +110,21 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
           sentinelRetryStrategy: retry,
           failoverDetector: true,
         })
-      : new Redis({ ...common, host: target.host, port: target.port });
+      : new PersistentRedis({ ...common, host: target.host, port: target.port });
   let lastError = '';
   redis.on('error', (err: Error) => {
     // ioredis reports every failed reconnect attempt; one line per distinct error is enough
-    if (err.message !== lastError)
+    if (err.message !== lastError) {
       logger.warn(
         { err: err.message, connection: options.connectionName },
         'redis connection error',
       );
+    }
     lastError = err.message;
   });
   redis.on('ready', () => {
     lastError = '';
   });
+  redis.on('end', () => redis.reviveUnlessClosed(logger, options.connectionName));
   return redis;
 }

@@ -56,6 +56,7 @@ export class ResyncedWatch {
    * Reads never overlap: one asked for while another runs follows it.
    */
   resync(reason: string, rethrow = false): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     if (this.inflight) {
       this.again = true;
       return this.inflight;
