@@ -12,7 +12,7 @@ import {
   startStack,
   waitFor,
 } from './index';
-import { isAlive } from './lib/process';
+import { isAlive, isStopped } from './lib/process';
 
 jest.setTimeout(120_000);
 
@@ -169,6 +169,8 @@ describe('native stack launcher', () => {
   it('reports a frozen (SIGSTOP) node as unhealthy, and healthy again after SIGCONT', async () => {
     const name = stack.mariadb.replicas[1].name;
     stack.kill(name, 'SIGSTOP');
+    // the signal is delivered asynchronously: wait until the kernel shows the process stopped
+    await waitFor(`${name} stopped`, async () => isStopped(stack.component(name).pid));
     const frozen = (await stack.status()).components.find((c) => c.name === name);
     expect(frozen).toMatchObject({ healthy: false, reason: expect.stringMatching(/frozen/) });
     stack.kill(name, 'SIGCONT');
