@@ -1,6 +1,9 @@
 import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
-import { connectRedis } from '@stayline/coordination';
-import { faultInjectorProvider, platformImports } from '@stayline/service-runtime';
+import {
+  faultInjectorProvider,
+  platformImports,
+  sentinelRedisProvider,
+} from '@stayline/service-runtime';
 import type Redis from 'ioredis';
 import { ScrapConfig } from './config';
 import { CreateScraps1764000000000 } from './migrations/1764000000000-create-scraps';
@@ -28,14 +31,7 @@ export class AppModule {
       imports: platformImports(config, { entities: [Scrap] }),
       controllers: [ScrapsController],
       providers: [
-        {
-          provide: CACHE_REDIS,
-          useFactory: () =>
-            connectRedis(
-              { sentinels: config.REDIS_SENTINELS, masterName: config.REDIS_MASTER_NAME },
-              { connectionName: config.INSTANCE_ID },
-            ),
-        },
+        sentinelRedisProvider(CACHE_REDIS, config, { connectionName: config.INSTANCE_ID }),
         {
           provide: RedisCloser,
           useFactory: (r: Redis) => new RedisCloser(r),

@@ -5,9 +5,9 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { connectRedis } from '@stayline/coordination';
 import { ReplicaRouter } from '@stayline/database';
 import { OBSERVABILITY_LOGGER } from '@stayline/observability';
+import { sentinelRedisProvider } from '@stayline/service-runtime';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { ReservationEventsConsumer } from './reservation-events.consumer';
@@ -32,15 +32,12 @@ export class LearningModule implements OnApplicationBootstrap, BeforeApplication
     return {
       module: LearningModule,
       providers: [
-        {
-          provide: EVENTS_REDIS,
-          // blocking reads need their own connection and a timeout longer than the block
-          useFactory: () =>
-            connectRedis(
-              { sentinels: o.sentinels, masterName: o.masterName },
-              { commandTimeoutMs: 5_000, connectionName: o.consumerName },
-            ),
-        },
+        // blocking reads need their own connection and a timeout longer than the block
+        sentinelRedisProvider(
+          EVENTS_REDIS,
+          { REDIS_SENTINELS: o.sentinels, REDIS_MASTER_NAME: o.masterName },
+          { connectionName: o.consumerName, commandTimeoutMs: 5_000 },
+        ),
         {
           provide: ReservationEventsConsumer,
           useFactory: (redis: Redis, db: ReplicaRouter, logger: Logger) =>

@@ -5,10 +5,10 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { connectRedis } from '@stayline/coordination';
 import { ReplicaRouter } from '@stayline/database';
 import { Leadership } from '@stayline/discovery';
 import { OBSERVABILITY_LOGGER } from '@stayline/observability';
+import { sentinelRedisProvider } from '@stayline/service-runtime';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { PAYMENT_PORT, PaymentPort } from '../clients/ports';
@@ -32,14 +32,10 @@ export class WorkersModule implements OnApplicationBootstrap, BeforeApplicationS
     return {
       module: WorkersModule,
       providers: [
-        {
-          provide: EVENTS_REDIS,
-          useFactory: () =>
-            connectRedis(
-              { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
-              { connectionName: `${c.INSTANCE_ID}-outbox`, commandTimeoutMs: 3_000 },
-            ),
-        },
+        sentinelRedisProvider(EVENTS_REDIS, c, {
+          connectionName: `${c.INSTANCE_ID}-outbox`,
+          commandTimeoutMs: 3_000,
+        }),
         {
           provide: BackgroundWorkers,
           inject: [Leadership, ReplicaRouter, PAYMENT_PORT, EVENTS_REDIS, OBSERVABILITY_LOGGER],

@@ -1,5 +1,5 @@
 import { DynamicModule, FactoryProvider } from '@nestjs/common';
-import { FeatureFlags, FlagValue } from '@stayline/coordination';
+import { connectRedis, FeatureFlags, FlagValue } from '@stayline/coordination';
 import { DatabaseModule, ReplicaRouterOptions } from '@stayline/database';
 import { DiscoveryModule } from '@stayline/discovery';
 import { ObservabilityModule } from '@stayline/observability';
@@ -75,5 +75,22 @@ export function faultInjectorProvider(token: symbol, c: PlatformConfig): Factory
     inject: [FeatureFlags],
     useFactory: (flags: FeatureFlags) =>
       new FaultInjector(flags, { service: c.SERVICE_NAME, instanceId: c.INSTANCE_ID }),
+  };
+}
+
+/**
+ * A Redis connection of its own through the Sentinels (it follows a Redis
+ * failover): for blocking reads, streams or a cache, apart from the
+ * coordinator's connections.
+ */
+export function sentinelRedisProvider(
+  token: symbol,
+  c: Pick<PlatformConfig, 'REDIS_SENTINELS' | 'REDIS_MASTER_NAME'>,
+  options: { connectionName: string; commandTimeoutMs?: number },
+): FactoryProvider {
+  return {
+    provide: token,
+    useFactory: () =>
+      connectRedis({ sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME }, options),
   };
 }
