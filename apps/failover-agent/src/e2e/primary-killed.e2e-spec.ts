@@ -72,6 +72,7 @@ it(`loses no acknowledged write when the primary is SIGKILLed under writes (${RO
     const first = await w.resumedAfter(killedAt, 60_000);
     const after = await publishedTopology(stack);
     if (!after) throw new Error('no topology');
+    expect(first.servedBy).toBe(Number(stack.component(after.primary.name).meta?.serverId));
     recordRoles(stack, after);
     expect(after.epoch).toBe(before.epoch + 1);
     expect(after.primary.name).not.toBe(old);
@@ -119,7 +120,8 @@ it(`loses no acknowledged write when the primary is SIGKILLed under writes (${RO
 
     // the old primary rejoins as a replica (its unacknowledged transactions discarded) and is healthy
     const rejoined = await rejoinAsReplica(stack, old);
-    expect(rejoined.replicas.map((r) => r.name)).toContain(old);
+    expect(rejoined.topology.replicas.map((r) => r.name)).toContain(old);
+    expect(rejoined.how).toBe('restarted'); // a crash leaves nothing committed that was not acknowledged
     await sleep(500);
     expect(await replicating(old)).toBe(true);
     await waitFor(

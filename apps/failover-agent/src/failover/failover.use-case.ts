@@ -97,7 +97,18 @@ export class FailoverUseCase {
       );
 
     guard();
-    const fence = await this.fenceOrStop(old);
+    // the replicas stop receiving while the old primary is fenced: what they hold stops moving
+    // (on a frozen primary stopping waits for their connect attempt, which the STONITH ends)
+    const [fence] = await Promise.all([
+      this.fenceOrStop(old),
+      ...topo.replicas.map((r) =>
+        this.d.admin
+          .stopReceiving(r)
+          .catch((err: Error) =>
+            this.d.logger.warn({ replica: r.name, err: err.message }, 'could not stop receiving'),
+          ),
+      ),
+    ]);
     steps.mark('fence');
     await this.d.pauses.reach('after-fence', { primary: old.name });
 
@@ -119,12 +130,13 @@ export class FailoverUseCase {
     }
     steps.mark('choose');
 
-    if (choice.chosen.replication) {
-      await this.d.admin.stopReceiving(candidate);
-      const held = choice.positions[candidate.name];
-      if (!(await this.d.admin.waitApplied(candidate, held, this.d.catchUpTimeoutMs)))
-        throw new Error(`${candidate.name} did not apply its relay log (${held}) in time`);
-    }
+    const held = choice.positions[candidate.name];
+    // (a candidate a dead leader already promoted has no relay log left)
+    if (
+      choice.chosen.replication &&
+      !(await this.d.admin.waitApplied(candidate, held, this.d.catchUpTimeoutMs))
+    )
+      throw new Error(`${candidate.name} did not apply its relay log (${held}) in time`);
     steps.mark('catch-up');
 
     const others = views.filter((v) => v.name !== candidate.name).map((v) => address(topo, v.name));
@@ -216,7 +228,8 @@ export class FailoverUseCase {
   /** Read-only and connections killed if reachable; otherwise stopped for good (STONITH). */
   private async fenceOrStop(node: NodeAddress): Promise<string> {
     try {
-      const killed = await this.d.admin.fence(node, 1_000);
+      // it was just declared dead after failed probes: one short attempt is enough
+      const killed = await this.d.admin.fence(node, 500);
       return `read_only=ON, ${killed} connection(s) killed`;
     } catch (err) {
       const unreachable = (err as Error).message;

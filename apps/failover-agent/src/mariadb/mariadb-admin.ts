@@ -177,22 +177,28 @@ export class MariaDbAdmin {
     return this.run(
       node,
       async (c) => {
-        // read_only waits for running commits; a transaction left open must not hold the fence up
+        const killOthers = async () => {
+          const others = await rows(
+            c,
+            `SELECT ID AS id FROM information_schema.PROCESSLIST
+              WHERE ID <> CONNECTION_ID() AND USER NOT IN (?) AND (? = 0 OR COMMAND NOT LIKE 'Binlog Dump%')`,
+            [IGNORED_USERS, keepReplication ? 1 : 0],
+          );
+          let n = 0;
+          for (const r of others) {
+            // gone meanwhile is fine
+            await c.query(`KILL CONNECTION ${Number(r.id)}`).then(
+              () => n++,
+              () => undefined,
+            );
+          }
+          return n;
+        };
+        // a commit waiting for a semi-sync acknowledgement holds read_only up: cut the sessions first
+        let killed = keepReplication ? 0 : await killOthers();
         await c.query('SET SESSION lock_wait_timeout = 2');
         await c.query('SET GLOBAL read_only = ON');
-        const others = await rows(
-          c,
-          `SELECT ID AS id FROM information_schema.PROCESSLIST
-            WHERE ID <> CONNECTION_ID() AND USER NOT IN (?) AND (? = 0 OR COMMAND NOT LIKE 'Binlog Dump%')`,
-          [IGNORED_USERS, keepReplication ? 1 : 0],
-        );
-        let killed = 0;
-        for (const r of others) {
-          await c.query(`KILL CONNECTION ${Number(r.id)}`).then(
-            () => killed++,
-            () => undefined, // gone meanwhile
-          );
-        }
+        killed += await killOthers(); // whoever connected in between
         return killed;
       },
       timeoutMs,
@@ -201,7 +207,8 @@ export class MariaDbAdmin {
 
   /** Stops receiving (the IO thread) so the received set stops moving. */
   stopReceiving(node: NodeAddress): Promise<void> {
-    return this.run(node, async (c) => void (await c.query('STOP SLAVE IO_THREAD')), 2_000);
+    // while the IO thread is connecting to a frozen primary this waits up to slave_net_timeout
+    return this.run(node, async (c) => void (await c.query('STOP SLAVE IO_THREAD')), 6_000);
   }
 
   /** Waits until the node applied `pos` (`MASTER_GTID_WAIT`); false when it did not in time. */

@@ -18,6 +18,8 @@ export interface Ack {
   id: string;
   sentAt: number;
   ackedAt: number;
+  /** `@@server_id` of the node that committed it (the launcher numbers mariadb-N as N). */
+  servedBy: number;
 }
 
 export interface WriteStreamOptions {
@@ -89,20 +91,27 @@ export class WriteStream {
     return this.router.status().topology.epoch;
   }
 
-  /** The first write sent after `t` that was acknowledged, if any. */
-  firstAckSentAfter(t: number): Ack | undefined {
+  /** The first write sent after `t` that was acknowledged (by the node with server id `by`, if given). */
+  firstAckSentAfter(t: number, by?: number): Ack | undefined {
     let first: Ack | undefined;
-    for (const a of this.acks) if (a.sentAt > t && (!first || a.ackedAt < first.ackedAt)) first = a;
+    for (const a of this.acks) {
+      if (a.sentAt <= t || (by !== undefined && a.servedBy !== by)) continue;
+      if (!first || a.ackedAt < first.ackedAt) first = a;
+    }
     return first;
   }
 
-  /** Waits until a write sent after `t` was acknowledged; returns it. */
-  async resumedAfter(t: number, timeoutMs = 30_000): Promise<Ack> {
-    await waitFor('the write stream to resume', async () => Boolean(this.firstAckSentAfter(t)), {
-      timeoutMs,
-      intervalMs: 5,
-    });
-    return this.firstAckSentAfter(t) as Ack;
+  /** Waits until a write sent after `t` was acknowledged (by server id `by`, if given); returns it. */
+  async resumedAfter(t: number, timeoutMs = 30_000, by?: number): Promise<Ack> {
+    await waitFor(
+      'the write stream to resume',
+      async () => Boolean(this.firstAckSentAfter(t, by)),
+      {
+        timeoutMs,
+        intervalMs: 5,
+      },
+    );
+    return this.firstAckSentAfter(t, by) as Ack;
   }
 
   /** Acknowledged ids missing from a node, read straight from it. */
@@ -133,14 +142,16 @@ export class WriteStream {
       while (this.running) {
         const sentAt = performance.now();
         try {
-          await this.router.transaction((m) =>
-            m.query(`INSERT INTO ${this.table} (id, at) VALUES (?, NOW(3))`, [id]),
-          );
-          this.acks.push({ id, sentAt, ackedAt: performance.now() });
+          const servedBy = await this.router.transaction(async (m) => {
+            await m.query(`INSERT INTO ${this.table} (id, at) VALUES (?, NOW(3))`, [id]);
+            return Number((await m.query('SELECT @@server_id AS id'))[0].id);
+          });
+          this.acks.push({ id, sentAt, ackedAt: performance.now(), servedBy });
           break;
         } catch (err) {
           if (maybeLanded && /Duplicate entry/.test(String(err))) {
-            this.acks.push({ id, sentAt, ackedAt: performance.now() });
+            // the attempt whose answer was lost did commit (and semi-sync acknowledged it)
+            this.acks.push({ id, sentAt, ackedAt: performance.now(), servedBy: 0 });
             break;
           }
           if (!(err instanceof RetryableWriteError)) {

@@ -8,7 +8,9 @@
  */
 import http from 'node:http';
 import path from 'node:path';
-import { waitFor } from './ports';
+import { cloneReplica, pickSourceReplica } from './add-replica';
+import { adminConnection } from './mariadb';
+import { sleep, waitFor } from './ports';
 import { redisCommand, sentinelMaster } from './redis';
 import type { Stack } from './stack';
 import { Component, STATE_FILE } from './state';
@@ -180,23 +182,47 @@ export function recordRoles(stack: Stack, t: Topology): void {
   }
 }
 
+/** How a node rejoined: restarted as a replica, or rebuilt from one because it had diverged. */
+export interface Rejoined {
+  topology: Topology;
+  how: 'restarted' | 'rebuilt';
+  /** Why it was rebuilt: the replication error it hit. */
+  detail?: string;
+}
+
 /**
- * Rejoins a fenced old primary as a replica of the current one: restarted with
- * `--init-rpl-role=SLAVE` (it discards the transactions it logged that no
- * replica acknowledged; without it the rejoin fails with error 1236), its
- * position taken from its binary log, attached with GTID. Resolves once the
+ * Rejoins a fenced old primary as a replica of the current one. First it is
+ * restarted with `--init-rpl-role=SLAVE`, which discards the transactions it
+ * logged but had not committed when it stopped (the ones in flight at a crash,
+ * never acknowledged), and attached with GTID. If it committed transactions
+ * that no replica acknowledged (a frozen primary that woke up without STONITH,
+ * and finished a commit before it was fenced), the new primary refuses it with
+ * error 1236 ("diverged"): it is then rebuilt from a replica. Resolves once the
  * agents published it as a replica again.
  */
 export async function rejoinAsReplica(
   stack: Stack,
   name: string,
-  timeoutMs = 30_000,
-): Promise<Topology> {
+  timeoutMs = 60_000,
+): Promise<Rejoined> {
   const before = await publishedTopology(stack);
   if (!before) throw new Error('no topology published: are the failover agents running?');
   if (before.primary.name === name)
     throw new Error(`${name} is the primary of epoch ${before.epoch}`);
-  await stack.restart(name, { asReplicaOf: before.primary.name });
+  const primary = stack.component(before.primary.name);
+  const restart = stack.restart(name, { asReplicaOf: primary.name });
+  restart.catch(() => undefined); // raced below: a diverged node never finishes it
+  const watching = { done: false };
+  const outcome = await Promise.race([
+    restart.then(() => undefined),
+    diverged(stack, name, watching),
+  ]).finally(() => (watching.done = true));
+  let how: Rejoined['how'] = 'restarted';
+  if (outcome) {
+    how = 'rebuilt';
+    const source = await pickSourceReplica(stack, primary.name, [name]);
+    await cloneReplica(stack, source, stack.component(name), primary);
+  }
   let now: Topology | undefined;
   await waitFor(
     `the agents to publish ${name} as a replica`,
@@ -207,7 +233,31 @@ export async function rejoinAsReplica(
     { timeoutMs, intervalMs: 100 },
   );
   recordRoles(stack, now as Topology);
-  return now as Topology;
+  return { topology: now as Topology, how, detail: outcome };
+}
+
+/** Resolves with the error once `name`'s IO thread fails with 1236 (diverged), or undefined once `watching.done`. */
+async function diverged(
+  stack: Stack,
+  name: string,
+  watching: { done: boolean },
+): Promise<string | undefined> {
+  while (!watching.done) {
+    await sleep(200);
+    const c = stack.component(name);
+    const conn = await adminConnection(c, stack.credentials, 1_000).catch(() => undefined);
+    if (!conn) continue;
+    try {
+      const [rows] = await conn.query('SHOW SLAVE STATUS');
+      const r = (rows as Array<Record<string, unknown>>)[0];
+      if (Number(r?.Last_IO_Errno) === 1236) return String(r?.Last_IO_Error);
+    } catch {
+      // starting
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
+  }
+  return undefined;
 }
 
 function request(

@@ -34,6 +34,7 @@ import { probeStack, StackStatus } from './status';
 export * from './full-stack';
 // the failover agents, rejoin and add-replica helpers (docs/patterns/failover.md)
 export * from './failover';
+export * from './add-replica';
 
 /** Fixed ports for the commands (`npm start`, `stack:up`); tests draw free ones. */
 export interface StackPorts {
