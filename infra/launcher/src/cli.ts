@@ -30,6 +30,8 @@ function portsFromEnv(): Partial<StackPorts> {
     redis: list('STAYLINE_REDIS_PORTS', [6479, 6480]),
     sentinel: list('STAYLINE_SENTINEL_PORTS', [26479, 26480, 26481]),
     nginx: Number(process.env.STAYLINE_GATEWAY_PORT ?? 8080),
+    etcd: list('STAYLINE_ETCD_PORTS', [2479, 2480, 2481]),
+    etcdPeer: list('STAYLINE_ETCD_PEER_PORTS', [2579, 2580, 2581]),
   };
 }
 
@@ -85,7 +87,9 @@ export function formatStatus(status: StackStatus): string {
     cell(c.gtid),
     c.kind === 'sentinel'
       ? `${cell(c.master)}${c.quorum ? ' (quorum ok)' : ' (NO QUORUM)'}`
-      : cell(c.primary),
+      : c.kind === 'etcd'
+        ? `member ${cell(c.member)} leader ${cell(c.leader)}`
+        : cell(c.primary),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [header, ...rows]
@@ -108,6 +112,7 @@ async function up(foreground: boolean): Promise<void> {
   const stack = await startStack({
     stateDir: STATE_DIR,
     ports: portsFromEnv(),
+    etcd: process.env.STAYLINE_ETCD !== '0', // the quorum coordinator (docs/patterns/coordinator.md)
     detached: true,
     log,
   });

@@ -13,6 +13,14 @@ import {
   waitReplicating,
 } from './mariadb';
 import { nginxSpec, Upstream, writeNginxConfig } from './nginx';
+import {
+  etcdClientUrl,
+  etcdDataDir,
+  EtcdNode,
+  etcdSpec,
+  removeEtcdData,
+  waitEtcdCluster,
+} from './etcd';
 import { freePorts, isPortOpen, waitFor } from './ports';
 import { FaultSignal, isAlive, signal, spawnDetached, stopProcess, tail } from './process';
 import {
@@ -42,6 +50,9 @@ export interface StackPorts {
   redis: number[];
   sentinel: number[];
   nginx: number;
+  /** etcd members' client ports (peer ports: `etcdPeer`). */
+  etcd?: number[];
+  etcdPeer?: number[];
 }
 
 export interface StackOptions {
@@ -59,6 +70,8 @@ export interface StackOptions {
   redis?: boolean;
   /** Three Sentinels over the Redis pair. */
   sentinel?: boolean;
+  /** An etcd cluster: `true` for 3 members, or the member count. Default: none. */
+  etcd?: boolean | number;
   nginx?: boolean;
   /** Fixed ports; omitted ones are drawn free. */
   ports?: Partial<StackPorts>;
@@ -205,6 +218,16 @@ export class Stack {
       replicas: nodes.filter((c) => c.role === 'replica').map(toEndpoint),
       sentinels: this.byKind('sentinel').map(toEndpoint),
       masterName: SENTINEL_MASTER_NAME,
+    };
+  }
+
+  /** The etcd members (client endpoints) and the URLs a client is given. */
+  get etcd(): { members: Endpoint[]; endpoints: string[] } {
+    const members = this.byKind('etcd');
+    if (!members.length) throw new Error('this stack has no etcd');
+    return {
+      members: members.map(toEndpoint),
+      endpoints: members.map((c) => etcdClientUrl({ host: c.host, clientPort: c.port })),
     };
   }
 
@@ -363,6 +386,7 @@ export class Stack {
     }
     if (this.exitHook) process.removeListener('exit', this.exitHook);
     this.exitHook = undefined;
+    removeEtcdData(this.state.components);
     // a MariaDB node's files take tens of MB: a test run must not leave them behind
     if (this.ownsStateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
   }
@@ -375,6 +399,7 @@ export class Stack {
   private killOnExit(): void {
     this.exitHook = () => {
       for (const c of this.state.components) signal(c.pid, 'SIGKILL');
+      removeEtcdData(this.state.components);
       if (this.ownsStateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
     };
     process.once('exit', this.exitHook);
@@ -386,7 +411,9 @@ export class Stack {
     const withMaria = o.mariadb !== false;
     const withRedis = o.redis !== false;
     const withSentinel = withRedis && o.sentinel !== false;
+    const etcdMembers = o.etcd === true ? 3 : typeof o.etcd === 'number' ? o.etcd : 0;
     const need =
+      2 * etcdMembers +
       (withMaria ? 1 + replicas : 0) +
       (withRedis ? 2 : 0) +
       (withSentinel ? 3 : 0) +
@@ -402,12 +429,15 @@ export class Stack {
         take(o.ports?.sentinel?.[i]),
       ),
       nginx: o.nginx !== false ? take(o.ports?.nginx) : 0,
+      etcd: Array.from({ length: etcdMembers }, (_, i) => take(o.ports?.etcd?.[i])),
+      etcdPeer: Array.from({ length: etcdMembers }, (_, i) => take(o.ports?.etcdPeer?.[i])),
     };
     const tasks: Promise<void>[] = [];
     if (withMaria) tasks.push(this.bootMariaDb(host, ports.mariadb, o.mariadbBootstrap !== false));
     if (withRedis)
       tasks.push(this.bootRedis(host, ports.redis, withSentinel ? ports.sentinel : []));
     if (o.nginx !== false) tasks.push(this.bootNginx(host, ports.nginx));
+    if (etcdMembers) tasks.push(this.bootEtcd(host, ports.etcd ?? [], ports.etcdPeer ?? []));
     const results = await Promise.allSettled(tasks);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -498,6 +528,38 @@ export class Stack {
     if (sentinels.length) await waitSentinelQuorum(sentinels);
     this.log(
       `redis: primary ${primary.name} :${primary.port}, ${replicas.length} replica(s), ${sentinels.length} sentinel(s), ${Date.now() - t0} ms`,
+    );
+  }
+
+  private async bootEtcd(host: string, ports: number[], peerPorts: number[]): Promise<void> {
+    const t0 = Date.now();
+    const nodes: EtcdNode[] = ports.map((clientPort, i) => ({
+      name: `etcd-${i + 1}`,
+      host,
+      clientPort,
+      peerPort: peerPorts[i],
+      dir: path.join(this.stateDir, `etcd-${i + 1}`),
+      dataDir: etcdDataDir(this.stateDir, `etcd-${i + 1}`),
+    }));
+    removeEtcdData(nodes.map((n) => ({ kind: 'etcd', meta: { dataDir: n.dataDir } })));
+    await Promise.all(
+      nodes.map((node) =>
+        this.spawn({
+          name: node.name,
+          kind: 'etcd',
+          role: 'member',
+          host,
+          port: node.clientPort,
+          ports: { client: node.clientPort, peer: node.peerPort },
+          dir: node.dir,
+          spec: etcdSpec(node, nodes),
+          meta: { dataDir: node.dataDir },
+        }),
+      ),
+    );
+    await waitEtcdCluster(nodes);
+    this.log(
+      `etcd: ${nodes.length} members on ${ports.join(', ')}, data on ${path.dirname(nodes[0].dataDir)}, ${Date.now() - t0} ms`,
     );
   }
 

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { etcdMemberStatus } from './etcd';
 import { adminConnection, semiSyncStatus } from './mariadb';
 import { isPortOpen } from './ports';
 import { isAlive, isStopped } from './process';
@@ -145,6 +146,16 @@ async function probeSentinel(c: Component, base: ComponentStatus) {
   base.healthy = true;
 }
 
+/** etcd: `role` leader or follower, `member` and `leader` ids, healthy when it has a leader. */
+async function probeEtcd(c: Component, base: ComponentStatus) {
+  const s = await etcdMemberStatus({ host: c.host, clientPort: c.port }, PROBE_TIMEOUT_MS);
+  base.member = s.member;
+  base.leader = s.leader ?? null;
+  base.role = s.leader === undefined ? 'no-leader' : s.leader === s.member ? 'leader' : 'follower';
+  base.healthy = s.healthy;
+  if (!s.healthy) base.reason = s.leader ? 'health check failed' : 'no leader (no quorum?)';
+}
+
 function httpJson(url: string): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { timeout: PROBE_TIMEOUT_MS }, (res) => {
@@ -210,6 +221,7 @@ export async function probeStack(state: StackState): Promise<StackStatus> {
           if (c.kind === 'mariadb') await probeMariaDb(c, state, base, primaryGtid);
           else if (c.kind === 'redis') await probeRedis(c, base);
           else if (c.kind === 'sentinel') await probeSentinel(c, base);
+          else if (c.kind === 'etcd') await probeEtcd(c, base);
           else if (c.kind === 'nginx') await probeHttp(c, base, '/health');
           else if (c.kind === 'service' || c.kind === 'agent')
             await probeHttp(c, base, '/health/live');
