@@ -17,7 +17,7 @@ beforeAll(async () => {
   stack = await startStack({ replicas: 2, nginx: false });
   // the first agent starts alone, so it leads; only it pauses
   await startFailoverAgents(stack, {
-    env: (i) =>
+    env: (i): Record<string, string> =>
       i === 0 ? { FAILOVER_PAUSE_POINTS: 'after-promote', FAILOVER_PAUSE_MS: '120000' } : {},
   });
   stream = await WriteStream.start(stack);

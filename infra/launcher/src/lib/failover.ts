@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import path from 'node:path';
-import { cloneReplica, pickSourceReplica } from './add-replica';
+import { addReplica, AddReplicaOptions, cloneReplica, pickSourceReplica } from './add-replica';
 import { adminConnection } from './mariadb';
 import { sleep, waitFor } from './ports';
 import { redisCommand, sentinelMaster } from './redis';
@@ -180,6 +180,41 @@ export function recordRoles(stack: Stack, t: Topology): void {
       c.name === t.primary.name ? 'primary' : t.fenced?.includes(c.name) ? 'fenced' : 'replica';
     if (c.role !== role) stack.setRole(c.name, role);
   }
+}
+
+/**
+ * `npm run stack:add-replica`: builds a new MariaDB replica from an existing
+ * replica (never from the loaded primary), hands it to the leader agent, which
+ * registers it in discovery and publishes it in the topology once it
+ * replicates; services then read from it without a restart.
+ */
+export async function addReplicaToCluster(
+  stack: Stack,
+  o: AddReplicaOptions = {},
+  timeoutMs = 60_000,
+): Promise<{ node: Component; topology: Topology }> {
+  const before = await publishedTopology(stack);
+  if (!before) throw new Error('no topology published: are the failover agents running?');
+  const node = await addReplica(stack, before.primary.name, o);
+  const leader = await leaderAgent(stack);
+  if (!leader) throw new Error('no leader agent to register the new replica');
+  const res = await agentAdmin(stack, leader.name, 'nodes', {
+    name: node.name,
+    host: node.host,
+    port: node.port,
+  });
+  if (res.status !== 202)
+    throw new Error(`${leader.name} refused ${node.name}: ${JSON.stringify(res.body)}`);
+  let now: Topology | undefined;
+  await waitFor(
+    `the agents to publish ${node.name} as a replica`,
+    async () => {
+      now = await publishedTopology(stack);
+      return Boolean(now?.replicas.some((r) => r.name === node.name));
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  return { node, topology: now as Topology };
 }
 
 /** How a node rejoined: restarted as a replica, or rebuilt from one because it had diverged. */
