@@ -1,0 +1,121 @@
+/**
+ * Fault: the Redis primary SIGKILLed, twice. Sentinel promotes the replica;
+ * clients connected through Sentinel follow without a restart; no write a
+ * replica acknowledged is lost; the MariaDB topology, the datastore entries
+ * and the feature flags (written with WAIT) survive; the killed node comes
+ * back as a replica of the new primary (never an empty primary), so the second
+ * failover has a standby again. The MariaDB write stream never notices.
+ */
+import { FeatureFlags, flag, RedisCoordinationBackend } from '@stayline/coordination';
+import { RedisRegistry } from '@stayline/discovery';
+import {
+  publishedTopology,
+  replicationInfo,
+  sentinelMaster,
+  Stack,
+  startFailoverAgents,
+  startStack,
+  waitFor,
+} from '@stayline/launcher';
+import { RedisWriteStream } from '../testing/redis-stream';
+import { WriteStream } from '../testing/write-stream';
+
+jest.setTimeout(180_000);
+
+let stack: Stack;
+let stream: WriteStream | undefined;
+let redisStream: RedisWriteStream | undefined;
+const closers: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  stack = await startStack({ replicas: 2, nginx: false });
+  await startFailoverAgents(stack);
+  stream = await WriteStream.start(stack, { concurrency: 2 });
+  redisStream = RedisWriteStream.start(stack);
+});
+afterAll(async () => {
+  for (const c of closers) await c().catch(() => undefined);
+  await redisStream?.stop();
+  await stream?.stop();
+  await stack?.stop();
+});
+
+it('fails Redis over through Sentinel twice with nothing acknowledged lost', async () => {
+  const target = { sentinels: stack.redis.sentinels, masterName: stack.redis.masterName };
+  const coordination = new RedisCoordinationBackend({ redis: target });
+  closers.push(() => coordination.close());
+  const flags = new FeatureFlags(coordination.flagStore());
+  await flags.start();
+  closers.push(() => flags.stop());
+  await flags.set('failover.demo', flag.percentage(25)); // acknowledged once a replica has it (WAIT)
+  const registry = new RedisRegistry({ redis: target });
+  closers.push(() => registry.close());
+  await waitFor(
+    'the datastores registered',
+    async () => (await registry.list('mariadb')).length === 3,
+    {
+      timeoutMs: 15_000,
+    },
+  );
+  const topology = await publishedTopology(stack);
+  const rs = redisStream as RedisWriteStream;
+  const w = stream as WriteStream;
+  const table: Array<Record<string, unknown>> = [];
+
+  for (let round = 1; round <= 2; round++) {
+    const old = stack.redis.primary;
+    await rs.acceptedAfter(performance.now());
+    const killedAt = performance.now();
+    stack.kill(old.name, 'SIGKILL');
+    const first = await rs.acceptedAfter(killedAt, 30_000);
+    const promoted = await sentinelMaster(stack.redis.sentinels[0]);
+    expect(promoted.port).not.toBe(old.port);
+    const next = stack.redis.replicas.find((r) => r.port === promoted.port) as { name: string };
+    stack.setRole(next.name, 'primary');
+    stack.setRole(old.name, 'replica');
+    const lost = await rs.lostOn(promoted);
+    expect(lost).toEqual([]);
+    table.push({
+      round,
+      killed: old.name,
+      promoted: next.name,
+      outageMs: Math.round(first.acceptedAt - killedAt),
+      lost: lost.length,
+    });
+
+    // the killed node comes back as a replica of the new primary, with the data, not empty
+    await stack.restart(old.name);
+    const info = await replicationInfo(old);
+    expect(info.role).toBe('slave');
+    expect(Number(info.master_port)).toBe(promoted.port);
+    await waitFor(
+      'an acknowledged write again',
+      async () => rs.writes.slice(-5).some((x) => x.durable),
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    expect(await rs.lostOn(old)).toEqual([]);
+    // the agents' datastore entries follow Sentinel's roles
+    await waitFor(
+      'redis roles in discovery',
+      async () => {
+        const roles = Object.fromEntries((await registry.list('redis')).map((i) => [i.id, i.role]));
+        return roles[next.name] === 'primary' && roles[old.name] === 'replica';
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+  }
+
+  // everything kept in the coordinator survived both failovers
+  expect(await publishedTopology(stack)).toEqual(topology);
+  expect((await registry.list('mariadb')).length).toBe(3);
+  const reader = new FeatureFlags(coordination.flagStore());
+  await reader.start();
+  closers.push(() => reader.stop());
+  expect(reader.get('failover.demo')).toEqual(flag.percentage(25));
+  // and the MariaDB writers, whose routers follow the topology over the same Redis, never noticed
+  expect(w.errors).toEqual([]);
+  expect(w.epoch).toBe(topology?.epoch);
+  console.log(`Redis primary SIGKILLed:\n${JSON.stringify(table, null, 1)}`);
+});
