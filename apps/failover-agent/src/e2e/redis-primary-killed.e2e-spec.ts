@@ -11,12 +11,12 @@ import { RedisRegistry } from '@stayline/discovery';
 import {
   publishedTopology,
   replicationInfo,
-  sentinelMaster,
   Stack,
   startFailoverAgents,
   startStack,
   waitFor,
 } from '@stayline/launcher';
+import { RedisRound, redisRound } from '../testing/failover-rounds';
 import { RedisWriteStream } from '../testing/redis-stream';
 import { WriteStream } from '../testing/write-stream';
 
@@ -60,34 +60,17 @@ it('fails Redis over through Sentinel twice with nothing acknowledged lost', asy
   const topology = await publishedTopology(stack);
   const rs = redisStream as RedisWriteStream;
   const w = stream as WriteStream;
-  const table: Array<Record<string, unknown>> = [];
+  const table: RedisRound[] = [];
 
-  for (let round = 1; round <= 2; round++) {
-    const old = stack.redis.primary;
-    await rs.acceptedAfter(performance.now());
-    const killedAt = performance.now();
-    stack.kill(old.name, 'SIGKILL');
-    const first = await rs.acceptedAfter(killedAt, 30_000);
-    const promoted = await sentinelMaster(stack.redis.sentinels[0]);
-    expect(promoted.port).not.toBe(old.port);
-    const next = stack.redis.replicas.find((r) => r.port === promoted.port) as { name: string };
-    stack.setRole(next.name, 'primary');
-    stack.setRole(old.name, 'replica');
-    const lost = await rs.lostOn(promoted);
-    expect(lost).toEqual([]);
-    table.push({
-      round,
-      killed: old.name,
-      promoted: next.name,
-      outageMs: Math.round(first.acceptedAt - killedAt),
-      lost: lost.length,
-    });
-
-    // the killed node comes back as a replica of the new primary, with the data, not empty
-    await stack.restart(old.name);
+  for (let i = 0; i < 2; i++) {
+    const round = await redisRound(stack, rs);
+    table.push(round);
+    expect(round.lost).toBe(0);
+    // the killed node came back as a replica of the new primary, with the data, not empty
+    const old = stack.component(round.killed);
     const info = await replicationInfo(old);
     expect(info.role).toBe('slave');
-    expect(Number(info.master_port)).toBe(promoted.port);
+    expect(Number(info.master_port)).toBe(stack.component(round.promoted).port);
     await waitFor(
       'an acknowledged write again',
       async () => rs.writes.slice(-5).some((x) => x.durable),
@@ -100,8 +83,8 @@ it('fails Redis over through Sentinel twice with nothing acknowledged lost', asy
     await waitFor(
       'redis roles in discovery',
       async () => {
-        const roles = Object.fromEntries((await registry.list('redis')).map((i) => [i.id, i.role]));
-        return roles[next.name] === 'primary' && roles[old.name] === 'replica';
+        const roles = Object.fromEntries((await registry.list('redis')).map((x) => [x.id, x.role]));
+        return roles[round.promoted] === 'primary' && roles[round.killed] === 'replica';
       },
       { timeoutMs: 10_000, intervalMs: 100 },
     );

@@ -1,0 +1,123 @@
+/**
+ * One round of each fault, measured the same way by the fault test, `npm run
+ * chaos` and the benchmark (docs/patterns/failover.md):
+ * - MariaDB: SIGKILL of the primary under a write stream -> the first write
+ *   accepted on the new primary through a ReplicaRouter following the topology;
+ *   every acknowledged write checked on the new primary and the repointed
+ *   replicas; the old primary rejoined as a replica for the next round.
+ * - Redis: SIGKILL of the primary -> the first write accepted through Sentinel;
+ *   every WAIT-acknowledged write checked on the new primary; the old node back
+ *   as a replica.
+ */
+import {
+  agentHealth,
+  FailoverReport,
+  isAlive,
+  leaderAgent,
+  publishedTopology,
+  recordRoles,
+  rejoinAsReplica,
+  sentinelMaster,
+  sleep,
+  Stack,
+  waitFor,
+} from '@stayline/launcher';
+import type { RedisWriteStream } from './redis-stream';
+import type { WriteStream } from './write-stream';
+
+/** What one MariaDB round measured. */
+export interface MariaDbRound {
+  killed: string;
+  promoted: string;
+  epoch: number;
+  /** SIGKILL to the first write accepted on the new primary (sent after the kill). */
+  outageMs: number;
+  /** The leader agent's own figures: first failed probe to declared dead, then decision to publication. */
+  detectionMs?: number;
+  failoverMs?: number;
+  /** Acknowledged writes so far, and those missing anywhere they must be. */
+  acked: number;
+  lost: number;
+  /** Whether the killed process stayed dead until the rejoin. */
+  oldPrimaryDown: boolean;
+  rejoin: 'restarted' | 'rebuilt';
+}
+
+/** SIGKILLs the MariaDB primary under `stream`, checks every acknowledged write, rejoins the old primary. */
+export async function mariadbRound(stack: Stack, stream: WriteStream): Promise<MariaDbRound> {
+  const before = await publishedTopology(stack);
+  if (!before) throw new Error('no topology published');
+  const old = before.primary.name;
+  const oldPid = stack.component(old).pid;
+  await stream.resumedAfter(performance.now()); // the stream flows
+  const killedAt = performance.now();
+  stack.kill(old, 'SIGKILL');
+  const first = await stream.resumedAfter(killedAt, 60_000);
+  const after = await publishedTopology(stack);
+  if (!after || after.epoch <= before.epoch) throw new Error('no new topology after the failover');
+  recordRoles(stack, after);
+  const oldPrimaryDown = !isAlive(oldPid);
+
+  // more writes on the new primary, then every acknowledged write wherever it must be
+  await sleep(300);
+  const missing = new Set(await stream.missingOn(stack, after.primary.name));
+  for (const r of after.replicas.filter((x) => x.name !== old)) {
+    await waitFor(
+      `${r.name} to catch up`,
+      async () => (await stream.missingOn(stack, r.name)).length === 0,
+      { timeoutMs: 10_000, intervalMs: 100 },
+    ).catch(async () => (await stream.missingOn(stack, r.name)).forEach((id) => missing.add(id)));
+  }
+  const leader = await leaderAgent(stack);
+  const report: FailoverReport | undefined = leader
+    ? (await agentHealth(stack, leader.name)).lastFailover
+    : undefined;
+  const rejoined = await rejoinAsReplica(stack, old);
+  return {
+    killed: old,
+    promoted: after.primary.name,
+    epoch: after.epoch,
+    outageMs: Math.round(first.ackedAt - killedAt),
+    detectionMs: report?.epoch === after.epoch ? report.detectionMs : undefined,
+    failoverMs: report?.epoch === after.epoch ? report.totalMs : undefined,
+    acked: stream.acks.length,
+    lost: missing.size,
+    oldPrimaryDown,
+    rejoin: rejoined.how,
+  };
+}
+
+/** What one Redis round measured. */
+export interface RedisRound {
+  killed: string;
+  promoted: string;
+  /** SIGKILL to the first write accepted through Sentinel (sent after the kill). */
+  outageMs: number;
+  /** Writes a replica acknowledged (WAIT 1) so far, and those missing on the new primary. */
+  acked: number;
+  lost: number;
+}
+
+/** SIGKILLs the Redis primary under `stream`; Sentinel fails over; the old node comes back as a replica. */
+export async function redisRound(stack: Stack, stream: RedisWriteStream): Promise<RedisRound> {
+  const old = stack.redis.primary;
+  await stream.acceptedAfter(performance.now());
+  const killedAt = performance.now();
+  stack.kill(old.name, 'SIGKILL');
+  const first = await stream.acceptedAfter(killedAt, 60_000);
+  const promoted = await sentinelMaster(stack.redis.sentinels[0]);
+  const next = stack.redis.replicas.find((r) => r.port === promoted.port);
+  if (!next)
+    throw new Error(`Sentinel names ${promoted.host}:${promoted.port}, not a known replica`);
+  stack.setRole(next.name, 'primary');
+  stack.setRole(old.name, 'replica');
+  const lost = await stream.lostOn(promoted);
+  await stack.restart(old.name); // back as a replica of the new primary, never an empty primary
+  return {
+    killed: old.name,
+    promoted: next.name,
+    outageMs: Math.round(first.acceptedAt - killedAt),
+    acked: stream.writes.filter((w) => w.durable).length,
+    lost: lost.length,
+  };
+}
