@@ -16,7 +16,9 @@ import {
   leaderAgent,
   publishedTopology,
   recordRoles,
+  redisCommand,
   rejoinAsReplica,
+  SENTINEL_FAILOVER_TIMEOUT_MS,
   sentinelMaster,
   sleep,
   Stack,
@@ -98,8 +100,44 @@ export interface RedisRound {
   lost: number;
 }
 
+/**
+ * Waits until a Sentinel may fail the master over again: every Sentinel sees
+ * the replica healthy, and twice `failover-timeout` passed since the last
+ * failover started (Sentinel's own rule; back-to-back rounds would otherwise
+ * measure that wait, 10 s here, not a failover).
+ */
+export async function redisSettled(stack: Stack, lastKillAt: number): Promise<void> {
+  await waitFor(
+    'the Sentinels to see a healthy replica',
+    async () => {
+      for (const s of stack.redis.sentinels) {
+        const replicas = await redisCommand<string[][]>(
+          s,
+          'SENTINEL',
+          'REPLICAS',
+          stack.redis.masterName,
+        );
+        const healthy = replicas.some((fields) => {
+          const f = Object.fromEntries(
+            fields.flatMap((v, i) => (i % 2 ? [] : [[v, fields[i + 1]]])),
+          );
+          return f.flags === 'slave' && f['master-link-status'] === 'ok';
+        });
+        if (!healthy) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
+  const wait = lastKillAt + 2 * SENTINEL_FAILOVER_TIMEOUT_MS + 500 - performance.now();
+  if (wait > 0) await sleep(wait);
+}
+
 /** SIGKILLs the Redis primary under `stream`; Sentinel fails over; the old node comes back as a replica. */
-export async function redisRound(stack: Stack, stream: RedisWriteStream): Promise<RedisRound> {
+export async function redisRound(
+  stack: Stack,
+  stream: RedisWriteStream,
+): Promise<RedisRound & { killedAt: number }> {
   const old = stack.redis.primary;
   await stream.acceptedAfter(performance.now());
   const killedAt = performance.now();
@@ -114,6 +152,7 @@ export async function redisRound(stack: Stack, stream: RedisWriteStream): Promis
   const lost = await stream.lostOn(promoted);
   await stack.restart(old.name); // back as a replica of the new primary, never an empty primary
   return {
+    killedAt,
     killed: old.name,
     promoted: next.name,
     outageMs: Math.round(first.acceptedAt - killedAt),

@@ -43,6 +43,7 @@ export * from './full-stack';
 // the failover agents, rejoin and add-replica helpers (docs/patterns/failover.md)
 export * from './failover';
 export * from './add-replica';
+export { SENTINEL_FAILOVER_TIMEOUT_MS } from './redis';
 
 /** Fixed ports for the commands (`npm start`, `stack:up`); tests draw free ones. */
 export interface StackPorts {
