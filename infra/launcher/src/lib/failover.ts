@@ -10,6 +10,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { addReplica, AddReplicaOptions, cloneReplica, pickSourceReplica } from './add-replica';
 import { adminConnection } from './mariadb';
+import { isAlive } from './process';
 import { sleep, waitFor } from './ports';
 import { redisCommand, sentinelMaster } from './redis';
 import type { Stack } from './stack';
@@ -81,6 +82,24 @@ export async function startFailoverAgents(
     { timeoutMs: 60_000, intervalMs: 100 },
   );
   return agents;
+}
+
+/** Fixed HTTP ports of the agents on the commands' stack (`npm start`, `stack:up`); tests draw free ones. */
+export const DEFAULT_AGENT_PORTS = [4801, 4802];
+
+/**
+ * Starts the failover agents on a running stack unless they already run (the
+ * commands' stack: `npm run demo:failover`, `stack:rejoin`, `stack:add-replica`).
+ */
+export async function ensureFailoverAgents(
+  stack: Stack,
+  ports: number[] = DEFAULT_AGENT_PORTS,
+): Promise<Component[]> {
+  const running = stack
+    .byKind('agent')
+    .filter((c) => c.meta?.service === 'failover-agent' && isAlive(c.pid));
+  if (running.length) return running;
+  return startFailoverAgents(stack, { count: ports.length, ports });
 }
 
 /** Starts (or starts again) one agent. */
