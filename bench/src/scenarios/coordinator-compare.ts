@@ -1,0 +1,205 @@
+/**
+ * Redis + Sentinel against a 3-member etcd cluster, the same run, the same
+ * machine (docs/patterns/coordinator.md, "etcd"):
+ * - coordinator.<backend>.lock.p50/.p99: tryAcquire + release, uncontended;
+ * - coordinator.<backend>.flags.p50/.p99: a flag write to its application in 5
+ *   instances' FeatureFlags (Redis: acknowledged by a replica; etcd: by a majority);
+ * - coordinator.<backend>.takeover.p50/.max: SIGKILL of the leading candidate
+ *   process to the next one's `elected` (3 s lease; etcd's lease counts whole seconds).
+ *   node scripts/run.cjs bench/src/scenarios/coordinator-compare.ts
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  CoordinationBackend,
+  EtcdCoordinationBackend,
+  FeatureFlags,
+  flag,
+  formatRedisTarget,
+  RedisCoordinationBackend,
+} from '@stayline/coordination';
+import { Stack, startStack } from '@stayline/launcher';
+import { Figure, round, summarize } from '../figure';
+
+const RUN = path.resolve(__dirname, '../../../scripts/run.cjs');
+const CANDIDATES = {
+  redis: path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts'),
+  etcd: path.resolve(
+    __dirname,
+    '../../../libs/coordination/src/lib/etcd/etcd-candidate.fixture.ts',
+  ),
+};
+type Kind = keyof typeof CANDIDATES;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+async function locks(open: () => CoordinationBackend): Promise<number[]> {
+  const backend = open();
+  const lock = backend.lock('bench-compare-lock', { ttlMs: 5_000 });
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < 600; i++) {
+      const t0 = performance.now();
+      const lease = await lock.tryAcquire();
+      if (!lease) throw new Error('the bench lock is held by someone else');
+      await lease.release();
+      if (i >= 100) samples.push(performance.now() - t0);
+    }
+  } finally {
+    await backend.close();
+  }
+  return samples;
+}
+
+async function flags(open: () => CoordinationBackend): Promise<number[]> {
+  const backends = Array.from({ length: 6 }, open);
+  const [writer, ...instances] = backends.map((b) => new FeatureFlags(b.flagStore()));
+  const seenAt = instances.map(() => new Map<number, number>());
+  instances.forEach((f, i) =>
+    f.onChange(() => {
+      const v = f.number('bench.compare', -1);
+      if (!seenAt[i].has(v)) seenAt[i].set(v, performance.now());
+    }),
+  );
+  const samples: number[] = [];
+  try {
+    await Promise.all([writer, ...instances].map((f) => f.start()));
+    for (let v = 0; v < 120; v++) {
+      const t0 = performance.now();
+      await writer.set('bench.compare', flag.number(v));
+      await until(`value ${v} everywhere`, () => seenAt.every((m) => m.has(v)), 5_000);
+      if (v >= 20) for (const m of seenAt) samples.push((m.get(v) as number) - t0);
+      await sleep(5 + Math.random() * 10);
+    }
+  } finally {
+    await Promise.all([writer, ...instances].map((f) => f.stop()));
+    await Promise.all(backends.map((b) => b.close()));
+  }
+  return samples;
+}
+
+/** Candidate processes; takeover read from their own `elected` reports (wall clock, one machine). */
+async function takeovers(stack: Stack, kind: Kind, target: string): Promise<number[]> {
+  let n = 0;
+  const ids: string[] = [];
+  const election = `bench-compare-${kind}`;
+  const start = async () => {
+    const id = `${kind}-cand-${++n}`;
+    ids.push(id);
+    const dir = path.join(stack.stateDir, id);
+    const args = [RUN, CANDIDATES[kind], `--${kind}`, target, '--election', election, '--id', id];
+    await stack.spawn(
+      {
+        name: id,
+        kind: 'agent',
+        role: 'candidate',
+        host: '127.0.0.1',
+        port: 0,
+        ports: {},
+        dir,
+        spec: { command: process.execPath, args, logFile: path.join(dir, 'out.log') },
+      },
+      { waitPort: false },
+    );
+  };
+  const elected = () =>
+    ids
+      .flatMap((id) => {
+        const f = path.join(stack.stateDir, id, 'out.log');
+        return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n') : [];
+      })
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; id: string; at: number })
+      .filter((r) => r.event === 'elected')
+      .sort((a, b) => a.at - b.at);
+  await Promise.all([start(), start(), start()]);
+  await until('a first leader', () => elected().length > 0, 30_000);
+  await sleep(1_500);
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      const before = elected();
+      const leader = before[before.length - 1].id;
+      await sleep(200 + Math.random() * 1_000);
+      const t0 = Date.now();
+      stack.kill(leader, 'SIGKILL');
+      await until('a new leader', () => elected().length > before.length, 15_000);
+      samples.push(elected()[before.length].at - t0);
+      await start();
+      await sleep(2_000);
+    }
+  } finally {
+    for (const id of ids) stack.kill(id, 'SIGKILL');
+  }
+  return samples;
+}
+
+export async function run(): Promise<Figure[]> {
+  const stack = await startStack({ mariadb: false, sentinel: true, nginx: false, etcd: true });
+  try {
+    const { sentinels, masterName } = stack.redis;
+    const redisTarget = {
+      sentinels: sentinels.map(({ host, port }) => ({ host, port })),
+      masterName,
+    };
+    const opens: Record<Kind, () => CoordinationBackend> = {
+      redis: () => new RedisCoordinationBackend({ redis: redisTarget }),
+      etcd: () => new EtcdCoordinationBackend({ etcd: { endpoints: stack.etcd.endpoints } }),
+    };
+    const targets: Record<Kind, string> = {
+      redis: formatRedisTarget(redisTarget),
+      etcd: stack.etcd.endpoints.join(','),
+    };
+    const figures: Figure[] = [];
+    for (const kind of ['redis', 'etcd'] as Kind[]) {
+      const lock = summarize(await locks(opens[kind]));
+      const flag = summarize(await flags(opens[kind]));
+      const take = summarize(await takeovers(stack, kind, targets[kind]));
+      const durable = kind === 'redis' ? 'WAIT 1: a replica has it' : 'Raft: a majority has it';
+      figures.push(
+        {
+          name: `coordinator.${kind}.lock.p50`,
+          value: round(lock.p50),
+          unit: 'ms',
+          anchor: durable,
+        },
+        { name: `coordinator.${kind}.lock.p99`, value: round(lock.p99), unit: 'ms' },
+        {
+          name: `coordinator.${kind}.flags.p50`,
+          value: round(flag.p50),
+          unit: 'ms',
+          anchor: `5 instances; ${durable}`,
+        },
+        { name: `coordinator.${kind}.flags.p99`, value: round(flag.p99), unit: 'ms' },
+        {
+          name: `coordinator.${kind}.takeover.p50`,
+          value: round(take.p50, 0),
+          unit: 'ms',
+          anchor: 'SIGKILL of the leader; lease 3 s, renewed every 1 s',
+        },
+        { name: `coordinator.${kind}.takeover.max`, value: round(take.max, 0), unit: 'ms' },
+      );
+    }
+    return figures;
+  } finally {
+    await stack.stop();
+  }
+}
+
+// scripts/run.cjs loads this file with require(), so require.main is run.cjs: it sets argv[1] to us.
+if (require.main === module || process.argv[1] === __filename) {
+  run().then(
+    (f) => console.log(JSON.stringify(f, null, 2)),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
