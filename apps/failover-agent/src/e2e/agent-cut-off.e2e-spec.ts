@@ -5,9 +5,9 @@
  * threads stay connected, so the primary is healthy and must not be failed over.
  */
 import net from 'node:net';
-import { freePorts, Stack, startFailoverAgents, startStack, sleep } from '@stayline/launcher';
+import { freePorts, sleep } from '@stayline/launcher';
 import { waitForAgent, writableNodes } from '../testing/nodes';
-import { WriteStream } from '../testing/write-stream';
+import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);
 
@@ -47,30 +47,21 @@ class CuttableProxy {
   }
 }
 
-let stack: Stack;
-let stream: WriteStream | undefined;
 let proxy: CuttableProxy | undefined;
-
-beforeAll(async () => {
-  stack = await startStack({ replicas: 2, nginx: false });
-  const primary = stack.mariadb.primary;
-  const [port] = await freePorts(1);
-  proxy = new CuttableProxy(primary);
-  await proxy.listen(port);
-  await startFailoverAgents(stack, {
-    count: 1,
-    env: { MARIADB_VIA: `${primary.name}@127.0.0.1:${port}` },
-  });
-  stream = await WriteStream.start(stack);
+const cluster = useAgentCluster({
+  // one agent, whose path to the primary goes through the test's proxy
+  agents: async (stack) => {
+    const primary = stack.mariadb.primary;
+    const [port] = await freePorts(1);
+    proxy = new CuttableProxy(primary);
+    await proxy.listen(port);
+    return { count: 1, env: { MARIADB_VIA: `${primary.name}@127.0.0.1:${port}` } };
+  },
 });
-afterAll(async () => {
-  await stream?.stop();
-  await proxy?.close();
-  await stack?.stop();
-});
+afterAll(() => proxy?.close());
 
 it('does not fail over a healthy primary when only the agent lost its path to it', async () => {
-  const w = stream as WriteStream;
+  const { stack, stream: w } = cluster();
   const agent = 'failover-agent-1';
   await waitForAgent(stack, agent, 'the primary up', (h) => h.primary.health === 'up');
   const primary = stack.mariadb.primary.name;

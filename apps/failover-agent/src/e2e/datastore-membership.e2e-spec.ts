@@ -6,43 +6,29 @@
  * it without a restart.
  */
 import { RedisRegistry, ServiceInstance, InstanceChange } from '@stayline/discovery';
-import {
-  addReplicaToCluster,
-  leaderAgent,
-  sleep,
-  Stack,
-  startFailoverAgents,
-  startStack,
-  waitFor,
-} from '@stayline/launcher';
+import { addReplicaToCluster, leaderAgent, sleep, waitFor } from '@stayline/launcher';
 import { waitForAgent } from '../testing/nodes';
-import { WriteStream } from '../testing/write-stream';
+import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);
 
-let stack: Stack;
-let stream: WriteStream | undefined;
+const cluster = useAgentCluster({ writers: 2 });
 let registry: RedisRegistry | undefined;
 
-beforeAll(async () => {
-  stack = await startStack({ replicas: 2, nginx: false });
-  await startFailoverAgents(stack);
-  stream = await WriteStream.start(stack, { concurrency: 2 });
+beforeAll(() => {
+  const { stack } = cluster();
   registry = new RedisRegistry({
     redis: { sentinels: stack.redis.sentinels, masterName: stack.redis.masterName },
   });
 });
-afterAll(async () => {
-  await registry?.close();
-  await stream?.stop();
-  await stack?.stop();
-});
+afterAll(() => registry?.close());
 
 const roles = (list: readonly ServiceInstance[]) =>
   Object.fromEntries(list.map((i) => [i.id, i.role]));
 
 it('registers the datastores with their roles and keeps them while an agent dies', async () => {
   const r = registry as RedisRegistry;
+  const { stack } = cluster();
   await waitFor(
     'every datastore registered',
     async () => {
@@ -76,7 +62,7 @@ it('registers the datastores with their roles and keeps them while an agent dies
 
 it('adds a replica built from a replica, registers it, and spreads reads to it without a restart', async () => {
   const r = registry as RedisRegistry;
-  const w = stream as WriteStream;
+  const { stack, stream: w } = cluster();
   const survivor = (await leaderAgent(stack))?.name;
   expect(survivor).toBeDefined();
   const t0 = performance.now();

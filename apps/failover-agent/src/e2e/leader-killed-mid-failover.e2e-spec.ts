@@ -4,31 +4,22 @@
  * The other agent must take over and finish that same failover: one
  * promotion for one failure, the intended candidate, one new epoch.
  */
-import { Stack, startFailoverAgents, startStack } from '@stayline/launcher';
+
 import { waitForAgent, waitForEpoch, writableNodes } from '../testing/nodes';
-import { WriteStream } from '../testing/write-stream';
+import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);
 
-let stack: Stack;
-let stream: WriteStream | undefined;
-
-beforeAll(async () => {
-  stack = await startStack({ replicas: 2, nginx: false });
-  // the first agent starts alone, so it leads; only it pauses
-  await startFailoverAgents(stack, {
+// the first agent starts alone, so it leads; only it pauses
+const cluster = useAgentCluster({
+  agents: {
     env: (i): Record<string, string> =>
       i === 0 ? { FAILOVER_PAUSE_POINTS: 'after-promote', FAILOVER_PAUSE_MS: '120000' } : {},
-  });
-  stream = await WriteStream.start(stack);
-});
-afterAll(async () => {
-  await stream?.stop();
-  await stack?.stop();
+  },
 });
 
 it('lets the other agent finish the failover the killed leader started, with no second promotion', async () => {
-  const w = stream as WriteStream;
+  const { stack, stream: w } = cluster();
   await waitForAgent(stack, 'failover-agent-1', 'leading', (h) => h.role === 'leader');
   const old = stack.mariadb.primary.name;
   await w.resumedAfter(performance.now());

@@ -6,34 +6,16 @@
  * read-only again and kills its connections), then rejoin as a replica.
  */
 import mysql from 'mysql2/promise';
-import {
-  recordRoles,
-  rejoinAsReplica,
-  Stack,
-  startFailoverAgents,
-  startStack,
-  waitFor,
-} from '@stayline/launcher';
+import { recordRoles, rejoinAsReplica, waitFor } from '@stayline/launcher';
 import { queryNode, replicating, waitForEpoch, writableNodes } from '../testing/nodes';
-import { WriteStream } from '../testing/write-stream';
+import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);
 
-let stack: Stack;
-let stream: WriteStream | undefined;
-
-beforeAll(async () => {
-  stack = await startStack({ replicas: 2, nginx: false });
-  await startFailoverAgents(stack, { env: { STONITH: 'none' } });
-  stream = await WriteStream.start(stack);
-});
-afterAll(async () => {
-  await stream?.stop();
-  await stack?.stop();
-});
+const cluster = useAgentCluster({ agents: { env: { STONITH: 'none' } } });
 
 it('detects a frozen primary, keeps it fenced after it wakes up, and rejoins it as a replica', async () => {
-  const w = stream as WriteStream;
+  const { stack, stream: w } = cluster();
   const old = stack.mariadb.primary;
   await w.resumedAfter(performance.now());
   const frozenAt = performance.now();

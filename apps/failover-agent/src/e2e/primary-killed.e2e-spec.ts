@@ -6,35 +6,20 @@
  * itself, and a service (payment) must switch without a restart.
  *   FAILOVER_ROUNDS=20 npx jest primary-killed   (or npm run chaos -- --rounds 20)
  */
-import {
-  Component,
-  publishedTopology,
-  Stack,
-  startFailoverAgents,
-  startStack,
-  waitFor,
-} from '@stayline/launcher';
+import { Component, publishedTopology, waitFor } from '@stayline/launcher';
 import { MariaDbRound, mariadbRound } from '../testing/failover-rounds';
 import { replicating } from '../testing/nodes';
-import { WriteStream } from '../testing/write-stream';
+import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);
 
 const ROUNDS = Number(process.env.FAILOVER_ROUNDS ?? 3);
 
-let stack: Stack;
-let stream: WriteStream | undefined;
 let payment: Component;
-
-beforeAll(async () => {
-  stack = await startStack({ replicas: 2, nginx: false });
-  await startFailoverAgents(stack);
-  payment = await stack.startService({ service: 'payment' });
-  stream = await WriteStream.start(stack);
-});
-afterAll(async () => {
-  await stream?.stop();
-  await stack?.stop();
+const cluster = useAgentCluster({
+  then: async (stack) => {
+    payment = await stack.startService({ service: 'payment' });
+  },
 });
 
 async function paymentEpoch(): Promise<number> {
@@ -44,7 +29,7 @@ async function paymentEpoch(): Promise<number> {
 }
 
 it(`loses no acknowledged write when the primary is SIGKILLed under writes (${ROUNDS} rounds)`, async () => {
-  const w = stream as WriteStream;
+  const { stack, stream: w } = cluster();
   const rounds: MariaDbRound[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     const round = await mariadbRound(stack, w);

@@ -8,39 +8,27 @@
  */
 import { FeatureFlags, flag, RedisCoordinationBackend } from '@stayline/coordination';
 import { RedisRegistry } from '@stayline/discovery';
-import {
-  publishedTopology,
-  replicationInfo,
-  Stack,
-  startFailoverAgents,
-  startStack,
-  waitFor,
-} from '@stayline/launcher';
+import { publishedTopology, replicationInfo, waitFor } from '@stayline/launcher';
 import { RedisRound, redisRound, redisSettled } from '../testing/failover-rounds';
 import { RedisWriteStream } from '../testing/redis-stream';
-import { WriteStream } from '../testing/write-stream';
+import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);
 
-let stack: Stack;
-let stream: WriteStream | undefined;
+const cluster = useAgentCluster({ writers: 2 });
 let redisStream: RedisWriteStream | undefined;
 const closers: Array<() => Promise<void>> = [];
 
-beforeAll(async () => {
-  stack = await startStack({ replicas: 2, nginx: false });
-  await startFailoverAgents(stack);
-  stream = await WriteStream.start(stack, { concurrency: 2 });
-  redisStream = RedisWriteStream.start(stack);
+beforeAll(() => {
+  redisStream = RedisWriteStream.start(cluster().stack);
 });
 afterAll(async () => {
   for (const c of closers) await c().catch(() => undefined);
   await redisStream?.stop();
-  await stream?.stop();
-  await stack?.stop();
 });
 
 it('fails Redis over through Sentinel twice with nothing acknowledged lost', async () => {
+  const { stack, stream: w } = cluster();
   const target = { sentinels: stack.redis.sentinels, masterName: stack.redis.masterName };
   const coordination = new RedisCoordinationBackend({ redis: target });
   closers.push(() => coordination.close());
@@ -59,7 +47,6 @@ it('fails Redis over through Sentinel twice with nothing acknowledged lost', asy
   );
   const topology = await publishedTopology(stack);
   const rs = redisStream as RedisWriteStream;
-  const w = stream as WriteStream;
   const table: RedisRound[] = [];
 
   let lastKillAt = -Infinity;

@@ -127,6 +127,18 @@ export class WriteStream {
     }
   }
 
+  /** Waits until every acknowledged write is on each of `nodes` (replicas catching up). */
+  async heldOn(stack: Stack, nodes: string[], timeoutMs = 10_000): Promise<void> {
+    await waitFor(
+      `every acknowledged write on ${nodes.join(', ')}`,
+      async () =>
+        (await Promise.all(nodes.map((n) => this.missingOn(stack, n)))).every(
+          (m) => m.length === 0,
+        ),
+      { timeoutMs, intervalMs: 100 },
+    );
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     await Promise.all(this.loops);

@@ -6,7 +6,6 @@
  * reads the topology from Redis itself: the libraries' tests depend on the
  * launcher, so it cannot depend on them.)
  */
-import http from 'node:http';
 import path from 'node:path';
 import { addReplica, AddReplicaOptions, cloneReplica, pickSourceReplica } from './add-replica';
 import { adminConnection } from './mariadb';
@@ -314,39 +313,25 @@ async function diverged(
   return undefined;
 }
 
-function request(
+async function request(
   method: 'GET' | 'POST',
   url: string,
   body?: unknown,
   token?: string,
 ): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      url,
-      {
-        method,
-        timeout: 15_000,
-        agent: false,
-        headers: {
-          ...(payload ? { 'content-type': 'application/json' } : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-      },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8').on('data', (d: string) => (data += d));
-        res.on('end', () => {
-          try {
-            resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined });
-          } catch {
-            resolve({ status: res.statusCode ?? 0, body: data });
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(payload);
+  const res = await fetch(url, {
+    method,
+    signal: AbortSignal.timeout(15_000),
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  } catch {
+    return { status: res.status, body: text };
+  }
 }
