@@ -65,6 +65,13 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
       .enum(['true', 'false'])
       .default('true')
       .transform((v) => v === 'true'),
+    /**
+     * Where the agents elect their leader. `etcd` (a quorum store: a lease cannot vanish in a
+     * failover, so two agents can never both promote) needs ETCD_ENDPOINTS; `redis` is the fallback.
+     */
+    COORDINATION_BACKEND: z.enum(['redis', 'etcd']).default('redis'),
+    /** `http://127.0.0.1:2479,http://127.0.0.1:2480,...` */
+    ETCD_ENDPOINTS: z.string().optional(),
     /** How a primary that cannot be reached is stopped for good before a promotion. */
     STONITH: z.enum(['native', 'command', 'none']).default('none'),
     /** `native`: the launcher's state file (`.stack/state.json`), where the node's pid is. */

@@ -17,6 +17,7 @@ import {
   StackPorts,
   startStack,
 } from './lib/stack';
+import { DEFAULT_AGENT_PORTS, startFailoverAgents } from './lib/failover';
 import { ComponentStatus, StackStatus } from './lib/status';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -117,6 +118,11 @@ async function up(foreground: boolean): Promise<void> {
     log,
   });
   try {
+    // the failover agents first: they publish the topology the services follow
+    await startFailoverAgents(stack, {
+      count: DEFAULT_AGENT_PORTS.length,
+      ports: DEFAULT_AGENT_PORTS,
+    });
     await stack.startServices({
       instances: Number(process.env.STAYLINE_INSTANCES ?? 2),
       ports: servicePortsFromEnv(),

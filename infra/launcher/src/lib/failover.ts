@@ -55,6 +55,10 @@ export function agentEnv(stack: Stack, name: string): Record<string, string> {
     STAYLINE_DB_REPL_PASSWORD: replication.password,
     STONITH: 'native',
     STONITH_STATE_FILE: path.join(stack.stateDir, STATE_FILE),
+    // with an etcd cluster in the stack, the agents elect their leader on it (docs/patterns/coordinator.md)
+    ...(stack.byKind('etcd').length
+      ? { COORDINATION_BACKEND: 'etcd', ETCD_ENDPOINTS: stack.etcd.endpoints.join(',') }
+      : {}),
   };
 }
 
