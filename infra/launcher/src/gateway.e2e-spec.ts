@@ -44,7 +44,7 @@ const keepAliveRetries: string[] = [];
 function request(
   url: string,
   o: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
-  retried = false,
+  attempt = 1,
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -66,9 +66,14 @@ function request(
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (req.reusedSocket && err.code === 'ECONNRESET' && !retried) {
+      // a GET is idempotent: up to two more tries after any reset (nginx's old workers close
+      // the connections they hold while they exit on a reload, and the pool may hand out
+      // another such socket); a POST once, and only after a reused socket
+      const idempotent = (o.method ?? 'GET') === 'GET';
+      const mayRetry = idempotent ? attempt < 3 : req.reusedSocket && attempt < 2;
+      if (mayRetry && err.code === 'ECONNRESET') {
         keepAliveRetries.push(`${o.method ?? 'GET'} ${url}`);
-        resolve(request(url, o, true));
+        resolve(request(url, o, attempt + 1));
       } else reject(err);
     });
     req.end(o.body);
