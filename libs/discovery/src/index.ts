@@ -6,6 +6,7 @@
 export * from './lib/instance';
 export * from './lib/registry';
 export * from './lib/redis.registry';
+export * from './lib/etcd.registry';
 export * from './lib/static.registry';
 export * from './lib/dns.registry';
 export * from './lib/balancing/strategy';
