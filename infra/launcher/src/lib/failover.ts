@@ -270,10 +270,18 @@ export async function rejoinAsReplica(
   const restart = stack.restart(name, { asReplicaOf: primary.name });
   restart.catch(() => undefined); // raced below: a diverged node never finishes it
   const watching = { done: false };
-  const outcome = await Promise.race([
+  let outcome = await Promise.race([
     restart.then(() => undefined),
     diverged(stack, name, watching),
   ]).finally(() => (watching.done = true));
+  if (!outcome) {
+    // the IO thread can report Yes for a moment before the primary answers with 1236:
+    // watch it a little longer before calling the rejoin done
+    const settling = { done: false };
+    const timer = setTimeout(() => (settling.done = true), 3_000);
+    outcome = await diverged(stack, name, settling);
+    clearTimeout(timer);
+  }
   let how: Rejoined['how'] = 'restarted';
   if (outcome) {
     how = 'rebuilt';
