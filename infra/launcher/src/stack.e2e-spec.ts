@@ -12,7 +12,7 @@ import {
   startStack,
   waitFor,
 } from './index';
-import { isAlive, isStopped } from './lib/process';
+import { isAlive, isStopped, signal } from './lib/process';
 
 jest.setTimeout(120_000);
 
@@ -193,7 +193,7 @@ describe('native stack launcher', () => {
 describe('stack lifecycle', () => {
   const afterAllKill: Array<number | undefined> = [];
   afterAll(() => {
-    for (const pid of afterAllKill) if (isAlive(pid)) process.kill(pid as number, 'SIGKILL');
+    for (const pid of afterAllKill) signal(pid, 'SIGKILL');
   });
 
   it('runs two stacks side by side without collisions', async () => {

@@ -61,9 +61,15 @@ export function isStopped(pid: number | undefined): boolean {
 export function signal(pid: number | undefined, sig: NodeJS.Signals): void {
   if (!pid || !isAlive(pid)) return;
   try {
-    process.kill(pid, sig);
+    // a SIGKILLed nginx master cannot stop its workers: kill the whole process group
+    // (every component is spawned detached, so its group is its own)
+    process.kill(sig === 'SIGKILL' ? -pid : pid, sig);
   } catch {
-    // already gone
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
   }
 }
 
