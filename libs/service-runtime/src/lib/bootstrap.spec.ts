@@ -58,6 +58,7 @@ describe('bootstrapService', () => {
       host: '127.0.0.1',
       httpPort,
       tcpPort,
+      instanceId: 'demo-7',
       logger: () => undefined,
     });
     app.useLogger(false);
@@ -79,6 +80,14 @@ describe('bootstrapService', () => {
     const res = await post('/api/book', JSON.stringify({ listingId: 'a', guests: 2 }));
     expect(res.status).toBe(201);
     expect(await res.json()).toEqual({ ok: true, guests: 2 });
+  });
+
+  it('names the instance that answered, errors included', async () => {
+    const ok = await post('/api/book', JSON.stringify({ listingId: 'a', guests: 2 }));
+    expect(ok.headers.get('x-instance-id')).toBe('demo-7');
+    const missing = await fetch(`${base}/api/missing`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('x-instance-id')).toBe('demo-7');
   });
 
   it('answers malformed JSON with a 400 JSON error', async () => {

@@ -8,6 +8,9 @@ import { HttpErrorFilter } from './http-error.filter';
 import { RpcContextInterceptor } from './rpc-context';
 import { createValidationPipe } from './validation';
 
+/** The response header that names the instance that answered. */
+export const INSTANCE_ID_HEADER = 'x-instance-id';
+
 export interface ServiceBootstrapOptions {
   /** The app's root module. */
   module: Type<unknown> | DynamicModule;
@@ -19,6 +22,11 @@ export interface ServiceBootstrapOptions {
   bodyLimit?: string;
   /** Last set-up before the servers listen (routes added here come before Nest's 404 handler). */
   configure?: (app: INestApplication) => void;
+  /**
+   * Named in an `X-Instance-Id` response header, so a client behind the gateway
+   * (and the load-balancing demo) can see which instance answered.
+   */
+  instanceId?: string;
   /** A logger to hand Nest once the app exists (e.g. nestjs-pino's). */
   logger?: (app: INestApplication) => LoggerService | undefined;
 }
@@ -37,6 +45,13 @@ export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INes
   instance.disable('x-powered-by');
   // the request id first, so even a body that fails to parse is answered with it
   app.use(requestIdMiddleware);
+  if (o.instanceId) {
+    const id = o.instanceId;
+    app.use((_req: Request, res: Response, next: NextFunction) => {
+      res.setHeader(INSTANCE_ID_HEADER, id);
+      next();
+    });
+  }
   app.use(express.json({ limit: o.bodyLimit ?? '64kb' }));
   // body-parser errors (malformed JSON, too large) happen before Nest routes: answer them as JSON here
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -43,6 +43,7 @@ export function runService<C extends RunnableConfig>(
       host: c.HOST,
       httpPort: c.HTTP_PORT,
       tcpPort: c.TCP_PORT,
+      instanceId: c.INSTANCE_ID,
       logger: (app) => app.get(Logger),
       configure,
     });
