@@ -5,7 +5,10 @@
  * - coordinator.<backend>.flags.p50/.p99: a flag write to its application in 5
  *   instances' FeatureFlags (Redis: acknowledged by a replica; etcd: by a majority);
  * - coordinator.<backend>.takeover.p50/.max: SIGKILL of the leading candidate
- *   process to the next one's `elected` (3 s lease; etcd's lease counts whole seconds).
+ *   process to the next one's `elected` (3 s lease; etcd's lease counts whole seconds);
+ * - coordinator.<backend>.register.p50/.p99 and .deregister.p50/.p99: from the call of
+ *   `register()` / `deregister()` to the change seen by each of 5 watchers (resolvers
+ *   watching the service, each on its own connections), in this process.
  *   node scripts/run.cjs bench/src/scenarios/coordinator-compare.ts
  */
 import fs from 'node:fs';
@@ -18,6 +21,7 @@ import {
   formatRedisTarget,
   RedisCoordinationBackend,
 } from '@stayline/coordination';
+import { describeInstance, EtcdRegistry, RedisRegistry, ServiceRegistry } from '@stayline/discovery';
 import { Stack, startStack } from '@stayline/launcher';
 import { Figure, round, summarize } from '../figure';
 
@@ -83,6 +87,59 @@ async function flags(open: () => CoordinationBackend): Promise<number[]> {
     await Promise.all(backends.map((b) => b.close()));
   }
   return samples;
+}
+
+/** Per watcher, when it saw each instance id come and go (performance.now()). */
+interface Sightings {
+  added: Map<string, number>;
+  removed: Map<string, number>;
+}
+
+/**
+ * One registering client and 5 watching ones, each its own connections: register and
+ * deregister one instance at a time and time the call to the change reaching every watcher.
+ */
+async function registrations(
+  open: () => ServiceRegistry,
+): Promise<{ register: number[]; deregister: number[] }> {
+  const service = 'bench-compare-reg';
+  const [registry, ...resolvers] = Array.from({ length: 6 }, open);
+  const seen: Sightings[] = resolvers.map(() => ({ added: new Map(), removed: new Map() }));
+  const register: number[] = [];
+  const deregister: number[] = [];
+  const everywhere = (which: keyof Sightings, id: string) => () =>
+    seen.every((s) => s[which].has(id));
+  try {
+    await Promise.all(
+      resolvers.map((r, i) =>
+        r.watch(service, (_, change) => {
+          const at = performance.now();
+          if (change.kind === 'added') seen[i].added.set(change.instance.id, at);
+          if (change.kind === 'removed') seen[i].removed.set(change.id, at);
+        }),
+      ),
+    );
+    for (let n = 0; n < 120; n++) {
+      const id = `reg-${n}`;
+      const instance = describeInstance({ service, id, host: '127.0.0.1', tcpPort: 4201 });
+      const t0 = performance.now();
+      const reg = await registry.register(instance);
+      await until(`${id} seen everywhere`, everywhere('added', id), 5_000);
+      await sleep(10 + Math.random() * 20);
+      const t1 = performance.now();
+      await reg.deregister();
+      await until(`${id} gone everywhere`, everywhere('removed', id), 5_000);
+      if (n < 20) continue; // warm-up
+      for (const s of seen) {
+        register.push((s.added.get(id) as number) - t0);
+        deregister.push((s.removed.get(id) as number) - t1);
+      }
+      await sleep(5 + Math.random() * 10);
+    }
+  } finally {
+    await Promise.all([registry, ...resolvers].map((r) => r.close()));
+  }
+  return { register, deregister };
 }
 
 /** Candidate processes; takeover read from their own `elected` reports (wall clock, one machine). */
@@ -153,6 +210,10 @@ export async function run(): Promise<Figure[]> {
       redis: () => new RedisCoordinationBackend({ redis: redisTarget }),
       etcd: () => new EtcdCoordinationBackend({ etcd: { endpoints: stack.etcd.endpoints } }),
     };
+    const registries: Record<Kind, () => ServiceRegistry> = {
+      redis: () => new RedisRegistry({ redis: redisTarget }),
+      etcd: () => new EtcdRegistry({ etcd: { endpoints: stack.etcd.endpoints } }),
+    };
     const targets: Record<Kind, string> = {
       redis: formatRedisTarget(redisTarget),
       etcd: stack.etcd.endpoints.join(','),
@@ -162,7 +223,14 @@ export async function run(): Promise<Figure[]> {
       const lock = summarize(await locks(opens[kind]));
       const flag = summarize(await flags(opens[kind]));
       const take = summarize(await takeovers(stack, kind, targets[kind]));
+      const propagation = await registrations(registries[kind]);
+      const reg = summarize(propagation.register);
+      const dereg = summarize(propagation.deregister);
       const durable = kind === 'redis' ? 'WAIT 1: a replica has it' : 'Raft: a majority has it';
+      const written =
+        kind === 'redis'
+          ? 'not waited for (the next renewal repairs a lost one)'
+          : 'Raft: a majority has it';
       figures.push(
         {
           name: `coordinator.${kind}.lock.p50`,
@@ -185,6 +253,20 @@ export async function run(): Promise<Figure[]> {
           anchor: 'SIGKILL of the leader; lease 3 s, renewed every 1 s',
         },
         { name: `coordinator.${kind}.takeover.max`, value: round(take.max, 0), unit: 'ms' },
+        {
+          name: `coordinator.${kind}.register.p50`,
+          value: round(reg.p50),
+          unit: 'ms',
+          anchor: `register() called to 5 watchers; ${written}`,
+        },
+        { name: `coordinator.${kind}.register.p99`, value: round(reg.p99), unit: 'ms' },
+        {
+          name: `coordinator.${kind}.deregister.p50`,
+          value: round(dereg.p50),
+          unit: 'ms',
+          anchor: 'deregister() called to 5 watchers (removal reason read)',
+        },
+        { name: `coordinator.${kind}.deregister.p99`, value: round(dereg.p99), unit: 'ms' },
       );
     }
     return figures;
