@@ -1,4 +1,8 @@
 import { Stack, startStack } from '@stayline/launcher';
+import {
+  describeRegistryProcessContract,
+  ETCD_EXPIRY,
+} from '../testing/registry-process-contract';
 import { describeRegistryContract, describeResolverContract } from '../testing/resolver-contract';
 import { EtcdRegistry } from './etcd.registry';
 import { describeInstance } from './instance';
@@ -6,7 +10,7 @@ import { ServiceRegistry } from './registry';
 
 jest.setTimeout(60_000);
 
-// one 3-member etcd for the whole file
+// one 3-member etcd for the whole file: the contract suites and the process tests share it
 let stack: Stack;
 const clients: ServiceRegistry[] = [];
 const open = async () => {
@@ -49,4 +53,11 @@ describeResolverContract('etcd (3 members)', async (world) => {
 describeRegistryContract('etcd (3 members)', async () => ({
   open: () => open(),
   teardown: async () => undefined,
+}));
+
+describeRegistryProcessContract('etcd (3 members)', async () => ({
+  stack,
+  backend: { etcd: stack.etcd.endpoints.join(',') },
+  open: () => open(),
+  expiry: ETCD_EXPIRY,
 }));

@@ -1,18 +1,24 @@
 /**
  * Fixture process: registers one instance (or, with --agent, a datastore on
- * behalf of that agent) in the Redis registry and keeps it renewed. SIGTERM
+ * behalf of that agent) in the Redis registry (--redis) or the etcd one (--etcd)
+ * and keeps it renewed. SIGTERM
  * deregisters first, then exits (printing when it began: `{"event":"deregistering","at":<ms>}`);
  * SIGKILL and SIGSTOP leave the lease to expire.
  *   run.cjs registrant.ts --redis <url> --service payment --id payment-1 [--tcp 4201] [--ttl 3000] [--agent agent-a --role primary]
+ *   run.cjs registrant.ts --etcd http://127.0.0.1:2479,... --service payment --id payment-1
  */
-import { parseRedisTarget } from '@stayline/coordination';
+import { parseEtcdEndpoints, parseRedisTarget } from '@stayline/coordination';
+import { EtcdRegistry } from '../lib/etcd.registry';
 import { describeInstance } from '../lib/instance';
 import { RedisRegistry } from '../lib/redis.registry';
+import { ServiceRegistry } from '../lib/registry';
 import { fixtureArgs } from './processes';
 
 async function main(): Promise<void> {
   const a = fixtureArgs();
-  const registry = new RedisRegistry({ redis: parseRedisTarget(a.redis) });
+  const registry: ServiceRegistry = a.etcd
+    ? new EtcdRegistry({ etcd: parseEtcdEndpoints(a.etcd) })
+    : new RedisRegistry({ redis: parseRedisTarget(a.redis) });
   const ttlMs = a.ttl ? Number(a.ttl) : undefined;
   const instance = describeInstance({
     service: a.service,
