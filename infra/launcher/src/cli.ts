@@ -15,9 +15,9 @@ import {
   SERVICES,
   Stack,
   StackPorts,
-  startStack,
 } from './lib/stack';
-import { DEFAULT_AGENT_PORTS, startFailoverAgents } from './lib/failover';
+import { DEFAULT_AGENT_PORTS } from './lib/failover';
+import { startWholeStack } from './lib/whole-stack';
 import { ComponentStatus, StackStatus } from './lib/status';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -110,30 +110,25 @@ async function up(foreground: boolean): Promise<void> {
     await running.stop();
   }
   const t0 = Date.now();
-  const stack = await startStack({
+  // a second stack beside the first (its own STAYLINE_STATE_DIR): every port drawn free
+  const free = process.env.STAYLINE_FREE_PORTS === '1';
+  const stack = await startWholeStack({
     stateDir: STATE_DIR,
-    ports: portsFromEnv(),
+    ports: free ? {} : portsFromEnv(),
     etcd: process.env.STAYLINE_ETCD !== '0', // the quorum coordinator (docs/patterns/coordinator.md)
     detached: true,
     log,
+    instances: Number(process.env.STAYLINE_INSTANCES ?? 2),
+    agentPorts: free ? undefined : DEFAULT_AGENT_PORTS,
+    services: free
+      ? {}
+      : {
+          ports: servicePortsFromEnv(),
+          gatewaySyncPort: Number(
+            process.env.STAYLINE_GATEWAY_SYNC_PORT ?? DEFAULT_GATEWAY_SYNC_PORT,
+          ),
+        },
   });
-  try {
-    // the failover agents first: they publish the topology the services follow
-    await startFailoverAgents(stack, {
-      count: DEFAULT_AGENT_PORTS.length,
-      ports: DEFAULT_AGENT_PORTS,
-    });
-    await stack.startServices({
-      instances: Number(process.env.STAYLINE_INSTANCES ?? 2),
-      ports: servicePortsFromEnv(),
-      gatewaySyncPort: Number(process.env.STAYLINE_GATEWAY_SYNC_PORT ?? DEFAULT_GATEWAY_SYNC_PORT),
-      log,
-    });
-  } catch (err) {
-    log(`start failed: ${(err as Error).message}; stopping what started`);
-    await stack.stop();
-    throw err;
-  }
   log(`whole stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(formatStatus(await stack.status()));
   console.log(`\ngateway: ${stack.nginx.url}`);

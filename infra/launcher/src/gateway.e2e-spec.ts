@@ -6,11 +6,13 @@
  * failed requests.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   gatewayUpstreams,
+  HttpClient,
+  HttpReply,
+  HttpRequestOptions,
   isAlive,
   SERVICES,
   Stack,
@@ -21,64 +23,10 @@ import {
 
 jest.setTimeout(120_000);
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  json: () => Record<string, unknown>;
-}
-
-const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 16 });
-
-/** Requests that failed on a reused keep-alive socket and were sent again (see `request`). */
-const keepAliveRetries: string[] = [];
-
-/**
- * One HTTP request over a keep-alive agent. Like browsers and as Node's docs
- * advise (`request.reusedSocket`), a request that hit a reset on a *reused*
- * socket is sent once more on a new one: the server closed that idle connection
- * (nginx does on every reload) before reading the request, so nothing was
- * processed. A POST is sent again with the same Idempotency-Key, which makes
- * even an unlucky double send harmless. Each such retry is recorded.
- */
-function request(
-  url: string,
-  o: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
-  attempt = 1,
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: o.method ?? 'GET', headers: o.headers, agent: keepAlive, timeout: 15_000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body,
-            json: () => JSON.parse(body) as Record<string, unknown>,
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      // a GET is idempotent: up to two more tries after any reset (nginx's old workers close
-      // the connections they hold while they exit on a reload, and the pool may hand out
-      // another such socket); a POST once, and only after a reused socket
-      const idempotent = (o.method ?? 'GET') === 'GET';
-      const mayRetry = idempotent ? attempt < 3 : req.reusedSocket && attempt < 2;
-      if (mayRetry && err.code === 'ECONNRESET') {
-        keepAliveRetries.push(`${o.method ?? 'GET'} ${url}`);
-        resolve(request(url, o, attempt + 1));
-      } else reject(err);
-    });
-    req.end(o.body);
-  });
-}
+// a GET that hit a reset is sent again like a browser would; a POST only after a reused socket (HttpClient)
+const client = new HttpClient();
+const keepAliveRetries = client.retries;
+const request = (url: string, o: HttpRequestOptions = {}) => client.request(url, o);
 
 const LISTINGS = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'].flatMap((city) =>
   Array.from({ length: 12 }, (_, i) => `${city}-${String(i + 1).padStart(2, '0')}`),
@@ -124,7 +72,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
   }, 180_000);
 
   afterAll(async () => {
-    keepAlive.destroy();
+    client.close();
     await stack?.stop();
   });
 
@@ -291,7 +239,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
     const counts = { get: 0, post: 0 };
     let running = true;
     let n = 0;
-    const loop = async (next: () => Promise<Reply>, kind: 'get' | 'post', what: string) => {
+    const loop = async (next: () => Promise<HttpReply>, kind: 'get' | 'post', what: string) => {
       while (running) {
         try {
           const res = await next();

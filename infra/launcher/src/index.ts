@@ -4,6 +4,8 @@
  * commands (`npm start`, `stack:*`), the e2e tests and the benchmarks.
  */
 export * from './lib/stack';
+export * from './lib/whole-stack';
+export * from './lib/http-client';
 export * from './lib/status';
 export * from './lib/state';
 export * from './lib/credentials';

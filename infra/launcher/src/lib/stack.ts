@@ -396,6 +396,16 @@ export class Stack {
     writeState(this.state);
   }
 
+  /**
+   * Re-reads the state file another process may have changed (a demo or
+   * `stack:rejoin` restarting a component under a new pid), so stop() and the
+   * exit hook reach the processes that run now.
+   */
+  reload(): void {
+    const fresh = readState(this.stateDir);
+    if (fresh) Object.assign(this.state, fresh);
+  }
+
   /** A stack started by a test dies with the test process, whatever way it exits. */
   private killOnExit(): void {
     this.exitHook = () => {

@@ -1,0 +1,7 @@
+/**
+ * The experiments of `npm run demo:<pattern>`: a live timeline, checks that the
+ * system healed, and a table of measured figures (docs/patterns/*.md).
+ */
+export * from './lib/demo';
+export * from './lib/load';
+export * from './lib/admin';

@@ -1,0 +1,56 @@
+import { Component, Stack } from '@stayline/launcher';
+import { ADMIN_TOKEN } from './demo';
+
+/** A flag's value as the admin API takes it (libs/service-runtime admin-flags.controller.ts). */
+export type FlagBody =
+  | { kind: 'boolean'; enabled: boolean }
+  | { kind: 'number'; value: number }
+  | { kind: 'percentage'; percent: number };
+
+/** Running instances of a service (or of every service), as the stack recorded them. */
+export function instancesOf(stack: Stack, service?: string): Component[] {
+  return stack
+    .byKind('service')
+    .filter((c) => c.meta?.service && (!service || c.meta.service === service));
+}
+
+/**
+ * Sets a feature flag centrally through one instance's admin API (bearer
+ * token, never routed by the gateway); every instance gets it by watch.
+ */
+export async function setFlag(stack: Stack, name: string, body: FlagBody): Promise<void> {
+  await adminFlags(stack, 'PUT', name, body);
+}
+
+/** Removes a flag: every instance falls back to its default. */
+export async function clearFlag(stack: Stack, name: string): Promise<void> {
+  await adminFlags(stack, 'DELETE', name);
+}
+
+async function adminFlags(
+  stack: Stack,
+  method: string,
+  name: string,
+  body?: FlagBody,
+): Promise<void> {
+  const errors: string[] = [];
+  // any instance will do: the flag lives in the coordinator, not in the instance
+  for (const c of instancesOf(stack).filter((x) => x.meta?.service !== 'dashboard')) {
+    try {
+      const res = await fetch(
+        `http://${c.host}:${c.port}/admin/flags/${encodeURIComponent(name)}`,
+        {
+          method,
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+          body: body ? JSON.stringify(body) : undefined,
+          signal: AbortSignal.timeout(3_000),
+        },
+      );
+      if (res.ok) return;
+      errors.push(`${c.name}: ${res.status} ${await res.text()}`);
+    } catch (err) {
+      errors.push(`${c.name}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`could not ${method} flag ${name}: ${errors.join('; ') || 'no instance'}`);
+}

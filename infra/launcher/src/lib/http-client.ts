@@ -1,0 +1,76 @@
+import http from 'node:http';
+
+export interface HttpReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: <T = Record<string, unknown>>() => T;
+}
+
+export interface HttpRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  timeoutMs?: number;
+}
+
+/**
+ * An HTTP client over keep-alive connections that behaves like a browser on a
+ * reset: a GET that hit `ECONNRESET` is sent again (up to twice more), a POST
+ * once and only when the reset came on a *reused* socket (Node's docs,
+ * `request.reusedSocket`): the server closed that idle connection before
+ * reading the request (nginx does on every reload), so nothing was processed,
+ * and the POST's Idempotency-Key makes even an unlucky double send harmless.
+ * Every such retry is recorded in `retries`, so a test can show them.
+ *
+ * @example
+ *   const client = new HttpClient();
+ *   const res = await client.request(`${stack.nginx.url}/api/listings`);
+ *   res.status; res.headers['x-instance-id']; res.json();
+ *   client.close();
+ */
+export class HttpClient {
+  /** `METHOD url` of every request sent again after a reset. */
+  readonly retries: string[] = [];
+  private readonly agent: http.Agent;
+
+  constructor(o: { maxSockets?: number } = {}) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 16 });
+  }
+
+  request(url: string, o: HttpRequestOptions = {}, attempt = 1): Promise<HttpReply> {
+    const method = o.method ?? 'GET';
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        url,
+        { method, headers: o.headers, agent: this.agent, timeout: o.timeoutMs ?? 15_000 },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body,
+              json: <T>() => JSON.parse(body) as T,
+            }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const mayRetry = method === 'GET' ? attempt < 3 : req.reusedSocket && attempt < 2;
+        if (mayRetry && err.code === 'ECONNRESET') {
+          this.retries.push(`${method} ${url}`);
+          resolve(this.request(url, o, attempt + 1));
+        } else reject(err);
+      });
+      req.end(o.body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
