@@ -5,6 +5,7 @@ import { bootstrapService } from './bootstrap';
 
 /** The part of a service's validated config that starting it needs. */
 export interface RunnableConfig {
+  INSTANCE_ID: string;
   HOST: string;
   HTTP_PORT: number;
   TCP_PORT: number;
