@@ -20,7 +20,7 @@ import { FailoverAgent } from './agent/failover-agent';
 import { AgentConfig } from './config';
 import { TopologyStore } from './coordinator/topology-store';
 import { AdminController } from './http/admin.controller';
-import { ADMIN_TOKEN, AdminTokenGuard } from './http/admin-token.guard';
+import { ADMIN_TOKEN, AdminTokenGuard } from '@stayline/service-runtime';
 import { HealthController } from './http/health.controller';
 import { MariaDbAdmin } from './mariadb/mariadb-admin';
 import { RedisNodes } from './redis/redis-nodes';

@@ -3,6 +3,8 @@
  * reports errors and stops: the parts every app shares.
  */
 export * from './lib/admin-flags.controller';
+export * from './lib/admin-token.guard';
+export * from './lib/backends';
 export * from './lib/bootstrap';
 export * from './lib/config';
 export * from './lib/dependency-client';

@@ -10,7 +10,7 @@ import {
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { FailoverAgent, NotLeaderError } from '../agent/failover-agent';
 import { SwitchoverRefused } from '../failover/switchover.use-case';
-import { AdminTokenGuard } from './admin-token.guard';
+import { AdminTokenGuard } from '@stayline/service-runtime';
 
 const NODE_NAME = /^[\w.-]{1,64}$/;
 

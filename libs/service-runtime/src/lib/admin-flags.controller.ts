@@ -1,19 +1,14 @@
-import { timingSafeEqual } from 'node:crypto';
 import {
   BadRequestException,
   Body,
-  CanActivate,
   Controller,
   Delete,
   DynamicModule,
-  ExecutionContext,
   Get,
   Inject,
-  Injectable,
   Module,
   Param,
   Put,
-  UnauthorizedException,
   UseGuards,
 } from '@nestjs/common';
 import {
@@ -23,28 +18,7 @@ import {
   flagValueSchema,
 } from '@stayline/coordination';
 import { COORDINATION_BACKEND } from '@stayline/discovery';
-import type { Request } from 'express';
-
-const ADMIN_TOKEN = Symbol('ADMIN_TOKEN');
-
-/** Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`; the gateway never routes them. */
-@Injectable()
-export class AdminTokenGuard implements CanActivate {
-  constructor(@Inject(ADMIN_TOKEN) private readonly token: string) {}
-
-  canActivate(context: ExecutionContext): boolean {
-    const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
-    const given = Buffer.from(header.replace(/^Bearer\s+/i, ''));
-    const expected = Buffer.from(this.token);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new UnauthorizedException({
-        error: 'unauthorized',
-        message: 'admin routes need Authorization: Bearer <ADMIN_TOKEN>',
-      });
-    }
-    return true;
-  }
-}
+import { ADMIN_TOKEN, AdminTokenGuard } from './admin-token.guard';
 
 function flagName(name: string): string {
   if (!FLAG_NAME.test(name)) {

@@ -8,9 +8,13 @@ import {
 } from '@nestjs/common';
 import type { Request } from 'express';
 
+/** Injection token of the admin bearer token a module provides for {@link AdminTokenGuard}. */
 export const ADMIN_TOKEN = Symbol('ADMIN_TOKEN');
 
-/** Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`; the gateway never routes to the agent. */
+/**
+ * Admin routes (flags, forced failover) need `Authorization: Bearer <ADMIN_TOKEN>`,
+ * compared in constant time; the gateway never routes them.
+ */
 @Injectable()
 export class AdminTokenGuard implements CanActivate {
   constructor(@Inject(ADMIN_TOKEN) private readonly token: string) {}
