@@ -1,5 +1,6 @@
 import { DynamicModule, INestApplication } from '@nestjs/common';
-import { MigrationClass, runMigrations } from '@stayline/database';
+import { delay } from '@stayline/coordination';
+import { MigrationClass, RedisTopologySource, runMigrations, Topology } from '@stayline/database';
 import { Logger } from 'nestjs-pino';
 import { bootstrapService } from './bootstrap';
 
@@ -14,12 +15,41 @@ export interface RunnableConfig {
   DB_PASSWORD: string;
   DB_PRIMARY: { name: string; host: string; port: number };
   DB_REPLICAS: Array<{ name: string; host: string; port: number }>;
+  /** The coordinator, where the failover agents publish the current topology. */
+  REDIS_SENTINELS?: Array<{ host: string; port: number }>;
+  REDIS_MASTER_NAME?: string;
 }
 
 /**
- * A service's `main`: runs its schema migrations on the primary (one instance at
- * a time), then starts the hybrid app with its pino logger. Any failure ends the
- * process with the reason, so a supervisor sees it.
+ * The topology to migrate on: the one the failover agents published, when
+ * there is one (after a failover the primary named in the environment may be a
+ * read-only replica, or gone); the environment's otherwise, or when the
+ * coordinator cannot be read within a few seconds.
+ */
+export async function startupTopology(c: RunnableConfig): Promise<Topology> {
+  const fromEnv: Topology = { epoch: 0, primary: c.DB_PRIMARY, replicas: c.DB_REPLICAS };
+  if (!c.REDIS_SENTINELS?.length) return fromEnv;
+  const source = new RedisTopologySource({
+    redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME ?? 'stayline' },
+  });
+  try {
+    const published = await Promise.race([
+      source.current(),
+      delay(5_000, { unref: true }).then(() => undefined),
+    ]);
+    return published?.topology ?? fromEnv;
+  } catch {
+    return fromEnv;
+  } finally {
+    await source.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A service's `main`: runs its schema migrations on the current primary (one
+ * instance at a time; see {@link startupTopology}), then starts the hybrid app
+ * with its pino logger. Any failure ends the process with the reason, so a
+ * supervisor sees it.
  */
 export function runService<C extends RunnableConfig>(
   name: string,
@@ -35,7 +65,7 @@ export function runService<C extends RunnableConfig>(
         database: c.DB_NAME,
         user: c.DB_USER,
         password: c.DB_PASSWORD,
-        topology: { epoch: 0, primary: c.DB_PRIMARY, replicas: c.DB_REPLICAS },
+        topology: await startupTopology(c),
       },
       migrations,
     );

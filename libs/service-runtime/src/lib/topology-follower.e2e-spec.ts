@@ -9,6 +9,7 @@ import { Test } from '@nestjs/testing';
 import { DatabaseModule, RedisTopologySource, ReplicaRouter } from '@stayline/database';
 import { adminConnection, Stack, startStack, waitFor } from '@stayline/launcher';
 import { pino } from 'pino';
+import { startupTopology } from './run-service';
 import { TopologyFollower, TopologyFollowerModule } from './topology-follower';
 
 jest.setTimeout(120_000);
@@ -105,4 +106,31 @@ it('switches the router to a newly published primary without a restart', async (
   } finally {
     await app.close();
   }
+});
+
+it('a service that starts after a failover migrates on the published primary, not the one in its environment', async () => {
+  const [m1, m2, m3] = stack.mariadb.nodes;
+  const published = await publisher.current();
+  expect(published).toBeDefined();
+  const config = {
+    INSTANCE_ID: 'late-1',
+    HOST: '127.0.0.1',
+    HTTP_PORT: 1,
+    TCP_PORT: 1,
+    DB_NAME: 'reservation',
+    DB_USER: 'stayline',
+    DB_PASSWORD: 'x',
+    DB_PRIMARY: m1,
+    DB_REPLICAS: [m2, m3],
+  };
+  expect(await startupTopology({ ...config, REDIS_SENTINELS: sentinels().sentinels })).toEqual(
+    published?.topology,
+  );
+  // no coordinator configured, or none reachable: the environment's topology
+  expect(await startupTopology(config)).toMatchObject({ epoch: 0, primary: m1 });
+  const unreachable = await startupTopology({
+    ...config,
+    REDIS_SENTINELS: [{ host: '127.0.0.1', port: 1 }],
+  });
+  expect(unreachable).toMatchObject({ epoch: 0, primary: m1 });
 });
