@@ -6,9 +6,9 @@
  *   node scripts/run.cjs infra/gateway-sync/src/main.ts   (environment: lib/sync-config.ts)
  */
 import http from 'node:http';
-import { RedisRegistry } from '@stayline/discovery';
 import { GATEWAY_ROUTES, renderNginxConfig, which } from '@stayline/launcher';
 import { createLogger } from '@stayline/observability';
+import { chosenRegistry } from '@stayline/service-runtime';
 import { GatewaySync } from './lib/gateway-sync';
 import { NginxReloader } from './lib/nginx-reloader';
 import { syncConfig } from './lib/sync-config';
@@ -16,10 +16,8 @@ import { syncConfig } from './lib/sync-config';
 async function main(): Promise<void> {
   const c = syncConfig();
   const logger = createLogger({ service: 'gateway-sync', level: c.LOG_LEVEL });
-  const registry = new RedisRegistry({
-    redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
-    logger,
-  });
+  const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+  const registry = chosenRegistry(c, redis, logger);
   const sync = new GatewaySync({
     resolver: registry,
     services: [...new Set(GATEWAY_ROUTES.map((r) => r.service))],
@@ -72,7 +70,11 @@ async function main(): Promise<void> {
   await sync.start();
   ready = true;
   logger.info(
-    { port: c.SYNC_PORT, gateway: `${c.GATEWAY_HOST}:${c.GATEWAY_PORT}` },
+    {
+      port: c.SYNC_PORT,
+      gateway: `${c.GATEWAY_HOST}:${c.GATEWAY_PORT}`,
+      registry: c.DISCOVERY_BACKEND,
+    },
     'gateway sync ready',
   );
 }

@@ -1,3 +1,4 @@
+import { backendSettings, requireEtcdWhenChosen } from '@stayline/service-runtime';
 import { z } from 'zod';
 
 const port = () => z.coerce.number().int().min(1).max(65535);
@@ -17,10 +18,12 @@ const hostPorts = () =>
       }),
   );
 
-/** The gateway sync's environment; the launcher sets it (infra/launcher/src/lib/full-stack.ts). */
-export const syncConfigSchema = z.object({
+const syncSettings = z.object({
   REDIS_SENTINELS: hostPorts(),
   REDIS_MASTER_NAME: z.string().default('stayline'),
+  /** The registry it reads: the services' own setting (docs/patterns/coordinator.md). */
+  DISCOVERY_BACKEND: backendSettings.DISCOVERY_BACKEND,
+  ETCD_ENDPOINTS: backendSettings.ETCD_ENDPOINTS,
   /** nginx's prefix directory: the config, nginx.pid and the logs live there. */
   GATEWAY_PREFIX: z.string().min(1),
   /** Where nginx listens (rendered into the config). */
@@ -34,6 +37,8 @@ export const syncConfigSchema = z.object({
   NGINX_BIN: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+/** The gateway sync's environment; the launcher sets it (infra/launcher/src/lib/full-stack.ts). */
+export const syncConfigSchema = syncSettings.superRefine(requireEtcdWhenChosen);
 export type SyncConfig = z.infer<typeof syncConfigSchema>;
 
 /** Validates the environment and fails fast, naming every bad variable. */

@@ -3,6 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { freePorts, waitFor } from './ports';
 import { isAlive, tail } from './process';
+import { etcdEnv } from './services';
 import type { Stack } from './stack';
 import { Component } from './state';
 
@@ -36,7 +37,7 @@ export interface StartServicesOptions {
   services?: readonly string[];
   /** Fixed ports per service (instance n takes index n-1); omitted ones are drawn free. */
   ports?: Readonly<Record<string, ServicePorts>>;
-  /** Extra environment per service, over the defaults (scrap: `SCRAP_ALLOW_CIDRS` empty, the SSRF guard on). */
+  /** Extra environment per service (and `gateway-sync`), over the defaults (scrap: `SCRAP_ALLOW_CIDRS` empty, the SSRF guard on). */
   env?: Readonly<Record<string, Record<string, string>>>;
   /** Start the gateway sync (default: when the stack has nginx). */
   gatewaySync?: boolean;
@@ -78,7 +79,9 @@ export async function startServices(
   const count = o.instances ?? 2;
   const wanted = o.services ?? SERVICES;
   const withSync = o.gatewaySync ?? stack.byKind('nginx').length > 0;
-  const sync = withSync ? startGatewaySync(stack, { port: o.gatewaySyncPort }) : undefined;
+  const sync = withSync
+    ? startGatewaySync(stack, { port: o.gatewaySyncPort, env: o.env?.['gateway-sync'] })
+    : undefined;
   // a failed sync start must not go unobserved while the services start
   sync?.catch(() => undefined);
   const instances: Component[] = [];
@@ -145,6 +148,7 @@ export async function startGatewaySync(
         GATEWAY_PORT: String(nginx.port),
         SYNC_PORT: String(port),
         LOG_LEVEL: process.env.STAYLINE_LOG_LEVEL ?? 'info',
+        ...etcdEnv(stack),
         ...o.env,
       },
       logFile: path.join(dir, 'gateway-sync.log'),

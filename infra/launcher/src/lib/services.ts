@@ -41,7 +41,12 @@ export function serviceEnv(stack: Stack, service: string): Record<string, string
     env.REDIS_SENTINELS = stack.redis.sentinels.map((s) => `${s.host}:${s.port}`).join(',');
     env.REDIS_MASTER_NAME = stack.redis.masterName;
   }
-  return env;
+  return { ...env, ...etcdEnv(stack) };
+}
+
+/** `ETCD_ENDPOINTS` when the stack runs etcd, so `DISCOVERY_BACKEND`/`COORDINATION_BACKEND=etcd` can be chosen. */
+export function etcdEnv(stack: Stack): Record<string, string> {
+  return stack.byKind('etcd').length ? { ETCD_ENDPOINTS: stack.etcd.endpoints.join(',') } : {};
 }
 
 /** Starts one instance of a service as its own process and waits until its HTTP port answers. */

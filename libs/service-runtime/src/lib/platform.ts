@@ -2,13 +2,15 @@ import { DynamicModule, FactoryProvider } from '@nestjs/common';
 import { connectRedis, FeatureFlags, FlagValue } from '@stayline/coordination';
 import { DatabaseModule, ReplicaRouterOptions } from '@stayline/database';
 import { DiscoveryModule } from '@stayline/discovery';
-import { ObservabilityModule } from '@stayline/observability';
+import { OBSERVABILITY_LOGGER, ObservabilityModule } from '@stayline/observability';
+import type { Logger } from 'pino';
 import { AdminModule } from './admin-flags.controller';
+import { BackendConfig, chosenCoordination, chosenRegistry } from './backends';
 import { FaultInjector } from './fault-injection';
 import { TopologyFollowerModule } from './topology-follower';
 
 /** What {@link platformImports} reads from a service's validated config. */
-export interface PlatformConfig {
+export interface PlatformConfig extends BackendConfig {
   SERVICE_NAME: string;
   INSTANCE_ID: string;
   HOST: string;
@@ -53,16 +55,33 @@ export function platformImports(
     TopologyFollowerModule.forRoot({
       redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
     }),
-    DiscoveryModule.forRoot({
-      service: c.SERVICE_NAME,
-      instanceId: c.INSTANCE_ID,
-      version: c.VERSION,
-      host: c.ADVERTISE_HOST ?? c.HOST,
-      httpPort: c.HTTP_PORT,
-      tcpPort: c.TCP_PORT,
-      redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
-      flagDefaults: db.flagDefaults,
-      drainDelayMs: c.DRAIN_DELAY_MS,
+    // the registry and the flags/elections/locks each on the backend the config names
+    DiscoveryModule.forRootAsync({
+      inject: [OBSERVABILITY_LOGGER],
+      useFactory: (logger: Logger) => {
+        const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+        logger.info(
+          {
+            discovery: c.DISCOVERY_BACKEND ?? 'redis',
+            coordination: c.COORDINATION_BACKEND ?? 'redis',
+            etcd: c.ETCD_ENDPOINTS?.endpoints,
+          },
+          'coordinator backends chosen',
+        );
+        return {
+          service: c.SERVICE_NAME,
+          instanceId: c.INSTANCE_ID,
+          version: c.VERSION,
+          host: c.ADVERTISE_HOST ?? c.HOST,
+          httpPort: c.HTTP_PORT,
+          tcpPort: c.TCP_PORT,
+          redis,
+          registry: chosenRegistry(c, redis, logger),
+          coordination: chosenCoordination(c, redis, logger),
+          flagDefaults: db.flagDefaults,
+          drainDelayMs: c.DRAIN_DELAY_MS,
+        };
+      },
     }),
     AdminModule.forRoot(c.ADMIN_TOKEN),
   ];

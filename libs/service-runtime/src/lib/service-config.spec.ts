@@ -1,17 +1,20 @@
+import { EtcdCoordinationBackend } from '@stayline/coordination';
+import { EtcdRegistry } from '@stayline/discovery';
+import { chosenCoordination, chosenRegistry } from './backends';
 import { loadConfig } from './config';
 import { serviceConfigSchema } from './service-config';
 
-describe('serviceConfigSchema', () => {
-  const base = {
-    HTTP_PORT: '4101',
-    TCP_PORT: '5101',
-    DB_PRIMARY: 'mariadb-1@127.0.0.1:3407',
-    DB_REPLICAS: 'mariadb-2@127.0.0.1:3408, mariadb-3@127.0.0.1:3409',
-    REDIS_SENTINELS: '127.0.0.1:26479,127.0.0.1:26480',
-    DB_PASSWORD: 'p',
-    ADMIN_TOKEN: 't',
-  };
+const base = {
+  HTTP_PORT: '4101',
+  TCP_PORT: '5101',
+  DB_PRIMARY: 'mariadb-1@127.0.0.1:3407',
+  DB_REPLICAS: 'mariadb-2@127.0.0.1:3408, mariadb-3@127.0.0.1:3409',
+  REDIS_SENTINELS: '127.0.0.1:26479,127.0.0.1:26480',
+  DB_PASSWORD: 'p',
+  ADMIN_TOKEN: 't',
+};
 
+describe('serviceConfigSchema', () => {
   it('parses node addresses and Sentinel lists', () => {
     const c = loadConfig(serviceConfigSchema('payment', {}), base);
     expect(c.DB_PRIMARY).toEqual({ name: 'mariadb-1', host: '127.0.0.1', port: 3407 });
@@ -31,5 +34,61 @@ describe('serviceConfigSchema', () => {
         DB_PRIMARY: '127.0.0.1:3407',
       }),
     ).toThrow(/DB_PRIMARY[\s\S]*name@host:port[\s\S]*DB_PASSWORD[\s\S]*ADMIN_TOKEN/);
+  });
+});
+
+describe('backend per concern (DISCOVERY_BACKEND, COORDINATION_BACKEND, ETCD_ENDPOINTS)', () => {
+  const load = (env: Record<string, string>) =>
+    loadConfig(serviceConfigSchema('payment', {}), { ...base, ...env });
+
+  it('puts both concerns on Redis by default and needs no etcd then', () => {
+    const c = load({});
+    expect([c.DISCOVERY_BACKEND, c.COORDINATION_BACKEND, c.ETCD_ENDPOINTS]).toEqual([
+      'redis',
+      'redis',
+      undefined,
+    ]);
+  });
+
+  it('parses the etcd members, giving a bare host:port http://', () => {
+    const c = load({
+      DISCOVERY_BACKEND: 'etcd',
+      ETCD_ENDPOINTS: 'http://127.0.0.1:2479, 127.0.0.1:2480,etcd-3:2379',
+    });
+    expect(c.DISCOVERY_BACKEND).toBe('etcd');
+    expect(c.COORDINATION_BACKEND).toBe('redis');
+    expect(c.ETCD_ENDPOINTS).toEqual({
+      endpoints: ['http://127.0.0.1:2479', 'http://127.0.0.1:2480', 'http://etcd-3:2379'],
+    });
+  });
+
+  it('requires ETCD_ENDPOINTS when either concern is on etcd, naming which', () => {
+    expect(() => load({ COORDINATION_BACKEND: 'etcd' })).toThrow(
+      /ETCD_ENDPOINTS: required when COORDINATION_BACKEND=etcd/,
+    );
+    expect(() =>
+      load({ DISCOVERY_BACKEND: 'etcd', COORDINATION_BACKEND: 'etcd', ETCD_ENDPOINTS: ' ' }),
+    ).toThrow(/ETCD_ENDPOINTS: required when DISCOVERY_BACKEND=etcd and COORDINATION_BACKEND=etcd/);
+  });
+
+  it('refuses an unknown backend and a malformed endpoint', () => {
+    expect(() => load({ DISCOVERY_BACKEND: 'zookeeper' })).toThrow(/DISCOVERY_BACKEND/);
+    expect(() =>
+      load({ COORDINATION_BACKEND: 'etcd', ETCD_ENDPOINTS: 'http://127.0.0.1' }),
+    ).toThrow(/ETCD_ENDPOINTS: expected http:\/\/host:port\[,...\], got "http:\/\/127.0.0.1"/);
+  });
+
+  it('opens the etcd registry and coordination backend when chosen', async () => {
+    const c = load({
+      DISCOVERY_BACKEND: 'etcd',
+      COORDINATION_BACKEND: 'etcd',
+      ETCD_ENDPOINTS: '127.0.0.1:1',
+    });
+    const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+    const registry = chosenRegistry(c, redis);
+    const coordination = chosenCoordination(c, redis);
+    expect(registry).toBeInstanceOf(EtcdRegistry);
+    expect(coordination).toBeInstanceOf(EtcdCoordinationBackend);
+    await Promise.all([registry.close(), coordination.close()]);
   });
 });

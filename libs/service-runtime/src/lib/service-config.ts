@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backendSettings, requireEtcdWhenChosen } from './backends';
 import { csv, port } from './config';
 
 /** `mariadb-1@127.0.0.1:3407` -> `{ name, host, port }`. */
@@ -33,7 +34,7 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
   const dev = process.env.STAYLINE_PROFILE === 'dev';
   const secret = (devDefault: string) =>
     dev ? z.string().min(1).default(devDefault) : z.string().min(1);
-  return z.object({
+  const schema = z.object({
     SERVICE_NAME: z.literal(service).default(service as never),
     INSTANCE_ID: z
       .string()
@@ -62,6 +63,8 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
     DB_PASSWORD: secret('dev-only-app'),
     REDIS_SENTINELS: hostPorts(),
     REDIS_MASTER_NAME: z.string().default('stayline'),
+    /** Registry and coordination each on Redis (default) or etcd (docs/patterns/coordinator.md). */
+    ...backendSettings,
     /** Token for admin endpoints (flags, forced failover); never routed by the gateway. */
     ADMIN_TOKEN: secret('dev-only-admin-token'),
     /** After deregistering on SIGTERM, keep serving this long: callers and the gateway learn of the removal first. */
@@ -71,4 +74,5 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
       .default('info'),
     ...extra,
   });
+  return schema.superRefine(requireEtcdWhenChosen);
 }
