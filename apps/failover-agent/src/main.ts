@@ -5,22 +5,8 @@
  * admin routes `POST /admin/switchover`, `POST /admin/nodes` (Bearer ADMIN_TOKEN).
  *   node scripts/run.cjs apps/failover-agent/src/main.ts   (environment: config.ts)
  */
-import { bootstrapService } from '@stayline/service-runtime';
-import { Logger } from 'nestjs-pino';
+import { runHttpApp } from '@stayline/service-runtime';
 import { AppModule } from './app.module';
 import { agentConfig } from './config';
 
-async function main(): Promise<void> {
-  const c = agentConfig();
-  await bootstrapService({
-    module: AppModule.forRoot(c),
-    host: c.HOST,
-    httpPort: c.HTTP_PORT,
-    logger: (app) => app.get(Logger),
-  });
-}
-
-main().catch((err: Error) => {
-  console.error(`failover-agent failed to start: ${err.stack ?? err.message}`);
-  process.exit(1);
-});
+void runHttpApp('failover-agent', () => agentConfig(), (c) => AppModule.forRoot(c));

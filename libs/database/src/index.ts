@@ -22,3 +22,4 @@ export { ConsistencyTokenInterceptor } from './lib/nest/consistency-token.interc
 export * from './lib/topology-source';
 export * from './lib/topology-source.redis';
 export { parseGtidList, formatGtidList, hasReached, type GtidPosition } from './lib/gtid';
+export { PositionHistory } from './lib/position-history';

@@ -13,6 +13,7 @@ export * from './lib/fault-injection';
 export * from './lib/http-error.filter';
 export * from './lib/platform';
 export * from './lib/rpc-context';
+export * from './lib/run-http-app';
 export * from './lib/run-service';
 export * from './lib/service-config';
 export * from './lib/topology-follower';

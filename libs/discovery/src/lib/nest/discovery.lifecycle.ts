@@ -79,6 +79,7 @@ export class DiscoveryLifecycle
         service: this.options.service,
         instanceId: () => this.registration?.instance.id,
         registered: () => this.registration !== undefined,
+        inFlight: () => this.tracker.inFlight,
         clients: () => this.clients.all(),
         flags: this.flags,
         leadership: this.leadership,

@@ -71,6 +71,8 @@ export interface HealthSources {
   service: string;
   instanceId: () => string | undefined;
   registered: () => boolean;
+  /** Requests and messages being handled now (this health request among them). */
+  inFlight: () => number;
   clients: () => Promise<Array<BalancedClient<unknown>>>;
   flags: FeatureFlags;
   leadership: Leadership;
@@ -85,6 +87,7 @@ export function registerHealth(health: HealthRegistry, s: HealthSources): () => 
         service: s.service,
         instance: s.instanceId(),
         registered: s.registered(),
+        inFlight: s.inFlight(),
         callees: Object.fromEntries((await s.clients()).map((c) => [c.service, c.stats()])),
       },
     })),
