@@ -1,0 +1,63 @@
+import { csv, hostPorts, loadConfig, nodeAddress, port } from '@stayline/service-runtime';
+import { z } from 'zod';
+
+const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/**
+ * The dashboard's environment. It has no database of its own and no TCP
+ * port: it only reads (the registry, health endpoints, the coordinator,
+ * read-only SQL probes). Secrets have no default unless `STAYLINE_PROFILE=dev`.
+ */
+export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
+  const dev = env.STAYLINE_PROFILE === 'dev';
+  const secret = (devDefault: string) =>
+    dev ? z.string().min(1).default(devDefault) : z.string().min(1);
+  return z.object({
+    SERVICE_NAME: z.literal('dashboard').default('dashboard'),
+    INSTANCE_ID: z
+      .string()
+      .regex(/^[\w.-]{1,64}$/)
+      .default(`dashboard-${process.pid}`),
+    HOST: z.string().default('127.0.0.1'),
+    /** Address the gateway uses to reach this instance. */
+    ADVERTISE_HOST: z.string().optional(),
+    HTTP_PORT: port(),
+    VERSION: z.string().default(env.npm_package_version ?? '0.0.0'),
+    REDIS_SENTINELS: hostPorts(),
+    REDIS_MASTER_NAME: z.string().default('stayline'),
+    /** Services whose instances are shown (watched in the registry). */
+    DASHBOARD_SERVICES: csv().default([
+      'reservation',
+      'payment',
+      'recommendation',
+      'scrap',
+      'dashboard',
+    ]),
+    /** A MariaDB user with REPLICA MONITOR and BINLOG MONITOR (the services' user has both). */
+    DB_USER: z.string().default('stayline'),
+    DB_PASSWORD: secret('dev-only-app'),
+    /** MariaDB nodes known before the agents publish a topology, `name@host:port`. */
+    MARIADB_NODES: csv().default([]).pipe(z.array(nodeAddress())),
+    /** The failover agents' HTTP addresses, `name@host:port` (they do not register in discovery). */
+    FAILOVER_AGENTS: csv().default([]).pipe(z.array(nodeAddress())),
+    /** etcd members' client URLs; empty: no etcd panel. */
+    ETCD_ENDPOINTS: csv().default([]),
+    /** How often health endpoints, databases, Sentinels, etcd and agents are polled. Registry changes are pushed, not polled. */
+    POLL_INTERVAL_MS: ms(1_000),
+    /** Timeout of one probe. */
+    PROBE_TIMEOUT_MS: ms(800),
+    /** Comment lines on idle event streams, below nginx's proxy_read_timeout (10 s). */
+    SSE_KEEPALIVE_MS: ms(5_000),
+    /** Events kept for the timeline. */
+    TIMELINE_SIZE: ms(200),
+    DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(500),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+  });
+}
+export type DashboardConfig = z.infer<ReturnType<typeof dashboardConfigSchema>>;
+
+export function dashboardConfig(env: NodeJS.ProcessEnv = process.env): DashboardConfig {
+  return loadConfig(dashboardConfigSchema(env), env);
+}

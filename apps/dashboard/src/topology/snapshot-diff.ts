@@ -1,0 +1,210 @@
+import type { BreakerView, InstanceView, TimelineEvent, TopologySnapshot } from './snapshot';
+
+/** An event before the timeline numbers and dates it. */
+export type TopologyChange = Omit<TimelineEvent, 'seq' | 'at'>;
+
+/** What a snapshot cannot say about a change: why an instance left (the registry's removal reason). */
+export interface DiffHints {
+  removalReasons?: ReadonlyMap<string, string>;
+}
+
+const LEFT_BECAUSE: Record<string, string> = {
+  deregistered: 'deregistered (graceful stop)',
+  expired: 'lease expired (crashed or frozen)',
+  'reported-down': 'reported down by an agent',
+};
+
+/**
+ * The timeline's events between two snapshots: instances joined, left or
+ * changed health; breakers opened, half-opened or closed; failovers started
+ * and finished; the failover leader, the MariaDB and Redis primaries and the
+ * etcd leader changed; flags changed. Pure, so the rules are tested without a
+ * stack.
+ */
+export function diffSnapshots(
+  prev: TopologySnapshot,
+  next: TopologySnapshot,
+  hints: DiffHints = {},
+): TopologyChange[] {
+  return [
+    ...instanceChanges(prev.instances, next.instances, hints),
+    ...breakerChanges(prev.breakers, next.breakers),
+    ...agentChanges(prev, next),
+    ...primaryChanges(prev, next),
+    ...flagChanges(prev, next),
+  ];
+}
+
+function instanceChanges(
+  prev: InstanceView[],
+  next: InstanceView[],
+  hints: DiffHints,
+): TopologyChange[] {
+  const before = new Map(prev.map((i) => [i.id, i]));
+  const after = new Map(next.map((i) => [i.id, i]));
+  const out: TopologyChange[] = [];
+  for (const i of next) {
+    const was = before.get(i.id);
+    if (!was) {
+      out.push({
+        kind: 'instance-joined',
+        subject: i.id,
+        message: `${i.id} joined ${i.service} at ${i.host}:${i.httpPort ?? '-'}`,
+        level: 'info',
+      });
+    } else if (was.health !== i.health && was.health !== 'unknown' && i.health !== 'unknown') {
+      out.push({
+        kind: 'instance-health',
+        subject: i.id,
+        message: `${i.id} is ${i.health}${i.error ? `: ${i.error}` : ''}`,
+        level: i.health === 'up' ? 'info' : 'warn',
+      });
+    }
+  }
+  for (const i of prev) {
+    if (after.has(i.id)) continue;
+    const reason = hints.removalReasons?.get(i.id);
+    out.push({
+      kind: 'instance-left',
+      subject: i.id,
+      message: `${i.id} left ${i.service}${reason ? `: ${LEFT_BECAUSE[reason] ?? reason}` : ''}`,
+      level: reason === 'deregistered' ? 'info' : 'warn',
+    });
+  }
+  return out;
+}
+
+const breakerKey = (b: BreakerView) => `${b.caller}|${b.dependency}|${b.endpoint}`;
+const breakerName = (b: BreakerView) =>
+  `${b.caller} -> ${b.dependency}${b.endpoint === '*' ? '' : `/${b.endpoint}`}`;
+
+function breakerChanges(prev: BreakerView[], next: BreakerView[]): TopologyChange[] {
+  const before = new Map(prev.map((b) => [breakerKey(b), b]));
+  const out: TopologyChange[] = [];
+  for (const b of next) {
+    // a breaker first seen is created closed: only a first sighting in another state is news
+    const was = before.get(breakerKey(b))?.state ?? 'closed';
+    if (was === b.state) continue;
+    const why = b.reason ? `: ${b.reason}` : '';
+    if (b.state === 'open')
+      out.push({
+        kind: 'breaker-opened',
+        subject: breakerName(b),
+        message: `breaker ${breakerName(b)} opened${why}`,
+        level: 'warn',
+      });
+    else if (b.state === 'half-open')
+      out.push({
+        kind: 'breaker-half-open',
+        subject: breakerName(b),
+        message: `breaker ${breakerName(b)} half-open: trial call${why}`,
+        level: 'info',
+      });
+    else
+      out.push({
+        kind: 'breaker-closed',
+        subject: breakerName(b),
+        message: `breaker ${breakerName(b)} closed`,
+        level: 'info',
+      });
+  }
+  return out;
+}
+
+function agentChanges(prev: TopologySnapshot, next: TopologySnapshot): TopologyChange[] {
+  const out: TopologyChange[] = [];
+  const { agents: a, mariadb } = next;
+  if (a.leader !== prev.agents.leader) {
+    out.push(
+      a.leader
+        ? {
+            kind: 'leader-changed',
+            subject: a.leader,
+            message: `${a.leader} leads the failover agents (fencing token ${a.token ?? '?'})`,
+            level: 'info',
+          }
+        : {
+            kind: 'leader-changed',
+            subject: prev.agents.leader ?? '',
+            message: `no failover agent leads (was ${prev.agents.leader})`,
+            level: 'warn',
+          },
+    );
+  }
+  const wasActing = new Set(prev.agents.agents.filter((x) => x.acting).map((x) => x.id));
+  for (const agent of a.agents.filter((x) => x.acting && !wasActing.has(x.id)))
+    out.push({
+      kind: 'failover-started',
+      subject: agent.id,
+      message: `${agent.id} started a failover of ${mariadb.primary ?? 'the primary'}`,
+      level: 'warn',
+    });
+  const before = latestFailover(prev);
+  const after = latestFailover(next);
+  if (after && after.epoch > (before?.epoch ?? 0))
+    out.push({
+      kind: 'failover-finished',
+      subject: after.to,
+      message: `${after.kind} finished: ${after.from} -> ${after.to} in ${after.totalMs} ms, epoch ${after.epoch} (${after.reason})`,
+      level: 'info',
+    });
+  return out;
+}
+
+/** The newest failover or switchover any agent reports. */
+export function latestFailover(s: TopologySnapshot) {
+  return s.agents.agents
+    .map((x) => x.lastFailover)
+    .filter((f) => f !== undefined)
+    .sort((x, y) => y.epoch - x.epoch)[0];
+}
+
+function primaryChanges(prev: TopologySnapshot, next: TopologySnapshot): TopologyChange[] {
+  const out: TopologyChange[] = [];
+  const m = next.mariadb;
+  if (m.primary && prev.mariadb.primary && m.primary !== prev.mariadb.primary)
+    out.push({
+      kind: 'primary-changed',
+      subject: m.primary,
+      message: `MariaDB primary ${prev.mariadb.primary} -> ${m.primary} (epoch ${m.epoch})`,
+      level: 'warn',
+    });
+  const r = next.redis;
+  if (r.primary && prev.redis.primary && r.primary !== prev.redis.primary)
+    out.push({
+      kind: 'redis-primary-changed',
+      subject: r.primary,
+      message: `Redis primary ${prev.redis.primary} -> ${r.primary} (Sentinel failover)`,
+      level: 'warn',
+    });
+  const e = next.etcd;
+  if (prev.etcd.leader && e.leader !== prev.etcd.leader)
+    out.push({
+      kind: 'etcd-leader-changed',
+      subject: e.leader ?? prev.etcd.leader,
+      message: e.leader
+        ? `etcd leader ${prev.etcd.leader} -> ${e.leader}`
+        : `etcd has no leader (was ${prev.etcd.leader}): quorum lost?`,
+      level: 'warn',
+    });
+  return out;
+}
+
+function flagChanges(prev: TopologySnapshot, next: TopologySnapshot): TopologyChange[] {
+  if (next.flags.version === prev.flags.version) return [];
+  const names = new Set([...Object.keys(prev.flags.flags), ...Object.keys(next.flags.flags)]);
+  const changed = [...names].filter(
+    (n) => JSON.stringify(prev.flags.flags[n]) !== JSON.stringify(next.flags.flags[n]),
+  );
+  if (!changed.length) return [];
+  return [
+    {
+      kind: 'flags-changed',
+      subject: changed.join(', '),
+      message: `flags version ${next.flags.version}: ${changed
+        .map((n) => (n in next.flags.flags ? n : `${n} removed`))
+        .join(', ')}`,
+      level: 'info',
+    },
+  ];
+}

@@ -1,0 +1,250 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { FeatureFlags, jittered, unrefTimeout } from '@stayline/coordination';
+import { RedisTopologySource } from '@stayline/database';
+import {
+  InstanceChange,
+  SERVICE_REGISTRY,
+  ServiceInstance,
+  ServiceRegistry,
+  Unsubscribe,
+} from '@stayline/discovery';
+import { OBSERVABILITY_LOGGER } from '@stayline/observability';
+import type { Logger } from 'pino';
+import { DashboardConfig } from '../config';
+import { AgentsProbe } from '../probes/agents.probe';
+import { EtcdProbe } from '../probes/etcd.probe';
+import { probeInstance } from '../probes/instance.probe';
+import { InstanceHealthReport } from '../probes/instance-health';
+import { MariaDbProbe } from '../probes/mariadb.probe';
+import { RedisProbe } from '../probes/redis.probe';
+import { emptySnapshot, InstanceView, TimelineEvent, TopologySnapshot } from './snapshot';
+import { diffSnapshots } from './snapshot-diff';
+import { Timeline } from './timeline';
+
+export const DASHBOARD_CONFIG = Symbol('DASHBOARD_CONFIG');
+
+/** Gets every new snapshot, with the timeline events that led to it. */
+export type SnapshotListener = (snapshot: TopologySnapshot, events: TimelineEvent[]) => void;
+
+type PolledParts = Pick<TopologySnapshot, 'agents' | 'mariadb' | 'redis' | 'etcd'>;
+
+/** A snapshot's content, its time of day left out: "did anything change?". */
+const content = (s: TopologySnapshot) => JSON.stringify({ ...s, at: '' });
+
+/**
+ * Keeps the live snapshot of the system. The registry is watched (pushed: a
+ * graceful stop reaches the page within milliseconds, a crash within the
+ * lease); everything without a push (health endpoints, SQL, Sentinels, etcd,
+ * agents) is polled every POLL_INTERVAL_MS, and at once when the agents
+ * publish a new MariaDB topology. Each change is diffed against the last
+ * snapshot into timeline events and handed to the listeners (the event stream).
+ */
+@Injectable()
+export class TopologyCollector implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly instances = new Map<string, ServiceInstance>();
+  private readonly reports = new Map<string, InstanceHealthReport>();
+  private readonly removalReasons = new Map<string, string>();
+  private readonly listeners = new Set<SnapshotListener>();
+  private readonly timeline: Timeline;
+  private readonly topology: RedisTopologySource;
+  private readonly mariadb: MariaDbProbe;
+  private readonly redis: RedisProbe;
+  private readonly etcd: EtcdProbe;
+  private readonly agents: AgentsProbe;
+  private readonly cleanups: Array<Unsubscribe | (() => Promise<void>)> = [];
+  private parts: PolledParts = emptySnapshot();
+  private current = emptySnapshot();
+  /** Off until the first full round: what was there at start is the baseline, not news. */
+  private baselined = false;
+  private polling?: Promise<void>;
+  private pollAgain = false;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    @Inject(DASHBOARD_CONFIG) private readonly c: DashboardConfig,
+    @Inject(SERVICE_REGISTRY) private readonly registry: ServiceRegistry,
+    private readonly flags: FeatureFlags,
+    @Inject(OBSERVABILITY_LOGGER) private readonly logger: Logger,
+  ) {
+    const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+    this.timeline = new Timeline(c.TIMELINE_SIZE);
+    this.topology = new RedisTopologySource({ redis, logger });
+    this.mariadb = new MariaDbProbe({
+      user: c.DB_USER,
+      password: c.DB_PASSWORD,
+      timeoutMs: c.PROBE_TIMEOUT_MS,
+      nodes: c.MARIADB_NODES,
+    });
+    this.redis = new RedisProbe(c.REDIS_SENTINELS, c.REDIS_MASTER_NAME, c.PROBE_TIMEOUT_MS);
+    this.etcd = new EtcdProbe(c.ETCD_ENDPOINTS, c.PROBE_TIMEOUT_MS);
+    this.agents = new AgentsProbe(c.FAILOVER_AGENTS, c.PROBE_TIMEOUT_MS);
+  }
+
+  /** The snapshot now. */
+  snapshot(): TopologySnapshot {
+    return this.current;
+  }
+
+  /** The timeline, oldest first. */
+  events(): TimelineEvent[] {
+    return this.timeline.recent();
+  }
+
+  /** Calls `listener` on every change; returns the function that stops it. */
+  subscribe(listener: SnapshotListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  onApplicationBootstrap(): void {
+    this.logger.info(
+      {
+        services: this.c.DASHBOARD_SERVICES,
+        pollIntervalMs: this.c.POLL_INTERVAL_MS,
+        probeTimeoutMs: this.c.PROBE_TIMEOUT_MS,
+        agents: this.c.FAILOVER_AGENTS.length,
+        etcdMembers: this.c.ETCD_ENDPOINTS.length,
+      },
+      'collecting the topology',
+    );
+    // in the background: the dashboard answers (an empty snapshot) while the coordinator is still reached
+    void this.start().catch((err: Error) =>
+      this.logger.error({ err: err.message }, 'topology collection failed to start'),
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const stop of this.cleanups.splice(0)) await stop();
+    await this.polling?.catch(() => undefined);
+    this.mariadb.close();
+    this.redis.close();
+    await this.topology.close();
+  }
+
+  private async start(): Promise<void> {
+    for (const service of this.c.DASHBOARD_SERVICES) {
+      this.cleanups.push(
+        await this.registry.watch(service, (list, change) =>
+          this.onRegistry(service, list, change),
+        ),
+      );
+    }
+    this.cleanups.push(this.flags.onChange(() => this.rebuild()));
+    // a failover publishes a new topology: show it now, not at the next poll
+    this.cleanups.push(await this.topology.watch(() => void this.poll()));
+    await this.poll();
+    this.baselined = true;
+    this.rebuild();
+    this.schedule();
+  }
+
+  private onRegistry(service: string, list: readonly ServiceInstance[], change: InstanceChange) {
+    if (change.kind === 'removed') this.removalReasons.set(change.id, change.reason);
+    const ids = new Set(list.map((i) => i.id));
+    for (const [id, i] of this.instances)
+      if (i.service === service && !ids.has(id)) {
+        this.instances.delete(id);
+        this.reports.delete(id);
+      }
+    const fresh = list.filter((i) => !this.instances.has(i.id));
+    for (const i of list) this.instances.set(i.id, i);
+    this.rebuild();
+    // a new instance's health and breakers now, rather than at the next poll
+    for (const i of fresh)
+      void probeInstance(i, this.c.PROBE_TIMEOUT_MS).then((r) => {
+        if (!this.instances.has(i.id)) return;
+        this.reports.set(i.id, r);
+        this.rebuild();
+      });
+  }
+
+  /** One round of every polled probe; a round asked for while one runs follows it. */
+  private poll(): Promise<void> {
+    if (this.polling) {
+      this.pollAgain = true;
+      return this.polling;
+    }
+    this.polling = this.round().finally(() => {
+      this.polling = undefined;
+      if (this.pollAgain && !this.stopped) {
+        this.pollAgain = false;
+        void this.poll();
+      }
+    });
+    return this.polling;
+  }
+
+  private async round(): Promise<void> {
+    const listed = [...this.instances.values()];
+    const [reports, agents, mariadb, redis, etcd] = await Promise.all([
+      Promise.all(listed.map((i) => probeInstance(i, this.c.PROBE_TIMEOUT_MS))),
+      this.agents.probe(),
+      this.topology
+        .current()
+        .catch(() => undefined)
+        .then((t) => this.mariadb.probe(t)),
+      this.redis.probe(),
+      this.etcd.probe(),
+    ]);
+    listed.forEach((i, n) => {
+      if (this.instances.has(i.id)) this.reports.set(i.id, reports[n]);
+    });
+    this.parts = { agents, mariadb, redis, etcd };
+    this.rebuild();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = unrefTimeout(() => {
+      void this.poll()
+        .catch((err: Error) => this.logger.warn({ err: err.message }, 'topology poll failed'))
+        .finally(() => this.schedule());
+    }, jittered(this.c.POLL_INTERVAL_MS));
+  }
+
+  private rebuild(): void {
+    const next = this.build();
+    let events: TimelineEvent[] = [];
+    if (this.baselined) {
+      events = this.timeline.add(
+        diffSnapshots(this.current, next, { removalReasons: this.removalReasons }),
+      );
+      this.removalReasons.clear();
+    }
+    if (!events.length && content(next) === content(this.current)) return;
+    this.current = next;
+    for (const listener of this.listeners) listener(next, events);
+  }
+
+  private build(): TopologySnapshot {
+    const instances: InstanceView[] = [...this.instances.values()]
+      .sort((a, b) => a.service.localeCompare(b.service) || a.id.localeCompare(b.id))
+      .map((i) => {
+        const r = this.reports.get(i.id);
+        return {
+          service: i.service,
+          id: i.id,
+          host: i.host,
+          httpPort: i.httpPort,
+          tcpPort: i.tcpPort,
+          version: i.version,
+          startedAt: i.startedAt,
+          health: r?.health ?? 'unknown',
+          inFlight: r?.inFlight,
+          error: r?.error,
+        };
+      });
+    const breakers = instances.flatMap((i) => this.reports.get(i.id)?.breakers ?? []);
+    const flags = this.flags.snapshot();
+    return {
+      at: new Date().toISOString(),
+      instances,
+      breakers,
+      ...this.parts,
+      flags: { version: flags.version, flags: { ...flags.flags } },
+    };
+  }
+}
