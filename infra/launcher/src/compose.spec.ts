@@ -244,7 +244,9 @@ describe('docker-compose.yml', () => {
       expect.arrayContaining(['payment', 'recommendation', 'reservation', 'scrap']),
     );
     for (const app of apps) {
-      expect({ app, instances: instancesOf(app).length }).toEqual({ app, instances: 2 });
+      // one dashboard: a read-only page whose timeline is its own
+      const expected = app === 'dashboard' ? 1 : 2;
+      expect({ app, instances: instancesOf(app).length }).toEqual({ app, instances: expected });
     }
     for (const [name, s] of Object.entries(services)) {
       if (s.command?.[0] !== 'node') continue;
@@ -325,6 +327,40 @@ describe('docker-compose.yml', () => {
         'db-init': { condition: 'service_completed_successfully' },
       });
     };
+    // the dashboard (apps/dashboard): probes the compose file's nodes, agents and etcd read-only
+    type DashboardEnv = {
+      INSTANCE_ID: string;
+      HOST: string;
+      ADVERTISE_HOST?: string;
+      HTTP_PORT: number;
+      DB_USER: string;
+      DB_PASSWORD: string;
+      MARIADB_NODES: Array<{ name: string; host: string; port: number }>;
+      FAILOVER_AGENTS: Array<{ name: string; host: string; port: number }>;
+      REDIS_SENTINELS: Array<{ host: string; port: number }>;
+      ETCD_ENDPOINTS: string[];
+    };
+    const checkDashboard = (name: string, s: Service, c: DashboardEnv) => {
+      expect({ name, id: c.INSTANCE_ID, advertise: c.ADVERTISE_HOST, host: c.HOST }).toEqual({
+        name,
+        id: name,
+        advertise: name,
+        host: '0.0.0.0',
+      });
+      expect(s.expose).toContain(String(c.HTTP_PORT));
+      expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(creds.app);
+      expect(c.MARIADB_NODES.map((n) => `${n.host}:${n.port}`)).toEqual([primary, ...replicas]);
+      expect(c.FAILOVER_AGENTS.map((a) => a.host).sort()).toEqual(
+        instancesOf('failover-agent').map(([n]) => n),
+      );
+      for (const n of [...c.MARIADB_NODES, ...c.FAILOVER_AGENTS, ...c.REDIS_SENTINELS])
+        expect(get(n.host).expose).toContain(String(n.port));
+      expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
+      expect(c.ETCD_ENDPOINTS.map((u) => new URL(u).hostname)).toEqual(
+        Object.keys(services).filter((n) => /^etcd-\d+$/.test(n)),
+      );
+      return c.INSTANCE_ID;
+    };
     const saved = process.env.STAYLINE_PROFILE;
     delete process.env.STAYLINE_PROFILE; // the compose file sets every secret: no dev default may be needed
     try {
@@ -340,6 +376,10 @@ describe('docker-compose.yml', () => {
           if (!parsed.success) throw new Error(`${name}: ${JSON.stringify(parsed.error.issues)}`);
           if ('AGENT_ID' in (parsed.data as object)) {
             checkAgent(name, s, parsed.data as AgentEnv);
+            continue;
+          }
+          if ('DASHBOARD_SERVICES' in (parsed.data as object)) {
+            ids.add(checkDashboard(name, s, parsed.data as DashboardEnv));
             continue;
           }
           const c = parsed.data as {

@@ -70,7 +70,8 @@ function watchServices(stack: Stack): {
   all: string[];
 } {
   const seen = new Map<string, number>();
-  const services = stack.byKind('service');
+  // the dashboard has no database of its own: it has no epoch to switch
+  const services = stack.byKind('service').filter((c) => c.meta?.service !== 'dashboard');
   const timer = setInterval(() => {
     for (const s of services) {
       void fetch(`http://${s.host}:${s.port}/health/ready`, { signal: AbortSignal.timeout(1_000) })

@@ -3,9 +3,12 @@ import http from 'node:http';
 import path from 'node:path';
 import { freePorts, waitFor } from './ports';
 import { isAlive, tail } from './process';
+import { startDashboard } from './dashboard';
 import { etcdEnv } from './services';
 import type { Stack } from './stack';
 import { Component } from './state';
+
+export { dashboardEnv, startDashboard } from './dashboard';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 
@@ -24,6 +27,7 @@ export const DEFAULT_SERVICE_PORTS: Readonly<Record<string, { http: number[]; tc
   scrap: { http: [4301, 4302], tcp: [5301, 5302] },
 };
 export const DEFAULT_GATEWAY_SYNC_PORT = 4901;
+export const DEFAULT_DASHBOARD_PORT = 4501;
 
 export interface ServicePorts {
   http?: number[];
@@ -43,6 +47,10 @@ export interface StartServicesOptions {
   gatewaySync?: boolean;
   /** The sync's own HTTP port; drawn free when omitted. */
   gatewaySyncPort?: number;
+  /** One dashboard instance (apps/dashboard) last; default: with every service behind the gateway. */
+  dashboard?: boolean;
+  /** The dashboard's HTTP port; drawn free when omitted unless `ports` fixes the others (then 4501). */
+  dashboardPort?: number;
   log?: (line: string) => void;
 }
 
@@ -105,14 +113,27 @@ export async function startServices(
     if (services.length)
       log(`${services.join(', ')}: ${started.length} instance(s) in ${Date.now() - t} ms`);
   }
+  const withDashboard = o.dashboard ?? (withSync && !o.services);
+  if (withDashboard) {
+    const t = Date.now();
+    instances.push(await startDashboard(stack, { port: o.dashboardPort ?? dashboardPortOf(o) }));
+    log(`dashboard: 1 instance in ${Date.now() - t} ms`);
+  }
   const syncComponent = await sync;
   if (syncComponent) {
-    const expected = Object.fromEntries(wanted.map((s) => [s, count]));
+    const expected: Record<string, number> = Object.fromEntries(wanted.map((s) => [s, count]));
+    if (withDashboard) expected.dashboard = 1;
     await waitForGatewayUpstreams(stack, expected);
   }
   const startupMs = Date.now() - t0;
   log(`services: ${instances.length} instance(s) behind the gateway in ${startupMs} ms`);
   return { instances, sync: syncComponent, startupMs };
+}
+
+/** The commands fix every port (`ports`): the dashboard's is then 4501 (STAYLINE_DASHBOARD_PORT); tests draw free ones. */
+function dashboardPortOf(o: StartServicesOptions): number | undefined {
+  if (!o.ports) return undefined;
+  return Number(process.env.STAYLINE_DASHBOARD_PORT ?? DEFAULT_DASHBOARD_PORT);
 }
 
 /** Starts the gateway sync agent (infra/gateway-sync): nginx's upstreams follow the registry. */

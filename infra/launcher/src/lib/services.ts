@@ -11,7 +11,8 @@ export interface ServiceInstanceOptions {
   /** Instance name, e.g. `payment-1`; default `<service>-<n>`. */
   name?: string;
   httpPort?: number;
-  tcpPort?: number;
+  /** `none`: an HTTP-only app (no `TCP_PORT`, no `tcp` in its ports). */
+  tcpPort?: number | 'none';
   /** Extra environment (over the stack-derived one). */
   env?: Record<string, string>;
   /** Entry point; default apps/<service>/src/main.ts run through SWC. */
@@ -57,7 +58,7 @@ export async function startServiceInstance(
   const name = o.name ?? stack.nextInstanceName(o.service);
   const [httpFree, tcpFree] = await freePorts(2);
   const httpPort = o.httpPort ?? httpFree;
-  const tcpPort = o.tcpPort ?? tcpFree;
+  const tcpPort = o.tcpPort === 'none' ? undefined : (o.tcpPort ?? tcpFree);
   const dir = path.join(stack.stateDir, name);
   const entry = o.entry ?? path.join(ROOT, 'apps', o.service, 'src', 'main.ts');
   const component: Component = {
@@ -66,7 +67,7 @@ export async function startServiceInstance(
     role: 'instance',
     host: '127.0.0.1',
     port: httpPort,
-    ports: { http: httpPort, tcp: tcpPort },
+    ports: tcpPort === undefined ? { http: httpPort } : { http: httpPort, tcp: tcpPort },
     dir,
     meta: { service: o.service },
     spec: {
@@ -78,7 +79,7 @@ export async function startServiceInstance(
         INSTANCE_ID: name,
         HOST: '127.0.0.1',
         HTTP_PORT: String(httpPort),
-        TCP_PORT: String(tcpPort),
+        ...(tcpPort === undefined ? {} : { TCP_PORT: String(tcpPort) }),
         ...o.env,
       },
       logFile: path.join(dir, 'service.log'),

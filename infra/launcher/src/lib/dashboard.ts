@@ -1,0 +1,37 @@
+import path from 'node:path';
+import { serviceEnv } from './services';
+import type { Stack } from './stack';
+import { Component } from './state';
+
+const ROOT = path.resolve(__dirname, '../../../..');
+
+/**
+ * What the dashboard (apps/dashboard) reads on a launcher stack: the
+ * Sentinels, the etcd members and the services' database user (from
+ * {@link serviceEnv}), the MariaDB nodes, and the failover agents running now
+ * (they do not register in discovery: start them before the dashboard).
+ */
+export function dashboardEnv(stack: Stack): Record<string, string> {
+  const list = (cs: Component[]) => cs.map((c) => `${c.name}@${c.host}:${c.port}`).join(',');
+  const agents = stack.byKind('agent').filter((c) => c.meta?.service === 'failover-agent');
+  return {
+    ...serviceEnv(stack, 'dashboard'),
+    MARIADB_NODES: list(stack.byKind('mariadb')),
+    FAILOVER_AGENTS: list(agents),
+  };
+}
+
+/** Starts `dashboard-1`: HTTP only, registered in discovery as `dashboard`, routed by nginx at `/dashboard`. */
+export function startDashboard(
+  stack: Stack,
+  o: { port?: number; env?: Record<string, string> } = {},
+): Promise<Component> {
+  return stack.startService({
+    service: 'dashboard',
+    name: 'dashboard-1',
+    httpPort: o.port,
+    tcpPort: 'none',
+    entry: path.join(ROOT, 'apps', 'dashboard', 'src', 'main.ts'),
+    env: { ...dashboardEnv(stack), ...o.env },
+  });
+}
