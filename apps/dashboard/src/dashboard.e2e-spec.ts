@@ -113,6 +113,16 @@ describe('dashboard through the gateway (whole stack)', () => {
     const topology = await publishedTopology(stack);
     const leader = await leaderAgent(stack);
     const status = await stack.status();
+    // the status contract lists the dashboard like any service instance (HTTP only)
+    const listed = status.components.find((c) => c.name === 'dashboard-1');
+    expect(listed).toMatchObject({
+      kind: 'service',
+      role: 'instance',
+      host: '127.0.0.1',
+      healthy: true,
+    });
+    expect(listed?.ports).toEqual({ http: listed?.port });
+    expect(listed?.pid).toBeGreaterThan(0);
     const sentinelMaster = status.components.find((c) => c.kind === 'sentinel')?.master;
     let s = (await snapshot()).snapshot;
     await waitFor(
