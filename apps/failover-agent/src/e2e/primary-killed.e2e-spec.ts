@@ -7,7 +7,7 @@
  *   FAILOVER_ROUNDS=20 npx jest primary-killed   (or npm run chaos -- --rounds 20)
  */
 import { Component, publishedTopology, waitFor } from '@stayline/launcher';
-import { MariaDbRound, mariadbRound } from '../testing/failover-rounds';
+import { MariaDbRound, mariadbRound } from '@stayline/demo';
 import { replicating } from '../testing/nodes';
 import { useAgentCluster } from '../testing/agent-cluster';
 

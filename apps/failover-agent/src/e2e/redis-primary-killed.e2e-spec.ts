@@ -9,8 +9,7 @@
 import { FeatureFlags, flag, RedisCoordinationBackend } from '@stayline/coordination';
 import { RedisRegistry } from '@stayline/discovery';
 import { publishedTopology, replicationInfo, waitFor } from '@stayline/launcher';
-import { RedisRound, redisRound, redisSettled } from '../testing/failover-rounds';
-import { RedisWriteStream } from '../testing/redis-stream';
+import { RedisRound, redisRound, redisSettled, RedisWriteStream } from '@stayline/demo';
 import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);

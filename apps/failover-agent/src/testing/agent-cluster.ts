@@ -4,7 +4,7 @@
  * follows the published topology; stopped (no process left) after the file.
  */
 import { Stack, StartAgentsOptions, startFailoverAgents, startStack } from '@stayline/launcher';
-import { WriteStream } from './write-stream';
+import { WriteStream } from '@stayline/demo';
 
 export interface AgentCluster {
   stack: Stack;

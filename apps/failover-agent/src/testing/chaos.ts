@@ -14,9 +14,9 @@ import {
   RedisRound,
   redisRound,
   redisSettled,
-} from './failover-rounds';
-import { RedisWriteStream } from './redis-stream';
-import { WriteStream } from './write-stream';
+  RedisWriteStream,
+  WriteStream,
+} from '@stayline/demo';
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,6 +1,6 @@
 /**
  * One round of each fault, measured the same way by the fault test, `npm run
- * chaos` and the benchmark (docs/patterns/failover.md):
+ * chaos`, the benchmark and `npm run demo:failover` (docs/patterns/failover.md):
  * - MariaDB: SIGKILL of the primary under a write stream -> the first write
  *   accepted on the new primary through a ReplicaRouter following the topology;
  *   every acknowledged write checked on the new primary and the repointed
@@ -45,8 +45,20 @@ export interface MariaDbRound {
   rejoin: 'restarted' | 'rebuilt';
 }
 
+/** What a caller may watch during a round (a demo prints the kill on its timeline). */
+export interface RoundHooks {
+  /** Right after the SIGKILL, with the killed node and `performance.now()`. */
+  onKill?: (name: string, at: number) => void;
+  /** Once the first write sent after the kill was accepted, with the outage and the new primary. */
+  onResumed?: (outageMs: number, promoted: string) => void;
+}
+
 /** SIGKILLs the MariaDB primary under `stream`, checks every acknowledged write, rejoins the old primary. */
-export async function mariadbRound(stack: Stack, stream: WriteStream): Promise<MariaDbRound> {
+export async function mariadbRound(
+  stack: Stack,
+  stream: WriteStream,
+  hooks: RoundHooks = {},
+): Promise<MariaDbRound> {
   const before = await publishedTopology(stack);
   if (!before) throw new Error('no topology published');
   const old = before.primary.name;
@@ -54,11 +66,13 @@ export async function mariadbRound(stack: Stack, stream: WriteStream): Promise<M
   await stream.resumedAfter(performance.now()); // the stream flows
   const killedAt = performance.now();
   stack.kill(old, 'SIGKILL');
+  hooks.onKill?.(old, killedAt);
   const first = await stream.resumedAfter(killedAt, 60_000);
   const after = await publishedTopology(stack);
   if (!after || after.epoch <= before.epoch) throw new Error('no new topology after the failover');
   recordRoles(stack, after);
   const oldPrimaryDown = !isAlive(oldPid);
+  hooks.onResumed?.(first.ackedAt - killedAt, after.primary.name);
 
   // more writes on the new primary, then every acknowledged write wherever it must be
   await sleep(300);
@@ -137,16 +151,19 @@ export async function redisSettled(stack: Stack, lastKillAt: number): Promise<vo
 export async function redisRound(
   stack: Stack,
   stream: RedisWriteStream,
+  hooks: RoundHooks = {},
 ): Promise<RedisRound & { killedAt: number }> {
   const old = stack.redis.primary;
   await stream.acceptedAfter(performance.now());
   const killedAt = performance.now();
   stack.kill(old.name, 'SIGKILL');
+  hooks.onKill?.(old.name, killedAt);
   const first = await stream.acceptedAfter(killedAt, 60_000);
   const promoted = await sentinelMaster(stack.redis.sentinels[0]);
   const next = stack.redis.replicas.find((r) => r.port === promoted.port);
   if (!next)
     throw new Error(`Sentinel names ${promoted.host}:${promoted.port}, not a known replica`);
+  hooks.onResumed?.(first.acceptedAt - killedAt, next.name);
   stack.setRole(next.name, 'primary');
   stack.setRole(old.name, 'replica');
   const lost = await stream.lostOn(promoted);

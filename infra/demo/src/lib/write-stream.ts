@@ -1,8 +1,9 @@
 /**
  * A steady write stream through a ReplicaRouter that follows the published
  * topology, exactly as a service's router does, recording every acknowledged
- * write (the commit returned). The fault tests, `npm run chaos`, the demo and
- * the bench check them against every node after a failover.
+ * write (the commit returned). The failover fault tests, `npm run chaos`, the
+ * demos and the bench check them against every node after a failover; it lives
+ * in the demo kit so that infra and the apps' tests can share it.
  */
 import {
   RedisTopologySource,
