@@ -27,6 +27,41 @@ export async function clearFlag(stack: Stack, name: string): Promise<void> {
   await adminFlags(stack, 'DELETE', name);
 }
 
+/**
+ * Starts an instance again with some environment changed (a setting its
+ * service reads only at start, such as `LB_STRATEGY`); `undefined` removes a
+ * variable. Resolves the values it replaced, to hand back for the way back.
+ */
+export async function restartWithEnv(
+  stack: Stack,
+  name: string,
+  env: Record<string, string | undefined>,
+): Promise<Record<string, string | undefined>> {
+  const c = stack.component(name);
+  const current = { ...c.spec.env };
+  const previous = Object.fromEntries(Object.keys(env).map((k) => [k, current[k]]));
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete current[k];
+    else current[k] = v;
+  }
+  c.spec.env = current;
+  await stack.restart(name);
+  return previous;
+}
+
+/**
+ * Stops an instance a demo started and drops it from the stack's record, so
+ * that the next demo (and `stack:status`) sees the stack as it was.
+ */
+export async function removeInstance(stack: Stack, name: string): Promise<void> {
+  const known = stack.components.some((c) => c.name === name);
+  if (!known) return;
+  await stack.stopComponent(name);
+  const i = stack.state.components.findIndex((c) => c.name === name);
+  if (i >= 0) stack.state.components.splice(i, 1);
+  stack.save();
+}
+
 async function adminFlags(
   stack: Stack,
   method: string,

@@ -1,0 +1,70 @@
+import { HttpClient, HttpRequestOptions } from '@stayline/launcher';
+import { Sample } from './load';
+
+const DAY_MS = 86_400_000;
+/** How far ahead a night can be booked (apps/reservation stay-dates.ts: 365 days). */
+const HORIZON_DAYS = 364;
+
+/**
+ * Distinct one-night bookings for a {@link Load}: every request a listing and
+ * night of its own and its own Idempotency-Key, so none conflicts with another
+ * and none is a replay. A run starts at a random (listing, night) slot, so runs
+ * one after another on the same stack rarely meet a night booked before (such a
+ * booking answers 409, which is not a failure).
+ *
+ * @example
+ *   const bookings = await Bookings.forStack(d.gateway);
+ *   const load = Load.start({ workers: 8, keepReplies: true, request: (n) => bookings.request(n) });
+ */
+export class Bookings {
+  private readonly run = Math.random().toString(36).slice(2, 8);
+  private readonly start: number;
+
+  private constructor(
+    private readonly gateway: string,
+    private readonly listings: string[],
+  ) {
+    this.start = Math.floor(Math.random() * listings.length * HORIZON_DAYS);
+  }
+
+  /** Reads the bookable listings through the gateway. */
+  static async forStack(gateway: string): Promise<Bookings> {
+    const client = new HttpClient();
+    try {
+      const reply = await client.request(`${gateway}/api/listings?limit=100`);
+      if (reply.status !== 200) throw new Error(`GET /api/listings answered ${reply.status}`);
+      const ids = reply.json<{ items: Array<{ id: string }> }>().items.map((l) => l.id);
+      return new Bookings(gateway, ids.sort());
+    } finally {
+      client.close();
+    }
+  }
+
+  /** The n-th booking: `POST /api/reservations` with its own listing, night and key. */
+  request(n: number): { url: string } & HttpRequestOptions {
+    const slot = (this.start + n) % (this.listings.length * HORIZON_DAYS);
+    const night = 1 + Math.floor(slot / this.listings.length);
+    return {
+      url: `${this.gateway}/api/reservations`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `demo-${this.run}-${n}` },
+      body: JSON.stringify({
+        listingId: this.listings[slot % this.listings.length],
+        userId: `demo-${n % 97}`,
+        checkIn: day(night),
+        checkOut: day(night + 1),
+        guests: 1,
+      }),
+    };
+  }
+}
+
+/** The reservation id of a booking the service accepted (a sample kept with its reply). */
+export function reservationIdOf(sample: Sample): string | undefined {
+  if (!sample.reply || (sample.reply.status !== 201 && sample.reply.status !== 202)) return;
+  return sample.reply.json<{ id?: string }>().id;
+}
+
+function day(offset: number): string {
+  return new Date(Date.now() + offset * DAY_MS).toISOString().slice(0, 10);
+}
