@@ -1,6 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@stayline/discovery';
-import { ObservabilityModule } from '@stayline/observability';
+import { OBSERVABILITY_LOGGER, ObservabilityModule } from '@stayline/observability';
+import { chosenCoordination, chosenRegistry } from '@stayline/service-runtime';
+import type { Logger } from 'pino';
 import { DashboardConfig } from './config';
 import { DashboardController } from './http/dashboard.controller';
 import { EventStream } from './http/event-stream';
@@ -14,18 +16,25 @@ import { DASHBOARD_CONFIG, TopologyCollector } from './topology/topology-collect
 @Module({})
 export class AppModule {
   static forRoot(c: DashboardConfig): DynamicModule {
+    const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
     return {
       module: AppModule,
       imports: [
         ObservabilityModule.forRoot({ service: c.SERVICE_NAME, level: c.LOG_LEVEL }),
-        DiscoveryModule.forRoot({
-          service: c.SERVICE_NAME,
-          instanceId: c.INSTANCE_ID,
-          version: c.VERSION,
-          host: c.ADVERTISE_HOST ?? c.HOST,
-          httpPort: c.HTTP_PORT,
-          redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
-          drainDelayMs: c.DRAIN_DELAY_MS,
+        // the registry and the flags on the backends the services use, or it would watch another store
+        DiscoveryModule.forRootAsync({
+          inject: [OBSERVABILITY_LOGGER],
+          useFactory: (logger: Logger) => ({
+            service: c.SERVICE_NAME,
+            instanceId: c.INSTANCE_ID,
+            version: c.VERSION,
+            host: c.ADVERTISE_HOST ?? c.HOST,
+            httpPort: c.HTTP_PORT,
+            redis,
+            registry: chosenRegistry(c, redis, logger),
+            coordination: chosenCoordination(c, redis, logger),
+            drainDelayMs: c.DRAIN_DELAY_MS,
+          }),
         }),
       ],
       controllers: [DashboardController],

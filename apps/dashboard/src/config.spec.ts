@@ -20,6 +20,18 @@ describe('dashboardConfig', () => {
       MARIADB_NODES: [],
     });
     expect(c.DASHBOARD_SERVICES).toContain('dashboard');
+    expect(c.ETCD_ENDPOINTS?.endpoints).toEqual(['http://127.0.0.1:2479']);
+    expect(c.DISCOVERY_BACKEND).toBe('redis');
+  });
+
+  it('watches an etcd registry only with the members named', () => {
+    const dev = { ...base, STAYLINE_PROFILE: 'dev', DISCOVERY_BACKEND: 'etcd' };
+    expect(() => dashboardConfig(dev)).toThrow(
+      /ETCD_ENDPOINTS: required when DISCOVERY_BACKEND=etcd/,
+    );
+    expect(dashboardConfig({ ...dev, ETCD_ENDPOINTS: '127.0.0.1:2479' }).DISCOVERY_BACKEND).toBe(
+      'etcd',
+    );
   });
 
   it('has no default for the probe password outside the dev profile', () => {

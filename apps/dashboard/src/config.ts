@@ -1,4 +1,12 @@
-import { csv, hostPorts, loadConfig, nodeAddress, port } from '@stayline/service-runtime';
+import {
+  backendSettings,
+  csv,
+  hostPorts,
+  loadConfig,
+  nodeAddress,
+  port,
+  requireEtcdWhenChosen,
+} from '@stayline/service-runtime';
 import { z } from 'zod';
 
 const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -12,7 +20,7 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
   const dev = env.STAYLINE_PROFILE === 'dev';
   const secret = (devDefault: string) =>
     dev ? z.string().min(1).default(devDefault) : z.string().min(1);
-  return z.object({
+  const schema = z.object({
     SERVICE_NAME: z.literal('dashboard').default('dashboard'),
     INSTANCE_ID: z
       .string()
@@ -40,8 +48,8 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     MARIADB_NODES: csv().default([]).pipe(z.array(nodeAddress())),
     /** The failover agents' HTTP addresses, `name@host:port` (they do not register in discovery). */
     FAILOVER_AGENTS: csv().default([]).pipe(z.array(nodeAddress())),
-    /** etcd members' client URLs; empty: no etcd panel. */
-    ETCD_ENDPOINTS: csv().default([]),
+    /** The registry watched and the flags shown: the same backends the services use; ETCD_ENDPOINTS also feeds the etcd panel (none: no panel). */
+    ...backendSettings,
     /** How often health endpoints, databases, Sentinels, etcd and agents are polled. Registry changes are pushed, not polled. */
     POLL_INTERVAL_MS: ms(1_000),
     /** Timeout of one probe. */
@@ -55,6 +63,7 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
   });
+  return schema.superRefine(requireEtcdWhenChosen);
 }
 export type DashboardConfig = z.infer<ReturnType<typeof dashboardConfigSchema>>;
 

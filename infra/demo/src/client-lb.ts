@@ -153,7 +153,7 @@ void runDemo(
     );
 
     // one figure per measure: round robin's value next to power of two's
-    type Side = ReturnType<typeof split>;
+    type Side = Awaited<ReturnType<typeof phase>>['rr'];
     const sideBySide = (
       name: string,
       phase: { rr: Side; p2c: Side },

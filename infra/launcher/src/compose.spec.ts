@@ -338,7 +338,7 @@ describe('docker-compose.yml', () => {
       MARIADB_NODES: Array<{ name: string; host: string; port: number }>;
       FAILOVER_AGENTS: Array<{ name: string; host: string; port: number }>;
       REDIS_SENTINELS: Array<{ host: string; port: number }>;
-      ETCD_ENDPOINTS: string[];
+      ETCD_ENDPOINTS: { endpoints: string[] };
     };
     const checkDashboard = (name: string, s: Service, c: DashboardEnv) => {
       expect({ name, id: c.INSTANCE_ID, advertise: c.ADVERTISE_HOST, host: c.HOST }).toEqual({
@@ -356,7 +356,7 @@ describe('docker-compose.yml', () => {
       for (const n of [...c.MARIADB_NODES, ...c.FAILOVER_AGENTS, ...c.REDIS_SENTINELS])
         expect(get(n.host).expose).toContain(String(n.port));
       expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
-      expect(c.ETCD_ENDPOINTS.map((u) => new URL(u).hostname)).toEqual(
+      expect(c.ETCD_ENDPOINTS.endpoints.map((u) => new URL(u).hostname)).toEqual(
         Object.keys(services).filter((n) => /^etcd-\d+$/.test(n)),
       );
       return c.INSTANCE_ID;

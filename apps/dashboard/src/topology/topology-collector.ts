@@ -77,7 +77,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
       nodes: c.MARIADB_NODES,
     });
     this.redis = new RedisProbe(c.REDIS_SENTINELS, c.REDIS_MASTER_NAME, c.PROBE_TIMEOUT_MS);
-    this.etcd = new EtcdProbe(c.ETCD_ENDPOINTS, c.PROBE_TIMEOUT_MS);
+    this.etcd = new EtcdProbe(c.ETCD_ENDPOINTS?.endpoints ?? [], c.PROBE_TIMEOUT_MS);
     this.agents = new AgentsProbe(c.FAILOVER_AGENTS, c.PROBE_TIMEOUT_MS);
   }
 
@@ -104,7 +104,9 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
         pollIntervalMs: this.c.POLL_INTERVAL_MS,
         probeTimeoutMs: this.c.PROBE_TIMEOUT_MS,
         agents: this.c.FAILOVER_AGENTS.length,
-        etcdMembers: this.c.ETCD_ENDPOINTS.length,
+        etcdMembers: this.c.ETCD_ENDPOINTS?.endpoints.length ?? 0,
+        discovery: this.c.DISCOVERY_BACKEND,
+        coordination: this.c.COORDINATION_BACKEND,
       },
       'collecting the topology',
     );
