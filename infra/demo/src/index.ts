@@ -6,6 +6,7 @@ export * from './lib/demo';
 export * from './lib/load';
 export * from './lib/admin';
 export * from './lib/logs';
+export * from './lib/flag-views';
 export * from './lib/write-stream';
 export * from './lib/redis-stream';
 export * from './lib/failover-rounds';

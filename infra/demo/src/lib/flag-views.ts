@@ -1,0 +1,52 @@
+import { Component, Stack } from '@stayline/launcher';
+import { ADMIN_TOKEN } from './demo';
+import { FlagBody, instancesOf } from './admin';
+
+/** What `GET /admin/flags` answers: the instance's local copy, the one its code reads. */
+export interface FlagSnapshotView {
+  version: number;
+  flags: Record<string, FlagBody>;
+}
+
+/** Instances that serve the admin API (every service instance; the dashboard has none). */
+export function flagInstances(stack: Stack, service?: string): Component[] {
+  return instancesOf(stack, service).filter((c) => c.meta?.service !== 'dashboard');
+}
+
+/** One instance's own view of the flags, read from its admin API. */
+export async function flagsOf(c: Component): Promise<FlagSnapshotView> {
+  const res = await fetch(`http://${c.host}:${c.port}/admin/flags`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    signal: AbortSignal.timeout(2_000),
+  });
+  if (!res.ok) throw new Error(`${c.name}: GET /admin/flags answered ${res.status}`);
+  return (await res.json()) as FlagSnapshotView;
+}
+
+/**
+ * Polls each instance's view, back to back, until `applied` holds for it, and
+ * resolves when every instance was seen applying it (`performance.now()` per
+ * instance). A time is when the answer that first showed it arrived: at most
+ * one poll (a millisecond or two here) after the instance applied it.
+ */
+export async function whenApplied(
+  instances: Component[],
+  applied: (snapshot: FlagSnapshotView) => boolean,
+  timeoutMs = 10_000,
+): Promise<Map<string, number>> {
+  const deadline = performance.now() + timeoutMs;
+  const seen = new Map<string, number>();
+  await Promise.all(
+    instances.map(async (c) => {
+      while (performance.now() < deadline) {
+        const view = await flagsOf(c).catch(() => undefined);
+        if (view && applied(view)) {
+          seen.set(c.name, performance.now());
+          return;
+        }
+      }
+      throw new Error(`${c.name} did not apply the flag within ${timeoutMs} ms`);
+    }),
+  );
+  return seen;
+}
