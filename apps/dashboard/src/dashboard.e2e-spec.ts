@@ -5,7 +5,8 @@
  * its Sentinels, etcd), the event stream pushes a graceful stop in well under
  * a second, and in a real browser (Debian's chromium, never a downloaded one)
  * a row disappears within 2 s of a SIGTERM and within the lease TTL plus one
- * renewal of a SIGKILL. One stack for all of it (each start costs ~15 s).
+ * renewal of a SIGKILL; a MariaDB failover reaches the timeline. One stack for
+ * all of it (each start costs ~15 s).
  *   DASHBOARD_SCREENSHOT=docs/images/dashboard.png npm test -- dashboard.e2e
  */
 import fs from 'node:fs';
@@ -265,6 +266,38 @@ describe('dashboard through the gateway (whole stack)', () => {
     } finally {
       await fetch(flag, { method: 'DELETE', headers: ADMIN });
     }
+  });
+
+  it('shows a MariaDB failover: finished, primary changed, the old primary fenced', async () => {
+    const before = await publishedTopology(stack);
+    const old = before?.primary.name as string;
+    stack.kill(old, 'SIGKILL');
+    let last: Awaited<ReturnType<typeof snapshot>> | undefined;
+    await waitFor(
+      'the failover on the page',
+      async () => {
+        last = await snapshot();
+        const kinds = new Set(last.timeline.map((e) => e.kind));
+        return (
+          last.snapshot.mariadb.primary !== old &&
+          kinds.has('primary-changed') &&
+          kinds.has('failover-finished')
+        );
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    const now = await publishedTopology(stack);
+    const s = last?.snapshot as TopologySnapshot;
+    expect(s.mariadb).toMatchObject({ epoch: now?.epoch, primary: now?.primary.name });
+    expect(s.mariadb.nodes.find((n) => n.name === old)).toMatchObject({
+      role: 'fenced',
+      reachable: false,
+    });
+    expect(s.mariadb.nodes.find((n) => n.name === now?.primary.name)).toMatchObject({
+      readOnly: false,
+    });
+    const finished = last?.timeline.find((e) => e.kind === 'failover-finished');
+    expect(finished?.message).toContain(`${old} -> ${now?.primary.name}`);
   });
 
   it('in a browser: a stopped instance disappears within 2 s, a killed one within the lease', async () => {

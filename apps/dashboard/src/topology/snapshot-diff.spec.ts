@@ -134,10 +134,17 @@ describe('diffSnapshots', () => {
     });
     expect(kinds(idle, acting)).toEqual(['failover-started agent-1']);
     expect(kinds(acting, done)).toEqual([
-      'failover-finished mariadb-2',
       'primary-changed mariadb-2',
+      'failover-finished mariadb-2',
     ]);
-    expect(diffSnapshots(acting, done)[0].message).toBe(
+    // one diff holding the whole failover: in the order it happened, naming the old primary
+    expect(kinds(idle, { ...done, agents: { agents: [agent(true, 2)] } })).toEqual([
+      'failover-started agent-1',
+      'primary-changed mariadb-2',
+      'failover-finished mariadb-2',
+    ]);
+    expect(diffSnapshots(idle, acting)[0].message).toContain('of mariadb-1');
+    expect(diffSnapshots(acting, done)[1].message).toBe(
       'failover finished: mariadb-1 -> mariadb-2 in 640 ms, epoch 2 (primary dead)',
     );
     // the same report seen again (an agent back after a blip) is not a second failover

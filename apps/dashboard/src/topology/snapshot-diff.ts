@@ -29,8 +29,11 @@ export function diffSnapshots(
   return [
     ...instanceChanges(prev.instances, next.instances, hints),
     ...breakerChanges(prev.breakers, next.breakers),
-    ...agentChanges(prev, next),
+    ...leaderChanges(prev, next),
+    // in the order they happen when one diff holds a whole failover
+    ...failoverStarts(prev, next),
     ...primaryChanges(prev, next),
+    ...failoverEnds(prev, next),
     ...flagChanges(prev, next),
   ];
 }
@@ -111,9 +114,9 @@ function breakerChanges(prev: BreakerView[], next: BreakerView[]): TopologyChang
   return out;
 }
 
-function agentChanges(prev: TopologySnapshot, next: TopologySnapshot): TopologyChange[] {
+function leaderChanges(prev: TopologySnapshot, next: TopologySnapshot): TopologyChange[] {
   const out: TopologyChange[] = [];
-  const { agents: a, mariadb } = next;
+  const a = next.agents;
   if (a.leader !== prev.agents.leader) {
     out.push(
       a.leader
@@ -131,24 +134,35 @@ function agentChanges(prev: TopologySnapshot, next: TopologySnapshot): TopologyC
           },
     );
   }
+  return out;
+}
+
+function failoverStarts(prev: TopologySnapshot, next: TopologySnapshot): TopologyChange[] {
   const wasActing = new Set(prev.agents.agents.filter((x) => x.acting).map((x) => x.id));
-  for (const agent of a.agents.filter((x) => x.acting && !wasActing.has(x.id)))
-    out.push({
+  // the primary being replaced is the one before this change
+  const primary = prev.mariadb.primary ?? next.mariadb.primary ?? 'the primary';
+  return next.agents.agents
+    .filter((x) => x.acting && !wasActing.has(x.id))
+    .map((agent) => ({
       kind: 'failover-started',
       subject: agent.id,
-      message: `${agent.id} started a failover of ${mariadb.primary ?? 'the primary'}`,
+      message: `${agent.id} started a failover or switchover of ${primary}`,
       level: 'warn',
-    });
+    }));
+}
+
+function failoverEnds(prev: TopologySnapshot, next: TopologySnapshot): TopologyChange[] {
   const before = latestFailover(prev);
   const after = latestFailover(next);
-  if (after && after.epoch > (before?.epoch ?? 0))
-    out.push({
+  if (!after || after.epoch <= (before?.epoch ?? 0)) return [];
+  return [
+    {
       kind: 'failover-finished',
       subject: after.to,
       message: `${after.kind} finished: ${after.from} -> ${after.to} in ${after.totalMs} ms, epoch ${after.epoch} (${after.reason})`,
       level: 'info',
-    });
-  return out;
+    },
+  ];
 }
 
 /** The newest failover or switchover any agent reports. */
