@@ -23,6 +23,7 @@ import {
   Stack,
 } from '@stayline/launcher';
 import {
+  databaseOf,
   Demo,
   followLogs,
   mariadbRound,
@@ -56,15 +57,8 @@ function watchServices(d: Demo) {
   const reached: Array<{ name: string; epoch: number; at: number }> = [];
   const timer = setInterval(() => {
     for (const s of services) {
-      void fetch(`http://${s.host}:${s.port}/health/ready`, { signal: AbortSignal.timeout(1_000) })
-        .then(
-          (r) =>
-            r.json() as Promise<{
-              details?: { database?: { epoch?: number; primary?: { name?: string } } };
-            }>,
-        )
-        .then((b) => {
-          const db = b.details?.database;
+      void databaseOf(s)
+        .then((db) => {
           if (db?.epoch === undefined || epochOf.get(s.name) === db.epoch) return;
           if (epochOf.has(s.name))
             d.say(

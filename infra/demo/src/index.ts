@@ -7,6 +7,7 @@ export * from './lib/load';
 export * from './lib/admin';
 export * from './lib/logs';
 export * from './lib/flag-views';
+export * from './lib/database-views';
 export * from './lib/write-stream';
 export * from './lib/redis-stream';
 export * from './lib/failover-rounds';
