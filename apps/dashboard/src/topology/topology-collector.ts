@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { FeatureFlags, jittered, unrefTimeout } from '@stayline/coordination';
+import { delay, FeatureFlags, jittered, unrefTimeout } from '@stayline/coordination';
 import { RedisTopologySource } from '@stayline/database';
 import {
   InstanceChange,
@@ -129,18 +129,39 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
   private async start(): Promise<void> {
     for (const service of this.c.DASHBOARD_SERVICES) {
       this.cleanups.push(
-        await this.registry.watch(service, (list, change) =>
-          this.onRegistry(service, list, change),
+        await this.untilDone(`watch ${service}`, () =>
+          this.registry.watch(service, (list, change) => this.onRegistry(service, list, change)),
         ),
       );
     }
     this.cleanups.push(this.flags.onChange(() => this.rebuild()));
     // a failover publishes a new topology: show it now, not at the next poll
-    this.cleanups.push(await this.topology.watch(() => void this.poll()));
+    this.cleanups.push(
+      await this.untilDone('watch the MariaDB topology', () =>
+        this.topology.watch(() => void this.poll()),
+      ),
+    );
     await this.poll();
     this.baselined = true;
     this.rebuild();
     this.schedule();
+  }
+
+  /** The coordinator may be failing over while this starts: keep trying every second. */
+  private async untilDone<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (this.stopped) throw err;
+        if (n === 1)
+          this.logger.warn(
+            { err: (err as Error).message },
+            `${what} failed; retrying every second`,
+          );
+        await delay(jittered(1_000), { unref: true });
+      }
+    }
   }
 
   private onRegistry(service: string, list: readonly ServiceInstance[], change: InstanceChange) {
