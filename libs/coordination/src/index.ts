@@ -14,6 +14,7 @@ export * from './lib/redis/lease';
 export * from './lib/coordination-backend';
 export * from './lib/redis.coordination-backend';
 export * from './lib/election/leader-election';
+export * from './lib/election/lease-election.base';
 export * from './lib/election/redis.leader-election';
 export * from './lib/lock/lock';
 export * from './lib/lock/redis.lock';

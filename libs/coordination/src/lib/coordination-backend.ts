@@ -4,7 +4,7 @@
  * passing the same contract tests.
  */
 import { LeaderElection } from './election/leader-election';
-import { LeaderElectionOptions } from './election/redis.leader-election';
+import { LeaderElectionOptions } from './election/lease-election.base';
 import { FencedResource } from './fencing/fenced-resource';
 import { FlagStore } from './flags/flag-store';
 import { DistributedLock } from './lock/lock';

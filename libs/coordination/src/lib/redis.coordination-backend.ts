@@ -8,7 +8,8 @@
 import Redis from 'ioredis';
 import { CoordinationBackend } from './coordination-backend';
 import { LeaderElection } from './election/leader-election';
-import { LeaderElectionOptions, RedisLeaderElection } from './election/redis.leader-election';
+import { LeaderElectionOptions } from './election/lease-election.base';
+import { RedisLeaderElection } from './election/redis.leader-election';
 import { FENCED_SCRIPTS, RedisFencedResource } from './fencing/redis.fenced-resource';
 import { FLAG_SCRIPTS, RedisFlagStore } from './flags/redis.flag-store';
 import { CoordinationLogger, silentLogger } from './logger';

@@ -6,20 +6,12 @@
  * read its remaining time) or at once when the leader resigns (pub/sub), so a
  * killed leader is replaced within the TTL, a resigning one in milliseconds.
  */
-import { EventEmitter } from 'node:events';
-import os from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { CoordinationLogger, silentLogger } from '../logger';
 import { LeaseAttempt, ownerOf } from '../redis/lease';
 import { SubscriberHub } from '../redis/subscriber-hub';
-import { Clock, jittered, monotonicClock, unrefTimeout } from '../timers';
-import {
-  DeposedReason,
-  ElectionEvents,
-  ElectionState,
-  ElectionStatus,
-  LeaderElection,
-} from './leader-election';
+import { jittered, unrefTimeout } from '../timers';
+import { DeposedReason, ElectionStatus } from './leader-election';
+import { HeldLead, LeaseElection, LeaderElectionOptions } from './lease-election.base';
+
 
 /** What the election needs of a lease (RedisLease; a fake in unit tests). */
 export interface LeasePrimitive {
@@ -28,91 +20,30 @@ export interface LeasePrimitive {
   release(value: string): Promise<boolean>;
 }
 
-export interface LeaderElectionOptions {
-  /** Lease TTL. Default 3000 ms. */
-  ttlMs?: number;
-  /** Renewal period. Default a third of the TTL (jittered ±10 %). */
-  renewEveryMs?: number;
-  /** The leader gives up this long before its lease would run out on the server. Default a tenth of the TTL. */
-  safetyMarginMs?: number;
-  /** Unique per process. Default host-pid-random. */
-  candidateId?: string;
-  logger?: CoordinationLogger;
-  clock?: Clock;
-}
-
-interface Held {
+interface Held extends HeldLead {
+  /** The lease's value: proves ownership to extend or release it. */
   value: string;
-  token: number;
-  validUntil: number;
 }
 
 /** After a failed renewal (no answer), try again this soon; the local deadline still guards. */
 const RENEW_RETRY_MS = 100;
 
-export class RedisLeaderElection implements LeaderElection {
-  readonly candidateId: string;
-  private current: ElectionState = { status: ElectionStatus.Stopped };
-  private held?: Held;
-  private timer?: NodeJS.Timeout;
-  private deadline?: NodeJS.Timeout;
+export class RedisLeaderElection extends LeaseElection<Held> {
   private attempting = false;
   private unsubscribe?: () => Promise<void>;
-  private readonly events = new EventEmitter<ElectionEvents>();
-  private readonly ttlMs: number;
-  private readonly renewMs: number;
-  private readonly marginMs: number;
-  private readonly clock: Clock;
-  private readonly logger: CoordinationLogger;
 
   constructor(
-    readonly name: string,
+    name: string,
     private readonly lease: LeasePrimitive,
     private readonly announcements: { hub: SubscriberHub; channel: string } | undefined,
     options: LeaderElectionOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? 3_000;
-    this.renewMs = options.renewEveryMs ?? this.ttlMs / 3;
-    this.marginMs = options.safetyMarginMs ?? this.ttlMs / 10;
-    if (this.renewMs >= this.ttlMs - this.marginMs)
-      throw new Error('renewEveryMs must be well inside ttlMs minus the safety margin');
-    this.candidateId =
-      options.candidateId ?? `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
-    this.clock = options.clock ?? monotonicClock;
-    this.logger = options.logger ?? silentLogger;
-  }
-
-  get state(): ElectionState {
-    this.checkDeadline();
-    return this.current;
-  }
-
-  get token(): number | undefined {
-    this.checkDeadline();
-    return this.held?.token;
-  }
-
-  on<E extends keyof ElectionEvents>(
-    event: E,
-    listener: (...args: ElectionEvents[E]) => void,
-  ): () => void {
-    const l = listener as never;
-    this.events.on(event, l);
-    return () => this.events.off(event, l);
+    super(name, options);
   }
 
   async start(): Promise<void> {
     if (this.current.status !== ElectionStatus.Stopped) return;
-    this.logger.info(
-      {
-        election: this.name,
-        candidate: this.candidateId,
-        ttlMs: this.ttlMs,
-        renewEveryMs: this.renewMs,
-        safetyMarginMs: this.marginMs,
-      },
-      'campaigning',
-    );
+    this.logCampaign('campaigning');
     this.transition({ status: ElectionStatus.Follower });
     if (this.announcements) {
       this.unsubscribe = await this.announcements.hub.subscribe(this.announcements.channel, (m) =>
@@ -169,11 +100,7 @@ export class RedisLeaderElection implements LeaderElection {
   }
 
   private lead(value: string, token: number, sentAt: number): void {
-    this.held = { value, token, validUntil: sentAt + this.ttlMs - this.marginMs };
-    this.transition({ status: ElectionStatus.Leader, token, since: Date.now() });
-    this.logger.info({ election: this.name, candidate: this.candidateId, token }, 'elected');
-    this.events.emit('elected', token);
-    this.armDeadline();
+    this.becomeLeader({ value, token, validUntil: sentAt + this.ttlMs - this.marginMs });
     this.timer = unrefTimeout(() => void this.renew(), jittered(this.renewMs));
   }
 
@@ -202,31 +129,8 @@ export class RedisLeaderElection implements LeaderElection {
     );
   }
 
-  /** Deposes a leader whose local deadline has passed; true if it did. */
-  private checkDeadline(): boolean {
-    if (!this.held || this.clock.now() < this.held.validUntil) return false;
-    this.depose('expired');
-    return true;
-  }
-
-  private armDeadline(): void {
-    clearTimeout(this.deadline);
-    if (this.held)
-      this.deadline = unrefTimeout(
-        () => this.checkDeadline(),
-        Math.max(0, this.held.validUntil - this.clock.now()),
-      );
-  }
-
-  private depose(reason: DeposedReason): void {
-    const held = this.held;
-    if (!held) return;
-    this.held = undefined;
+  protected afterDeposed(held: Held, reason: DeposedReason): void {
     clearTimeout(this.timer);
-    clearTimeout(this.deadline);
-    this.transition({ status: ElectionStatus.Follower });
-    this.logger.warn({ election: this.name, token: held.token, reason }, 'deposed');
-    this.events.emit('deposed', held.token, reason);
     // if the lease is still ours on the server, hand it over now instead of at its expiry
     if (reason === 'expired') void this.lease.release(held.value).catch(() => undefined);
     this.timer = unrefTimeout(() => void this.attempt(), jittered(this.renewMs));
@@ -239,11 +143,5 @@ export class RedisLeaderElection implements LeaderElection {
       if (leaderId !== this.candidateId)
         this.transition({ status: ElectionStatus.Follower, leaderId });
     }
-  }
-
-  private transition(next: ElectionState): void {
-    const previous = this.current;
-    this.current = next;
-    this.events.emit('state', next, previous);
   }
 }

@@ -8,7 +8,7 @@
 import { Etcd3 } from 'etcd3';
 import { CoordinationBackend } from '../coordination-backend';
 import { LeaderElection } from '../election/leader-election';
-import { LeaderElectionOptions } from '../election/redis.leader-election';
+import { LeaderElectionOptions } from '../election/lease-election.base';
 import { CoordinationLogger, silentLogger } from '../logger';
 import { LockOptions } from '../lock/redis.lock';
 import { connectEtcd, EtcdConnectOptions, EtcdTarget } from './etcd-target';

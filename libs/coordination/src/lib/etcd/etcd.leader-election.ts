@@ -13,20 +13,10 @@
  * larger token). Without quorum no renewal succeeds and nobody can be elected:
  * the leader steps down within its TTL and nobody leads until quorum is back.
  */
-import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import os from 'node:os';
 import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, Lease, Watcher } from 'etcd3';
-import {
-  DeposedReason,
-  ElectionEvents,
-  ElectionState,
-  ElectionStatus,
-  LeaderElection,
-} from '../election/leader-election';
-import { LeaderElectionOptions } from '../election/redis.leader-election';
-import { CoordinationLogger, silentLogger } from '../logger';
-import { Clock, jittered, monotonicClock, unrefTimeout } from '../timers';
+import { DeposedReason, ElectionStatus } from '../election/leader-election';
+import { HeldLead, LeaseElection, LeaderElectionOptions } from '../election/lease-election.base';
+import { jittered, unrefTimeout } from '../timers';
 import { leaseSeconds } from './etcd-target';
 
 const RETRY_MS = 200;
@@ -38,75 +28,27 @@ interface Session {
   renewedAt: number;
 }
 
-export class EtcdLeaderElection implements LeaderElection {
-  readonly candidateId: string;
-  private current: ElectionState = { status: ElectionStatus.Stopped };
-  private held?: { token: number; validUntil: number };
+export class EtcdLeaderElection extends LeaseElection<HeldLead> {
   private session?: Session;
   private abandoned: Lease[] = [];
   private watcher?: Watcher;
-  private timer?: NodeJS.Timeout;
-  private deadline?: NodeJS.Timeout;
   private busy?: Promise<void>;
   private again = false;
-  private readonly events = new EventEmitter<ElectionEvents>();
   private readonly dir: string;
-  private readonly ttlMs: number;
-  private readonly renewMs: number;
-  private readonly marginMs: number;
-  private readonly clock: Clock;
-  private readonly logger: CoordinationLogger;
 
   constructor(
-    readonly name: string,
+    name: string,
     private readonly client: Etcd3,
     prefix: string,
     options: LeaderElectionOptions = {},
   ) {
+    super(name, options);
     this.dir = `${prefix}/election/${name}/`;
-    this.ttlMs = options.ttlMs ?? 3_000;
-    this.renewMs = options.renewEveryMs ?? this.ttlMs / 3;
-    this.marginMs = options.safetyMarginMs ?? this.ttlMs / 10;
-    if (this.renewMs >= this.ttlMs - this.marginMs)
-      throw new Error('renewEveryMs must be well inside ttlMs minus the safety margin');
-    this.candidateId =
-      options.candidateId ?? `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
-    this.clock = options.clock ?? monotonicClock;
-    this.logger = options.logger ?? silentLogger;
-  }
-
-  get state(): ElectionState {
-    this.checkDeadline();
-    return this.current;
-  }
-
-  get token(): number | undefined {
-    this.checkDeadline();
-    return this.held?.token;
-  }
-
-  on<E extends keyof ElectionEvents>(
-    event: E,
-    listener: (...args: ElectionEvents[E]) => void,
-  ): () => void {
-    const l = listener as never;
-    this.events.on(event, l);
-    return () => this.events.off(event, l);
   }
 
   async start(): Promise<void> {
     if (this.current.status !== ElectionStatus.Stopped) return;
-    this.logger.info(
-      {
-        election: this.name,
-        candidate: this.candidateId,
-        ttlMs: this.ttlMs,
-        leaseSeconds: leaseSeconds(this.ttlMs),
-        renewEveryMs: this.renewMs,
-        safetyMarginMs: this.marginMs,
-      },
-      'campaigning (etcd)',
-    );
+    this.logCampaign('campaigning (etcd)', { leaseSeconds: leaseSeconds(this.ttlMs) });
     this.transition({ status: ElectionStatus.Follower });
     const watcher = await this.client.watch().prefix(this.dir).create();
     this.watcher = watcher;
@@ -224,12 +166,7 @@ export class EtcdLeaderElection implements LeaderElection {
       if (this.held || this.checkDeadline()) return;
       const validUntil = session.renewedAt + this.ttlMs - this.marginMs;
       if (this.clock.now() >= validUntil) return; // renew first
-      const token = Number(first.create_revision);
-      this.held = { token, validUntil };
-      this.armDeadline();
-      this.transition({ status: ElectionStatus.Leader, token, since: Date.now() });
-      this.logger.info({ election: this.name, token }, 'elected');
-      this.events.emit('elected', token);
+      this.becomeLeader({ token: Number(first.create_revision), validUntil });
       return;
     }
     if (this.held) this.depose('lost');
@@ -250,41 +187,12 @@ export class EtcdLeaderElection implements LeaderElection {
     }
   }
 
-  /** Deposes a leader whose local deadline has passed; true if it did. */
-  private checkDeadline(): boolean {
-    if (!this.held || this.clock.now() < this.held.validUntil) return false;
-    this.depose('expired');
-    return true;
-  }
-
-  private armDeadline(): void {
-    clearTimeout(this.deadline);
-    if (this.held)
-      this.deadline = unrefTimeout(
-        () => this.checkDeadline(),
-        Math.max(0, this.held.validUntil - this.clock.now()),
-      );
-  }
-
-  private depose(reason: DeposedReason): void {
-    const held = this.held;
-    if (!held) return;
-    this.held = undefined;
-    clearTimeout(this.deadline);
+  protected afterDeposed(_held: HeldLead, reason: DeposedReason): void {
     if (reason === 'expired' && this.session) {
       // give the lease up: if etcd still has it, its key must not keep ranking first
       this.abandoned.push(this.session.lease);
       this.session = undefined;
     }
-    this.transition({ status: ElectionStatus.Follower });
-    this.logger.warn({ election: this.name, token: held.token, reason }, 'deposed');
-    this.events.emit('deposed', held.token, reason);
     this.schedule(false);
-  }
-
-  private transition(next: ElectionState): void {
-    const previous = this.current;
-    this.current = next;
-    this.events.emit('state', next, previous);
   }
 }
