@@ -164,6 +164,10 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
           .some((l) => l.includes(requestId) && l.includes('"service":"payment"')),
       ),
     );
+    // pino writes asynchronously: the line lands once its buffer is flushed
+    await waitFor('the id in a reservation-1 log line', async () =>
+      logs('reservation-1').includes(requestId),
+    );
     expect(logs('reservation-1')).toContain(requestId);
   });
 
