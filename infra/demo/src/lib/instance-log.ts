@@ -12,9 +12,10 @@ export interface LogEntry {
 /**
  * What an instance itself wrote in its log (`<state dir>/<name>/service.log`):
  * the callee's own word on which requests it served and when it registered or
- * deregistered, with no instrumentation added for the demo.
+ * deregistered, with no instrumentation added for the demo. The file is
+ * appended to across restarts and runs: `since` keeps the lines of this run.
  */
-export function instanceLog(stack: Stack, name: string): LogEntry[] {
+export function instanceLog(stack: Stack, name: string, since = -Infinity): LogEntry[] {
   const file = stack.component(name).spec.logFile;
   if (!fs.existsSync(file)) return [];
   const entries: LogEntry[] = [];
@@ -23,11 +24,8 @@ export function instanceLog(stack: Stack, name: string): LogEntry[] {
     try {
       const e = JSON.parse(line) as { time?: string | number; msg?: string; requestId?: string };
       if (e.time === undefined || typeof e.msg !== 'string') continue;
-      entries.push({
-        at: toPerfClock(new Date(e.time).getTime()),
-        msg: e.msg,
-        requestId: e.requestId,
-      });
+      const at = toPerfClock(new Date(e.time).getTime());
+      if (at >= since) entries.push({ at, msg: e.msg, requestId: e.requestId });
     } catch {
       // a line cut by a crash
     }
@@ -36,9 +34,13 @@ export function instanceLog(stack: Stack, name: string): LogEntry[] {
 }
 
 /** The reservations a payment instance charged (its log line per charge), with when. */
-export function chargedReservations(stack: Stack, name: string): Map<string, number> {
+export function chargedReservations(
+  stack: Stack,
+  name: string,
+  since = -Infinity,
+): Map<string, number> {
   const charged = new Map<string, number>();
-  for (const e of instanceLog(stack, name)) {
+  for (const e of instanceLog(stack, name, since)) {
     const m = /^charged reservation (\S+):/.exec(e.msg);
     if (m) charged.set(m[1], e.at);
   }
