@@ -9,4 +9,8 @@ import { runHttpApp } from '@stayline/service-runtime';
 import { AppModule } from './app.module';
 import { dashboardConfig } from './config';
 
-void runHttpApp('dashboard', () => dashboardConfig(), (c) => AppModule.forRoot(c));
+void runHttpApp(
+  'dashboard',
+  () => dashboardConfig(),
+  (c) => AppModule.forRoot(c),
+);

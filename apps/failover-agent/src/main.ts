@@ -9,4 +9,8 @@ import { runHttpApp } from '@stayline/service-runtime';
 import { AppModule } from './app.module';
 import { agentConfig } from './config';
 
-void runHttpApp('failover-agent', () => agentConfig(), (c) => AppModule.forRoot(c));
+void runHttpApp(
+  'failover-agent',
+  () => agentConfig(),
+  (c) => AppModule.forRoot(c),
+);
