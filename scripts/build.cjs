@@ -47,5 +47,7 @@ for (const file of files) {
 }
 // files read at run time next to the code
 fs.cpSync(path.join(root, 'infra/nginx'), path.join(out, 'infra/nginx'), { recursive: true });
-fs.cpSync(path.join(root, 'apps/dashboard/src/page'), path.join(out, 'apps/dashboard/src/page'), { recursive: true });
+fs.cpSync(path.join(root, 'apps/dashboard/src/page'), path.join(out, 'apps/dashboard/src/page'), {
+  recursive: true,
+});
 console.log(`compiled ${n} files to ${path.relative(process.cwd(), out) || '.'}`);
