@@ -1,5 +1,5 @@
 import { Component, Stack } from '@stayline/launcher';
-import { ADMIN_TOKEN } from './demo';
+import { ADMIN_TOKEN, sleep } from './demo';
 import { FlagBody, instancesOf } from './admin';
 
 /** What `GET /admin/flags` answers: the instance's local copy, the one its code reads. */
@@ -24,15 +24,16 @@ export async function flagsOf(c: Component): Promise<FlagSnapshotView> {
 }
 
 /**
- * Polls each instance's view, back to back, until `applied` holds for it, and
+ * Polls each instance's view every `pauseMs` until `applied` holds for it, and
  * resolves when every instance was seen applying it (`performance.now()` per
  * instance). A time is when the answer that first showed it arrived: at most
- * one poll (a millisecond or two here) after the instance applied it.
+ * one poll and one pause after the instance applied it.
  */
 export async function whenApplied(
   instances: Component[],
   applied: (snapshot: FlagSnapshotView) => boolean,
   timeoutMs = 10_000,
+  pauseMs = 2,
 ): Promise<Map<string, number>> {
   const deadline = performance.now() + timeoutMs;
   const seen = new Map<string, number>();
@@ -44,6 +45,7 @@ export async function whenApplied(
           seen.set(c.name, performance.now());
           return;
         }
+        await sleep(pauseMs);
       }
       throw new Error(`${c.name} did not apply the flag within ${timeoutMs} ms`);
     }),
