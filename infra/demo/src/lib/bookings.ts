@@ -8,9 +8,11 @@ const HORIZON_DAYS = 364;
 /**
  * Distinct one-night bookings for a {@link Load}: every request a listing and
  * night of its own and its own Idempotency-Key, so none conflicts with another
- * and none is a replay. A run starts at a random (listing, night) slot, so runs
- * one after another on the same stack rarely meet a night booked before (such a
- * booking answers 409, which is not a failure).
+ * of the run and none is a replay. The (listing, night) slots are visited with
+ * a stride from a random start, so they are spread over the whole year: runs
+ * one after another on the same stack meet a night booked before only now and
+ * then, never in a long streak (such a booking answers 409, not a failure, and
+ * never reaches payment).
  *
  * @example
  *   const bookings = await Bookings.forStack(d.gateway);
@@ -18,13 +20,20 @@ const HORIZON_DAYS = 364;
  */
 export class Bookings {
   private readonly run = Math.random().toString(36).slice(2, 8);
+  private readonly slots: number;
   private readonly start: number;
+  private readonly stride: number;
 
   private constructor(
     private readonly gateway: string,
     private readonly listings: string[],
   ) {
-    this.start = Math.floor(Math.random() * listings.length * HORIZON_DAYS);
+    this.slots = listings.length * HORIZON_DAYS;
+    this.start = Math.floor(Math.random() * this.slots);
+    // a stride with no factor in common with the slot count visits every slot once per cycle
+    let stride = Math.floor(this.slots * 0.618) | 1;
+    while (gcd(stride, this.slots) !== 1) stride += 2;
+    this.stride = stride;
   }
 
   /** Reads the bookable listings through the gateway. */
@@ -42,7 +51,7 @@ export class Bookings {
 
   /** The n-th booking: `POST /api/reservations` with its own listing, night and key. */
   request(n: number): { url: string } & HttpRequestOptions {
-    const slot = (this.start + n) % (this.listings.length * HORIZON_DAYS);
+    const slot = (this.start + n * this.stride) % this.slots;
     const night = 1 + Math.floor(slot / this.listings.length);
     return {
       url: `${this.gateway}/api/reservations`,
@@ -63,6 +72,10 @@ export class Bookings {
 export function reservationIdOf(sample: Sample): string | undefined {
   if (!sample.reply || (sample.reply.status !== 201 && sample.reply.status !== 202)) return;
   return sample.reply.json<{ id?: string }>().id;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
 
 function day(offset: number): string {
