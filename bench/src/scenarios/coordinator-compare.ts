@@ -21,19 +21,19 @@ import {
   formatRedisTarget,
   RedisCoordinationBackend,
 } from '@stayline/coordination';
-import { describeInstance, EtcdRegistry, RedisRegistry, ServiceRegistry } from '@stayline/discovery';
+import {
+  describeInstance,
+  EtcdRegistry,
+  RedisRegistry,
+  ServiceRegistry,
+} from '@stayline/discovery';
 import { Stack, startStack } from '@stayline/launcher';
 import { Figure, round, summarize } from '../figure';
 
 const RUN = path.resolve(__dirname, '../../../scripts/run.cjs');
-const CANDIDATES = {
-  redis: path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts'),
-  etcd: path.resolve(
-    __dirname,
-    '../../../libs/coordination/src/lib/etcd/etcd-candidate.fixture.ts',
-  ),
-};
-type Kind = keyof typeof CANDIDATES;
+/** One candidate process of an election, on either backend (`--redis <url>` or `--etcd <urls>`). */
+const CANDIDATE = path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts');
+type Kind = 'redis' | 'etcd';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -151,7 +151,7 @@ async function takeovers(stack: Stack, kind: Kind, target: string): Promise<numb
     const id = `${kind}-cand-${++n}`;
     ids.push(id);
     const dir = path.join(stack.stateDir, id);
-    const args = [RUN, CANDIDATES[kind], `--${kind}`, target, '--election', election, '--id', id];
+    const args = [RUN, CANDIDATE, `--${kind}`, target, '--election', election, '--id', id];
     await stack.spawn(
       {
         name: id,

@@ -3,10 +3,14 @@
  * writes its id to a fenced resource every 50 ms with its fencing token, and
  * prints one JSON line per event ({ event, id, at, token, reason }).
  *   run.cjs candidate.ts --redis <url> --election demo --id c1 [--unsafe 1]
+ *   run.cjs candidate.ts --etcd <url,url,url> --election demo --id c1 [--unsafe 1]
  * --unsafe 1 uses the token captured when elected instead of reading
  * `election.token` (which checks the local deadline): a leader that acts
  * before it learns it lost, to show the resource refusing it.
  */
+import { CoordinationBackend } from '../lib/coordination-backend';
+import { parseEtcdEndpoints } from '../lib/etcd/etcd-target';
+import { EtcdCoordinationBackend } from '../lib/etcd/etcd.coordination-backend';
 import { parseRedisTarget } from '../lib/redis/redis-target';
 import { RedisCoordinationBackend } from '../lib/redis.coordination-backend';
 
@@ -18,7 +22,9 @@ const report = (event: string, extra: object = {}) =>
   console.log(JSON.stringify({ event, id, at: Date.now(), ...extra }));
 
 async function main(): Promise<void> {
-  const backend = new RedisCoordinationBackend({ redis: parseRedisTarget(arg('redis')) });
+  const backend: CoordinationBackend = argv.includes('--etcd')
+    ? new EtcdCoordinationBackend({ etcd: parseEtcdEndpoints(arg('etcd')) })
+    : new RedisCoordinationBackend({ redis: parseRedisTarget(arg('redis')) });
   const election = backend.election(arg('election'), { candidateId: id });
   const resource = backend.fencedResource(arg('election'));
   let captured: number | undefined;
