@@ -23,6 +23,7 @@ import { DependencyClient } from '@stayline/service-runtime';
 import {
   clearFlag,
   Demo,
+  followLogs,
   formatClock,
   instancesOf,
   latency,
@@ -33,7 +34,7 @@ import {
   sleep,
 } from './index';
 import { Bookings } from './lib/bookings';
-import { followLogs } from './lib/instance-log';
+import { timedLine } from './lib/instance-log';
 import { scrapeMetric } from './lib/metrics';
 import { stackRegistry } from './lib/registry';
 import { TcpCaller } from './lib/tcp-caller';
@@ -83,13 +84,11 @@ void runDemo(
       (await Promise.all(callers.map((c) => breakerStates(d, c, dependency)))).every(ok);
 
     d.step("reservation's own account of its breakers (its log), as it happens");
-    const stopFollowing = followLogs(
-      d.stack,
-      callers.map((c) => c.name),
-      (msg) => /^breaker (recommendation|payment)\//.test(msg),
-      (name, e) =>
-        d.say(`  [${name} ${formatClock(d.now() - (performance.now() - e.at)).trim()}] ${e.msg}`),
-    );
+    const stopFollowing = followLogs(callers, (name, line) => {
+      const e = timedLine(line);
+      if (e && /^breaker (recommendation|payment)\//.test(e.msg))
+        d.say(`  [${name} ${formatClock(d.now() - (performance.now() - e.at)).trim()}] ${e.msg}`);
+    });
     d.onCleanup('stop following the logs', stopFollowing);
     const registry = stackRegistry(d.stack);
     d.onCleanup('close the registry connection', () => registry.close());
@@ -226,13 +225,7 @@ void runDemo(
       clearFlag(d.stack, 'fault.payment.charge.latencyMs'),
     );
     const hangAt = performance.now();
-    const booking = Load.start({
-      workers: 4,
-      pauseMs: 50,
-      keepReplies: true,
-      request: (n) => bookings.request(n),
-    });
-    d.onCleanup('stop the bookings', () => booking.stop());
+    const booking = bookings.load(d, { workers: 4, pauseMs: 50 });
     const payOpenMs = await d.until(
       "every reservation instance's payment breakers to open",
       () => allCallers('payment', (s) => s.length > 0 && s.every((v) => v === OPEN)),

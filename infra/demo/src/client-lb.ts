@@ -10,7 +10,7 @@
  * header `X-Instance-Id` says which caller (strategy) served each booking. Which
  * payment instance charged it is read from the payment instances' own logs.
  */
-import { latency, Load, runDemo, Sample, setFlag, clearFlag, instancesOf, sleep } from './index';
+import { latency, runDemo, Sample, setFlag, clearFlag, instancesOf, sleep } from './index';
 import { restartWithEnv } from './lib/admin';
 import { Bookings, reservationIdOf } from './lib/bookings';
 import { chargedReservations } from './lib/instance-log';
@@ -52,11 +52,7 @@ void runDemo(
     const phase = async (title: string) => {
       d.step(title);
       const before = await paymentCallTotals();
-      const load = Load.start({
-        workers: WORKERS,
-        keepReplies: true,
-        request: (n) => bookings.request(n + offset),
-      });
+      const load = bookings.load(d, { workers: WORKERS, from: offset });
       await sleep(phaseMs);
       await load.stop();
       offset += load.samples.length + WORKERS;
@@ -110,7 +106,7 @@ void runDemo(
     };
 
     // a restarted Node process is slow until its code is compiled: warm it before measuring
-    const warm = Load.start({ workers: WORKERS, request: (n) => bookings.request(n) });
+    const warm = bookings.load(d, { workers: WORKERS });
     await sleep(d.pick(3_000, 1_500));
     await warm.stop();
     offset = warm.samples.length + WORKERS;

@@ -16,8 +16,14 @@
 import { PaymentPatterns } from '@stayline/contracts';
 import { DnsResolver, InstanceChange, StaticResolver } from '@stayline/discovery';
 import { Logger } from '@nestjs/common';
-import { freePorts, gatewayUpstreams, isAlive, Stack } from '@stayline/launcher';
-import { Dnsmasq, startDnsmasq } from '../../../libs/discovery/src/testing/dnsmasq';
+import {
+  Dnsmasq,
+  freePorts,
+  gatewayUpstreams,
+  isAlive,
+  Stack,
+  startDnsmasq,
+} from '@stayline/launcher';
 import { instancesOf, Load, runDemo, sleep } from './index';
 import { removeInstance } from './lib/admin';
 import { Bookings } from './lib/bookings';
@@ -147,13 +153,13 @@ void runDemo(
         `DNS caller (dnsmasq, SRV records, TTL ${ttlS} s): each one call every 20 ms, no retry`,
     );
     const bookings = await Bookings.forStack(d.gateway);
-    const booking = Load.start({ workers: 3, pauseMs: 20, request: (n) => bookings.request(n) });
+    const booking = bookings.load(d, { workers: 3, pauseMs: 20 });
     const lookups = Load.start({
       workers: 2,
       pauseMs: 20,
       request: () => ({ url: `${d.gateway}/api/payments?reservationId=demo-discovery-probe` }),
     });
-    d.onCleanup('stop the loads', () => Promise.all([booking.stop(), lookups.stop()]));
+    d.onCleanup('stop the look-ups', () => lookups.stop());
     const failedRequests = () => booking.errors().length + lookups.errors().length;
     d.say(
       'loads: bookings (reservation charges payment over TCP), GET /api/payments through the gateway',

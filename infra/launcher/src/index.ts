@@ -12,6 +12,7 @@ export * from './lib/credentials';
 export * from './lib/binaries';
 export * from './lib/nginx';
 export * from './lib/services';
+export * from './lib/dnsmasq';
 export {
   isAlive,
   isStopped,

@@ -1,5 +1,6 @@
 import { HttpClient, HttpRequestOptions } from '@stayline/launcher';
-import { Sample } from './load';
+import { Demo } from './demo';
+import { Load, Sample } from './load';
 
 const DAY_MS = 86_400_000;
 /** How far ahead a night can be booked (apps/reservation stay-dates.ts: 365 days). */
@@ -8,15 +9,15 @@ const HORIZON_DAYS = 364;
 /**
  * Distinct one-night bookings for a {@link Load}: every request a listing and
  * night of its own and its own Idempotency-Key, so none conflicts with another
- * of the run and none is a replay. The (listing, night) slots are visited with
- * a stride from a random start, so they are spread over the whole year: runs
- * one after another on the same stack meet a night booked before only now and
- * then, never in a long streak (such a booking answers 409, not a failure, and
- * never reaches payment).
+ * of the run and none is a replay. Each run visits the (listing, night) slots
+ * in an order of its own (a random start and a random stride), so a night an
+ * earlier run left booked is met now and then, never in a long streak (such a
+ * booking answers 409 and never reaches payment). A demo gives the nights back
+ * at its end ({@link Bookings.load}).
  *
  * @example
  *   const bookings = await Bookings.forStack(d.gateway);
- *   const load = Load.start({ workers: 8, keepReplies: true, request: (n) => bookings.request(n) });
+ *   const load = bookings.load(d, { workers: 8 });
  */
 export class Bookings {
   private readonly run = Math.random().toString(36).slice(2, 8);
@@ -31,8 +32,8 @@ export class Bookings {
     this.slots = listings.length * HORIZON_DAYS;
     this.start = Math.floor(Math.random() * this.slots);
     // a stride with no factor in common with the slot count visits every slot once per cycle
-    let stride = Math.floor(this.slots * 0.618) | 1;
-    while (gcd(stride, this.slots) !== 1) stride += 2;
+    let stride = 1 + Math.floor(Math.random() * (this.slots - 1));
+    while (gcd(stride, this.slots) !== 1) stride += 1;
     this.stride = stride;
   }
 
@@ -47,6 +48,29 @@ export class Bookings {
     } finally {
       client.close();
     }
+  }
+
+  /**
+   * Starts a booking load whose answers are kept, and has the demo cancel
+   * what it booked once it has stopped (cleanups run last-first). `from`
+   * skips the slots an earlier load of the run used.
+   */
+  load(d: Demo, o: { workers: number; pauseMs?: number; from?: number }): Load {
+    d.onCleanup('cancel the bookings made', async () => {
+      const { cancelled, failed } = await cancelBookings(this.gateway, load.samples);
+      d.say(
+        `cancelled the ${cancelled} bookings of this load (nights released, charges refunded)` +
+          (failed ? `; ${failed} could not be` : ''),
+      );
+    });
+    const load = Load.start({
+      workers: o.workers,
+      pauseMs: o.pauseMs,
+      keepReplies: true,
+      request: (n) => this.request(n + (o.from ?? 0)),
+    });
+    d.onCleanup('stop the bookings', () => load.stop());
+    return load;
   }
 
   /** The n-th booking: `POST /api/reservations` with its own listing, night and key. */
@@ -72,6 +96,37 @@ export class Bookings {
 export function reservationIdOf(sample: Sample): string | undefined {
   if (!sample.reply || (sample.reply.status !== 201 && sample.reply.status !== 202)) return;
   return sample.reply.json<{ id?: string }>().id;
+}
+
+/**
+ * Cancels the bookings a load made (nights released, charges refunded), so
+ * that a stack used for demo after demo keeps its nights free: a demo puts back
+ * what it wrote, too. Resolves how many were cancelled and how many could not be.
+ */
+export async function cancelBookings(
+  gateway: string,
+  samples: Sample[],
+  concurrency = 16,
+): Promise<{ cancelled: number; failed: number }> {
+  const ids = samples.map(reservationIdOf).filter((id): id is string => !!id);
+  const client = new HttpClient({ maxSockets: concurrency });
+  let cancelled = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++];
+      const reply = await client
+        .request(`${gateway}/api/reservations/${id}/cancel`, { method: 'POST' })
+        .catch(() => undefined);
+      if (reply && reply.status < 300) cancelled++;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    client.close();
+  }
+  return { cancelled, failed: ids.length - cancelled };
 }
 
 function gcd(a: number, b: number): number {

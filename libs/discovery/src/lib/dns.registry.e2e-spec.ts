@@ -1,5 +1,4 @@
-import { freePorts } from '@stayline/launcher';
-import { Dnsmasq, startDnsmasq } from '../testing/dnsmasq';
+import { Dnsmasq, freePorts, startDnsmasq } from '@stayline/launcher';
 import { describeResolverContract, WatchRecorder } from '../testing/resolver-contract';
 import { DnsResolver } from './dns.registry';
 

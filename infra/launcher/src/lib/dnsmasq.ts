@@ -1,8 +1,9 @@
 /**
- * Test helper: a real DNS server (Debian's dnsmasq) in the foreground on a
- * loopback port, answering from a hosts file (A records) and `srv-host` lines,
- * with a given TTL. `setHosts` rewrites the hosts file and sends SIGHUP, which
- * makes dnsmasq reread it (the SRV lines only change with a restart).
+ * A real DNS server (Debian's dnsmasq) in the foreground on a loopback port,
+ * answering from a hosts file (A records) and `srv-host` lines with a given
+ * TTL, for the DNS discovery tests and `npm run demo:discovery`. `setHosts`
+ * rewrites the hosts file and sends SIGHUP, which makes dnsmasq reread it (the
+ * SRV lines only change with a restart).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
