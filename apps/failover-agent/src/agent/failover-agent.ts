@@ -113,6 +113,11 @@ export class FailoverAgent {
     this.election.on('elected', (token) => {
       agentMetrics.leader.set(1);
       this.log.info({ token }, 'elected: this agent acts from now on');
+      // fence the previous leader at once, not only from this agent's first publish
+      this.d.store.claim(token).then(
+        (claimed) => claimed && this.log.info({ token }, 'fencing token recorded on the topology'),
+        (err: Error) => this.log.warn({ err: err.message }, 'could not record the fencing token'),
+      );
     });
     this.election.on('deposed', (token, reason) => {
       agentMetrics.leader.set(0);

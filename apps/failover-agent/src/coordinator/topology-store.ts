@@ -40,6 +40,15 @@ redis.call('SET', KEYS[2], ARGV[2])
 return 1`,
 );
 
+/** KEYS topology hash; ARGV token. Raises the recorded token (1); refuses an older one or a missing topology (0). */
+const CLAIM = new LuaScript(
+  'failover.claim',
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if tonumber(ARGV[1]) <= tonumber(redis.call('HGET', KEYS[1], 'token') or '0') then return 0 end
+redis.call('HSET', KEYS[1], 'token', ARGV[1])
+return 1`,
+);
+
 const address = z.object({
   name: z.string().regex(/^[\w.-]{1,64}$/),
   host: z.string().min(1),
@@ -90,6 +99,18 @@ export class TopologyStore {
         'topology published but no Redis replica acknowledged it yet: a Redis failover now could roll it back',
       );
     return outcome;
+  }
+
+  /**
+   * Records a new leader's fencing token on the published topology, which stays
+   * as it is: from then on a deposed leader's late publish or intent is refused
+   * for its token, not only by the epoch compare-and-set. False when there is
+   * no topology yet, or a newer leader already recorded a larger token.
+   */
+  async claim(token: number): Promise<boolean> {
+    const ok = await CLAIM.run<number>(this.redis, [this.key], [token]);
+    if (ok === 1) await this.redis.wait(1, 500);
+    return ok === 1;
   }
 
   async intent(): Promise<FailoverIntent | undefined> {
