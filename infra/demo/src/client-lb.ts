@@ -10,12 +10,12 @@
  * header `X-Instance-Id` says which caller (strategy) served each booking. Which
  * payment instance charged it is read from the payment instances' own logs.
  */
-import { latency, runDemo, Sample, setFlag, clearFlag, instancesOf, sleep } from './index';
+import { waitForGatewayUpstreams } from '@stayline/launcher';
+import { clearFlag, instancesOf, latency, runDemo, Sample, setFlag, sleep } from './index';
 import { restartWithEnv } from './lib/admin';
 import { Bookings, reservationIdOf } from './lib/bookings';
 import { chargedReservations } from './lib/instance-log';
 import { metricSum } from './lib/metrics';
-import { waitForGatewayUpstreams } from '@stayline/launcher';
 
 const SLOW_MS = 150;
 const WORKERS = 8;
@@ -48,34 +48,7 @@ void runDemo(
         'each caller counts only its own outstanding calls',
     );
 
-    let offset = 0;
-    const phase = async (title: string) => {
-      d.step(title);
-      const before = await paymentCallTotals();
-      const load = bookings.load(d, { workers: WORKERS, from: offset });
-      await sleep(phaseMs);
-      await load.stop();
-      offset += load.samples.length + WORKERS;
-      const after = await paymentCallTotals();
-      const callMs = (c: string) =>
-        (1000 * (after[c].sum - before[c].sum)) / Math.max(1, after[c].count - before[c].count);
-      const result = {
-        rr: { ...split(load.samples, rrCaller), callMs: callMs(rrCaller) },
-        p2c: { ...split(load.samples, p2cCaller), callMs: callMs(p2cCaller) },
-        errors: load.errors(),
-        all: load.samples,
-      };
-      for (const [strategy, s] of [
-        ['round robin   ', result.rr],
-        ['power of two  ', result.p2c],
-      ] as const) {
-        d.say(
-          `${strategy} ${s.caller}: ${s.charged} charged, ${slow} ${s.slowShare.toFixed(0)} % / ${fast} ${(100 - s.slowShare).toFixed(0)} %, ` +
-            `payment call mean ${s.callMs.toFixed(0)} ms; booking p50 ${s.p50.toFixed(0)} ms, p99 ${s.p99.toFixed(0)} ms`,
-        );
-      }
-      return result;
-    };
+    // the bookings one caller served, and which payment instance charged each (payment's own log)
     const split = (samples: Sample[], caller: string) => {
       const mine = samples.filter((s) => s.instance === caller && s.status === 201);
       const bySlow = chargedReservations(d.stack, slow);
@@ -103,6 +76,35 @@ void runDemo(
         totals[c] = { sum: await metric('sum'), count: await metric('count') };
       }
       return totals;
+    };
+
+    let offset = 0;
+    const phase = async (title: string) => {
+      d.step(title);
+      const before = await paymentCallTotals();
+      const load = bookings.load(d, { workers: WORKERS, from: offset });
+      await sleep(phaseMs);
+      await load.stop();
+      offset += load.samples.length + WORKERS;
+      const after = await paymentCallTotals();
+      const callMs = (c: string) =>
+        (1000 * (after[c].sum - before[c].sum)) / Math.max(1, after[c].count - before[c].count);
+      const result = {
+        rr: { ...split(load.samples, rrCaller), callMs: callMs(rrCaller) },
+        p2c: { ...split(load.samples, p2cCaller), callMs: callMs(p2cCaller) },
+        errors: load.errors(),
+        all: load.samples,
+      };
+      for (const [strategy, s] of [
+        ['round robin   ', result.rr],
+        ['power of two  ', result.p2c],
+      ] as const) {
+        d.say(
+          `${strategy} ${s.caller}: ${s.charged} charged, ${slow} ${s.slowShare.toFixed(0)} % / ${fast} ${(100 - s.slowShare).toFixed(0)} %, ` +
+            `payment call mean ${s.callMs.toFixed(0)} ms; booking p50 ${s.p50.toFixed(0)} ms, p99 ${s.p99.toFixed(0)} ms`,
+        );
+      }
+      return result;
     };
 
     // a restarted Node process is slow until its code is compiled: warm it before measuring
@@ -152,14 +154,14 @@ void runDemo(
     type Side = Awaited<ReturnType<typeof phase>>['rr'];
     const sideBySide = (
       name: string,
-      phase: { rr: Side; p2c: Side },
+      measured: { rr: Side; p2c: Side },
       value: (s: Side) => number,
       unit: string,
       o: { goal?: string; anchor?: string } = {},
     ) =>
       d.figure(
         `${name}: round robin / power of two`,
-        `${value(phase.rr).toFixed(0)} / ${value(phase.p2c).toFixed(0)}`,
+        `${value(measured.rr).toFixed(0)} / ${value(measured.p2c).toFixed(0)}`,
         unit,
         o,
       );
