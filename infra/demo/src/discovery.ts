@@ -160,7 +160,11 @@ void runDemo(
       request: () => ({ url: `${d.gateway}/api/payments?reservationId=demo-discovery-probe` }),
     });
     d.onCleanup('stop the look-ups', () => lookups.stop());
-    const failedRequests = () => booking.errors().length + lookups.errors().length;
+    const failures = (from = 0) => [
+      ...booking.errors(booking.between(from)).map((s) => `booking ${s.status || s.error}`),
+      ...lookups.errors(lookups.between(from)).map((s) => `look-up ${s.status || s.error}`),
+    ];
+    const failedRequests = () => failures().length;
     d.say(
       'loads: bookings (reservation charges payment over TCP), GET /api/payments through the gateway',
     );
@@ -279,7 +283,7 @@ void runDemo(
     d.check(
       'no booking and no look-up failed through the graceful stop',
       failedRequests() === 0,
-      `${failedRequests()} failed`,
+      `${failedRequests()} failed${failedRequests() ? `: ${failures().join(', ')}` : ''}`,
     );
     d.check('the registry caller never called the stopped instance', deadCalls.registry === 0);
     d.check(
@@ -327,7 +331,7 @@ void runDemo(
     d.check(
       'no booking and no look-up failed through the crash (retried on another instance)',
       killFailed === 0,
-      `${killFailed} failed`,
+      `${killFailed} failed${killFailed ? `: ${failures(killAt).join(', ')}` : ''}`,
     );
 
     const ms = (v: number) => Math.round(v);
