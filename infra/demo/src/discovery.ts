@@ -327,6 +327,10 @@ void runDemo(
     );
     await sleep(d.pick(2_000, 500));
     const killFailed = failedRequests() - failedBefore;
+    if (booking.resent.length)
+      d.say(
+        `${booking.resent.length} booking(s) cut without an answer were sent again with the same Idempotency-Key: ${booking.resent.join('; ')}`,
+      );
     d.check('the crash was detected within the lease (3 s)', detectMs <= 3_500, seconds(detectMs));
     d.check(
       'no booking and no look-up failed through the crash (retried on another instance)',
@@ -373,5 +377,8 @@ void runDemo(
     });
     d.figure('SIGKILL -> unrouted by nginx', killUnroutedMs / 1000, 's');
     d.figure('failed bookings and look-ups, whole run', failedRequests(), '', { goal: '0' });
+    d.figure('bookings sent again, cut without an answer', booking.resent.length, '', {
+      anchor: 'same Idempotency-Key: a client retry, not a failure',
+    });
   },
 );
