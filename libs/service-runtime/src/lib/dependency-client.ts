@@ -28,8 +28,11 @@ export interface SendOptions {
  * finds the instances, the client-side balancer picks one per attempt, and the
  * dependency's circuit breakers decide which may be tried: an instance whose
  * breaker is open is left out of the choice (ejected), and the dependency is
- * open when all are. Timeouts count as failures, 4xx answers do not; safe calls
- * are retried on another instance. See docs/patterns/circuit-breaker.md and
+ * open when all are. An instance that leaves discovery takes its breaker with it,
+ * so the dependency's state and its Retry-After speak of the instances that are
+ * there (one that comes back starts closed, like any new instance). Timeouts
+ * count as failures, 4xx answers do not; safe calls are retried on another
+ * instance. See docs/patterns/circuit-breaker.md and
  * docs/patterns/load-balancing.md.
  */
 export class DependencyClient {
@@ -41,6 +44,7 @@ export class DependencyClient {
   static async connect(o: DependencyClientOptions): Promise<DependencyClient> {
     // the gate consults the policy, which needs the client's balancer: tie the knot after both exist
     const ref: { policy?: DependencyPolicy } = {};
+    let known = new Set<string>();
     const tcp = await BalancedTcpClient.connect({
       resolver: o.resolver,
       service: o.service,
@@ -50,6 +54,13 @@ export class DependencyClient {
       // the policy's timeout governs; this one only bounds a stuck socket
       timeoutMs: (o.policy.timeoutMs ?? 300) * 4 + 1_000,
       retries: 0,
+      observer: {
+        onEndpoints: (_service, endpoints) => {
+          const now = new Set(endpoints.map((e) => e.id));
+          for (const id of known) if (!now.has(id)) ref.policy?.forgetEndpoint(id);
+          known = now;
+        },
+      },
     });
     ref.policy = DependencyPolicy.create({ ...o.policy, selector: tcp.balancer, logger: o.logger });
     return new DependencyClient(ref.policy, tcp);
