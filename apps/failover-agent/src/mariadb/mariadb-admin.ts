@@ -78,12 +78,14 @@ export class MariaDbAdmin {
 
   /** Runs `work` on a fresh admin connection to `node`; past `timeoutMs` the connection is destroyed. */
   async run<T>(node: NodeAddress, work: (c: Conn) => Promise<T>, timeoutMs = this.timeoutMs) {
-    const route = this.o.route(node);
+    // only the address: a node's name is no connection option (mysql2 warns about unknown ones)
+    const { host, port } = this.o.route(node);
     let conn: Conn | undefined;
     let timer: NodeJS.Timeout | undefined;
     const job = (async () => {
       conn = await mysql.createConnection({
-        ...route,
+        host,
+        port,
         ...this.o.admin,
         connectTimeout: Math.max(50, timeoutMs),
         multipleStatements: false,
