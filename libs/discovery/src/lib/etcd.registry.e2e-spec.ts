@@ -1,8 +1,5 @@
 import { Stack, startStack } from '@stayline/launcher';
-import {
-  describeRegistryProcessContract,
-  ETCD_EXPIRY,
-} from '../testing/registry-process-contract';
+import { describeRegistryProcessContract, ETCD_EXPIRY } from '../testing/registry-process-contract';
 import { describeRegistryContract, describeResolverContract } from '../testing/resolver-contract';
 import { EtcdRegistry } from './etcd.registry';
 import { describeInstance } from './instance';

@@ -39,7 +39,9 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
     await startFixture(stack, {
       name: id,
       script: 'callee.ts',
-      args: { redis: redisUrl, service: 'fo', id, http, tcp },
+      // a lease that outlasts a Sentinel failover (about 2.5 s, more on a loaded runner):
+      // renewals pause while the clients reconnect, and the entries must not expire meanwhile
+      args: { redis: redisUrl, service: 'fo', id, http, tcp, ttl: 8_000 },
       ports: { http, tcp },
     });
   }
@@ -131,7 +133,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
     () => fresh.list('fo'),
     (l) => l.length === 2,
   );
-  await new Promise((r) => setTimeout(r, 3_000)); // past a lease TTL after the failover
+  await new Promise((r) => setTimeout(r, 8_000)); // past a lease TTL after the failover
   for (const w of watchers) {
     expect(w.latest.map((i) => i.id).sort()).toEqual(['fo-1', 'fo-2']);
     expect(w.events.filter((e) => e.change.kind === 'removed')).toEqual([]); // no flapping through the failover

@@ -3,7 +3,7 @@
  * TCP) wired the way every stayline service is: ObservabilityModule for health
  * and metrics, DiscoveryModule to register once listening and to deregister
  * first on SIGTERM, then drain.
- *   run.cjs callee.ts --redis <url> --service echo --id echo-1 --http 4101 --tcp 4201 [--delay 0] [--election name]
+ *   run.cjs callee.ts --redis <url> --service echo --id echo-1 --http 4101 --tcp 4201 [--delay 0] [--election name] [--ttl 3000]
  * TCP patterns: ping -> { id, pid }; slow { ms } -> { id } after ms; fail-mode { on } makes ping fail;
  * flag { name } -> { id, value }; leader { name } -> { id, token }.
  * HTTP: GET /ping -> { id }; /health, /metrics from ObservabilityModule.
@@ -82,6 +82,7 @@ class EchoController {
       tcpPort: Number(args.tcp),
       redis: parseRedisTarget(args.redis),
       elections: args.election ? { [args.election]: {} } : undefined,
+      lease: args.ttl ? { ttlMs: Number(args.ttl) } : undefined,
     }),
   ],
   controllers: [EchoController],

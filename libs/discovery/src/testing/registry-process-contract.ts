@@ -100,7 +100,7 @@ export function describeRegistryProcessContract(
       f.stack.kill('payment-3', 'SIGCONT');
       const back = await rec.waitFor(
         (c) => c.kind === 'added' && c.instance.id === 'payment-3',
-        5_000,
+        10_000, // its connections may have to be made again after the freeze
         gone.at,
       );
       expect(back.ids).toEqual(['payment-3']);
