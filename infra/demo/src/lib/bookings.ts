@@ -67,7 +67,6 @@ export class Bookings {
       workers: o.workers,
       pauseMs: o.pauseMs,
       keepReplies: true,
-      resendCut: true,
       request: (n) => this.request(n + (o.from ?? 0)),
     });
     d.onCleanup('stop the bookings', () => load.stop());

@@ -22,12 +22,6 @@ export interface LoadOptions {
   pauseMs?: number;
   /** Keep each reply on its sample (for demos that read the bodies). */
   keepReplies?: boolean;
-  /**
-   * The requests carry an Idempotency-Key: one cut without an answer (a reset,
-   * a hang-up: nginx closes client keep-alive connections on a reload) is sent
-   * once more with the same key, as a client should; listed in `resent`.
-   */
-  resendCut?: boolean;
 }
 
 /**
@@ -42,8 +36,6 @@ export interface LoadOptions {
  */
 export class Load {
   readonly samples: Sample[] = [];
-  /** `METHOD url: error` of the requests sent again (`resendCut`). */
-  readonly resent: string[] = [];
   readonly client = new HttpClient({ maxSockets: 64 });
   private running = true;
   private sent = 0;
@@ -51,6 +43,15 @@ export class Load {
 
   private constructor(private readonly o: LoadOptions) {
     this.loops = Array.from({ length: o.workers }, () => this.loop());
+  }
+
+  /**
+   * `METHOD url` of the requests sent again after a connection was cut without
+   * an answer (nginx closes connections on a reload): a GET, or a request with
+   * an Idempotency-Key, as a client should (HttpClient).
+   */
+  get resent(): readonly string[] {
+    return this.client.retries;
   }
 
   static start(o: LoadOptions): Load {
@@ -62,11 +63,7 @@ export class Load {
       const { url, ...init } = this.o.request(this.sent++);
       const t = performance.now();
       try {
-        const reply = await this.client.request(url, init).catch((err: Error) => {
-          if (!this.o.resendCut || !/ECONNRESET|socket hang up|EPIPE/.test(err.message)) throw err;
-          this.resent.push(`${init.method ?? 'GET'} ${url}: ${err.message}`);
-          return this.client.request(url, init);
-        });
+        const reply = await this.client.request(url, init);
         const instance = reply.headers['x-instance-id'];
         this.samples.push({
           at: performance.now(),

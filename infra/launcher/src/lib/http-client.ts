@@ -16,12 +16,14 @@ export interface HttpRequestOptions {
 
 /**
  * An HTTP client over keep-alive connections that behaves like a browser on a
- * reset: a GET that hit `ECONNRESET` is sent again (up to twice more), a POST
- * once and only when the reset came on a *reused* socket (Node's docs,
- * `request.reusedSocket`): the server closed that idle connection before
- * reading the request (nginx does on every reload), so nothing was processed,
- * and the POST's Idempotency-Key makes even an unlucky double send harmless.
- * Every such retry is recorded in `retries`, so a test can show them.
+ * cut connection (`ECONNRESET`, "socket hang up", `EPIPE`): a GET is sent again
+ * (up to twice more); any other method once, and only when the cut came on a
+ * *reused* socket (Node's docs, `request.reusedSocket`: the server closed that
+ * idle connection before reading the request, as nginx does on every reload) or
+ * the request carries an `Idempotency-Key` (the server answers a repeat with the
+ * first result: nginx's old workers also close connections they accepted but
+ * had not read yet when a reload reached them, on a fresh socket). Every such
+ * retry is recorded in `retries`, so a test or a demo can show them.
  *
  * @example
  *   const client = new HttpClient();
@@ -60,8 +62,12 @@ export class HttpClient {
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (err: NodeJS.ErrnoException) => {
-        const mayRetry = method === 'GET' ? attempt < 3 : req.reusedSocket && attempt < 2;
-        if (mayRetry && err.code === 'ECONNRESET') {
+        const keyed = Object.keys(o.headers ?? {}).some(
+          (h) => h.toLowerCase() === 'idempotency-key',
+        );
+        const mayRetry =
+          method === 'GET' ? attempt < 3 : (req.reusedSocket || keyed) && attempt < 2;
+        if (mayRetry && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
           this.retries.push(`${method} ${url}`);
           resolve(this.request(url, o, attempt + 1));
         } else reject(err);
