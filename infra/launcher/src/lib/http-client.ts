@@ -21,8 +21,8 @@ export interface HttpRequestOptions {
  * *reused* socket (Node's docs, `request.reusedSocket`: the server closed that
  * idle connection before reading the request, as nginx does on every reload) or
  * the request carries an `Idempotency-Key` (the server answers a repeat with the
- * first result: nginx's old workers also close connections they accepted but
- * had not read yet when a reload reached them, on a fresh socket). Every such
+ * first result: on a reload the cut can also come on a fresh socket, most
+ * likely a connection an old nginx worker had accepted but not read yet). Every such
  * retry is recorded in `retries`, so a test or a demo can show them.
  *
  * @example
