@@ -21,7 +21,6 @@ import { Stack, startStack } from '@stayline/launcher';
 import { Figure, round, summarize } from '../figure';
 
 const CANDIDATE = path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts');
-const RUN = path.resolve(__dirname, '../../../scripts/run.cjs');
 const ELECTION = 'bench-leader';
 const WATCHERS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -79,30 +78,12 @@ async function leadership(
   let n = 0;
   const startCandidate = async () => {
     const id = `cand-${++n}`;
-    const dir = path.join(stack.stateDir, id);
-    const args = [
-      RUN,
-      CANDIDATE,
-      '--redis',
-      formatRedisTarget(target),
-      '--election',
-      ELECTION,
-      '--id',
-      id,
-    ];
-    await stack.spawn(
-      {
-        name: id,
-        kind: 'agent',
-        role: 'candidate',
-        host: '127.0.0.1',
-        port: 0,
-        ports: {},
-        dir,
-        spec: { command: process.execPath, args, logFile: path.join(dir, 'out.log') },
-      },
-      { waitPort: false },
-    );
+    await stack.spawnScript({
+      name: id,
+      script: CANDIDATE,
+      args: ['--redis', formatRedisTarget(target), '--election', ELECTION, '--id', id],
+      role: 'candidate',
+    });
   };
   const measure = async (sig: 'SIGKILL' | 'SIGTERM') => {
     const leader = acquired[acquired.length - 1].owner;

@@ -30,7 +30,6 @@ import {
 import { Stack, startStack } from '@stayline/launcher';
 import { Figure, round, summarize } from '../figure';
 
-const RUN = path.resolve(__dirname, '../../../scripts/run.cjs');
 /** One candidate process of an election, on either backend (`--redis <url>` or `--etcd <urls>`). */
 const CANDIDATE = path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts');
 type Kind = 'redis' | 'etcd';
@@ -150,21 +149,12 @@ async function takeovers(stack: Stack, kind: Kind, target: string): Promise<numb
   const start = async () => {
     const id = `${kind}-cand-${++n}`;
     ids.push(id);
-    const dir = path.join(stack.stateDir, id);
-    const args = [RUN, CANDIDATE, `--${kind}`, target, '--election', election, '--id', id];
-    await stack.spawn(
-      {
-        name: id,
-        kind: 'agent',
-        role: 'candidate',
-        host: '127.0.0.1',
-        port: 0,
-        ports: {},
-        dir,
-        spec: { command: process.execPath, args, logFile: path.join(dir, 'out.log') },
-      },
-      { waitPort: false },
-    );
+    await stack.spawnScript({
+      name: id,
+      script: CANDIDATE,
+      args: [`--${kind}`, target, '--election', election, '--id', id],
+      role: 'candidate',
+    });
   };
   const elected = () =>
     ids

@@ -29,7 +29,6 @@ import { freePorts, Stack, startStack } from '@stayline/launcher';
 import { Figure, round, summarize } from '../figure';
 
 const FIXTURES = path.resolve(__dirname, '../../../libs/discovery/src/testing');
-const RUN = path.resolve(__dirname, '../../../scripts/run.cjs');
 const WATCHERS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Milliseconds on a clock every process of this machine shares. */
@@ -43,25 +42,14 @@ async function fixture(
   args: Record<string, string | number>,
   ports: Record<string, number> = {},
 ) {
-  const dir = path.join(stack.stateDir, name);
-  const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  await stack.spawn(
-    {
-      name,
-      kind: 'service',
-      role: 'instance',
-      host: '127.0.0.1',
-      port: Object.values(ports)[0] ?? 0,
-      ports,
-      dir,
-      spec: {
-        command: process.execPath,
-        args: [RUN, path.join(FIXTURES, script), ...argv],
-        logFile: path.join(dir, 'out.log'),
-      },
-    },
-    { waitPort: Object.keys(ports).length > 0 },
-  );
+  await stack.spawnScript({
+    name,
+    script: path.join(FIXTURES, script),
+    args: Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]),
+    kind: 'service',
+    role: 'instance',
+    ports,
+  });
 }
 
 /** 5 watchers, each on its own connections, recording when each instance id disappears. */

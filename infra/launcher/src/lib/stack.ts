@@ -90,6 +90,8 @@ export interface Endpoint {
 }
 
 const HOST = '127.0.0.1';
+/** The repository's TypeScript runner (no build step). */
+const RUN_SCRIPT = path.resolve(__dirname, '../../../../scripts/run.cjs');
 
 /**
  * A running stack of real datastores as plain processes: MariaDB primary +
@@ -268,6 +270,46 @@ export class Stack {
       );
     }
     return component;
+  }
+
+  /**
+   * Runs a TypeScript entry point of the repository (through scripts/run.cjs)
+   * as a recorded component: a test fixture, an election candidate. It is
+   * reached by `kill(name, sig)` and stopped by `stop()` like any other; its
+   * output goes to `<stateDir>/<name>/out.log`. Waits for its first port, if any.
+   *
+   * @example
+   *   const c = await stack.spawnScript({ name: 'c1', script: candidateTs, args: ['--id', 'c1'] });
+   *   fs.readFileSync(c.spec.logFile, 'utf8');
+   */
+  spawnScript(o: {
+    name: string;
+    /** Absolute path of the `.ts` entry point. */
+    script: string;
+    args: string[];
+    kind?: ComponentKind;
+    role?: string;
+    ports?: Record<string, number>;
+  }): Promise<Component> {
+    const dir = path.join(this.stateDir, o.name);
+    const ports = o.ports ?? {};
+    return this.spawn(
+      {
+        name: o.name,
+        kind: o.kind ?? 'agent',
+        role: o.role ?? o.kind ?? 'agent',
+        host: '127.0.0.1',
+        port: Object.values(ports)[0] ?? 0,
+        ports,
+        dir,
+        spec: {
+          command: process.execPath,
+          args: [RUN_SCRIPT, o.script, ...o.args],
+          logFile: path.join(dir, 'out.log'),
+        },
+      },
+      { waitPort: Object.keys(ports).length > 0 },
+    );
   }
 
   /**

@@ -77,33 +77,14 @@ describe('leader election across three candidate processes', () => {
   const candidates = new Map<string, Component>();
 
   async function startCandidate(id: string, election: string, unsafe = false) {
-    const dir = path.join(stack.stateDir, id);
-    const args = [
-      path.resolve(__dirname, '../../../../scripts/run.cjs'),
-      path.join(__dirname, '../testing/candidate.ts'),
-    ];
-    args.push(
-      '--redis',
-      formatRedisTarget(target),
-      '--election',
-      election,
-      '--id',
-      id,
-      ...(unsafe ? ['--unsafe', '1'] : []),
-    );
-    const c = await stack.spawn(
-      {
-        name: id,
-        kind: 'agent',
-        role: 'candidate',
-        host: '127.0.0.1',
-        port: 0,
-        ports: {},
-        dir,
-        spec: { command: process.execPath, args, logFile: path.join(dir, 'out.log') },
-      },
-      { waitPort: false },
-    );
+    const c = await stack.spawnScript({
+      name: id,
+      script: path.join(__dirname, '../testing/candidate.ts'),
+      args: ['--redis', formatRedisTarget(target), '--election', election, '--id', id].concat(
+        unsafe ? ['--unsafe', '1'] : [],
+      ),
+      role: 'candidate',
+    });
     candidates.set(id, c);
   }
 

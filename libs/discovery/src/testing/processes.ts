@@ -7,8 +7,6 @@ import path from 'node:path';
 import { Component, ComponentKind, Stack } from '@stayline/launcher';
 import { RedisTarget } from '@stayline/coordination';
 
-const RUN = path.resolve(__dirname, '../../../../scripts/run.cjs');
-
 /** The stack's Redis as a Sentinel target (what services use). */
 export function sentinelTarget(stack: Stack): RedisTarget {
   const { sentinels, masterName } = stack.redis;
@@ -27,27 +25,15 @@ export interface FixtureProcess {
 }
 
 /** Starts a fixture process; resolves once it runs (and listens, when it has ports). */
-export async function startFixture(stack: Stack, p: FixtureProcess): Promise<Component> {
-  const dir = path.join(stack.stateDir, p.name);
-  const ports = p.ports ?? {};
-  const args = Object.entries(p.args).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  return stack.spawn(
-    {
-      name: p.name,
-      kind: p.kind ?? 'service',
-      role: 'instance',
-      host: '127.0.0.1',
-      port: Object.values(ports)[0] ?? 0,
-      ports,
-      dir,
-      spec: {
-        command: process.execPath,
-        args: [RUN, path.join(__dirname, p.script), ...args],
-        logFile: path.join(dir, 'out.log'),
-      },
-    },
-    { waitPort: Object.keys(ports).length > 0 },
-  );
+export function startFixture(stack: Stack, p: FixtureProcess): Promise<Component> {
+  return stack.spawnScript({
+    name: p.name,
+    script: path.join(__dirname, p.script),
+    args: Object.entries(p.args).flatMap(([k, v]) => [`--${k}`, String(v)]),
+    kind: p.kind ?? 'service',
+    role: 'instance',
+    ports: p.ports,
+  });
 }
 
 /** `--name value` pairs of a fixture's command line. */

@@ -12,7 +12,6 @@ import { jittered, unrefTimeout } from '../timers';
 import { DeposedReason, ElectionStatus } from './leader-election';
 import { HeldLead, LeaseElection, LeaderElectionOptions } from './lease-election.base';
 
-
 /** What the election needs of a lease (RedisLease; a fake in unit tests). */
 export interface LeasePrimitive {
   tryAcquire(owner: string, ttlMs: number): Promise<LeaseAttempt>;

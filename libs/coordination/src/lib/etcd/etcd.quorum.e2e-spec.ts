@@ -181,31 +181,14 @@ describe('etcd: a leader frozen with SIGSTOP past its lease', () => {
   });
 
   async function startCandidate(id: string, election: string, unsafe = false) {
-    const dir = path.join(stack.stateDir, id);
-    const args = [
-      path.resolve(__dirname, '../../../../../scripts/run.cjs'),
-      path.join(__dirname, '../../testing/candidate.ts'),
-      '--etcd',
-      stack.etcd.endpoints.join(','),
-      '--election',
-      election,
-      '--id',
-      id,
-      ...(unsafe ? ['--unsafe', '1'] : []),
-    ];
-    const c = await stack.spawn(
-      {
-        name: id,
-        kind: 'agent',
-        role: 'candidate',
-        host: '127.0.0.1',
-        port: 0,
-        ports: {},
-        dir,
-        spec: { command: process.execPath, args, logFile: path.join(dir, 'out.log') },
-      },
-      { waitPort: false },
-    );
+    const c = await stack.spawnScript({
+      name: id,
+      script: path.join(__dirname, '../../testing/candidate.ts'),
+      args: ['--etcd', stack.etcd.endpoints.join(','), '--election', election, '--id', id].concat(
+        unsafe ? ['--unsafe', '1'] : [],
+      ),
+      role: 'candidate',
+    });
     candidates.set(id, c);
   }
 
