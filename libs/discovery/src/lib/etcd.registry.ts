@@ -18,7 +18,7 @@
  * (server-side) TTL instead.
  */
 import { connectEtcd, EtcdTarget, leaseSeconds } from '@stayline/coordination';
-import { Etcd3, IKeyValue, IWatchResponse, Lease, Watcher } from 'etcd3';
+import { Etcd3, EtcdLeaseInvalidError, IKeyValue, IWatchResponse, Lease, Watcher } from 'etcd3';
 import { parseInstance, ServiceInstance, assertName } from './instance';
 import {
   AgentLeaseOptions,
@@ -99,7 +99,12 @@ class EtcdRegistration implements Registration {
   async start(): Promise<void> {
     // a registration starts afresh: an old removal reason must not name its next removal
     await this.client.delete().key(tombstoneKey(this.instance.service, this.instance.id)).exec();
-    await this.publish();
+    await this.publish().catch((err: unknown) => {
+      // paused (a freeze, a long stall) while the put was in flight: the client retried it
+      // after etcd had expired the lease. Start again on a new lease rather than fail.
+      if (!(err instanceof EtcdLeaseInvalidError)) throw err;
+      return this.publish();
+    });
     this.scheduleRenew();
   }
 

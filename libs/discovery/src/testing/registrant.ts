@@ -2,7 +2,8 @@
  * Fixture process: registers one instance (or, with --agent, a datastore on
  * behalf of that agent) in the Redis registry (--redis) or the etcd one (--etcd)
  * and keeps it renewed. SIGTERM
- * deregisters first, then exits (printing when it began: `{"event":"deregistering","at":<ms>}`);
+ * deregisters first, then exits (printing when it began: `{"event":"deregistering","at":<ms>}`;
+ * `{"event":"registered"}` once the registration call returned);
  * SIGKILL and SIGSTOP leave the lease to expire.
  *   run.cjs registrant.ts --redis <url> --service payment --id payment-1 [--tcp 4201] [--ttl 3000] [--agent agent-a --role primary]
  *   run.cjs registrant.ts --etcd http://127.0.0.1:2479,... --service payment --id payment-1
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
       .finally(() => process.exit(0));
   });
   await registered;
+  console.log(JSON.stringify({ event: 'registered', id: a.id }));
   // keeps the process alive: every timer of the registry is unref()ed
   setInterval(() => undefined, 1 << 30);
 }

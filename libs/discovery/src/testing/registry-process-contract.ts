@@ -5,7 +5,8 @@
  * datastore registered by two agents. Each backend's e2e spec runs it on its
  * own stack with `registrant.ts` processes.
  */
-import { Stack } from '@stayline/launcher';
+import fs from 'node:fs';
+import { Stack, waitFor } from '@stayline/launcher';
 import { ServiceRegistry } from '../lib/registry';
 import { startFixture } from './processes';
 import { WatchRecorder } from './resolver-contract';
@@ -50,13 +51,18 @@ export function describeRegistryProcessContract(
 
     /** A `payment` instance process, once every watcher lists it. */
     async function watchedInstance(name: string, count = 3): Promise<WatchRecorder[]> {
-      await startFixture(f.stack, {
+      const c = await startFixture(f.stack, {
         name,
         script: 'registrant.ts',
         args: { ...f.backend, service: 'payment', id: name, tcp: 4201 },
       });
       const recs = await watchers('payment', count);
       await Promise.all(recs.map((r) => r.waitFor((_, ids) => ids.includes(name))));
+      // watchers can see the entry before the process has its reply: a signal sent in between
+      // would hit a registration still starting, not a registered instance
+      await waitFor(`${name} to report its registration`, async () =>
+        fs.readFileSync(c.spec.logFile, 'utf8').includes('"event":"registered"'),
+      );
       return recs;
     }
 
