@@ -35,7 +35,8 @@ describe('payment service (real MariaDB, TCP and HTTP)', () => {
     expect(new Set(results.map((r) => r.id)).size).toBe(1);
     expect(results[0]).toMatchObject({ ...charge, status: 'CHARGED', refundedAt: null });
     const conn = await mysql.createConnection({
-      ...stack.mariadb.primary,
+      host: stack.mariadb.primary.host,
+      port: stack.mariadb.primary.port,
       ...stack.credentials.app,
       database: 'payment',
     });

@@ -54,7 +54,8 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
     });
   const chargesFor = async (reservationIds: string[]) => {
     const conn = await mysql.createConnection({
-      ...stack.mariadb.primary,
+      host: stack.mariadb.primary.host,
+      port: stack.mariadb.primary.port,
       ...stack.credentials.app,
       database: 'payment',
     });
