@@ -54,11 +54,13 @@ export function socketPath(node: MariaDbNode): string {
 
 /**
  * Creates an empty data directory (about 1 s). With `copyFrom`, copies a freshly
- * initialised one instead: mariadb-install-db runs cannot run side by side.
+ * initialised one instead (faster than another install). Each node has its own
+ * tmpdir: two bootstraps sharing /tmp (two stacks started side by side) have
+ * been seen removing each other's temporary tables.
  */
 export async function initDataDir(node: MariaDbNode, copyFrom?: MariaDbNode): Promise<void> {
   fs.rmSync(node.dir, { recursive: true, force: true });
-  fs.mkdirSync(node.dir, { recursive: true });
+  fs.mkdirSync(tmpDir(node), { recursive: true });
   if (copyFrom) {
     fs.cpSync(dataDir(copyFrom), dataDir(node), { recursive: true });
     return;
@@ -68,6 +70,7 @@ export async function initDataDir(node: MariaDbNode, copyFrom?: MariaDbNode): Pr
       '--no-defaults',
       '--user=root',
       `--datadir=${dataDir(node)}`,
+      `--tmpdir=${tmpDir(node)}`,
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
       `--innodb-log-file-size=${INNODB_LOG_FILE_SIZE}`,
@@ -75,6 +78,11 @@ export async function initDataDir(node: MariaDbNode, copyFrom?: MariaDbNode): Pr
   } catch (err) {
     throw new Error(`mariadb-install-db failed for ${node.name}: ${(err as Error).message}`);
   }
+}
+
+/** The node's own temporary directory (never the shared /tmp). */
+function tmpDir(node: MariaDbNode): string {
+  return path.join(node.dir, 'tmp');
 }
 
 /** Command line of one node. Every node starts read-only; only the launcher or the failover agent makes a primary writable. */
@@ -85,6 +93,7 @@ export function mariadbSpec(node: MariaDbNode, extraArgs: string[] = []): Proces
       '--no-defaults',
       '--user=root',
       `--datadir=${dataDir(node)}`,
+      `--tmpdir=${tmpDir(node)}`,
       `--port=${node.port}`,
       `--bind-address=${node.host}`,
       `--socket=${socketPath(node)}`,
