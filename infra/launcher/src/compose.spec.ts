@@ -505,6 +505,7 @@ describe('docker-compose.yml', () => {
       'no-defaults',
       'user',
       'datadir',
+      'tmpdir', // each native node its own; a container has its own /tmp
       'socket',
       'pid-file',
       'log-error',
