@@ -17,6 +17,7 @@ import {
   MariaDbNode,
   rootConnection,
   waitMariaDbReady,
+  tmpDir,
   waitReplicating,
 } from './mariadb';
 import { isAlive, stopProcess } from './process';
@@ -72,7 +73,7 @@ export async function cloneReplica(
   await stopProcess(source.pid, Object.values(source.ports));
   try {
     fs.rmSync(dataDir(nodeOf(target)), { recursive: true, force: true });
-    fs.mkdirSync(target.dir, { recursive: true });
+    fs.mkdirSync(tmpDir(nodeOf(target)), { recursive: true });
     fs.cpSync(dataDir(nodeOf(source)), dataDir(nodeOf(target)), {
       recursive: true,
       filter: (src) => !REPLICATION_FILES.test(path.basename(src)),

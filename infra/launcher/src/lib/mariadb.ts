@@ -80,8 +80,8 @@ export async function initDataDir(node: MariaDbNode, copyFrom?: MariaDbNode): Pr
   }
 }
 
-/** The node's own temporary directory (never the shared /tmp). */
-function tmpDir(node: MariaDbNode): string {
+/** The node's own temporary directory (never the shared /tmp); whatever builds a node makes it. */
+export function tmpDir(node: MariaDbNode): string {
   return path.join(node.dir, 'tmp');
 }
 
