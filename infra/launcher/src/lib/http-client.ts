@@ -22,7 +22,9 @@ export interface HttpRequestOptions {
  * idle connection before reading the request, as nginx does on every reload) or
  * the request carries an `Idempotency-Key` (the server answers a repeat with the
  * first result: on a reload the cut can also come on a fresh socket, most
- * likely a connection an old nginx worker had accepted but not read yet). Every such
+ * likely a connection an old nginx worker had accepted but not read yet). Before a
+ * retry every idle pooled connection is dropped: the server that cut one has
+ * closed the others too, and a retry on one of them would be cut again. Every such
  * retry is recorded in `retries`, so a test or a demo can show them.
  *
  * @example
@@ -69,11 +71,20 @@ export class HttpClient {
           method === 'GET' ? attempt < 3 : (req.reusedSocket || keyed) && attempt < 2;
         if (mayRetry && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
           this.retries.push(`${method} ${url}`);
+          // the server that cut this connection has most likely closed its other
+          // idle ones too (a reloading nginx closes every idle keep-alive
+          // connection of its old workers): the retry must not pick another of them
+          this.dropIdleSockets();
           resolve(this.request(url, o, attempt + 1));
         } else reject(err);
       });
       req.end(o.body);
     });
+  }
+
+  private dropIdleSockets(): void {
+    for (const sockets of Object.values(this.agent.freeSockets))
+      for (const socket of sockets ?? []) socket.destroy();
   }
 
   close(): void {
