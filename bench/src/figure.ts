@@ -31,3 +31,20 @@ export function round(value: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/**
+ * Runs `scenario` when its file is the program (`node scripts/run.cjs
+ * bench/src/scenarios/<name>.ts`) and prints its figures as JSON; does nothing
+ * when `npm run bench` imports the file. run.cjs loads the file with require(),
+ * so `require.main` is run.cjs there: it sets argv[1] to the file instead.
+ */
+export function runWhenMain(scenarioModule: NodeJS.Module, scenario: Scenario): void {
+  if (require.main !== scenarioModule && process.argv[1] !== scenarioModule.filename) return;
+  scenario().then(
+    (figures) => console.log(JSON.stringify(figures, null, 2)),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '@stayline/observability';
 import { BreakerState, DependencyPolicy } from '@stayline/resilience';
 import { TimeoutStrategy, timeout } from 'cockatiel';
-import { round, summarize, type Figure } from '../figure';
+import { round, summarize, type Figure, runWhenMain } from '../figure';
 
 const ROLE = 'STAYLINE_BREAKER_BENCH_ROLE';
 const NORMAL_MS = 20; // the seed's normal call
@@ -297,17 +297,8 @@ export async function run(): Promise<Figure[]> {
   }
 }
 
-// scripts/run.cjs loads this file with require(), so require.main is run.cjs: it sets argv[1] to us.
-if (require.main === module || process.argv[1] === __filename) {
-  const role = process.env[ROLE];
-  if (role === 'callee') runCallee();
-  else if (role === 'caller') runCaller(process.env['CALLEE_URL'] ?? '');
-  else
-    run().then(
-      (figures) => console.log(JSON.stringify(figures, null, 2)),
-      (err: unknown) => {
-        console.error(err);
-        process.exitCode = 1;
-      },
-    );
-}
+// a scenario's own processes: the same file run with a role
+const role = process.env[ROLE];
+if (role === 'callee') runCallee();
+else if (role === 'caller') runCaller(process.env['CALLEE_URL'] ?? '');
+else runWhenMain(module, run);

@@ -18,7 +18,7 @@ import {
   RedisTarget,
 } from '@stayline/coordination';
 import { Stack, startStack } from '@stayline/launcher';
-import { Figure, round, summarize } from '../figure';
+import { Figure, round, summarize, runWhenMain } from '../figure';
 
 const CANDIDATE = path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts');
 const ELECTION = 'bench-leader';
@@ -187,13 +187,4 @@ export async function run(): Promise<Figure[]> {
   }
 }
 
-// scripts/run.cjs loads this file with require(), so require.main is run.cjs: it sets argv[1] to us.
-if (require.main === module || process.argv[1] === __filename) {
-  run().then(
-    (figures) => console.log(JSON.stringify(figures, null, 2)),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(module, run);

@@ -28,7 +28,7 @@ import {
   ServiceRegistry,
 } from '@stayline/discovery';
 import { Stack, startStack } from '@stayline/launcher';
-import { Figure, round, summarize } from '../figure';
+import { Figure, round, summarize, runWhenMain } from '../figure';
 
 /** One candidate process of an election, on either backend (`--redis <url>` or `--etcd <urls>`). */
 const CANDIDATE = path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts');
@@ -265,13 +265,4 @@ export async function run(): Promise<Figure[]> {
   }
 }
 
-// scripts/run.cjs loads this file with require(), so require.main is run.cjs: it sets argv[1] to us.
-if (require.main === module || process.argv[1] === __filename) {
-  run().then(
-    (f) => console.log(JSON.stringify(f, null, 2)),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(module, run);

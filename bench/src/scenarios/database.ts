@@ -15,7 +15,7 @@ import { ReplicaRouter, ReplicaRouterOptions } from '@stayline/database';
 import { Stack, startStack } from '@stayline/launcher';
 import { pino } from 'pino';
 import { Column, DataSource, Entity, EntityManager, PrimaryColumn } from 'typeorm';
-import { round, summarize, type Figure } from '../figure';
+import { round, summarize, type Figure, runWhenMain } from '../figure';
 
 const ROWS = 20_000;
 const CONCURRENCY = 16;
@@ -222,13 +222,4 @@ export async function run(): Promise<Figure[]> {
   }
 }
 
-// scripts/run.cjs loads this file with require(), so require.main is run.cjs: it sets argv[1] to us.
-if (require.main === module || process.argv[1] === __filename) {
-  run().then(
-    (figures) => console.log(JSON.stringify(figures, null, 2)),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(module, run);

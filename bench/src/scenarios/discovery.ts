@@ -26,7 +26,7 @@ import {
   StrategyName,
 } from '@stayline/discovery';
 import { freePorts, Stack, startStack } from '@stayline/launcher';
-import { Figure, round, summarize } from '../figure';
+import { Figure, round, summarize, runWhenMain } from '../figure';
 
 const FIXTURES = path.resolve(__dirname, '../../../libs/discovery/src/testing');
 const WATCHERS = 5;
@@ -287,13 +287,4 @@ export async function run(): Promise<Figure[]> {
   }
 }
 
-// scripts/run.cjs loads this file with require(), so require.main is run.cjs: it sets argv[1] to us.
-if (require.main === module || process.argv[1] === __filename) {
-  run().then(
-    (figures) => console.log(JSON.stringify(figures, null, 2)),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(module, run);

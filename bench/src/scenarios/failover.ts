@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Figure, summarize } from '../figure';
+import { Figure, summarize, runWhenMain } from '../figure';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CHAOS = path.join(ROOT, 'apps', 'failover-agent', 'src', 'testing', 'chaos.ts');
@@ -117,13 +117,4 @@ export async function run(): Promise<Figure[]> {
   return figures;
 }
 
-// scripts/run.cjs loads this file with require(), so require.main is run.cjs: it sets argv[1] to us.
-if (require.main === module || process.argv[1] === __filename) {
-  run().then(
-    (f) => console.log(JSON.stringify(f, null, 2)),
-    (err: Error) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(module, run);

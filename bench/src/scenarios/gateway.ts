@@ -24,7 +24,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BalancedHttpClient, RedisRegistry } from '@stayline/discovery';
 import { gatewayUpstreams, Stack, startStack, waitForGatewayUpstreams } from '@stayline/launcher';
-import { round, summarize, type Figure } from '../figure';
+import { round, summarize, type Figure, runWhenMain } from '../figure';
 
 const RPS_SECONDS = 5;
 const CONNECTIONS = 32;
@@ -270,13 +270,4 @@ export async function run(): Promise<Figure[]> {
   return figures;
 }
 
-// scripts/run.cjs loads this file with require(), so require.main is run.cjs: it sets argv[1] to us.
-if (require.main === module || process.argv[1] === __filename) {
-  run().then(
-    (figures) => console.log(JSON.stringify(figures, null, 2)),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(module, run);

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
+import { httpJson } from './http-json';
 import path from 'node:path';
 import { which } from './binaries';
 import { waitFor } from './ports';
@@ -93,30 +93,6 @@ export function removeEtcdData(components: Pick<Component, 'kind' | 'meta'>[]): 
   }
 }
 
-function request(
-  url: string,
-  method: 'GET' | 'POST',
-  timeoutMs: number,
-): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, timeout: timeoutMs }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined });
-        } catch {
-          resolve({ status: res.statusCode ?? 0, body: data });
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    if (method === 'POST') req.end('{}');
-    else req.end();
-  });
-}
-
 export interface EtcdMemberStatus {
   /** This member's id (hex). */
   member: string;
@@ -136,8 +112,8 @@ export async function etcdMemberStatus(
 ): Promise<EtcdMemberStatus> {
   const base = etcdClientUrl(node);
   const [status, health] = await Promise.all([
-    request(`${base}/v3/maintenance/status`, 'POST', timeoutMs),
-    request(`${base}/health`, 'GET', timeoutMs).catch(() => undefined),
+    httpJson(`${base}/v3/maintenance/status`, { method: 'POST', body: '{}', timeoutMs }),
+    httpJson(`${base}/health`, { timeoutMs }).catch(() => undefined),
   ]);
   const s = status.body as {
     header?: { member_id?: string; raft_term?: string };

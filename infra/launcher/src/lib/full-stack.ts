@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import http from 'node:http';
+import { httpJson } from './http-json';
 import path from 'node:path';
 import { freePorts, waitFor } from './ports';
 import { isAlive, tail } from './process';
@@ -181,7 +181,7 @@ export async function startGatewaySync(
     async () => {
       if (!isAlive(component.pid))
         throw new Error(`gateway-sync exited:\n${tail(component.spec.logFile)}`);
-      return (await getJson(`http://127.0.0.1:${port}/health/ready`)).status === 200;
+      return (await httpJson(`http://127.0.0.1:${port}/health/ready`)).status === 200;
     },
     { timeoutMs: 30_000, intervalMs: 25 },
   );
@@ -205,7 +205,7 @@ export interface GatewayUpstreams {
 /** Asks the stack's gateway sync what nginx runs now. */
 export async function gatewayUpstreams(stack: Stack): Promise<GatewayUpstreams> {
   const sync = stack.component('gateway-sync');
-  const res = await getJson(`http://${sync.host}:${sync.port}/upstreams`);
+  const res = await httpJson(`http://${sync.host}:${sync.port}/upstreams`);
   if (res.status !== 200) throw new Error(`gateway-sync /upstreams answered ${res.status}`);
   return res.body as GatewayUpstreams;
 }
@@ -231,20 +231,3 @@ export async function waitForGatewayUpstreams(
   return last as GatewayUpstreams;
 }
 
-function getJson(url: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: 1_500, agent: false }, (res) => {
-      let data = '';
-      res.setEncoding('utf8').on('data', (d: string) => (data += d));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined });
-        } catch {
-          resolve({ status: res.statusCode ?? 0, body: data });
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}

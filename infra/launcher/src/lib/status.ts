@@ -1,4 +1,4 @@
-import http from 'node:http';
+import { httpJson } from './http-json';
 import { etcdMemberStatus } from './etcd';
 import { adminConnection, semiSyncStatus } from './mariadb';
 import { isPortOpen } from './ports';
@@ -156,27 +156,9 @@ async function probeEtcd(c: Component, base: ComponentStatus) {
   if (!s.healthy) base.reason = s.leader ? 'health check failed' : 'no leader (no quorum?)';
 }
 
-function httpJson(url: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: PROBE_TIMEOUT_MS }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined });
-        } catch {
-          resolve({ status: res.statusCode ?? 0, body: data });
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
 async function probeHttp(c: Component, base: ComponentStatus, path: string) {
   const port = c.ports.http ?? c.port;
-  const res = await httpJson(`http://${c.host}:${port}${path}`);
+  const res = await httpJson(`http://${c.host}:${port}${path}`, { timeoutMs: PROBE_TIMEOUT_MS });
   base.healthy = res.status === 200;
   const body = res.body as { role?: string; status?: string } | undefined;
   if (body && typeof body === 'object' && typeof body.role === 'string') base.role = body.role;
