@@ -1,8 +1,11 @@
 import { Stack, startStack } from '@stayline/launcher';
 import { describeRegistryProcessContract, ETCD_EXPIRY } from '../testing/registry-process-contract';
-import { describeRegistryContract, describeResolverContract } from '../testing/resolver-contract';
+import {
+  describeRegistryContract,
+  describeResolverContract,
+  registeredWorld,
+} from '../testing/resolver-contract';
 import { EtcdRegistry } from './etcd.registry';
-import { describeInstance } from './instance';
 import { ServiceRegistry } from './registry';
 
 jest.setTimeout(60_000);
@@ -30,22 +33,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-describeResolverContract('etcd (3 members)', async (world) => {
-  const registry = await open();
-  const registrations = await Promise.all(
-    world.endpoints.map((e, i) =>
-      registry.register(
-        describeInstance({ service: world.service, id: `r-${i}`, host: e.host, tcpPort: e.port }),
-      ),
-    ),
-  );
-  return {
-    resolver: await open(),
-    teardown: async () => {
-      await Promise.all(registrations.map((r) => r.deregister()));
-    },
-  };
-});
+describeResolverContract('etcd (3 members)', registeredWorld(open));
 
 describeRegistryContract('etcd (3 members)', async () => ({
   open: () => open(),

@@ -5,8 +5,11 @@ import {
   describeRegistryProcessContract,
   REDIS_EXPIRY,
 } from '../testing/registry-process-contract';
-import { describeRegistryContract, describeResolverContract } from '../testing/resolver-contract';
-import { describeInstance } from './instance';
+import {
+  describeRegistryContract,
+  describeResolverContract,
+  registeredWorld,
+} from '../testing/resolver-contract';
 import { RedisRegistry } from './redis.registry';
 import { ServiceRegistry } from './registry';
 
@@ -30,22 +33,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-describeResolverContract('redis (through Sentinel)', async (world) => {
-  const registry = await open();
-  const registrations = await Promise.all(
-    world.endpoints.map((e, i) =>
-      registry.register(
-        describeInstance({ service: world.service, id: `r-${i}`, host: e.host, tcpPort: e.port }),
-      ),
-    ),
-  );
-  return {
-    resolver: await open(),
-    teardown: async () => {
-      await Promise.all(registrations.map((r) => r.deregister()));
-    },
-  };
-});
+describeResolverContract('redis (through Sentinel)', registeredWorld(open));
 
 describeRegistryContract('redis (through Sentinel)', async () => ({
   open: () => open(600),

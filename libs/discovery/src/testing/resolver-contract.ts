@@ -74,6 +74,31 @@ export function describeResolverContract(
   });
 }
 
+/**
+ * A resolver-contract world for a registry backend: the world's endpoints
+ * registered through one client, resolved through another.
+ */
+export function registeredWorld(
+  open: () => Promise<ServiceRegistry>,
+): (world: ContractWorld) => Promise<ResolverFixture> {
+  return async (world) => {
+    const registry = await open();
+    const registrations = await Promise.all(
+      world.endpoints.map((e, i) =>
+        registry.register(
+          describeInstance({ service: world.service, id: `r-${i}`, host: e.host, tcpPort: e.port }),
+        ),
+      ),
+    );
+    return {
+      resolver: await open(),
+      teardown: async () => {
+        await Promise.all(registrations.map((r) => r.deregister()));
+      },
+    };
+  };
+}
+
 export interface RegistryFixture {
   /** A new, independent client (its own connections), closed by teardown. */
   open(): Promise<ServiceRegistry>;
