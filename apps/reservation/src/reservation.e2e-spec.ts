@@ -395,6 +395,16 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
       const again = await post(r1, book('jeonju-07', 300, 1));
       expect(again.status).toBe(503);
       expect(performance.now() - t0).toBeLessThan(200);
+      // many bookings at once while open: each hold is undone, none collides with another's
+      const burst = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => post(r1, book('jeonju-08', 240 + i, 1, `burst-${i}`))),
+      );
+      const statuses = burst.map((res) => res.status);
+      // a half-open trial call may time out in between (202, settled below); nothing else
+      expect(statuses.filter((s) => s !== 503 && s !== 202)).toEqual([]);
+      expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(12);
+      for (const res of burst)
+        if (res.status === 202) pending.push(((await res.json()) as ReservationBody).id);
     } finally {
       for (const p of pay) stack.kill(p.name, 'SIGCONT');
     }

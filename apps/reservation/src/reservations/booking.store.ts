@@ -119,11 +119,16 @@ export const BookingStore = {
 
   /**
    * Undoes a hold whose charge was never sent (payment's breaker was open): no
-   * trace is left, so the same idempotency key can try again later.
+   * trace is left, so the same idempotency key can try again later. Every row
+   * is found by an index: a scan would lock rows and gaps that concurrent
+   * holds insert into, and deadlock with them.
    */
-  async abandon(m: EntityManager, id: string): Promise<void> {
+  async abandon(m: EntityManager, id: string, idempotencyKey: string): Promise<void> {
     await m.query('DELETE FROM booked_nights WHERE reservation_id = ?', [id]);
-    await m.query('DELETE FROM idempotency_keys WHERE reservation_id = ?', [id]);
+    await m.query('DELETE FROM idempotency_keys WHERE idem_key = ? AND reservation_id = ?', [
+      idempotencyKey,
+      id,
+    ]);
     await m.query("DELETE FROM reservations WHERE id = ? AND status = 'PENDING_PAYMENT'", [id]);
   },
 

@@ -97,10 +97,10 @@ export class ReservationsService {
       if (err instanceof HttpException) bookings.inc({ outcome: 'refused' });
       throw err;
     }
-    return this.charge(held);
+    return this.charge(held, idempotencyKey);
   }
 
-  private async charge(held: Reservation): Promise<BookingResult> {
+  private async charge(held: Reservation, idempotencyKey: string): Promise<BookingResult> {
     try {
       const paid = await this.payment.charge({
         reservationId: held.id,
@@ -118,7 +118,7 @@ export class ReservationsService {
         err instanceof NoEndpointError
       ) {
         // nothing reached payment: leave no trace, so the client can retry with the same key
-        await this.db.transaction((m) => BookingStore.abandon(m, held.id));
+        await this.db.transaction((m) => BookingStore.abandon(m, held.id, idempotencyKey));
         bookings.inc({ outcome: 'payment_unavailable' });
         throw err;
       }

@@ -2,6 +2,7 @@ import { Stack, startStack, waitFor } from '@stayline/launcher';
 import { Test } from '@nestjs/testing';
 import { healthRegistry } from '@stayline/observability';
 import mysql from 'mysql2/promise';
+import { In } from 'typeorm';
 import { DatabaseModule, ReplicaHealth, ReplicaRouter, runMigrations } from '../index';
 import { metricValue } from '../testing/cluster';
 import { CreateNote1760000000000, Note, serverId, stackRouterOptions } from '../testing/notes';
@@ -70,6 +71,44 @@ describe('ReplicaRouter routing (real primary + 2 replicas)', () => {
       }),
     ).rejects.toThrow('business rule says no');
     expect(await router.write((m) => m.findOneBy(Note, { id: 'rolled-back' }))).toBeNull();
+  });
+
+  it('runs a deadlock victim again from its start: both crossing transactions commit', async () => {
+    await router.write((m) =>
+      m.insert(Note, [
+        { id: 'dl-a', body: '-' },
+        { id: 'dl-b', body: '-' },
+      ]),
+    );
+    const before = await metricValue('stayline_db_deadlock_retries_total', {
+      primary: 'mariadb-1',
+    });
+    // each takes one row, waits until the other holds its own, then asks for the other's: a cycle
+    const runs = new Map<string, number>();
+    let holding = 0;
+    let bothHold!: () => void;
+    const crossed = new Promise<void>((r) => (bothHold = r));
+    const cross = (first: string, second: string, body: string) =>
+      router.transaction(async (m) => {
+        const run = (runs.get(body) ?? 0) + 1;
+        runs.set(body, run);
+        await m.update(Note, { id: first }, { body });
+        if (run === 1) {
+          if (++holding === 2) bothHold();
+          await crossed;
+        }
+        await m.update(Note, { id: second }, { body });
+      });
+    await Promise.all([cross('dl-a', 'dl-b', 'x'), cross('dl-b', 'dl-a', 'y')]);
+    // InnoDB rolled one back (the victim) and the router ran it once more
+    expect([...runs.values()].sort()).toEqual([1, 2]);
+    const victim = [...runs].find(([, n]) => n === 2)?.[0];
+    expect(await metricValue('stayline_db_deadlock_retries_total', { primary: 'mariadb-1' })).toBe(
+      before + 1,
+    );
+    // the victim's second run committed last: both rows carry its value, nothing half-applied
+    const rows = await router.write((m) => m.findBy(Note, { id: In(['dl-a', 'dl-b']) }));
+    expect(rows.map((r) => r.body)).toEqual([victim, victim]);
   });
 
   it('stores injection strings literally (values are parameterised) and ignores a malicious token', async () => {

@@ -105,6 +105,16 @@ export function isNodeFailure(err: unknown): boolean {
   return typeof e.message === 'string' && NODE_FAILURE_MESSAGES.test(e.message);
 }
 
+/**
+ * Whether InnoDB chose this transaction as a deadlock victim (`ER_LOCK_DEADLOCK`,
+ * 1213). InnoDB has rolled the whole transaction back by then, so it is safe to
+ * run again from its start.
+ */
+export function isDeadlock(err: unknown): boolean {
+  const e = driverError(err) as { code?: unknown; errno?: unknown } | undefined;
+  return e?.code === 'ER_LOCK_DEADLOCK' || e?.errno === 1213;
+}
+
 /** A short text of any error, for logs and health details. */
 export function errorText(err: unknown): string {
   const e = driverError(err);

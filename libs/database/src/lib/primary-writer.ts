@@ -1,7 +1,14 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { ConsistencySession, currentSession, mergeToken } from './consistency';
-import { errorText, isNodeFailure, RetryableWriteError, TopologyChangedError } from './errors';
+import {
+  errorText,
+  isDeadlock,
+  isNodeFailure,
+  RetryableWriteError,
+  TopologyChangedError,
+} from './errors';
 import type { NodeSet } from './node-set';
 import type { RouterMetrics } from './router-metrics';
 
@@ -19,13 +26,18 @@ export interface WriteOptions {
 }
 
 const MAX_ATTEMPTS = 3;
+/** A deadlock victim runs again at most this many times, after a short random pause. */
+const DEADLOCK_RETRIES = 3;
 
 /**
  * Writes on the current epoch's primary only. The epoch is checked on the
  * connection, right before the first statement; a write that lost its primary
  * before sending anything moves to the new one by itself, any other failure of
  * the node becomes a {@link RetryableWriteError} saying whether it may have
- * been applied. After the commit, the write's GTID joins the session's token.
+ * been applied. A transaction InnoDB rolled back as a deadlock victim runs
+ * again from its start (up to {@link DEADLOCK_RETRIES} times): nothing of it
+ * was applied, so `work` must only touch the database. After the commit, the
+ * write's GTID joins the session's token.
  */
 export class PrimaryWriter {
   constructor(
@@ -38,7 +50,9 @@ export class PrimaryWriter {
   /** Runs `work` on the primary, in one transaction when `tx`. */
   async run<T>(tx: boolean, work: Work<T>, options: WriteOptions): Promise<T> {
     const session = options.session ?? currentSession();
-    for (let attempt = 1; ; attempt++) {
+    let moves = 0;
+    let deadlocks = 0;
+    for (;;) {
       const epoch = this.nodes.topology.epoch;
       const node = this.nodes.primary();
       let sent = false;
@@ -65,9 +79,24 @@ export class PrimaryWriter {
         }
         return done.value;
       } catch (err) {
+        if (tx && isDeadlock(err) && deadlocks < DEADLOCK_RETRIES) {
+          deadlocks++;
+          this.metrics.deadlockRetry(node.name);
+          this.logger.debug(
+            { primary: node.name, deadlocks },
+            'deadlock victim: running the transaction again',
+          );
+          // the other transaction holds the locks a moment longer: do not collide with it again at once
+          await delay(Math.random() * 10 * deadlocks);
+          continue;
+        }
         if (!isNodeFailure(err)) throw err;
         const moved = this.nodes.topology.epoch !== epoch;
-        if (!sent && moved && attempt < MAX_ATTEMPTS) continue; // nothing was sent: the new primary takes it
+        // nothing was sent: the new primary takes it
+        if (!sent && moved && moves < MAX_ATTEMPTS - 1) {
+          moves++;
+          continue;
+        }
         const outcome = !sent || (tx && !committing) ? 'not-applied' : 'unknown';
         const message = `write on ${node.name} failed: ${errorText(err)}`;
         throw new RetryableWriteError(message, outcome, node.name, { cause: err });

@@ -35,6 +35,11 @@ export class RouterMetrics {
     '1 while a replica takes reads, else 0',
     ['replica'],
   );
+  private readonly deadlocks = counter(
+    'stayline_db_deadlock_retries_total',
+    'Transactions InnoDB rolled back as a deadlock victim and the router ran again',
+    ['primary'],
+  );
   private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
 
   constructor(
@@ -45,6 +50,11 @@ export class RouterMetrics {
   /** One operation ran on `target`. */
   query(target: string, role: 'primary' | 'replica'): void {
     this.queries.inc({ target, role });
+  }
+
+  /** A transaction was a deadlock victim and runs again. */
+  deadlockRetry(primary: string): void {
+    this.deadlocks.inc({ primary });
   }
 
   /** One read went to the primary instead of a replica. */
