@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { ResilienceError } from '@stayline/resilience';
 import { throwError } from 'rxjs';
 import { toErrorBody } from './error-body';
 
@@ -15,7 +16,11 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(err: unknown, host: ArgumentsHost) {
     const { status, body, headers } = toErrorBody(err);
-    if (status >= 500 && !(err instanceof HttpException)) {
+    // a dependency failed fast (open breaker, full bulkhead): a designed answer, not a bug;
+    // the breaker logs its own transitions, the request log has the 503
+    if (err instanceof ResilienceError) {
+      this.logger.debug(`${status}: ${err.message}`);
+    } else if (status >= 500 && !(err instanceof HttpException)) {
       this.logger.error(`unhandled error: ${(err as Error)?.stack ?? String(err)}`);
     }
     if (host.getType() === 'rpc') {
