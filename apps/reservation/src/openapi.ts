@@ -229,6 +229,7 @@ const PUBLIC_PATHS: Record<string, PathItem> = {
         404: error('No such listing'),
         409: error('Those nights are taken'),
         413: error('Body larger than 64 kB'),
+        415: error('The body is not JSON'),
         422: error('Over capacity, payment refused, or the key was used for another request'),
         503: error('Payment is unavailable (Retry-After given); nothing was booked'),
       },
@@ -308,6 +309,7 @@ const PUBLIC_PATHS: Record<string, PathItem> = {
       responses: {
         201: json(ref('Scrap'), 'Saved'),
         400: error('Invalid body, or a forbidden target (private, loopback, link-local)'),
+        415: error('The body is not JSON'),
         422: error('The page could not be fetched or is not HTML'),
       },
     },

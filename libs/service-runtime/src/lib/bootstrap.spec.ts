@@ -100,6 +100,21 @@ describe('bootstrapService', () => {
     });
   });
 
+  it('answers a body that is not JSON with a 415 JSON error, and takes a POST without a body', async () => {
+    const res = await post('/api/book', 'listingId=a&guests=2', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toEqual({
+      error: 'unsupported_media_type',
+      message: expect.stringContaining('application/x-www-form-urlencoded'),
+      requestId: expect.any(String),
+    });
+    const empty = await fetch(`${base}/api/book`, { method: 'POST' });
+    expect(empty.status).toBe(400); // on to validation: the fields are missing
+    expect(await empty.json()).toMatchObject({ error: 'validation_failed' });
+  });
+
   it('answers an oversized body with a 413 JSON error', async () => {
     const res = await post(
       '/api/book',

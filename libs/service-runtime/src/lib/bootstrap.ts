@@ -1,4 +1,10 @@
-import { DynamicModule, INestApplication, LoggerService, Type } from '@nestjs/common';
+import {
+  DynamicModule,
+  INestApplication,
+  LoggerService,
+  Type,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { requestIdMiddleware } from '@stayline/observability';
@@ -7,6 +13,9 @@ import { toErrorBody } from './error-body';
 import { HttpErrorFilter } from './http-error.filter';
 import { RpcContextInterceptor } from './rpc-context';
 import { createValidationPipe } from './validation';
+
+/** The request bodies an endpoint accepts. */
+const JSON_TYPES = ['application/json', 'application/*+json'];
 
 /** The response header that names the instance that answered. */
 export const INSTANCE_ID_HEADER = 'x-instance-id';
@@ -52,7 +61,20 @@ export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INes
       next();
     });
   }
-  app.use(express.json({ limit: o.bodyLimit ?? '64kb' }));
+  // a body in another format would be ignored and read as an empty object: refuse it, saying why
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const empty =
+      req.headers['transfer-encoding'] === undefined &&
+      Number(req.headers['content-length'] ?? 0) === 0;
+    if (empty || req.is(JSON_TYPES)) return next();
+    const { body } = toErrorBody(
+      new UnsupportedMediaTypeException(
+        `send the body as JSON (content-type: application/json); got ${req.headers['content-type'] ?? 'no content-type'}`,
+      ),
+    );
+    res.status(415).json(body);
+  });
+  app.use(express.json({ limit: o.bodyLimit ?? '64kb', type: JSON_TYPES }));
   // body-parser errors (malformed JSON, too large) happen before Nest routes: answer them as JSON here
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
