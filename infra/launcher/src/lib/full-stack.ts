@@ -4,7 +4,7 @@ import path from 'node:path';
 import { freePorts, waitFor } from './ports';
 import { isAlive, tail } from './process';
 import { startDashboard } from './dashboard';
-import { etcdEnv } from './services';
+import { etcdEnv, pinnedSettings } from './services';
 import type { Stack } from './stack';
 import { Component } from './state';
 
@@ -162,6 +162,7 @@ export async function startGatewaySync(
       args: entry.endsWith('.ts') ? [path.join(ROOT, 'scripts', 'run.cjs'), entry] : [entry],
       cwd: ROOT,
       env: {
+        ...pinnedSettings(),
         REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
         REDIS_MASTER_NAME: masterName,
         GATEWAY_PREFIX: nginx.dir,
@@ -230,4 +231,3 @@ export async function waitForGatewayUpstreams(
   });
   return last as GatewayUpstreams;
 }
-

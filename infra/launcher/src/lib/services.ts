@@ -22,6 +22,24 @@ export interface ServiceInstanceOptions {
 }
 
 /**
+ * The service settings an operator may choose in the shell that starts the
+ * stack (README "Service configuration"): `DISCOVERY_BACKEND=etcd npm run
+ * stack:up`. They are written into each instance's recorded spec, so a restart
+ * from another shell (a demo, a test, `stack.restart`) brings the instance back
+ * with the settings the stack runs on, not with that shell's.
+ */
+const OPERATOR_SETTINGS =
+  /^(DISCOVERY_BACKEND|COORDINATION_BACKEND|DRAIN_DELAY_MS|LB_STRATEGY|PAYMENT_TIMEOUT_MS|RECOMMENDATION_TIMEOUT_MS|BREAKER_THRESHOLD|BREAKER_RESET_MS|RECONCILE_AFTER_MS|SCRAP_[A-Z_]+)$/;
+
+/** The operator settings set in `env` (default: this process's environment). */
+export function pinnedSettings(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const pinned: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && OPERATOR_SETTINGS.test(name)) pinned[name] = value;
+  return pinned;
+}
+
+/**
  * The environment a service instance gets from the stack it runs on: where the
  * databases and Sentinels are, the dev-profile credentials.
  */
@@ -75,6 +93,7 @@ export async function startServiceInstance(
       args: entry.endsWith('.ts') ? [path.join(ROOT, 'scripts', 'run.cjs'), entry] : [entry],
       cwd: ROOT,
       env: {
+        ...pinnedSettings(),
         ...serviceEnv(stack, o.service),
         INSTANCE_ID: name,
         HOST: '127.0.0.1',
