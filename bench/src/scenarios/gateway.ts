@@ -23,7 +23,13 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BalancedHttpClient, RedisRegistry } from '@stayline/discovery';
-import { gatewayUpstreams, Stack, startStack, waitForGatewayUpstreams } from '@stayline/launcher';
+import {
+  gatewayUpstreams,
+  HttpClient,
+  Stack,
+  startStack,
+  waitForGatewayUpstreams,
+} from '@stayline/launcher';
 import { round, summarize, type Figure, runWhenMain } from '../figure';
 
 const RPS_SECONDS = 5;
@@ -130,33 +136,31 @@ async function rps(
   };
 }
 
-/** A third payment instance: from accepting connections to the first request nginx sends it. */
+/**
+ * A third payment instance: from accepting connections to the first request nginx sends it.
+ * Its registration reloads nginx, which closes idle keep-alive connections: the client
+ * sends a GET cut that way once more, as a browser does.
+ */
 async function newInstanceFirstRequest(stack: Stack, gw: string): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const client = new HttpClient({ maxSockets: 1 });
   const c = await stack.startService({ service: 'payment', name: 'payment-3' });
   const listening = performance.now();
   const sent: Array<{ id: string; at: number }> = [];
-  for (let n = 0; n < 5_000; n++) {
-    const id = `bench-third-${n}`;
-    sent.push({ id, at: performance.now() - listening });
-    await new Promise<void>((resolve, reject) =>
-      http
-        .get(`${gw}${LIGHT_GET}`, { agent, headers: { 'X-Request-Id': id } }, (res) =>
-          res.resume().on('end', resolve),
-        )
-        .on('error', reject),
-    );
-    if (n % 10 === 9) {
-      const log = fs.readFileSync(c.spec.logFile, 'utf8');
-      const first = sent.find((s) => log.includes(`"requestId":"${s.id}"`));
-      if (first) {
-        agent.destroy();
-        return first.at;
+  try {
+    for (let n = 0; n < 5_000; n++) {
+      const id = `bench-third-${n}`;
+      sent.push({ id, at: performance.now() - listening });
+      await client.request(`${gw}${LIGHT_GET}`, { headers: { 'X-Request-Id': id } });
+      if (n % 10 === 9) {
+        const log = fs.readFileSync(c.spec.logFile, 'utf8');
+        const first = sent.find((s) => log.includes(`"requestId":"${s.id}"`));
+        if (first) return first.at;
       }
+      await sleep(2);
     }
-    await sleep(2);
+  } finally {
+    client.close();
   }
-  agent.destroy();
   throw new Error('payment-3 never got a request through the gateway');
 }
 
