@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { httpJson } from './http-json';
 import path from 'node:path';
 import { which } from './binaries';
+import { httpJson } from './http-json';
 import { waitFor } from './ports';
 import { ProcessSpec } from './process';
 import { Component } from './state';

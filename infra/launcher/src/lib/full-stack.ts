@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import { httpJson } from './http-json';
 import path from 'node:path';
+import { startDashboard } from './dashboard';
+import { httpJson } from './http-json';
 import { freePorts, waitFor } from './ports';
 import { isAlive, tail } from './process';
-import { startDashboard } from './dashboard';
 import { etcdEnv, pinnedSettings } from './services';
 import type { Stack } from './stack';
 import { Component } from './state';

@@ -1,5 +1,5 @@
-import { httpJson } from './http-json';
 import { etcdMemberStatus } from './etcd';
+import { httpJson } from './http-json';
 import { adminConnection, semiSyncStatus } from './mariadb';
 import { isPortOpen } from './ports';
 import { isAlive, isStopped } from './process';
