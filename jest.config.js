@@ -4,7 +4,9 @@ const path = require('node:path');
 
 const roots = ['apps', 'libs', 'infra', 'bench'];
 const projects = roots
-  .flatMap((root) => (fs.existsSync(root) ? fs.readdirSync(root).map((d) => path.join(root, d)) : []))
+  .flatMap((root) =>
+    fs.existsSync(root) ? fs.readdirSync(root).map((d) => path.join(root, d)) : [],
+  )
   .filter((dir) => fs.existsSync(path.join(dir, 'jest.config.js')))
   .map((dir) => `<rootDir>/${dir}`);
 

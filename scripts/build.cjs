@@ -28,7 +28,11 @@ function sources(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) return e.name === 'node_modules' ? [] : sources(p);
-    return /\.ts$/.test(e.name) && !/\.(spec|e2e-spec)\.ts$/.test(e.name) && !e.name.endsWith('.d.ts') ? [p] : [];
+    return /\.ts$/.test(e.name) &&
+      !/\.(spec|e2e-spec)\.ts$/.test(e.name) &&
+      !e.name.endsWith('.d.ts')
+      ? [p]
+      : [];
   });
 }
 
@@ -39,7 +43,11 @@ let n = 0;
 for (const file of files) {
   const rel = path.relative(root, file).replace(/\.ts$/, '.js');
   const dest = path.join(out, rel);
-  const { code, map } = swc.transformFileSync(file, { ...options, filename: file, outputPath: dest });
+  const { code, map } = swc.transformFileSync(file, {
+    ...options,
+    filename: file,
+    outputPath: dest,
+  });
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   fs.writeFileSync(dest, `${code}\n//# sourceMappingURL=${path.basename(dest)}.map`);
   if (map) fs.writeFileSync(`${dest}.map`, map);

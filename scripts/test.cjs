@@ -37,7 +37,16 @@ for (const phase of phases) {
   console.log(`\n=== ${phase.name} tests ===`);
   const res = spawnSync(
     process.execPath,
-    [jestBin, '--ci', '--passWithNoTests', '--json', `--outputFile=${out}`, '--testPathPatterns', ...filter, ...phase.extra],
+    [
+      jestBin,
+      '--ci',
+      '--passWithNoTests',
+      '--json',
+      `--outputFile=${out}`,
+      '--testPathPatterns',
+      ...filter,
+      ...phase.extra,
+    ],
     { stdio: 'inherit', env: { ...process.env, STAYLINE_TEST_PHASE: phase.name } },
   );
   if (!fs.existsSync(out)) {
@@ -50,7 +59,9 @@ for (const phase of phases) {
   failed += r.numFailedTests;
   skipped += r.numPendingTests + r.numTodoTests;
   // a suite that failed to load (syntax error, import failure) has no failed tests of its own
-  const brokenSuites = r.testResults.filter((s) => s.status === 'failed' && s.assertionResults.every((a) => a.status !== 'failed'));
+  const brokenSuites = r.testResults.filter(
+    (s) => s.status === 'failed' && s.assertionResults.every((a) => a.status !== 'failed'),
+  );
   for (const s of brokenSuites) {
     console.error(`suite failed to run: ${path.relative(process.cwd(), s.name)}`);
     failed += 1;

@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     try {
       const got = await mod.run();
       figures.push(...got.map((f) => ({ command: `npm run bench -- --only=${name}`, ...f })));
-      console.error(`${name}: ${got.length} figure(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      console.error(
+        `${name}: ${got.length} figure(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      );
     } catch (err) {
       failures.push(name);
       console.error(`${name} failed: ${(err as Error).stack ?? err}`);
@@ -49,7 +51,16 @@ async function main(): Promise<void> {
   const rows = figures.map((f) => [f.name, String(f.value), f.unit, f.goal ?? '', f.anchor ?? '']);
   const header = ['FIGURE', 'VALUE', 'UNIT', 'GOAL', 'ANCHOR'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  console.log([header, ...rows].map((r) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n'));
+  console.log(
+    [header, ...rows]
+      .map((r) =>
+        r
+          .map((v, i) => v.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n'),
+  );
   console.log(`\nwritten to ${path.relative(process.cwd(), RESULTS)}`);
   if (failures.length) {
     console.error(`failed scenarios: ${failures.join(', ')}`);

@@ -24,7 +24,12 @@ export function percentile(sorted: number[], p: number): number {
 /** p50/p99/max of raw samples. */
 export function summarize(samples: number[]): { p50: number; p99: number; max: number; n: number } {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1], n: sorted.length };
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1],
+    n: sorted.length,
+  };
 }
 
 export function round(value: number, digits = 3): number {

@@ -12,7 +12,12 @@ export interface RpcErrorBody {
 
 export function isRpcErrorBody(value: unknown): value is RpcErrorBody {
   const v = value as RpcErrorBody;
-  return typeof v === 'object' && v !== null && typeof v.status === 'number' && typeof v.error === 'string';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.status === 'number' &&
+    typeof v.error === 'string'
+  );
 }
 
 export function isClientRpcError(value: unknown): boolean {
