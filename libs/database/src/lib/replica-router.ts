@@ -100,7 +100,12 @@ export class ReplicaRouter {
     return this.writer.run(false, work, options);
   }
 
-  /** Runs `work` in one transaction on the primary; its GTID joins the session's token. */
+  /**
+   * Runs `work` in one transaction on the primary; its GTID joins the session's
+   * token. If InnoDB rolls it back as a deadlock victim, `work` runs again from
+   * its start (up to 3 times): keep side effects outside the database (a call, a
+   * message) out of it, or make them idempotent.
+   */
   async transaction<T>(work: Work<T>, options: WriteOptions = {}): Promise<T> {
     this.assertOpen();
     return this.writer.run(true, work, options);
