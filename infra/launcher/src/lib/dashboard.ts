@@ -2,8 +2,7 @@ import path from 'node:path';
 import { serviceEnv } from './services';
 import type { Stack } from './stack';
 import { Component } from './state';
-
-const ROOT = path.resolve(__dirname, '../../../..');
+import { REPO_ROOT } from './repo';
 
 /**
  * What the dashboard (apps/dashboard) reads on a launcher stack: the
@@ -31,7 +30,7 @@ export function startDashboard(
     name: 'dashboard-1',
     httpPort: o.port,
     tcpPort: 'none',
-    entry: path.join(ROOT, 'apps', 'dashboard', 'src', 'main.ts'),
+    entry: path.join(REPO_ROOT, 'apps', 'dashboard', 'src', 'main.ts'),
     env: { ...dashboardEnv(stack), ...o.env },
   });
 }

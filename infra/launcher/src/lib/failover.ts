@@ -14,6 +14,7 @@ import { sleep, waitFor } from './ports';
 import { redisCommand, sentinelMaster } from './redis';
 import type { Stack } from './stack';
 import { Component, STATE_FILE } from './state';
+import { REPO_ROOT } from './repo';
 
 /** Where the agents keep the topology (libs/database `RedisTopologySource`). */
 export const TOPOLOGY_KEY = 'stayline:topology:mariadb';
@@ -25,8 +26,6 @@ export interface Topology {
   replicas: Array<{ name: string; host: string; port: number }>;
   fenced?: string[];
 }
-
-const ROOT = path.resolve(__dirname, '../../../..');
 
 export interface StartAgentsOptions {
   /** How many agents (default 2): one leads, the others stand by. */
@@ -117,7 +116,7 @@ export function startAgent(
     name,
     kind: 'agent',
     httpPort,
-    entry: path.join(ROOT, 'apps', 'failover-agent', 'src', 'main.ts'),
+    entry: path.join(REPO_ROOT, 'apps', 'failover-agent', 'src', 'main.ts'),
     env: { ...agentEnv(stack, name), ...env },
   });
 }

@@ -7,10 +7,9 @@ import { isAlive, tail } from './process';
 import { etcdEnv, pinnedSettings } from './services';
 import type { Stack } from './stack';
 import { Component } from './state';
+import { entryArgs, REPO_ROOT } from './repo';
 
 export { dashboardEnv, startDashboard } from './dashboard';
-
-const ROOT = path.resolve(__dirname, '../../../..');
 
 /** The four services, in the order they start: callees before their caller. */
 export const SERVICE_START_ORDER: ReadonlyArray<readonly string[]> = [
@@ -146,7 +145,7 @@ export async function startGatewaySync(
   const port = o.port ?? (await freePorts(1))[0];
   const name = 'gateway-sync';
   const dir = path.join(stack.stateDir, name);
-  const ts = path.join(ROOT, 'infra', 'gateway-sync', 'src', 'main.ts');
+  const ts = path.join(REPO_ROOT, 'infra', 'gateway-sync', 'src', 'main.ts');
   const entry = fs.existsSync(ts) ? ts : ts.replace(/\.ts$/, '.js');
   const { sentinels, masterName } = stack.redis;
   const component: Component = {
@@ -159,8 +158,8 @@ export async function startGatewaySync(
     dir,
     spec: {
       command: process.execPath,
-      args: entry.endsWith('.ts') ? [path.join(ROOT, 'scripts', 'run.cjs'), entry] : [entry],
-      cwd: ROOT,
+      args: entryArgs(entry),
+      cwd: REPO_ROOT,
       env: {
         ...pinnedSettings(),
         REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),

@@ -2,8 +2,7 @@ import path from 'node:path';
 import { freePorts } from './ports';
 import type { Stack } from './stack';
 import { Component } from './state';
-
-const ROOT = path.resolve(__dirname, '../../../..');
+import { entryArgs, REPO_ROOT } from './repo';
 
 export interface ServiceInstanceOptions {
   /** `payment`, `reservation`... (the app under apps/<service>). */
@@ -78,7 +77,7 @@ export async function startServiceInstance(
   const httpPort = o.httpPort ?? httpFree;
   const tcpPort = o.tcpPort === 'none' ? undefined : (o.tcpPort ?? tcpFree);
   const dir = path.join(stack.stateDir, name);
-  const entry = o.entry ?? path.join(ROOT, 'apps', o.service, 'src', 'main.ts');
+  const entry = o.entry ?? path.join(REPO_ROOT, 'apps', o.service, 'src', 'main.ts');
   const component: Component = {
     name,
     kind: o.kind ?? 'service',
@@ -90,8 +89,8 @@ export async function startServiceInstance(
     meta: { service: o.service },
     spec: {
       command: process.execPath,
-      args: entry.endsWith('.ts') ? [path.join(ROOT, 'scripts', 'run.cjs'), entry] : [entry],
-      cwd: ROOT,
+      args: entryArgs(entry),
+      cwd: REPO_ROOT,
       env: {
         ...pinnedSettings(),
         ...serviceEnv(stack, o.service),

@@ -37,6 +37,7 @@ import { Component, ComponentKind, readState, StackState, writeState } from './s
 import { ServiceInstanceOptions, startServiceInstance } from './services';
 import { StartedServices, startServices, StartServicesOptions } from './full-stack';
 import { probeStack, StackStatus } from './status';
+import { entryArgs } from './repo';
 
 // the full stack's services and gateway sync, reachable from the launcher's entry point
 export * from './full-stack';
@@ -90,8 +91,6 @@ export interface Endpoint {
 }
 
 const HOST = '127.0.0.1';
-/** The repository's TypeScript runner (no build step). */
-const RUN_SCRIPT = path.resolve(__dirname, '../../../../scripts/run.cjs');
 
 /**
  * A running stack of real datastores as plain processes: MariaDB primary +
@@ -298,13 +297,13 @@ export class Stack {
         name: o.name,
         kind: o.kind ?? 'agent',
         role: o.role ?? o.kind ?? 'agent',
-        host: '127.0.0.1',
+        host: HOST,
         port: Object.values(ports)[0] ?? 0,
         ports,
         dir,
         spec: {
           command: process.execPath,
-          args: [RUN_SCRIPT, o.script, ...o.args],
+          args: [...entryArgs(o.script), ...o.args],
           logFile: path.join(dir, 'out.log'),
         },
       },
