@@ -80,6 +80,7 @@ FROM ${BASE_IMAGE} AS runtime
 RUN groupadd --system --gid 1000 node \
   && useradd --system --uid 1000 --gid node --home-dir /app --shell /usr/sbin/nologin node
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY infra/docker/health.sh /usr/local/bin/stayline-health
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json ./
