@@ -6,9 +6,11 @@ function driverErr(code: string, message = code): Error {
 }
 
 describe('isNodeFailure', () => {
-  it('treats lost connections, timeouts, read-only refusals and closed pools as node failures', () => {
+  it('treats lost connections, timeouts, names that stopped resolving, read-only refusals and closed pools as node failures', () => {
     for (const code of [
       'ECONNREFUSED',
+      'ENOTFOUND', // a stopped container's name
+      'EAI_AGAIN',
       'ECONNRESET',
       'PROTOCOL_CONNECTION_LOST',
       'ETIMEDOUT',

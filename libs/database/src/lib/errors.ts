@@ -73,6 +73,9 @@ const NODE_FAILURE_CODES = new Set([
   'ETIMEDOUT',
   'EHOSTUNREACH',
   'ENOTCONN',
+  // the node's name no longer resolves: a stopped container, a host gone from DNS
+  'ENOTFOUND',
+  'EAI_AGAIN',
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_CON_COUNT_ERROR',
