@@ -9,7 +9,8 @@ const major = Number(process.versions.node.split('.')[0]);
 if (major < 22) {
   console.error(
     `stayline needs Node 22 or newer (24 LTS recommended); this is ${process.version}.\n` +
-      'Run `source scripts/use-node24.sh` to provision Node 24 into .tools/.',
+      'The npm scripts (npm start, npm run ...) provision Node 24 into .tools/ by themselves;\n' +
+      'in a shell: `source scripts/use-node24.sh`.',
   );
   process.exit(1);
 }
