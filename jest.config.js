@@ -7,6 +7,8 @@ const projects = roots
   .flatMap((root) =>
     fs.existsSync(root) ? fs.readdirSync(root).map((d) => path.join(root, d)) : [],
   )
+  // the repository's own scripts: no Nx project, but their decisions have specs
+  .concat('scripts')
   .filter((dir) => fs.existsSync(path.join(dir, 'jest.config.js')))
   .map((dir) => `<rootDir>/${dir}`);
 
