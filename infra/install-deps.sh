@@ -30,8 +30,15 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "missing: ${missing[*]} (no apt-get here: install them with your package manager)" >&2
   exit 1
 fi
+# as root (a container, CI) apt-get runs as is: no sudo needed, nor always there
 SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO=sudo
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "missing: ${missing[*]}; no sudo here: run this as root (su -c 'bash $0')" >&2
+    exit 1
+  fi
+  SUDO=sudo
+fi
 echo "installing: ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
