@@ -24,6 +24,7 @@ describe('agentConfig', () => {
       PROBE_TIMEOUT_MS: 300,
       PROBE_FAILURES: 3,
       AUTO_FAILOVER: true,
+      REJOIN_FENCED: 'manual',
       STONITH: 'none',
       FAILOVER_PAUSE_POINTS: ['after-promote'],
     });

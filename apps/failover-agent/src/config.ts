@@ -60,6 +60,13 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     SEMI_SYNC_WAIT_MS: ms(5_000),
     /** Writes paused at most this long by a planned switchover before it gives up. */
     SWITCHOVER_TIMEOUT_MS: ms(5_000),
+    /**
+     * A fenced former primary that is back, read-only and not replicating: `manual` waits for
+     * an operator (`npm run stack:rejoin`, which restarts it); `auto` points it at the primary
+     * itself once its logged history is one the primary holds (a node restarted with
+     * `--init-rpl-role=SLAVE` has rolled back what no replica acknowledged), as compose does.
+     */
+    REJOIN_FENCED: z.enum(['auto', 'manual']).default('manual'),
     /** `false`: detect and report only (a human promotes). */
     AUTO_FAILOVER: z
       .enum(['true', 'false'])

@@ -59,5 +59,27 @@ describe('cluster-init (the db-init container entry point)', () => {
 
     const second = await run(process.execPath, args, { env });
     expect(second.stdout).toMatch(/already initialised/);
+
+    // a failover happened (the first replica promoted, the old primary read-only): the job,
+    // run again by `docker compose up`, must not attach the new primary to the old one
+    const root = (n: { host: string; port: number }) =>
+      mysql.createConnection({ host: n.host, port: n.port, user: 'root', password: '' });
+    const [oldPrimary, promoted] = [await root(p), await root(rs[0])];
+    await oldPrimary.query('SET GLOBAL read_only = ON');
+    await promoted.query('STOP SLAVE');
+    await promoted.query('RESET SLAVE ALL');
+    await promoted.query('SET GLOBAL read_only = OFF');
+    const third = await run(process.execPath, args, { env });
+    expect(third.stdout).toMatch(/already initialised: \S+ is the writable primary/);
+    const [[after]] = (await promoted.query('SELECT @@read_only AS ro')) as unknown as [
+      [{ ro: number }],
+    ];
+    const [slave] = (await promoted.query('SHOW SLAVE STATUS')) as unknown as [unknown[]];
+    expect([Number(after.ro), slave.length]).toEqual([0, 0]);
+    const [[old]] = (await oldPrimary.query('SELECT @@read_only AS ro')) as unknown as [
+      [{ ro: number }],
+    ];
+    expect(Number(old.ro)).toBe(1);
+    await Promise.all([oldPrimary.end(), promoted.end()]);
   });
 });

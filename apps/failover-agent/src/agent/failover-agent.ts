@@ -90,7 +90,11 @@ export class FailoverAgent {
       failover: this.failover,
       timeoutMs: c.SWITCHOVER_TIMEOUT_MS,
     });
-    this.reconciler = new TopologyReconciler({ ...common, nodes: async () => this.nodes() });
+    this.reconciler = new TopologyReconciler({
+      ...common,
+      nodes: async () => this.nodes(),
+      rejoinFenced: c.REJOIN_FENCED === 'auto',
+    });
     this.registrar = new DatastoreRegistrar(d.registry, c.AGENT_ID, d.logger);
   }
 

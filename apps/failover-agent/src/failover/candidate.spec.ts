@@ -1,5 +1,5 @@
 import type { NodeView } from '../mariadb/mariadb-admin';
-import { chooseCandidate, heldPosition } from './candidate';
+import { chooseCandidate, heldPosition, missingFrom } from './candidate';
 
 const semiSync = { enabled: false, active: false, clients: 0, waitSessions: 0, noTx: 0 };
 const replica = (name: string, applied: string, received: string): NodeView => ({
@@ -8,6 +8,7 @@ const replica = (name: string, applied: string, received: string): NodeView => (
   serverId: Number(name.slice(-1)),
   binlogPos: applied,
   slavePos: applied,
+  binlogState: applied,
   replication: {
     masterHost: '127.0.0.1',
     masterPort: 3407,
@@ -59,5 +60,22 @@ describe('chooseCandidate', () => {
     expect(chooseCandidate(views)).toMatchObject({ reason: 'diverged-highest-sum' });
     expect(chooseCandidate(views)?.chosen.name).toBe('mariadb-2');
     expect(chooseCandidate([])).toBeUndefined();
+  });
+});
+
+describe('missingFrom', () => {
+  it("finds nothing missing when the primary logged every server's transactions up to the node's", () => {
+    // the old primary (server 1) stopped at 0-1-100; the new one (server 2) went on
+    expect(missingFrom('0-1-100,0-2-140', '0-1-100')).toEqual([]);
+    expect(missingFrom('0-1-100,0-2-140', '0-1-90,0-2-3')).toEqual([]);
+    expect(missingFrom('0-1-5', '')).toEqual([]);
+  });
+
+  it('names what the node logged and the primary never did', () => {
+    // 0-1-101 was logged by the old primary and never acknowledged: the new one numbered on as 0-2-101
+    expect(missingFrom('0-1-100,0-2-101', '0-1-101')).toEqual(['0-1-101']);
+    // a domain or server the primary never saw
+    expect(missingFrom('0-1-100', '0-1-100,1-3-7')).toEqual(['1-3-7']);
+    expect(missingFrom('', '0-1-1')).toEqual(['0-1-1']);
   });
 });

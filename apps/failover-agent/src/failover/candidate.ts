@@ -52,3 +52,29 @@ export function chooseCandidate(views: NodeView[], resume?: string): CandidateCh
   const chosen = sorted.reduce((best, v) => (total(v) > total(best) ? v : best));
   return { chosen, positions, reason: 'diverged-highest-sum' };
 }
+
+/**
+ * The GTIDs of `node`'s logged history that `primary` lacks, from both nodes'
+ * `@@gtid_binlog_state` (the last GTID logged per domain and server): empty when
+ * everything the node logged is in the primary's history, so it can replicate
+ * from it. A GTID `d-s-n` is held when the primary logged server `s`'s
+ * transaction `n` or a later one in domain `d` (each server numbers its own
+ * transactions in order). A former primary that logged transactions no replica
+ * acknowledged holds them as extras until a restart with `--init-rpl-role=SLAVE`
+ * rolls them back.
+ */
+export function missingFrom(primaryState: string, nodeState: string): string[] {
+  const entries = (s: string) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map((g) => {
+        const [domain, server, seq] = g.split('-');
+        return { key: `${domain}-${server}`, seq: BigInt(seq ?? '0'), gtid: g };
+      });
+  const held = new Map(entries(primaryState).map((e) => [e.key, e.seq]));
+  return entries(nodeState)
+    .filter((e) => (held.get(e.key) ?? -1n) < e.seq)
+    .map((e) => e.gtid);
+}

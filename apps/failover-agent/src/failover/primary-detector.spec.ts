@@ -26,6 +26,7 @@ function fakeAdmin() {
         readOnly: true,
         serverId: 0,
         binlogPos: '',
+        binlogState: '',
         slavePos: '',
         replication:
           r === 'none'

@@ -4,7 +4,9 @@
  * - publish the first topology (epoch 1, or after the last epoch MariaDB recorded);
  * - keep fenced nodes fenced: one that is reachable and writable is made
  *   read-only again and its connections killed; one that replicates from the
- *   current primary (after `stack:rejoin`) is a replica again;
+ *   current primary (after `stack:rejoin`) is a replica again; with
+ *   `rejoinFenced`, one that is back read-only and holds nothing the primary
+ *   lacks is pointed at the primary here (a restarted container);
  * - repoint a replica left following an old primary (it was down during the failover);
  * - admit nodes added at run time (`stack:add-replica`) once they replicate.
  */
@@ -17,7 +19,7 @@ import {
 import type { Logger } from 'pino';
 import type { TopologyStore } from '../coordinator/topology-store';
 import type { MariaDbAdmin, NodeView } from '../mariadb/mariadb-admin';
-import { heldPosition } from './candidate';
+import { heldPosition, missingFrom } from './candidate';
 
 export interface ReconcilerDeps {
   admin: MariaDbAdmin;
@@ -26,6 +28,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** Every node the agent knows of: configured ones and members added at run time. */
   nodes: () => Promise<NodeAddress[]>;
+  /** Rejoin a fenced node that is back and safe to replicate (`REJOIN_FENCED=auto`). */
+  rejoinFenced?: boolean;
 }
 
 /** Why a node is not where the topology wants it, logged once per cause. */
@@ -105,7 +109,9 @@ export class TopologyReconciler {
           { node: node.name, killed },
           `${node.name} is fenced but came back writable: read_only=ON again, connections killed`,
         );
-      } else
+      } else if (this.d.rejoinFenced && !view.replication && primaryView)
+        await this.rejoin(node, view, topo.primary, primaryView);
+      else
         this.concern(
           node.name,
           `${node.name} is fenced: rejoin it (npm run stack:rejoin -- ${node.name})`,
@@ -165,6 +171,34 @@ export class TopologyReconciler {
         added: admitted.map((n) => n.name),
       },
       `replicas now ${next.replicas.map((r) => r.name).join(' ')}`,
+    );
+  }
+
+  /**
+   * Points a fenced node that came back at the primary, replicating from what it
+   * logged, unless it logged transactions the primary lacks (they were never
+   * acknowledged, or it diverged): those need a restart with `--init-rpl-role=SLAVE`
+   * or a rebuild, never a silent merge. It is published as a replica on a later
+   * pass, once both its threads run.
+   */
+  private async rejoin(
+    node: NodeAddress,
+    view: NodeView,
+    primary: NodeAddress,
+    primaryView: NodeView,
+  ): Promise<void> {
+    const extra = missingFrom(primaryView.binlogState, view.binlogState);
+    if (extra.length) {
+      this.concern(
+        node.name,
+        `${node.name} is fenced and holds ${extra.join(',')} that ${primary.name} lacks: restart it (a restart rolls back what no replica acknowledged) or rebuild it`,
+      );
+      return;
+    }
+    await this.d.admin.replicate(node, primary, true);
+    this.d.logger.warn(
+      { node: node.name, primary: primary.name, logged: view.binlogPos },
+      `${node.name} is back: rejoining it as a replica of ${primary.name}`,
     );
   }
 

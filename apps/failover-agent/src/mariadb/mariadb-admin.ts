@@ -46,6 +46,8 @@ export interface NodeView {
   binlogPos: string;
   /** `@@gtid_slave_pos`: what its SQL thread applied. */
   slavePos: string;
+  /** `@@gtid_binlog_state`: the last GTID it logged from each server of each domain. */
+  binlogState: string;
   /** Undefined when it is not configured as a replica (a primary, or a promoted replica). */
   replication?: ReplicationView;
   semiSync: SemiSyncView;
@@ -129,7 +131,8 @@ export class MariaDbAdmin {
           await rows(
             c,
             `SELECT @@read_only AS ro, @@server_id AS id, @@gtid_binlog_pos AS binlog,
-                  @@gtid_slave_pos AS slave, @@rpl_semi_sync_master_enabled AS semi`,
+                  @@gtid_slave_pos AS slave, @@gtid_binlog_state AS state,
+                  @@rpl_semi_sync_master_enabled AS semi`,
           )
         )[0];
         const replica = (await rows(c, 'SHOW SLAVE STATUS'))[0];
@@ -145,6 +148,7 @@ export class MariaDbAdmin {
           serverId: Number(vars.id),
           binlogPos: String(vars.binlog ?? ''),
           slavePos: String(vars.slave ?? ''),
+          binlogState: String(vars.state ?? ''),
           replication: replica?.Master_Host
             ? {
                 masterHost: String(replica.Master_Host),
