@@ -2,7 +2,7 @@ import { EtcdCoordinationBackend } from '@stayline/coordination';
 import { EtcdRegistry } from '@stayline/discovery';
 import { chosenCoordination, chosenRegistry } from './backends';
 import { loadConfig } from './config';
-import { serviceConfigSchema } from './service-config';
+import { ownAddress, serviceConfigSchema } from './service-config';
 
 const base = {
   HTTP_PORT: '4101',
@@ -24,6 +24,20 @@ describe('serviceConfigSchema', () => {
       { host: '127.0.0.1', port: 26480 },
     ]);
     expect(c.DB_NAME).toBe('payment');
+  });
+
+  it('advertises its own address with ADVERTISE_HOST=auto, and a per-host instance id by default', () => {
+    const c = loadConfig(serviceConfigSchema('payment', {}), { ...base, ADVERTISE_HOST: 'auto' });
+    expect(c.ADVERTISE_HOST).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(c.ADVERTISE_HOST).not.toBe('127.0.0.1');
+    expect(c.INSTANCE_ID).toMatch(new RegExp(`^payment-.+-${process.pid}$`));
+    const lo = { address: '127.0.0.1', family: 'IPv4', internal: true } as const;
+    const eth = { address: '172.18.0.7', family: 'IPv4', internal: false } as const;
+    const common = { netmask: '', mac: '', cidr: null };
+    expect(ownAddress({ lo: [{ ...lo, ...common }], eth0: [{ ...eth, ...common }] })).toBe(
+      '172.18.0.7',
+    );
+    expect(() => ownAddress({ lo: [{ ...lo, ...common }] })).toThrow(/no IPv4 address/);
   });
 
   it('refuses a malformed node address and missing secrets outside the dev profile', () => {

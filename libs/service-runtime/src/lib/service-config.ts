@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { backendSettings, requireEtcdWhenChosen } from './backends';
 import { csv, port } from './config';
@@ -36,14 +37,22 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
     dev ? z.string().min(1).default(devDefault) : z.string().min(1);
   const schema = z.object({
     SERVICE_NAME: z.literal(service).default(service as never),
+    /** Unique per instance; by default the host's name and the pid (a container's pid is the same in all). */
     INSTANCE_ID: z
       .string()
       .regex(/^[\w.-]{1,64}$/)
-      .default(`${service}-${process.pid}`),
+      .default(`${service}-${os.hostname().slice(0, 24)}-${process.pid}`),
     /** Address to bind. */
     HOST: z.string().default('127.0.0.1'),
-    /** Address other services and the gateway use to reach this instance. */
-    ADVERTISE_HOST: z.string().optional(),
+    /**
+     * Address other services and the gateway use to reach this instance. `auto`: this
+     * host's own IPv4 address (an instance added with `docker compose up --scale` has no
+     * name of its own).
+     */
+    ADVERTISE_HOST: z
+      .string()
+      .optional()
+      .transform((h) => (h === 'auto' ? ownAddress() : h)),
     HTTP_PORT: port(),
     TCP_PORT: port(),
     VERSION: z.string().default(process.env.npm_package_version ?? '0.0.0'),
@@ -75,4 +84,11 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
     ...extra,
   });
   return schema.superRefine(requireEtcdWhenChosen);
+}
+
+/** The first IPv4 address of this host that is not loopback. */
+export function ownAddress(interfaces = os.networkInterfaces()): string {
+  for (const list of Object.values(interfaces))
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  throw new Error('ADVERTISE_HOST=auto: this host has no IPv4 address but loopback');
 }
