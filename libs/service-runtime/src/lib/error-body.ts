@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { isNodeFailure, RetryableWriteError, StaleTopologyError } from '@stayline/database';
 import { RequestContext } from '@stayline/observability';
 import { ResilienceError, toUnavailableResponse } from '@stayline/resilience';
 
@@ -48,6 +49,23 @@ export function toErrorBody(err: unknown): {
       status: unavailable.status,
       body: { ...unavailable.body },
       headers: { ...unavailable.headers },
+    };
+  }
+  // the primary is unreachable or changing (a failover): a pause, not a bug; a client
+  // retries, with the same Idempotency-Key for a write whose outcome is unknown
+  if (
+    err instanceof RetryableWriteError ||
+    err instanceof StaleTopologyError ||
+    (!(err instanceof HttpException) && isNodeFailure(err))
+  ) {
+    return {
+      status: HttpStatus.SERVICE_UNAVAILABLE,
+      body: {
+        error: 'database_unavailable',
+        message: 'the database is unreachable or failing over; retry shortly',
+        requestId,
+      },
+      headers: { 'Retry-After': '1' },
     };
   }
   if (err instanceof HttpException) {

@@ -1,4 +1,5 @@
 import { ArgumentsHost, Logger, NotFoundException } from '@nestjs/common';
+import { RetryableWriteError } from '@stayline/database';
 import { BreakerOpenError } from '@stayline/resilience';
 import { HttpErrorFilter } from './http-error.filter';
 
@@ -38,6 +39,21 @@ describe('HttpErrorFilter', () => {
     expect(sent.status).toBe(503);
     expect(sent.headers['Retry-After']).toBe('13');
     expect(sent.body).toMatchObject({ error: 'dependency_unavailable', dependency: 'payment' });
+    expect(errors).not.toHaveBeenCalled();
+  });
+
+  it('answers a primary that cannot be reached (a failover) with 503 and Retry-After, not a 500', () => {
+    for (const err of [
+      new RetryableWriteError('write on mariadb-1 failed: ETIMEDOUT', 'unknown', 'mariadb-1'),
+      Object.assign(new Error('getaddrinfo ENOTFOUND mariadb-1'), { code: 'ENOTFOUND' }),
+      { driverError: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' } },
+    ]) {
+      const { host, sent } = httpHost();
+      filter.catch(err, host);
+      expect(sent.status).toBe(503);
+      expect(sent.headers['Retry-After']).toBe('1');
+      expect(sent.body).toMatchObject({ error: 'database_unavailable' });
+    }
     expect(errors).not.toHaveBeenCalled();
   });
 

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { RetryableWriteError, StaleTopologyError, isNodeFailure } from '@stayline/database';
 import { ResilienceError } from '@stayline/resilience';
 import { throwError } from 'rxjs';
 import { toErrorBody } from './error-body';
@@ -20,6 +21,13 @@ export class HttpErrorFilter implements ExceptionFilter {
     // the breaker logs its own transitions, the request log has the 503
     if (err instanceof ResilienceError) {
       this.logger.debug(`${status}: ${err.message}`);
+    } else if (
+      err instanceof RetryableWriteError ||
+      err instanceof StaleTopologyError ||
+      (status === 503 && isNodeFailure(err))
+    ) {
+      // the database is failing over: the router logs the switch, one line per request is enough
+      this.logger.warn(`${status}: ${(err as Error).message}`);
     } else if (status >= 500 && !(err instanceof HttpException)) {
       this.logger.error(`unhandled error: ${(err as Error)?.stack ?? String(err)}`);
     }
