@@ -1,4 +1,4 @@
-import { GATEWAY_ROUTES, renderNginxConfig } from './nginx';
+import { GATEWAY_ROUTES, KEYED_RETRY_ROUTES, renderNginxConfig } from './nginx';
 
 describe('renderNginxConfig', () => {
   const base = { prefix: '/tmp/x', host: '127.0.0.1', port: 8080 };
@@ -31,6 +31,22 @@ describe('renderNginxConfig', () => {
     const retry = /proxy_next_upstream ([^;]+);/.exec(conf)?.[1] ?? '';
     // no `non_idempotent`: a POST that reached an instance is never sent again
     expect(retry.split(/\s+/).sort()).toEqual(['error', 'http_502', 'timeout']);
+  });
+
+  it('resends a booking to the next instance only when it carries an Idempotency-Key', () => {
+    const conf = renderNginxConfig(base);
+    for (const [i, r] of KEYED_RETRY_ROUTES.entries()) {
+      const plain = new RegExp(`location = ${r.path} \\{([^}]+\\}[^}]*)\\}`).exec(conf)?.[1] ?? '';
+      expect(plain).toContain(
+        `if ($http_idempotency_key != "") { rewrite ^ /_gateway/keyed/${i} last; }`,
+      );
+      expect(plain).not.toMatch(/non_idempotent/);
+      const keyed =
+        new RegExp(`location = /_gateway/keyed/${i} \\{([^}]+)\\}`).exec(conf)?.[1] ?? '';
+      expect(keyed).toMatch(/internal;/);
+      expect(keyed).toContain(`rewrite ^ ${r.path} break;`);
+      expect(keyed).toMatch(/proxy_next_upstream error timeout http_502 non_idempotent;/);
+    }
   });
 
   it('sets the request id at the edge, keeping a plain one from the client, and answers it once', () => {

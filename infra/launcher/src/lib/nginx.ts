@@ -23,6 +23,16 @@ export const GATEWAY_ROUTES: ReadonlyArray<{ prefix: string; service: string }> 
   { prefix: '/dashboard', service: 'dashboard' },
 ];
 
+/**
+ * Exact paths whose POST may be resent to another instance when it carries an
+ * Idempotency-Key: the service answers a resent key with the same reservation
+ * (or its pending state), so a booking cut by an instance's crash is not a 502.
+ * A POST without a key is never resent (it could book twice).
+ */
+export const KEYED_RETRY_ROUTES: ReadonlyArray<{ path: string; service: string }> = [
+  { path: '/api/reservations', service: 'reservation' },
+];
+
 export interface NginxOptions {
   prefix: string;
   host: string;
@@ -63,9 +73,26 @@ function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): s
 export function renderNginxConfig(o: NginxOptions): string {
   const services = [...new Set(GATEWAY_ROUTES.map((r) => r.service))];
   const upstreams = services.map((s) => upstreamBlock(s, o.upstreams?.[s] ?? [], o)).join('\n\n');
-  const locations = GATEWAY_ROUTES.map(
-    (r) => `    location ${r.prefix} {\n      proxy_pass http://${r.service};\n    }`,
-  ).join('\n\n');
+  const keyed = KEYED_RETRY_ROUTES.map((r, i) =>
+    [
+      `    location = ${r.path} {`,
+      `      if ($http_idempotency_key != "") { rewrite ^ /_gateway/keyed/${i} last; }`,
+      `      proxy_pass http://${r.service};`,
+      '    }',
+      `    location = /_gateway/keyed/${i} {`,
+      '      internal;',
+      `      rewrite ^ ${r.path} break;`,
+      '      proxy_next_upstream error timeout http_502 non_idempotent;',
+      `      proxy_pass http://${r.service};`,
+      '    }',
+    ].join('\n'),
+  );
+  const locations = [
+    ...keyed,
+    ...GATEWAY_ROUTES.map(
+      (r) => `    location ${r.prefix} {\n      proxy_pass http://${r.service};\n    }`,
+    ),
+  ].join('\n\n');
   const values: Record<string, string> = {
     PREFIX: o.prefix,
     HOST: o.host,
