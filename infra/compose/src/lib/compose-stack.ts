@@ -247,7 +247,12 @@ export class ComposeStack {
    * networks and volumes that still carry its label (none, when all went well).
    */
   async down(): Promise<{ left: string[]; output: string }> {
-    const r = await this.compose(['down', '-v', '--remove-orphans', '--timeout', '10'], 180_000);
+    // the `scale` profile too: instances added with --scale are the project's as well
+    const r = await runCommand(
+      'docker-compose',
+      ['-p', this.project, '-f', COMPOSE_FILE, 'down', '-v', '--remove-orphans', '--timeout', '10'],
+      { env: { ...this.env, COMPOSE_PROFILES: 'scale' }, timeoutMs: 180_000 },
+    );
     const label = `label=com.docker.compose.project=${this.project}`;
     const [cs, ns, vs] = await Promise.all([
       this.docker(['ps', '-aq', '--filter', label]),

@@ -1,0 +1,98 @@
+/**
+ * The MariaDB primary's container SIGKILLed (`docker kill`) under a stream of
+ * bookings through the gateway: the failover agents promote a replica, the
+ * services follow the published topology, no acknowledged booking is lost, the
+ * first booking lands on the new primary within 5 s of the kill, and the old
+ * primary, started again (`docker start`), rejoins as a replica by itself.
+ */
+import { Bookings, cancelBookings, Load } from '@stayline/demo';
+import { sleep, waitFor } from '@stayline/launcher';
+import {
+  acknowledged,
+  MARIADB_NODES,
+  mariadbPrimary,
+  mariadbRole,
+  missingOn,
+  type MariaDbRole,
+} from './lib/cluster';
+import { ComposeStack } from './lib/compose-stack';
+
+jest.setTimeout(300_000);
+
+const stack = ComposeStack.fromEnv();
+const G = stack.gateway;
+
+/** The server id in a consistency token (`domain-server-seq`): who committed the booking. */
+function committedBy(token: unknown): number | undefined {
+  const m = /^\d+-(\d+)-\d+/.exec(String(token ?? ''));
+  return m ? Number(m[1]) : undefined;
+}
+
+describe('the MariaDB primary container killed under bookings', () => {
+  let load: Load;
+  afterAll(async () => {
+    await load?.stop();
+    if (load) await cancelBookings(G, load.samples);
+  });
+
+  it('promotes a replica within 5 s, loses no acknowledged booking, and rejoins the old primary', async () => {
+    const old = await mariadbPrimary(stack);
+    const bookings = await Bookings.forStack(G);
+    load = Load.start({ workers: 4, keepReplies: true, request: (n) => bookings.request(n) });
+    await sleep(3_000);
+    const killedAt = performance.now();
+    await stack.kill(old.service);
+
+    // the first booking acknowledged by another server than the old primary
+    let firstOnNew: number | undefined;
+    await waitFor(
+      'a booking committed on the new primary',
+      async () => {
+        const s = load
+          .between(killedAt)
+          .find(
+            (x) =>
+              x.status === 201 &&
+              committedBy(x.reply?.headers['x-consistency-token']) !== old.serverId,
+          );
+        firstOnNew = s?.at;
+        return !!s;
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    const outageMs = (firstOnNew as number) - killedAt;
+    console.log(`first booking on the new primary ${Math.round(outageMs)} ms after the kill`);
+    await sleep(3_000);
+    await load.stop();
+
+    const primary = await mariadbPrimary(stack);
+    expect(primary.service).not.toBe(old.service);
+    expect(outageMs).toBeLessThan(5_000);
+
+    // every booking the gateway acknowledged is on the new primary and on the other replica
+    const ids = acknowledged(load.samples);
+    expect(ids.length).toBeGreaterThan(10);
+    expect(await missingOn(stack, primary.service, ids)).toEqual([]);
+    const other = MARIADB_NODES.find((n) => n !== old.service && n !== primary.service) as string;
+    expect(await missingOn(stack, other, ids)).toEqual([]);
+
+    // started again: it comes back read-only, and the leader agent makes it a replica of the new primary
+    await stack.start(old.service);
+    let back: MariaDbRole | undefined;
+    await waitFor(
+      `${old.service} to replicate from ${primary.service}`,
+      async () => {
+        back = await mariadbRole(stack, old.service);
+        return (
+          !!back?.follows &&
+          back.follows.host === primary.service &&
+          back.follows.io === 'Yes' &&
+          back.follows.sql === 'Yes'
+        );
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(back?.readOnly).toBe(true);
+    expect(await missingOn(stack, old.service, ids)).toEqual([]);
+  });
+});

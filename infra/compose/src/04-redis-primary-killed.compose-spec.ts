@@ -1,0 +1,68 @@
+/**
+ * The Redis primary's container SIGKILLed: the Sentinels promote the replica,
+ * the services (registry, flags, outbox stream) follow through Sentinel, and
+ * bookings keep being accepted; the old primary, started again, is turned into
+ * a replica of the new one by the Sentinels.
+ */
+import { Bookings, cancelBookings, Load } from '@stayline/demo';
+import { sleep, waitFor } from '@stayline/launcher';
+import { redisPrimary } from './lib/cluster';
+import { ComposeStack } from './lib/compose-stack';
+
+jest.setTimeout(240_000);
+
+const stack = ComposeStack.fromEnv();
+const G = stack.gateway;
+
+describe('the Redis primary container killed under bookings', () => {
+  let load: Load;
+  afterAll(async () => {
+    await load?.stop();
+    if (load) await cancelBookings(G, load.samples);
+  });
+
+  it('is replaced by the Sentinels, and bookings keep working', async () => {
+    const old = await redisPrimary(stack);
+    expect(['redis-1', 'redis-2']).toContain(old);
+    const bookings = await Bookings.forStack(G);
+    load = Load.start({ workers: 4, keepReplies: true, request: (n) => bookings.request(n) });
+    await sleep(3_000);
+    const killedAt = performance.now();
+    await stack.kill(old);
+
+    let promotedAt = 0;
+    await waitFor(
+      'the Sentinels to name a new primary',
+      async () => {
+        const now = await redisPrimary(stack).catch(() => old);
+        promotedAt = performance.now();
+        return now !== old;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    console.log(
+      `Sentinel promoted the replica ${Math.round(promotedAt - killedAt)} ms after the kill`,
+    );
+    // bookings go on: after the promotion settles, every booking is accepted
+    await sleep(5_000);
+    const settled = performance.now();
+    await sleep(5_000);
+    await load.stop();
+    const after = load.between(settled);
+    expect(after.length).toBeGreaterThan(10);
+    expect(after.filter((s) => ![201, 202, 409].includes(s.status)).map((s) => s.status)).toEqual(
+      [],
+    );
+    expect(load.errors().length).toBeLessThanOrEqual(load.samples.length * 0.05);
+
+    // started again, empty: the Sentinels make it a replica of the new primary
+    await stack.start(old);
+    await waitFor(
+      `${old} to be a replica`,
+      async () =>
+        /role:slave/.test(await stack.exec(old, ['redis-cli', 'info', 'replication'])) &&
+        /master_link_status:up/.test(await stack.exec(old, ['redis-cli', 'info', 'replication'])),
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * What the compose stack's datastores hold and who leads them, read from inside
+ * their containers (root over MariaDB's socket, redis-cli on the Sentinels).
+ */
+import { reservationIdOf, type Sample } from '@stayline/demo';
+import { waitFor } from '@stayline/launcher';
+import type { ComposeStack } from './compose-stack';
+
+export const MARIADB_NODES = ['mariadb-1', 'mariadb-2', 'mariadb-3'];
+
+export interface MariaDbRole {
+  service: string;
+  serverId: number;
+  readOnly: boolean;
+  /** The primary it replicates from, with both threads' state, if it is a replica. */
+  follows?: { host: string; io: string; sql: string };
+}
+
+/** One node's role, or undefined when it does not answer. */
+export async function mariadbRole(
+  stack: ComposeStack,
+  service: string,
+): Promise<MariaDbRole | undefined> {
+  try {
+    const [id, ro] = (await stack.sql(service, 'SELECT @@server_id, @@read_only'))
+      .trim()
+      .split('\t');
+    const status = await stack.sql(service, 'SHOW SLAVE STATUS\\G');
+    const field = (name: string) =>
+      new RegExp(`^\\s*${name}: (.*)$`, 'm').exec(status)?.[1]?.trim();
+    const host = field('Master_Host');
+    return {
+      service,
+      serverId: Number(id),
+      readOnly: ro === '1',
+      follows: host
+        ? { host, io: field('Slave_IO_Running') ?? '', sql: field('Slave_SQL_Running') ?? '' }
+        : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The one writable node that replicates from nobody. */
+export async function mariadbPrimary(stack: ComposeStack): Promise<MariaDbRole> {
+  const roles = await Promise.all(MARIADB_NODES.map((s) => mariadbRole(stack, s)));
+  const writable = roles.filter((r): r is MariaDbRole => !!r && !r.readOnly && !r.follows);
+  if (writable.length !== 1)
+    throw new Error(
+      `expected one writable primary, found ${writable.map((r) => r.service).join(' ') || 'none'}`,
+    );
+  return writable[0];
+}
+
+/** The reservations the gateway acknowledged (201) in a load's samples. */
+export function acknowledged(samples: Sample[]): string[] {
+  return samples.filter((s) => s.status === 201).flatMap((s) => reservationIdOf(s) ?? []);
+}
+
+/** Which of `ids` a node holds in `reservation.reservations`. */
+export async function reservationsOn(
+  stack: ComposeStack,
+  service: string,
+  ids: string[],
+): Promise<Set<string>> {
+  const held = new Set<string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const out = await stack.sql(
+      service,
+      `SELECT id FROM reservation.reservations WHERE id IN (${chunk.map((id) => `'${id.replace(/[^\w-]/g, '')}'`).join(',')})`,
+    );
+    out
+      .split('\n')
+      .filter(Boolean)
+      .forEach((id) => held.add(id.trim()));
+  }
+  return held;
+}
+
+/** Waits until a node holds every one of `ids` (a replica catching up), then says which it lacks. */
+export async function missingOn(
+  stack: ComposeStack,
+  service: string,
+  ids: string[],
+  timeoutMs = 20_000,
+): Promise<string[]> {
+  let missing = ids;
+  await waitFor(
+    `${service} to hold ${ids.length} acknowledged reservations`,
+    async () => {
+      const held = await reservationsOn(stack, service, ids);
+      missing = ids.filter((id) => !held.has(id));
+      return missing.length === 0;
+    },
+    { timeoutMs, intervalMs: 500 },
+  ).catch(() => undefined);
+  return missing;
+}
+
+/** Payments per reservation, for `ids`: a double charge would be a count above 1. */
+export async function chargesOf(
+  stack: ComposeStack,
+  service: string,
+  ids: string[],
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const out = await stack.sql(
+      service,
+      `SELECT reservation_id, COUNT(*) FROM payment.payments WHERE reservation_id IN (${chunk.map((id) => `'${id.replace(/[^\w-]/g, '')}'`).join(',')}) GROUP BY reservation_id`,
+    );
+    for (const line of out.split('\n').filter(Boolean)) {
+      const [id, n] = line.split('\t');
+      counts.set(id, Number(n));
+    }
+  }
+  return counts;
+}
+
+/** The Redis primary as the Sentinels name it. */
+export async function redisPrimary(stack: ComposeStack, sentinel = 'sentinel-1'): Promise<string> {
+  const out = await stack.exec(sentinel, [
+    'redis-cli',
+    '-p',
+    '26379',
+    'sentinel',
+    'get-master-addr-by-name',
+    'stayline',
+  ]);
+  return out.split('\n')[0].trim();
+}
