@@ -49,7 +49,7 @@ RUN set -eu; \
     ln -sf ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx; \
     rm -f /tmp/*.tgz; \
   fi; \
-  rm -rf /var/lib/apt/lists/*; \
+  apt-get clean; rm -rf /var/lib/apt/lists/*; \
   node --version; npm --version
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
   npm_config_update_notifier=false \
@@ -93,7 +93,7 @@ FROM runtime AS gateway
 USER root
 RUN apt-get update -qq \
   && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null \
-  && rm -rf /var/lib/apt/lists/*
+  && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY infra/docker/gateway-entry.cjs ./infra/docker/
 USER node
 EXPOSE 8080

@@ -75,6 +75,7 @@ path-exclude /usr/share/lintian/*
 EOF
 cat >"$root/etc/apt/apt.conf.d/stayline-slim" <<'EOF'
 APT::Install-Recommends "false";
+APT::Keep-Downloaded-Packages "false";
 APT::Install-Suggests "false";
 Acquire::Languages "none";
 EOF
