@@ -19,7 +19,7 @@ export class MissingBinaryError extends Error {
   constructor(readonly binary: Binary) {
     super(
       `'${binary}' was not found. Install the Debian/Ubuntu package '${BINARIES[binary]}' ` +
-        `(all of them at once: sudo infra/install-deps.sh).`,
+        `(all of them at once: sudo infra/install-deps.sh, or as root bash infra/install-deps.sh).`,
     );
   }
 }
