@@ -1,18 +1,30 @@
 /**
  * docker-compose.yml, checked without a Docker engine (see docs/docker.md): the
- * file is valid for `docker-compose config`; what it builds and mounts exists;
- * its entry points are files `npm run build` produces; every container's
- * environment passes its app's own config schema and points at containers that
- * listen there; the datastores run with the settings the native launcher uses.
+ * file is valid for `docker-compose config`; every image it names is built from
+ * a Dockerfile of this repository, FROM the Debian bookworm and Node 24 images
+ * its build arguments name, with the legacy builder (no `# syntax` line, nothing
+ * BuildKit-only), and runs as a non-root user; what the Dockerfiles copy exists
+ * and nothing is mounted from the host; its entry points are files
+ * `scripts/build.cjs` produces; every container's environment passes its app's
+ * own config schema and points at containers that listen there; the `scale`
+ * profile holds templates for `--scale`, not more fixed instances; the
+ * datastores run with the settings the native launcher uses (MariaDB's flags
+ * baked into its image's stayline.cnf and entry point, Redis's arguments, the
+ * Sentinel template its entry point writes afresh at every start, etcd's Raft
+ * timings); the healthcheck script and the Sentinel entry point are run here.
  * Needs Debian's `docker-compose` (1.29): without it this fails, on purpose.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { load } from 'js-yaml';
 import type { ZodType } from 'zod';
 import { credentialsFromEnv, SERVICE_DATABASES } from './lib/credentials';
+import { ETCD_ELECTION_TIMEOUT_MS, ETCD_HEARTBEAT_MS } from './lib/etcd';
 import { SERVICE_START_ORDER } from './lib/full-stack';
 import { mariadbSpec } from './lib/mariadb';
 import { GATEWAY_ROUTES } from './lib/nginx';
@@ -27,17 +39,34 @@ const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 const ENV_EXAMPLE = path.join(ROOT, '.env.example');
 /** Where the image puts the repository's files (the Dockerfile's WORKDIR). */
 const IMAGE_ROOT = '/app';
+/** Where an image puts the commands the compose file and the healthchecks run by name. */
+const IMAGE_BIN = '/usr/local/bin';
+/** The build arguments every build gets (x-base-args), and the variables they come from. */
+const BASE_ARGS = { BASE_IMAGE: 'STAYLINE_BASE_IMAGE', NODE_IMAGE: 'STAYLINE_NODE_IMAGE' };
+/** A container's own address, as `ADVERTISE_HOST=auto` finds it on its network interface. */
+const CONTAINER_ADDRESS = '172.18.0.42';
+
+const run = promisify(execFile);
 
 interface Service {
   image?: string;
-  build?: { context: string; dockerfile?: string; target?: string };
+  build?: {
+    context: string;
+    dockerfile?: string;
+    target?: string;
+    args?: Record<string, string>;
+  };
+  profiles?: string[];
+  container_name?: string;
+  entrypoint?: string[];
   command?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
   expose?: string[];
-  ports?: Array<{ published: number | string; target: number | string }>;
+  ports?: Array<string | { host_ip?: string; published: number | string; target: number | string }>;
   volumes?: string[];
+  tmpfs?: string[];
   restart?: string;
 }
 
@@ -97,6 +126,129 @@ function confLines(text: string): string[] {
     .filter((l) => l && !l.startsWith('#'));
 }
 
+/** A published port, short (`ip:published:target/proto`) or long syntax. */
+function publishedPorts(s: Service): Array<{ ip: string; published: string; target: string }> {
+  return (s.ports ?? []).map((p) => {
+    if (typeof p !== 'string')
+      return {
+        ip: p.host_ip ?? '0.0.0.0',
+        published: String(p.published),
+        target: String(p.target),
+      };
+    const m = /^(?:(.+):)?(\d+):(\d+)(?:\/\w+)?$/.exec(p);
+    if (!m) throw new Error(`unreadable port ${p}`);
+    return { ip: m[1] ?? '0.0.0.0', published: m[2], target: m[3] };
+  });
+}
+
+/** A shell script with its `\`-continued lines joined and `VAR=value` assignments substituted. */
+function shellScript(file: string): string {
+  const text = fs.readFileSync(file, 'utf8').replace(/\\\n\s*/g, ' ');
+  const vars = [...text.matchAll(/^([A-Z_]+)=(\S+)$/gm)];
+  return vars.reduce(
+    (t, [, name, value]) => t.replaceAll(`"$${name}"`, value).replaceAll(`$${name}`, value),
+    text,
+  );
+}
+
+/** One Dockerfile instruction, continuation lines joined and comments dropped. */
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  name: string;
+  from: string;
+  body: Instruction[];
+}
+interface Dockerfile {
+  file: string;
+  context: string;
+  text: string;
+  /** ARGs declared before the first FROM (usable in FROM), with their defaults. */
+  args: Map<string, string>;
+  stages: Stage[];
+  instructions: Instruction[];
+}
+
+function parseDockerfile(file: string, context: string): Dockerfile {
+  const text = fs.readFileSync(file, 'utf8');
+  const instructions: Instruction[] = [];
+  let current = '';
+  for (const line of text.split('\n')) {
+    const t = line.trim();
+    if (!t || t.startsWith('#')) continue;
+    const continued = t.endsWith('\\');
+    current += (current ? ' ' : '') + (continued ? t.slice(0, -1).trim() : t);
+    if (continued) continue;
+    const i = current.search(/\s/);
+    instructions.push({ op: current.slice(0, i).toUpperCase(), args: current.slice(i + 1).trim() });
+    current = '';
+  }
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const ins of instructions) {
+    if (ins.op === 'FROM') {
+      const m = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?$/i.exec(ins.args) as RegExpExecArray;
+      stages.push({ name: m[2] ?? String(stages.length), from: m[1], body: [] });
+    } else if (stages.length) stages[stages.length - 1].body.push(ins);
+    else if (ins.op === 'ARG') {
+      const [name, value = ''] = ins.args.split('=');
+      args.set(name, value);
+    }
+  }
+  return { file, context, text, args, stages, instructions };
+}
+
+/** The stages a target is built from, base first (FROM <stage> chains within the file). */
+function stageChain(df: Dockerfile, target?: string): Stage[] {
+  const chain: Stage[] = [];
+  let stage = target ? df.stages.find((s) => s.name === target) : df.stages.at(-1);
+  while (stage) {
+    chain.unshift(stage);
+    const from = stage.from;
+    stage = df.stages.find((s) => s.name === from);
+  }
+  return chain;
+}
+
+const ofOp = (chain: Stage[], op: string) =>
+  chain.flatMap((s) => s.body.filter((i) => i.op === op).map((i) => i.args));
+
+/** The user a built stage runs as: its last USER, following FROM chains; root when none. */
+function userOf(chain: Stage[]): string {
+  return ofOp(chain, 'USER').at(-1) ?? 'root';
+}
+
+function parseCopy(args: string): { from?: string; sources: string[]; dest: string } {
+  const tokens = args.startsWith('[') ? (JSON.parse(args) as string[]) : args.split(/\s+/);
+  const flags = tokens.filter((t) => t.startsWith('--'));
+  const paths = tokens.filter((t) => !t.startsWith('--'));
+  const from = flags.find((f) => f.startsWith('--from='))?.slice('--from='.length);
+  return { from, sources: paths.slice(0, -1), dest: paths[paths.length - 1] };
+}
+
+/** The Dockerfile a service is built from, and the stages of its target. */
+function imageOf(s: Service): { df: Dockerfile; chain: Stage[] } {
+  if (!s.build) throw new Error(`no build for ${s.image}`);
+  const df = parseDockerfile(
+    path.join(s.build.context, s.build.dockerfile ?? 'Dockerfile'),
+    s.build.context,
+  );
+  return { df, chain: stageChain(df, s.build.target) };
+}
+
+/** Commands the service's image installs from the repository: name on PATH -> source file. */
+function installed(s: Service): Map<string, string> {
+  const { df, chain } = imageOf(s);
+  return new Map(
+    ofOp(chain, 'COPY')
+      .map(parseCopy)
+      .filter((c) => !c.from && path.dirname(c.dest) === IMAGE_BIN && c.sources.length === 1)
+      .map((c) => [path.basename(c.dest), path.join(df.context, c.sources[0])]),
+  );
+}
+
 /** Apps under apps/ that have an entry point. */
 function appNames(): string[] {
   return fs
@@ -121,6 +273,7 @@ async function appConfigSchema(file: string, env: Record<string, string>): Promi
 
 describe('docker-compose.yml', () => {
   let services: Record<string, Service>;
+  let scratchDir: string;
   let emptyEnv: string;
   let built: string;
 
@@ -131,12 +284,31 @@ describe('docker-compose.yml', () => {
   };
   const byCommand = (entry: string) =>
     Object.entries(services).filter(([, s]) => s.command?.[0] === 'node' && s.command[1] === entry);
-  const instancesOf = (app: string) => byCommand(`dist/apps/${app}/src/main.js`);
+  /** The app's fixed instances: what `up` starts (a service in a profile is not started). */
+  const instancesOf = (app: string) =>
+    byCommand(`dist/apps/${app}/src/main.js`).filter(([, s]) => !s.profiles);
+  /** The app's templates for `--scale` (the `scale` profile). */
+  const templatesOf = (app: string) =>
+    byCommand(`dist/apps/${app}/src/main.js`).filter(([, s]) => s.profiles);
   const mariadbNodes = () => Object.keys(services).filter((n) => /^mariadb-\d+$/.test(n));
   const sentinels = () => Object.keys(services).filter((n) => /^sentinel-\d+$/.test(n));
+  const etcdMembers = () => Object.keys(services).filter((n) => /^etcd-\d+$/.test(n));
+  /** The services as `docker-compose config` gives them with these variables set (the rest unset). */
+  const configWith = (vars: Record<string, string>): Record<string, Service> => {
+    const file = path.join(scratchDir, 'custom.env');
+    fs.writeFileSync(
+      file,
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+    );
+    return (load(dockerCompose(['config'], file)) as { services: Record<string, Service> })
+      .services;
+  };
 
   beforeAll(() => {
-    emptyEnv = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-compose-')), 'empty.env');
+    scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-compose-'));
+    emptyEnv = path.join(scratchDir, 'empty.env');
     fs.writeFileSync(emptyEnv, '');
     // values as .env.example sets them (the next test shows they are the file's own defaults)
     const config = load(dockerCompose(['config'], ENV_EXAMPLE)) as {
@@ -150,7 +322,7 @@ describe('docker-compose.yml', () => {
   });
 
   afterAll(() => {
-    fs.rmSync(path.dirname(emptyEnv), { recursive: true, force: true });
+    fs.rmSync(scratchDir, { recursive: true, force: true });
     fs.rmSync(built, { recursive: true, force: true });
   });
 
@@ -159,13 +331,22 @@ describe('docker-compose.yml', () => {
     expect(() => dockerCompose(['config', '-q'], ENV_EXAMPLE)).not.toThrow();
   });
 
-  it('reads only variables .env.example lists, whose values there are the file’s own defaults', () => {
+  it('reads only variables .env.example lists, each explained there, whose values there are the file’s own defaults', () => {
     const raw = fs.readFileSync(COMPOSE_FILE, 'utf8');
     const used = new Set([...raw.matchAll(/(?<!\$)\$\{([A-Z0-9_]+)/g)].map((m) => m[1]));
-    const listed = new Set(
-      confLines(fs.readFileSync(ENV_EXAMPLE, 'utf8')).map((l) => l.slice(0, l.indexOf('='))),
-    );
+    const example = fs.readFileSync(ENV_EXAMPLE, 'utf8');
+    const listed = new Set(confLines(example).map((l) => l.slice(0, l.indexOf('='))));
     expect([...used].sort()).toEqual([...listed].sort());
+    // every group of variables (lines between blank lines) opens with a comment saying what it is
+    for (const group of example.split(/\n\s*\n/)) {
+      const lines = group.split('\n').filter((l) => l.trim());
+      const firstVariable = lines.findIndex((l) => !l.startsWith('#'));
+      if (firstVariable >= 0)
+        expect({ variable: lines[firstVariable], commented: firstVariable > 0 }).toEqual({
+          variable: lines[firstVariable],
+          commented: true,
+        });
+    }
     // nothing set: every variable falls back to the same value .env.example gives it
     expect(dockerCompose(['config'], emptyEnv)).toEqual(dockerCompose(['config'], ENV_EXAMPLE));
   });
@@ -187,58 +368,218 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('builds from contexts, Dockerfiles and stages that exist, and mounts files that exist', () => {
-    const builds = Object.values(services).filter((s) => s.build);
-    expect(builds.length).toBeGreaterThan(0);
-    for (const { build } of builds) {
-      const context = build?.context as string;
-      expect(fs.statSync(context).isDirectory()).toBe(true);
-      const dockerfile = path.join(context, build?.dockerfile ?? 'Dockerfile');
+  it('builds every image it names from a Dockerfile of the repo (no `image:` without `build:`, no official image), from contexts, stages and files that exist, mounts nothing from the host, and runs each as a non-root user', () => {
+    const raw = fs.readFileSync(COMPOSE_FILE, 'utf8');
+    const named = [...raw.matchAll(/^\s*image:\s*['"]?([^\s'"]+)/gm)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThan(0);
+    // an official or third-party image (Docker Hub's library, any registry host) is never run
+    const notOurs =
+      /^(?:mariadb|mysql|redis|etcd|node|nginx|debian|library\/|bitnami\/|[\w-]+\.[\w.-]+\/)/;
+    for (const image of named) {
+      expect(image).toMatch(/^stayline\/[a-z0-9-]+:dev$/);
+      expect(image).not.toMatch(notOurs);
+    }
+    const builds = new Map<string, string>();
+    for (const [name, s] of Object.entries(services)) {
+      expect({ name, image: s.image, build: Boolean(s.build) }).toEqual({
+        name,
+        image: expect.stringMatching(/^stayline\/[a-z0-9-]+:dev$/),
+        build: true,
+      });
+      expect(s.image).not.toMatch(notOurs);
+      // one tag, one build: two builds under one name would overwrite each other's image
+      const build = JSON.stringify(s.build);
+      expect({ image: s.image, build: builds.get(s.image as string) ?? build }).toEqual({
+        image: s.image,
+        build,
+      });
+      builds.set(s.image as string, build);
+    }
+
+    for (const [name, s] of Object.entries(services)) {
+      const { build } = s as Required<Service>;
+      expect(fs.statSync(build.context).isDirectory()).toBe(true);
+      const dockerfile = path.join(build.context, build.dockerfile ?? 'Dockerfile');
       expect(fs.existsSync(dockerfile)).toBe(true);
-      if (build?.target) {
-        const stages = [
-          ...fs.readFileSync(dockerfile, 'utf8').matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim),
-        ];
-        expect(stages.map((m) => m[1])).toContain(build.target);
+      const { df, chain } = imageOf(s);
+      if (build.target) expect(df.stages.map((st) => st.name)).toContain(build.target);
+      // every file a stage copies from the context is there; what lands on PATH is executable
+      // (the legacy builder has no COPY --chmod: the mode is the repository's)
+      for (const copy of df.stages.flatMap((st) => ofOp([st], 'COPY')).map(parseCopy)) {
+        if (copy.from) {
+          expect(df.stages.map((st) => st.name)).toContain(copy.from);
+          continue;
+        }
+        for (const source of copy.sources) {
+          const file = path.join(df.context, source);
+          expect({ dockerfile, source, exists: fs.existsSync(file) }).toEqual({
+            dockerfile,
+            source,
+            exists: true,
+          });
+          if (path.dirname(copy.dest) === IMAGE_BIN)
+            expect({ source, executable: (fs.statSync(file).mode & 0o111) === 0o111 }).toEqual({
+              source,
+              executable: true,
+            });
+        }
+      }
+      // the processes never run as root: the Node images as `node`, the datastores as theirs
+      const user = userOf(chain);
+      expect({ name, user, root: /^(?:root|0)(?::|$)/.test(user) }).toEqual({
+        name,
+        user,
+        root: false,
+      });
+      // what a container needs is baked into its image: no file of the host is mounted
+      for (const volume of s.volumes ?? []) {
+        const source = volume.split(':')[0];
+        expect({
+          name,
+          volume,
+          hostPath: path.isAbsolute(source) || source.startsWith('.'),
+        }).toEqual({ name, volume, hostPath: false });
       }
     }
-    for (const volume of Object.values(services).flatMap((s) => s.volumes ?? [])) {
-      const source = volume.split(':')[0];
-      if (path.isAbsolute(source))
-        expect({ volume, exists: fs.existsSync(source) }).toEqual({ volume, exists: true });
+  });
+
+  it('builds FROM the Debian bookworm and Node 24 images the file passes as build arguments, with the legacy builder (no `# syntax` line, nothing BuildKit-only)', () => {
+    // Debian bookworm, and Node 24 on that same Debian release
+    const defaults = { BASE_IMAGE: 'debian:bookworm-slim', NODE_IMAGE: 'node:24-bookworm-slim' };
+    const custom = 'registry.example/stayline-base:bookworm';
+    const overridden = configWith(
+      Object.fromEntries(Object.values(BASE_ARGS).map((variable) => [variable, custom])),
+    );
+    for (const [name, s] of Object.entries(services)) {
+      expect({ name, args: s.build?.args }).toEqual({ name, args: defaults });
+      expect({ name, args: overridden[name].build?.args }).toEqual({
+        name,
+        args: { BASE_IMAGE: custom, NODE_IMAGE: custom },
+      });
+      // every stage starts FROM an earlier stage or a base the file passes, whose default is the file's
+      const { df } = imageOf(s);
+      for (const [i, stage] of df.stages.entries()) {
+        if (df.stages.slice(0, i).some((st) => st.name === stage.from)) continue;
+        const arg = /^\$\{(\w+)\}$/.exec(stage.from)?.[1] as keyof typeof defaults;
+        expect({ file: df.file, from: stage.from, passed: arg in BASE_ARGS }).toEqual({
+          file: df.file,
+          from: stage.from,
+          passed: true,
+        });
+        expect({ file: df.file, arg, default: df.args.get(arg) }).toEqual({
+          file: df.file,
+          arg,
+          default: defaults[arg],
+        });
+      }
+    }
+
+    const dockerfiles = new Set(
+      execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      })
+        .split('\n')
+        .filter((f) => /(?:^|\/)Dockerfile[^/]*$/.test(f))
+        .map((f) => path.join(ROOT, f)),
+    );
+    for (const s of Object.values(services)) dockerfiles.add(imageOf(s).df.file);
+    // flags the legacy builder knows; anything else (RUN --mount, COPY --chmod/--link, ...) is BuildKit's
+    const legacyFlags: Record<string, string[]> = {
+      FROM: ['platform'],
+      COPY: ['from', 'chown'],
+      ADD: ['chown'],
+      HEALTHCHECK: ['interval', 'timeout', 'start-period', 'retries'],
+    };
+    for (const file of dockerfiles) {
+      const df = parseDockerfile(file, path.dirname(file));
+      expect({ file, syntax: /^#\s*syntax\s*=/im.test(df.text) }).toEqual({ file, syntax: false });
+      for (const { op, args } of df.instructions) {
+        const flags = (/^(?:--[\w-]+(?:=\S*)?\s+)*/.exec(args)?.[0] ?? '')
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((f) => f.slice(2).split('=')[0]);
+        for (const flag of flags)
+          expect({ file, op, flag, legacy: (legacyFlags[op] ?? []).includes(flag) }).toEqual({
+            file,
+            op,
+            flag,
+            legacy: true,
+          });
+        // heredocs are BuildKit's too
+        expect({ file, op, heredoc: /<<-?['"]?\w+['"]?\s*$/.test(args) }).toEqual({
+          file,
+          op,
+          heredoc: false,
+        });
+      }
     }
   });
 
-  it('builds one Node 24 slim image: npm ci + npm run build, then production dependencies and dist/, run as `node`', () => {
-    const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24[\w.-]*-slim$/m);
-    expect(dockerfile).toMatch(/RUN npm ci\b/);
-    expect(dockerfile).toMatch(/RUN npm run build\b/);
-    expect(dockerfile).toMatch(/RUN npm ci --omit=dev\b/);
-    expect(dockerfile).toMatch(/^ENV NODE_ENV=production$/m);
-    expect(dockerfile).toMatch(new RegExp(`^WORKDIR ${IMAGE_ROOT}$`, 'm'));
-    // the user each built stage ends with, following FROM <stage> chains
-    const stages = new Map<string, { from: string; body: string }>();
-    for (const part of dockerfile.split(/^(?=FROM )/m).filter((p) => p.startsWith('FROM '))) {
-      const m = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(part) as RegExpExecArray;
-      stages.set(m[2] ?? m[1], { from: m[1], body: part });
-    }
-    const userOf = (stage: string): string | undefined => {
-      const s = stages.get(stage);
-      if (!s) return undefined;
-      const users = [...s.body.matchAll(/^USER\s+(\S+)/gm)];
-      return users.length ? users[users.length - 1][1] : userOf(s.from);
+  it('builds the Node images in stages: npm ci + scripts/build.cjs (what `npm run build` runs), production dependencies only, then Node 24 and dist/ on the Debian base, run as `node` (uid 1000)', () => {
+    const df = parseDockerfile(path.join(ROOT, 'Dockerfile'), ROOT);
+    expect(df.args.get('NODE_IMAGE')).toMatch(/^node:24[\w.-]*-slim$/);
+    const stage = (test: (s: Stage) => boolean, what: string) => {
+      const found = df.stages.find(test);
+      if (!found) throw new Error(`the Dockerfile has no stage that ${what}`);
+      return found;
     };
+    const runs = (s: Stage) => ofOp([s], 'RUN');
+    // Node 24 and npm: the NODE_IMAGE's, or (a bare Debian as NODE_IMAGE) the pinned Node 24 release
+    const nodeStage = stage((s) => s.from === '${NODE_IMAGE}', 'starts FROM ${NODE_IMAGE}');
+    expect(ofOp([nodeStage], 'ARG')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^NODE_VERSION=24\./)]),
+    );
+    // every dependency, then the same build `npm run build` runs
+    expect(
+      JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.build,
+    ).toMatch(/\bscripts\/build\.cjs$/);
+    const build = stage(
+      (s) => runs(s).some((r) => /^node scripts\/build\.cjs\b/.test(r)),
+      'runs scripts/build.cjs',
+    );
+    const buildSteps = runs(build);
+    const ci = buildSteps.findIndex((r) => /^npm ci\b/.test(r) && !/--omit=dev/.test(r));
+    expect(ci).toBeGreaterThanOrEqual(0);
+    expect(ci).toBeLessThan(buildSteps.findIndex((r) => /^node scripts\/build\.cjs\b/.test(r)));
+    expect(stageChain(df, build.name)[0]).toBe(nodeStage);
+    const prodDeps = stage(
+      (s) => runs(s).some((r) => /^npm ci --omit=dev --ignore-scripts\b/.test(r)),
+      'runs npm ci --omit=dev --ignore-scripts',
+    );
+    const workdir = (s: Stage) => ofOp(stageChain(df, s.name), 'WORKDIR').at(-1);
+
     const targets = new Set(
       Object.values(services)
-        .map((s) => s.build?.target)
-        .filter(Boolean),
+        .filter((s) => s.build?.context === ROOT)
+        .map((s) => s.build?.target),
     );
-    for (const target of targets)
-      expect({ target, user: userOf(target as string) }).toEqual({ target, user: 'node' });
+    expect([...targets].sort()).toEqual(['app', 'gateway']);
+    for (const target of targets) {
+      const chain = stageChain(df, target);
+      // on the bare Debian base: no npm, no build tools, only Node and what runs
+      expect({ target, base: chain[0].from }).toEqual({ target, base: '${BASE_IMAGE}' });
+      const copied = ofOp(chain, 'COPY')
+        .map(parseCopy)
+        .filter((c) => c.from)
+        .map((c) => `${c.from}:${c.sources.join(' ')}`);
+      expect({ target, copied }).toEqual({
+        target,
+        copied: [
+          `${nodeStage.name}:/usr/local/bin/node`,
+          `${prodDeps.name}:${workdir(prodDeps)}/node_modules`,
+          `${build.name}:${workdir(build)}/dist`,
+        ],
+      });
+      expect(ofOp(chain, 'ENV')).toContain('NODE_ENV=production');
+      expect(ofOp(chain, 'WORKDIR').at(-1)).toBe(IMAGE_ROOT);
+      // the Debian base has no `node` user: the image creates it, uid 1000 as in the node images
+      expect(ofOp(chain, 'RUN').join('\n')).toMatch(/\buseradd\b[^\n]*--uid 1000\b[^\n]* node$/m);
+      expect({ target, user: userOf(chain) }).toEqual({ target, user: 'node' });
+    }
   });
 
-  it('runs two instances of every app, on entry points `npm run build` produces', () => {
+  it('runs two instances of every app (the services without a profile), on entry points `npm run build` produces', () => {
     const apps = appNames();
     expect(apps).toEqual(
       expect.arrayContaining(['payment', 'recommendation', 'reservation', 'scrap']),
@@ -275,12 +616,60 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('starts callers after their callees, as `npm start` does', () => {
+  it('keeps the instances `--scale` adds in the `scale` profile: copies of a fixed instance but for their name (ADVERTISE_HOST=auto, no INSTANCE_ID), that `up` never starts and nothing waits on', () => {
+    const templates = Object.entries(services).filter(([, s]) => s.profiles);
+    expect(templates.map(([name]) => name).sort()).toEqual([
+      'payment-scaled',
+      'reservation-scaled',
+    ]);
+    for (const [name, s] of templates) {
+      expect({ name, profiles: s.profiles }).toEqual({ name, profiles: ['scale'] });
+      const app = /^dist\/apps\/([\w-]+)\/src\/main\.js$/.exec(s.command?.[1] ?? '')?.[1] as string;
+      expect({ name, app: templatesOf(app).map(([n]) => n) }).toEqual({ name, app: [name] });
+      const [[, sibling]] = instancesOf(app);
+      const withoutName = (x: Service) => {
+        const environment = { ...x.environment };
+        delete environment.INSTANCE_ID;
+        delete environment.ADVERTISE_HOST;
+        return { ...x, environment, profiles: undefined };
+      };
+      // the same image, command, healthcheck, dependencies and settings as the app's fixed instances
+      expect(withoutName(s)).toEqual(withoutName(sibling));
+      // each copy registers under its own address, and its id names its host
+      expect({
+        name,
+        id: s.environment?.INSTANCE_ID,
+        advertise: s.environment?.ADVERTISE_HOST,
+      }).toEqual({
+        name,
+        id: undefined,
+        advertise: 'auto',
+      });
+      // several copies at once: no fixed container name, no host port
+      expect({ name, container: s.container_name, ports: s.ports }).toEqual({
+        name,
+        container: undefined,
+        ports: undefined,
+      });
+    }
+    // a template may run zero times: nothing `up` starts depends on one
+    for (const [name, s] of Object.entries(services))
+      for (const dep of Object.keys(s.depends_on ?? {}))
+        expect({ name, dep, profiles: get(dep).profiles }).toEqual({
+          name,
+          dep,
+          profiles: undefined,
+        });
+  });
+
+  it('starts callers (and their `--scale` templates) after their callees’ fixed instances, as `npm start` does', () => {
     for (const [i, phase] of SERVICE_START_ORDER.entries()) {
       const callees = SERVICE_START_ORDER.slice(0, i)
         .flat()
         .flatMap((callee) => instancesOf(callee).map(([name]) => name));
-      for (const [name, s] of phase.flatMap((app) => instancesOf(app))) {
+      const callers = phase.flatMap((app) => [...instancesOf(app), ...templatesOf(app)]);
+      expect(callers.length).toBeGreaterThan(0);
+      for (const [name, s] of callers) {
         for (const callee of callees)
           expect({ name, callee, dep: s.depends_on?.[callee] }).toEqual({
             name,
@@ -291,11 +680,12 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives every service instance an environment its app’s config schema accepts, pointing at containers that listen there', async () => {
+  it('gives every service instance (and `--scale` template) an environment its app’s config schema accepts, pointing at containers that listen there', async () => {
     const dbInit = get('db-init');
     const creds = credentialsFromEnv(dbInit.environment);
     const primary = dbInit.command?.[dbInit.command.indexOf('--primary') + 1] as string;
     const replicas = (dbInit.command ?? []).filter((_, i, a) => a[i - 1] === '--replica');
+    const liveness = (port: number) => ['CMD', 'stayline-health', String(port), '/health/live'];
     // the failover agent: the nodes it manages are the compose file's, with db-init's accounts
     type AgentEnv = {
       AGENT_ID: string;
@@ -308,10 +698,15 @@ describe('docker-compose.yml', () => {
       STAYLINE_DB_ADMIN_PASSWORD: string;
       STAYLINE_DB_REPL_USER: string;
       STAYLINE_DB_REPL_PASSWORD: string;
+      REJOIN_FENCED: string;
     };
+    const mariadbEntry = shellScript(
+      installed(get(mariadbNodes()[0])).get('stayline-mariadb') ?? 'no stayline-mariadb',
+    );
     const checkAgent = (name: string, s: Service, c: AgentEnv) => {
       expect({ name, id: c.AGENT_ID, host: c.HOST }).toEqual({ name, id: name, host: '0.0.0.0' });
       expect(s.expose).toContain(String(c.HTTP_PORT));
+      expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
       expect(c.MARIADB_NODES.map((n) => `${n.host}:${n.port}`)).toEqual([primary, ...replicas]);
       expect(c.REDIS_NODES.map((n) => n.host).sort()).toEqual(
         Object.keys(services).filter((n) => /^redis-\d+$/.test(n)),
@@ -323,6 +718,11 @@ describe('docker-compose.yml', () => {
         admin: { user: c.STAYLINE_DB_ADMIN_USER, password: c.STAYLINE_DB_ADMIN_PASSWORD },
         replication: { user: c.STAYLINE_DB_REPL_USER, password: c.STAYLINE_DB_REPL_PASSWORD },
       }).toEqual({ admin: creds.admin, replication: creds.replication });
+      // a killed primary's container, started again, is rejoined by the leader: safe because the
+      // MariaDB entry point restarts a node with --init-rpl-role=SLAVE, rolling back what no
+      // replica acknowledged
+      expect(c.REJOIN_FENCED).toBe('auto');
+      expect(mariadbEntry).toMatch(/set -- "\$@" --init-rpl-role=SLAVE\b/);
       expect(s.depends_on).toMatchObject({
         'db-init': { condition: 'service_completed_successfully' },
       });
@@ -348,6 +748,7 @@ describe('docker-compose.yml', () => {
         host: '0.0.0.0',
       });
       expect(s.expose).toContain(String(c.HTTP_PORT));
+      expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
       expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(creds.app);
       expect(c.MARIADB_NODES.map((n) => `${n.host}:${n.port}`)).toEqual([primary, ...replicas]);
       expect(c.FAILOVER_AGENTS.map((a) => a.host).sort()).toEqual(
@@ -356,17 +757,39 @@ describe('docker-compose.yml', () => {
       for (const n of [...c.MARIADB_NODES, ...c.FAILOVER_AGENTS, ...c.REDIS_SENTINELS])
         expect(get(n.host).expose).toContain(String(n.port));
       expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
-      expect(c.ETCD_ENDPOINTS.endpoints.map((u) => new URL(u).hostname)).toEqual(
-        Object.keys(services).filter((n) => /^etcd-\d+$/.test(n)),
-      );
+      expect(c.ETCD_ENDPOINTS.endpoints.map((u) => new URL(u).hostname)).toEqual(etcdMembers());
       return c.INSTANCE_ID;
     };
     const saved = process.env.STAYLINE_PROFILE;
     delete process.env.STAYLINE_PROFILE; // the compose file sets every secret: no dev default may be needed
+    // inside a container, ADVERTISE_HOST=auto finds the address of the container's network interface
+    const interfaces = jest.spyOn(os, 'networkInterfaces').mockReturnValue({
+      lo: [
+        {
+          address: '127.0.0.1',
+          netmask: '255.0.0.0',
+          family: 'IPv4',
+          mac: '00:00:00:00:00:00',
+          internal: true,
+          cidr: '127.0.0.1/8',
+        },
+      ],
+      eth0: [
+        {
+          address: CONTAINER_ADDRESS,
+          netmask: '255.255.0.0',
+          family: 'IPv4',
+          mac: '02:42:ac:12:00:2a',
+          internal: false,
+          cidr: `${CONTAINER_ADDRESS}/16`,
+        },
+      ],
+    });
     try {
       const ids = new Set<string>();
+      const scaledIds = new Set<string>();
       for (const app of appNames()) {
-        for (const [name, s] of instancesOf(app)) {
+        for (const [name, s] of [...instancesOf(app), ...templatesOf(app)]) {
           const env = s.environment ?? {};
           const schema = await appConfigSchema(
             path.join(ROOT, 'apps', app, 'src', 'config.ts'),
@@ -396,20 +819,30 @@ describe('docker-compose.yml', () => {
             REDIS_SENTINELS: Array<{ host: string; port: number }>;
             REDIS_MASTER_NAME: string;
           };
-          ids.add(c.INSTANCE_ID);
-          // registered in discovery under a name the gateway and the other services resolve
-          expect({ name, id: c.INSTANCE_ID, advertise: c.ADVERTISE_HOST, host: c.HOST }).toEqual({
-            name,
-            id: name,
-            advertise: name,
-            host: '0.0.0.0',
-          });
+          if (s.profiles) {
+            // a copy added with --scale: registered under its own address, its id naming its host
+            expect({ name, advertise: c.ADVERTISE_HOST, host: c.HOST }).toEqual({
+              name,
+              advertise: CONTAINER_ADDRESS,
+              host: '0.0.0.0',
+            });
+            expect(c.INSTANCE_ID).toMatch(new RegExp(`^${app}-`));
+            expect(c.INSTANCE_ID).toContain(os.hostname().slice(0, 12));
+            scaledIds.add(c.INSTANCE_ID);
+          } else {
+            ids.add(c.INSTANCE_ID);
+            // registered in discovery under a name the gateway and the other services resolve
+            expect({ name, id: c.INSTANCE_ID, advertise: c.ADVERTISE_HOST, host: c.HOST }).toEqual({
+              name,
+              id: name,
+              advertise: name,
+              host: '0.0.0.0',
+            });
+          }
           expect(s.expose).toEqual(
             expect.arrayContaining([String(c.HTTP_PORT), String(c.TCP_PORT)]),
           );
-          expect(s.healthcheck?.test.join(' ')).toMatch(
-            /process\.env\.HTTP_PORT\+'\/health\/live'/,
-          );
+          expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
           expect(c.DB_NAME).toBe(app);
           expect(SERVICE_DATABASES).toContain(c.DB_NAME);
           // the account db-init creates
@@ -429,16 +862,20 @@ describe('docker-compose.yml', () => {
           });
         }
       }
+      // every fixed instance its own id; a scaled copy's is none of theirs
       expect(ids.size).toBe(
         Object.values(services).filter((x) => x.environment?.INSTANCE_ID).length,
       );
+      expect(scaledIds.size).toBe(Object.values(services).filter((x) => x.profiles).length);
+      for (const id of scaledIds) expect(ids.has(id)).toBe(false);
     } finally {
+      interfaces.mockRestore();
       if (saved === undefined) delete process.env.STAYLINE_PROFILE;
       else process.env.STAYLINE_PROFILE = saved;
     }
   });
 
-  it('runs the gateway on localhost:8080: nginx and the upstream sync, with an environment the sync accepts', async () => {
+  it('runs the gateway on 127.0.0.1:8080 (STAYLINE_GATEWAY_BIND and _PORT move it; the only port published): nginx and the upstream sync, with an environment the sync accepts', async () => {
     const gateway = get('gateway');
     const schema = await appConfigSchema(
       path.join(ROOT, 'infra/gateway-sync/src/lib/sync-config.ts'),
@@ -454,10 +891,27 @@ describe('docker-compose.yml', () => {
       REDIS_MASTER_NAME: string;
     };
     expect(c.GATEWAY_HOST).toBe('0.0.0.0');
-    expect(gateway.ports).toEqual([{ published: 8080, target: c.GATEWAY_PORT }]);
-    const health = gateway.healthcheck?.test.join(' ') ?? '';
-    expect(health).toContain(`127.0.0.1:${c.GATEWAY_PORT}/health`);
-    expect(health).toContain(`127.0.0.1:${c.SYNC_PORT}/health/live`);
+    // loopback by default (nothing set, as with .env.example): nothing on the network reaches a
+    // dev stack with dev passwords
+    for (const config of [services, configWith({})])
+      expect(publishedPorts(config.gateway)).toEqual([
+        { ip: '127.0.0.1', published: '8080', target: String(c.GATEWAY_PORT) },
+      ]);
+    const moved = configWith({ STAYLINE_GATEWAY_BIND: '0.0.0.0', STAYLINE_GATEWAY_PORT: '18080' });
+    expect(publishedPorts(moved.gateway)).toEqual([
+      { ip: '0.0.0.0', published: '18080', target: String(c.GATEWAY_PORT) },
+    ]);
+    for (const [name, s] of Object.entries(services))
+      if (name !== 'gateway') expect({ name, ports: s.ports }).toEqual({ name, ports: undefined });
+    // healthy when nginx answers and the sync that keeps its upstreams is live
+    expect(gateway.healthcheck?.test).toEqual([
+      'CMD',
+      'stayline-health',
+      String(c.GATEWAY_PORT),
+      '/health',
+      String(c.SYNC_PORT),
+      '/health/live',
+    ]);
     expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
     expect(c.REDIS_MASTER_NAME).toBe(SENTINEL_MASTER_NAME);
     // it opens once every instance it routes to is live
@@ -469,13 +923,21 @@ describe('docker-compose.yml', () => {
       });
   });
 
-  it('has a healthcheck on every long-running container, and waits only on what can become healthy or complete', () => {
+  it('has a healthcheck on every long-running container, run by a command its image has, and waits only on what can become healthy or complete', async () => {
     for (const [name, s] of Object.entries(services)) {
       const oneShot = name === 'db-init';
       expect({ name, healthcheck: Boolean(s.healthcheck) }).toEqual({
         name,
         healthcheck: !oneShot,
       });
+      // a healthcheck naming one of the repository's commands: the image installs it
+      const test = s.healthcheck?.test ?? [];
+      if (test[0] === 'CMD' && test[1].startsWith('stayline-'))
+        expect({ name, command: test[1], installed: installed(s).has(test[1]) }).toEqual({
+          name,
+          command: test[1],
+          installed: true,
+        });
       for (const [dep, { condition }] of Object.entries(s.depends_on ?? {})) {
         const target = get(dep);
         if (condition === 'service_healthy')
@@ -493,47 +955,128 @@ describe('docker-compose.yml', () => {
           });
       }
     }
+
+    // stayline-health (infra/docker/health.sh): healthy only when every PORT PATH answers 2xx
+    const health = installed(get('gateway')).get('stayline-health') as string;
+    expect(health).toBe(path.join(ROOT, 'infra/docker/health.sh'));
+    const server = http.createServer((req, res) => {
+      res.statusCode = req.url === '/health/live' ? 200 : 503;
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = String((closed.address() as AddressInfo).port);
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    try {
+      const port = String((server.address() as AddressInfo).port);
+      const healthy = (...args: string[]) =>
+        run(health, args, { timeout: 10_000 }).then(
+          () => true,
+          () => false,
+        );
+      expect(await healthy(port, '/health/live')).toBe(true);
+      expect(await healthy(port, '/health/live', port, '/health/live')).toBe(true);
+      expect(await healthy(port, '/health')).toBe(false);
+      expect(await healthy(port, '/health/live', port, '/health')).toBe(false);
+      expect(await healthy(closedPort, '/health/live')).toBe(false);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
-  it('runs MariaDB nodes with the launcher’s server flags, and db-init with the launcher’s cluster-init', () => {
+  it('runs MariaDB nodes with the launcher’s server flags (stayline.cnf and the entry point baked into the image), and db-init with the launcher’s cluster-init', () => {
     const nodes = mariadbNodes();
     expect(nodes).toEqual(['mariadb-1', 'mariadb-2', 'mariadb-3']);
-    const cnfFile = path.join(ROOT, 'infra/docker/mariadb.cnf');
+    for (const name of nodes)
+      expect({ name, build: get(name).build?.context }).toEqual({
+        name,
+        build: path.join(ROOT, 'infra/docker/mariadb'),
+      });
+    const { df, chain } = imageOf(get(nodes[0]));
+    // the image's entry point starts mariadbd on the image's stayline.cnf; the command adds to it
+    const entrypoint = JSON.parse(ofOp(chain, 'ENTRYPOINT').at(-1) ?? '[]') as string[];
+    expect(entrypoint).toHaveLength(1);
+    const entryFile = installed(get(nodes[0])).get(entrypoint[0]) as string;
+    expect(entryFile).toBe(path.join(df.context, 'entrypoint.sh'));
+    const entry = shellScript(entryFile);
+    const exec = /^\s*exec mariadbd (.*)$/m.exec(entry)?.[1].trim().split(/\s+/) ?? [];
+    // --defaults-file only counts as the first option; "$@" passes the command on
+    expect(exec[0]).toMatch(/^--defaults-file=/);
+    expect(exec.at(-1)).toBe('"$@"');
+    const fixed = parseLongFlags(exec);
+    const cnfCopy = ofOp(chain, 'COPY')
+      .map(parseCopy)
+      .find((c) => c.dest === fixed.get('defaults-file'));
+    expect(cnfCopy?.sources).toEqual(['stayline.cnf']);
+    const cnfFile = path.join(df.context, 'stayline.cnf');
+    fixed.delete('defaults-file');
     const shared = parseCnf(fs.readFileSync(cnfFile, 'utf8'));
+    const user = userOf(chain);
+    const owned = ofOp(chain, 'RUN').join('\n');
     // per process on the native stack; the image and each node's command set these
     const perProcess = [
-      'no-defaults',
-      'user',
+      'no-defaults', // the image reads its own stayline.cnf only (--defaults-file)
+      'user', // the image's USER
       'datadir',
       'tmpdir', // each native node its own; a container has its own /tmp
       'socket',
       'pid-file',
-      'log-error',
+      'log-error', // stderr: the container's log
       'bind-address',
       'log-bin',
     ];
     const serverIds = new Set<string>();
     for (const [i, name] of nodes.entries()) {
       const s = get(name);
-      expect(s.image).toMatch(/^mariadb:10\.11(\.\d+)?$/);
-      expect(s.volumes).toContain(`${cnfFile}:/etc/mysql/conf.d/stayline.cnf:ro`);
+      expect(s.entrypoint).toBeUndefined();
+      expect((s.command ?? []).every((a) => a.startsWith('--'))).toBe(true);
       expect(s.environment?.MARIADB_ROOT_PASSWORD).toBe(
         get('db-init').environment?.MARIADB_ROOT_PASSWORD,
       );
-      const effective = new Map([...shared, ...parseLongFlags(s.command ?? [])]);
+      // the first start sets root's password from it
+      expect(entry).toContain('MARIADB_ROOT_PASSWORD');
+      const effective = new Map([...shared, ...fixed, ...parseLongFlags(s.command ?? [])]);
       const spec = parseLongFlags(
         mariadbSpec({ name, host: name, port: 3306, serverId: i + 1, dir: '/unused' }).args,
       );
+      // the binary log in the data directory, as the launcher keeps it
+      expect(
+        path.relative(
+          effective.get('datadir') as string,
+          path.resolve(effective.get('datadir') as string, effective.get('log-bin') as string),
+        ),
+      ).toBe(path.relative(spec.get('datadir') as string, spec.get('log-bin') as string));
       for (const key of perProcess) spec.delete(key);
       expect(Object.fromEntries([...effective].filter(([k]) => spec.has(k)))).toEqual(
         Object.fromEntries(spec),
       );
-      expect(effective.has('log-bin')).toBe(true);
+      // the per-process paths: absolute, and where the image's user may write
+      for (const key of ['datadir', 'tmpdir', 'socket', 'pid-file']) {
+        const value = effective.get(key) as string;
+        expect({ key, absolute: path.isAbsolute(value) }).toEqual({ key, absolute: true });
+      }
+      for (const dir of [effective.get('datadir'), path.dirname(effective.get('socket') ?? '')])
+        expect(owned).toMatch(new RegExp(`chown ${user}(?::\\S+)? [^&\\n]*${dir}\\b`));
+      expect(effective.get('bind-address')).toBe('0.0.0.0');
+      expect(effective.has('log-error')).toBe(false);
+      // the healthcheck asks the server on the socket it listens on
+      expect(s.healthcheck?.test.join(' ')).toContain(`--socket=${effective.get('socket')}`);
       // semi-sync's master side is switched on at run time by db-init, never in a config
       expect([...effective.keys()]).not.toContain('rpl-semi-sync-master-enabled');
       serverIds.add(effective.get('server-id') as string);
     }
     expect(serverIds.size).toBe(nodes.length);
+    // a first start makes the data directory as the launcher's initDataDir does, same redo log size
+    const install = /^\s*mariadb-install-db (.*)$/m.exec(entry)?.[1].split(/\s+/) ?? [];
+    expect(install).toEqual(
+      expect.arrayContaining([
+        '--no-defaults',
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+        `--innodb-log-file-size=${shared.get('innodb-log-file-size')}`,
+      ]),
+    );
     expect(get('db-init').command).toEqual([
       'node',
       'dist/infra/launcher/src/cluster-init.js',
@@ -546,17 +1089,19 @@ describe('docker-compose.yml', () => {
     );
   });
 
-  it('runs Redis and the Sentinels with the launcher’s settings, each Sentinel on a fresh config', () => {
+  it('runs Redis and the Sentinels with the launcher’s settings, each Sentinel on a fresh config its image’s entry point writes', () => {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-compose-redis-'));
     try {
       const perProcess = ['port', 'bind', 'dir', 'pidfile', 'logfile', 'daemonize'];
       const primary = { host: 'redis-1', port: 6379 };
+      const redisBuild = JSON.stringify(get('redis-1').build);
+      expect(get('redis-1').build?.context).toBe(path.join(ROOT, 'infra/docker/redis'));
       for (const [name, replicaOf] of [
         ['redis-1', undefined],
         ['redis-2', primary],
       ] as const) {
         const s = get(name);
-        expect(s.image).toMatch(/^redis:7(\.\d+)*$/);
+        expect(JSON.stringify(s.build)).toBe(redisBuild);
         expect(s.command?.[0]).toBe('redis-server');
         const spec = parseRedisArgs(
           redisSpec({ name, host: name, port: 6379, dir: scratch }, replicaOf).args,
@@ -567,18 +1112,58 @@ describe('docker-compose.yml', () => {
         );
       }
 
-      const template = fs.readFileSync(
-        path.join(ROOT, 'infra/docker/sentinel.conf.template'),
-        'utf8',
+      // one image, two roles: the Sentinels run the image's stayline-sentinel
+      const first = get(sentinels()[0]);
+      const { df, chain } = imageOf(first);
+      const entryFile = installed(first).get('stayline-sentinel') as string;
+      expect(entryFile).toBe(path.join(df.context, 'sentinel-entry.sh'));
+      const templateDest = ofOp(chain, 'COPY')
+        .map(parseCopy)
+        .find((c) => c.sources[0] === 'sentinel.conf.template')?.dest as string;
+      expect(templateDest).toBeDefined();
+      const workdir = ofOp(chain, 'WORKDIR').at(-1) as string;
+      // the entry point, run here on the template with the image's paths moved to a scratch dir,
+      // and a redis-sentinel that prints the file it is given
+      const bin = path.join(scratch, 'bin');
+      const data = path.join(scratch, 'data');
+      fs.mkdirSync(bin);
+      fs.mkdirSync(data);
+      fs.writeFileSync(path.join(bin, 'redis-sentinel'), '#!/bin/sh\necho "$1"\ncat "$1"\n', {
+        mode: 0o755,
+      });
+      const entry = path.join(scratch, 'entry.sh');
+      fs.writeFileSync(
+        entry,
+        fs
+          .readFileSync(entryFile, 'utf8')
+          .replaceAll(templateDest, path.join(df.context, 'sentinel.conf.template'))
+          .replaceAll(`${workdir}/`, `${data}/`),
       );
+      const startSentinel = (host?: string) =>
+        execFileSync('sh', [entry], {
+          encoding: 'utf8',
+          env: { PATH: `${bin}:${process.env.PATH}`, ...(host ? { SENTINEL_HOST: host } : {}) },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      expect(() => startSentinel()).toThrow(/SENTINEL_HOST/);
       for (const name of sentinels()) {
         const s = get(name);
-        expect(s.command?.join(' ')).toMatch(
-          /sentinel\.conf\.template > \/data\/sentinel\.conf && exec redis-sentinel \/data\/sentinel\.conf/,
-        );
+        expect(JSON.stringify(s.build)).toBe(redisBuild);
+        expect(s.command).toEqual(['stayline-sentinel']);
+        expect(s.healthcheck?.test.join(' ')).toContain(`ckquorum ${SENTINEL_MASTER_NAME}`);
         const host = s.environment?.SENTINEL_HOST as string;
         expect(host).toBe(name);
-        const ours = confLines(template.replaceAll('{{ANNOUNCE_HOST}}', host));
+        // what Sentinel wrote last time (it rewrites its file as it learns) is never read again
+        fs.writeFileSync(
+          path.join(data, 'sentinel.conf'),
+          'sentinel monitor stale 10.0.0.1 6379 2\n',
+        );
+        const [file, ...conf] = startSentinel(host).split('\n');
+        expect(file).toBe(path.join(data, 'sentinel.conf'));
+        const ours = confLines(conf.join('\n'));
+        expect(ours.join('\n')).not.toContain('stale');
+        // its dir is the image's own, where the entry point writes the file
+        expect(ours).toContain(`dir ${workdir}`);
         const dir = path.join(scratch, name);
         sentinelSpec({ name, host, port: 26379, dir }, primary);
         const theirs = confLines(fs.readFileSync(path.join(dir, 'sentinel.conf'), 'utf8')).filter(
@@ -597,5 +1182,55 @@ describe('docker-compose.yml', () => {
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
+  });
+
+  it('runs three etcd members with the launcher’s Raft timings, each keeping its data in a directory its image gives its user, and points every client at all of them', () => {
+    const members = etcdMembers();
+    expect(members).toEqual(['etcd-1', 'etcd-2', 'etcd-3']);
+    const cluster = members.map((n) => `${n}=http://${n}:2380`).join(',');
+    for (const name of members) {
+      const s = get(name);
+      expect(s.build?.context).toBe(path.join(ROOT, 'infra/docker/etcd'));
+      expect(s.command?.[0]).toBe('etcd');
+      const flags = parseLongFlags(s.command ?? []);
+      const dataDir = flags.get('data-dir') as string;
+      expect(Object.fromEntries([...flags].filter(([k]) => k !== 'data-dir'))).toEqual({
+        name,
+        'listen-client-urls': 'http://0.0.0.0:2379',
+        'advertise-client-urls': `http://${name}:2379`,
+        'listen-peer-urls': 'http://0.0.0.0:2380',
+        'initial-advertise-peer-urls': `http://${name}:2380`,
+        'initial-cluster': cluster,
+        'initial-cluster-state': 'new',
+        'initial-cluster-token': expect.any(String),
+        'heartbeat-interval': String(ETCD_HEARTBEAT_MS),
+        'election-timeout': String(ETCD_ELECTION_TIMEOUT_MS),
+      });
+      expect(s.expose).toEqual(expect.arrayContaining(['2379', '2380']));
+      // in the container's own directory (no tmpfs, no volume), which etcd creates inside one
+      // the image makes for the user it runs as; no restart policy: never restarted empty
+      const { chain } = imageOf(s);
+      const parent = path.dirname(dataDir);
+      expect(dataDir).toMatch(/^\/[\w/-]+\/[\w-]+$/);
+      expect(ofOp(chain, 'RUN').join('\n')).toMatch(
+        new RegExp(`mkdir -p ${parent}\\b.*chown ${userOf(chain)}(?::\\S+)? ${parent}\\b`),
+      );
+      expect({ name, tmpfs: s.tmpfs, volumes: s.volumes, restart: s.restart }).toEqual({
+        name,
+        tmpfs: undefined,
+        volumes: undefined,
+        restart: 'no',
+      });
+    }
+    // the agents, the services, the dashboard and the gateway all know every member
+    const clients = Object.entries(services).filter(([, s]) => s.environment?.ETCD_ENDPOINTS);
+    expect(clients.map(([n]) => n)).toEqual(
+      expect.arrayContaining(['gateway', 'dashboard-1', 'failover-agent-1', 'reservation-1']),
+    );
+    for (const [name, s] of clients)
+      expect({ name, endpoints: s.environment?.ETCD_ENDPOINTS.split(',') }).toEqual({
+        name,
+        endpoints: members.map((n) => `http://${n}:2379`),
+      });
   });
 });
