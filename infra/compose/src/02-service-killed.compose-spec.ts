@@ -5,10 +5,10 @@
  * client-side balancer charges on the other payment instance), none is charged
  * twice; `docker start` and each takes traffic again.
  */
-import { Bookings, cancelBookings, Load } from '@stayline/demo';
 import { HttpClient, sleep, waitFor } from '@stayline/launcher';
 import { acknowledged, chargesOf, mariadbPrimary } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
+import { BookingRun } from './lib/gateway';
 
 jest.setTimeout(240_000);
 
@@ -16,15 +16,12 @@ const stack = ComposeStack.fromEnv();
 const G = stack.gateway;
 
 describe('a reservation and a payment container killed under bookings', () => {
-  let load: Load;
-  afterAll(async () => {
-    await load?.stop();
-    if (load) await cancelBookings(G, load.samples);
-  });
+  let run: BookingRun | undefined;
+  afterAll(() => run?.finish());
 
   it('loses no keyed booking, charges none twice, and both take traffic once started again', async () => {
-    const bookings = await Bookings.forStack(G);
-    load = Load.start({ workers: 6, keepReplies: true, request: (n) => bookings.request(n) });
+    run = await BookingRun.start(G, 6);
+    const load = run.load;
     await sleep(3_000);
     const killedAt = performance.now();
     await Promise.all([stack.kill('reservation-1'), stack.kill('payment-1')]);

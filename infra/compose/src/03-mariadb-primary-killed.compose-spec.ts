@@ -5,7 +5,6 @@
  * first booking lands on the new primary within 5 s of the kill, and the old
  * primary, started again (`docker start`), rejoins as a replica by itself.
  */
-import { Bookings, cancelBookings, Load } from '@stayline/demo';
 import { sleep, waitFor } from '@stayline/launcher';
 import {
   acknowledged,
@@ -16,6 +15,7 @@ import {
   type MariaDbRole,
 } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
+import { BookingRun } from './lib/gateway';
 
 jest.setTimeout(300_000);
 
@@ -29,16 +29,13 @@ function committedBy(token: unknown): number | undefined {
 }
 
 describe('the MariaDB primary container killed under bookings', () => {
-  let load: Load;
-  afterAll(async () => {
-    await load?.stop();
-    if (load) await cancelBookings(G, load.samples);
-  });
+  let run: BookingRun | undefined;
+  afterAll(() => run?.finish());
 
   it('promotes a replica within 5 s, loses no acknowledged booking, and rejoins the old primary', async () => {
     const old = await mariadbPrimary(stack);
-    const bookings = await Bookings.forStack(G);
-    load = Load.start({ workers: 4, keepReplies: true, request: (n) => bookings.request(n) });
+    run = await BookingRun.start(G, 4);
+    const load = run.load;
     await sleep(3_000);
     const killedAt = performance.now();
     await stack.kill(old.service);

@@ -4,10 +4,10 @@
  * bookings keep being accepted; the old primary, started again, is turned into
  * a replica of the new one by the Sentinels.
  */
-import { Bookings, cancelBookings, Load } from '@stayline/demo';
 import { sleep, waitFor } from '@stayline/launcher';
 import { redisPrimary } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
+import { BookingRun } from './lib/gateway';
 
 jest.setTimeout(240_000);
 
@@ -15,17 +15,14 @@ const stack = ComposeStack.fromEnv();
 const G = stack.gateway;
 
 describe('the Redis primary container killed under bookings', () => {
-  let load: Load;
-  afterAll(async () => {
-    await load?.stop();
-    if (load) await cancelBookings(G, load.samples);
-  });
+  let run: BookingRun | undefined;
+  afterAll(() => run?.finish());
 
   it('is replaced by the Sentinels, and bookings keep working', async () => {
     const old = await redisPrimary(stack);
     expect(['redis-1', 'redis-2']).toContain(old);
-    const bookings = await Bookings.forStack(G);
-    load = Load.start({ workers: 4, keepReplies: true, request: (n) => bookings.request(n) });
+    run = await BookingRun.start(G, 4);
+    const load = run.load;
     await sleep(3_000);
     const killedAt = performance.now();
     await stack.kill(old);

@@ -3,6 +3,7 @@
  * gateway never publishes: those go to an instance from inside its container,
  * as an operator with `docker compose exec` would send them.
  */
+import { Bookings, cancelBookings, Load } from '@stayline/demo';
 import { HttpClient, waitFor } from '@stayline/launcher';
 import type { ComposeStack } from './compose-stack';
 
@@ -56,4 +57,34 @@ export async function waitForJson<T>(
     { timeoutMs, intervalMs: 200 },
   );
   return last as T;
+}
+
+/**
+ * Distinct one-night bookings through the gateway, each with its own
+ * Idempotency-Key (the demo kit's {@link Bookings}), from `workers` closed loops.
+ */
+export class BookingRun {
+  private constructor(
+    private readonly gateway: string,
+    readonly load: Load,
+  ) {}
+
+  static async start(gateway: string, workers: number): Promise<BookingRun> {
+    const bookings = await Bookings.forStack(gateway);
+    return new BookingRun(
+      gateway,
+      Load.start({ workers, keepReplies: true, request: (n) => bookings.request(n) }),
+    );
+  }
+
+  /** Stops sending and waits for the requests in flight. */
+  stop(): Promise<void> {
+    return this.load.stop();
+  }
+
+  /** Stops, then cancels what it booked: the nights stay free for the next suite. */
+  async finish(): Promise<void> {
+    await this.stop();
+    await cancelBookings(this.gateway, this.load.samples);
+  }
 }
