@@ -30,7 +30,12 @@ function committedBy(token: unknown): number | undefined {
 
 describe('the MariaDB primary container killed under bookings', () => {
   let run: BookingRun | undefined;
-  afterAll(() => run?.finish());
+  let killed: string | undefined;
+  afterAll(async () => {
+    await run?.finish();
+    // whatever failed, the next suites get all three nodes back
+    if (killed && (await stack.container(killed)).state !== 'running') await stack.start(killed);
+  });
 
   it('promotes a replica within 5 s, loses no acknowledged booking, and rejoins the old primary', async () => {
     const old = await mariadbPrimary(stack);
@@ -38,6 +43,7 @@ describe('the MariaDB primary container killed under bookings', () => {
     const load = run.load;
     await sleep(3_000);
     const killedAt = performance.now();
+    killed = old.service;
     await stack.kill(old.service);
 
     // the first booking acknowledged by another server than the old primary
@@ -75,6 +81,7 @@ describe('the MariaDB primary container killed under bookings', () => {
 
     // started again: it comes back read-only, and the leader agent makes it a replica of the new primary
     await stack.start(old.service);
+    const primaryIp = (await stack.container(primary.service)).ip;
     let back: MariaDbRole | undefined;
     await waitFor(
       `${old.service} to replicate from ${primary.service}`,
@@ -82,7 +89,7 @@ describe('the MariaDB primary container killed under bookings', () => {
         back = await mariadbRole(stack, old.service);
         return (
           !!back?.follows &&
-          back.follows.host === primary.service &&
+          back.follows.host === primaryIp &&
           back.follows.io === 'Yes' &&
           back.follows.sql === 'Yes'
         );

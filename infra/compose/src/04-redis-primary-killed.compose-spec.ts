@@ -16,7 +16,11 @@ const G = stack.gateway;
 
 describe('the Redis primary container killed under bookings', () => {
   let run: BookingRun | undefined;
-  afterAll(() => run?.finish());
+  let killed: string | undefined;
+  afterAll(async () => {
+    await run?.finish();
+    if (killed && (await stack.container(killed)).state !== 'running') await stack.start(killed);
+  });
 
   it('is replaced by the Sentinels, and bookings keep working', async () => {
     const old = await redisPrimary(stack);
@@ -25,6 +29,7 @@ describe('the Redis primary container killed under bookings', () => {
     const load = run.load;
     await sleep(3_000);
     const killedAt = performance.now();
+    killed = old;
     await stack.kill(old);
 
     let promotedAt = 0;

@@ -195,6 +195,7 @@ async function main(): Promise<void> {
     // a project and a port of its own: a stack the user runs is left alone
     env.STAYLINE_COMPOSE_PROJECT ??= 'stayline-test';
     env.STAYLINE_GATEWAY_PORT ??= String((await freePorts(1))[0]);
+    env.STAYLINE_NET_PREFIX ??= '10.89.52';
   }
   env.STAYLINE_COMPOSE_PROJECT ??= 'stayline';
   await checkPort(Number(env.STAYLINE_GATEWAY_PORT ?? 8080));

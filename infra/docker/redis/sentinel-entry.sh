@@ -1,8 +1,16 @@
 #!/bin/sh
 # A Sentinel on a fresh configuration at every start: Sentinel rewrites its file
 # as it learns, so an old copy would bring back a stale view of the topology.
-# SENTINEL_HOST is the name it announces (its container's).
+# SENTINEL_ANNOUNCE_IP is the address it announces (its container's), and
+# REDIS_PRIMARY_IP the primary it first monitors; both are IPv4 addresses.
 set -eu
-: "${SENTINEL_HOST:?SENTINEL_HOST (the name this Sentinel announces) is required}"
-sed "s/{{ANNOUNCE_HOST}}/$SENTINEL_HOST/" /etc/stayline/sentinel.conf.template >/data/sentinel.conf
+: "${SENTINEL_ANNOUNCE_IP:?SENTINEL_ANNOUNCE_IP (the address this Sentinel announces) is required}"
+: "${REDIS_PRIMARY_IP:?REDIS_PRIMARY_IP (the address of the first Redis primary) is required}"
+for ip in "$SENTINEL_ANNOUNCE_IP" "$REDIS_PRIMARY_IP"; do
+  case "$ip" in
+    *[!0-9.]* | "") echo "stayline-sentinel: '$ip' is not an IPv4 address" >&2; exit 1 ;;
+  esac
+done
+sed -e "s/{{ANNOUNCE_IP}}/$SENTINEL_ANNOUNCE_IP/" -e "s/{{PRIMARY_IP}}/$REDIS_PRIMARY_IP/" \
+  /etc/stayline/sentinel.conf.template >/data/sentinel.conf
 exec redis-sentinel /data/sentinel.conf

@@ -120,7 +120,7 @@ export async function chargesOf(
   return counts;
 }
 
-/** The Redis primary as the Sentinels name it. */
+/** The Redis primary's service as the Sentinels name it (they speak of addresses). */
 export async function redisPrimary(stack: ComposeStack, sentinel = 'sentinel-1'): Promise<string> {
   const out = await stack.exec(sentinel, [
     'redis-cli',
@@ -130,5 +130,8 @@ export async function redisPrimary(stack: ComposeStack, sentinel = 'sentinel-1')
     'get-master-addr-by-name',
     'stayline',
   ]);
-  return out.split('\n')[0].trim();
+  const ip = out.split('\n')[0].trim();
+  const c = (await stack.containers()).find((x) => x.ip === ip && x.service.startsWith('redis-'));
+  if (!c) throw new Error(`the Sentinels name ${ip}, which is no Redis container of the project`);
+  return c.service;
 }

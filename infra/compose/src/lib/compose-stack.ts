@@ -59,6 +59,8 @@ export interface ContainerView {
   /** The last healthcheck's output, when it failed. */
   lastProbe?: string;
   startedAt: string;
+  /** Its address on the project's network ('' when it is not running). */
+  ip: string;
 }
 
 /** Services that run once and exit 0: they are done, not down. */
@@ -120,6 +122,7 @@ export class ComposeStack {
       Id: string;
       Name: string;
       Config: { Labels: Record<string, string> };
+      NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
       State: {
         Status: string;
         ExitCode: number;
@@ -139,6 +142,7 @@ export class ComposeStack {
           health: c.State.Health?.Status ?? 'none',
           lastProbe: failed?.Output.trim(),
           startedAt: c.State.StartedAt,
+          ip: Object.values(c.NetworkSettings.Networks)[0]?.IPAddress ?? '',
         };
       })
       .sort((a, b) => a.name.localeCompare(b.name));
