@@ -42,9 +42,8 @@ describe('the MariaDB primary container killed under bookings', () => {
     run = await BookingRun.start(G, 4);
     const load = run.load;
     await sleep(3_000);
-    const killedAt = performance.now();
     killed = old.service;
-    await stack.kill(old.service);
+    const killedAt = await stack.kill(old.service);
 
     // the first booking acknowledged by another server than the old primary
     let firstOnNew: number | undefined;

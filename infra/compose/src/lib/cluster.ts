@@ -25,7 +25,7 @@ export async function mariadbRole(
     const [id, ro] = (await stack.sql(service, 'SELECT @@server_id, @@read_only'))
       .trim()
       .split('\t');
-    const status = await stack.sql(service, 'SHOW SLAVE STATUS\\G');
+    const status = await stack.sql(service, 'SHOW SLAVE STATUS\\G', true);
     const field = (name: string) =>
       new RegExp(`^\\s*${name}: (.*)$`, 'm').exec(status)?.[1]?.trim();
     const host = field('Master_Host');
@@ -120,8 +120,11 @@ export async function chargesOf(
   return counts;
 }
 
-/** The Redis primary's service as the Sentinels name it (they speak of addresses). */
-export async function redisPrimary(stack: ComposeStack, sentinel = 'sentinel-1'): Promise<string> {
+/** The Redis primary's address, as one Sentinel names it. */
+export async function sentinelMasterIp(
+  stack: ComposeStack,
+  sentinel = 'sentinel-1',
+): Promise<string> {
   const out = await stack.exec(sentinel, [
     'redis-cli',
     '-p',
@@ -130,7 +133,12 @@ export async function redisPrimary(stack: ComposeStack, sentinel = 'sentinel-1')
     'get-master-addr-by-name',
     'stayline',
   ]);
-  const ip = out.split('\n')[0].trim();
+  return out.split('\n')[0].trim();
+}
+
+/** The Redis primary's service as the Sentinels name it (they speak of addresses). */
+export async function redisPrimary(stack: ComposeStack, sentinel = 'sentinel-1'): Promise<string> {
+  const ip = await sentinelMasterIp(stack, sentinel);
   const c = (await stack.containers()).find((x) => x.ip === ip && x.service.startsWith('redis-'));
   if (!c) throw new Error(`the Sentinels name ${ip}, which is no Redis container of the project`);
   return c.service;

@@ -155,11 +155,16 @@ export class ComposeStack {
     return c;
   }
 
-  /** `docker kill` (SIGKILL): the container's processes die at once, as in a crash. */
-  async kill(service: string): Promise<void> {
+  /**
+   * `docker kill` (SIGKILL): the container's processes die at once, as in a crash.
+   * Resolves when the kill was sent (`performance.now()`): what an outage is measured from.
+   */
+  async kill(service: string): Promise<number> {
     const c = await this.container(service);
+    const sentAt = performance.now();
     const r = await this.docker(['kill', c.id]);
     if (r.code !== 0) throw new Error(`docker kill ${c.name}: ${r.stderr.trim()}`);
+    return sentAt;
   }
 
   async start(service: string): Promise<void> {
@@ -177,14 +182,17 @@ export class ComposeStack {
     return r.stdout;
   }
 
-  /** A SQL query as root inside a MariaDB container (over its socket), rows tab-separated. */
-  sql(service: string, query: string): Promise<string> {
+  /**
+   * A SQL query as root inside a MariaDB container (over its socket), rows
+   * tab-separated; `named`: with column names (`\G` then prints `Name: value` lines).
+   */
+  sql(service: string, query: string, named = false): Promise<string> {
     return this.exec(service, [
       'mariadb',
       '--socket=/run/mysqld/mysqld.sock',
       '--user=root',
       '--batch',
-      '--skip-column-names',
+      ...(named ? [] : ['--skip-column-names']),
       '-e',
       query,
     ]);
