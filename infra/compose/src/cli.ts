@@ -95,22 +95,40 @@ async function build(stack: ComposeStack): Promise<number> {
   return Date.now() - t0;
 }
 
-/** `up -d` and every container healthy; on a failure, the container and its log lines. */
+/**
+ * `up -d` and every container healthy; on a failure, the container and its log lines.
+ * Compose gives up on the first failed healthcheck of a dependency, though a service
+ * that restarted during a busy start-up (two cores, 24 containers) turns healthy again:
+ * then it waits for what exists and runs `up -d` again (three times at most).
+ */
 async function up(stack: ComposeStack): Promise<number> {
   const t0 = Date.now();
-  say(`docker-compose up -d (project ${stack.project})`);
-  const r = await stack.compose(['up', '-d', '--no-build'], 900_000);
-  if (r.code !== 0) {
+  for (let attempt = 1; ; attempt++) {
+    say(
+      `docker-compose up -d (project ${stack.project})${attempt > 1 ? `, attempt ${attempt}` : ''}`,
+    );
+    const r = await stack.compose(['up', '-d', '--no-build'], 900_000);
+    if (r.code === 0) break;
+    const said = r.stderr.trim().split('\n').slice(-3).join(' ');
+    const portTaken = /port is already allocated|address already in use/i.test(r.stderr);
+    if (!portTaken && /is unhealthy/.test(r.stderr) && attempt < 3) {
+      const flapped = (await stack.containers()).filter((c) => c.lastProbe);
+      say(
+        `${said.replace(/\s+/g, ' ')}; failed healthchecks so far: ${flapped.map((c) => c.name).join(', ') || 'none left'}`,
+      );
+      await stack.waitHealthy(180_000, undefined, { graceMs: 60_000 }).catch(() => undefined);
+      continue;
+    }
     // compose names the first container it gave up on; the views say why
     const bad = (await stack.containers()).filter(
       (c) =>
         c.health === 'unhealthy' ||
         (c.state === 'exited' && c.exitCode !== 0) ||
-        c.state === 'created',
+        c.state === 'created' ||
+        !!c.lastProbe,
     );
-    const portTaken = /port is already allocated|address already in use/i.test(r.stderr);
     throw new Failure(
-      `docker-compose up failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}` +
+      `docker-compose up failed: ${said}` +
         (portTaken
           ? `\nport ${stack.env.STAYLINE_GATEWAY_PORT ?? 8080} on 127.0.0.1 is taken: set STAYLINE_GATEWAY_PORT to a free one`
           : '') +

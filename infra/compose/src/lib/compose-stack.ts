@@ -209,15 +209,27 @@ export class ComposeStack {
    * exited 0. Fails fast when a container exited or turned unhealthy, naming it
    * with its last log lines and the output of its last failed healthcheck.
    */
-  async waitHealthy(timeoutMs = 300_000, expected?: string[]): Promise<ContainerView[]> {
+  async waitHealthy(
+    timeoutMs = 300_000,
+    expected?: string[],
+    o: { graceMs?: number } = {},
+  ): Promise<ContainerView[]> {
     const until = Date.now() + timeoutMs;
+    // `graceMs`: an unhealthy container with a restart policy may come back within it
+    const unhealthySince = new Map<string, number>();
     for (;;) {
       const all = await this.containers();
       const missing = (expected ?? []).filter((s) => !all.some((c) => c.service === s));
+      for (const c of all)
+        if (c.health !== 'unhealthy') unhealthySince.delete(c.name);
+        else if (!unhealthySince.has(c.name)) unhealthySince.set(c.name, Date.now());
       const broken = all.filter((c) =>
         ONE_SHOT.has(c.service)
           ? c.state === 'exited' && c.exitCode !== 0
-          : c.state === 'exited' || c.state === 'dead' || c.health === 'unhealthy',
+          : c.state === 'exited' ||
+            c.state === 'dead' ||
+            (c.health === 'unhealthy' &&
+              Date.now() - (unhealthySince.get(c.name) ?? 0) >= (o.graceMs ?? 0)),
       );
       if (broken.length) throw new Error(await this.explain(broken, 'failed'));
       const waiting = all.filter((c) =>
