@@ -6,18 +6,21 @@
  * BuildKit-only), and runs as a non-root user; what the Dockerfiles copy exists
  * and nothing is mounted from the host; its entry points are files
  * `scripts/build.cjs` produces; every container's environment passes its app's
- * own config schema and points at containers that listen there; the `scale`
- * profile holds templates for `--scale`, not more fixed instances; the
- * datastores run with the settings the native launcher uses (MariaDB's flags
+ * own config schema and points at containers that listen there; the
+ * datastores sit on fixed addresses of the network's subnet (outside the range
+ * Docker hands out, moved as one by STAYLINE_NET_PREFIX), and Redis, the
+ * Sentinels and MariaDB are addressed by those IPs, never by a container name;
+ * the `scale` profile holds templates for `--scale`, not more fixed instances;
+ * the datastores run with the settings the native launcher uses (MariaDB's flags
  * baked into its image's stayline.cnf and entry point, Redis's arguments, the
  * Sentinel template its entry point writes afresh at every start, etcd's Raft
  * timings); the healthcheck script and the Sentinel entry point are run here.
  * Needs Debian's `docker-compose` (1.29): without it this fails, on purpose.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIPv4, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -43,8 +46,21 @@ const IMAGE_ROOT = '/app';
 const IMAGE_BIN = '/usr/local/bin';
 /** The build arguments every build gets (x-base-args), and the variables they come from. */
 const BASE_ARGS = { BASE_IMAGE: 'STAYLINE_BASE_IMAGE', NODE_IMAGE: 'STAYLINE_NODE_IMAGE' };
-/** A container's own address, as `ADVERTISE_HOST=auto` finds it on its network interface. */
-const CONTAINER_ADDRESS = '172.18.0.42';
+/** The compose network's /24 as .env.example gives it (STAYLINE_NET_PREFIX), and one it can move to. */
+const NET_PREFIX = '10.89.51';
+const MOVED_NET_PREFIX = '172.31.7';
+/** A container's own address, as `ADVERTISE_HOST=auto` finds it: one Docker hands out from the ip_range. */
+const containerAddress = (prefix: string) => `${prefix}.142`;
+/** The containers Redis, the Sentinels and MariaDB run in: addressed by IP only. */
+const BY_ADDRESS = /^(?:mariadb|redis|sentinel)-\d+$/;
+/** Settings that list Redis, Sentinel or MariaDB nodes (`[name@]host:port,...`), and what they list. */
+const ADDRESS_SETTINGS: Record<string, RegExp> = {
+  DB_PRIMARY: /^mariadb-\d+$/,
+  DB_REPLICAS: /^mariadb-\d+$/,
+  MARIADB_NODES: /^mariadb-\d+$/,
+  REDIS_NODES: /^redis-\d+$/,
+  REDIS_SENTINELS: /^sentinel-\d+$/,
+};
 
 const run = promisify(execFile);
 
@@ -68,6 +84,13 @@ interface Service {
   volumes?: string[];
   tmpfs?: string[];
   restart?: string;
+  networks?: Record<string, { ipv4_address?: string } | null>;
+}
+
+/** What `docker-compose config` prints: the services and the networks. */
+interface ComposeConfig {
+  services: Record<string, Service>;
+  networks?: Record<string, { ipam?: { config?: Array<Record<string, string>> } } | null>;
 }
 
 /** Runs docker-compose on the file with only PATH and HOME from the environment, and the given env file. */
@@ -124,6 +147,23 @@ function confLines(text: string): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
+}
+
+/** An IPv4 address as a number. */
+function ipv4Number(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+/** The first address of a CIDR block and how many it holds. */
+function cidrBlock(cidr: string): { start: number; size: number } {
+  const [base, bits] = cidr.split('/');
+  return { start: ipv4Number(base), size: 2 ** (32 - Number(bits)) };
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const { start, size } = cidrBlock(cidr);
+  const n = ipv4Number(ip);
+  return n >= start && n < start + size;
 }
 
 /** A published port, short (`ip:published:target/proto`) or long syntax. */
@@ -272,29 +312,63 @@ async function appConfigSchema(file: string, env: Record<string, string>): Promi
 }
 
 describe('docker-compose.yml', () => {
+  let compose: ComposeConfig;
   let services: Record<string, Service>;
   let scratchDir: string;
   let emptyEnv: string;
   let built: string;
 
-  const get = (name: string): Service => {
-    const s = services[name];
+  // each lookup in the .env.example configuration unless given another one
+  const get = (name: string, config = services): Service => {
+    const s = config[name];
     if (!s) throw new Error(`docker-compose.yml has no service ${name}`);
     return s;
   };
-  const byCommand = (entry: string) =>
-    Object.entries(services).filter(([, s]) => s.command?.[0] === 'node' && s.command[1] === entry);
+  const byCommand = (entry: string, config = services) =>
+    Object.entries(config).filter(([, s]) => s.command?.[0] === 'node' && s.command[1] === entry);
   /** The app's fixed instances: what `up` starts (a service in a profile is not started). */
-  const instancesOf = (app: string) =>
-    byCommand(`dist/apps/${app}/src/main.js`).filter(([, s]) => !s.profiles);
+  const instancesOf = (app: string, config = services) =>
+    byCommand(`dist/apps/${app}/src/main.js`, config).filter(([, s]) => !s.profiles);
   /** The app's templates for `--scale` (the `scale` profile). */
-  const templatesOf = (app: string) =>
-    byCommand(`dist/apps/${app}/src/main.js`).filter(([, s]) => s.profiles);
-  const mariadbNodes = () => Object.keys(services).filter((n) => /^mariadb-\d+$/.test(n));
-  const sentinels = () => Object.keys(services).filter((n) => /^sentinel-\d+$/.test(n));
-  const etcdMembers = () => Object.keys(services).filter((n) => /^etcd-\d+$/.test(n));
-  /** The services as `docker-compose config` gives them with these variables set (the rest unset). */
-  const configWith = (vars: Record<string, string>): Record<string, Service> => {
+  const templatesOf = (app: string, config = services) =>
+    byCommand(`dist/apps/${app}/src/main.js`, config).filter(([, s]) => s.profiles);
+  const named = (pattern: RegExp, config = services) =>
+    Object.keys(config).filter((n) => pattern.test(n));
+  const mariadbNodes = (config = services) => named(/^mariadb-\d+$/, config);
+  const redisNodes = (config = services) => named(/^redis-\d+$/, config);
+  const sentinels = (config = services) => named(/^sentinel-\d+$/, config);
+  const etcdMembers = (config = services) => named(/^etcd-\d+$/, config);
+  const datastores = (config = services) => named(/^(?:mariadb|redis|sentinel|etcd)-\d+$/, config);
+  /** A service's fixed address on the default network. */
+  const fixedAddress = (name: string, config = services): string => {
+    const address = get(name, config).networks?.default?.ipv4_address;
+    if (!address) throw new Error(`${name} has no fixed address`);
+    return address;
+  };
+  /**
+   * The service a host in a setting points at: for an IPv4 address the one service whose
+   * fixed address it is, for a name the service of that name.
+   */
+  const serviceAt = (host: string, config = services): string => {
+    if (!isIPv4(host)) {
+      get(host, config);
+      return host;
+    }
+    const owners = Object.keys(config).filter(
+      (n) => config[n].networks?.default?.ipv4_address === host,
+    );
+    if (owners.length !== 1)
+      throw new Error(`${host} is the fixed address of ${owners.length} services, not one`);
+    return owners[0];
+  };
+  /** The containers a list of Redis, Sentinel or MariaDB nodes points at, each given by its IPv4 address. */
+  const addressed = (nodes: Array<{ host: string }>, config = services): string[] =>
+    nodes.map(({ host }) => {
+      expect({ host, ipv4: isIPv4(host) }).toEqual({ host, ipv4: true });
+      return serviceAt(host, config);
+    });
+  /** The file as `docker-compose config` gives it with these variables set (the rest unset). */
+  const composeWith = (vars: Record<string, string>): ComposeConfig => {
     const file = path.join(scratchDir, 'custom.env');
     fs.writeFileSync(
       file,
@@ -302,19 +376,19 @@ describe('docker-compose.yml', () => {
         .map(([k, v]) => `${k}=${v}\n`)
         .join(''),
     );
-    return (load(dockerCompose(['config'], file)) as { services: Record<string, Service> })
-      .services;
+    return load(dockerCompose(['config'], file)) as ComposeConfig;
   };
+  /** The services as `docker-compose config` gives them with these variables set (the rest unset). */
+  const configWith = (vars: Record<string, string>): Record<string, Service> =>
+    composeWith(vars).services;
 
   beforeAll(() => {
     scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-compose-'));
     emptyEnv = path.join(scratchDir, 'empty.env');
     fs.writeFileSync(emptyEnv, '');
     // values as .env.example sets them (the next test shows they are the file's own defaults)
-    const config = load(dockerCompose(['config'], ENV_EXAMPLE)) as {
-      services: Record<string, Service>;
-    };
-    services = config.services;
+    compose = load(dockerCompose(['config'], ENV_EXAMPLE)) as ComposeConfig;
+    services = compose.services;
     built = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-compose-build-'));
     execFileSync(process.execPath, [path.join(ROOT, 'scripts/build.cjs'), built], {
       stdio: 'pipe',
@@ -680,11 +754,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives every service instance (and `--scale` template) an environment its app’s config schema accepts, pointing at containers that listen there', async () => {
-    const dbInit = get('db-init');
-    const creds = credentialsFromEnv(dbInit.environment);
-    const primary = dbInit.command?.[dbInit.command.indexOf('--primary') + 1] as string;
-    const replicas = (dbInit.command ?? []).filter((_, i, a) => a[i - 1] === '--replica');
+  it('gives every service instance (and `--scale` template) an environment its app’s config schema accepts, pointing at containers that listen there (a datastore by its fixed address, with the default STAYLINE_NET_PREFIX and a moved one)', async () => {
     const liveness = (port: number) => ['CMD', 'stayline-health', String(port), '/health/live'];
     // the failover agent: the nodes it manages are the compose file's, with db-init's accounts
     type AgentEnv = {
@@ -700,33 +770,6 @@ describe('docker-compose.yml', () => {
       STAYLINE_DB_REPL_PASSWORD: string;
       REJOIN_FENCED: string;
     };
-    const mariadbEntry = shellScript(
-      installed(get(mariadbNodes()[0])).get('stayline-mariadb') ?? 'no stayline-mariadb',
-    );
-    const checkAgent = (name: string, s: Service, c: AgentEnv) => {
-      expect({ name, id: c.AGENT_ID, host: c.HOST }).toEqual({ name, id: name, host: '0.0.0.0' });
-      expect(s.expose).toContain(String(c.HTTP_PORT));
-      expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
-      expect(c.MARIADB_NODES.map((n) => `${n.host}:${n.port}`)).toEqual([primary, ...replicas]);
-      expect(c.REDIS_NODES.map((n) => n.host).sort()).toEqual(
-        Object.keys(services).filter((n) => /^redis-\d+$/.test(n)),
-      );
-      for (const n of [...c.MARIADB_NODES, ...c.REDIS_NODES, ...c.REDIS_SENTINELS])
-        expect(get(n.host).expose).toContain(String(n.port));
-      expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
-      expect({
-        admin: { user: c.STAYLINE_DB_ADMIN_USER, password: c.STAYLINE_DB_ADMIN_PASSWORD },
-        replication: { user: c.STAYLINE_DB_REPL_USER, password: c.STAYLINE_DB_REPL_PASSWORD },
-      }).toEqual({ admin: creds.admin, replication: creds.replication });
-      // a killed primary's container, started again, is rejoined by the leader: safe because the
-      // MariaDB entry point restarts a node with --init-rpl-role=SLAVE, rolling back what no
-      // replica acknowledged
-      expect(c.REJOIN_FENCED).toBe('auto');
-      expect(mariadbEntry).toMatch(/set -- "\$@" --init-rpl-role=SLAVE\b/);
-      expect(s.depends_on).toMatchObject({
-        'db-init': { condition: 'service_completed_successfully' },
-      });
-    };
     // the dashboard (apps/dashboard): probes the compose file's nodes, agents and etcd read-only
     type DashboardEnv = {
       INSTANCE_ID: string;
@@ -740,63 +783,118 @@ describe('docker-compose.yml', () => {
       REDIS_SENTINELS: Array<{ host: string; port: number }>;
       ETCD_ENDPOINTS: { endpoints: string[] };
     };
-    const checkDashboard = (name: string, s: Service, c: DashboardEnv) => {
-      expect({ name, id: c.INSTANCE_ID, advertise: c.ADVERTISE_HOST, host: c.HOST }).toEqual({
-        name,
-        id: name,
-        advertise: name,
-        host: '0.0.0.0',
+    const mariadbEntry = shellScript(
+      installed(get(mariadbNodes()[0])).get('stayline-mariadb') ?? 'no stayline-mariadb',
+    );
+
+    /** Every instance of every app in one configuration of the file, its network on the prefix. */
+    const checkAll = async (prefix: string, config: Record<string, Service>) => {
+      const at = (host: string) => serviceAt(host, config);
+      // a node a setting lists: the container at that address (or of that name) listens on its port
+      const listens = (nodes: Array<{ host: string; port: number }>) => {
+        for (const n of nodes)
+          expect({ prefix, host: n.host, expose: get(at(n.host), config).expose }).toEqual({
+            prefix,
+            host: n.host,
+            expose: expect.arrayContaining([String(n.port)]),
+          });
+      };
+      // a name that labels a node (`name@host:port`) is the container at its address
+      const labelled = (nodes: Array<{ name: string; host: string }>) => {
+        for (const n of nodes)
+          expect({ prefix, name: n.name, at: at(n.host) }).toEqual({
+            prefix,
+            name: n.name,
+            at: n.name,
+          });
+      };
+      const dbInit = get('db-init', config);
+      const creds = credentialsFromEnv(dbInit.environment);
+      const primary = dbInit.command?.[dbInit.command.indexOf('--primary') + 1] as string;
+      const replicas = (dbInit.command ?? []).filter((_, i, a) => a[i - 1] === '--replica');
+      const checkAgent = (name: string, s: Service, c: AgentEnv) => {
+        expect({ name, id: c.AGENT_ID, host: c.HOST }).toEqual({ name, id: name, host: '0.0.0.0' });
+        expect(s.expose).toContain(String(c.HTTP_PORT));
+        expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
+        expect(c.MARIADB_NODES.map((n) => `${n.host}:${n.port}`)).toEqual([primary, ...replicas]);
+        expect(addressed(c.MARIADB_NODES, config)).toEqual(mariadbNodes(config));
+        expect(addressed(c.REDIS_NODES, config).sort()).toEqual(redisNodes(config));
+        labelled([...c.MARIADB_NODES, ...c.REDIS_NODES]);
+        listens([...c.MARIADB_NODES, ...c.REDIS_NODES, ...c.REDIS_SENTINELS]);
+        expect(addressed(c.REDIS_SENTINELS, config).sort()).toEqual(sentinels(config).sort());
+        expect({
+          admin: { user: c.STAYLINE_DB_ADMIN_USER, password: c.STAYLINE_DB_ADMIN_PASSWORD },
+          replication: { user: c.STAYLINE_DB_REPL_USER, password: c.STAYLINE_DB_REPL_PASSWORD },
+        }).toEqual({ admin: creds.admin, replication: creds.replication });
+        // a killed primary's container, started again, is rejoined by the leader: safe because the
+        // MariaDB entry point restarts a node with --init-rpl-role=SLAVE, rolling back what no
+        // replica acknowledged
+        expect(c.REJOIN_FENCED).toBe('auto');
+        expect(mariadbEntry).toMatch(/set -- "\$@" --init-rpl-role=SLAVE\b/);
+        expect(s.depends_on).toMatchObject({
+          'db-init': { condition: 'service_completed_successfully' },
+        });
+      };
+      const checkDashboard = (name: string, s: Service, c: DashboardEnv) => {
+        expect({ name, id: c.INSTANCE_ID, advertise: c.ADVERTISE_HOST, host: c.HOST }).toEqual({
+          name,
+          id: name,
+          advertise: name,
+          host: '0.0.0.0',
+        });
+        expect(s.expose).toContain(String(c.HTTP_PORT));
+        expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
+        expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(creds.app);
+        expect(c.MARIADB_NODES.map((n) => `${n.host}:${n.port}`)).toEqual([primary, ...replicas]);
+        expect(addressed(c.MARIADB_NODES, config)).toEqual(mariadbNodes(config));
+        labelled([...c.MARIADB_NODES, ...c.FAILOVER_AGENTS]);
+        expect(c.FAILOVER_AGENTS.map((a) => at(a.host)).sort()).toEqual(
+          instancesOf('failover-agent', config).map(([n]) => n),
+        );
+        listens([...c.MARIADB_NODES, ...c.FAILOVER_AGENTS, ...c.REDIS_SENTINELS]);
+        expect(addressed(c.REDIS_SENTINELS, config).sort()).toEqual(sentinels(config).sort());
+        // etcd by name
+        const etcd = c.ETCD_ENDPOINTS.endpoints.map((u) => new URL(u));
+        expect(etcd.map((u) => u.hostname)).toEqual(etcdMembers(config));
+        listens(etcd.map((u) => ({ host: u.hostname, port: Number(u.port) })));
+        return c.INSTANCE_ID;
+      };
+      // inside a container, ADVERTISE_HOST=auto finds the address of the container's network interface
+      const address = containerAddress(prefix);
+      interfaces.mockReturnValue({
+        lo: [
+          {
+            address: '127.0.0.1',
+            netmask: '255.0.0.0',
+            family: 'IPv4',
+            mac: '00:00:00:00:00:00',
+            internal: true,
+            cidr: '127.0.0.1/8',
+          },
+        ],
+        eth0: [
+          {
+            address,
+            netmask: '255.255.255.0',
+            family: 'IPv4',
+            mac: '02:42:0a:59:33:8e',
+            internal: false,
+            cidr: `${address}/24`,
+          },
+        ],
       });
-      expect(s.expose).toContain(String(c.HTTP_PORT));
-      expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
-      expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(creds.app);
-      expect(c.MARIADB_NODES.map((n) => `${n.host}:${n.port}`)).toEqual([primary, ...replicas]);
-      expect(c.FAILOVER_AGENTS.map((a) => a.host).sort()).toEqual(
-        instancesOf('failover-agent').map(([n]) => n),
-      );
-      for (const n of [...c.MARIADB_NODES, ...c.FAILOVER_AGENTS, ...c.REDIS_SENTINELS])
-        expect(get(n.host).expose).toContain(String(n.port));
-      expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
-      expect(c.ETCD_ENDPOINTS.endpoints.map((u) => new URL(u).hostname)).toEqual(etcdMembers());
-      return c.INSTANCE_ID;
-    };
-    const saved = process.env.STAYLINE_PROFILE;
-    delete process.env.STAYLINE_PROFILE; // the compose file sets every secret: no dev default may be needed
-    // inside a container, ADVERTISE_HOST=auto finds the address of the container's network interface
-    const interfaces = jest.spyOn(os, 'networkInterfaces').mockReturnValue({
-      lo: [
-        {
-          address: '127.0.0.1',
-          netmask: '255.0.0.0',
-          family: 'IPv4',
-          mac: '00:00:00:00:00:00',
-          internal: true,
-          cidr: '127.0.0.1/8',
-        },
-      ],
-      eth0: [
-        {
-          address: CONTAINER_ADDRESS,
-          netmask: '255.255.0.0',
-          family: 'IPv4',
-          mac: '02:42:ac:12:00:2a',
-          internal: false,
-          cidr: `${CONTAINER_ADDRESS}/16`,
-        },
-      ],
-    });
-    try {
       const ids = new Set<string>();
       const scaledIds = new Set<string>();
       for (const app of appNames()) {
-        for (const [name, s] of [...instancesOf(app), ...templatesOf(app)]) {
+        for (const [name, s] of [...instancesOf(app, config), ...templatesOf(app, config)]) {
           const env = s.environment ?? {};
           const schema = await appConfigSchema(
             path.join(ROOT, 'apps', app, 'src', 'config.ts'),
             env,
           );
           const parsed = schema.safeParse(env);
-          if (!parsed.success) throw new Error(`${name}: ${JSON.stringify(parsed.error.issues)}`);
+          if (!parsed.success)
+            throw new Error(`${name} (${prefix}): ${JSON.stringify(parsed.error.issues)}`);
           if ('AGENT_ID' in (parsed.data as object)) {
             checkAgent(name, s, parsed.data as AgentEnv);
             continue;
@@ -823,7 +921,7 @@ describe('docker-compose.yml', () => {
             // a copy added with --scale: registered under its own address, its id naming its host
             expect({ name, advertise: c.ADVERTISE_HOST, host: c.HOST }).toEqual({
               name,
-              advertise: CONTAINER_ADDRESS,
+              advertise: address,
               host: '0.0.0.0',
             });
             expect(c.INSTANCE_ID).toMatch(new RegExp(`^${app}-`));
@@ -849,29 +947,210 @@ describe('docker-compose.yml', () => {
           expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(creds.app);
           expect(`${c.DB_PRIMARY.host}:${c.DB_PRIMARY.port}`).toBe(primary);
           expect(c.DB_REPLICAS.map((r) => `${r.host}:${r.port}`)).toEqual(replicas);
-          for (const node of [c.DB_PRIMARY, ...c.DB_REPLICAS]) {
-            expect(node.name).toBe(node.host);
-            expect(get(node.host).expose).toContain(String(node.port));
-          }
-          expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
-          for (const x of c.REDIS_SENTINELS) expect(get(x.host).expose).toContain(String(x.port));
+          expect(addressed([c.DB_PRIMARY, ...c.DB_REPLICAS], config)).toEqual(mariadbNodes(config));
+          labelled([c.DB_PRIMARY, ...c.DB_REPLICAS]);
+          listens([c.DB_PRIMARY, ...c.DB_REPLICAS, ...c.REDIS_SENTINELS]);
+          expect(addressed(c.REDIS_SENTINELS, config).sort()).toEqual(sentinels(config).sort());
           expect(c.REDIS_MASTER_NAME).toBe(SENTINEL_MASTER_NAME);
           expect(s.depends_on).toMatchObject({
             'db-init': { condition: 'service_completed_successfully' },
-            ...Object.fromEntries(sentinels().map((x) => [x, { condition: 'service_healthy' }])),
+            ...Object.fromEntries(
+              sentinels(config).map((x) => [x, { condition: 'service_healthy' }]),
+            ),
           });
         }
       }
       // every fixed instance its own id; a scaled copy's is none of theirs
-      expect(ids.size).toBe(
-        Object.values(services).filter((x) => x.environment?.INSTANCE_ID).length,
-      );
-      expect(scaledIds.size).toBe(Object.values(services).filter((x) => x.profiles).length);
+      expect(ids.size).toBe(Object.values(config).filter((x) => x.environment?.INSTANCE_ID).length);
+      expect(scaledIds.size).toBe(Object.values(config).filter((x) => x.profiles).length);
       for (const id of scaledIds) expect(ids.has(id)).toBe(false);
+    };
+
+    const saved = process.env.STAYLINE_PROFILE;
+    delete process.env.STAYLINE_PROFILE; // the compose file sets every secret: no dev default may be needed
+    const interfaces = jest.spyOn(os, 'networkInterfaces');
+    try {
+      await checkAll(NET_PREFIX, services);
+      // moved: every address moves with it, and still points at the container that listens there
+      await checkAll(MOVED_NET_PREFIX, configWith({ STAYLINE_NET_PREFIX: MOVED_NET_PREFIX }));
     } finally {
       interfaces.mockRestore();
       if (saved === undefined) delete process.env.STAYLINE_PROFILE;
       else process.env.STAYLINE_PROFILE = saved;
+    }
+  });
+
+  it('puts every datastore on a fixed address of its own, inside the subnet and outside the range Docker hands out, all moved as one by STAYLINE_NET_PREFIX', () => {
+    const moved = composeWith({ STAYLINE_NET_PREFIX: MOVED_NET_PREFIX });
+    // .env.example gives the default, and the fixed addresses it says the datastores sit on
+    const example = fs.readFileSync(ENV_EXAMPLE, 'utf8');
+    expect(confLines(example)).toContain(`STAYLINE_NET_PREFIX=${NET_PREFIX}`);
+    const said = /\.(\d+)-\.(\d+)/.exec(
+      example
+        .slice(0, example.indexOf('STAYLINE_NET_PREFIX='))
+        .split(/\n\s*\n/)
+        .at(-1) ?? '',
+    );
+    expect(said).not.toBeNull();
+    for (const [prefix, config] of [
+      [NET_PREFIX, compose],
+      [MOVED_NET_PREFIX, moved],
+    ] as const) {
+      // one network, its subnet the prefix's /24, Docker's own addresses from its upper half
+      expect({ prefix, networks: Object.keys(config.networks ?? {}) }).toEqual({
+        prefix,
+        networks: ['default'],
+      });
+      const ipam = config.networks?.default?.ipam?.config;
+      expect({ prefix, ipam }).toEqual({
+        prefix,
+        ipam: [{ subnet: `${prefix}.0/24`, ip_range: `${prefix}.128/25` }],
+      });
+      const [{ subnet, ip_range: range }] = ipam as Array<Record<string, string>>;
+      const { start } = cidrBlock(subnet);
+      // every service on that network only
+      for (const [name, s] of Object.entries(config.services))
+        expect({ prefix, name, networks: Object.keys(s.networks ?? { default: null }) }).toEqual({
+          prefix,
+          name,
+          networks: ['default'],
+        });
+      // the datastores, and only they, on fixed addresses
+      const stores = datastores(config.services);
+      expect(new Set(stores.map((n) => n.replace(/-\d+$/, '')))).toEqual(
+        new Set(['mariadb', 'redis', 'sentinel', 'etcd']),
+      );
+      const fixed = Object.entries(config.services)
+        .filter(([, s]) => s.networks?.default?.ipv4_address !== undefined)
+        .map(([name]) => name);
+      expect({ prefix, fixed: fixed.sort() }).toEqual({ prefix, fixed: [...stores].sort() });
+      const addresses = stores.map((name) => fixedAddress(name, config.services));
+      for (const [i, address] of addresses.entries()) {
+        const n = ipv4Number(address);
+        expect({
+          prefix,
+          name: stores[i],
+          address,
+          ipv4: isIPv4(address),
+          inSubnet: inCidr(address, subnet),
+          inRange: inCidr(address, range),
+          // neither the subnet's own address nor the gateway Docker gives its first host address
+          reserved: n === start || n === start + 1,
+        }).toEqual({
+          prefix,
+          name: stores[i],
+          address,
+          ipv4: true,
+          inSubnet: true,
+          inRange: false,
+          reserved: false,
+        });
+      }
+      expect({ prefix, distinct: new Set(addresses).size }).toEqual({
+        prefix,
+        distinct: stores.length,
+      });
+      // the span .env.example gives
+      const hosts = addresses.map((a) => ipv4Number(a) - start);
+      expect({ first: Math.min(...hosts), last: Math.max(...hosts) }).toEqual({
+        first: Number(said?.[1]),
+        last: Number(said?.[2]),
+      });
+    }
+    // every address moves with the prefix: the moved file is the default one with the prefix
+    // replaced, and nothing is left on the default one
+    const onPrefix = (prefix: string) =>
+      new RegExp(`(?<![\\d.])${prefix.replaceAll('.', '\\.')}\\.(?=\\d)`, 'g');
+    const text = JSON.stringify(compose);
+    expect(text.match(onPrefix(NET_PREFIX))?.length).toBeGreaterThan(datastores().length);
+    expect(JSON.stringify(moved)).toBe(text.replace(onPrefix(NET_PREFIX), `${MOVED_NET_PREFIX}.`));
+    expect(JSON.stringify(moved)).not.toContain(NET_PREFIX);
+  });
+
+  it('addresses Redis, the Sentinels and MariaDB by their fixed IPs in every setting, never by a container name', () => {
+    for (const [prefix, config] of [
+      [NET_PREFIX, services],
+      [MOVED_NET_PREFIX, configWith({ STAYLINE_NET_PREFIX: MOVED_NET_PREFIX })],
+    ] as const) {
+      // no setting names one of their containers, except as the label before `@` in a node list
+      const names = named(BY_ADDRESS, config);
+      expect(names).toEqual(expect.arrayContaining(['mariadb-1', 'redis-1', 'sentinel-1']));
+      const byName = new RegExp(`(?<![\\w.-])(?:${names.join('|')})(?![\\w.@-])`);
+      for (const [name, s] of Object.entries(config)) {
+        const settings = [
+          ...Object.entries(s.environment ?? {}).map(([k, v]) => `${k}=${v}`),
+          ...(s.command ?? []),
+          ...(s.entrypoint ?? []),
+          ...(s.healthcheck?.test ?? []),
+        ];
+        for (const setting of settings)
+          expect({ prefix, name, setting, byName: byName.test(setting) }).toEqual({
+            prefix,
+            name,
+            setting,
+            byName: false,
+          });
+      }
+      const at = (host: string) => {
+        expect({ prefix, host, ipv4: isIPv4(host) }).toEqual({ prefix, host, ipv4: true });
+        return serviceAt(host, config);
+      };
+      // the node lists: each entry the IPv4 address of a container of the right kind, its label that container
+      const seen = new Set<string>();
+      for (const [name, s] of Object.entries(config))
+        for (const [key, kind] of Object.entries(ADDRESS_SETTINGS)) {
+          const value = s.environment?.[key];
+          if (value === undefined) continue;
+          seen.add(key);
+          for (const entry of value.split(',')) {
+            const m = /^(?:([\w-]+)@)?([^:@]+):(\d+)$/.exec(entry);
+            expect({ prefix, name, key, entry, readable: Boolean(m) }).toEqual({
+              prefix,
+              name,
+              key,
+              entry,
+              readable: true,
+            });
+            const target = at(m?.[2] ?? '');
+            expect({ prefix, name, key, entry, target: kind.test(target) }).toEqual({
+              prefix,
+              name,
+              key,
+              entry,
+              target: true,
+            });
+            if (m?.[1]) expect({ key, entry, label: m[1] }).toEqual({ key, entry, label: target });
+          }
+        }
+      expect([...seen].sort()).toEqual(Object.keys(ADDRESS_SETTINGS).sort());
+      // db-init's nodes, what MariaDB reports and Redis announces, redis-2's primary, the Sentinels'
+      const dbInit = get('db-init', config).command ?? [];
+      const flagged = (flag: string) => dbInit.filter((_, i, a) => a[i - 1] === flag);
+      expect([...flagged('--primary'), ...flagged('--replica')]).toEqual(
+        mariadbNodes(config).map((n) => `${fixedAddress(n, config)}:3306`),
+      );
+      for (const node of mariadbNodes(config)) {
+        const reported = parseLongFlags(get(node, config).command ?? []).get('report-host');
+        expect({ node, reported: at(reported ?? '') }).toEqual({ node, reported: node });
+      }
+      for (const node of redisNodes(config)) {
+        const announced = parseRedisArgs(get(node, config).command ?? []).get(
+          'replica-announce-ip',
+        );
+        expect({ node, announced: at(announced ?? '') }).toEqual({ node, announced: node });
+      }
+      const replicaOf = parseRedisArgs(get('redis-2', config).command ?? []).get('replicaof');
+      expect(replicaOf).toBe(`${fixedAddress('redis-1', config)} 6379`);
+      for (const sentinel of sentinels(config)) {
+        const env = get(sentinel, config).environment ?? {};
+        expect({
+          sentinel,
+          announce: at(env.SENTINEL_ANNOUNCE_IP ?? ''),
+          primary: at(env.REDIS_PRIMARY_IP ?? ''),
+        }).toEqual({ sentinel, announce: sentinel, primary: 'redis-1' });
+      }
+      for (const address of named(BY_ADDRESS, config).map((n) => fixedAddress(n, config)))
+        expect(address.startsWith(`${prefix}.`)).toBe(true);
     }
   });
 
@@ -912,7 +1191,10 @@ describe('docker-compose.yml', () => {
       String(c.SYNC_PORT),
       '/health/live',
     ]);
-    expect(c.REDIS_SENTINELS.map((x) => x.host).sort()).toEqual(sentinels().sort());
+    // the Sentinels by their fixed addresses, each where one listens
+    expect(addressed(c.REDIS_SENTINELS).sort()).toEqual(sentinels().sort());
+    for (const x of c.REDIS_SENTINELS)
+      expect(get(serviceAt(x.host)).expose).toContain(String(x.port));
     expect(c.REDIS_MASTER_NAME).toBe(SENTINEL_MASTER_NAME);
     // it opens once every instance it routes to is live
     const routed = new Set(GATEWAY_ROUTES.map((r) => r.service));
@@ -1037,8 +1319,10 @@ describe('docker-compose.yml', () => {
       // the first start sets root's password from it
       expect(entry).toContain('MARIADB_ROOT_PASSWORD');
       const effective = new Map([...shared, ...fixed, ...parseLongFlags(s.command ?? [])]);
+      // the launcher's node on the container's fixed address (what it reports to replicas)
       const spec = parseLongFlags(
-        mariadbSpec({ name, host: name, port: 3306, serverId: i + 1, dir: '/unused' }).args,
+        mariadbSpec({ name, host: fixedAddress(name), port: 3306, serverId: i + 1, dir: '/unused' })
+          .args,
       );
       // the binary log in the data directory, as the launcher keeps it
       expect(
@@ -1081,19 +1365,22 @@ describe('docker-compose.yml', () => {
       'node',
       'dist/infra/launcher/src/cluster-init.js',
       '--primary',
-      `${nodes[0]}:3306`,
-      ...nodes.slice(1).flatMap((n) => ['--replica', `${n}:3306`]),
+      `${fixedAddress(nodes[0])}:3306`,
+      ...nodes.slice(1).flatMap((n) => ['--replica', `${fixedAddress(n)}:3306`]),
     ]);
     expect(get('db-init').depends_on).toEqual(
       Object.fromEntries(nodes.map((n) => [n, { condition: 'service_healthy' }])),
     );
   });
 
-  it('runs Redis and the Sentinels with the launcher’s settings, each Sentinel on a fresh config its image’s entry point writes', () => {
+  it('runs Redis and the Sentinels with the launcher’s settings on their fixed addresses, each Sentinel on a fresh config its image’s entry point writes (by address: resolve-hostnames no, announce-hostnames no)', () => {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-compose-redis-'));
     try {
       const perProcess = ['port', 'bind', 'dir', 'pidfile', 'logfile', 'daemonize'];
-      const primary = { host: 'redis-1', port: 6379 };
+      const nodes = redisNodes();
+      expect(nodes).toEqual(['redis-1', 'redis-2']);
+      // redis-1 starts as the primary, at its fixed address
+      const primary = { host: fixedAddress('redis-1'), port: 6379 };
       const redisBuild = JSON.stringify(get('redis-1').build);
       expect(get('redis-1').build?.context).toBe(path.join(ROOT, 'infra/docker/redis'));
       for (const [name, replicaOf] of [
@@ -1103,24 +1390,46 @@ describe('docker-compose.yml', () => {
         const s = get(name);
         expect(JSON.stringify(s.build)).toBe(redisBuild);
         expect(s.command?.[0]).toBe('redis-server');
+        // the launcher's node on the container's fixed address (what it announces to Sentinel)
         const spec = parseRedisArgs(
-          redisSpec({ name, host: name, port: 6379, dir: scratch }, replicaOf).args,
+          redisSpec({ name, host: fixedAddress(name), port: 6379, dir: scratch }, replicaOf).args,
         );
         for (const key of perProcess) spec.delete(key);
         expect(Object.fromEntries(parseRedisArgs(s.command ?? []))).toEqual(
           Object.fromEntries(spec),
         );
       }
+      const args = (name: string) => parseRedisArgs(get(name).command ?? []);
+      expect(args('redis-1').has('replicaof')).toBe(false);
+      expect(args('redis-2').get('replicaof')).toBe(`${fixedAddress('redis-1')} 6379`);
+      for (const name of nodes)
+        expect({ name, announce: args(name).get('replica-announce-ip') }).toEqual({
+          name,
+          announce: fixedAddress(name),
+        });
 
       // one image, two roles: the Sentinels run the image's stayline-sentinel
       const first = get(sentinels()[0]);
       const { df, chain } = imageOf(first);
       const entryFile = installed(first).get('stayline-sentinel') as string;
       expect(entryFile).toBe(path.join(df.context, 'sentinel-entry.sh'));
+      const templateFile = path.join(df.context, 'sentinel.conf.template');
       const templateDest = ofOp(chain, 'COPY')
         .map(parseCopy)
         .find((c) => c.sources[0] === 'sentinel.conf.template')?.dest as string;
       expect(templateDest).toBeDefined();
+      // the template: addresses only, no name resolved or announced
+      const template = confLines(fs.readFileSync(templateFile, 'utf8'));
+      expect(template.filter((l) => /^sentinel (?:resolve|announce)-hostnames\b/.test(l))).toEqual([
+        'sentinel resolve-hostnames no',
+        'sentinel announce-hostnames no',
+      ]);
+      expect(template).toEqual(
+        expect.arrayContaining([
+          'sentinel announce-ip {{ANNOUNCE_IP}}',
+          `sentinel monitor ${SENTINEL_MASTER_NAME} {{PRIMARY_IP}} 6379 2`,
+        ]),
+      );
       const workdir = ofOp(chain, 'WORKDIR').at(-1) as string;
       // the entry point, run here on the template with the image's paths moved to a scratch dir,
       // and a redis-sentinel that prints the file it is given
@@ -1136,44 +1445,92 @@ describe('docker-compose.yml', () => {
         entry,
         fs
           .readFileSync(entryFile, 'utf8')
-          .replaceAll(templateDest, path.join(df.context, 'sentinel.conf.template'))
+          .replaceAll(templateDest, templateFile)
           .replaceAll(`${workdir}/`, `${data}/`),
       );
-      const startSentinel = (host?: string) =>
-        execFileSync('sh', [entry], {
+      const conf = path.join(data, 'sentinel.conf');
+      const stale = 'sentinel monitor stale 10.0.0.1 6379 2\n';
+      const startSentinel = (env: Record<string, string>) => {
+        // what Sentinel wrote last time (it rewrites its file as it learns) is never read again
+        fs.writeFileSync(conf, stale);
+        return spawnSync('sh', [entry], {
           encoding: 'utf8',
-          env: { PATH: `${bin}:${process.env.PATH}`, ...(host ? { SENTINEL_HOST: host } : {}) },
+          env: { PATH: `${bin}:${process.env.PATH}`, ...env },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
-      expect(() => startSentinel()).toThrow(/SENTINEL_HOST/);
+      };
+      const written = (env: Record<string, string>) => {
+        const { status, stdout, stderr } = startSentinel(env);
+        expect({ env, status, stderr }).toEqual({ env, status: 0, stderr: '' });
+        const [file, ...lines] = stdout.split('\n');
+        expect(file).toBe(conf);
+        return confLines(lines.join('\n'));
+      };
+      // the monitor line takes REDIS_PRIMARY_IP, announce-ip SENTINEL_ANNOUNCE_IP
+      const valid = { SENTINEL_ANNOUNCE_IP: '192.0.2.31', REDIS_PRIMARY_IP: '198.51.100.21' };
+      expect(written(valid)).toEqual(
+        expect.arrayContaining([
+          'sentinel announce-ip 192.0.2.31',
+          `sentinel monitor ${SENTINEL_MASTER_NAME} 198.51.100.21 6379 2`,
+        ]),
+      );
+      // refused, with redis-sentinel never started: either one missing (or empty), or not an IPv4 address
+      const refused: Array<[Record<string, string>, RegExp]> = [
+        [{ REDIS_PRIMARY_IP: valid.REDIS_PRIMARY_IP }, /SENTINEL_ANNOUNCE_IP/],
+        [{ SENTINEL_ANNOUNCE_IP: valid.SENTINEL_ANNOUNCE_IP }, /REDIS_PRIMARY_IP/],
+        [{ ...valid, SENTINEL_ANNOUNCE_IP: '' }, /SENTINEL_ANNOUNCE_IP/],
+        [{ ...valid, REDIS_PRIMARY_IP: '' }, /REDIS_PRIMARY_IP/],
+        [{ ...valid, SENTINEL_ANNOUNCE_IP: 'sentinel-1' }, /'sentinel-1' is not an IPv4 address/],
+        [{ ...valid, REDIS_PRIMARY_IP: 'redis-1' }, /'redis-1' is not an IPv4 address/],
+        [{ ...valid, REDIS_PRIMARY_IP: `${valid.REDIS_PRIMARY_IP}:6379` }, /not an IPv4 address/],
+      ];
+      for (const [env, reason] of refused) {
+        const { status, stdout, stderr } = startSentinel(env);
+        expect({ env, refused: status !== 0, stdout, stderr }).toEqual({
+          env,
+          refused: true,
+          stdout: '',
+          stderr: expect.stringMatching(reason),
+        });
+        expect(fs.readFileSync(conf, 'utf8')).toBe(stale);
+      }
+
       for (const name of sentinels()) {
         const s = get(name);
         expect(JSON.stringify(s.build)).toBe(redisBuild);
         expect(s.command).toEqual(['stayline-sentinel']);
         expect(s.healthcheck?.test.join(' ')).toContain(`ckquorum ${SENTINEL_MASTER_NAME}`);
-        const host = s.environment?.SENTINEL_HOST as string;
-        expect(host).toBe(name);
-        // what Sentinel wrote last time (it rewrites its file as it learns) is never read again
-        fs.writeFileSync(
-          path.join(data, 'sentinel.conf'),
-          'sentinel monitor stale 10.0.0.1 6379 2\n',
-        );
-        const [file, ...conf] = startSentinel(host).split('\n');
-        expect(file).toBe(path.join(data, 'sentinel.conf'));
-        const ours = confLines(conf.join('\n'));
+        // it announces its own fixed address and first monitors redis-1's
+        const env = {
+          SENTINEL_ANNOUNCE_IP: s.environment?.SENTINEL_ANNOUNCE_IP as string,
+          REDIS_PRIMARY_IP: s.environment?.REDIS_PRIMARY_IP as string,
+        };
+        expect({ name, ...env }).toEqual({
+          name,
+          SENTINEL_ANNOUNCE_IP: fixedAddress(name),
+          REDIS_PRIMARY_IP: fixedAddress('redis-1'),
+        });
+        const ours = written(env);
         expect(ours.join('\n')).not.toContain('stale');
+        expect(ours.join('\n')).not.toMatch(/\{\{|\}\}/);
+        expect(ours).toEqual(
+          expect.arrayContaining([
+            `sentinel announce-ip ${fixedAddress(name)}`,
+            `sentinel monitor ${SENTINEL_MASTER_NAME} ${fixedAddress('redis-1')} 6379 2`,
+          ]),
+        );
         // its dir is the image's own, where the entry point writes the file
         expect(ours).toContain(`dir ${workdir}`);
         const dir = path.join(scratch, name);
-        sentinelSpec({ name, host, port: 26379, dir }, primary);
+        sentinelSpec({ name, host: env.SENTINEL_ANNOUNCE_IP, port: 26379, dir }, primary);
         const theirs = confLines(fs.readFileSync(path.join(dir, 'sentinel.conf'), 'utf8')).filter(
           (l) => !/^(bind|dir|pidfile|logfile) /.test(l),
         );
         expect(ours).toEqual(expect.arrayContaining(theirs));
         expect(ours).toEqual(
           expect.arrayContaining([
-            'sentinel resolve-hostnames yes',
-            'sentinel announce-hostnames yes',
+            'sentinel resolve-hostnames no',
+            'sentinel announce-hostnames no',
           ]),
         );
         expect(s.expose).toContain('26379');
