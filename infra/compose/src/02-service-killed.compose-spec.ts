@@ -45,9 +45,10 @@ describe('a reservation and a payment container killed under bookings', () => {
     try {
       await waitFor(
         'payment-1 to answer through the gateway again',
-        async () =>
-          (await http.request(`${G}/api/payments?userId=demo-1`)).headers['x-instance-id'] ===
-          'payment-1',
+        async () => {
+          const r = await http.request(`${G}/api/payments?reservationId=none`);
+          return r.status === 200 && r.headers['x-instance-id'] === 'payment-1';
+        },
         { timeoutMs: 30_000, intervalMs: 100 },
       );
     } finally {

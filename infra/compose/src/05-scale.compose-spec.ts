@@ -53,7 +53,7 @@ describe('instances added to the running stack', () => {
     };
     const reservation = await seen(`${G}/api/listings?limit=1`, ['reservation-1', 'reservation-2']);
     expect(reservation).toMatch(/^reservation-/);
-    const payment = await seen(`${G}/api/payments?userId=nobody`, ['payment-1', 'payment-2']);
+    const payment = await seen(`${G}/api/payments?reservationId=none`, ['payment-1', 'payment-2']);
     expect(payment).toMatch(/^payment-/);
 
     const after = await stack.containers();
