@@ -57,7 +57,16 @@ describe('the Redis primary container killed under bookings', () => {
     expect(after.filter((s) => ![201, 202, 409].includes(s.status)).map((s) => s.status)).toEqual(
       [],
     );
-    expect(load.errors().length).toBeLessThanOrEqual(load.samples.length * 0.05);
+    // during the promotion some bookings may fail: said, not hidden (docs/docker.md, "Measured")
+    const during = load.errors(load.between(killedAt, settled));
+    const statuses: Record<string, number> = {};
+    for (const e of during)
+      statuses[e.status || 'no answer'] = (statuses[e.status || 'no answer'] ?? 0) + 1;
+    console.log(
+      `bookings that failed between the kill and 5 s after the promotion: ${during.length} of ${load.between(killedAt, settled).length} ${JSON.stringify(statuses)}`,
+    );
+    // and none outside that window
+    expect(load.errors().length).toBe(during.length);
 
     // started again, empty: the Sentinels make it a replica of the new primary
     await stack.start(old);
