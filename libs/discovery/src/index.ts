@@ -21,6 +21,5 @@ export * from './lib/clients/balanced-http.client';
 export * from './lib/nest/discovery.options';
 export * from './lib/nest/discovery.module';
 export * from './lib/nest/discovery.lifecycle';
-export * from './lib/nest/discovery-clients';
 export * from './lib/nest/leadership';
 export * from './lib/nest/in-flight.interceptor';

@@ -18,7 +18,6 @@ import {
 import { HealthRegistry, healthRegistry } from '@stayline/observability';
 import { describeInstance } from '../instance';
 import { Registration, ServiceRegistry } from '../registry';
-import { DiscoveryClients } from './discovery-clients';
 import {
   COORDINATION_BACKEND,
   DISCOVERY_LOGGER,
@@ -58,7 +57,6 @@ export class DiscoveryLifecycle
     @Inject(DISCOVERY_LOGGER) private readonly logger: CoordinationLogger,
     private readonly flags: FeatureFlags,
     private readonly leadership: Leadership,
-    private readonly clients: DiscoveryClients,
     private readonly tracker: InFlightTracker,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
     @Optional() private readonly health?: HealthRegistry,
@@ -80,7 +78,6 @@ export class DiscoveryLifecycle
         instanceId: () => this.registration?.instance.id,
         registered: () => this.registration !== undefined,
         inFlight: () => this.tracker.inFlight,
-        clients: () => this.clients.all(),
         flags: this.flags,
         leadership: this.leadership,
       }),
@@ -139,7 +136,6 @@ export class DiscoveryLifecycle
 
   async onApplicationShutdown(): Promise<void> {
     for (const c of this.cleanups.splice(0)) c();
-    await this.clients.closeAll();
     await this.flags.stop();
     await this.registry.close();
     await this.coordination.close();

@@ -1,7 +1,7 @@
 /**
  * The NestJS face of discovery and coordination (docs/patterns/service-discovery.md):
  * registers the app once it listens, deregisters it first on shutdown and
- * drains; provides the registry, balanced clients for callees, feature flags
+ * drains; provides the registry, feature flags
  * and leadership; reports them to health and metrics.
  *
  * @example
@@ -32,7 +32,6 @@ import {
 } from '@stayline/coordination';
 import { createLogger, OBSERVABILITY_LOGGER } from '@stayline/observability';
 import { RedisRegistry } from '../redis.registry';
-import { DiscoveryClients } from './discovery-clients';
 import { DiscoveryLifecycle } from './discovery.lifecycle';
 import {
   COORDINATION_BACKEND,
@@ -54,7 +53,6 @@ const EXPORTS = [
   COORDINATION_BACKEND,
   FeatureFlags,
   Leadership,
-  DiscoveryClients,
   DiscoveryLifecycle,
 ];
 
@@ -119,7 +117,6 @@ export class DiscoveryModule {
           },
         },
         Leadership,
-        DiscoveryClients,
         InFlightTracker,
         DiscoveryLifecycle,
         { provide: APP_INTERCEPTOR, useClass: InFlightInterceptor },

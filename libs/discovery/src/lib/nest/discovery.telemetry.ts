@@ -3,34 +3,8 @@
  * Prometheus (through @stayline/observability).
  */
 import { ElectionStatus, FeatureFlags, LeaderElection } from '@stayline/coordination';
-import { counter, gauge, HealthRegistry, histogram } from '@stayline/observability';
-import { BalancedClient, BalancedClientObserver } from '../clients/balanced-client';
+import { gauge, HealthRegistry } from '@stayline/observability';
 import { Leadership } from './leadership';
-
-/** Metrics of the balanced clients: calls by callee and outcome, latency, endpoints known. */
-export function lbObserver(): BalancedClientObserver {
-  const calls = counter(
-    'stayline_lb_calls_total',
-    'Calls through the client-side balancer, by callee and outcome',
-    ['service', 'outcome'],
-  );
-  const latency = histogram(
-    'stayline_lb_call_seconds',
-    'Latency of one attempt through the client-side balancer',
-    ['service'],
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-  );
-  const endpoints = gauge('stayline_lb_endpoints', 'Endpoints of a callee the balancer knows', [
-    'service',
-  ]);
-  return {
-    onCall: (service, _endpoint, ok, ms) => {
-      calls.inc({ service, outcome: ok ? 'ok' : 'failure' });
-      latency.observe({ service }, ms / 1_000);
-    },
-    onEndpoints: (service, list) => endpoints.set({ service }, list.length),
-  };
-}
 
 export const registeredGauge = () =>
   gauge(
@@ -73,7 +47,6 @@ export interface HealthSources {
   registered: () => boolean;
   /** Requests and messages being handled now (this health request among them). */
   inFlight: () => number;
-  clients: () => Promise<Array<BalancedClient<unknown>>>;
   flags: FeatureFlags;
   leadership: Leadership;
 }
@@ -88,7 +61,6 @@ export function registerHealth(health: HealthRegistry, s: HealthSources): () => 
         instance: s.instanceId(),
         registered: s.registered(),
         inFlight: s.inFlight(),
-        callees: Object.fromEntries((await s.clients()).map((c) => [c.service, c.stats()])),
       },
     })),
     health.register('flags', () => {
