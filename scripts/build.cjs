@@ -36,7 +36,7 @@ function sources(dir) {
   });
 }
 
-const files = ['apps', 'libs', 'infra']
+const files = ['apps', 'libs', 'tools', 'infra']
   .flatMap((top) => fs.readdirSync(path.join(root, top)).map((d) => path.join(root, top, d, 'src')))
   .flatMap(sources);
 let n = 0;
@@ -54,7 +54,10 @@ for (const file of files) {
   n++;
 }
 // files read at run time next to the code
-fs.cpSync(path.join(root, 'infra/nginx'), path.join(out, 'infra/nginx'), { recursive: true });
+fs.cpSync(
+  path.join(root, 'libs/gateway/src/nginx.conf.template'),
+  path.join(out, 'libs/gateway/src/nginx.conf.template'),
+);
 fs.cpSync(path.join(root, 'apps/dashboard/src/page'), path.join(out, 'apps/dashboard/src/page'), {
   recursive: true,
 });

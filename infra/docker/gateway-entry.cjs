@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The gateway container's entry point: nginx plus the upstream sync, the pair
- * the native launcher runs. nginx starts on a configuration rendered by the
- * launcher's own code (`nginxSpec`: no instance yet, so 502 until services
+ * the native stack runs. nginx starts on the configuration `@stayline/gateway`
+ * renders from the route table (no instance yet, so 502 until services
  * register); once it listens, the sync (infra/gateway-sync) keeps its upstreams
  * equal to the registry and reloads it. Both read the sync's environment
  * (GATEWAY_PREFIX, GATEWAY_HOST, GATEWAY_PORT, ...: gateway-sync/src/lib/sync-config.ts).
@@ -17,8 +17,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const dist = path.resolve(__dirname, '../../dist');
-const { nginxSpec } = require(path.join(dist, 'infra/launcher/src/lib/nginx.js'));
-const { isPortOpen, waitFor } = require(path.join(dist, 'infra/launcher/src/lib/ports.js'));
+const net = require('node:net');
+const { writeNginxConfig } = require(path.join(dist, 'libs/gateway/src/index.js'));
 const { syncConfig } = require(path.join(dist, 'infra/gateway-sync/src/lib/sync-config.js'));
 const SYNC_MAIN = path.join(dist, 'infra/gateway-sync/src/main.js');
 
@@ -47,17 +47,37 @@ function stop() {
   if (children.size === 0) process.exit();
 }
 
+/** Whether something accepts connections on 127.0.0.1:port. */
+function listening(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(500);
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
 async function main() {
   const c = syncConfig(); // fails fast on a bad environment, naming every variable
-  const nginx = nginxSpec({ prefix: c.GATEWAY_PREFIX, host: c.GATEWAY_HOST, port: c.GATEWAY_PORT });
-  start('nginx', nginx.command, nginx.args);
+  const conf = writeNginxConfig({
+    prefix: c.GATEWAY_PREFIX,
+    host: c.GATEWAY_HOST,
+    port: c.GATEWAY_PORT,
+  });
+  const errorLog = path.join(c.GATEWAY_PREFIX, 'error.log');
+  start('nginx', c.NGINX_BIN, ['-p', c.GATEWAY_PREFIX, '-c', conf, '-e', errorLog]);
   // the sync reloads a running nginx (found by its pid file): it starts once nginx listens
   const pidFile = path.join(c.GATEWAY_PREFIX, 'nginx.pid');
-  await waitFor(
-    'nginx to listen',
-    async () => fs.existsSync(pidFile) && (await isPortOpen(c.GATEWAY_PORT, '127.0.0.1')),
-    { timeoutMs: 10_000 },
-  );
+  const deadline = Date.now() + 10_000;
+  while (!(fs.existsSync(pidFile) && (await listening(c.GATEWAY_PORT)))) {
+    if (Date.now() > deadline) throw new Error('nginx did not listen within 10 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   if (stopping) return;
   start('gateway-sync', process.execPath, [SYNC_MAIN]);
   log(`nginx on ${c.GATEWAY_HOST}:${c.GATEWAY_PORT}, upstreams follow discovery`);

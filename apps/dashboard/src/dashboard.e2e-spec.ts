@@ -19,7 +19,8 @@ import {
   startFailoverAgents,
   startStack,
   waitFor,
-} from '@stayline/launcher';
+  startServices,
+} from '@stayline/stack-kit';
 import { chromium, type Browser } from 'playwright-core';
 import type { TimelineEvent, TopologySnapshot } from './topology/snapshot';
 
@@ -90,7 +91,7 @@ describe('dashboard through the gateway (whole stack)', () => {
     stack = await startStack({ replicas: 2, sentinel: true, nginx: true, etcd: true });
     // the agents first: they publish the topology the services follow, and the dashboard is given their addresses
     await startFailoverAgents(stack);
-    await stack.startServices({ instances: 2 });
+    await startServices(stack, { instances: 2 });
     gw = stack.nginx.url;
   });
 

@@ -1,6 +1,6 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { PaymentView } from '@stayline/contracts';
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack, startService } from '@stayline/stack-kit';
 import mysql from 'mysql2/promise';
 import { firstValueFrom } from 'rxjs';
 
@@ -15,7 +15,7 @@ describe('payment service (real MariaDB, TCP and HTTP)', () => {
 
   beforeAll(async () => {
     stack = await startStack({ replicas: 2, nginx: false });
-    const svc = await stack.startService({ service: 'payment' });
+    const svc = await startService(stack, { service: 'payment' });
     http = `http://127.0.0.1:${svc.ports.http}`;
     client = ClientProxyFactory.create({
       transport: Transport.TCP,

@@ -1,6 +1,6 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { RESERVATION_EVENTS_STREAM, RankResponse, ReservationEvent } from '@stayline/contracts';
-import { Stack, startStack, waitFor } from '@stayline/launcher';
+import { Stack, startStack, waitFor, startService } from '@stayline/stack-kit';
 import Redis from 'ioredis';
 import { firstValueFrom } from 'rxjs';
 
@@ -45,7 +45,7 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
   beforeAll(async () => {
     stack = await startStack({ replicas: 2, nginx: false });
     redis = new Redis({ host: stack.redis.primary.host, port: stack.redis.primary.port });
-    const svc = await stack.startService({ service: 'recommendation' });
+    const svc = await startService(stack, { service: 'recommendation' });
     http = `http://127.0.0.1:${svc.ports.http}`;
     client = ClientProxyFactory.create({
       transport: Transport.TCP,

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Component, Stack, startStack, waitFor } from '@stayline/launcher';
+import { Component, Stack, startStack, waitFor, startService } from '@stayline/stack-kit';
 import mysql from 'mysql2/promise';
 
 jest.setTimeout(180_000);
@@ -75,14 +75,14 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
   beforeAll(async () => {
     stack = await startStack({ replicas: 2, nginx: false });
     pay = await Promise.all([
-      stack.startService({ service: 'payment' }),
-      stack.startService({ service: 'payment' }),
+      startService(stack, { service: 'payment' }),
+      startService(stack, { service: 'payment' }),
     ]);
-    await stack.startService({ service: 'recommendation' });
+    await startService(stack, { service: 'recommendation' });
     const env = { BREAKER_RESET_MS: '3000', PAYMENT_TIMEOUT_MS: '800', RECONCILE_AFTER_MS: '500' };
     const [a, b] = await Promise.all([
-      stack.startService({ service: 'reservation', name: 'reservation-1', env }),
-      stack.startService({ service: 'reservation', name: 'reservation-2', env }),
+      startService(stack, { service: 'reservation', name: 'reservation-1', env }),
+      startService(stack, { service: 'reservation', name: 'reservation-2', env }),
     ]);
     r1 = `http://127.0.0.1:${a.ports.http}`;
     r2 = `http://127.0.0.1:${b.ports.http}`;

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack, startService } from '@stayline/stack-kit';
 
 jest.setTimeout(120_000);
 
@@ -31,12 +31,12 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
     pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
     stack = await startStack({ replicas: 2, nginx: false });
     const [a, b] = await Promise.all([
-      stack.startService({
+      startService(stack, {
         service: 'scrap',
         name: 'scrap-1',
         env: { SCRAP_ALLOW_CIDRS: '127.0.0.1/32' },
       }),
-      stack.startService({ service: 'scrap', name: 'scrap-2' }),
+      startService(stack, { service: 'scrap', name: 'scrap-2' }),
     ]);
     allowing = `http://127.0.0.1:${a.ports.http}`;
     strict = `http://127.0.0.1:${b.ports.http}`;

@@ -17,7 +17,7 @@ import {
   RedisCoordinationBackend,
   RedisTarget,
 } from '@stayline/coordination';
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack } from '@stayline/stack-kit';
 import { Figure, round, summarize, runWhenMain } from '../figure';
 
 const CANDIDATE = path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts');

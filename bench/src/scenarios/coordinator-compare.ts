@@ -27,7 +27,7 @@ import {
   RedisRegistry,
   ServiceRegistry,
 } from '@stayline/discovery';
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack } from '@stayline/stack-kit';
 import { Figure, round, summarize, runWhenMain } from '../figure';
 
 /** One candidate process of an election, on either backend (`--redis <url>` or `--etcd <urls>`). */

@@ -12,7 +12,7 @@
  */
 import { cpus } from 'node:os';
 import { ReplicaRouter, ReplicaRouterOptions } from '@stayline/database';
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack } from '@stayline/stack-kit';
 import { pino } from 'pino';
 import { Column, DataSource, Entity, EntityManager, PrimaryColumn } from 'typeorm';
 import { round, summarize, type Figure, runWhenMain } from '../figure';

@@ -25,7 +25,7 @@ import {
   RedisRegistry,
   StrategyName,
 } from '@stayline/discovery';
-import { freePorts, Stack, startStack } from '@stayline/launcher';
+import { freePorts, Stack, startStack } from '@stayline/stack-kit';
 import { Figure, round, summarize, runWhenMain } from '../figure';
 
 const FIXTURES = path.resolve(__dirname, '../../../libs/discovery/src/testing');

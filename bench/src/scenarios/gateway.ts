@@ -29,7 +29,9 @@ import {
   Stack,
   startStack,
   waitForGatewayUpstreams,
-} from '@stayline/launcher';
+  startService,
+  startServices,
+} from '@stayline/stack-kit';
 import { round, summarize, type Figure, runWhenMain } from '../figure';
 
 const RPS_SECONDS = 5;
@@ -143,7 +145,7 @@ async function rps(
  */
 async function newInstanceFirstRequest(stack: Stack, gw: string): Promise<number> {
   const client = new HttpClient({ maxSockets: 1 });
-  const c = await stack.startService({ service: 'payment', name: 'payment-3' });
+  const c = await startService(stack, { service: 'payment', name: 'payment-3' });
   const listening = performance.now();
   const sent: Array<{ id: string; at: number }> = [];
   try {
@@ -169,7 +171,7 @@ export async function run(): Promise<Figure[]> {
   const stack = await startStack({ replicas: 2, sentinel: true, nginx: true });
   const figures: Figure[] = [];
   try {
-    await stack.startServices({ instances: 2 });
+    await startServices(stack, { instances: 2 });
     const startup = Date.now() - t0;
     figures.push({
       name: 'stack.full.startup',

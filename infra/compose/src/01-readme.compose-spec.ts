@@ -5,7 +5,7 @@
  * retry, a cancel with its refund, a refused SSRF target, the API docs and the
  * live page.
  */
-import { HttpClient } from '@stayline/launcher';
+import { HttpClient } from '@stayline/stack-kit';
 import { ComposeStack } from './lib/compose-stack';
 import { adminFlag, booking, waitForJson } from './lib/gateway';
 

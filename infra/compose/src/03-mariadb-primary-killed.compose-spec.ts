@@ -5,7 +5,7 @@
  * first booking lands on the new primary within 5 s of the kill, and the old
  * primary, started again (`docker start`), rejoins as a replica by itself.
  */
-import { sleep, waitFor } from '@stayline/launcher';
+import { sleep, waitFor } from '@stayline/stack-kit';
 import {
   acknowledged,
   MARIADB_NODES,

@@ -4,7 +4,7 @@
  * its own address; the gateway and the callers send them traffic, and nothing
  * else is restarted.
  */
-import { HttpClient, waitFor } from '@stayline/launcher';
+import { HttpClient, waitFor } from '@stayline/stack-kit';
 import { ComposeStack } from './lib/compose-stack';
 
 jest.setTimeout(240_000);

@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isPortFree, freePorts } from '@stayline/launcher';
+import { isPortFree, freePorts } from '@stayline/stack-kit';
 import { ComposeStack, REPO_ROOT, runCommand } from './lib/compose-stack';
 
 const DOCKER_DIR = path.join(REPO_ROOT, 'infra/docker');

@@ -17,19 +17,17 @@
 import { RecommendationPatterns } from '@stayline/contracts';
 import { StaticResolver } from '@stayline/discovery';
 import { BreakerState } from '@stayline/resilience';
-import { Component } from '@stayline/launcher';
+import { Component } from '@stayline/stack-kit';
 import { createLogger } from '@stayline/observability';
 import { DependencyClient } from '@stayline/service-runtime';
+import { latency, Load, Sample } from '@stayline/fault-kit';
 import {
   clearFlag,
   Demo,
   followLogs,
   formatClock,
   instancesOf,
-  latency,
-  Load,
   runDemo,
-  Sample,
   setFlag,
   sleep,
 } from './index';

@@ -10,8 +10,9 @@
  * header `X-Instance-Id` says which caller (strategy) served each booking. Which
  * payment instance charged it is read from the payment instances' own logs.
  */
-import { waitForGatewayUpstreams } from '@stayline/launcher';
-import { clearFlag, instancesOf, latency, runDemo, Sample, setFlag, sleep } from './index';
+import { waitForGatewayUpstreams } from '@stayline/stack-kit';
+import { latency, Sample } from '@stayline/fault-kit';
+import { clearFlag, instancesOf, runDemo, setFlag, sleep } from './index';
 import { restartWithEnv } from './lib/admin';
 import { Bookings, reservationIdOf } from './lib/bookings';
 import { chargedReservations } from './lib/instance-log';

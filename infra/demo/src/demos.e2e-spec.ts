@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stack, startWholeStack } from '@stayline/launcher';
+import { Stack, startWholeStack } from '@stayline/stack-kit';
 import { DemoReport } from './index';
 
 jest.setTimeout(240_000);

@@ -23,8 +23,10 @@ import {
   isAlive,
   Stack,
   startDnsmasq,
-} from '@stayline/launcher';
-import { instancesOf, Load, runDemo, sleep } from './index';
+  startService,
+} from '@stayline/stack-kit';
+import { Load } from '@stayline/fault-kit';
+import { instancesOf, runDemo, sleep } from './index';
 import { removeInstance } from './lib/admin';
 import { Bookings } from './lib/bookings';
 import { chargedReservations, instanceLog } from './lib/instance-log';
@@ -175,7 +177,7 @@ void runDemo(
     d.step(`start ${added} by hand (nothing else is restarted or reconfigured)`);
     const startAt = performance.now();
     d.onCleanup(`stop ${added} and drop it from the stack`, () => removeInstance(d.stack, added));
-    await d.stack.startService({ service: SERVICE, name: added });
+    await startService(d.stack, { service: SERVICE, name: added });
     await d.until(`${added} in the registry`, () => events.added.has(added), { timeoutMs: 30_000 });
     const registeredAt = events.added.get(added) as number;
     d.say(
@@ -262,7 +264,7 @@ void runDemo(
     d.onCleanup(`stop ${crashed} and drop it from the stack`, () =>
       removeInstance(d.stack, crashed),
     );
-    const crashedStarted = d.stack.startService({ service: SERVICE, name: crashed });
+    const crashedStarted = startService(d.stack, { service: SERVICE, name: crashed });
     d.say(`(${crashed} starting meanwhile, for the crash below)`);
 
     await d.until(`the DNS caller to drop ${added}`, () => !callers.dns.listed().includes(added), {

@@ -21,20 +21,15 @@ import {
   rejoinAsReplica,
   replicationInfo,
   Stack,
-} from '@stayline/launcher';
+} from '@stayline/stack-kit';
 import {
-  databaseOf,
-  Demo,
-  followLogs,
   mariadbRound,
-  parseLogLine,
   redisRound,
   redisSettled,
   RedisWriteStream,
-  runDemo,
-  sleep,
   WriteStream,
-} from './index';
+} from '@stayline/fault-kit';
+import { databaseOf, Demo, followLogs, parseLogLine, runDemo, sleep } from './index';
 
 /** Agent log lines worth showing: detection, decision, steps, outcome. */
 const AGENT_LINES =

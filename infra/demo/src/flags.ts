@@ -13,6 +13,7 @@
  *    every reservation instance switches to the fallback ranking, then back.
  */
 import { inRollout } from '@stayline/coordination';
+import { latency, Load, percentile, Sample } from '@stayline/fault-kit';
 import {
   clearFlag,
   Demo,
@@ -20,11 +21,7 @@ import {
   flagsOf,
   followLogs,
   parseLogLine,
-  latency,
-  Load,
-  percentile,
   runDemo,
-  Sample,
   setFlag,
   sleep,
   whenApplied,

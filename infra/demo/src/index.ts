@@ -3,12 +3,8 @@
  * system healed, and a table of measured figures (docs/patterns/*.md).
  */
 export * from './lib/demo';
-export * from './lib/load';
 export * from './lib/bookings';
 export * from './lib/admin';
 export * from './lib/logs';
 export * from './lib/flag-views';
 export * from './lib/database-views';
-export * from './lib/write-stream';
-export * from './lib/redis-stream';
-export * from './lib/failover-rounds';

@@ -7,8 +7,9 @@
  * until the gateway stopped routing to the dead one, and how long until the
  * restarted one got traffic again.
  */
-import { gatewayUpstreams } from '@stayline/launcher';
-import { instancesOf, Load, latency, runDemo, sleep } from './index';
+import { gatewayUpstreams } from '@stayline/stack-kit';
+import { Load, latency } from '@stayline/fault-kit';
+import { instancesOf, runDemo, sleep } from './index';
 
 const SERVICE = 'reservation';
 

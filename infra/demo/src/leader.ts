@@ -13,13 +13,8 @@
  * Every agent's /health is sampled throughout: never two leaders at once.
  */
 import { EtcdCoordinationBackend } from '@stayline/coordination';
-import {
-  AgentHealth,
-  agentHealth,
-  Component,
-  isAlive,
-  publishedTopology,
-} from '@stayline/launcher';
+import type { AgentHealth } from '@stayline/contracts';
+import { agentHealth, Component, isAlive, publishedTopology } from '@stayline/stack-kit';
 import { Demo, followLogs, parseLogLine, runDemo, sleep } from './index';
 
 /** What the demo reads of an agent's /health (AgentHealth and the election token). */

@@ -20,19 +20,9 @@ import {
   HttpClient,
   publishedTopology,
   Stack,
-} from '@stayline/launcher';
-import {
-  databaseOf,
-  Demo,
-  flagInstances,
-  latency,
-  Load,
-  percentile,
-  replicaReads,
-  runDemo,
-  sleep,
-  WriteStream,
-} from './index';
+} from '@stayline/stack-kit';
+import { latency, Load, percentile, WriteStream } from '@stayline/fault-kit';
+import { databaseOf, Demo, flagInstances, replicaReads, runDemo, sleep } from './index';
 
 /** SQL on one MariaDB node, as its administrator. */
 async function onNode<T>(

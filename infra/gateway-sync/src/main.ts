@@ -6,7 +6,7 @@
  *   node scripts/run.cjs infra/gateway-sync/src/main.ts   (environment: lib/sync-config.ts)
  */
 import http from 'node:http';
-import { GATEWAY_ROUTES, renderNginxConfig, which } from '@stayline/launcher';
+import { gatewayServices, renderNginxConfig } from '@stayline/gateway';
 import { createLogger } from '@stayline/observability';
 import { chosenRegistry } from '@stayline/service-runtime';
 import { GatewaySync } from './lib/gateway-sync';
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const registry = chosenRegistry(c, redis, logger);
   const sync = new GatewaySync({
     resolver: registry,
-    services: [...new Set(GATEWAY_ROUTES.map((r) => r.service))],
+    services: gatewayServices(),
     render: (upstreams) =>
       renderNginxConfig({
         prefix: c.GATEWAY_PREFIX,
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
         port: c.GATEWAY_PORT,
         upstreams,
       }),
-    applier: new NginxReloader({ prefix: c.GATEWAY_PREFIX, binary: c.NGINX_BIN ?? which('nginx') }),
+    applier: new NginxReloader({ prefix: c.GATEWAY_PREFIX, binary: c.NGINX_BIN }),
     debounceMs: c.SYNC_DEBOUNCE_MS,
     reconcileMs: c.SYNC_RECONCILE_MS,
     logger,

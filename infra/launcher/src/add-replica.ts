@@ -6,8 +6,7 @@
  * (docs/patterns/failover.md).
  */
 import path from 'node:path';
-import { addReplicaToCluster } from './lib/failover';
-import { Stack } from './lib/stack';
+import { addReplicaToCluster, Stack } from '@stayline/stack-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const STATE_DIR = path.resolve(process.env.STAYLINE_STATE_DIR ?? path.join(ROOT, '.stack'));

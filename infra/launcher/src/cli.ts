@@ -15,10 +15,11 @@ import {
   SERVICES,
   Stack,
   StackPorts,
-} from './lib/stack';
-import { DEFAULT_AGENT_PORTS } from './lib/failover';
-import { startWholeStack } from './lib/whole-stack';
-import { ComponentStatus, StackStatus } from './lib/status';
+  DEFAULT_AGENT_PORTS,
+  startWholeStack,
+  ComponentStatus,
+  StackStatus,
+} from '@stayline/stack-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const STATE_DIR = path.resolve(process.env.STAYLINE_STATE_DIR ?? path.join(ROOT, '.stack'));

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
-import { Stack, startStack, waitFor } from './index';
+import { Stack, startStack, waitFor } from '@stayline/stack-kit';
 
 jest.setTimeout(90_000);
 const run = promisify(execFile);

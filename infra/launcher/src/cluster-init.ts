@@ -6,9 +6,14 @@
  * take their passwords from STAYLINE_DB_* (see .env.example).
  */
 import mysql from 'mysql2/promise';
-import { credentialsFromEnv, SERVICE_DATABASES } from './lib/credentials';
-import { bootstrapCluster, MariaDbNode, openPrimary } from './lib/mariadb';
-import { waitFor } from './lib/ports';
+import {
+  credentialsFromEnv,
+  SERVICE_DATABASES,
+  bootstrapCluster,
+  MariaDbNode,
+  openPrimary,
+  waitFor,
+} from '@stayline/stack-kit';
 
 function parseArgs(argv: string[]): { primary: string; replicas: string[] } {
   const replicas: string[] = [];

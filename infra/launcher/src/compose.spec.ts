@@ -26,15 +26,23 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { load } from 'js-yaml';
 import type { ZodType } from 'zod';
-import { credentialsFromEnv, SERVICE_DATABASES } from './lib/credentials';
-import { ETCD_ELECTION_TIMEOUT_MS, ETCD_HEARTBEAT_MS } from './lib/etcd';
-import { SERVICE_START_ORDER } from './lib/full-stack';
-import { mariadbSpec } from './lib/mariadb';
-import { GATEWAY_ROUTES } from './lib/nginx';
-import { redisSpec, SENTINEL_MASTER_NAME, sentinelSpec } from './lib/redis';
+import {
+  credentialsFromEnv,
+  SERVICE_DATABASES,
+  ETCD_ELECTION_TIMEOUT_MS,
+  ETCD_HEARTBEAT_MS,
+  SERVICE_START_ORDER,
+  mariadbSpec,
+  redisSpec,
+  SENTINEL_MASTER_NAME,
+  sentinelSpec,
+} from '@stayline/stack-kit';
+import { GATEWAY_ROUTES } from '@stayline/gateway';
 
 // the launcher's specs only name their binaries; MariaDB and Redis need not be installed
-jest.mock('./lib/binaries', () => ({ which: (binary: string) => `/usr/sbin/${binary}` }));
+jest.mock('../../../tools/stack-kit/src/lib/binaries', () => ({
+  which: (binary: string) => `/usr/sbin/${binary}`,
+}));
 jest.setTimeout(120_000);
 
 const ROOT = path.resolve(__dirname, '../../..');

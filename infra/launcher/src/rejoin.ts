@@ -7,8 +7,7 @@
  * a replica, and the services read from it again.
  */
 import path from 'node:path';
-import { rejoinAsReplica } from './lib/failover';
-import { Stack } from './lib/stack';
+import { rejoinAsReplica, Stack } from '@stayline/stack-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const STATE_DIR = path.resolve(process.env.STAYLINE_STATE_DIR ?? path.join(ROOT, '.stack'));

@@ -1,8 +1,13 @@
 /**
- * Message patterns and DTOs shared between the services.
- * Both the TCP server (a `@MessagePattern`) and its callers import them from here.
+ * Wire contracts: message patterns and DTOs between the services, the MariaDB
+ * topology the failover agents publish, the agents' health and reports, and
+ * GTID positions. Declared once here; servers, callers, the launcher and the
+ * dashboard import them.
  */
 export * from './lib/patterns';
 export * from './lib/payment';
 export * from './lib/recommendation';
 export * from './lib/rpc-error';
+export * from './lib/gtid';
+export * from './lib/topology';
+export * from './lib/failover-agent';

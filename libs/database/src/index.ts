@@ -21,5 +21,4 @@ export {
 export { ConsistencyTokenInterceptor } from './lib/nest/consistency-token.interceptor';
 export * from './lib/topology-source';
 export * from './lib/topology-source.redis';
-export { parseGtidList, formatGtidList, hasReached, type GtidPosition } from './lib/gtid';
 export { PositionHistory } from './lib/position-history';

@@ -1,17 +1,9 @@
+import type { AgentHealth } from '@stayline/contracts';
 import type { AgentsView, AgentView, FailoverSummary } from '../topology/snapshot';
 import { errorText, fetchJson } from './http-json';
 
-interface AgentHealthBody {
-  agentId?: string;
-  role?: 'leader' | 'follower';
-  token?: number;
-  leaderId?: string;
-  epoch?: number;
-  acting?: boolean;
-  degraded?: string[];
-  lastFailover?: FailoverSummary;
-  lastSwitchover?: FailoverSummary;
-}
+/** The fields of an agent's /health the dashboard reads; an old agent may omit some. */
+type AgentHealthBody = Partial<AgentHealth>;
 
 const summary = (f?: FailoverSummary): FailoverSummary | undefined =>
   f && {

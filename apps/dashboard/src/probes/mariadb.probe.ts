@@ -1,4 +1,5 @@
-import { parseGtidList, PositionHistory, type PublishedTopology } from '@stayline/database';
+import { parseGtidList } from '@stayline/contracts';
+import { PositionHistory, type PublishedTopology } from '@stayline/database';
 import mysql from 'mysql2/promise';
 import type { MariaDbNodeView, MariaDbRole, MariaDbView } from '../topology/snapshot';
 import { errorText } from './http-json';

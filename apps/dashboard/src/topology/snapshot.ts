@@ -1,3 +1,4 @@
+import type { FailoverReport } from '@stayline/contracts';
 /**
  * What the dashboard shows: one snapshot of the whole system, rebuilt on every
  * registry push and every poll, and sent whole to each page (a few kB: simpler
@@ -51,14 +52,11 @@ export interface AgentView {
   error?: string;
 }
 
-export interface FailoverSummary {
-  kind: 'failover' | 'switchover';
-  epoch: number;
-  from: string;
-  to: string;
-  reason: string;
-  totalMs: number;
-}
+/** A failover or switchover as the dashboard shows it. */
+export type FailoverSummary = Pick<
+  FailoverReport,
+  'kind' | 'epoch' | 'from' | 'to' | 'reason' | 'totalMs'
+>;
 
 export interface AgentsView {
   leader?: string;

@@ -11,7 +11,8 @@ import type { ServiceRegistry } from '@stayline/discovery';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config';
 import type { TopologyStore } from '../coordinator/topology-store';
-import { DeposedError, FailoverReport, FailoverUseCase } from '../failover/failover.use-case';
+import type { AgentHealth, FailoverReport } from '@stayline/contracts';
+import { DeposedError, FailoverUseCase } from '../failover/failover.use-case';
 import { PausePoints } from '../failover/pause-points';
 import { PrimaryDetector, PrimaryHealth, PrimaryState } from '../failover/primary-detector';
 import { SwitchoverUseCase } from '../failover/switchover.use-case';
@@ -148,7 +149,7 @@ export class FailoverAgent {
   }
 
   /** Everything /health shows. */
-  status() {
+  status(): Omit<AgentHealth, 'status'> {
     const state = this.election.state;
     const degraded = [
       ...(this.semiSync.ok ? [] : [`semi-sync: ${this.semiSync.reason ?? 'unknown'}`]),

@@ -5,7 +5,7 @@
  */
 import { silentLogger } from '@stayline/coordination';
 import { TopologyConflictError } from '@stayline/database';
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack } from '@stayline/stack-kit';
 import { TopologyStore } from './topology-store';
 
 jest.setTimeout(60_000);

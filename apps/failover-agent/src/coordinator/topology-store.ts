@@ -6,13 +6,11 @@
  * membership of the cluster (nodes added at run time by `stack:add-replica`).
  */
 import { connectRedis, CoordinationLogger, LuaScript, RedisTarget } from '@stayline/coordination';
+import { NodeAddress, Topology, TOPOLOGY_KEY } from '@stayline/contracts';
 import {
-  DEFAULT_TOPOLOGY_KEY,
-  NodeAddress,
   PublishedTopology,
   PublishOutcome,
   RedisTopologySource,
-  Topology,
   TopologyListener,
 } from '@stayline/database';
 import Redis from 'ioredis';
@@ -58,7 +56,7 @@ const address = z.object({
 export class TopologyStore {
   readonly source: RedisTopologySource;
   private readonly redis: Redis;
-  private readonly key = DEFAULT_TOPOLOGY_KEY;
+  private readonly key = TOPOLOGY_KEY;
 
   constructor(
     target: RedisTarget,

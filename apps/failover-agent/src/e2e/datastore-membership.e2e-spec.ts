@@ -6,7 +6,7 @@
  * it without a restart.
  */
 import { RedisRegistry, ServiceInstance, InstanceChange } from '@stayline/discovery';
-import { addReplicaToCluster, leaderAgent, sleep, waitFor } from '@stayline/launcher';
+import { addReplicaToCluster, leaderAgent, sleep, waitFor } from '@stayline/stack-kit';
 import { waitForAgent } from '../testing/nodes';
 import { useAgentCluster } from '../testing/agent-cluster';
 

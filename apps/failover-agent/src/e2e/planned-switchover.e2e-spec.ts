@@ -3,7 +3,8 @@
  * lost writes, writes paused for the switch only, the old primary a replica
  * of the new one. The route needs the admin token; a follower names the leader.
  */
-import { agentAdmin, FailoverReport, waitFor } from '@stayline/launcher';
+import type { FailoverReport } from '@stayline/contracts';
+import { agentAdmin, waitFor } from '@stayline/stack-kit';
 import { replicating, waitForAgent, waitForEpoch, writableNodes } from '../testing/nodes';
 import { useAgentCluster } from '../testing/agent-cluster';
 

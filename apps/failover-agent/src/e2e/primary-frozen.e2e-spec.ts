@@ -6,7 +6,7 @@
  * read-only again and kills its connections), then rejoin as a replica.
  */
 import mysql from 'mysql2/promise';
-import { recordRoles, rejoinAsReplica, waitFor } from '@stayline/launcher';
+import { recordRoles, rejoinAsReplica, waitFor } from '@stayline/stack-kit';
 import { queryNode, replicating, waitForEpoch, writableNodes } from '../testing/nodes';
 import { useAgentCluster } from '../testing/agent-cluster';
 

@@ -6,8 +6,8 @@
  * itself, and a service (payment) must switch without a restart.
  *   FAILOVER_ROUNDS=20 npx jest primary-killed   (or npm run chaos -- --rounds 20)
  */
-import { Component, publishedTopology, waitFor } from '@stayline/launcher';
-import { MariaDbRound, mariadbRound } from '@stayline/demo';
+import { Component, publishedTopology, waitFor, startService } from '@stayline/stack-kit';
+import { MariaDbRound, mariadbRound } from '@stayline/fault-kit';
 import { replicating } from '../testing/nodes';
 import { useAgentCluster } from '../testing/agent-cluster';
 
@@ -18,7 +18,7 @@ const ROUNDS = Number(process.env.FAILOVER_ROUNDS ?? 3);
 let payment: Component;
 const cluster = useAgentCluster({
   then: async (stack) => {
-    payment = await stack.startService({ service: 'payment' });
+    payment = await startService(stack, { service: 'payment' });
   },
 });
 

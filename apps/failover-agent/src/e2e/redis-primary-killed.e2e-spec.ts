@@ -8,8 +8,8 @@
  */
 import { FeatureFlags, flag, RedisCoordinationBackend } from '@stayline/coordination';
 import { RedisRegistry } from '@stayline/discovery';
-import { publishedTopology, replicationInfo, waitFor } from '@stayline/launcher';
-import { RedisRound, redisRound, redisSettled, RedisWriteStream } from '@stayline/demo';
+import { publishedTopology, replicationInfo, waitFor } from '@stayline/stack-kit';
+import { RedisRound, redisRound, redisSettled, RedisWriteStream } from '@stayline/fault-kit';
 import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);

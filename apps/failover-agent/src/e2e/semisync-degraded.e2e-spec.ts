@@ -4,7 +4,7 @@
  * acknowledged, and nothing acknowledged can be lost; the agent reports it
  * loudly: /health degraded with the reason, and a metric.
  */
-import { agentAdmin, Stack } from '@stayline/launcher';
+import { agentAdmin, Stack } from '@stayline/stack-kit';
 import { waitForAgent } from '../testing/nodes';
 import { useAgentCluster } from '../testing/agent-cluster';
 

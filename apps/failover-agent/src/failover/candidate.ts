@@ -1,4 +1,4 @@
-import { formatGtidList, GtidPosition, hasReached, parseGtidList } from '@stayline/database';
+import { formatGtidList, GtidPosition, hasReached, parseGtidList } from '@stayline/contracts';
 import type { NodeView } from '../mariadb/mariadb-admin';
 
 /**

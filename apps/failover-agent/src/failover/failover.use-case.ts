@@ -7,6 +7,7 @@
  * semi-sync on once a replica is attached, record the epoch and token on it,
  * open it, and publish the new topology by compare-and-set on the epoch.
  */
+import type { FailoverReport } from '@stayline/contracts';
 import type { NodeAddress, PublishedTopology, Topology } from '@stayline/database';
 import type { Logger } from 'pino';
 import type { TopologyStore } from '../coordinator/topology-store';
@@ -18,29 +19,6 @@ import type { PausePoints } from './pause-points';
 /** The leader's token moved on (or it lost the lease) during a failover: it stops acting at once. */
 export class DeposedError extends Error {
   override readonly name = 'DeposedError';
-}
-
-/** What a failover did, logged once and kept on /health. */
-export interface FailoverReport {
-  kind: 'failover' | 'switchover';
-  epoch: number;
-  from: string;
-  to: string;
-  reason: string;
-  /** Picked up from a leader that died half-way. */
-  resumed: boolean;
-  at: string;
-  /** How the old primary was fenced. */
-  fence: string;
-  positions: Record<string, string>;
-  replicas: string[];
-  semiSyncClients: number;
-  durable: boolean;
-  /** Milliseconds per step, and in total (from the decision; detection is reported beside). */
-  steps: Record<string, number>;
-  totalMs: number;
-  detectionMs?: number;
-  writesPausedMs?: number;
 }
 
 export interface FailoverDeps {

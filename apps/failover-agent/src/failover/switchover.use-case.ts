@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import type { TopologyStore } from '../coordinator/topology-store';
 import type { MariaDbAdmin } from '../mariadb/mariadb-admin';
 import { chooseCandidate } from './candidate';
-import { FailoverReport, FailoverUseCase, Steps } from './failover.use-case';
+import type { FailoverReport } from '@stayline/contracts';
+import { FailoverUseCase, Steps } from './failover.use-case';
 
 export interface SwitchoverDeps {
   admin: MariaDbAdmin;

@@ -10,12 +10,8 @@
  * - repoint a replica left following an old primary (it was down during the failover);
  * - admit nodes added at run time (`stack:add-replica`) once they replicate.
  */
-import {
-  hasReached,
-  type NodeAddress,
-  type PublishedTopology,
-  type Topology,
-} from '@stayline/database';
+import { hasReached, type NodeAddress, type Topology } from '@stayline/contracts';
+import type { PublishedTopology } from '@stayline/database';
 import type { Logger } from 'pino';
 import type { TopologyStore } from '../coordinator/topology-store';
 import type { MariaDbAdmin, NodeView } from '../mariadb/mariadb-admin';

@@ -1,4 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
+import type { AgentHealth } from '@stayline/contracts';
 import type { Response } from 'express';
 import { FailoverAgent } from '../agent/failover-agent';
 
@@ -26,7 +27,7 @@ export class HealthController {
   }
 
   @Get()
-  all() {
+  all(): AgentHealth {
     const s = this.agent.status();
     return { status: s.degraded.length ? 'degraded' : 'up', ...s };
   }

@@ -3,8 +3,8 @@
  * Redis + 3 Sentinels), the failover agents, and a write stream whose router
  * follows the published topology; stopped (no process left) after the file.
  */
-import { Stack, StartAgentsOptions, startFailoverAgents, startStack } from '@stayline/launcher';
-import { WriteStream } from '@stayline/demo';
+import { Stack, StartAgentsOptions, startFailoverAgents, startStack } from '@stayline/stack-kit';
+import { WriteStream } from '@stayline/fault-kit';
 
 export interface AgentCluster {
   stack: Stack;

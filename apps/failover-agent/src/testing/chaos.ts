@@ -7,7 +7,7 @@
  * `--json` prints the rounds as JSON on stdout (the benchmark reads it).
  *   node scripts/run.cjs apps/failover-agent/src/testing/chaos.ts --rounds 20 --redis-rounds 5
  */
-import { startFailoverAgents, startStack } from '@stayline/launcher';
+import { startFailoverAgents, startStack } from '@stayline/stack-kit';
 import {
   MariaDbRound,
   mariadbRound,
@@ -16,7 +16,7 @@ import {
   redisSettled,
   RedisWriteStream,
   WriteStream,
-} from '@stayline/demo';
+} from '@stayline/fault-kit';
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,13 +1,12 @@
 /** Small looks at a launcher stack's MariaDB nodes and agents, for the fault tests. */
+import type { AgentHealth, Topology } from '@stayline/contracts';
 import {
   adminConnection,
   agentHealth,
-  AgentHealth,
   publishedTopology,
   Stack,
-  Topology,
   waitFor,
-} from '@stayline/launcher';
+} from '@stayline/stack-kit';
 
 /** Runs one query as admin on a node. */
 export async function queryNode<T = Record<string, unknown>>(

@@ -2,8 +2,9 @@
  * What the compose stack's datastores hold and who leads them, read from inside
  * their containers (root over MariaDB's socket, redis-cli on the Sentinels).
  */
-import { reservationIdOf, type Sample } from '@stayline/demo';
-import { waitFor } from '@stayline/launcher';
+import { type Sample } from '@stayline/fault-kit';
+import { reservationIdOf } from '@stayline/demo';
+import { waitFor } from '@stayline/stack-kit';
 import type { ComposeStack } from './compose-stack';
 
 export const MARIADB_NODES = ['mariadb-1', 'mariadb-2', 'mariadb-3'];

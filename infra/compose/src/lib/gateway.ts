@@ -3,8 +3,9 @@
  * gateway never publishes: those go to an instance from inside its container,
  * as an operator with `docker compose exec` would send them.
  */
-import { Bookings, cancelBookings, Load } from '@stayline/demo';
-import { HttpClient, waitFor } from '@stayline/launcher';
+import { Load } from '@stayline/fault-kit';
+import { Bookings, cancelBookings } from '@stayline/demo';
+import { HttpClient, waitFor } from '@stayline/stack-kit';
 import type { ComposeStack } from './compose-stack';
 
 const DAY_MS = 86_400_000;

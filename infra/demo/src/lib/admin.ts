@@ -1,4 +1,4 @@
-import { Component, Stack } from '@stayline/launcher';
+import { Component, Stack } from '@stayline/stack-kit';
 import { ADMIN_TOKEN } from './demo';
 
 /** A flag's value as the admin API takes it (libs/service-runtime admin-flags.controller.ts). */

@@ -1,6 +1,6 @@
-import { HttpClient, HttpRequestOptions } from '@stayline/launcher';
+import { HttpClient, HttpRequestOptions } from '@stayline/stack-kit';
 import { Demo } from './demo';
-import { Load, Sample } from './load';
+import { Load, Sample } from '@stayline/fault-kit';
 
 const DAY_MS = 86_400_000;
 /** How far ahead a night can be booked (apps/reservation stay-dates.ts: 365 days). */

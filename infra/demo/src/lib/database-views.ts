@@ -1,4 +1,4 @@
-import { Component } from '@stayline/launcher';
+import { Component } from '@stayline/stack-kit';
 
 /** How an instance's ReplicaRouter sees the cluster (its readiness `database` detail). */
 export interface DatabaseView {

@@ -20,7 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stack } from '@stayline/launcher';
+import { Stack } from '@stayline/stack-kit';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 

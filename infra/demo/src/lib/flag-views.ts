@@ -1,4 +1,4 @@
-import { Component, Stack } from '@stayline/launcher';
+import { Component, Stack } from '@stayline/stack-kit';
 import { ADMIN_TOKEN, sleep } from './demo';
 import { FlagBody, instancesOf } from './admin';
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Stack } from '@stayline/launcher';
+import { Stack } from '@stayline/stack-kit';
 import { logFileOf, parseLogLine } from './logs';
 
 /** One line of a service instance's log, on this process's clock. */

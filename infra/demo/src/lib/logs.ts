@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Component } from '@stayline/launcher';
+import { Component } from '@stayline/stack-kit';
 
 /** A pino line of a service or an agent (the fields the demos read). */
 export interface LogEntry {

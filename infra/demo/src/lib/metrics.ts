@@ -1,4 +1,4 @@
-import { Component } from '@stayline/launcher';
+import { Component } from '@stayline/stack-kit';
 
 /** One series of a Prometheus text exposition: its labels and value. */
 export interface Series {

@@ -1,6 +1,6 @@
 import { parseEtcdEndpoints } from '@stayline/coordination';
 import { ServiceRegistry } from '@stayline/discovery';
-import { Stack } from '@stayline/launcher';
+import { Stack } from '@stayline/stack-kit';
 import { chosenRegistry } from '@stayline/service-runtime';
 import { instancesOf } from './admin';
 

@@ -10,7 +10,7 @@ import type {
   ServiceResolver,
   Unsubscribe,
 } from '@stayline/discovery';
-import type { Upstream } from '@stayline/launcher';
+import type { Upstream } from '@stayline/gateway';
 import { ConfigApplier, NginxNotRunningError, ReloadResult } from './nginx-reloader';
 
 export interface GatewaySyncOptions {

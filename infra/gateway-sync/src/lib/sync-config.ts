@@ -34,10 +34,11 @@ const syncSettings = z.object({
   SYNC_PORT: port(),
   SYNC_DEBOUNCE_MS: ms(50),
   SYNC_RECONCILE_MS: ms(2_000),
-  NGINX_BIN: z.string().optional(),
+  /** The nginx binary: a path, or a name looked up on PATH (Debian's is /usr/sbin/nginx). */
+  NGINX_BIN: z.string().default('nginx'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
-/** The gateway sync's environment; the launcher sets it (infra/launcher/src/lib/full-stack.ts). */
+/** The gateway sync's environment; the stack kit sets it (tools/stack-kit/src/lib/whole-stack.ts). */
 export const syncConfigSchema = syncSettings.superRefine(requireEtcdWhenChosen);
 export type SyncConfig = z.infer<typeof syncConfigSchema>;
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Component, Stack, startStack } from '@stayline/launcher';
+import { Component, Stack, startStack } from '@stayline/stack-kit';
 import { describeCoordinationContract } from '../testing/coordination-contract';
 import { CoordinationBackend } from './coordination-backend';
 import { FlagWriteNotDurableError } from './flags/flag-store';

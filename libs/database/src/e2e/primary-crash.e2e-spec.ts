@@ -1,4 +1,4 @@
-import { sleep } from '@stayline/launcher';
+import { sleep } from '@stayline/stack-kit';
 import type { Connection } from 'mysql2/promise';
 import { ReplicaHealth, RetryableWriteError } from '../index';
 import {

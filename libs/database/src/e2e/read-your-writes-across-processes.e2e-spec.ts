@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack } from '@stayline/stack-kit';
 import type { Connection } from 'mysql2/promise';
 import { runMigrations } from '../index';
 import { adminTo } from '../testing/cluster';

@@ -1,4 +1,4 @@
-import { sleep, Stack } from '@stayline/launcher';
+import { sleep, Stack } from '@stayline/stack-kit';
 import { ReplicaHealth, ReplicaRouter } from '../index';
 import { Cluster, readLoad, startCluster, waitForHealth } from '../testing/cluster';
 

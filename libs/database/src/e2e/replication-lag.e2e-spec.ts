@@ -1,4 +1,4 @@
-import { Stack, waitFor } from '@stayline/launcher';
+import { Stack, waitFor } from '@stayline/stack-kit';
 import type { Connection } from 'mysql2/promise';
 import { ReplicaHealth, ReplicaRouter } from '../index';
 import {

@@ -1,4 +1,4 @@
-import { Stack, startStack, waitFor } from '@stayline/launcher';
+import { Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { Test } from '@nestjs/testing';
 import { healthRegistry } from '@stayline/observability';
 import mysql from 'mysql2/promise';

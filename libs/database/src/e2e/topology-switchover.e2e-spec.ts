@@ -1,4 +1,4 @@
-import { sleep, waitFor } from '@stayline/launcher';
+import { sleep, waitFor } from '@stayline/stack-kit';
 import { QueryTimeoutError, RetryableWriteError, StaleTopologyError } from '../index';
 import {
   binlogPosition,

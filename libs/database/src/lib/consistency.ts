@@ -1,5 +1,5 @@
 import { RequestContext } from '@stayline/observability';
-import { formatGtidList, mergePositions, parseGtidList } from './gtid';
+import { formatGtidList, mergePositions, parseGtidList } from '@stayline/contracts';
 
 /**
  * Read-your-writes travels with the client: after a write the caller holds the

@@ -1,4 +1,4 @@
-import { parseGtidList } from './gtid';
+import { parseGtidList } from '@stayline/contracts';
 import { LagMonitor } from './lag-monitor';
 import { NodeProbe, ReplicaStatus } from './node-probe';
 import { ReplicaHealth, ReplicaTransition } from './replica-state';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { errorText } from './errors';
-import { GtidPosition, hasReached } from './gtid';
+import { GtidPosition, hasReached } from '@stayline/contracts';
 import { NodeProbe } from './node-probe';
 import { PositionHistory } from './position-history';
 import { ReplicaHealth, ReplicaState, ReplicaTransition } from './replica-state';

@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise';
 import { hardClose } from './connection-tracking';
 import { withDeadline } from './deadline';
 import { QueryTimeoutError } from './errors';
-import { GtidPosition, parseGtidList } from './gtid';
+import { GtidPosition, parseGtidList } from '@stayline/contracts';
 import { NodeProbe, PrimaryStatus, ReplicaStatus } from './node-probe';
 import { NodeAddress } from './topology';
 

@@ -1,4 +1,4 @@
-import { GtidPosition } from './gtid';
+import { GtidPosition } from '@stayline/contracts';
 
 /** What a primary's probe reads. */
 export interface PrimaryStatus {

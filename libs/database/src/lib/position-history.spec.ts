@@ -1,4 +1,4 @@
-import { parseGtidList } from './gtid';
+import { parseGtidList } from '@stayline/contracts';
 import { PositionHistory } from './position-history';
 
 const pos = (t: string) => parseGtidList(t) ?? new Map();

@@ -1,4 +1,4 @@
-import { GtidPosition, hasReached, samePosition } from './gtid';
+import { GtidPosition, hasReached, samePosition } from '@stayline/contracts';
 
 interface Sighting {
   position: GtidPosition;

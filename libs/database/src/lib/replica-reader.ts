@@ -3,7 +3,7 @@ import type { QueryRunner } from 'typeorm';
 import { ConsistencySession, currentSession } from './consistency';
 import type { DatabaseNode } from './database-node';
 import { errorText, isNodeFailure } from './errors';
-import { formatGtidList, GtidPosition, parseGtidList } from './gtid';
+import { formatGtidList, GtidPosition, parseGtidList } from '@stayline/contracts';
 import type { LagMonitor } from './lag-monitor';
 import type { NodeSet } from './node-set';
 import type { Work } from './primary-writer';

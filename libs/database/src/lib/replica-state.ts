@@ -1,4 +1,4 @@
-import { GtidPosition } from './gtid';
+import { GtidPosition } from '@stayline/contracts';
 
 /** Whether a replica takes reads, as the lag monitor last saw it. */
 export enum ReplicaHealth {

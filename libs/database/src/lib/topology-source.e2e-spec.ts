@@ -3,7 +3,7 @@
  * compare-and-set on the epoch and the fencing token, pushes in epoch order,
  * and a published topology that survives the Redis primary being SIGKILLed.
  */
-import { sentinelMaster, Stack, startStack, waitFor } from '@stayline/launcher';
+import { sentinelMaster, Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { Topology } from './topology';
 import { TopologyConflictError } from './topology-source';
 import { RedisTopologySource } from './topology-source.redis';

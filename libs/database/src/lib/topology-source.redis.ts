@@ -6,6 +6,7 @@
  * `WAIT 1` so a Redis failover cannot roll it back; every change is pushed over
  * pub/sub and watchers reread it periodically and after every reconnect.
  */
+import { TOPOLOGY_KEY } from '@stayline/contracts';
 import Redis from 'ioredis';
 import {
   connectRedis,
@@ -61,8 +62,6 @@ export interface RedisTopologySourceOptions {
   logger?: CoordinationLogger;
 }
 
-export const DEFAULT_TOPOLOGY_KEY = 'stayline:topology:mariadb';
-
 export class RedisTopologySource implements TopologySource {
   private readonly key: string;
   private readonly channel: string;
@@ -73,7 +72,7 @@ export class RedisTopologySource implements TopologySource {
   private readonly watches = new Set<ResyncedWatch>();
 
   constructor(private readonly o: RedisTopologySourceOptions) {
-    this.key = o.key ?? DEFAULT_TOPOLOGY_KEY;
+    this.key = o.key ?? TOPOLOGY_KEY;
     this.channel = `${this.key}:events`;
     this.logger = o.logger ?? silentLogger;
   }

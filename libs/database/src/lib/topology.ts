@@ -1,24 +1,7 @@
+import type { NodeAddress, Topology } from '@stayline/contracts';
 import { z } from 'zod';
 
-/** One MariaDB node, named as the launcher and the failover agent name it (`mariadb-2`). */
-export interface NodeAddress {
-  name: string;
-  host: string;
-  port: number;
-}
-
-/**
- * Who is primary and who replicates, as the failover agent publishes it. The
- * epoch only grows: a topology with an epoch not newer than the current one is
- * refused, so a delayed message can never turn a fenced old primary back on.
- */
-export interface Topology {
-  epoch: number;
-  primary: NodeAddress;
-  replicas: NodeAddress[];
-  /** Nodes that must not be used at all (a demoted primary before it rejoins). */
-  fenced?: string[];
-}
+export type { NodeAddress, Topology };
 
 const address = z.object({
   name: z.string().regex(/^[\w.-]{1,64}$/, 'node names are short plain words'),

@@ -1,4 +1,4 @@
-import { adminConnection, Stack, startStack, waitFor } from '@stayline/launcher';
+import { adminConnection, Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { metricsRegistry } from '@stayline/observability';
 import type { Connection } from 'mysql2/promise';
 import { RetryableWriteError } from '../lib/errors';

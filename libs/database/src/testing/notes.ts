@@ -1,4 +1,4 @@
-import type { Stack } from '@stayline/launcher';
+import type { Stack } from '@stayline/stack-kit';
 import { pino } from 'pino';
 import {
   Column,

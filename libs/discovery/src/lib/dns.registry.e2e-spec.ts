@@ -1,4 +1,4 @@
-import { Dnsmasq, freePorts, startDnsmasq } from '@stayline/launcher';
+import { Dnsmasq, freePorts, startDnsmasq } from '@stayline/stack-kit';
 import { describeResolverContract, WatchRecorder } from '../testing/resolver-contract';
 import { DnsResolver } from './dns.registry';
 

@@ -1,4 +1,4 @@
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack } from '@stayline/stack-kit';
 import { describeRegistryProcessContract, ETCD_EXPIRY } from '../testing/registry-process-contract';
 import {
   describeRegistryContract,

@@ -11,7 +11,7 @@ import {
   inRollout,
   RedisCoordinationBackend,
 } from '@stayline/coordination';
-import { freePorts, redisCommand, sentinelMaster, Stack, startStack } from '@stayline/launcher';
+import { freePorts, redisCommand, sentinelMaster, Stack, startStack } from '@stayline/stack-kit';
 import { eventually } from '../testing/eventually';
 import { sentinelTarget, startFixture } from '../testing/processes';
 import { WatchRecorder } from '../testing/resolver-contract';

@@ -1,5 +1,5 @@
 import { formatRedisTarget } from '@stayline/coordination';
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack } from '@stayline/stack-kit';
 import { sentinelTarget } from '../testing/processes';
 import {
   describeRegistryProcessContract,

@@ -4,7 +4,7 @@
  * reaches it and `stack.stop()` stops it first, with SIGTERM).
  */
 import path from 'node:path';
-import { Component, ComponentKind, Stack } from '@stayline/launcher';
+import { Component, ComponentKind, Stack } from '@stayline/stack-kit';
 import { RedisTarget } from '@stayline/coordination';
 
 /** The stack's Redis as a Sentinel target (what services use). */

@@ -6,7 +6,7 @@
  * own stack with `registrant.ts` processes.
  */
 import fs from 'node:fs';
-import { Stack, waitFor } from '@stayline/launcher';
+import { Stack, waitFor } from '@stayline/stack-kit';
 import { ServiceRegistry } from '../lib/registry';
 import { startFixture } from './processes';
 import { WatchRecorder } from './resolver-contract';

@@ -7,7 +7,8 @@ import {
   startStack,
   waitFor,
   waitForGatewayUpstreams,
-} from '@stayline/launcher';
+  startService,
+} from '@stayline/stack-kit';
 
 jest.setTimeout(180_000);
 
@@ -29,11 +30,11 @@ describe('services with DISCOVERY_BACKEND=etcd and COORDINATION_BACKEND=etcd (re
   beforeAll(async () => {
     stack = await startStack({ replicas: 1, etcd: true });
     pay = await Promise.all([
-      stack.startService({ service: 'payment', name: 'payment-1', env: ETCD }),
-      stack.startService({ service: 'payment', name: 'payment-2', env: ETCD }),
+      startService(stack, { service: 'payment', name: 'payment-1', env: ETCD }),
+      startService(stack, { service: 'payment', name: 'payment-2', env: ETCD }),
     ]);
     const env = { ...ETCD, PAYMENT_TIMEOUT_MS: '2000' };
-    reservation = http(await stack.startService({ service: 'reservation', env }));
+    reservation = http(await startService(stack, { service: 'reservation', env }));
     await startGatewaySync(stack, { env: { DISCOVERY_BACKEND: 'etcd' } });
     etcdRegistry = new EtcdRegistry({ etcd: { endpoints: stack.etcd.endpoints } });
     const { sentinels, masterName } = stack.redis;

@@ -8,7 +8,7 @@ import {
   Post,
 } from '@nestjs/common';
 import { ClientProxyFactory, MessagePattern, Payload, Transport } from '@nestjs/microservices';
-import { freePorts } from '@stayline/launcher';
+import { freePorts } from '@stayline/stack-kit';
 import { IsInt, IsString, Max, Min } from 'class-validator';
 import { firstValueFrom } from 'rxjs';
 import { z } from 'zod';

@@ -4,7 +4,7 @@ import {
   ServiceResolver,
   WatchListener,
 } from '@stayline/discovery';
-import { freePorts } from '@stayline/launcher';
+import { freePorts } from '@stayline/stack-kit';
 import { BreakerState } from '@stayline/resilience';
 import { DependencyClient } from './dependency-client';
 

@@ -7,7 +7,7 @@
 import { Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { DatabaseModule, RedisTopologySource, ReplicaRouter } from '@stayline/database';
-import { adminConnection, Stack, startStack, waitFor } from '@stayline/launcher';
+import { adminConnection, Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { pino } from 'pino';
 import { startupTopology } from './run-service';
 import { TopologyFollower, TopologyFollowerModule } from './topology-follower';

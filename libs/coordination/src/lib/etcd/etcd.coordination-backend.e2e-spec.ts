@@ -1,4 +1,4 @@
-import { Stack, startStack } from '@stayline/launcher';
+import { Stack, startStack } from '@stayline/stack-kit';
 import { describeCoordinationContract } from '../../testing/coordination-contract';
 import { EtcdCoordinationBackend } from './etcd.coordination-backend';
 

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Component, isAlive, Stack, startStack, waitFor } from '@stayline/launcher';
+import { Component, isAlive, Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { ElectionStatus, LeaderElection } from '../election/leader-election';
 import { flag } from '../flags/flag-value';
 import { EtcdCoordinationBackend } from './etcd.coordination-backend';

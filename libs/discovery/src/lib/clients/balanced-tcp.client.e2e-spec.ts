@@ -1,5 +1,5 @@
 import { formatRedisTarget } from '@stayline/coordination';
-import { freePorts, Stack, startStack } from '@stayline/launcher';
+import { freePorts, Stack, startStack } from '@stayline/stack-kit';
 import { eventually } from '../../testing/eventually';
 import { sentinelTarget, startFixture } from '../../testing/processes';
 import { RedisRegistry } from '../redis.registry';

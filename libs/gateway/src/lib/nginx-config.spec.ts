@@ -1,4 +1,4 @@
-import { GATEWAY_ROUTES, KEYED_RETRY_ROUTES, renderNginxConfig } from './nginx';
+import { GATEWAY_ROUTES, KEYED_RETRY_ROUTES, renderNginxConfig } from '../index';
 
 describe('renderNginxConfig', () => {
   const base = { prefix: '/tmp/x', host: '127.0.0.1', port: 8080 };

@@ -1,3 +1,4 @@
+import { sequenceOf } from '@stayline/contracts';
 import { etcdMemberStatus } from './etcd';
 import { httpJson } from './http-json';
 import { adminConnection, semiSyncStatus } from './mariadb';
@@ -58,18 +59,6 @@ function withTimeout<T>(p: Promise<T>, ms = PROBE_TIMEOUT_MS): Promise<T> {
   ]);
 }
 
-/** Seq number of the GTID of domain 0 (`0-1-42` -> 42) in a GTID list. */
-export function gtidSeq(gtidList: string, domain = 0): number {
-  for (const g of gtidList
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const [d, , seq] = g.split('-');
-    if (Number(d) === domain) return Number(seq);
-  }
-  return 0;
-}
-
 async function probeMariaDb(
   c: Component,
   state: StackState,
@@ -96,7 +85,7 @@ async function probeMariaDb(
       base.semiSyncClients = semi.clients;
       base.semiSyncNoTx = semi.noTx;
       base.readOnly = Boolean(vars.ro);
-      primaryGtid.seq = gtidSeq(vars.binlog);
+      primaryGtid.seq = sequenceOf(vars.binlog);
       base.healthy = !vars.ro && semi.enabled;
       if (vars.ro) base.reason = 'read-only and not replicating (fenced or not yet promoted)';
       else if (!semi.enabled) base.reason = 'semi-sync is OFF: an acknowledged write could be lost';
@@ -223,7 +212,7 @@ export async function probeStack(state: StackState): Promise<StackStatus> {
       s.gtid !== undefined &&
       primaryGtid.seq !== undefined
     ) {
-      if (gtidSeq(s.gtid) >= primaryGtid.seq) s.lagMs = 0;
+      if (sequenceOf(s.gtid) >= primaryGtid.seq) s.lagMs = 0;
     }
   }
   return {

@@ -7,25 +7,16 @@
  * launcher, so it cannot depend on them.)
  */
 import path from 'node:path';
+import { TOPOLOGY_KEY, type AgentHealth, type Topology } from '@stayline/contracts';
 import { addReplica, AddReplicaOptions, cloneReplica, pickSourceReplica } from './add-replica';
 import { adminConnection } from './mariadb';
 import { isAlive } from './process';
+import { startService } from './services';
 import { sleep, waitFor } from './ports';
 import { redisCommand, sentinelMaster } from './redis';
 import type { Stack } from './stack';
 import { Component, STATE_FILE } from './state';
 import { REPO_ROOT } from './repo';
-
-/** Where the agents keep the topology (libs/database `RedisTopologySource`). */
-export const TOPOLOGY_KEY = 'stayline:topology:mariadb';
-
-/** A published MariaDB topology, as libs/database's `Topology`. */
-export interface Topology {
-  epoch: number;
-  primary: { name: string; host: string; port: number };
-  replicas: Array<{ name: string; host: string; port: number }>;
-  fenced?: string[];
-}
 
 export interface StartAgentsOptions {
   /** How many agents (default 2): one leads, the others stand by. */
@@ -111,7 +102,7 @@ export function startAgent(
   env: Record<string, string> = {},
   httpPort?: number,
 ): Promise<Component> {
-  return stack.startService({
+  return startService(stack, {
     service: 'failover-agent',
     name,
     kind: 'agent',
@@ -119,37 +110,6 @@ export function startAgent(
     entry: path.join(REPO_ROOT, 'apps', 'failover-agent', 'src', 'main.ts'),
     env: { ...agentEnv(stack, name), ...env },
   });
-}
-
-/** What an agent's `/health` says (the fields the tools read). */
-export interface AgentHealth {
-  status: 'up' | 'degraded';
-  role: 'leader' | 'follower';
-  agentId: string;
-  epoch: number;
-  topology?: Topology;
-  primary: { health: string; primary: string; [k: string]: unknown };
-  semiSync: { ok: boolean; reason?: string; clients?: number };
-  degraded: string[];
-  lastFailover?: FailoverReport;
-  lastSwitchover?: FailoverReport;
-  paused?: { point: string; since: string };
-  acting: boolean;
-}
-
-/** An agent's report of its last failover or switchover. */
-export interface FailoverReport {
-  kind: 'failover' | 'switchover';
-  epoch: number;
-  from: string;
-  to: string;
-  reason: string;
-  resumed: boolean;
-  fence: string;
-  steps: Record<string, number>;
-  totalMs: number;
-  detectionMs?: number;
-  writesPausedMs?: number;
 }
 
 export async function agentHealth(stack: Stack, name: string): Promise<AgentHealth> {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { serviceEnv } from './services';
+import { serviceEnv, startService } from './services';
 import type { Stack } from './stack';
 import { Component } from './state';
 import { REPO_ROOT } from './repo';
@@ -25,7 +25,7 @@ export function startDashboard(
   stack: Stack,
   o: { port?: number; env?: Record<string, string> } = {},
 ): Promise<Component> {
-  return stack.startService({
+  return startService(stack, {
     service: 'dashboard',
     name: 'dashboard-1',
     httpPort: o.port,

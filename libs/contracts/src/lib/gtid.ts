@@ -68,3 +68,8 @@ export function mergePositions(a: GtidPosition, b: GtidPosition): GtidPosition {
 export function samePosition(a: GtidPosition, b: GtidPosition): boolean {
   return a.size === b.size && hasReached(a, b) && hasReached(b, a);
 }
+
+/** The sequence number of one domain in a GTID list (`0-1-42` -> 42), 0 when absent or malformed. */
+export function sequenceOf(text: string, domain = 0): number {
+  return Number(parseGtidList(text)?.get(domain)?.seq ?? 0);
+}

@@ -19,6 +19,8 @@ import {
   startStack,
   waitFor,
   waitForGatewayUpstreams,
+  startService,
+  startServices,
 } from './index';
 
 jest.setTimeout(120_000);
@@ -64,7 +66,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
   beforeAll(async () => {
     const t0 = Date.now();
     stack = await startStack({ replicas: 2, sentinel: true, nginx: true });
-    const { startupMs } = await stack.startServices({ instances: 2 });
+    const { startupMs } = await startServices(stack, { instances: 2 });
     gw = stack.nginx.url;
     console.log(
       `whole stack up in ${Date.now() - t0} ms (services behind the gateway: ${startupMs} ms)`,
@@ -178,7 +180,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
     );
     const reloadsBefore = (await gatewayUpstreams(stack)).reloads;
     const t0 = performance.now();
-    await stack.startService({ service: 'payment', name: 'payment-3' });
+    await startService(stack, { service: 'payment', name: 'payment-3' });
     const listening = performance.now() - t0;
     const sent: Array<{ id: string; at: number }> = [];
     let first: { id: string; at: number } | undefined;

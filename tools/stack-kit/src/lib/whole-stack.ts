@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { which } from './binaries';
 import { startDashboard } from './dashboard';
 import { httpJson } from './http-json';
 import { freePorts, waitFor } from './ports';
 import { isAlive, tail } from './process';
-import { etcdEnv, pinnedSettings } from './services';
-import type { Stack } from './stack';
+import { etcdEnv, pinnedSettings, startService } from './services';
 import { Component } from './state';
 import { entryArgs, REPO_ROOT } from './repo';
-
-export { dashboardEnv, startDashboard } from './dashboard';
+import { DEFAULT_AGENT_PORTS, startFailoverAgents } from './failover';
+import { Stack, StackOptions } from './stack';
 
 /** The four services, in the order they start: callees before their caller. */
 export const SERVICE_START_ORDER: ReadonlyArray<readonly string[]> = [
@@ -98,7 +98,7 @@ export async function startServices(
     const started = await Promise.all(
       services.flatMap((service) =>
         Array.from({ length: count }, (_, i) =>
-          stack.startService({
+          startService(stack, {
             service,
             name: `${service}-${i + 1}`,
             httpPort: o.ports?.[service]?.http?.[i],
@@ -167,6 +167,7 @@ export async function startGatewaySync(
         GATEWAY_PREFIX: nginx.dir,
         GATEWAY_HOST: nginx.host,
         GATEWAY_PORT: String(nginx.port),
+        NGINX_BIN: which('nginx'),
         SYNC_PORT: String(port),
         LOG_LEVEL: process.env.STAYLINE_LOG_LEVEL ?? 'info',
         ...etcdEnv(stack),
@@ -229,4 +230,38 @@ export async function waitForGatewayUpstreams(
     throw new Error(`${err.message}; nginx has ${JSON.stringify(last?.upstreams)}`);
   });
   return last as GatewayUpstreams;
+}
+
+export interface WholeStackOptions extends StackOptions {
+  /** Instances of every service (default 2). */
+  instances?: number;
+  /** The failover agents' HTTP ports; omitted: drawn free (the commands pass DEFAULT_AGENT_PORTS). */
+  agentPorts?: number[];
+  services?: Pick<StartServicesOptions, 'ports' | 'gatewaySyncPort' | 'env'>;
+}
+
+/**
+ * The whole stack as `npm run stack:up` runs it: the datastores with a 3-member
+ * etcd, the two failover agents (first: they publish the topology the services
+ * follow), every service behind the gateway. Stops what started on any failure.
+ *
+ * @example
+ *   const stack = await startWholeStack({ stateDir }); // free ports: a test's stack
+ *   // demos and scripts attach to it with Stack.attach(stateDir)
+ */
+export async function startWholeStack(o: WholeStackOptions = {}): Promise<Stack> {
+  const stack = await Stack.start({ etcd: true, ...o });
+  try {
+    const agentPorts = o.agentPorts;
+    await startFailoverAgents(stack, {
+      count: agentPorts?.length ?? DEFAULT_AGENT_PORTS.length,
+      ports: agentPorts,
+    });
+    await startServices(stack, { instances: o.instances ?? 2, log: o.log, ...o.services });
+  } catch (err) {
+    o.log?.(`start failed: ${(err as Error).message}; stopping what started`);
+    await stack.stop();
+    throw err;
+  }
+  return stack;
 }

@@ -1,37 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { which } from './binaries';
-import { ProcessSpec } from './process';
+import { GATEWAY_ROUTES, gatewayServices, KEYED_RETRY_ROUTES } from './routes';
 
 /**
- * The nginx gateway: server-side load balancing with passive health checks
- * (max_fails / fail_timeout). See docs/patterns/load-balancing.md.
+ * The nginx gateway's configuration: one upstream per service with passive
+ * health checks (max_fails / fail_timeout), one location per public route.
+ * See docs/patterns/load-balancing.md.
  */
 export interface Upstream {
   host: string;
   port: number;
 }
-
-/** Public routes: path prefix -> service. Admin routes are deliberately absent. */
-export const GATEWAY_ROUTES: ReadonlyArray<{ prefix: string; service: string }> = [
-  { prefix: '/api/listings', service: 'reservation' },
-  { prefix: '/api/reservations', service: 'reservation' },
-  { prefix: '/api/payments', service: 'payment' },
-  { prefix: '/api/recommendations', service: 'recommendation' },
-  { prefix: '/api/scraps', service: 'scrap' },
-  { prefix: '/api/docs', service: 'reservation' },
-  { prefix: '/dashboard', service: 'dashboard' },
-];
-
-/**
- * Exact paths whose POST may be resent to another instance when it carries an
- * Idempotency-Key: the service answers a resent key with the same reservation
- * (or its pending state), so a booking cut by an instance's crash is not a 502.
- * A POST without a key is never resent (it could book twice).
- */
-export const KEYED_RETRY_ROUTES: ReadonlyArray<{ path: string; service: string }> = [
-  { path: '/api/reservations', service: 'reservation' },
-];
 
 export interface NginxOptions {
   prefix: string;
@@ -48,7 +27,8 @@ export interface NginxOptions {
   upstreamKeepaliveTimeout?: string;
 }
 
-const TEMPLATE = path.resolve(__dirname, '../../../nginx/nginx.conf.template');
+/** The configuration's fixed part; `{{NAME}}` placeholders are filled by {@link renderNginxConfig}. */
+export const NGINX_TEMPLATE = path.resolve(__dirname, '../nginx.conf.template');
 
 function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): string {
   const lines = servers.length
@@ -71,7 +51,7 @@ function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): s
 
 /** Renders the gateway config from infra/nginx/nginx.conf.template. */
 export function renderNginxConfig(o: NginxOptions): string {
-  const services = [...new Set(GATEWAY_ROUTES.map((r) => r.service))];
+  const services = gatewayServices();
   const upstreams = services.map((s) => upstreamBlock(s, o.upstreams?.[s] ?? [], o)).join('\n\n');
   const keyed = KEYED_RETRY_ROUTES.map((r, i) =>
     [
@@ -103,7 +83,7 @@ export function renderNginxConfig(o: NginxOptions): string {
     UPSTREAMS: upstreams,
     LOCATIONS: locations,
   };
-  return fs.readFileSync(TEMPLATE, 'utf8').replace(/\{\{([A-Z_]+)\}\}/g, (_, key: string) => {
+  return fs.readFileSync(NGINX_TEMPLATE, 'utf8').replace(/\{\{([A-Z_]+)\}\}/g, (_, key: string) => {
     if (!(key in values)) throw new Error(`nginx template: unknown placeholder ${key}`);
     return values[key];
   });
@@ -116,13 +96,4 @@ export function writeNginxConfig(o: NginxOptions): string {
   const file = path.join(o.prefix, 'nginx.conf');
   fs.writeFileSync(file, renderNginxConfig(o));
   return file;
-}
-
-export function nginxSpec(o: NginxOptions): ProcessSpec {
-  const conf = writeNginxConfig(o);
-  return {
-    command: which('nginx'),
-    args: ['-p', o.prefix, '-c', conf, '-e', path.join(o.prefix, 'error.log')],
-    logFile: path.join(o.prefix, 'stdout.log'),
-  };
 }

@@ -1,4 +1,4 @@
-import { HttpClient, HttpReply, HttpRequestOptions } from '@stayline/launcher';
+import { HttpClient, HttpReply, HttpRequestOptions } from '@stayline/stack-kit';
 
 /** One request of a load: when it ended, how long it took, what answered. */
 export interface Sample {

@@ -12,7 +12,8 @@ import {
   waitMariaDbReady,
   waitReplicating,
 } from './mariadb';
-import { nginxSpec, Upstream, writeNginxConfig } from './nginx';
+import { Upstream, writeNginxConfig } from '@stayline/gateway';
+import { nginxSpec } from './nginx';
 import {
   etcdClientUrl,
   etcdDataDir,
@@ -34,17 +35,8 @@ import {
   waitSentinelQuorum,
 } from './redis';
 import { Component, ComponentKind, readState, StackState, writeState } from './state';
-import { ServiceInstanceOptions, startServiceInstance } from './services';
-import { StartedServices, startServices, StartServicesOptions } from './full-stack';
 import { probeStack, StackStatus } from './status';
 import { entryArgs } from './repo';
-
-// the full stack's services and gateway sync, reachable from the launcher's entry point
-export * from './full-stack';
-// the failover agents, rejoin and add-replica helpers (docs/patterns/failover.md)
-export * from './failover';
-export * from './add-replica';
-export { SENTINEL_FAILOVER_TIMEOUT_MS } from './redis';
 
 /** Fixed ports for the commands (`npm start`, `stack:up`); tests draw free ones. */
 export interface StackPorts {
@@ -322,16 +314,6 @@ export class Stack {
     const name = `${service}-${n}`;
     this.reservedNames.add(name);
     return name;
-  }
-
-  /** Starts one instance of a service (see {@link startServiceInstance}). */
-  startService(o: ServiceInstanceOptions): Promise<Component> {
-    return startServiceInstance(this, o);
-  }
-
-  /** Starts every service, 2 instances each by default, behind the gateway (see {@link startServices}). */
-  startServices(o: StartServicesOptions = {}): Promise<StartedServices> {
-    return startServices(this, o);
   }
 
   /** Sends a fault signal: SIGKILL (crash), SIGSTOP (freeze), SIGCONT (thaw), SIGTERM (graceful stop). */

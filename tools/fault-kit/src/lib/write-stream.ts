@@ -11,7 +11,7 @@ import {
   RetryableWriteError,
   StaleTopologyError,
 } from '@stayline/database';
-import { adminConnection, sleep, Stack, waitFor } from '@stayline/launcher';
+import { adminConnection, sleep, Stack, waitFor } from '@stayline/stack-kit';
 import { pino } from 'pino';
 
 /** One acknowledged write: its id, when it was sent and when its commit returned (ms, performance.now). */

@@ -9,9 +9,9 @@
  *   every WAIT-acknowledged write checked on the new primary; the old node back
  *   as a replica.
  */
+import type { FailoverReport } from '@stayline/contracts';
 import {
   agentHealth,
-  FailoverReport,
   isAlive,
   leaderAgent,
   publishedTopology,
@@ -23,7 +23,7 @@ import {
   sleep,
   Stack,
   waitFor,
-} from '@stayline/launcher';
+} from '@stayline/stack-kit';
 import type { RedisWriteStream } from './redis-stream';
 import type { WriteStream } from './write-stream';
 

@@ -68,10 +68,7 @@ export function etcdEnv(stack: Stack): Record<string, string> {
 }
 
 /** Starts one instance of a service as its own process and waits until its HTTP port answers. */
-export async function startServiceInstance(
-  stack: Stack,
-  o: ServiceInstanceOptions,
-): Promise<Component> {
+export async function startService(stack: Stack, o: ServiceInstanceOptions): Promise<Component> {
   const name = o.name ?? stack.nextInstanceName(o.service);
   const [httpFree, tcpFree] = await freePorts(2);
   const httpPort = o.httpPort ?? httpFree;

@@ -5,7 +5,7 @@
  * Sentinel failover.
  */
 import { connectRedis } from '@stayline/coordination';
-import { redisCommand, sleep, Stack, waitFor } from '@stayline/launcher';
+import { redisCommand, sleep, Stack, waitFor } from '@stayline/stack-kit';
 import type Redis from 'ioredis';
 
 /** One write: key, when sent, when the primary accepted it, whether a replica acknowledged it. */

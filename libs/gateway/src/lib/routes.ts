@@ -1,0 +1,37 @@
+/**
+ * The public API as the gateway routes it: which path prefix goes to which
+ * service. The one list the nginx configuration, the gateway's upstream sync
+ * and the OpenAPI document are made from. Admin, health and metrics routes are
+ * deliberately absent: they are never routed.
+ */
+
+export interface GatewayRoute {
+  prefix: string;
+  service: string;
+}
+
+/** Public routes: path prefix -> service. Admin routes are deliberately absent. */
+export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
+  { prefix: '/api/listings', service: 'reservation' },
+  { prefix: '/api/reservations', service: 'reservation' },
+  { prefix: '/api/payments', service: 'payment' },
+  { prefix: '/api/recommendations', service: 'recommendation' },
+  { prefix: '/api/scraps', service: 'scrap' },
+  { prefix: '/api/docs', service: 'reservation' },
+  { prefix: '/dashboard', service: 'dashboard' },
+];
+
+/**
+ * Exact paths whose POST may be resent to another instance when it carries an
+ * Idempotency-Key: the service answers a resent key with the same reservation
+ * (or its pending state), so a booking cut by an instance's crash is not a 502.
+ * A POST without a key is never resent (it could book twice).
+ */
+export const KEYED_RETRY_ROUTES: ReadonlyArray<{ path: string; service: string }> = [
+  { path: '/api/reservations', service: 'reservation' },
+];
+
+/** The services behind the gateway, each once, in route order. */
+export function gatewayServices(): string[] {
+  return [...new Set(GATEWAY_ROUTES.map((r) => r.service))];
+}
