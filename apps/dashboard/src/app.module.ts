@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { CoordinationModule } from '@stayline/coordination';
 import { DiscoveryModule } from '@stayline/discovery';
 import { OBSERVABILITY_LOGGER, ObservabilityModule } from '@stayline/observability';
 import { chosenCoordination, chosenRegistry } from '@stayline/service-runtime';
@@ -22,6 +23,13 @@ export class AppModule {
       imports: [
         ObservabilityModule.forRoot({ service: c.SERVICE_NAME, level: c.LOG_LEVEL }),
         // the registry and the flags on the backends the services use, or it would watch another store
+        CoordinationModule.forRootAsync({
+          inject: [OBSERVABILITY_LOGGER],
+          useFactory: (logger: Logger) => ({
+            service: c.SERVICE_NAME,
+            backend: chosenCoordination(c, redis, logger),
+          }),
+        }),
         DiscoveryModule.forRootAsync({
           inject: [OBSERVABILITY_LOGGER],
           useFactory: (logger: Logger) => ({
@@ -32,7 +40,6 @@ export class AppModule {
             httpPort: c.HTTP_PORT,
             redis,
             registry: chosenRegistry(c, redis, logger),
-            coordination: chosenCoordination(c, redis, logger),
             drainDelayMs: c.DRAIN_DELAY_MS,
           }),
         }),

@@ -31,3 +31,7 @@ export * from './lib/etcd/etcd.leader-election';
 export * from './lib/etcd/etcd.lock';
 export * from './lib/etcd/etcd.flag-store';
 export * from './lib/etcd/etcd.fenced-resource';
+export * from './lib/nest/coordination.options';
+export * from './lib/nest/coordination.module';
+export * from './lib/nest/coordination.lifecycle';
+export * from './lib/nest/leadership';

@@ -21,5 +21,4 @@ export * from './lib/clients/balanced-http.client';
 export * from './lib/nest/discovery.options';
 export * from './lib/nest/discovery.module';
 export * from './lib/nest/discovery.lifecycle';
-export * from './lib/nest/leadership';
 export * from './lib/nest/in-flight.interceptor';

@@ -5,8 +5,8 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
+import { Leadership } from '@stayline/coordination';
 import { ReplicaRouter } from '@stayline/database';
-import { Leadership } from '@stayline/discovery';
 import { OBSERVABILITY_LOGGER } from '@stayline/observability';
 import { sentinelRedisProvider } from '@stayline/service-runtime';
 import type Redis from 'ioredis';

@@ -1,7 +1,8 @@
 /**
  * Fixture process: a tiny NestJS hybrid service (HTTP + @nestjs/microservices
  * TCP) wired the way every stayline service is: ObservabilityModule for health
- * and metrics, DiscoveryModule to register once listening and to deregister
+ * and metrics, CoordinationModule for flags and leadership, DiscoveryModule to
+ * register once listening and to deregister
  * first on SIGTERM, then drain.
  *   run.cjs callee.ts --redis <url> --service echo --id echo-1 --http 4101 --tcp 4201 [--delay 0] [--election name] [--ttl 3000]
  * TCP patterns: ping -> { id, pid }; slow { ms } -> { id } after ms; fail-mode { on } makes ping fail;
@@ -17,10 +18,15 @@ import {
   RpcException,
   Transport,
 } from '@nestjs/microservices';
-import { FeatureFlags, FlagValue, parseRedisTarget } from '@stayline/coordination';
+import {
+  CoordinationModule,
+  FeatureFlags,
+  FlagValue,
+  Leadership,
+  parseRedisTarget,
+} from '@stayline/coordination';
 import { ObservabilityModule } from '@stayline/observability';
 import { DiscoveryModule } from '../lib/nest/discovery.module';
-import { Leadership } from '../lib/nest/leadership';
 import { fixtureArgs } from './processes';
 
 const args = fixtureArgs();
@@ -76,12 +82,16 @@ class EchoController {
 @Module({
   imports: [
     ObservabilityModule.forRoot({ service: args.service, level: 'warn' }),
+    CoordinationModule.forRoot({
+      service: args.service,
+      redis: parseRedisTarget(args.redis),
+      elections: args.election ? { [args.election]: {} } : undefined,
+    }),
     DiscoveryModule.forRoot({
       service: args.service,
       instanceId: args.id,
       tcpPort: Number(args.tcp),
       redis: parseRedisTarget(args.redis),
-      elections: args.election ? { [args.election]: {} } : undefined,
       lease: args.ttl ? { ttlMs: Number(args.ttl) } : undefined,
     }),
   ],

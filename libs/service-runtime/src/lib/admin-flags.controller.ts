@@ -12,12 +12,12 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import {
+  COORDINATION_BACKEND,
   CoordinationBackend,
   FeatureFlags,
   FLAG_NAME,
   flagValueSchema,
 } from '@stayline/coordination';
-import { COORDINATION_BACKEND } from '@stayline/discovery';
 import { ADMIN_TOKEN, AdminTokenGuard } from './admin-token.guard';
 
 function flagName(name: string): string {

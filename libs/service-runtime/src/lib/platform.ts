@@ -1,5 +1,5 @@
 import { DynamicModule, FactoryProvider } from '@nestjs/common';
-import { connectRedis, FeatureFlags, FlagValue } from '@stayline/coordination';
+import { connectRedis, CoordinationModule, FeatureFlags, FlagValue } from '@stayline/coordination';
 import { DatabaseModule, ReplicaRouterOptions } from '@stayline/database';
 import { DiscoveryModule } from '@stayline/discovery';
 import { OBSERVABILITY_LOGGER, ObservabilityModule } from '@stayline/observability';
@@ -40,6 +40,7 @@ export function platformImports(
   c: PlatformConfig,
   db: Pick<ReplicaRouterOptions, 'entities'> & { flagDefaults?: Record<string, FlagValue> } = {},
 ): DynamicModule[] {
+  const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
   return [
     ObservabilityModule.forRoot({ service: c.SERVICE_NAME, level: c.LOG_LEVEL }),
     DatabaseModule.forRootAsync({
@@ -52,14 +53,12 @@ export function platformImports(
       }),
     }),
     // the router follows the topology the failover agent publishes (docs/patterns/failover.md)
-    TopologyFollowerModule.forRoot({
-      redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME },
-    }),
-    // the registry and the flags/elections/locks each on the backend the config names
-    DiscoveryModule.forRootAsync({
+    TopologyFollowerModule.forRoot({ redis }),
+    // the registry and the flags/elections/locks each on the backend the config names;
+    // coordination first, so that its shutdown (resign, close) runs after discovery has drained
+    CoordinationModule.forRootAsync({
       inject: [OBSERVABILITY_LOGGER],
       useFactory: (logger: Logger) => {
-        const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
         logger.info(
           {
             discovery: c.DISCOVERY_BACKEND ?? 'redis',
@@ -70,18 +69,24 @@ export function platformImports(
         );
         return {
           service: c.SERVICE_NAME,
-          instanceId: c.INSTANCE_ID,
-          version: c.VERSION,
-          host: c.ADVERTISE_HOST ?? c.HOST,
-          httpPort: c.HTTP_PORT,
-          tcpPort: c.TCP_PORT,
-          redis,
-          registry: chosenRegistry(c, redis, logger),
-          coordination: chosenCoordination(c, redis, logger),
+          backend: chosenCoordination(c, redis, logger),
           flagDefaults: db.flagDefaults,
-          drainDelayMs: c.DRAIN_DELAY_MS,
         };
       },
+    }),
+    DiscoveryModule.forRootAsync({
+      inject: [OBSERVABILITY_LOGGER],
+      useFactory: (logger: Logger) => ({
+        service: c.SERVICE_NAME,
+        instanceId: c.INSTANCE_ID,
+        version: c.VERSION,
+        host: c.ADVERTISE_HOST ?? c.HOST,
+        httpPort: c.HTTP_PORT,
+        tcpPort: c.TCP_PORT,
+        redis,
+        registry: chosenRegistry(c, redis, logger),
+        drainDelayMs: c.DRAIN_DELAY_MS,
+      }),
     }),
     AdminModule.forRoot(c.ADMIN_TOKEN),
   ];

@@ -8,31 +8,18 @@ import {
   Optional,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import {
-  CoordinationBackend,
-  CoordinationLogger,
-  delay,
-  FeatureFlags,
-  jittered,
-} from '@stayline/coordination';
+import { CoordinationLogger, delay, jittered } from '@stayline/coordination';
 import { HealthRegistry, healthRegistry } from '@stayline/observability';
 import { describeInstance } from '../instance';
 import { Registration, ServiceRegistry } from '../registry';
 import {
-  COORDINATION_BACKEND,
   DISCOVERY_LOGGER,
   DISCOVERY_OPTIONS,
   DiscoveryModuleOptions,
   SERVICE_REGISTRY,
 } from './discovery.options';
-import {
-  registeredGauge,
-  registerHealth,
-  watchFlags,
-  watchLeadership,
-} from './discovery.telemetry';
+import { registeredGauge, registerHealth } from './discovery.telemetry';
 import { InFlightTracker } from './in-flight.interceptor';
-import { Leadership } from './leadership';
 
 /**
  * The instance's life in the registry (docs/patterns/service-discovery.md):
@@ -53,10 +40,7 @@ export class DiscoveryLifecycle
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: DiscoveryModuleOptions,
     @Inject(SERVICE_REGISTRY) private readonly registry: ServiceRegistry,
-    @Inject(COORDINATION_BACKEND) private readonly coordination: CoordinationBackend,
     @Inject(DISCOVERY_LOGGER) private readonly logger: CoordinationLogger,
-    private readonly flags: FeatureFlags,
-    private readonly leadership: Leadership,
     private readonly tracker: InFlightTracker,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
     @Optional() private readonly health?: HealthRegistry,
@@ -68,18 +52,12 @@ export class DiscoveryLifecycle
   }
 
   onApplicationBootstrap(): void {
-    for (const [name, options] of Object.entries(this.options.elections ?? {})) {
-      this.cleanups.push(watchLeadership(name, this.leadership.election(name, options)));
-    }
-    this.cleanups.push(watchFlags(this.flags));
     this.cleanups.push(
       registerHealth(this.health ?? healthRegistry, {
         service: this.options.service,
         instanceId: () => this.registration?.instance.id,
         registered: () => this.registration !== undefined,
         inFlight: () => this.tracker.inFlight,
-        flags: this.flags,
-        leadership: this.leadership,
       }),
     );
     if (this.options.register === 'manual') return;
@@ -131,14 +109,11 @@ export class DiscoveryLifecycle
         { inFlight: this.tracker.inFlight },
         'drain timed out; closing with requests in flight',
       );
-    await this.leadership.stopAll();
   }
 
   async onApplicationShutdown(): Promise<void> {
     for (const c of this.cleanups.splice(0)) c();
-    await this.flags.stop();
     await this.registry.close();
-    await this.coordination.close();
   }
 
   private async registerUntilDone(): Promise<Registration> {

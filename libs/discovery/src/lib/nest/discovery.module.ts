@@ -1,8 +1,8 @@
 /**
- * The NestJS face of discovery and coordination (docs/patterns/service-discovery.md):
- * registers the app once it listens, deregisters it first on shutdown and
- * drains; provides the registry, feature flags
- * and leadership; reports them to health and metrics.
+ * The NestJS face of discovery (docs/patterns/service-discovery.md): registers
+ * the app once it listens, deregisters it first on shutdown and drains;
+ * provides the registry; reports it to health and metrics. Flags and
+ * leadership come from CoordinationModule (@stayline/coordination).
  *
  * @example
  *   DiscoveryModule.forRootAsync({
@@ -24,37 +24,24 @@ import {
   Provider,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import {
-  CoordinationBackend,
-  CoordinationLogger,
-  FeatureFlags,
-  RedisCoordinationBackend,
-} from '@stayline/coordination';
+import { CoordinationLogger } from '@stayline/coordination';
 import { createLogger, OBSERVABILITY_LOGGER } from '@stayline/observability';
 import { RedisRegistry } from '../redis.registry';
 import { DiscoveryLifecycle } from './discovery.lifecycle';
 import {
-  COORDINATION_BACKEND,
   DISCOVERY_LOGGER,
   DISCOVERY_OPTIONS,
   DiscoveryModuleOptions,
   SERVICE_REGISTRY,
 } from './discovery.options';
 import { InFlightInterceptor, InFlightTracker } from './in-flight.interceptor';
-import { Leadership } from './leadership';
 
 export interface DiscoveryModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   inject?: Array<InjectionToken | OptionalFactoryDependency>;
   useFactory: (...args: never[]) => DiscoveryModuleOptions | Promise<DiscoveryModuleOptions>;
 }
 
-const EXPORTS = [
-  SERVICE_REGISTRY,
-  COORDINATION_BACKEND,
-  FeatureFlags,
-  Leadership,
-  DiscoveryLifecycle,
-];
+const EXPORTS = [SERVICE_REGISTRY, DiscoveryLifecycle];
 
 @Global()
 @Module({})
@@ -94,29 +81,6 @@ export class DiscoveryModule {
           useFactory: (o: DiscoveryModuleOptions, logger: CoordinationLogger) =>
             o.registry ?? new RedisRegistry({ redis: o.redis, logger }),
         },
-        {
-          provide: COORDINATION_BACKEND,
-          inject: [DISCOVERY_OPTIONS, DISCOVERY_LOGGER],
-          useFactory: (o: DiscoveryModuleOptions, logger: CoordinationLogger) =>
-            o.coordination ?? new RedisCoordinationBackend({ redis: o.redis, logger }),
-        },
-        {
-          provide: FeatureFlags,
-          inject: [COORDINATION_BACKEND, DISCOVERY_OPTIONS, DISCOVERY_LOGGER],
-          useFactory: async (
-            backend: CoordinationBackend,
-            o: DiscoveryModuleOptions,
-            logger: CoordinationLogger,
-          ) => {
-            const flags = new FeatureFlags(backend.flagStore(), {
-              defaults: o.flagDefaults,
-              logger,
-            });
-            await flags.start();
-            return flags;
-          },
-        },
-        Leadership,
         InFlightTracker,
         DiscoveryLifecycle,
         { provide: APP_INTERCEPTOR, useClass: InFlightInterceptor },

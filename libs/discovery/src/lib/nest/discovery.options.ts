@@ -1,9 +1,4 @@
-import {
-  CoordinationBackend,
-  FlagValue,
-  LeaderElectionOptions,
-  RedisTarget,
-} from '@stayline/coordination';
+import { RedisTarget } from '@stayline/coordination';
 import { LeaseOptions, ServiceRegistry } from '../registry';
 
 /** Options of DiscoveryModule.forRoot / forRootAsync. See docs/patterns/service-discovery.md. */
@@ -34,19 +29,11 @@ export interface DiscoveryModuleOptions {
   drainDelayMs?: number;
   /** Wait at most this long for requests in flight before Nest closes the servers. Default 10000 ms. */
   drainTimeoutMs?: number;
-  /** Flag values used until the store answers. */
-  flagDefaults?: Record<string, FlagValue>;
-  /** Elections this instance campaigns in from bootstrap on (more with `Leadership.election()`). */
-  elections?: Record<string, LeaderElectionOptions>;
-  /** Replace the Redis registry (an etcd one, later). */
+  /** Replace the Redis registry (an etcd one, see chosenRegistry in @stayline/service-runtime). */
   registry?: ServiceRegistry;
-  /** Replace the Redis coordination backend (an etcd one, later). */
-  coordination?: CoordinationBackend;
 }
 
 export const DISCOVERY_OPTIONS = Symbol('DISCOVERY_OPTIONS');
 /** The ServiceRegistry (inject with `@Inject(SERVICE_REGISTRY)`). */
 export const SERVICE_REGISTRY = Symbol('SERVICE_REGISTRY');
-/** The CoordinationBackend (inject with `@Inject(COORDINATION_BACKEND)`). */
-export const COORDINATION_BACKEND = Symbol('COORDINATION_BACKEND');
 export const DISCOVERY_LOGGER = Symbol('DISCOVERY_LOGGER');

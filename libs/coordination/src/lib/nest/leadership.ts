@@ -1,11 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  CoordinationBackend,
-  ElectionState,
-  LeaderElection,
-  LeaderElectionOptions,
-} from '@stayline/coordination';
-import { COORDINATION_BACKEND } from './discovery.options';
+import { CoordinationBackend } from '../coordination-backend';
+import { ElectionState, LeaderElection } from '../election/leader-election';
+import { LeaderElectionOptions } from '../election/lease-election.base';
+import { COORDINATION_BACKEND } from './coordination.options';
 
 /**
  * The elections this instance campaigns in, by name (docs/patterns/coordinator.md).

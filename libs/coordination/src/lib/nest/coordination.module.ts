@@ -1,0 +1,110 @@
+/**
+ * The NestJS face of coordination (docs/patterns/coordinator.md): provides the
+ * coordination backend, feature flags (loaded before the app starts) and
+ * leadership; reports them to health and metrics; resigns and closes on
+ * shutdown. Import it before DiscoveryModule (see CoordinationLifecycle).
+ *
+ * @example
+ *   CoordinationModule.forRootAsync({
+ *     inject: [OBSERVABILITY_LOGGER],
+ *     useFactory: (logger: Logger) => ({
+ *       service: 'reservation',
+ *       backend: createCoordinationBackend('etcd', { redis, etcd }, logger),
+ *       elections: { 'reservation.background-workers': {} },
+ *     }),
+ *   })
+ *   // then: constructor(private readonly leadership: Leadership, private readonly flags: FeatureFlags)
+ */
+import {
+  DynamicModule,
+  FactoryProvider,
+  Global,
+  InjectionToken,
+  Module,
+  ModuleMetadata,
+  OptionalFactoryDependency,
+  Provider,
+} from '@nestjs/common';
+import { createLogger, OBSERVABILITY_LOGGER } from '@stayline/observability';
+import { CoordinationBackend } from '../coordination-backend';
+import { FeatureFlags } from '../flags/feature-flags';
+import { CoordinationLogger } from '../logger';
+import { RedisCoordinationBackend } from '../redis.coordination-backend';
+import { CoordinationLifecycle } from './coordination.lifecycle';
+import {
+  COORDINATION_BACKEND,
+  COORDINATION_LOGGER,
+  COORDINATION_OPTIONS,
+  CoordinationModuleOptions,
+} from './coordination.options';
+import { Leadership } from './leadership';
+
+export interface CoordinationModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  useFactory: (...args: never[]) => CoordinationModuleOptions | Promise<CoordinationModuleOptions>;
+}
+
+@Global()
+@Module({})
+export class CoordinationModule {
+  static forRoot(options: CoordinationModuleOptions): DynamicModule {
+    return CoordinationModule.build({ provide: COORDINATION_OPTIONS, useValue: options }, []);
+  }
+
+  static forRootAsync(options: CoordinationModuleAsyncOptions): DynamicModule {
+    const provider: FactoryProvider = {
+      provide: COORDINATION_OPTIONS,
+      useFactory: options.useFactory,
+      inject: options.inject ?? [],
+    };
+    return CoordinationModule.build(provider, options.imports ?? []);
+  }
+
+  private static build(
+    optionsProvider: Provider,
+    imports: NonNullable<ModuleMetadata['imports']>,
+  ): DynamicModule {
+    return {
+      module: CoordinationModule,
+      global: true,
+      imports,
+      providers: [
+        optionsProvider,
+        {
+          provide: COORDINATION_LOGGER,
+          inject: [COORDINATION_OPTIONS, { token: OBSERVABILITY_LOGGER, optional: true }],
+          useFactory: (o: CoordinationModuleOptions, logger?: CoordinationLogger) =>
+            logger ?? createLogger({ service: o.service }),
+        },
+        {
+          provide: COORDINATION_BACKEND,
+          inject: [COORDINATION_OPTIONS, COORDINATION_LOGGER],
+          useFactory: (o: CoordinationModuleOptions, logger: CoordinationLogger) => {
+            if (o.backend) return o.backend;
+            if (!o.redis) throw new Error('CoordinationModule needs a backend or a redis target');
+            return new RedisCoordinationBackend({ redis: o.redis, logger });
+          },
+        },
+        {
+          provide: FeatureFlags,
+          inject: [COORDINATION_BACKEND, COORDINATION_OPTIONS, COORDINATION_LOGGER],
+          useFactory: async (
+            backend: CoordinationBackend,
+            o: CoordinationModuleOptions,
+            logger: CoordinationLogger,
+          ) => {
+            const flags = new FeatureFlags(backend.flagStore(), {
+              defaults: o.flagDefaults,
+              logger,
+            });
+            await flags.start();
+            return flags;
+          },
+        },
+        Leadership,
+        CoordinationLifecycle,
+      ],
+      exports: [COORDINATION_BACKEND, FeatureFlags, Leadership],
+    };
+  }
+}
