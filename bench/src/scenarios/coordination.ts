@@ -9,6 +9,7 @@
  *   node scripts/run.cjs bench/src/scenarios/coordination.ts
  */
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connectRedis,
   FeatureFlags,
@@ -17,21 +18,15 @@ import {
   RedisCoordinationBackend,
   RedisTarget,
 } from '@stayline/coordination';
-import { Stack, startStack } from '@stayline/stack-kit';
+import { Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { Figure, round, summarize, runWhenMain } from '../figure';
 
 const CANDIDATE = path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts');
 const ELECTION = 'bench-leader';
 const WATCHERS = 5;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const until = (what: string, check: () => boolean, timeoutMs = 20_000) =>
+  waitFor(what, check, { timeoutMs, intervalMs: 5 });
 
 async function flagPropagation(target: RedisTarget): Promise<number[]> {
   const backends = Array.from(

@@ -13,6 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CoordinationBackend,
   EtcdCoordinationBackend,
@@ -27,21 +28,15 @@ import {
   RedisRegistry,
   ServiceRegistry,
 } from '@stayline/discovery';
-import { Stack, startStack } from '@stayline/stack-kit';
+import { Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { Figure, round, summarize, runWhenMain } from '../figure';
 
 /** One candidate process of an election, on either backend (`--redis <url>` or `--etcd <urls>`). */
 const CANDIDATE = path.resolve(__dirname, '../../../libs/coordination/src/testing/candidate.ts');
 type Kind = 'redis' | 'etcd';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const until = (what: string, check: () => boolean, timeoutMs = 20_000) =>
+  waitFor(what, check, { timeoutMs, intervalMs: 5 });
 
 async function locks(open: () => CoordinationBackend): Promise<number[]> {
   const backend = open();

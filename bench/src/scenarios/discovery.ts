@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatRedisTarget, RedisTarget } from '@stayline/coordination';
 import {
   Balancer,
@@ -25,12 +26,11 @@ import {
   RedisRegistry,
   StrategyName,
 } from '@stayline/discovery';
-import { freePorts, Stack, startStack } from '@stayline/stack-kit';
+import { freePorts, Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { Figure, round, summarize, runWhenMain } from '../figure';
 
 const FIXTURES = path.resolve(__dirname, '../../../libs/discovery/src/testing');
 const WATCHERS = 5;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Milliseconds on a clock every process of this machine shares. */
 const now = () => performance.timeOrigin + performance.now();
 
@@ -73,13 +73,8 @@ async function watchers(target: RedisTarget, service: string) {
   };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = (what: string, check: () => boolean, timeoutMs = 30_000) =>
+  waitFor(what, check, { timeoutMs, intervalMs: 10 });
 
 /** Instance processes registered as `service`, once every watcher lists them. */
 async function startRegistrants(

@@ -5,7 +5,8 @@
  * client-side balancer charges on the other payment instance), none is charged
  * twice; `docker start` and each takes traffic again.
  */
-import { HttpClient, sleep, waitFor } from '@stayline/stack-kit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HttpClient, waitFor } from '@stayline/stack-kit';
 import { acknowledged, chargesOf, mariadbPrimary } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';

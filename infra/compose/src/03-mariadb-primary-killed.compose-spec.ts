@@ -5,7 +5,8 @@
  * first booking lands on the new primary within 5 s of the kill, and the old
  * primary, started again (`docker start`), rejoins as a replica by itself.
  */
-import { sleep, waitFor } from '@stayline/stack-kit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '@stayline/stack-kit';
 import {
   acknowledged,
   MARIADB_NODES,

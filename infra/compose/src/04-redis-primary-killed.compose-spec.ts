@@ -4,7 +4,8 @@
  * bookings keep being accepted; the old primary, started again, is turned into
  * a replica of the new one by the Sentinels.
  */
-import { sleep, waitFor } from '@stayline/stack-kit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '@stayline/stack-kit';
 import { redisPrimary, sentinelMasterIp } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';

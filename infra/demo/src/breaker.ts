@@ -14,6 +14,7 @@
  * hangs (a 5 s latency flag, the seed's lab): bookings get a fast 503 with
  * Retry-After instead of waiting, and are confirmed again once it recovers.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RecommendationPatterns } from '@stayline/contracts';
 import { StaticResolver } from '@stayline/discovery';
 import { BreakerState } from '@stayline/resilience';
@@ -21,16 +22,7 @@ import { Component } from '@stayline/stack-kit';
 import { createLogger } from '@stayline/observability';
 import { DependencyClient } from '@stayline/service-runtime';
 import { latency, Load, Sample } from '@stayline/fault-kit';
-import {
-  clearFlag,
-  Demo,
-  followLogs,
-  formatClock,
-  instancesOf,
-  runDemo,
-  setFlag,
-  sleep,
-} from './index';
+import { clearFlag, Demo, followLogs, formatClock, instancesOf, runDemo, setFlag } from './index';
 import { Bookings } from './lib/bookings';
 import { timedLine } from './lib/instance-log';
 import { scrapeMetric } from './lib/metrics';

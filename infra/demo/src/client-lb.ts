@@ -10,9 +10,10 @@
  * header `X-Instance-Id` says which caller (strategy) served each booking. Which
  * payment instance charged it is read from the payment instances' own logs.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { waitForGatewayUpstreams } from '@stayline/stack-kit';
 import { latency, Sample } from '@stayline/fault-kit';
-import { clearFlag, instancesOf, runDemo, setFlag, sleep } from './index';
+import { clearFlag, instancesOf, runDemo, setFlag } from './index';
 import { restartWithEnv } from './lib/admin';
 import { Bookings, reservationIdOf } from './lib/bookings';
 import { chargedReservations } from './lib/instance-log';

@@ -13,6 +13,7 @@
  * changes, as the best DNS automation would): the list never learns, DNS only
  * after its TTL, the registry at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PaymentPatterns } from '@stayline/contracts';
 import { DnsResolver, InstanceChange, StaticResolver } from '@stayline/discovery';
 import { Logger } from '@nestjs/common';
@@ -26,7 +27,7 @@ import {
   startService,
 } from '@stayline/stack-kit';
 import { Load } from '@stayline/fault-kit';
-import { instancesOf, runDemo, sleep } from './index';
+import { instancesOf, runDemo } from './index';
 import { removeInstance } from './lib/admin';
 import { Bookings } from './lib/bookings';
 import { chargedReservations, instanceLog } from './lib/instance-log';

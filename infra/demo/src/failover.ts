@@ -11,6 +11,7 @@
  * way as the fault tests, `npm run chaos` and the bench (lib/failover-rounds.ts).
  * Starts the failover agents first if none run (STAYLINE_AGENT_PORTS).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   agentHealth,
   ensureFailoverAgents,
@@ -29,7 +30,7 @@ import {
   RedisWriteStream,
   WriteStream,
 } from '@stayline/fault-kit';
-import { databaseOf, Demo, followLogs, parseLogLine, runDemo, sleep } from './index';
+import { databaseOf, Demo, followLogs, parseLogLine, runDemo } from './index';
 
 /** Agent log lines worth showing: detection, decision, steps, outcome. */
 const AGENT_LINES =

@@ -12,6 +12,7 @@
  * 3. the same flag as a kill switch under a listing load through the gateway:
  *    every reservation instance switches to the fallback ranking, then back.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { inRollout } from '@stayline/coordination';
 import { latency, Load, percentile, Sample } from '@stayline/fault-kit';
 import {
@@ -23,7 +24,6 @@ import {
   parseLogLine,
   runDemo,
   setFlag,
-  sleep,
   whenApplied,
 } from './index';
 

@@ -7,9 +7,10 @@
  * until the gateway stopped routing to the dead one, and how long until the
  * restarted one got traffic again.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gatewayUpstreams } from '@stayline/stack-kit';
 import { Load, latency } from '@stayline/fault-kit';
-import { instancesOf, runDemo, sleep } from './index';
+import { instancesOf, runDemo } from './index';
 
 const SERVICE = 'reservation';
 

@@ -12,10 +12,11 @@
  *    `FencedResource` on the agents' etcd: the check every guarded action makes).
  * Every agent's /health is sampled throughout: never two leaders at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdCoordinationBackend } from '@stayline/coordination';
 import type { AgentHealth } from '@stayline/contracts';
 import { agentHealth, Component, isAlive, publishedTopology } from '@stayline/stack-kit';
-import { Demo, followLogs, parseLogLine, runDemo, sleep } from './index';
+import { Demo, followLogs, parseLogLine, runDemo } from './index';
 
 /** What the demo reads of an agent's /health (AgentHealth and the election token). */
 type AgentView = AgentHealth & { token?: number };

@@ -14,6 +14,7 @@
  * - the SQL thread started again: the replica catches up and rejoins reads by
  *   itself.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   adminConnection,
   Component,
@@ -22,7 +23,7 @@ import {
   Stack,
 } from '@stayline/stack-kit';
 import { latency, Load, percentile, WriteStream } from '@stayline/fault-kit';
-import { databaseOf, Demo, flagInstances, replicaReads, runDemo, sleep } from './index';
+import { databaseOf, Demo, flagInstances, replicaReads, runDemo } from './index';
 
 /** SQL on one MariaDB node, as its administrator. */
 async function onNode<T>(

@@ -30,7 +30,8 @@ export {
   type ProcessSpec,
   type FaultSignal,
 } from './lib/process';
-export { freePorts, isPortOpen, isPortFree, waitFor, sleep } from './lib/ports';
+export { freePorts, isPortOpen, isPortFree } from './lib/ports';
+export * from './lib/wait';
 export {
   SENTINEL_MASTER_NAME,
   SENTINEL_QUORUM,

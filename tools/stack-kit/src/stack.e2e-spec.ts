@@ -218,7 +218,8 @@ describe('stack lifecycle', () => {
     const script = path.join(stateDir, 'start.ts');
     fs.writeFileSync(
       script,
-      `import { startStack } from '@stayline/stack-kit';\n` +
+      `import { startStack } from '@stayline/stack-kit';
+\n` +
         `startStack({ stateDir: ${JSON.stringify(path.join(stateDir, 'stack'))}, replicas: 1, sentinel: false, nginx: true })` +
         `.then(() => console.log('READY'));\nsetInterval(() => undefined, 1000);\n`,
     );

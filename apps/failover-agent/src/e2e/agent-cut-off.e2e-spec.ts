@@ -5,7 +5,8 @@
  * threads stay connected, so the primary is healthy and must not be failed over.
  */
 import net from 'node:net';
-import { freePorts, sleep } from '@stayline/stack-kit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePorts } from '@stayline/stack-kit';
 import { waitForAgent, writableNodes } from '../testing/nodes';
 import { useAgentCluster } from '../testing/agent-cluster';
 

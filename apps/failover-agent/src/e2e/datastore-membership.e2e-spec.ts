@@ -5,8 +5,9 @@
  * registered and published, and a router that follows the topology reads from
  * it without a restart.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisRegistry, ServiceInstance, InstanceChange } from '@stayline/discovery';
-import { addReplicaToCluster, leaderAgent, sleep, waitFor } from '@stayline/stack-kit';
+import { addReplicaToCluster, leaderAgent, waitFor } from '@stayline/stack-kit';
 import { waitForAgent } from '../testing/nodes';
 import { useAgentCluster } from '../testing/agent-cluster';
 

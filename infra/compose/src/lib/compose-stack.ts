@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { sleep } from '@stayline/stack-kit';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../../..');
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');

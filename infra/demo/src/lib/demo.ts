@@ -20,6 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Stack } from '@stayline/stack-kit';
 
 const ROOT = path.resolve(__dirname, '../../../..');
@@ -231,8 +232,6 @@ export function formatTable(figures: DemoFigure[]): string {
     )
     .join('\n');
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;

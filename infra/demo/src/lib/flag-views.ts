@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Component, Stack } from '@stayline/stack-kit';
-import { ADMIN_TOKEN, sleep } from './demo';
+import { ADMIN_TOKEN } from './demo';
 import { FlagBody, instancesOf } from './admin';
 
 /** What `GET /admin/flags` answers: the instance's local copy, the one its code reads. */

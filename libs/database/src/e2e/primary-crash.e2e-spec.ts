@@ -1,4 +1,4 @@
-import { sleep } from '@stayline/stack-kit';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from 'mysql2/promise';
 import { ReplicaHealth, RetryableWriteError } from '../index';
 import {

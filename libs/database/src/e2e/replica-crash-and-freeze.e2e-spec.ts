@@ -1,4 +1,5 @@
-import { sleep, Stack } from '@stayline/stack-kit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Stack } from '@stayline/stack-kit';
 import { ReplicaHealth, ReplicaRouter } from '../index';
 import { Cluster, readLoad, startCluster, waitForHealth } from '../testing/cluster';
 

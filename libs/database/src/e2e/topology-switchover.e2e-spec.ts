@@ -1,4 +1,5 @@
-import { sleep, waitFor } from '@stayline/stack-kit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '@stayline/stack-kit';
 import { QueryTimeoutError, RetryableWriteError, StaleTopologyError } from '../index';
 import {
   binlogPosition,

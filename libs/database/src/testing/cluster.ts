@@ -27,7 +27,7 @@ export function waitForHealth(
   replica: string,
   health: ReplicaHealth,
   timeoutMs = 10_000,
-): Promise<void> {
+): Promise<number> {
   return waitFor(
     `${replica} to be ${health}`,
     async () => router.status().replicas.find((r) => r.name === replica)?.state?.health === health,

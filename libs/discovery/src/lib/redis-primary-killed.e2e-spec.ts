@@ -11,8 +11,14 @@ import {
   inRollout,
   RedisCoordinationBackend,
 } from '@stayline/coordination';
-import { freePorts, redisCommand, sentinelMaster, Stack, startStack } from '@stayline/stack-kit';
-import { eventually } from '../testing/eventually';
+import {
+  eventually,
+  freePorts,
+  redisCommand,
+  sentinelMaster,
+  Stack,
+  startStack,
+} from '@stayline/stack-kit';
 import { sentinelTarget, startFixture } from '../testing/processes';
 import { WatchRecorder } from '../testing/resolver-contract';
 import { BalancedTcpClient } from './clients/balanced-tcp.client';
@@ -124,7 +130,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
     'Sentinel to promote the replica',
     () => sentinelMaster(stack.redis.sentinels[0]),
     (m) => m.port !== old.port,
-    20_000,
+    { timeoutMs: 20_000 },
   );
   const failoverMs = Date.now() - killedAt;
 
@@ -158,7 +164,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
     'the instances to re-register',
     () => fresh.list('fo'),
     (l) => l.length === 2,
-    FIXTURE_TTL_MS,
+    { timeoutMs: FIXTURE_TTL_MS },
   );
   expect(performance.now() - wipedAt).toBeLessThan(FIXTURE_TTL_MS / 3 + 500); // one renewal period (+ slack)
 
@@ -187,7 +193,7 @@ it('recovers the registry by itself and keeps acknowledged flags when the Redis 
         () => false,
       ),
     (ok) => ok,
-    10_000,
+    { timeoutMs: 10_000 },
   );
   await flagApplied(flag.percentage(60));
   const t0 = performance.now();

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import http from 'node:http';
+import { httpJson } from '@stayline/stack-kit';
 
 // A real callee: answers `GET /?status=&delay=` with its name and count (every call with
 // CALLEE_STATUS when set), `GET /stats` with the count.
@@ -107,18 +107,8 @@ export class HttpStatusError extends Error {
 }
 
 /** GETs JSON from `url` on a fresh connection, rejecting on a non-2xx status or when `signal` aborts. */
-export function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const req = http.get(url, { agent: false, signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status > 299) reject(new HttpStatusError(status));
-        else resolve(JSON.parse(Buffer.concat(chunks).toString()) as T);
-      });
-    });
-    req.on('error', reject);
-  });
+export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+  const reply = await httpJson(url, { signal, timeoutMs: 60_000 });
+  if (reply.status < 200 || reply.status > 299) throw new HttpStatusError(reply.status);
+  return reply.body as T;
 }

@@ -9,6 +9,7 @@
  *   every WAIT-acknowledged write checked on the new primary; the old node back
  *   as a replica.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FailoverReport } from '@stayline/contracts';
 import {
   agentHealth,
@@ -20,7 +21,6 @@ import {
   rejoinAsReplica,
   SENTINEL_FAILOVER_TIMEOUT_MS,
   sentinelMaster,
-  sleep,
   Stack,
   waitFor,
 } from '@stayline/stack-kit';

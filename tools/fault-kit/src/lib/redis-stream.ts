@@ -4,8 +4,9 @@
  * replica acknowledged (`WAIT 1`): only the latter are promised to survive a
  * Sentinel failover.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connectRedis } from '@stayline/coordination';
-import { redisCommand, sleep, Stack, waitFor } from '@stayline/stack-kit';
+import { redisCommand, Stack, waitFor } from '@stayline/stack-kit';
 import type Redis from 'ioredis';
 
 /** One write: key, when sent, when the primary accepted it, whether a replica acknowledged it. */

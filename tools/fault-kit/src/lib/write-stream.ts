@@ -5,13 +5,14 @@
  * demos and the bench check them against every node after a failover; it lives
  * in the demo kit so that infra and the apps' tests can share it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   RedisTopologySource,
   ReplicaRouter,
   RetryableWriteError,
   StaleTopologyError,
 } from '@stayline/database';
-import { adminConnection, sleep, Stack, waitFor } from '@stayline/stack-kit';
+import { adminConnection, Stack, waitFor } from '@stayline/stack-kit';
 import { pino } from 'pino';
 
 /** One acknowledged write: its id, when it was sent and when its commit returned (ms, performance.now). */

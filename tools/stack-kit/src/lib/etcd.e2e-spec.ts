@@ -1,7 +1,7 @@
 import fs from 'node:fs';
+import { waitFor } from './wait';
 import { ComponentStatus } from './status';
 import { Stack, startStack } from './stack';
-import { waitFor } from './ports';
 
 jest.setTimeout(90_000);
 

@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { waitFor } from './wait';
 import { which } from './binaries';
 import { httpJson } from './http-json';
-import { waitFor } from './ports';
 import { ProcessSpec } from './process';
 import { Component } from './state';
 

@@ -7,12 +7,13 @@
  * launcher, so it cannot depend on them.)
  */
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TOPOLOGY_KEY, type AgentHealth, type Topology } from '@stayline/contracts';
+import { waitFor } from './wait';
 import { addReplica, AddReplicaOptions, cloneReplica, pickSourceReplica } from './add-replica';
 import { adminConnection } from './mariadb';
 import { isAlive } from './process';
 import { startService } from './services';
-import { sleep, waitFor } from './ports';
 import { redisCommand, sentinelMaster } from './redis';
 import type { Stack } from './stack';
 import { Component, STATE_FILE } from './state';

@@ -9,16 +9,16 @@ export interface JsonReply {
 /**
  * One request on its own connection (no keep-alive pool to leave open in a
  * probe or a CLI), its answer parsed as JSON when it is JSON. Rejects on a
- * connection error or when no answer came within `timeoutMs`.
+ * connection error, when no answer came within `timeoutMs`, or when `signal` aborts.
  */
 export function httpJson(
   url: string,
-  o: { method?: 'GET' | 'POST'; body?: string; timeoutMs?: number } = {},
+  o: { method?: 'GET' | 'POST'; body?: string; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<JsonReply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
-      { method: o.method ?? 'GET', timeout: o.timeoutMs ?? 1_500, agent: false },
+      { method: o.method ?? 'GET', timeout: o.timeoutMs ?? 1_500, agent: false, signal: o.signal },
       (res) => {
         let data = '';
         res.setEncoding('utf8').on('data', (d: string) => (data += d));

@@ -2,11 +2,12 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
+import { waitFor } from './wait';
 import { which } from './binaries';
 import { SERVICE_DATABASES, StackCredentials } from './credentials';
 import { ProcessSpec } from './process';
-import { sleep, waitFor } from './ports';
 
 /**
  * MariaDB primary + replicas as plain processes: GTID replication, semi-synchronous

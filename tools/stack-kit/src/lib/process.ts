@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { isPortOpen, sleep, waitFor } from './ports';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from './wait';
+import { isPortOpen } from './ports';
 
 /** How to start one process of the stack; kept in the state file so any later command can restart it. */
 export interface ProcessSpec {

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { waitFor } from './wait';
 import { which } from './binaries';
 import { ProcessSpec } from './process';
-import { waitFor } from './ports';
 
 /**
  * Redis primary + replica watched by three Sentinels (quorum 2, down-after 1 s):

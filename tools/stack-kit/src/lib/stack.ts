@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { waitFor } from './wait';
 import { credentialsFromEnv, StackCredentials } from './credentials';
 import {
   attachReplica,
@@ -22,7 +23,7 @@ import {
   removeEtcdData,
   waitEtcdCluster,
 } from './etcd';
-import { freePorts, isPortOpen, waitFor } from './ports';
+import { freePorts, isPortOpen } from './ports';
 import { FaultSignal, isAlive, signal, spawnDetached, stopProcess, tail } from './process';
 import {
   redisSpec,

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { waitFor } from './wait';
 import { which } from './binaries';
 import { startDashboard } from './dashboard';
 import { httpJson } from './http-json';
-import { freePorts, waitFor } from './ports';
+import { freePorts } from './ports';
 import { isAlive, tail } from './process';
 import { etcdEnv, pinnedSettings, startService } from './services';
 import { Component } from './state';

@@ -1,6 +1,5 @@
 import { formatRedisTarget } from '@stayline/coordination';
-import { freePorts, Stack, startStack } from '@stayline/stack-kit';
-import { eventually } from '../../testing/eventually';
+import { freePorts, Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { sentinelTarget, startFixture } from '../../testing/processes';
 import { RedisRegistry } from '../redis.registry';
 import { BalancedHttpClient } from './balanced-http.client';
@@ -39,8 +38,8 @@ async function tcpClient(
 }
 
 /** Waits until `check()` is true. */
-const until = (what: string, check: () => boolean, timeoutMs?: number) =>
-  eventually(what, check, (ok) => ok, timeoutMs);
+const until = (what: string, check: () => boolean, timeoutMs = 10_000) =>
+  waitFor(what, check, { timeoutMs, intervalMs: 20 });
 
 function tally(ids: string[]): Record<string, number> {
   return ids.reduce<Record<string, number>>(

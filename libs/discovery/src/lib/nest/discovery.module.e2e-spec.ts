@@ -4,8 +4,7 @@ import {
   formatRedisTarget,
   RedisCoordinationBackend,
 } from '@stayline/coordination';
-import { freePorts, isAlive, isPortOpen, Stack, startStack } from '@stayline/launcher';
-import { eventually } from '../../testing/eventually';
+import { eventually, freePorts, isAlive, isPortOpen, Stack, startStack } from '@stayline/stack-kit';
 import { sentinelTarget, startFixture } from '../../testing/processes';
 import { WatchRecorder } from '../../testing/resolver-contract';
 import { BalancedTcpClient } from '../clients/balanced-tcp.client';
@@ -129,7 +128,7 @@ describe('DiscoveryModule in a real NestJS hybrid service', () => {
       'the new value in the instance',
       () => client.send<{ value: unknown }>('flag', { name: 'payment.latencyMs' }),
       (r) => JSON.stringify(r.value) === JSON.stringify({ kind: 'number', value: 250 }),
-      2_000,
+      { timeoutMs: 2_000 },
     );
     expect(seen.value).toEqual({ kind: 'number', value: 250 });
     await writer.stop();
