@@ -17,7 +17,7 @@ describe('npm run build', () => {
     const built = await run(process.execPath, [path.join(root, 'scripts/build.cjs'), out]);
     expect(built.stdout).toMatch(/compiled \d+ files/);
     expect(fs.existsSync(path.join(out, 'infra/launcher/src/cluster-init.js'))).toBe(true);
-    expect(fs.existsSync(path.join(out, 'infra/nginx/nginx.conf.template'))).toBe(true);
+    expect(fs.existsSync(path.join(out, 'libs/gateway/src/nginx.conf.template'))).toBe(true);
     const emptyState = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-build-state-'));
     const status = await run(
       process.execPath,

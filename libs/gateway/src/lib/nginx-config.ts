@@ -49,7 +49,7 @@ function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): s
   ].join('\n');
 }
 
-/** Renders the gateway config from infra/nginx/nginx.conf.template. */
+/** Renders the gateway config from the template beside this library (`src/nginx.conf.template`). */
 export function renderNginxConfig(o: NginxOptions): string {
   const services = gatewayServices();
   const upstreams = services.map((s) => upstreamBlock(s, o.upstreams?.[s] ?? [], o)).join('\n\n');
