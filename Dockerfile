@@ -65,6 +65,7 @@ COPY tsconfig.base.json ./
 COPY scripts/build.cjs ./scripts/
 COPY apps ./apps
 COPY libs ./libs
+COPY tools ./tools
 COPY infra ./infra
 RUN node scripts/build.cjs
 

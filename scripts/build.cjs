@@ -37,6 +37,7 @@ function sources(dir) {
 }
 
 const files = ['apps', 'libs', 'tools', 'infra']
+  .filter((top) => fs.existsSync(path.join(root, top)))
   .flatMap((top) => fs.readdirSync(path.join(root, top)).map((d) => path.join(root, top, d, 'src')))
   .flatMap(sources);
 let n = 0;
