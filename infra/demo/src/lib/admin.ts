@@ -1,4 +1,4 @@
-import { Component, Stack } from '@stayline/stack-kit';
+import { Component, httpJson, Stack } from '@stayline/stack-kit';
 import { ADMIN_TOKEN } from './demo';
 
 /** A flag's value as the admin API takes it (libs/service-runtime admin-flags.controller.ts). */
@@ -72,17 +72,12 @@ async function adminFlags(
   // any instance will do: the flag lives in the coordinator, not in the instance
   for (const c of instancesOf(stack).filter((x) => x.meta?.service !== 'dashboard')) {
     try {
-      const res = await fetch(
+      const res = await httpJson(
         `http://${c.host}:${c.port}/admin/flags/${encodeURIComponent(name)}`,
-        {
-          method,
-          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-          body: body ? JSON.stringify(body) : undefined,
-          signal: AbortSignal.timeout(3_000),
-        },
+        { method, body, token: ADMIN_TOKEN, timeoutMs: 3_000 },
       );
-      if (res.ok) return;
-      errors.push(`${c.name}: ${res.status} ${await res.text()}`);
+      if (res.status >= 200 && res.status < 300) return;
+      errors.push(`${c.name}: ${res.status} ${JSON.stringify(res.body)}`);
     } catch (err) {
       errors.push(`${c.name}: ${(err as Error).message}`);
     }

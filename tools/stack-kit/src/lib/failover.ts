@@ -12,6 +12,7 @@ import { TOPOLOGY_KEY, type AgentHealth, type Topology } from '@stayline/contrac
 import { waitFor } from './wait';
 import { addReplica, AddReplicaOptions, cloneReplica, pickSourceReplica } from './add-replica';
 import { adminConnection } from './mariadb';
+import { httpJson } from './http-json';
 import { isAlive } from './process';
 import { startService } from './services';
 import { redisCommand, sentinelMaster } from './redis';
@@ -115,7 +116,7 @@ export function startAgent(
 
 export async function agentHealth(stack: Stack, name: string): Promise<AgentHealth> {
   const c = stack.component(name);
-  const res = await request('GET', `http://${c.host}:${c.port}/health`);
+  const res = await httpJson(`http://${c.host}:${c.port}/health`, { timeoutMs: 15_000 });
   return res.body as AgentHealth;
 }
 
@@ -137,7 +138,12 @@ export async function agentAdmin(
   token = process.env.ADMIN_TOKEN ?? 'dev-only-admin-token',
 ): Promise<{ status: number; body: unknown }> {
   const c = stack.component(name);
-  return request('POST', `http://${c.host}:${c.port}/admin/${route}`, body, token);
+  return httpJson(`http://${c.host}:${c.port}/admin/${route}`, {
+    method: 'POST',
+    body,
+    token,
+    timeoutMs: 15_000,
+  });
 }
 
 /** The topology the agents published now (read from the Redis primary Sentinel names). */
@@ -283,27 +289,4 @@ async function diverged(
     }
   }
   return undefined;
-}
-
-async function request(
-  method: 'GET' | 'POST',
-  url: string,
-  body?: unknown,
-  token?: string,
-): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, {
-    method,
-    signal: AbortSignal.timeout(15_000),
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  try {
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  } catch {
-    return { status: res.status, body: text };
-  }
 }
