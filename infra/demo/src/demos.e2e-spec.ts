@@ -79,12 +79,15 @@ describe('npm run demo:<pattern> -- --quick, on one whole stack', () => {
   it.each(DEMOS)('demo:%s heals and prints its table', async (name) => {
     const ran = await runDemo(stack, name);
     stack.reload();
-    // the demo's own timeline and table, in the test log of a failed run
-    if (ran.code !== 0) console.log(`demo:${name} output:\n${ran.output}`);
-    expect(ran.report).toBeDefined();
     const failed = ran.report?.checks
       .filter((c) => !c.ok)
       .map((c) => `${c.what}: ${c.detail ?? ''}`);
+    // the failed checks first (a long log may be cut), then the demo's own timeline and table
+    if (ran.code !== 0)
+      console.log(
+        `demo:${name} failed: ${JSON.stringify(failed ?? 'no report')}\noutput:\n${ran.output}`,
+      );
+    expect(ran.report).toBeDefined();
     expect(failed).toEqual([]);
     expect(ran.report?.checks.length).toBeGreaterThan(0);
     expect(ran.report?.figures.length).toBeGreaterThan(0);
