@@ -8,11 +8,11 @@
  * `election.token` (which checks the local deadline): a leader that acts
  * before it learns it lost, to show the resource refusing it.
  */
-import { CoordinationBackend } from '../lib/coordination-backend';
+import { CoordinationBackend } from '../lib/backend/coordination-backend';
 import { parseEtcdEndpoints } from '../lib/etcd/etcd-target';
-import { EtcdCoordinationBackend } from '../lib/etcd/etcd.coordination-backend';
+import { EtcdCoordinationBackend } from '../lib/backend/etcd.coordination-backend';
 import { parseRedisTarget } from '../lib/redis/redis-target';
-import { RedisCoordinationBackend } from '../lib/redis.coordination-backend';
+import { RedisCoordinationBackend } from '../lib/backend/redis.coordination-backend';
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => argv[argv.indexOf(`--${name}`) + 1];

@@ -4,7 +4,7 @@
  * `open()` returns a new, independent client (its own connections), as another
  * process would have.
  */
-import { CoordinationBackend } from '../lib/coordination-backend';
+import { CoordinationBackend } from '../lib/backend/coordination-backend';
 import { ElectionStatus, LeaderElection } from '../lib/election/leader-election';
 import { FeatureFlags } from '../lib/flags/feature-flags';
 import { flag } from '../lib/flags/flag-value';

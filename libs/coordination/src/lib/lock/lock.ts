@@ -1,3 +1,5 @@
+import { Clock } from '../timers';
+
 /**
  * A distributed lock with a lease and a fencing token. See docs/patterns/coordinator.md.
  *
@@ -16,6 +18,15 @@ export interface LockLease {
   extend(ttlMs?: number): Promise<boolean>;
   /** Releases the lock if still held (only the owner can); false if it had already run out. */
   release(): Promise<boolean>;
+}
+
+/** How a lock's lease behaves, whichever backend holds it. */
+export interface LockOptions {
+  /** Lease TTL. Default 5000 ms. */
+  ttlMs?: number;
+  /** Subtracted from the TTL for `valid`. Default a tenth of the TTL. */
+  safetyMarginMs?: number;
+  clock?: Clock;
 }
 
 export interface DistributedLock {

@@ -9,15 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { RedisLease } from '../redis/lease';
 import { SubscriberHub } from '../redis/subscriber-hub';
 import { Clock, monotonicClock, unrefTimeout } from '../timers';
-import { DistributedLock, LockLease, LockTimeoutError } from './lock';
-
-export interface LockOptions {
-  /** Lease TTL. Default 5000 ms. */
-  ttlMs?: number;
-  /** Subtracted from the TTL for `valid`. Default a tenth of the TTL. */
-  safetyMarginMs?: number;
-  clock?: Clock;
-}
+import { DistributedLock, LockLease, LockOptions, LockTimeoutError } from './lock';
 
 export class RedisLock implements DistributedLock {
   private readonly ttlMs: number;

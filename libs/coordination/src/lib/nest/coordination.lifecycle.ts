@@ -7,7 +7,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { HealthRegistry, healthRegistry } from '@stayline/observability';
-import { CoordinationBackend } from '../coordination-backend';
+import { CoordinationBackend } from '../backend/coordination-backend';
 import { FeatureFlags } from '../flags/feature-flags';
 import {
   COORDINATION_BACKEND,

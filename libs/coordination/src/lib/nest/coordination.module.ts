@@ -26,10 +26,10 @@ import {
   Provider,
 } from '@nestjs/common';
 import { createLogger, OBSERVABILITY_LOGGER } from '@stayline/observability';
-import { CoordinationBackend } from '../coordination-backend';
+import { CoordinationBackend } from '../backend/coordination-backend';
 import { FeatureFlags } from '../flags/feature-flags';
 import { CoordinationLogger } from '../logger';
-import { RedisCoordinationBackend } from '../redis.coordination-backend';
+import { RedisCoordinationBackend } from '../backend/redis.coordination-backend';
 import { CoordinationLifecycle } from './coordination.lifecycle';
 import {
   COORDINATION_BACKEND,

@@ -1,4 +1,4 @@
-import { CoordinationBackend } from '../coordination-backend';
+import { CoordinationBackend } from '../backend/coordination-backend';
 import { LeaderElectionOptions } from '../election/lease-election.base';
 import { FlagValue } from '../flags/flag-value';
 import { RedisTarget } from '../redis/redis-target';

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CoordinationBackend } from '../coordination-backend';
+import { CoordinationBackend } from '../backend/coordination-backend';
 import { ElectionState, LeaderElection } from '../election/leader-election';
 import { LeaderElectionOptions } from '../election/lease-election.base';
 import { COORDINATION_BACKEND } from './coordination.options';

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Component, Stack, startStack } from '@stayline/stack-kit';
-import { describeCoordinationContract } from '../testing/coordination-contract';
+import { describeCoordinationContract } from '../../testing/coordination-contract';
 import { CoordinationBackend } from './coordination-backend';
-import { FlagWriteNotDurableError } from './flags/flag-store';
-import { flag } from './flags/flag-value';
-import { LeaseNotDurableError } from './redis/lease';
-import { formatRedisTarget, RedisTarget } from './redis/redis-target';
+import { FlagWriteNotDurableError } from '../flags/flag-store';
+import { flag } from '../flags/flag-value';
+import { LeaseNotDurableError } from '../redis/lease';
+import { formatRedisTarget, RedisTarget } from '../redis/redis-target';
 import { RedisCoordinationBackend } from './redis.coordination-backend';
 
 jest.setTimeout(90_000);
@@ -79,7 +79,7 @@ describe('leader election across three candidate processes', () => {
   async function startCandidate(id: string, election: string, unsafe = false) {
     const c = await stack.spawnScript({
       name: id,
-      script: path.join(__dirname, '../testing/candidate.ts'),
+      script: path.join(__dirname, '../../testing/candidate.ts'),
       args: ['--redis', formatRedisTarget(target), '--election', election, '--id', id].concat(
         unsafe ? ['--unsafe', '1'] : [],
       ),

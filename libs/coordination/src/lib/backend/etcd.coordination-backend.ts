@@ -6,16 +6,16 @@
  * without one it refuses writes rather than risk two leaders.
  */
 import { Etcd3 } from 'etcd3';
-import { CoordinationBackend } from '../coordination-backend';
+import { CoordinationBackend } from './coordination-backend';
 import { LeaderElection } from '../election/leader-election';
 import { LeaderElectionOptions } from '../election/lease-election.base';
 import { CoordinationLogger, silentLogger } from '../logger';
-import { LockOptions } from '../lock/redis.lock';
-import { connectEtcd, EtcdConnectOptions, EtcdTarget } from './etcd-target';
-import { EtcdFencedResource } from './etcd.fenced-resource';
-import { EtcdFlagStore } from './etcd.flag-store';
-import { EtcdLeaderElection } from './etcd.leader-election';
-import { EtcdLock } from './etcd.lock';
+import { LockOptions } from '../lock/lock';
+import { connectEtcd, EtcdConnectOptions, EtcdTarget } from '../etcd/etcd-target';
+import { EtcdFencedResource } from '../fencing/etcd.fenced-resource';
+import { EtcdFlagStore } from '../flags/etcd.flag-store';
+import { EtcdLeaderElection } from '../election/etcd.leader-election';
+import { EtcdLock } from '../lock/etcd.lock';
 
 export interface EtcdCoordinationOptions extends EtcdConnectOptions {
   etcd: EtcdTarget;

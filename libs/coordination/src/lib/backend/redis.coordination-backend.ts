@@ -7,17 +7,18 @@
  */
 import Redis from 'ioredis';
 import { CoordinationBackend } from './coordination-backend';
-import { LeaderElection } from './election/leader-election';
-import { LeaderElectionOptions } from './election/lease-election.base';
-import { RedisLeaderElection } from './election/redis.leader-election';
-import { FENCED_SCRIPTS, RedisFencedResource } from './fencing/redis.fenced-resource';
-import { FLAG_SCRIPTS, RedisFlagStore } from './flags/redis.flag-store';
-import { CoordinationLogger, silentLogger } from './logger';
-import { LockOptions, RedisLock } from './lock/redis.lock';
-import { LEASE_SCRIPTS, RedisLease } from './redis/lease';
-import { preloadScripts } from './redis/lua-script';
-import { connectRedis, RedisTarget } from './redis/redis-target';
-import { SubscriberHub } from './redis/subscriber-hub';
+import { LeaderElection } from '../election/leader-election';
+import { LeaderElectionOptions } from '../election/lease-election.base';
+import { RedisLeaderElection } from '../election/redis.leader-election';
+import { FENCED_SCRIPTS, RedisFencedResource } from '../fencing/redis.fenced-resource';
+import { FLAG_SCRIPTS, RedisFlagStore } from '../flags/redis.flag-store';
+import { CoordinationLogger, silentLogger } from '../logger';
+import { LockOptions } from '../lock/lock';
+import { RedisLock } from '../lock/redis.lock';
+import { LEASE_SCRIPTS, RedisLease } from '../redis/lease';
+import { preloadScripts } from '../redis/lua-script';
+import { connectRedis, RedisTarget } from '../redis/redis-target';
+import { SubscriberHub } from '../redis/subscriber-hub';
 
 export interface RedisCoordinationOptions {
   redis: RedisTarget;

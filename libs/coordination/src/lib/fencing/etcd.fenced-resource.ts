@@ -4,7 +4,7 @@
  * the key's mod revision with the one read, so two writers cannot interleave.
  */
 import { Etcd3 } from 'etcd3';
-import { FencedResource } from '../fencing/fenced-resource';
+import { FencedResource } from './fenced-resource';
 
 export class EtcdFencedResource implements FencedResource {
   constructor(

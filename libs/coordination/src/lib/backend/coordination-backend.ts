@@ -3,12 +3,11 @@
  * now, etcd next (its leases, `Election` and `Lock` map one to one), each
  * passing the same contract tests.
  */
-import { LeaderElection } from './election/leader-election';
-import { LeaderElectionOptions } from './election/lease-election.base';
-import { FencedResource } from './fencing/fenced-resource';
-import { FlagStore } from './flags/flag-store';
-import { DistributedLock } from './lock/lock';
-import { LockOptions } from './lock/redis.lock';
+import { LeaderElection } from '../election/leader-election';
+import { LeaderElectionOptions } from '../election/lease-election.base';
+import { FencedResource } from '../fencing/fenced-resource';
+import { FlagStore } from '../flags/flag-store';
+import { DistributedLock, LockOptions } from '../lock/lock';
 
 export interface CoordinationBackend {
   /** A candidate in the election `name` (not started: call `start()`). */

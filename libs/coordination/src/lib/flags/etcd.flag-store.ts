@@ -7,8 +7,8 @@
  * is lost in between (no periodic reread needed, unlike Redis pub/sub).
  */
 import { Etcd3, IKeyValue, Watcher } from 'etcd3';
-import { FlagListener, FlagStore } from '../flags/flag-store';
-import { assertFlagName, FlagSnapshot, FlagValue, flagValueSchema } from '../flags/flag-value';
+import { FlagListener, FlagStore } from './flag-store';
+import { assertFlagName, FlagSnapshot, FlagValue, flagValueSchema } from './flag-value';
 import { CoordinationLogger, silentLogger } from '../logger';
 
 export class EtcdFlagStore implements FlagStore {

@@ -14,10 +14,10 @@
  * the leader steps down within its TTL and nobody leads until quorum is back.
  */
 import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, Lease, Watcher } from 'etcd3';
-import { DeposedReason, ElectionStatus } from '../election/leader-election';
-import { HeldLead, LeaseElection, LeaderElectionOptions } from '../election/lease-election.base';
+import { DeposedReason, ElectionStatus } from './leader-election';
+import { HeldLead, LeaseElection, LeaderElectionOptions } from './lease-election.base';
 import { jittered, unrefTimeout } from '../timers';
-import { leaseSeconds } from './etcd-target';
+import { leaseSeconds } from '../etcd/etcd-target';
 
 const RETRY_MS = 200;
 

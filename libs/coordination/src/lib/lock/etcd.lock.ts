@@ -16,10 +16,9 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Etcd3, Lease } from 'etcd3';
-import { DistributedLock, LockLease, LockTimeoutError } from '../lock/lock';
-import { LockOptions } from '../lock/redis.lock';
+import { DistributedLock, LockLease, LockOptions, LockTimeoutError } from './lock';
 import { Clock, monotonicClock, unrefTimeout } from '../timers';
-import { leaseSeconds } from './etcd-target';
+import { leaseSeconds } from '../etcd/etcd-target';
 
 export class EtcdLock implements DistributedLock {
   private readonly ttlMs: number;
