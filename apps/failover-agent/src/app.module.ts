@@ -6,12 +6,7 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import {
-  CoordinationBackend,
-  EtcdCoordinationBackend,
-  parseEtcdEndpoints,
-  RedisCoordinationBackend,
-} from '@stayline/coordination';
+import { createCoordinationBackend, parseEtcdEndpoints } from '@stayline/coordination';
 import { RedisRegistry } from '@stayline/discovery';
 import { createLogger, MetricsController, pinoHttpOptions } from '@stayline/observability';
 import { LoggerModule } from 'nestjs-pino';
@@ -34,22 +29,15 @@ interface Resources {
   close(): Promise<void>;
 }
 
-function requireEtcd(endpoints: string | undefined): string {
-  if (!endpoints) throw new Error('COORDINATION_BACKEND=etcd needs ETCD_ENDPOINTS');
-  return endpoints;
-}
-
 /** Builds the agent and everything it talks to from the validated config. */
 export function buildAgent(c: AgentConfig, logger: Logger): { agent: FailoverAgent } & Resources {
   const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
   // the election that decides who promotes the database runs on the quorum store when there is one
-  const coordination: CoordinationBackend =
-    c.COORDINATION_BACKEND === 'etcd'
-      ? new EtcdCoordinationBackend({
-          etcd: parseEtcdEndpoints(requireEtcd(c.ETCD_ENDPOINTS)),
-          logger,
-        })
-      : new RedisCoordinationBackend({ redis, logger });
+  const coordination = createCoordinationBackend(
+    c.COORDINATION_BACKEND,
+    { redis, etcd: c.ETCD_ENDPOINTS ? parseEtcdEndpoints(c.ETCD_ENDPOINTS) : undefined },
+    logger,
+  );
   const registry = new RedisRegistry({ redis, logger });
   const store = new TopologyStore(redis, logger);
   const via = new Map(c.MARIADB_VIA.map((n) => [n.name, n]));

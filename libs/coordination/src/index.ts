@@ -32,6 +32,7 @@ export * from './lib/flags/feature-flags';
 export * from './lib/backend/coordination-backend';
 export * from './lib/backend/redis.coordination-backend';
 export * from './lib/backend/etcd.coordination-backend';
+export * from './lib/backend/create-coordination-backend';
 export * from './lib/nest/coordination.options';
 export * from './lib/nest/coordination.module';
 export * from './lib/nest/coordination.lifecycle';

@@ -7,11 +7,10 @@
  */
 import {
   CoordinationBackend,
+  createCoordinationBackend,
   CoordinationLogger,
-  EtcdCoordinationBackend,
   EtcdTarget,
   parseEtcdEndpoints,
-  RedisCoordinationBackend,
   RedisTarget,
 } from '@stayline/coordination';
 import { EtcdRegistry, RedisRegistry, ServiceRegistry } from '@stayline/discovery';
@@ -88,13 +87,15 @@ export function chosenRegistry(
     : new RedisRegistry({ redis, logger });
 }
 
-/** The coordination backend (flags, elections, locks) `COORDINATION_BACKEND` names. */
+/** The coordination backend (flags, elections, locks) `COORDINATION_BACKEND` names (see createCoordinationBackend). */
 export function chosenCoordination(
   c: BackendConfig,
   redis: RedisTarget,
   logger?: CoordinationLogger,
 ): CoordinationBackend {
-  return c.COORDINATION_BACKEND === 'etcd'
-    ? new EtcdCoordinationBackend({ etcd: etcdOf(c), logger })
-    : new RedisCoordinationBackend({ redis, logger });
+  return createCoordinationBackend(
+    c.COORDINATION_BACKEND ?? 'redis',
+    { redis, etcd: c.ETCD_ENDPOINTS },
+    logger,
+  );
 }

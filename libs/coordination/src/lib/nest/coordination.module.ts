@@ -27,9 +27,9 @@ import {
 } from '@nestjs/common';
 import { createLogger, OBSERVABILITY_LOGGER } from '@stayline/observability';
 import { CoordinationBackend } from '../backend/coordination-backend';
+import { createCoordinationBackend } from '../backend/create-coordination-backend';
 import { FeatureFlags } from '../flags/feature-flags';
 import { CoordinationLogger } from '../logger';
-import { RedisCoordinationBackend } from '../backend/redis.coordination-backend';
 import { CoordinationLifecycle } from './coordination.lifecycle';
 import {
   COORDINATION_BACKEND,
@@ -79,11 +79,8 @@ export class CoordinationModule {
         {
           provide: COORDINATION_BACKEND,
           inject: [COORDINATION_OPTIONS, COORDINATION_LOGGER],
-          useFactory: (o: CoordinationModuleOptions, logger: CoordinationLogger) => {
-            if (o.backend) return o.backend;
-            if (!o.redis) throw new Error('CoordinationModule needs a backend or a redis target');
-            return new RedisCoordinationBackend({ redis: o.redis, logger });
-          },
+          useFactory: (o: CoordinationModuleOptions, logger: CoordinationLogger) =>
+            o.backend ?? createCoordinationBackend('redis', { redis: o.redis }, logger),
         },
         {
           provide: FeatureFlags,
