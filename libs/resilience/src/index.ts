@@ -34,14 +34,6 @@ export {
   ResilienceError,
   type ResilienceErrorCode,
 } from './lib/errors';
-export { DependencyUnavailableFilter } from './lib/nest/dependency-unavailable.filter';
-export {
-  DependencyPolicies,
-  InjectDependency,
-  ResilienceModule,
-  dependencyToken,
-  type ResilienceModuleOptions,
-} from './lib/nest/resilience.module';
 export type { TripPolicy } from './lib/trip-policy';
 export {
   retryAfterSeconds,
