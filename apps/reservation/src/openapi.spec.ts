@@ -1,9 +1,12 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { GATEWAY_ROUTES } from '@stayline/gateway';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
 import request from 'supertest';
 import { ListingsController } from './listings/listings.controller';
 import { ListingsService } from './listings/listings.service';
-import { setupOpenApi } from './openapi';
+import { API_ROUTES, apiRouteOf, setupOpenApi } from './openapi';
 import { ReservationsController } from './reservations/reservations.controller';
 import { ReservationsService } from './reservations/reservations.service';
 
@@ -19,7 +22,7 @@ describe('OpenAPI description at /api/docs', () => {
       ],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
-    setupOpenApi(app);
+    await setupOpenApi(app);
     await app.init();
   });
 
@@ -48,6 +51,51 @@ describe('OpenAPI description at /api/docs', () => {
       ].sort(),
     );
   });
+
+  it('follows the gateway route table: every public prefix has an operation, none lies outside', async () => {
+    const res = await request(app.getHttpServer()).get('/api/docs/openapi.json').expect(200);
+    const paths = Object.keys(res.body.paths as Record<string, unknown>);
+    // the table's entries left out are the document itself and the dashboard's HTML pages
+    expect(GATEWAY_ROUTES.filter((r) => !API_ROUTES.includes(r)).map((r) => r.prefix)).toEqual([
+      '/api/docs',
+      '/dashboard',
+    ]);
+    for (const route of API_ROUTES) {
+      expect(paths.filter((p) => apiRouteOf(p) === route)).not.toHaveLength(0);
+    }
+    for (const p of paths) {
+      expect(apiRouteOf(p)).toBeDefined();
+      expect(p).not.toMatch(/health|metrics|admin/);
+    }
+  });
+
+  it('derives request schemas from the DTOs (plugin metadata, class-validator bounds)', async () => {
+    const res = await request(app.getHttpServer()).get('/api/docs/openapi.json').expect(200);
+    const { schemas } = res.body.components;
+    expect(schemas.CreateReservationDto.required).toEqual(
+      expect.arrayContaining(['listingId', 'userId', 'checkIn', 'checkOut', 'guests']),
+    );
+    expect(schemas.CreateReservationDto.properties.guests).toMatchObject({
+      minimum: 1,
+      maximum: 16,
+    });
+    expect(schemas.CreateScrapDto.properties.url).toMatchObject({ maxLength: 2048 });
+    const limit = (res.body.paths['/api/listings'].get.parameters as Array<{ name: string }>).find(
+      (p) => p.name === 'limit',
+    );
+    expect(limit).toMatchObject({ required: false, schema: { minimum: 1, maximum: 100 } });
+  });
+
+  it('keeps the generated metadata files up to date (npm run openapi:metadata)', () => {
+    const root = path.resolve(__dirname, '../../..');
+    expect(() =>
+      execFileSync(
+        process.execPath,
+        ['scripts/run.cjs', 'scripts/openapi-metadata.ts', '--check'],
+        { cwd: root, stdio: 'pipe' },
+      ),
+    ).not.toThrow();
+  }, 60_000);
 
   it('documents the Idempotency-Key of a booking and the shared error shape', async () => {
     const res = await request(app.getHttpServer()).get('/api/docs/openapi.json').expect(200);
