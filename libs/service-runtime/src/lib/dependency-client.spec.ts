@@ -5,8 +5,10 @@ import {
   WatchListener,
 } from '@stayline/discovery';
 import { freePorts } from '@stayline/stack-kit';
+import { RequestContext } from '@stayline/observability';
 import { BreakerState } from '@stayline/resilience';
 import { DependencyClient } from './dependency-client';
+import { CALL_CONTEXT_FIELD } from './rpc-context';
 
 /** A resolver whose list the test changes by hand, as a registry watch would. */
 function handResolver(initial: ServiceInstance[]) {
@@ -66,6 +68,34 @@ describe('DependencyClient', () => {
       // every instance that is there is open: so is the dependency, with their Retry-After
       expect(client.policy.state).toBe(BreakerState.Open);
       expect(client.policy.retryAfterMs()).toBeGreaterThan(10_000);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("sends the caller's request id and consistency token with sendOr exactly as with send", async () => {
+    const [port] = await freePorts(1);
+    const { resolver } = handResolver([instance('recommendation-1', port)]);
+    const client = await DependencyClient.connect({
+      resolver,
+      service: 'recommendation',
+      policy: { name: 'recommendation', essential: false },
+    });
+    try {
+      // the wire is stubbed: what matters is the message handed to it
+      const sent = jest.spyOn(client.tcp, 'sendTo').mockResolvedValue(['l-2', 'l-1']);
+      const ctx = { requestId: 'req-7', consistencyToken: '0-1-42' };
+      const data = { listingIds: ['l-1', 'l-2'] };
+      await RequestContext.run(ctx, async () => {
+        await client.send('rank', data, { idempotent: true });
+        await expect(
+          client.sendOr('rank', data, { idempotent: true }, () => data.listingIds),
+        ).resolves.toEqual({ value: ['l-2', 'l-1'], degraded: false });
+      });
+
+      const [viaSend, viaSendOr] = sent.mock.calls.map(([, , message]) => message);
+      expect(viaSend).toEqual({ ...data, [CALL_CONTEXT_FIELD]: ctx });
+      expect(viaSendOr).toEqual(viaSend);
     } finally {
       await client.close();
     }

@@ -1,5 +1,11 @@
 import { BalancedTcpClient, ServiceResolver, StrategyName } from '@stayline/discovery';
-import { CallOutcome, DependencyConfig, DependencyPolicy, Fallback } from '@stayline/resilience';
+import {
+  Attempt,
+  CallOutcome,
+  DependencyConfig,
+  DependencyPolicy,
+  Fallback,
+} from '@stayline/resilience';
 import type { Logger } from 'pino';
 import { withCallContext } from './rpc-context';
 
@@ -68,12 +74,7 @@ export class DependencyClient {
 
   /** Sends and waits for the answer; a failure is a ResilienceError (or the callee's 4xx body). */
   send<T>(pattern: string, data: unknown, options: SendOptions = {}): Promise<T> {
-    return this.policy.call<T>(options, ({ endpointId, signal }) =>
-      this.tcp.sendTo<T>(endpointId, pattern, withCallContext(data), {
-        signal,
-        timeoutMs: options.timeoutMs,
-      }),
-    );
+    return this.policy.call<T>(options, this.attempt<T>(pattern, data, options));
   }
 
   /** Like {@link send}, but a failure yields the fallback, marked degraded with the reason. */
@@ -83,12 +84,14 @@ export class DependencyClient {
     options: SendOptions,
     fallback: Fallback<F>,
   ): Promise<CallOutcome<T, F>> {
-    return this.policy.call<T, F>(
-      options,
-      ({ endpointId, signal }) =>
-        this.tcp.sendTo<T>(endpointId, pattern, data, { signal, timeoutMs: options.timeoutMs }),
-      fallback,
-    );
+    return this.policy.call<T, F>(options, this.attempt<T>(pattern, data, options), fallback);
+  }
+
+  // The one way a message leaves: with the caller's request id and consistency token.
+  private attempt<T>(pattern: string, data: unknown, options: SendOptions): Attempt<T> {
+    const message = withCallContext(data);
+    return ({ endpointId, signal }) =>
+      this.tcp.sendTo<T>(endpointId, pattern, message, { signal, timeoutMs: options.timeoutMs });
   }
 
   async close(): Promise<void> {
