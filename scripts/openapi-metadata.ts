@@ -1,9 +1,10 @@
 /**
  * Regenerates what the OpenAPI document at /api/docs is derived from, with the
  * @nestjs/swagger CLI plugin's own visitor (the repo compiles with SWC, so the
- * plugin cannot run as a TypeScript transformer; this is the metadata
- * generator Nest documents for SWC, `PluginMetadataGenerator` of @nestjs/cli,
- * whose 60-line printer is inlined here rather than installing the whole CLI):
+ * plugin cannot run as a TypeScript transformer). Nest's answer for SWC is a
+ * generated metadata file (`PluginMetadataGenerator` of @nestjs/cli); rather
+ * than install the whole CLI for it, this script runs the plugin's visitor and
+ * prints what it collected as that file, in the shape `loadPluginMetadata` reads:
  *
  * - apps/reservation/src/metadata.ts: the plugin metadata of reservation's DTOs
  *   and controllers (types, required, lengths and bounds read from the
