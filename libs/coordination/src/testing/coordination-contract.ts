@@ -4,6 +4,7 @@
  * `open()` returns a new, independent client (its own connections), as another
  * process would have.
  */
+import { waitFor } from '@stayline/stack-kit';
 import { CoordinationBackend } from '../lib/backend/coordination-backend';
 import { ElectionStatus, LeaderElection } from '../lib/election/leader-election';
 import { FeatureFlags } from '../lib/flags/feature-flags';
@@ -15,19 +16,9 @@ export interface CoordinationFixture {
   teardown(): Promise<void>;
 }
 
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 5_000,
-): Promise<number> {
-  const t0 = performance.now();
-  while (!(await check())) {
-    if (performance.now() - t0 > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  return performance.now() - t0;
-}
+/** Polls every 2 ms (the figures are propagation times), resolving with how long it took. */
+const until = (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000) =>
+  waitFor(what, check, { timeoutMs, intervalMs: 2 });
 
 export function describeCoordinationContract(
   backend: string,

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Component, isAlive, Stack, startStack, waitFor } from '@stayline/stack-kit';
 import { ElectionStatus, LeaderElection } from '../election/leader-election';
 import { flag } from '../flags/flag-value';
@@ -19,7 +20,6 @@ const open = () => {
   backends.push(b);
   return b;
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function etcdLeader(): Promise<string> {
   const s = await stack.status();
