@@ -5,15 +5,15 @@ import { PaymentPort } from './ports';
 /**
  * payment is essential: no fallback. While its breaker is open a booking fails
  * fast (503 with Retry-After) instead of waiting on a dead or hanging service.
- * A charge carries the reservation id as idempotency key, so it may be retried
- * on another payment instance without charging twice.
+ * A charge may be retried on another payment instance without charging twice:
+ * payment keeps one charge per reservation id, so that id is its retry key.
  */
 export class PaymentClient implements PaymentPort {
   constructor(private readonly client: DependencyClient) {}
 
   charge(req: ChargeRequest): Promise<PaymentView> {
     return this.client.send<PaymentView>(PaymentPatterns.charge, req, {
-      idempotencyKey: req.reservationId,
+      retryKey: req.reservationId,
     });
   }
 

@@ -1,8 +1,13 @@
-/** Per-call settings. Retries happen only when `idempotent` or `idempotencyKey` is set. */
+/** Per-call settings. Retries happen only when `idempotent` or `retryKey` is set. */
 export interface CallOptions {
   readonly idempotent?: boolean;
-  /** Makes a non-idempotent call (a charge) safe to retry; passed to every attempt. */
-  readonly idempotencyKey?: string;
+  /**
+   * Marks a non-idempotent call (a charge) as safe to retry because the callee
+   * deduplicates it by this key, which the payload already carries (a charge's
+   * reservation id). The policy sends it nowhere: it only allows the retry, and
+   * hands the key to every attempt.
+   */
+  readonly retryKey?: string;
   /** This call's attempt timeout instead of the dependency's. */
   readonly timeoutMs?: number;
   /** Cancels the call (not counted as a failure). */
@@ -16,7 +21,8 @@ export interface AttemptTarget {
   readonly attempt: number;
   /** Aborted when the attempt times out or the call is cancelled. */
   readonly signal: AbortSignal;
-  readonly idempotencyKey?: string;
+  /** The call's `retryKey`, the same on every attempt. */
+  readonly retryKey?: string;
 }
 
 /** Makes one attempt of the call on the given endpoint. */

@@ -58,7 +58,7 @@ export interface DependencyConfig {
   /** Calls in flight at once (and waiting) for the whole dependency. Default 64 and 0. */
   readonly bulkhead?: { readonly maxConcurrent: number; readonly maxQueue?: number };
   /**
-   * Retries of idempotent calls (or calls with an idempotency key), each on an
+   * Retries of idempotent calls (or calls with a `retryKey`), each on an
    * endpoint not tried yet, after an exponential, jittered delay.
    * `maxAttempts` counts the first attempt. Default 2, 50 ms, 1000 ms.
    */

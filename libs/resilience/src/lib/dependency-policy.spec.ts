@@ -153,16 +153,14 @@ describe('DependencyPolicy', () => {
       expect(seen.map((t) => t.endpointId)).toEqual(['a']);
     });
 
-    it('retries a call with an idempotency key on another instance, passing the key', async () => {
+    it('retries a call with a retry key on another instance, passing the key', async () => {
       const { p } = policy({
         selector: roundRobin(['a', 'b']),
         retry: { maxAttempts: 3, baseDelayMs: 1 },
       });
       const { seen, attempt } = counting();
-      await expect(p.call({ idempotencyKey: 'reservation-7' }, attempt)).resolves.toBe(
-        'charged on b',
-      );
-      expect(seen.map((t) => [t.endpointId, t.attempt, t.idempotencyKey])).toEqual([
+      await expect(p.call({ retryKey: 'reservation-7' }, attempt)).resolves.toBe('charged on b');
+      expect(seen.map((t) => [t.endpointId, t.attempt, t.retryKey])).toEqual([
         ['a', 1, 'reservation-7'],
         ['b', 2, 'reservation-7'],
       ]);

@@ -234,7 +234,7 @@ export class DependencyPolicy implements DependencyBreaker {
     const signal = options.signal
       ? AbortSignal.any([this.lifetime.signal, options.signal])
       : this.lifetime.signal;
-    const safe = options.idempotent === true || options.idempotencyKey !== undefined;
+    const safe = options.idempotent === true || options.retryKey !== undefined;
     return this.withinBulkhead(signal, () =>
       safe && this.config.retry.maxAttempts > 1
         ? retryElsewhere(
@@ -256,11 +256,11 @@ export class DependencyPolicy implements DependencyBreaker {
     signal: AbortSignal,
   ): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
-    const { idempotencyKey } = options;
+    const { retryKey } = options;
     return this.endpoint(endpointId).execute(
       (breakerSignal) =>
         this.timeouts.run(timeoutMs, endpointId, breakerSignal, (attemptSignal) =>
-          attempt({ endpointId, attempt: n, signal: attemptSignal, idempotencyKey }),
+          attempt({ endpointId, attempt: n, signal: attemptSignal, retryKey }),
         ),
       signal,
     );

@@ -4,7 +4,7 @@ import type { ResolvedDependencyConfig } from './dependency-options';
 import { BulkheadRejectedError } from './errors';
 
 /**
- * Runs a safe call (idempotent, or carrying an idempotency key) up to
+ * Runs a safe call (idempotent, or carrying a `retryKey`) up to
  * `maxAttempts` times, each attempt on an endpoint this call has not tried,
  * after cockatiel's exponential backoff with decorrelated jitter. Stops at a
  * client error, a full bulkhead, or when `pickNext` has no endpoint left.

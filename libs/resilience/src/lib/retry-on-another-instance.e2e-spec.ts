@@ -7,7 +7,7 @@ import { DependencyPolicy } from './dependency-policy';
 import { CallTimeoutError, DependencyUnavailableError } from './errors';
 
 // Fault: one of two instances fails the call after it arrived (503), or hangs.
-// A retry is safe only for an idempotent call or one carrying an idempotency key.
+// A retry is safe only for an idempotent call or one carrying a retry key (the callee dedupes by it).
 jest.setTimeout(30_000);
 
 describe('retries against two real instances', () => {
@@ -44,8 +44,8 @@ describe('retries against two real instances', () => {
     expect(await healthy.served()).toBe(0);
   });
 
-  it('sends a call with an idempotency key again, to the other instance', async () => {
-    await expect(policy.call({ idempotencyKey: 'reservation-42' }, charge)).resolves.toMatchObject({
+  it('sends a call with a retry key again, to the other instance', async () => {
+    await expect(policy.call({ retryKey: 'reservation-42' }, charge)).resolves.toMatchObject({
       instance: 'payment-2',
     });
     expect(await broken.served()).toBe(1);

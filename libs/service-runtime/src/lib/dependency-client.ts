@@ -24,8 +24,11 @@ export interface DependencyClientOptions {
 export interface SendOptions {
   /** Safe to repeat on another instance. */
   idempotent?: boolean;
-  /** Makes a non-idempotent call safe to repeat (the callee deduplicates by it). */
-  idempotencyKey?: string;
+  /**
+   * Makes a non-idempotent call safe to repeat: the key the callee deduplicates
+   * it by, already in `data` (a charge's reservation id). Not sent separately.
+   */
+  retryKey?: string;
   timeoutMs?: number;
 }
 
