@@ -16,11 +16,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CoordinationBackend,
-  EtcdCoordinationBackend,
+  createCoordinationBackend,
   FeatureFlags,
   flag,
   formatRedisTarget,
-  RedisCoordinationBackend,
 } from '@stayline/coordination';
 import {
   describeInstance,
@@ -191,9 +190,10 @@ export async function run(): Promise<Figure[]> {
       sentinels: sentinels.map(({ host, port }) => ({ host, port })),
       masterName,
     };
+    const targets = { redis: redisTarget, etcd: { endpoints: stack.etcd.endpoints } };
     const opens: Record<Kind, () => CoordinationBackend> = {
-      redis: () => new RedisCoordinationBackend({ redis: redisTarget }),
-      etcd: () => new EtcdCoordinationBackend({ etcd: { endpoints: stack.etcd.endpoints } }),
+      redis: () => createCoordinationBackend('redis', targets),
+      etcd: () => createCoordinationBackend('etcd', targets),
     };
     const registries: Record<Kind, () => ServiceRegistry> = {
       redis: () => new RedisRegistry({ redis: redisTarget }),

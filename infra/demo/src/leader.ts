@@ -13,7 +13,7 @@
  * Every agent's /health is sampled throughout: never two leaders at once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EtcdCoordinationBackend } from '@stayline/coordination';
+import { createCoordinationBackend } from '@stayline/coordination';
 import type { AgentHealth } from '@stayline/contracts';
 import { agentHealth, Component, isAlive, publishedTopology } from '@stayline/stack-kit';
 import { Demo, followLogs, parseLogLine, runDemo } from './index';
@@ -192,7 +192,9 @@ void runDemo(
     // 2. a late leader
     const freezeMs = d.pick(5_000, 3_500);
     d.step(`SIGSTOP ${other.name}, the leader, for ${freezeMs / 1000} s (its lease: 2 s)`);
-    const fenced = new EtcdCoordinationBackend({ etcd: { endpoints: d.stack.etcd.endpoints } });
+    const fenced = createCoordinationBackend('etcd', {
+      etcd: { endpoints: d.stack.etcd.endpoints },
+    });
     d.onCleanup('close the etcd client', () => fenced.close());
     const resource = fenced.fencedResource('demo.leader.actions');
     const stoppedAt = performance.now();
