@@ -190,10 +190,10 @@ export async function run(): Promise<Figure[]> {
       sentinels: sentinels.map(({ host, port }) => ({ host, port })),
       masterName,
     };
-    const targets = { redis: redisTarget, etcd: { endpoints: stack.etcd.endpoints } };
+    const backends = { redis: redisTarget, etcd: { endpoints: stack.etcd.endpoints } };
     const opens: Record<Kind, () => CoordinationBackend> = {
-      redis: () => createCoordinationBackend('redis', targets),
-      etcd: () => createCoordinationBackend('etcd', targets),
+      redis: () => createCoordinationBackend('redis', backends),
+      etcd: () => createCoordinationBackend('etcd', backends),
     };
     const registries: Record<Kind, () => ServiceRegistry> = {
       redis: () => new RedisRegistry({ redis: redisTarget }),
