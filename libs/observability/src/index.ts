@@ -1,5 +1,6 @@
 export { createLogger, requestContextMixin, type LoggerOptions } from './lib/logger';
 export { RequestContext } from './lib/request-context';
+export { RoundRobin } from './lib/round-robin';
 export {
   REQUEST_ID_HEADER,
   RequestIdMiddleware,

@@ -4,11 +4,11 @@ import { ConsistencySession, currentSession } from './consistency';
 import type { DatabaseNode } from './database-node';
 import { errorText, isNodeFailure } from './errors';
 import { formatGtidList, GtidPosition, parseGtidList } from '@stayline/contracts';
+import { RoundRobin } from '@stayline/observability';
 import type { LagMonitor } from './lag-monitor';
 import type { NodeSet } from './node-set';
 import type { Work } from './primary-writer';
 import { ReplicaHealth, ReplicaState } from './replica-state';
-import { RoundRobin } from './round-robin';
 import type { FallbackReason, RouterMetrics } from './router-metrics';
 
 /** Options of `ReplicaRouter.read`. */

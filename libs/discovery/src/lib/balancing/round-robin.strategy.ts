@@ -1,3 +1,4 @@
+import { RoundRobin } from '@stayline/observability';
 import { Endpoint, LoadBalancingStrategy } from './strategy';
 
 /**
@@ -6,11 +7,10 @@ import { Endpoint, LoadBalancingStrategy } from './strategy';
  */
 export class RoundRobinStrategy extends LoadBalancingStrategy {
   readonly name = 'round-robin';
-  private next = 0;
+  private readonly turns = new RoundRobin();
 
   pick(candidates: readonly Endpoint[]): Endpoint {
-    const chosen = candidates[this.next % candidates.length];
-    this.next = (this.next + 1) % Number.MAX_SAFE_INTEGER;
-    return chosen;
+    // candidates are never empty (see LoadBalancingStrategy.pick)
+    return this.turns.pick(candidates) as Endpoint;
   }
 }
