@@ -5,7 +5,8 @@
  *   npm run test:compose   all of it on a project of its own: builds every image,
  *                          brings the stack up, runs the `*.compose-spec.ts` suites
  *                          through the gateway on loopback, takes it down; ends with
- *                          `N passed, N failed`
+ *                          `N passed, N failed`. `npm run test:compose -- 06 03` runs only
+ *                          the suites whose file name contains one of the words
  * Whatever fails (no engine, a build, a container that never gets healthy, a
  * port already taken) is named with the lines that explain it, the exit code is
  * non-zero, and a run that brought a stack up takes it down again.
@@ -149,11 +150,15 @@ async function checkPort(port: number): Promise<void> {
 }
 
 /** Each compose suite in name order, one jest run each: they share the stack and break it in turn. */
-async function runSuites(stack: ComposeStack): Promise<{ passed: number; failed: number }> {
+async function runSuites(
+  stack: ComposeStack,
+  only: string[],
+): Promise<{ passed: number; failed: number }> {
   const dir = path.join(REPO_ROOT, 'infra/compose/src');
   const suites = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.compose-spec.ts'))
+    .filter((f) => !only.length || only.some((w) => f.includes(w)))
     .sort();
   const jest = require.resolve('jest/bin/jest');
   let passed = 0;
@@ -241,7 +246,7 @@ async function main(): Promise<void> {
       broughtUp = false;
       return;
     }
-    result = await runSuites(stack);
+    result = await runSuites(stack, process.argv.slice(3));
   } catch (err) {
     if (!(err instanceof Failure) && !(err instanceof Error)) throw err;
     say((err as Error).message);

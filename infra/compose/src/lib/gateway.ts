@@ -68,14 +68,21 @@ export class BookingRun {
   private constructor(
     private readonly gateway: string,
     readonly load: Load,
+    readonly bookings: Bookings,
   ) {}
 
-  static async start(gateway: string, workers: number): Promise<BookingRun> {
+  static async start(gateway: string, workers: number, pauseMs?: number): Promise<BookingRun> {
     const bookings = await Bookings.forStack(gateway);
     return new BookingRun(
       gateway,
-      Load.start({ workers, keepReplies: true, request: (n) => bookings.request(n) }),
+      Load.start({ workers, pauseMs, keepReplies: true, request: (n) => bookings.request(n) }),
+      bookings,
     );
+  }
+
+  /** The Idempotency-Key of the n-th booking. */
+  keyOf(n: number): string {
+    return this.bookings.keyOf(n);
   }
 
   /** Stops sending and waits for the requests in flight. */

@@ -73,6 +73,11 @@ export class Bookings {
     return load;
   }
 
+  /** The Idempotency-Key of the n-th booking. */
+  keyOf(n: number): string {
+    return `demo-${this.run}-${n}`;
+  }
+
   /** The n-th booking: `POST /api/reservations` with its own listing, night and key. */
   request(n: number): { url: string } & HttpRequestOptions {
     const slot = (this.start + n * this.stride) % this.slots;
@@ -80,7 +85,7 @@ export class Bookings {
     return {
       url: `${this.gateway}/api/reservations`,
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `demo-${this.run}-${n}` },
+      headers: { 'content-type': 'application/json', 'idempotency-key': this.keyOf(n) },
       body: JSON.stringify({
         listingId: this.listings[slot % this.listings.length],
         userId: `demo-${n % 97}`,

@@ -2,6 +2,8 @@ import { HttpClient, HttpReply, HttpRequestOptions } from '@stayline/stack-kit';
 
 /** One request of a load: when it ended, how long it took, what answered. */
 export interface Sample {
+  /** The request's index in its load (what `LoadOptions.request` was called with). */
+  n?: number;
   /** `performance.now()` when the answer (or the error) came. */
   at: number;
   ms: number;
@@ -60,12 +62,14 @@ export class Load {
 
   private async loop(): Promise<void> {
     while (this.running) {
-      const { url, ...init } = this.o.request(this.sent++);
+      const n = this.sent++;
+      const { url, ...init } = this.o.request(n);
       const t = performance.now();
       try {
         const reply = await this.client.request(url, init);
         const instance = reply.headers['x-instance-id'];
         this.samples.push({
+          n,
           at: performance.now(),
           ms: performance.now() - t,
           status: reply.status,
@@ -74,6 +78,7 @@ export class Load {
         });
       } catch (err) {
         this.samples.push({
+          n,
           at: performance.now(),
           ms: performance.now() - t,
           status: 0,
