@@ -1,0 +1,84 @@
+/**
+ * A randomised run: a seeded schedule of faults (lib/faults.ts) under the
+ * booking workload, each held for a drawn time, healed, and settled before the
+ * next; the checker at the end. The schedule is printed as it runs, and the
+ * same seed plays the same schedule again.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '@stayline/stack-kit';
+import { check, historyOf, NodeSampler, type CheckResult } from './checker';
+import { MARIADB_NODES } from './cluster';
+import type { ComposeStack } from './compose-stack';
+import { FAULTS, seeded, settle } from './faults';
+import { BookingRun } from './gateway';
+import { Nemesis } from './nemesis';
+
+export interface ScheduleOptions {
+  minutes: number;
+  seed: number;
+  /** Booking clients (default 4). */
+  clients?: number;
+  say?: (line: string) => void;
+}
+
+export interface ScheduleResult extends CheckResult {
+  seed: number;
+  faults: string[];
+}
+
+export async function runSchedule(
+  stack: ComposeStack,
+  o: ScheduleOptions,
+): Promise<ScheduleResult> {
+  const say = o.say ?? (() => undefined);
+  const random = seeded(o.seed);
+  const pick = (n: number) => Math.floor(random() * n);
+  const nemesis = new Nemesis(stack);
+  const unguard = nemesis.guard();
+  const sampler = new NodeSampler(stack);
+  const run = await BookingRun.start(stack.gateway, o.clients ?? 4, 20);
+  const t0 = performance.now();
+  const faults: string[] = [];
+  const clock = () => `+${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s`;
+  try {
+    while (performance.now() - t0 < o.minutes * 60_000) {
+      const fault = FAULTS[pick(FAULTS.length)];
+      const holdMs = 5_000 + pick(15_000);
+      const did = await fault.apply(stack, nemesis, pick);
+      faults.push(`${fault.name}: ${did}, ${(holdMs / 1000).toFixed(0)} s`);
+      say(`${clock()}  ${did} for ${(holdMs / 1000).toFixed(0)} s`);
+      await sleep(holdMs);
+      await nemesis.healAll();
+      say(`${clock()}  healed`);
+      const done = await settle(stack);
+      say(`${clock()}  settled${done ? `: ${done}` : ''}`);
+      await sleep(2_000 + pick(3_000));
+    }
+  } finally {
+    await nemesis.healAll();
+    unguard();
+    await run.stop();
+  }
+  const nodeSamples = await sampler.stop();
+  const history = historyOf(run.load.samples, (n) => run.keyOf(n));
+  const last = [...history].reverse().find((op) => op.reservationId);
+  if (last)
+    await waitFor(
+      'every node to hold the last acknowledged booking',
+      async () =>
+        (
+          await Promise.all(
+            MARIADB_NODES.map((n) =>
+              stack.sql(
+                n,
+                `SELECT COUNT(*) FROM reservation.reservations WHERE id = '${last.reservationId}'`,
+              ),
+            ),
+          )
+        ).every((h) => h.trim() === '1'),
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  const result = await check(stack, history, nodeSamples);
+  await run.finish();
+  return { ...result, seed: o.seed, faults };
+}
