@@ -159,8 +159,19 @@ export async function redisRound(
   stack.kill(old.name, 'SIGKILL');
   hooks.onKill?.(old.name, killedAt);
   const first = await stream.acceptedAfter(killedAt, 60_000);
-  const promoted = await sentinelMaster(stack.redis.sentinels[0]);
-  const next = stack.redis.replicas.find((r) => r.port === promoted.port);
+  // the write went to the new primary through whichever Sentinel answered first; the one
+  // asked here may still be switching its configuration (under load: a moment later)
+  let promoted = await sentinelMaster(stack.redis.sentinels[0]);
+  const known = () => stack.redis.replicas.find((r) => r.port === promoted.port);
+  await waitFor(
+    'the first Sentinel to name the promoted replica',
+    async () => {
+      promoted = await sentinelMaster(stack.redis.sentinels[0]);
+      return !!known();
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  ).catch(() => undefined);
+  const next = known();
   if (!next)
     throw new Error(`Sentinel names ${promoted.host}:${promoted.port}, not a known replica`);
   hooks.onResumed?.(first.acceptedAt - killedAt, next.name);
