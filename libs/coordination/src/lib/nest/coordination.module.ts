@@ -16,14 +16,10 @@
  *   // then: constructor(private readonly leadership: Leadership, private readonly flags: FeatureFlags)
  */
 import {
-  DynamicModule,
-  FactoryProvider,
+  ConfigurableModuleAsyncOptions,
+  ConfigurableModuleBuilder,
   Global,
-  InjectionToken,
   Module,
-  ModuleMetadata,
-  OptionalFactoryDependency,
-  Provider,
 } from '@nestjs/common';
 import { createLogger, OBSERVABILITY_LOGGER } from '@stayline/observability';
 import { CoordinationBackend } from '../backend/coordination-backend';
@@ -39,69 +35,47 @@ import {
 } from './coordination.options';
 import { Leadership } from './leadership';
 
-export interface CoordinationModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  inject?: Array<InjectionToken | OptionalFactoryDependency>;
-  useFactory: (...args: never[]) => CoordinationModuleOptions | Promise<CoordinationModuleOptions>;
-}
+const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<CoordinationModuleOptions>({
+  optionsInjectionToken: COORDINATION_OPTIONS,
+})
+  .setClassMethodName('forRoot')
+  .build();
+
+/** Options of {@link CoordinationModule.forRootAsync}: `imports`, `inject` and `useFactory` (or `useClass`). */
+export type CoordinationModuleAsyncOptions =
+  ConfigurableModuleAsyncOptions<CoordinationModuleOptions>;
 
 @Global()
-@Module({})
-export class CoordinationModule {
-  static forRoot(options: CoordinationModuleOptions): DynamicModule {
-    return CoordinationModule.build({ provide: COORDINATION_OPTIONS, useValue: options }, []);
-  }
-
-  static forRootAsync(options: CoordinationModuleAsyncOptions): DynamicModule {
-    const provider: FactoryProvider = {
-      provide: COORDINATION_OPTIONS,
-      useFactory: options.useFactory,
-      inject: options.inject ?? [],
-    };
-    return CoordinationModule.build(provider, options.imports ?? []);
-  }
-
-  private static build(
-    optionsProvider: Provider,
-    imports: NonNullable<ModuleMetadata['imports']>,
-  ): DynamicModule {
-    return {
-      module: CoordinationModule,
-      global: true,
-      imports,
-      providers: [
-        optionsProvider,
-        {
-          provide: COORDINATION_LOGGER,
-          inject: [COORDINATION_OPTIONS, { token: OBSERVABILITY_LOGGER, optional: true }],
-          useFactory: (o: CoordinationModuleOptions, logger?: CoordinationLogger) =>
-            logger ?? createLogger({ service: o.service }),
-        },
-        {
-          provide: COORDINATION_BACKEND,
-          inject: [COORDINATION_OPTIONS, COORDINATION_LOGGER],
-          useFactory: (o: CoordinationModuleOptions, logger: CoordinationLogger) =>
-            o.backend ?? createCoordinationBackend('redis', { redis: o.redis }, logger),
-        },
-        {
-          provide: FeatureFlags,
-          inject: [COORDINATION_BACKEND, COORDINATION_OPTIONS, COORDINATION_LOGGER],
-          useFactory: async (
-            backend: CoordinationBackend,
-            o: CoordinationModuleOptions,
-            logger: CoordinationLogger,
-          ) => {
-            const flags = new FeatureFlags(backend.flagStore(), {
-              defaults: o.flagDefaults,
-              logger,
-            });
-            await flags.start();
-            return flags;
-          },
-        },
-        Leadership,
-        CoordinationLifecycle,
-      ],
-      exports: [COORDINATION_BACKEND, FeatureFlags, Leadership],
-    };
-  }
-}
+@Module({
+  providers: [
+    {
+      provide: COORDINATION_LOGGER,
+      inject: [COORDINATION_OPTIONS, { token: OBSERVABILITY_LOGGER, optional: true }],
+      useFactory: (o: CoordinationModuleOptions, logger?: CoordinationLogger) =>
+        logger ?? createLogger({ service: o.service }),
+    },
+    {
+      provide: COORDINATION_BACKEND,
+      inject: [COORDINATION_OPTIONS, COORDINATION_LOGGER],
+      useFactory: (o: CoordinationModuleOptions, logger: CoordinationLogger) =>
+        o.backend ?? createCoordinationBackend('redis', { redis: o.redis }, logger),
+    },
+    {
+      provide: FeatureFlags,
+      inject: [COORDINATION_BACKEND, COORDINATION_OPTIONS, COORDINATION_LOGGER],
+      useFactory: async (
+        backend: CoordinationBackend,
+        o: CoordinationModuleOptions,
+        logger: CoordinationLogger,
+      ) => {
+        const flags = new FeatureFlags(backend.flagStore(), { defaults: o.flagDefaults, logger });
+        await flags.start();
+        return flags;
+      },
+    },
+    Leadership,
+    CoordinationLifecycle,
+  ],
+  exports: [COORDINATION_BACKEND, FeatureFlags, Leadership],
+})
+export class CoordinationModule extends ConfigurableModuleClass {}

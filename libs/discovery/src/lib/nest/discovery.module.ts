@@ -14,14 +14,10 @@
  *   //   await app.startAllMicroservices(); await app.listen(port);      // registered once listening
  */
 import {
-  DynamicModule,
-  FactoryProvider,
+  ConfigurableModuleAsyncOptions,
+  ConfigurableModuleBuilder,
   Global,
-  InjectionToken,
   Module,
-  ModuleMetadata,
-  OptionalFactoryDependency,
-  Provider,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { CoordinationLogger } from '@stayline/coordination';
@@ -36,56 +32,34 @@ import {
 } from './discovery.options';
 import { InFlightInterceptor, InFlightTracker } from './in-flight.interceptor';
 
-export interface DiscoveryModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  inject?: Array<InjectionToken | OptionalFactoryDependency>;
-  useFactory: (...args: never[]) => DiscoveryModuleOptions | Promise<DiscoveryModuleOptions>;
-}
+const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<DiscoveryModuleOptions>({
+  optionsInjectionToken: DISCOVERY_OPTIONS,
+})
+  .setClassMethodName('forRoot')
+  .build();
 
-const EXPORTS = [SERVICE_REGISTRY, DiscoveryLifecycle];
+/** Options of {@link DiscoveryModule.forRootAsync}: `imports`, `inject` and `useFactory` (or `useClass`). */
+export type DiscoveryModuleAsyncOptions = ConfigurableModuleAsyncOptions<DiscoveryModuleOptions>;
 
 @Global()
-@Module({})
-export class DiscoveryModule {
-  static forRoot(options: DiscoveryModuleOptions): DynamicModule {
-    return DiscoveryModule.build({ provide: DISCOVERY_OPTIONS, useValue: options }, []);
-  }
-
-  static forRootAsync(options: DiscoveryModuleAsyncOptions): DynamicModule {
-    const provider: FactoryProvider = {
-      provide: DISCOVERY_OPTIONS,
-      useFactory: options.useFactory,
-      inject: options.inject ?? [],
-    };
-    return DiscoveryModule.build(provider, options.imports ?? []);
-  }
-
-  private static build(
-    optionsProvider: Provider,
-    imports: NonNullable<ModuleMetadata['imports']>,
-  ): DynamicModule {
-    return {
-      module: DiscoveryModule,
-      global: true,
-      imports,
-      providers: [
-        optionsProvider,
-        {
-          provide: DISCOVERY_LOGGER,
-          inject: [DISCOVERY_OPTIONS, { token: OBSERVABILITY_LOGGER, optional: true }],
-          useFactory: (o: DiscoveryModuleOptions, logger?: CoordinationLogger) =>
-            logger ?? createLogger({ service: o.service }),
-        },
-        {
-          provide: SERVICE_REGISTRY,
-          inject: [DISCOVERY_OPTIONS, DISCOVERY_LOGGER],
-          useFactory: (o: DiscoveryModuleOptions, logger: CoordinationLogger) =>
-            o.registry ?? new RedisRegistry({ redis: o.redis, logger }),
-        },
-        InFlightTracker,
-        DiscoveryLifecycle,
-        { provide: APP_INTERCEPTOR, useClass: InFlightInterceptor },
-      ],
-      exports: EXPORTS,
-    };
-  }
-}
+@Module({
+  providers: [
+    {
+      provide: DISCOVERY_LOGGER,
+      inject: [DISCOVERY_OPTIONS, { token: OBSERVABILITY_LOGGER, optional: true }],
+      useFactory: (o: DiscoveryModuleOptions, logger?: CoordinationLogger) =>
+        logger ?? createLogger({ service: o.service }),
+    },
+    {
+      provide: SERVICE_REGISTRY,
+      inject: [DISCOVERY_OPTIONS, DISCOVERY_LOGGER],
+      useFactory: (o: DiscoveryModuleOptions, logger: CoordinationLogger) =>
+        o.registry ?? new RedisRegistry({ redis: o.redis, logger }),
+    },
+    InFlightTracker,
+    DiscoveryLifecycle,
+    { provide: APP_INTERCEPTOR, useClass: InFlightInterceptor },
+  ],
+  exports: [SERVICE_REGISTRY, DiscoveryLifecycle],
+})
+export class DiscoveryModule extends ConfigurableModuleClass {}
