@@ -9,25 +9,31 @@ import { BackendConfig, chosenCoordination, chosenRegistry } from './backends';
 import { FaultInjector } from './fault-injection';
 import { TopologyFollowerModule } from './topology-follower';
 
-/** What {@link platformImports} reads from a service's validated config. */
-export interface PlatformConfig extends BackendConfig {
+/** What {@link coordinatorImports} reads from an app's validated config. */
+export interface CoordinatorConfig extends BackendConfig {
   SERVICE_NAME: string;
   INSTANCE_ID: string;
   HOST: string;
   ADVERTISE_HOST?: string;
   HTTP_PORT: number;
-  TCP_PORT: number;
+  /** Registered with the HTTP port when the app also serves TCP. */
+  TCP_PORT?: number;
   VERSION: string;
+  REDIS_SENTINELS: Array<{ host: string; port: number }>;
+  REDIS_MASTER_NAME: string;
+  DRAIN_DELAY_MS: number;
+}
+
+/** What {@link platformImports} reads from a service's validated config. */
+export interface PlatformConfig extends CoordinatorConfig {
+  TCP_PORT: number;
   DB_NAME: string;
   DB_USER: string;
   DB_PASSWORD: string;
   DB_PRIMARY: { name: string; host: string; port: number };
   DB_REPLICAS: Array<{ name: string; host: string; port: number }>;
-  REDIS_SENTINELS: Array<{ host: string; port: number }>;
-  REDIS_MASTER_NAME: string;
   LOG_LEVEL: string;
   ADMIN_TOKEN: string;
-  DRAIN_DELAY_MS: number;
 }
 
 /**
@@ -54,8 +60,24 @@ export function platformImports(
     }),
     // the router follows the topology the failover agent publishes (docs/patterns/failover.md)
     TopologyFollowerModule.forRoot({ redis }),
-    // the registry and the flags/elections/locks each on the backend the config names;
-    // coordination first, so that its shutdown (resign, close) runs after discovery has drained
+    ...coordinatorImports(c, { flagDefaults: db.flagDefaults }),
+    AdminModule.forRoot(c.ADMIN_TOKEN),
+  ];
+}
+
+/**
+ * Feature flags, leader elections and locks (CoordinationModule), then
+ * registration in discovery (DiscoveryModule: registered once listening,
+ * deregistered first on SIGTERM), each on the backend the config names.
+ * Coordination comes first, so that its shutdown (resign, close) runs after
+ * discovery has drained.
+ */
+export function coordinatorImports(
+  c: CoordinatorConfig,
+  options: { flagDefaults?: Record<string, FlagValue> } = {},
+): DynamicModule[] {
+  const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+  return [
     CoordinationModule.forRootAsync({
       inject: [OBSERVABILITY_LOGGER],
       useFactory: (logger: Logger) => {
@@ -70,7 +92,7 @@ export function platformImports(
         return {
           service: c.SERVICE_NAME,
           backend: chosenCoordination(c, redis, logger),
-          flagDefaults: db.flagDefaults,
+          flagDefaults: options.flagDefaults,
         };
       },
     }),
@@ -88,7 +110,6 @@ export function platformImports(
         drainDelayMs: c.DRAIN_DELAY_MS,
       }),
     }),
-    AdminModule.forRoot(c.ADMIN_TOKEN),
   ];
 }
 
