@@ -6,8 +6,14 @@
  * reports outcomes to the balancer (or the breaker gate), and retries an
  * idempotent call once more on another endpoint.
  */
-import { CoordinationLogger, silentLogger } from '@stayline/coordination';
-import { ServiceInstance } from '../instance';
+import {
+  CoordinationLogger,
+  delay,
+  jittered,
+  silentLogger,
+  unrefTimeout,
+} from '@stayline/coordination';
+import { assertName, ServiceInstance } from '../instance';
 import { ServiceResolver, Unsubscribe } from '../registry';
 import { Balancer, BalancerOptions, EndpointStats } from '../balancing/balancer';
 import { Endpoint } from '../balancing/strategy';
@@ -24,6 +30,10 @@ export interface BalancedClientOptions extends BalancerOptions {
   logger?: CoordinationLogger;
   /** Told about every attempt and every new endpoint list (metrics; the Nest module uses it). */
   observer?: BalancedClientObserver;
+  /** How long start() waits for the first list before it resolves without endpoints. Default 2000 ms. */
+  startWaitMs?: number;
+  /** While the resolver cannot be watched (coordinator slow or unreachable), try again this often. Default 1000 ms. */
+  watchRetryMs?: number;
 }
 
 export interface BalancedClientObserver {
@@ -54,8 +64,10 @@ export abstract class BalancedClient<C> {
   protected readonly logger: CoordinationLogger;
   private readonly connections = new Map<string, Connection<C>>();
   private unwatch?: Unsubscribe;
+  private closed = false;
 
   protected constructor(protected readonly options: BalancedClientOptions) {
+    assertName('service', options.service);
     this.balancer = new Balancer(options);
     this.logger = options.logger ?? silentLogger;
   }
@@ -77,28 +89,65 @@ export abstract class BalancedClient<C> {
     return this.balancer.stats();
   }
 
-  /** Starts following the service's instances; resolves once the first list is in. */
+  /**
+   * Starts following the service's instances. Resolves once the first list is
+   * in, or after `startWaitMs` without endpoints (calls fail with
+   * NoEndpointError meanwhile) when the resolver does not answer: a coordinator
+   * that is slow or unreachable at start-up must not fail the caller's start.
+   * A failed watch is retried in the background until it succeeds or the
+   * client is closed.
+   */
   async start(): Promise<this> {
-    this.unwatch = await this.options.resolver.watch(this.options.service, (list) =>
-      this.onList(list),
-    );
+    let timer: NodeJS.Timeout | undefined;
+    const waitMs = this.options.startWaitMs ?? 2_000;
+    await Promise.race([
+      this.follow(),
+      new Promise<void>((resolve) => (timer = unrefTimeout(resolve, waitMs))),
+    ]);
+    clearTimeout(timer);
     this.logger.info(
       {
         service: this.service,
         strategy: this.balancer.strategy.name,
         endpoints: this.endpoints.length,
+        watching: this.unwatch !== undefined,
         timeoutMs: this.timeoutMs(),
       },
-      'balanced client started',
+      this.unwatch ? 'balanced client started' : 'balanced client started; still trying to watch',
     );
     return this;
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.unwatch?.();
+    this.unwatch = undefined;
     for (const c of this.connections.values()) this.shut(c.conn);
     this.connections.clear();
     this.balancer.setEndpoints([]);
+  }
+
+  /** Watches the service until the watch is in place (never rejects: it retries). */
+  private async follow(): Promise<void> {
+    for (let attempt = 1; !this.closed; attempt++) {
+      try {
+        const unwatch = await this.options.resolver.watch(this.options.service, (list) => {
+          if (!this.closed) this.onList(list);
+        });
+        if (this.closed) unwatch();
+        else this.unwatch = unwatch;
+        if (attempt > 1)
+          this.logger.info({ service: this.service, attempt }, 'watching the service now');
+        return;
+      } catch (err) {
+        if (attempt === 1)
+          this.logger.warn(
+            { service: this.service, err: (err as Error).message },
+            'cannot watch the service yet; retrying',
+          );
+        await delay(jittered(this.options.watchRetryMs ?? 1_000), { unref: true });
+      }
+    }
   }
 
   /** One call: picks an endpoint, and for an idempotent call retries on others. */
