@@ -1,0 +1,99 @@
+/**
+ * An instance that starts while its coordinator Redis answers too slowly (a
+ * loaded host: every command hits its timeout) must not die: it starts with
+ * its defaults, keeps retrying, and turns ready once Redis answers again.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import fs from 'node:fs';
+import Redis from 'ioredis';
+import {
+  Component,
+  isAlive,
+  isPortOpen,
+  Stack,
+  startService,
+  startStack,
+  waitFor,
+} from '@stayline/stack-kit';
+
+jest.setTimeout(180_000);
+
+describe('reservation starting while Redis is too slow to answer', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ replicas: 1, sentinel: true, nginx: false });
+  });
+  afterAll(() => stack?.stop());
+
+  it('stays up through the slow start and turns ready once Redis answers again', async () => {
+    // every Redis node paused (the replica too, so the Sentinels have nobody to promote):
+    // each command of the instance's start-up waits past its 1 s timeout
+    const nodes = [stack.redis.primary, ...stack.redis.replicas].map(
+      (n) =>
+        new Redis({ host: n.host, port: n.port, enableReadyCheck: false, maxRetriesPerRequest: 0 }),
+    );
+    let pausing = true;
+    const pauses = (async () => {
+      while (pausing) {
+        await Promise.all(
+          nodes.map((r) => r.call('CLIENT', 'PAUSE', '2000', 'ALL').catch(() => undefined)),
+        );
+        await sleep(2_050);
+      }
+    })();
+
+    const name = 'reservation-slow-1';
+    let failed: Error | undefined;
+    const started = startService(stack, { service: 'reservation', name }).catch((err: Error) => {
+      failed = err;
+      return err;
+    });
+    const component = (): Component => stack.component(name);
+    const log = () => {
+      try {
+        return fs.readFileSync(component().spec.logFile, 'utf8');
+      } catch {
+        return '(no log)';
+      }
+    };
+    try {
+      // the start-up meets Redis while every command times out (the flags report it
+      // unreachable); the instance must live on through Nest's start, however long it takes
+      const deadline = Date.now() + 90_000;
+      let met: number | undefined;
+      while (met === undefined || Date.now() < met + 8_000) {
+        if (failed) throw new Error(`${failed.message}\n${log()}`);
+        const c = stack.components.find((x) => x.name === name);
+        if (c && !isAlive(c.pid)) throw new Error(`the instance died:\n${log()}`);
+        if (met === undefined && c && /flag store unreachable/.test(log())) met = Date.now();
+        if (Date.now() > deadline) throw new Error(`the instance never met Redis:\n${log()}`);
+        await sleep(100);
+      }
+    } finally {
+      pausing = false;
+      await pauses;
+    }
+    await Promise.all(nodes.map((r) => r.call('CLIENT', 'UNPAUSE')));
+    for (const r of nodes) r.disconnect();
+
+    const result = await started;
+    if (result instanceof Error) throw new Error(`${result.message}\n${log()}`);
+    expect(isAlive(component().pid)).toBe(true);
+    expect(await isPortOpen(component().port, component().host)).toBe(true);
+    const url = `http://127.0.0.1:${component().port}/health/ready`;
+    await waitFor(
+      'the instance to turn ready',
+      async () => {
+        if (!isAlive(component().pid)) throw new Error(`the instance died:\n${log()}`);
+        return (await fetch(url)).status === 200;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    ).catch(async (err: Error) => {
+      const body = await fetch(url)
+        .then((r) => r.text())
+        .catch(() => '');
+      throw new Error(`${err.message}\n${body}\n${log()}`);
+    });
+  });
+});
