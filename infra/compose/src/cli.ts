@@ -7,6 +7,9 @@
  *                          through the gateway on loopback, takes it down; ends with
  *                          `N passed, N failed`. `npm run test:compose -- 06 03` runs only
  *                          the suites whose file name contains one of the words
+ *   npm run test:partitions the same for the `*.partition-spec.ts` suites: faults between
+ *                          containers (lib/nemesis.ts) with the checker (lib/checker.ts);
+ *                          needs root
  * Whatever fails (no engine, a build, a container that never gets healthy, a
  * port already taken) is named with the lines that explain it, the exit code is
  * non-zero, and a run that brought a stack up takes it down again.
@@ -153,11 +156,12 @@ async function checkPort(port: number): Promise<void> {
 async function runSuites(
   stack: ComposeStack,
   only: string[],
+  suffix: string,
 ): Promise<{ passed: number; failed: number }> {
   const dir = path.join(REPO_ROOT, 'infra/compose/src');
   const suites = fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith('.compose-spec.ts'))
+    .filter((f) => f.endsWith(suffix))
     .filter((f) => !only.length || only.some((w) => f.includes(w)))
     .sort();
   const jest = require.resolve('jest/bin/jest');
@@ -208,12 +212,12 @@ async function main(): Promise<void> {
     process.exitCode = left.length ? 1 : 0;
     return;
   }
-  if (command !== 'up' && command !== 'test') {
-    console.error('usage: compose up | down | test');
+  if (command !== 'up' && command !== 'test' && command !== 'partitions') {
+    console.error('usage: compose up | down | test | partitions');
     process.exitCode = 2;
     return;
   }
-  const testing = command === 'test';
+  const testing = command === 'test' || command === 'partitions';
   if (testing) {
     // a project and a port of its own: a stack the user runs is left alone
     env.STAYLINE_COMPOSE_PROJECT ??= 'stayline-test';
@@ -246,7 +250,8 @@ async function main(): Promise<void> {
       broughtUp = false;
       return;
     }
-    result = await runSuites(stack, process.argv.slice(3));
+    const suffix = command === 'partitions' ? '.partition-spec.ts' : '.compose-spec.ts';
+    result = await runSuites(stack, process.argv.slice(3), suffix);
   } catch (err) {
     if (!(err instanceof Failure) && !(err instanceof Error)) throw err;
     say((err as Error).message);
@@ -274,6 +279,7 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
   say(err.message);
-  if (process.argv[2] === 'test') console.log('0 passed, 1 failed');
+  if (process.argv[2] === 'test' || process.argv[2] === 'partitions')
+    console.log('0 passed, 1 failed');
   process.exit(1);
 });
