@@ -12,7 +12,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@stayline/stack-kit';
-import { check, historyOf, NodeSampler, summary } from './lib/checker';
+import { check, historyOf, NodeSampler, summary, waitConverged } from './lib/checker';
 import { MARIADB_NODES, mariadbPrimary, mariadbRole, type MariaDbRole } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';
@@ -116,23 +116,7 @@ describe('partition: the MariaDB primary isolated from everything', () => {
     const nodeSamples = await (sampler as NodeSampler).stop();
     const history = historyOf(run.load.samples, (n) => (run as BookingRun).keyOf(n));
     // every node caught up with every acknowledged booking before the final read
-    await waitFor(
-      'every node to hold the last acknowledged booking',
-      async () => {
-        const last = [...history].reverse().find((o) => o.reservationId);
-        if (!last) return true;
-        const held = await Promise.all(
-          MARIADB_NODES.map((n) =>
-            stack.sql(
-              n,
-              `SELECT COUNT(*) FROM reservation.reservations WHERE id = '${last.reservationId}'`,
-            ),
-          ),
-        );
-        return held.every((h) => h.trim() === '1');
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
+    await waitConverged(stack, history, 60_000);
     const result = await check(stack, history, nodeSamples);
     console.log(`checker:\n${summary(result)}`);
 

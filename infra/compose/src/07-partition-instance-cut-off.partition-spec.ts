@@ -10,8 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Load } from '@stayline/fault-kit';
 import { waitFor } from '@stayline/stack-kit';
-import { check, historyOf, NodeSampler, summary } from './lib/checker';
-import { MARIADB_NODES } from './lib/cluster';
+import { check, historyOf, NodeSampler, summary, waitConverged } from './lib/checker';
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';
 import { Nemesis } from './lib/nemesis';
@@ -93,23 +92,7 @@ describe('partition: a service instance cut from the registry and the gateway', 
         `${JSON.stringify(failedBookings.map((s) => s.status || s.error))})`,
     );
     const history = historyOf(run.load.samples, (n) => (run as BookingRun).keyOf(n));
-    await waitFor(
-      'every node to hold the last acknowledged booking',
-      async () => {
-        const last = [...history].reverse().find((o) => o.reservationId);
-        if (!last) return true;
-        const held = await Promise.all(
-          MARIADB_NODES.map((n) =>
-            stack.sql(
-              n,
-              `SELECT COUNT(*) FROM reservation.reservations WHERE id = '${last.reservationId}'`,
-            ),
-          ),
-        );
-        return held.every((h) => h.trim() === '1');
-      },
-      { timeoutMs: 30_000, intervalMs: 500 },
-    );
+    await waitConverged(stack, history, 30_000);
     const result = await check(stack, history, await sampler.stop());
     console.log(`checker:\n${summary(result)}`);
 

@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@stayline/stack-kit';
-import { check, historyOf, NodeSampler, summary } from './lib/checker';
+import { check, historyOf, NodeSampler, summary, waitConverged } from './lib/checker';
 import { MARIADB_NODES, mariadbPrimary, mariadbRole } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';
@@ -78,23 +78,7 @@ describe('partition: the MariaDB primary cut from the failover agents only', () 
     );
     await run.stop();
     const history = historyOf(run.load.samples, (n) => (run as BookingRun).keyOf(n));
-    await waitFor(
-      'every node to hold the last acknowledged booking',
-      async () => {
-        const last = [...history].reverse().find((o) => o.reservationId);
-        if (!last) return true;
-        const held = await Promise.all(
-          MARIADB_NODES.map((n) =>
-            stack.sql(
-              n,
-              `SELECT COUNT(*) FROM reservation.reservations WHERE id = '${last.reservationId}'`,
-            ),
-          ),
-        );
-        return held.every((h) => h.trim() === '1');
-      },
-      { timeoutMs: 30_000, intervalMs: 500 },
-    );
+    await waitConverged(stack, history, 30_000);
     const result = await check(stack, history, await sampler.stop());
     console.log(`checker:\n${summary(result)}`);
     expect(result.violations).toEqual([]);

@@ -19,6 +19,7 @@
  *   servers named in the acknowledged bookings' consistency tokens).
  */
 import type { Sample } from '@stayline/fault-kit';
+import { waitFor } from '@stayline/stack-kit';
 import { MARIADB_NODES } from './cluster';
 import type { ComposeStack } from './compose-stack';
 
@@ -336,4 +337,27 @@ export function summary(r: CheckResult): string {
     ['longest write outage', `${(r.longestWriteOutageMs / 1000).toFixed(1)} s`],
   ];
   return rows.map(([k, v]) => `  ${k.padEnd(34)} ${v}`).join('\n');
+}
+
+/** Waits until every MariaDB node holds the last acknowledged booking of the history (replicas caught up). */
+export async function waitConverged(
+  stack: ComposeStack,
+  history: Operation[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const last = [...history].reverse().find((o) => o.reservationId);
+  if (!last) return;
+  const id = lit(last.reservationId as string);
+  await waitFor(
+    'every node to hold the last acknowledged booking',
+    async () =>
+      (
+        await Promise.all(
+          MARIADB_NODES.map((n) =>
+            stack.sql(n, `SELECT COUNT(*) FROM reservation.reservations WHERE id = ${id}`),
+          ),
+        )
+      ).every((h) => h.trim() === '1'),
+    { timeoutMs, intervalMs: 500 },
+  );
 }

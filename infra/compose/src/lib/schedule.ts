@@ -5,9 +5,7 @@
  * same seed plays the same schedule again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitFor } from '@stayline/stack-kit';
-import { check, historyOf, NodeSampler, type CheckResult } from './checker';
-import { MARIADB_NODES } from './cluster';
+import { check, historyOf, NodeSampler, waitConverged, type CheckResult } from './checker';
 import type { ComposeStack } from './compose-stack';
 import { FAULTS, seeded, settle } from './faults';
 import { BookingRun } from './gateway';
@@ -61,23 +59,7 @@ export async function runSchedule(
   }
   const nodeSamples = await sampler.stop();
   const history = historyOf(run.load.samples, (n) => run.keyOf(n));
-  const last = [...history].reverse().find((op) => op.reservationId);
-  if (last)
-    await waitFor(
-      'every node to hold the last acknowledged booking',
-      async () =>
-        (
-          await Promise.all(
-            MARIADB_NODES.map((n) =>
-              stack.sql(
-                n,
-                `SELECT COUNT(*) FROM reservation.reservations WHERE id = '${last.reservationId}'`,
-              ),
-            ),
-          )
-        ).every((h) => h.trim() === '1'),
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
+  await waitConverged(stack, history);
   const result = await check(stack, history, nodeSamples);
   await run.finish();
   return { ...result, seed: o.seed, faults };
