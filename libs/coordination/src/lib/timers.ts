@@ -28,3 +28,24 @@ export function unrefTimeout(fn: () => void, ms: number): NodeJS.Timeout {
 export function delay(ms: number, { unref = false } = {}): Promise<void> {
   return new Promise((resolve) => (unref ? unrefTimeout(resolve, ms) : setTimeout(resolve, ms)));
 }
+
+/**
+ * Start-up against a coordinator that may not answer yet (a loaded host, a
+ * Redis still electing): runs `attempt` until it resolves, `retryMs` (jittered)
+ * apart, and tells `onFailure` about each failure. Resolves with the result,
+ * or with `undefined` once `stopped()` turns true. Never rejects.
+ */
+export async function keepTrying<T>(
+  attempt: () => Promise<T>,
+  o: { retryMs: number; stopped: () => boolean; onFailure?: (err: Error, attempt: number) => void },
+): Promise<T | undefined> {
+  for (let n = 1; !o.stopped(); n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      o.onFailure?.(err as Error, n);
+      await delay(jittered(o.retryMs), { unref: true });
+    }
+  }
+  return undefined;
+}

@@ -27,6 +27,8 @@ export interface ProcessFixture {
 
 const TTL = 3_000; // the default lease
 const RENEW = TTL / 3;
+/** How long a fixture process may take to start and register (set-up, not a measured figure). */
+const STARTUP_MS = 30_000;
 
 export function describeRegistryProcessContract(
   backend: string,
@@ -57,7 +59,8 @@ export function describeRegistryProcessContract(
         args: { ...f.backend, service: 'payment', id: name, tcp: 4201 },
       });
       const recs = await watchers('payment', count);
-      await Promise.all(recs.map((r) => r.waitFor((_, ids) => ids.includes(name))));
+      // set-up, not a measure: a process starting on a loaded host may take seconds
+      await Promise.all(recs.map((r) => r.waitFor((_, ids) => ids.includes(name), STARTUP_MS)));
       // watchers can see the entry before the process has its reply: a signal sent in between
       // would hit a registration still starting, not a registered instance
       await waitFor(`${name} to report its registration`, async () =>
@@ -123,7 +126,7 @@ export function describeRegistryProcessContract(
           args: { ...f.backend, ...datastore, agent },
         });
       const [rec] = await watchers('mariadb');
-      await rec.waitFor((_, ids) => ids.includes('mariadb-1'));
+      await rec.waitFor((_, ids) => ids.includes('mariadb-1'), STARTUP_MS);
       f.stack.kill('agent-a', 'SIGKILL');
       await new Promise((r) => setTimeout(r, f.expiry.withinMs + RENEW));
       expect(rec.latest.map((i) => [i.id, i.kind, i.role])).toEqual([

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { CoordinationLogger, silentLogger } from '../logger';
-import { delay, unrefTimeout } from '../timers';
+import { keepTrying, unrefTimeout } from '../timers';
 import { FlagStore } from './flag-store';
 import { FlagSnapshot, FlagValue } from './flag-value';
 import { inRollout } from './rollout';
@@ -107,19 +107,17 @@ export class FeatureFlags {
   }
 
   private async follow(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const unwatch = await this.store.watch((snapshot, changed) =>
-          this.apply(snapshot, changed),
-        );
-        if (this.stopped) await unwatch();
-        else this.unwatch = unwatch;
-        return;
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'flag store unreachable; retrying');
-        await delay(this.options.retryMs ?? 1_000, { unref: true });
-      }
-    }
+    const unwatch = await keepTrying(
+      () => this.store.watch((snapshot, changed) => this.apply(snapshot, changed)),
+      {
+        retryMs: this.options.retryMs ?? 1_000,
+        stopped: () => this.stopped,
+        onFailure: (err) =>
+          this.logger.warn({ err: err.message }, 'flag store unreachable; retrying'),
+      },
+    );
+    if (unwatch && this.stopped) await unwatch();
+    else if (unwatch) this.unwatch = unwatch;
   }
 
   private apply(snapshot: FlagSnapshot, changed: readonly string[]): void {

@@ -126,5 +126,28 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
     lastError = '';
   });
   redis.on('end', () => redis.reviveUnlessClosed(logger, options.connectionName));
+  observeResentCommands(redis);
   return redis;
+}
+
+/**
+ * After a reconnect ioredis sends SELECT and the SUBSCRIBEs again itself, and
+ * drops the promises (redis/built/redis/event_handler.js, readyHandler): when
+ * one of them fails (a Redis that answers nothing times it out), the rejection
+ * is unhandled and Node ends the process. Every call of these commands gets an
+ * observer here; a caller awaiting one still sees it fail.
+ */
+function observeResentCommands(redis: Redis): void {
+  for (const name of ['select', 'subscribe', 'psubscribe', 'ssubscribe'] as const) {
+    const original = (redis[name] as (...args: unknown[]) => Promise<unknown>).bind(redis);
+    Object.defineProperty(redis, name, {
+      configurable: true,
+      writable: true,
+      value: (...args: unknown[]) => {
+        const sent = original(...args);
+        sent.catch(() => undefined);
+        return sent;
+      },
+    });
+  }
 }

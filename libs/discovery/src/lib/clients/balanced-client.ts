@@ -6,13 +6,7 @@
  * reports outcomes to the balancer (or the breaker gate), and retries an
  * idempotent call once more on another endpoint.
  */
-import {
-  CoordinationLogger,
-  delay,
-  jittered,
-  silentLogger,
-  unrefTimeout,
-} from '@stayline/coordination';
+import { CoordinationLogger, keepTrying, silentLogger, unrefTimeout } from '@stayline/coordination';
 import { assertName, ServiceInstance } from '../instance';
 import { ServiceResolver, Unsubscribe } from '../registry';
 import { Balancer, BalancerOptions, EndpointStats } from '../balancing/balancer';
@@ -129,25 +123,28 @@ export abstract class BalancedClient<C> {
 
   /** Watches the service until the watch is in place (never rejects: it retries). */
   private async follow(): Promise<void> {
-    for (let attempt = 1; !this.closed; attempt++) {
-      try {
-        const unwatch = await this.options.resolver.watch(this.options.service, (list) => {
+    let failures = 0;
+    const unwatch = await keepTrying(
+      () =>
+        this.options.resolver.watch(this.options.service, (list) => {
           if (!this.closed) this.onList(list);
-        });
-        if (this.closed) unwatch();
-        else this.unwatch = unwatch;
-        if (attempt > 1)
-          this.logger.info({ service: this.service, attempt }, 'watching the service now');
-        return;
-      } catch (err) {
-        if (attempt === 1)
-          this.logger.warn(
-            { service: this.service, err: (err as Error).message },
-            'cannot watch the service yet; retrying',
-          );
-        await delay(jittered(this.options.watchRetryMs ?? 1_000), { unref: true });
-      }
-    }
+        }),
+      {
+        retryMs: this.options.watchRetryMs ?? 1_000,
+        stopped: () => this.closed,
+        onFailure: (err) => {
+          if (failures++ === 0)
+            this.logger.warn(
+              { service: this.service, err: err.message },
+              'cannot watch the service yet; retrying',
+            );
+        },
+      },
+    );
+    if (!unwatch) return;
+    if (this.closed) return unwatch();
+    this.unwatch = unwatch;
+    if (failures) this.logger.info({ service: this.service, failures }, 'watching the service now');
   }
 
   /** One call: picks an endpoint, and for an idempotent call retries on others. */
