@@ -182,6 +182,8 @@ describe('dashboard through the gateway (whole stack)', () => {
       });
       expect(typeof r.lagMs).toBe('number');
     }
+    // the leader agent's concerns (errant GTIDs on a rejoin, ...): none on a healthy stack
+    expect(s.mariadb.concerns).toEqual([]);
     // Redis: the primary the Sentinels name, its replica linked, three Sentinels with quorum
     expect(s.redis.primary).toBe(sentinelMaster);
     expect(s.redis.nodes.map((n) => [n.role, n.up])).toEqual([

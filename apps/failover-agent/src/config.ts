@@ -67,6 +67,12 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
      * `--init-rpl-role=SLAVE` has rolled back what no replica acknowledged), as compose does.
      */
     REJOIN_FENCED: z.enum(['auto', 'manual']).default('manual'),
+    /**
+     * A fenced node holding transactions the primary lacks (errant GTIDs: logged by an
+     * isolated primary, never acknowledged): `auto` rebuilds it from the primary's
+     * snapshot, discarding them (mariadb/rebuild.ts); `manual` reports it and waits.
+     */
+    REBUILD_ERRANT: z.enum(['auto', 'manual']).default('manual'),
     /** `false`: detect and report only (a human promotes). */
     AUTO_FAILOVER: z
       .enum(['true', 'false'])

@@ -1,4 +1,4 @@
-import { emptySnapshot, InstanceView, TopologySnapshot } from './snapshot';
+import { emptySnapshot, InstanceView, MariaDbConcernView, TopologySnapshot } from './snapshot';
 import { diffSnapshots } from './snapshot-diff';
 import { Timeline } from './timeline';
 
@@ -160,6 +160,57 @@ describe('diffSnapshots', () => {
     expect(
       kinds(snap({ etcd: { leader: 'a1', members: [] } }), snap({ etcd: { members: [] } })),
     ).toEqual(['etcd-leader-changed a1']);
+  });
+
+  it('reports errant GTIDs appearing on a node and clearing, once each', () => {
+    const errant: MariaDbConcernView = {
+      kind: 'errant-gtids',
+      node: 'mariadb-1',
+      primary: 'mariadb-2',
+      gtids: ['0-1-101', '0-1-102'],
+      since: '2026-11-25T20:00:00.000Z',
+      text: 'mariadb-1 is fenced and holds 0-1-101,0-1-102 that mariadb-2 lacks: restart it or rebuild it',
+    };
+    const m = (concerns?: MariaDbConcernView[]) =>
+      snap({ mariadb: { epoch: 2, primary: 'mariadb-2', nodes: [], concerns } });
+    const raised = diffSnapshots(m([]), m([errant]));
+    expect(raised).toEqual([
+      {
+        kind: 'mariadb-concern-raised',
+        subject: 'mariadb-1',
+        message:
+          'mariadb-1 holds errant GTIDs 0-1-101,0-1-102 that mariadb-2 lacks: to be rebuilt from the primary (never merged)',
+        level: 'warn',
+      },
+    ]);
+    // seen again, even with one more GTID: no news
+    expect(
+      kinds(m([errant]), m([{ ...errant, gtids: ['0-1-101', '0-1-102', '0-1-103'] }])),
+    ).toEqual([]);
+    expect(diffSnapshots(m([errant]), m([]))).toEqual([
+      {
+        kind: 'mariadb-concern-cleared',
+        subject: 'mariadb-1',
+        message: 'mariadb-1 no longer holds errant GTIDs (0-1-101,0-1-102)',
+        level: 'info',
+      },
+    ]);
+    // an older snapshot without the field counts as none
+    expect(kinds(m(undefined), m([errant]))).toEqual(['mariadb-concern-raised mariadb-1']);
+    // errant GTIDs rolled back by a restart, the node now only waits for its rejoin
+    const waiting: MariaDbConcernView = {
+      ...errant,
+      kind: 'fenced',
+      gtids: undefined,
+      text: 'mariadb-1 is fenced: rejoin it',
+    };
+    expect(diffSnapshots(m([errant]), m([waiting])).map((e) => [e.kind, e.message])).toEqual([
+      ['mariadb-concern-cleared', 'mariadb-1 no longer holds errant GTIDs (0-1-101,0-1-102)'],
+      ['mariadb-concern-raised', 'mariadb-1 is fenced: rejoin it'],
+    ]);
+    expect(diffSnapshots(m([waiting]), m([]))[0].message).toBe(
+      'mariadb-1: resolved (waiting for a rejoin)',
+    );
   });
 
   it('names the flags that changed', () => {

@@ -1,4 +1,10 @@
-import type { BreakerView, InstanceView, TimelineEvent, TopologySnapshot } from './snapshot';
+import type {
+  BreakerView,
+  InstanceView,
+  MariaDbConcernView,
+  TimelineEvent,
+  TopologySnapshot,
+} from './snapshot';
 
 /** An event before the timeline numbers and dates it. */
 export type TopologyChange = Omit<TimelineEvent, 'seq' | 'at'>;
@@ -18,8 +24,9 @@ const LEFT_BECAUSE: Record<string, string> = {
  * The timeline's events between two snapshots: instances joined, left or
  * changed health; breakers opened, half-opened or closed; failovers started
  * and finished; the failover leader, the MariaDB and Redis primaries and the
- * etcd leader changed; flags changed. Pure, so the rules are tested without a
- * stack.
+ * etcd leader changed; the leader agent raised or dropped a concern about a
+ * MariaDB node (errant GTIDs, a pending rejoin, ...); flags changed. Pure, so
+ * the rules are tested without a stack.
  */
 export function diffSnapshots(
   prev: TopologySnapshot,
@@ -34,6 +41,7 @@ export function diffSnapshots(
     ...failoverStarts(prev, next),
     ...primaryChanges(prev, next),
     ...failoverEnds(prev, next),
+    ...concernChanges(prev.mariadb.concerns ?? [], next.mariadb.concerns ?? []),
     ...flagChanges(prev, next),
   ];
 }
@@ -202,6 +210,48 @@ function primaryChanges(prev: TopologySnapshot, next: TopologySnapshot): Topolog
       level: 'warn',
     });
   return out;
+}
+
+/** What each kind of concern is called on the page. */
+export const CONCERN_LABEL: Record<MariaDbConcernView['kind'], string> = {
+  'errant-gtids': 'errant GTIDs',
+  fenced: 'waiting for a rejoin',
+  diverged: 'ahead of the primary',
+  'writable-replica': 'writable replica',
+  'not-replicating': 'not replicating yet',
+  discovery: 'no topology published',
+};
+
+const concernKey = (c: MariaDbConcernView) => `${c.node ?? ''}|${c.kind}`;
+
+/** One event when a concern appears, one when it is gone; a changed text or GTID list is not news. */
+function concernChanges(prev: MariaDbConcernView[], next: MariaDbConcernView[]): TopologyChange[] {
+  const before = new Set(prev.map(concernKey));
+  const after = new Set(next.map(concernKey));
+  const subject = (c: MariaDbConcernView) => c.node ?? 'mariadb';
+  const raised = next
+    .filter((c) => !before.has(concernKey(c)))
+    .map((c): TopologyChange => ({
+      kind: 'mariadb-concern-raised',
+      subject: subject(c),
+      message:
+        c.kind === 'errant-gtids'
+          ? `${c.node} holds errant GTIDs ${c.gtids?.join(',') ?? '?'}${c.primary ? ` that ${c.primary} lacks` : ''}: to be rebuilt from the primary (never merged)`
+          : c.text,
+      level: 'warn',
+    }));
+  const cleared = prev
+    .filter((c) => !after.has(concernKey(c)))
+    .map((c): TopologyChange => ({
+      kind: 'mariadb-concern-cleared',
+      subject: subject(c),
+      message:
+        c.kind === 'errant-gtids'
+          ? `${c.node} no longer holds errant GTIDs (${c.gtids?.join(',') ?? '?'})`
+          : `${subject(c)}: resolved (${CONCERN_LABEL[c.kind] ?? c.kind})`,
+      level: 'info',
+    }));
+  return [...cleared, ...raised];
 }
 
 function flagChanges(prev: TopologySnapshot, next: TopologySnapshot): TopologyChange[] {

@@ -1,4 +1,4 @@
-import type { FailoverReport } from '@stayline/contracts';
+import type { FailoverReport, TopologyConcern } from '@stayline/contracts';
 /**
  * What the dashboard shows: one snapshot of the whole system, rebuilt on every
  * registry push and every poll, and sent whole to each page (a few kB: simpler
@@ -89,11 +89,23 @@ export interface MariaDbNodeView {
   error?: string;
 }
 
+/**
+ * Why the leader agent keeps a node out of where the topology wants it (its
+ * `/health` `concerns`), e.g. `errant-gtids`: a fenced node holding
+ * transactions the primary lacks, to restart or rebuild.
+ */
+export type MariaDbConcernView = TopologyConcern;
+
 export interface MariaDbView {
   epoch: number;
   primary?: string;
   publishedBy?: string;
   nodes: MariaDbNodeView[];
+  /**
+   * The leader agent's concerns, as it last reported them (kept while no
+   * leader reports); empty when there are none.
+   */
+  concerns?: MariaDbConcernView[];
 }
 
 export interface RedisNodeView {
@@ -165,7 +177,9 @@ export type TimelineKind =
   | 'primary-changed'
   | 'redis-primary-changed'
   | 'etcd-leader-changed'
-  | 'flags-changed';
+  | 'flags-changed'
+  | 'mariadb-concern-raised'
+  | 'mariadb-concern-cleared';
 
 /** One line of the timeline. `seq` orders them and lets a page drop duplicates. */
 export interface TimelineEvent {
@@ -184,7 +198,7 @@ export function emptySnapshot(at = new Date().toISOString()): TopologySnapshot {
     instances: [],
     breakers: [],
     agents: { agents: [] },
-    mariadb: { epoch: 0, nodes: [] },
+    mariadb: { epoch: 0, nodes: [], concerns: [] },
     redis: { masterName: '', nodes: [], sentinels: [] },
     etcd: { members: [] },
     flags: { version: 0, flags: {} },

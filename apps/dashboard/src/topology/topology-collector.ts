@@ -215,7 +215,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
     listed.forEach((i, n) => {
       if (this.instances.has(i.id)) this.reports.set(i.id, reports[n]);
     });
-    this.parts = { agents, mariadb, redis, etcd };
+    this.parts = { agents, mariadb: { ...mariadb, concerns: this.agents.concerns() }, redis, etcd };
     this.rebuild();
   }
 

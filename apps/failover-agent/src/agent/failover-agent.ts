@@ -5,7 +5,12 @@
  * agent probes the primary (so a successor starts with a warm view), follows
  * the published topology and registers the datastores in discovery.
  */
-import { CoordinationBackend, LeaderElection, unrefTimeout } from '@stayline/coordination';
+import {
+  CoordinationBackend,
+  keepTrying,
+  LeaderElection,
+  unrefTimeout,
+} from '@stayline/coordination';
 import type { NodeAddress, Topology } from '@stayline/database';
 import type { ServiceRegistry } from '@stayline/discovery';
 import type { Logger } from 'pino';
@@ -18,6 +23,7 @@ import { PrimaryDetector, PrimaryHealth, PrimaryState } from '../failover/primar
 import { SwitchoverUseCase } from '../failover/switchover.use-case';
 import { TopologyReconciler } from '../failover/topology-reconciler';
 import type { MariaDbAdmin, NodeView } from '../mariadb/mariadb-admin';
+import { rebuildFrom } from '../mariadb/rebuild';
 import type { RedisNodes, RedisRole } from '../redis/redis-nodes';
 import { DatastoreEntry, DatastoreRegistrar } from '../registration/datastore-registrar';
 import type { Stonith } from '../stonith/stonith';
@@ -93,8 +99,13 @@ export class FailoverAgent {
     });
     this.reconciler = new TopologyReconciler({
       ...common,
+      election: this.election,
       nodes: async () => this.nodes(),
       rejoinFenced: c.REJOIN_FENCED === 'auto',
+      rebuild:
+        c.REBUILD_ERRANT === 'auto'
+          ? (node, primary, guard) => rebuildFrom(d.admin, node, primary, guard)
+          : undefined,
     });
     this.registrar = new DatastoreRegistrar(d.registry, c.AGENT_ID, d.logger);
   }
@@ -126,10 +137,34 @@ export class FailoverAgent {
     });
     this.election.on('deposed', (token, reason) => {
       agentMetrics.leader.set(0);
+      this.reconciler.reset(); // the next leader reports its own concerns and rebuilds what this one stopped
       this.log.warn({ token, reason }, 'deposed: this agent stops acting');
     });
-    this.stopWatch = await this.d.store.watch((t) => this.follow(t));
-    await this.election.start();
+    // a coordinator that does not answer yet (a loaded host, Redis still electing) delays the start, never ends it
+    const retry = (what: string) => ({
+      retryMs: 1_000,
+      stopped: () => this.stopped,
+      onFailure: (err: Error, attempt: number) =>
+        this.log.warn({ err: err.message, attempt }, `cannot ${what} yet; retrying`),
+    });
+    this.stopWatch = await keepTrying(
+      () => this.d.store.watch((t) => this.follow(t)),
+      retry('follow the topology'),
+    );
+    await keepTrying(
+      // a start that failed half-way is undone, so the next one campaigns from scratch
+      () =>
+        this.election.start().catch(async (err: unknown) => {
+          await this.election.stop().catch(() => undefined);
+          throw err;
+        }),
+      retry('campaign'),
+    );
+    if (this.stopped) {
+      // stopped while starting: stop() found no watch yet to end
+      await this.stopWatch?.().catch(() => undefined);
+      return;
+    }
     this.loop('probe', c.PROBE_INTERVAL_MS, () => this.probe());
     this.loop('reconcile', c.RECONCILE_INTERVAL_MS, () => this.reconcile());
   }
@@ -174,6 +209,7 @@ export class FailoverAgent {
       paused: this.pauses.paused,
       stonith: this.d.stonith.kind,
       redis: this.redisRoles,
+      concerns: state.status === 'leader' ? this.reconciler.concerns() : undefined,
     };
   }
 

@@ -61,7 +61,8 @@ export function chooseCandidate(views: NodeView[], resume?: string): CandidateCh
  * transaction `n` or a later one in domain `d` (each server numbers its own
  * transactions in order). A former primary that logged transactions no replica
  * acknowledged holds them as extras until a restart with `--init-rpl-role=SLAVE`
- * rolls them back.
+ * rolls them back (only what a crash left prepared) or a rebuild from the primary
+ * discards them (mariadb/rebuild.ts).
  */
 export function missingFrom(primaryState: string, nodeState: string): string[] {
   const entries = (s: string) =>

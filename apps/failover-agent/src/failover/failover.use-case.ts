@@ -21,13 +21,21 @@ export class DeposedError extends Error {
   override readonly name = 'DeposedError';
 }
 
+/** The election as a leader action sees it: `token` is undefined once this agent no longer leads. */
+export interface Leadership {
+  readonly token: number | undefined;
+}
+
+/** Whether `token` is still the leader's: every leader action asks before each of its steps. */
+export const stillLeads = (election: Leadership, token: number): boolean =>
+  election.token === token;
+
 export interface FailoverDeps {
   admin: MariaDbAdmin;
   store: TopologyStore;
   stonith: Stonith;
   pauses: PausePoints;
-  /** The election: `token` is undefined once this agent no longer leads. */
-  election: { readonly token: number | undefined };
+  election: Leadership;
   agentId: string;
   logger: Logger;
   catchUpTimeoutMs: number;
@@ -198,7 +206,7 @@ export class FailoverUseCase {
   /** The guard every step calls: throws {@link DeposedError} once `token` is no longer ours. */
   guard(token: number): () => void {
     return () => {
-      if (this.d.election.token !== token)
+      if (!stillLeads(this.d.election, token))
         throw new DeposedError(`token ${token} is no longer the leader's: stopping`);
     };
   }

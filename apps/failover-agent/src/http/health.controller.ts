@@ -7,7 +7,9 @@ import { FailoverAgent } from '../agent/failover-agent';
  * The agent's health: `/health/live` carries its role (`leader` or `follower`,
  * read by `npm run stack:status`), `/health` everything it knows: epoch,
  * topology, the primary as it sees it, the last failover and switchover with
- * their timings, and semi-sync (`degraded` while no replica can acknowledge).
+ * their timings, semi-sync (`degraded` while no replica can acknowledge) and,
+ * on the leader, its `concerns`: the nodes kept out of the topology and why
+ * (errant GTIDs on a fenced node, a pending rejoin, ...).
  */
 @Controller('health')
 export class HealthController {

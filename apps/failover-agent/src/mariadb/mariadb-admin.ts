@@ -6,6 +6,7 @@
  */
 import type { NodeAddress } from '@stayline/database';
 import mysql from 'mysql2/promise';
+import { rebuildMark, type RebuildMark } from './rebuild';
 
 /** A user and its password. */
 export interface Credentials {
@@ -51,6 +52,8 @@ export interface NodeView {
   /** Undefined when it is not configured as a replica (a primary, or a promoted replica). */
   replication?: ReplicationView;
   semiSync: SemiSyncView;
+  /** A rebuild it is in, or was left in half-way (mariadb/rebuild.ts): nothing it holds is to be trusted. */
+  rebuild?: RebuildMark;
 }
 
 export interface MariaDbAdminOptions {
@@ -122,7 +125,7 @@ export class MariaDbAdmin {
     await this.run(node, (c) => c.query('SELECT 1'), this.o.probeTimeoutMs);
   }
 
-  /** Read-only state, replication threads and semi-sync of a node, in one connection. */
+  /** Read-only state, replication threads, semi-sync and any rebuild mark of a node, in one connection. */
   view(node: NodeAddress, timeoutMs = this.timeoutMs): Promise<NodeView> {
     return this.run(
       node,
@@ -142,6 +145,7 @@ export class MariaDbAdmin {
             String(r.Value),
           ]),
         );
+        const rebuild = await rebuildMark(c);
         return {
           name: node.name,
           readOnly: Number(vars.ro) === 1,
@@ -166,6 +170,7 @@ export class MariaDbAdmin {
             waitSessions: Number(status.Rpl_semi_sync_master_wait_sessions ?? 0),
             noTx: Number(status.Rpl_semi_sync_master_no_tx ?? 0),
           },
+          ...(rebuild ? { rebuild } : {}),
         };
       },
       timeoutMs,

@@ -1,0 +1,107 @@
+/**
+ * The page's own script, run in a bare VM context with a stand-in `document`
+ * (no browser): what `render(snapshot)` writes into the sections. The browser
+ * path is covered by dashboard.e2e-spec.ts.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+import { emptySnapshot, TopologySnapshot } from '../topology/snapshot';
+
+function loadPage() {
+  const html = fs.readFileSync(path.join(__dirname, '..', 'page', 'dashboard.html'), 'utf8');
+  const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1] as string;
+  const elements = new Map<string, { innerHTML: string; textContent: string; className: string }>();
+  const document = {
+    getElementById: (id: string) => {
+      if (!elements.has(id)) elements.set(id, { innerHTML: '', textContent: '', className: '' });
+      return elements.get(id);
+    },
+    querySelectorAll: () => [],
+  };
+  class EventSource {
+    readonly listeners: string[] = [];
+    addEventListener(name: string) {
+      this.listeners.push(name);
+    }
+  }
+  const context = vm.createContext({ document, EventSource, setInterval: () => 0 });
+  vm.runInContext(script, context);
+  return {
+    render: (s: TopologySnapshot) =>
+      (context as { render: (s: TopologySnapshot) => void }).render(s),
+    html: (id: string) => elements.get(id)?.innerHTML ?? '',
+  };
+}
+
+const snapshot = (concerns: TopologySnapshot['mariadb']['concerns']): TopologySnapshot => {
+  const s = emptySnapshot('2026-11-25T20:00:00.000Z');
+  const node = (name: string, role: 'primary' | 'replica' | 'fenced') => ({
+    name,
+    host: '127.0.0.1',
+    port: 3400 + Number(name.slice(-1)),
+    role,
+    reachable: true,
+  });
+  s.mariadb = {
+    epoch: 8,
+    primary: 'mariadb-2',
+    nodes: [
+      node('mariadb-1', 'fenced'),
+      node('mariadb-2', 'primary'),
+      node('mariadb-3', 'replica'),
+    ],
+    concerns,
+  };
+  return s;
+};
+
+describe('dashboard page: MariaDB concerns', () => {
+  it('shows errant GTIDs on the node they are on, with what to do', () => {
+    const page = loadPage();
+    page.render(
+      snapshot([
+        {
+          kind: 'errant-gtids',
+          node: 'mariadb-1',
+          primary: 'mariadb-2',
+          gtids: ['0-1-101', '0-1-102'],
+          since: '2026-11-25T20:00:00.000Z',
+          text: 'mariadb-1 is fenced and holds 0-1-101,0-1-102 that mariadb-2 lacks: <restart>',
+        },
+      ]),
+    );
+    const html = page.html('mariadb');
+    expect(html).toContain('<tr data-node="mariadb-1" class="has-concern">');
+    const row =
+      /<tr class="concern" data-concern="errant-gtids" data-concern-node="mariadb-1">.*?<\/tr>/s.exec(
+        html,
+      )?.[0];
+    expect(row).toContain('<span class="badge down">errant GTIDs</span>');
+    expect(row).toContain(
+      '0-1-101,0-1-102</span> (not on mariadb-2), to be rebuilt from the primary (never merged)',
+    );
+    expect(row).toContain('&lt;restart&gt;'); // the agent's text, escaped
+    expect(html.match(/data-concern=/g)).toHaveLength(1);
+  });
+
+  it('shows a concern about no node in particular above the table, and nothing when there is none', () => {
+    const page = loadPage();
+    page.render(
+      snapshot([
+        {
+          kind: 'discovery',
+          since: '2026-11-25T20:00:00.000Z',
+          text: 'no topology published and 2 writable non-replicating node(s)',
+        },
+      ]),
+    );
+    expect(page.html('mariadb')).toMatch(
+      /<div class="sub" data-concern="discovery" data-concern-node="">.*no topology published and 2 writable/,
+    );
+    page.render(snapshot([]));
+    expect(page.html('mariadb')).not.toContain('concern');
+    page.render(snapshot(undefined)); // a snapshot from an older dashboard
+    expect(page.html('mariadb')).toContain('<tr data-node="mariadb-1">');
+  });
+});
