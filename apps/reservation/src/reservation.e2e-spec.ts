@@ -390,11 +390,13 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
         error: 'dependency_unavailable',
         dependency: 'payment',
       });
-      // while open, this instance answers at once (the other instance has its own breakers)
+      // while open, this instance does not call payment at all (the other instance has its
+      // own breakers): the answer comes without the payment timeout (800 ms), only the hold
+      // and its undo in MariaDB (tens of ms; hundreds on a loaded host)
       const t0 = performance.now();
       const again = await post(r1, book('jeonju-07', 300, 1));
       expect(again.status).toBe(503);
-      expect(performance.now() - t0).toBeLessThan(200);
+      expect(performance.now() - t0).toBeLessThan(800);
       // many bookings at once while open: each hold is undone, none collides with another's
       const burst = await Promise.all(
         Array.from({ length: 24 }, (_, i) => post(r1, book('jeonju-08', 240 + i, 1, `burst-${i}`))),

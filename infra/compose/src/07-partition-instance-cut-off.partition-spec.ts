@@ -12,7 +12,7 @@ import { Load } from '@stayline/fault-kit';
 import { waitFor } from '@stayline/stack-kit';
 import { check, historyOf, NodeSampler, summary, waitConverged } from './lib/checker';
 import { ComposeStack } from './lib/compose-stack';
-import { BookingRun } from './lib/gateway';
+import { BookingRun, routesTo } from './lib/gateway';
 import { Nemesis } from './lib/nemesis';
 
 jest.setTimeout(300_000);
@@ -21,13 +21,6 @@ const stack = ComposeStack.fromEnv();
 const nemesis = new Nemesis(stack);
 const TARGET = 'reservation-2';
 const REGISTRY = ['redis-1', 'redis-2', 'sentinel-1', 'sentinel-2', 'sentinel-3'];
-
-/** The gateway sync's view: instances per service (its /upstreams, inside the gateway container). */
-async function upstreams(): Promise<Record<string, Array<{ host: string; port: number }>>> {
-  const script =
-    "fetch('http://127.0.0.1:8081/upstreams').then(r=>r.json()).then(b=>console.log(JSON.stringify(b.upstreams)))";
-  return JSON.parse(await stack.exec('gateway', ['node', '-e', script]));
-}
 
 describe('partition: a service instance cut from the registry and the gateway', () => {
   let run: BookingRun | undefined;
@@ -42,10 +35,7 @@ describe('partition: a service instance cut from the registry and the gateway', 
   });
 
   it('leaves routing at its lease, loses no request that may be resent, and comes back on heal', async () => {
-    const target = await stack.container(TARGET);
-    const routed = async () =>
-      (await upstreams()).reservation?.some((u) => u.host === TARGET || u.host === target.ip) ??
-      false;
+    const routed = () => routesTo(stack, 'reservation', TARGET);
     expect(await routed()).toBe(true);
 
     sampler = new NodeSampler(stack);

@@ -11,68 +11,47 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@stayline/stack-kit';
+import { AGENTS, agentLive, soleLeader } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
+import { handover } from './lib/faults';
 import { Nemesis } from './lib/nemesis';
 
 jest.setTimeout(300_000);
 
 const stack = ComposeStack.fromEnv();
 const nemesis = new Nemesis(stack);
-const AGENTS = ['failover-agent-1', 'failover-agent-2'];
 const ETCD = ['etcd-1', 'etcd-2', 'etcd-3'];
-
-interface Live {
-  role: string;
-  agentId: string;
-}
-
-/** One agent's /health/live, from inside its container (undefined when it does not answer). */
-async function live(agent: string): Promise<Live | undefined> {
-  const script =
-    "fetch('http://127.0.0.1:3000/health/live',{signal:AbortSignal.timeout(2000)}).then(r=>r.json()).then(b=>console.log(JSON.stringify(b)))";
-  return stack
-    .exec(agent, ['node', '-e', script], 5_000)
-    .then((out) => JSON.parse(out) as Live)
-    .catch(() => undefined);
-}
+/** The agents' election lease (ELECTION_TTL_MS, apps/failover-agent/src/config.ts). */
+const ELECTION_TTL_MS = 2_000;
 
 describe("partition: the failover agents' leader cut from the etcd majority", () => {
   nemesis.guard();
   afterAll(() => nemesis.healAll());
 
   it('steps down on its own, the other agent leads, never two leaders at once', async () => {
-    let leader = '';
-    await waitFor(
-      'one agent to lead',
-      async () => {
-        const roles = await Promise.all(AGENTS.map(live));
-        const leaders = AGENTS.filter((_, i) => roles[i]?.role === 'leader');
-        leader = leaders[0] ?? '';
-        return leaders.length === 1;
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
-    const other = AGENTS.find((a) => a !== leader) as string;
+    const { leader, other } = await soleLeader(stack);
     const rounds: Array<{ at: number; roles: Array<string | undefined> }> = [];
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const roles = (await Promise.all(AGENTS.map(live))).map((l) => l?.role);
+        const roles = (await Promise.all(AGENTS.map((a) => agentLive(stack, a)))).map(
+          (l) => l?.role,
+        );
         rounds.push({ at: performance.now(), roles });
         await sleep(200);
       }
     })();
 
-    await nemesis.isolate(leader, ETCD);
-    const cutAt = performance.now();
+    const cutAt = await nemesis.isolate(leader, ETCD);
+    const cutWall = Math.round(Date.now() - (performance.now() - cutAt));
     const steppedDownMs = await waitFor(
       `${leader} to step down`,
-      async () => (await live(leader))?.role === 'follower',
+      async () => (await agentLive(stack, leader))?.role === 'follower',
       { timeoutMs: 60_000, intervalMs: 200 },
     );
     const electedMs = await waitFor(
       `${other} to lead`,
-      async () => (await live(other))?.role === 'leader',
+      async () => (await agentLive(stack, other))?.role === 'leader',
       { timeoutMs: 60_000, intervalMs: 200 },
     );
     console.log(
@@ -83,7 +62,7 @@ describe("partition: the failover agents' leader cut from the etcd majority", ()
     await nemesis.healAll();
     await waitFor(
       `${leader} back as a follower`,
-      async () => (await live(leader))?.role === 'follower',
+      async () => (await agentLive(stack, leader))?.role === 'follower',
       { timeoutMs: 60_000, intervalMs: 500 },
     );
     sampling = false;
@@ -91,6 +70,23 @@ describe("partition: the failover agents' leader cut from the etcd majority", ()
 
     const both = rounds.filter((r) => r.roles.every((x) => x === 'leader'));
     expect(both).toEqual([]);
-    expect((await live(other))?.role).toBe('leader');
+    // by their own logs (one host clock): the cut leader stopped acting before its lease
+    // could end on etcd, and the other was elected only after that
+    const {
+      deposed,
+      elected,
+      deposedMs,
+      electedMs: electedAtMs,
+    } = await handover(stack, cutWall, leader, other);
+    console.log(
+      `by the agents' logs: ${leader} deposed itself ${deposedMs ?? '?'} ms after the cut ` +
+        `(lease ${ELECTION_TTL_MS} ms), ${other} elected ${electedAtMs ?? '?'} ms after it`,
+    );
+    expect(deposed).toBeDefined();
+    expect(elected).toBeDefined();
+    if (!deposed || !elected) return;
+    expect(deposed.at - cutWall).toBeLessThanOrEqual(ELECTION_TTL_MS);
+    expect(elected.at).toBeGreaterThan(deposed.at);
+    expect((await agentLive(stack, other))?.role).toBe('leader');
   });
 });

@@ -8,14 +8,20 @@
  * another). Needs root (the nemesis enters the containers' network
  * namespaces). Prints the schedule as it goes and the summary at the end;
  * exits 1 when the checker found anything.
+ *
+ * `npm run demo:partition -- <fault>` plays one fault of lib/faults.ts
+ * (e.g. primary-isolated, payments-slow) the same way: the timeline as it
+ * heals, then the checker's table.
  */
 import { parseArgs } from 'node:util';
 import { summary } from './lib/checker';
 import { ComposeStack } from './lib/compose-stack';
+import { FAULTS } from './lib/faults';
 import { runSchedule } from './lib/schedule';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
     options: {
       minutes: { type: 'string', default: '5' },
       seed: { type: 'string' },
@@ -35,6 +41,13 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  const names = FAULTS.map((f) => f.name);
+  const unknown = positionals.filter((p) => !names.includes(p));
+  if (unknown.length) {
+    console.error(`no fault named ${unknown.join(', ')}; one of: ${names.join(', ')}`);
+    process.exitCode = 2;
+    return;
+  }
   const env = { ...process.env };
   env.STAYLINE_COMPOSE_PROJECT ??= 'stayline';
   const stack = new ComposeStack(env.STAYLINE_COMPOSE_PROJECT, env);
@@ -45,6 +58,8 @@ async function main(): Promise<void> {
     minutes,
     seed,
     clients: Number(values.clients),
+    only: positionals,
+    rounds: positionals.length ? positionals.length : undefined,
     say: (line) => console.log(line),
   });
   console.log(`\n${r.faults.length} faults, seed ${r.seed}\n${summary(r)}`);

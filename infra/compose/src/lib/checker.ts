@@ -20,7 +20,7 @@
  */
 import type { Sample } from '@stayline/fault-kit';
 import { waitFor } from '@stayline/stack-kit';
-import { MARIADB_NODES } from './cluster';
+import { MARIADB_NODES, mariadbPrimary } from './cluster';
 import type { ComposeStack } from './compose-stack';
 
 export type Outcome = 'acknowledged' | 'refused' | 'indeterminate';
@@ -159,6 +159,11 @@ export interface CheckResult {
   duplicated: number;
   /** Definite overlaps of two primaries taking writes. */
   twoPrimaryWindows: number;
+  /**
+   * Commits a fenced former primary made after the promotion that no node holds
+   * in the end (errant, never acknowledged, discarded by the rebuild).
+   */
+  discardedErrant: number;
   /** The longest time with no acknowledged booking, ms. */
   longestWriteOutageMs: number;
   violations: Violation[];
@@ -277,21 +282,29 @@ export async function check(
     }
   // two primaries: from the sampled binlog positions (a node's own commit after a newer primary's first)
   const firstOwn = new Map<string, number>();
-  const owns: Array<{ node: string; from: number; to: number }> = [];
+  const owns: Array<{ node: string; from: number; to: number; gtid: string }> = [];
   for (const node of MARIADB_NODES) {
     const mine = nodeSamples.filter((s) => s.node === node);
     for (let i = 1; i < mine.length; i++) {
       const [prev, cur] = [mine[i - 1], mine[i]];
       const server = Number(/^\d+-(\d+)-/.exec(cur.binlogPos)?.[1]);
       if (cur.binlogPos !== prev.binlogPos && server === cur.serverId) {
-        owns.push({ node, from: prev.at, to: cur.at });
+        owns.push({ node, from: prev.at, to: cur.at, gtid: cur.binlogPos });
         if (!firstOwn.has(node)) firstOwn.set(node, cur.at);
       }
     }
   }
+  // an own commit the final primary does not hold was never acknowledged and was
+  // discarded (an isolated primary's errant transaction, rebuilt away): no second primary
+  const finalState = await finalPrimaryState(stack);
+  let discardedErrant = 0;
   for (const own of owns)
     for (const [other, first] of firstOwn)
       if (other !== own.node && first > (firstOwn.get(own.node) ?? Infinity) && own.from > first) {
+        if (!heldIn(finalState, own.gtid)) {
+          discardedErrant++;
+          break;
+        }
         twoPrimaryWindows++;
         violations.push({
           check: 'never two writable primaries (sampled binlogs)',
@@ -319,12 +332,28 @@ export async function check(
     lost,
     duplicated,
     twoPrimaryWindows,
+    discardedErrant,
     longestWriteOutageMs: Math.round(longest),
     violations,
   };
 }
 
 /** The summary table a run prints. */
+/** The final primary's `@@gtid_binlog_state` (the last GTID of each domain and server). */
+async function finalPrimaryState(stack: ComposeStack): Promise<string> {
+  const p = await mariadbPrimary(stack);
+  return (await stack.sql(p.service, 'SELECT @@gtid_binlog_state')).trim();
+}
+
+/** Whether a binlog state holds GTID `d-s-n` (server s's n-th transaction in domain d, or a later one). */
+export function heldIn(state: string, gtid: string): boolean {
+  const [d, sv, n] = gtid.split(',').at(-1)?.trim().split('-') ?? [];
+  return state
+    .split(',')
+    .map((g) => g.trim().split('-'))
+    .some(([d2, s2, n2]) => d2 === d && s2 === sv && BigInt(n2 ?? 0) >= BigInt(n ?? 0));
+}
+
 export function summary(r: CheckResult): string {
   const rows: Array<[string, string | number]> = [
     ['operations', r.operations],
@@ -332,6 +361,7 @@ export function summary(r: CheckResult): string {
     ['refused (4xx, 503)', r.refused],
     ['indeterminate', r.indeterminate],
     ['lost (must be 0)', r.lost],
+    ['errant commits discarded', r.discardedErrant],
     ['duplicated (must be 0)', r.duplicated],
     ['two-primary windows (must be 0)', r.twoPrimaryWindows],
     ['longest write outage', `${(r.longestWriteOutageMs / 1000).toFixed(1)} s`],

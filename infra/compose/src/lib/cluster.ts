@@ -144,3 +144,40 @@ export async function redisPrimary(stack: ComposeStack, sentinel = 'sentinel-1')
   if (!c) throw new Error(`the Sentinels name ${ip}, which is no Redis container of the project`);
   return c.service;
 }
+
+/** A failover agent's role as its /health/live says it. */
+export interface AgentLive {
+  role: string;
+  agentId: string;
+}
+
+/** One agent's /health/live, from inside its container (undefined when it does not answer). */
+export async function agentLive(
+  stack: ComposeStack,
+  agent: string,
+): Promise<AgentLive | undefined> {
+  const script =
+    "fetch('http://127.0.0.1:3000/health/live',{signal:AbortSignal.timeout(2000)}).then(r=>r.json()).then(b=>console.log(JSON.stringify(b)))";
+  return stack
+    .exec(agent, ['node', '-e', script], 5_000)
+    .then((out) => JSON.parse(out) as AgentLive)
+    .catch(() => undefined);
+}
+
+export const AGENTS = ['failover-agent-1', 'failover-agent-2'];
+
+/** Waits until exactly one agent says `leader`; returns it and the other. */
+export async function soleLeader(stack: ComposeStack): Promise<{ leader: string; other: string }> {
+  let leader = '';
+  await waitFor(
+    'one agent to lead',
+    async () => {
+      const roles = await Promise.all(AGENTS.map((a) => agentLive(stack, a)));
+      const leaders = AGENTS.filter((_, i) => roles[i]?.role === 'leader');
+      leader = leaders[0] ?? '';
+      return leaders.length === 1;
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
+  return { leader, other: AGENTS.find((a) => a !== leader) as string };
+}

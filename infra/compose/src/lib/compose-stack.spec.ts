@@ -110,5 +110,6 @@ describe('ComposeStack.waitHealthy', () => {
     await expect(new ComposeStack('p', docker.env).waitHealthy(1_500)).rejects.toThrow(
       /not healthy after 2 s: p_gateway_1/,
     );
-  });
+    // each round spawns the fake docker: on a loaded host that alone can take seconds
+  }, 20_000);
 });

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@stayline/stack-kit';
-import { MARIADB_NODES, mariadbPrimary, mariadbRole } from './cluster';
+import { AGENTS, MARIADB_NODES, mariadbPrimary, mariadbRole, redisPrimary } from './cluster';
 import type { ComposeStack } from './compose-stack';
 import type { Nemesis } from './nemesis';
 
@@ -16,9 +16,10 @@ export interface Fault {
   apply(stack: ComposeStack, nemesis: Nemesis, pick: (n: number) => number): Promise<string>;
 }
 
-const AGENTS = ['failover-agent-1', 'failover-agent-2'];
 const REGISTRY = ['redis-1', 'redis-2', 'sentinel-1', 'sentinel-2', 'sentinel-3'];
 const INSTANCES = ['reservation-1', 'reservation-2', 'payment-1', 'payment-2'];
+const ETCD = ['etcd-1', 'etcd-2', 'etcd-3'];
+const REDIS = ['redis-1', 'redis-2'];
 
 export const FAULTS: readonly Fault[] = [
   {
@@ -64,6 +65,39 @@ export const FAULTS: readonly Fault[] = [
     },
   },
   {
+    name: 'payments-slow',
+    async apply(_stack, nemesis, pick) {
+      const seed = pick(2 ** 30);
+      for (const [i, p] of ['payment-1', 'payment-2'].entries())
+        await nemesis.delay(p, { delayMs: 300, jitterMs: 100, seed: seed + i });
+      return 'payment-1 and payment-2 slowed by 300 ms ± 100 ms';
+    },
+  },
+  {
+    name: 'redis-primary-isolated',
+    async apply(stack, nemesis) {
+      const r = await redisPrimary(stack);
+      await nemesis.isolate(r, 'everything');
+      return `${r} (Redis primary) cut from everything`;
+    },
+  },
+  {
+    name: 'etcd-member-cut',
+    async apply(_stack, nemesis, pick) {
+      const m = ETCD[pick(ETCD.length)];
+      await nemesis.isolate(m, [...ETCD.filter((x) => x !== m), ...AGENTS]);
+      return `${m} cut from the other etcd members and the agents`;
+    },
+  },
+  {
+    name: 'agent-cut-from-etcd',
+    async apply(_stack, nemesis, pick) {
+      const a = AGENTS[pick(AGENTS.length)];
+      await nemesis.isolate(a, ETCD);
+      return `${a} cut from every etcd member`;
+    },
+  },
+  {
     name: 'agent-leader-paused',
     async apply(_stack, nemesis, pick) {
       const a = AGENTS[pick(AGENTS.length)];
@@ -75,18 +109,33 @@ export const FAULTS: readonly Fault[] = [
 
 /**
  * After a heal: every container healthy again, one writable primary, every
- * other node replicating from it. A former primary that logged transactions
- * no replica acknowledged is held back by the agents (never merged); it is
- * restarted, which rolls them back (`--init-rpl-role=SLAVE`), and then
- * rejoins. Resolves with what it had to do, in words ('' when nothing).
+ * other node replicating from it. Nothing is done by hand: a former primary
+ * that logged transactions no replica acknowledged is rebuilt from the primary
+ * by the leader agent (`REBUILD_ERRANT=auto`), never merged. Resolves with what
+ * the agents did meanwhile, in words ('' when nothing).
  */
 export async function settle(stack: ComposeStack, timeoutMs = 180_000): Promise<string> {
-  const done: string[] = [];
   const deadline = Date.now() + timeoutMs;
+  const since = new Date().toISOString();
   await stack.waitHealthy(timeoutMs, undefined, { graceMs: 30_000 });
+  // Redis: the Sentinels' primary is the one primary, its replica linked (a healed former
+  // primary is turned into a replica some seconds after it is seen again)
+  await waitFor(
+    'one Redis primary, as the Sentinels name it, and its replica linked',
+    async () => {
+      const primary = await redisPrimary(stack);
+      const infos = await Promise.all(
+        REDIS.map((r) => stack.exec(r, ['redis-cli', 'info', 'replication'])),
+      );
+      return REDIS.every((r, i) =>
+        r === primary
+          ? /role:master/.test(infos[i])
+          : /role:slave/.test(infos[i]) && /master_link_status:up/.test(infos[i]),
+      );
+    },
+    { timeoutMs: Math.max(1_000, deadline - Date.now()), intervalMs: 1_000 },
+  );
   let primary = await waitForPrimary(stack, deadline);
-  const restarted = new Set<string>();
-  const since = Date.now();
   for (;;) {
     const roles = await Promise.all(MARIADB_NODES.map((n) => mariadbRole(stack, n)));
     const ip = (await stack.container(primary)).ip;
@@ -100,17 +149,79 @@ export async function settle(stack: ComposeStack, timeoutMs = 180_000): Promise<
     if (!behind.length) break;
     if (Date.now() > deadline)
       throw new Error(`not replicating from ${primary} after the heal: ${behind.join(', ')}`);
-    // given the agents 20 s to rejoin it: it holds what the primary lacks, a restart rolls it back
-    for (const n of behind)
-      if (Date.now() - since > 20_000 && !restarted.has(n)) {
-        restarted.add(n);
-        await stack.docker(['restart', (await stack.container(n)).name], 120_000);
-        done.push(`${n} restarted (it held transactions no replica had acknowledged)`);
-      }
     await sleep(1_000);
     primary = await waitForPrimary(stack, deadline);
   }
-  return done.join('; ');
+  return (await agentsSaid(stack, since, / rebuilt from /)).join('; ');
+}
+
+/** One line a failover agent logged: who, when (epoch ms, the host's clock), what. */
+export interface AgentLine {
+  agent: string;
+  at: number;
+  msg: string;
+  /** Every field of the JSON line (`token`, `primary`, ...). */
+  fields: Record<string, unknown>;
+}
+
+/** The failover agents' log lines since `since` (ISO time) whose message matches `pattern`, in time order. */
+export async function agentLog(
+  stack: ComposeStack,
+  since: string,
+  pattern: RegExp,
+): Promise<AgentLine[]> {
+  const lines: AgentLine[] = [];
+  for (const a of AGENTS) {
+    const out = await stack.docker(['logs', '--since', since, (await stack.container(a)).name]);
+    for (const line of `${out.stdout}\n${out.stderr}`.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      let fields: Record<string, unknown>;
+      try {
+        fields = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      const msg = typeof fields.msg === 'string' ? fields.msg : '';
+      if (msg && pattern.test(msg))
+        lines.push({ agent: a, at: Date.parse(String(fields.time)), msg, fields });
+    }
+  }
+  return lines.sort((x, y) => x.at - y.at);
+}
+
+/** The failover agents' log messages since `since` (ISO time) that match `pattern`. */
+export async function agentsSaid(
+  stack: ComposeStack,
+  since: string,
+  pattern: RegExp,
+): Promise<string[]> {
+  return (await agentLog(stack, since, pattern)).map((l) => l.msg);
+}
+
+/**
+ * A handover by the agents' own logs (one host clock), since `sinceWall` (epoch
+ * ms): when `leader` said it was deposed and `other` that it was elected, in ms
+ * after `sinceWall`, with their log lines (fencing `token` in `fields`).
+ */
+export async function handover(
+  stack: ComposeStack,
+  sinceWall: number,
+  leader: string,
+  other: string,
+): Promise<{ deposed?: AgentLine; elected?: AgentLine; deposedMs?: number; electedMs?: number }> {
+  const said = await agentLog(
+    stack,
+    new Date(sinceWall - 1_000).toISOString(),
+    /^deposed: this agent stops acting|^elected: this agent acts/,
+  );
+  const deposed = said.find((l) => l.agent === leader && l.msg.startsWith('deposed'));
+  const elected = said.find((l) => l.agent === other && l.msg.startsWith('elected'));
+  return {
+    deposed,
+    elected,
+    deposedMs: deposed && deposed.at - sinceWall,
+    electedMs: elected && elected.at - sinceWall,
+  };
 }
 
 async function waitForPrimary(stack: ComposeStack, deadline: number): Promise<string> {

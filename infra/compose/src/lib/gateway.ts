@@ -38,6 +38,26 @@ export async function adminFlag(
   await stack.exec(service, ['node', '-e', script, body === undefined ? '' : JSON.stringify(body)]);
 }
 
+/** The gateway sync's view: `host:port` of the instances it routes to, per service (its /upstreams, inside the gateway container). */
+export async function gatewayUpstreams(stack: ComposeStack): Promise<Record<string, string[]>> {
+  const script =
+    "fetch('http://127.0.0.1:8081/upstreams').then(r=>r.json()).then(b=>console.log(JSON.stringify(b.upstreams)))";
+  return JSON.parse(await stack.exec('gateway', ['node', '-e', script]));
+}
+
+/** Whether the gateway routes `service`'s traffic to the container `name` (by name or address). */
+export async function routesTo(
+  stack: ComposeStack,
+  service: string,
+  name: string,
+): Promise<boolean> {
+  const ip = (await stack.container(name)).ip;
+  const hosts = ((await gatewayUpstreams(stack))[service] ?? []).map((u) =>
+    u.slice(0, u.lastIndexOf(':')),
+  );
+  return hosts.includes(name) || hosts.includes(ip);
+}
+
 /** Polls a gateway GET until `ok` holds for its JSON body. */
 export async function waitForJson<T>(
   http: HttpClient,

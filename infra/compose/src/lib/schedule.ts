@@ -16,6 +16,10 @@ export interface ScheduleOptions {
   seed: number;
   /** Booking clients (default 4). */
   clients?: number;
+  /** Play these faults (by name, lib/faults.ts) in this order instead of drawing from all. */
+  only?: string[];
+  /** Stop after this many faults (default: as many as the minutes allow). */
+  rounds?: number;
   say?: (line: string) => void;
 }
 
@@ -37,10 +41,16 @@ export async function runSchedule(
   const run = await BookingRun.start(stack.gateway, o.clients ?? 4, 20);
   const t0 = performance.now();
   const faults: string[] = [];
+  const pool = o.only?.length ? o.only.flatMap((n) => FAULTS.filter((f) => f.name === n)) : FAULTS;
+  if (!pool.length) throw new Error(`no fault named ${o.only?.join(', ')}`);
   const clock = () => `+${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s`;
   try {
-    while (performance.now() - t0 < o.minutes * 60_000) {
-      const fault = FAULTS[pick(FAULTS.length)];
+    while (
+      performance.now() - t0 < o.minutes * 60_000 &&
+      faults.length < (o.rounds ?? Number.POSITIVE_INFINITY)
+    ) {
+      // named faults play in the order given; otherwise drawn
+      const fault = o.only?.length ? pool[faults.length % pool.length] : pool[pick(pool.length)];
       const holdMs = 5_000 + pick(15_000);
       const did = await fault.apply(stack, nemesis, pick);
       faults.push(`${fault.name}: ${did}, ${(holdMs / 1000).toFixed(0)} s`);

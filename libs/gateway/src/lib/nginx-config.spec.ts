@@ -66,8 +66,23 @@ describe('renderNginxConfig', () => {
 
   it('routes every public prefix and no admin route', () => {
     const conf = renderNginxConfig(base);
-    for (const r of GATEWAY_ROUTES)
-      expect(conf).toContain(`location ${r.prefix} {\n      proxy_pass http://${r.service};`);
+    for (const r of GATEWAY_ROUTES) {
+      const block = new RegExp(`location ${r.prefix} \\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
+      expect(block).toContain(`proxy_pass http://${r.service};`);
+    }
     expect(conf).not.toMatch(/admin/);
+  });
+
+  it('tries another instance after a read-only route waits 5 s, and retries a timed-out attempt at all', () => {
+    const conf = renderNginxConfig({ ...base, readTimeout: '10s' });
+    const block = (prefix: string) =>
+      new RegExp(`location ${prefix} \\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
+    expect(block('/api/listings')).toMatch(/proxy_read_timeout 5s;/);
+    expect(block('/api/listings')).toMatch(/proxy_next_upstream_timeout 11s;/);
+    // a write route keeps the read timeout; the window covers a second attempt after a timeout
+    expect(block('/api/reservations')).not.toMatch(/proxy_read_timeout/);
+    expect(conf).toMatch(/proxy_read_timeout 10s;/);
+    expect(conf).toMatch(/\n {4}proxy_next_upstream_timeout 21s;/);
+    expect(() => renderNginxConfig({ ...base, readTimeout: '500ms' })).toThrow(/whole seconds/);
   });
 });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { GATEWAY_ROUTES, gatewayServices, KEYED_RETRY_ROUTES } from './routes';
+import { GATEWAY_ROUTES, gatewayServices, KEYED_RETRY_ROUTES, READ_ONLY_ANSWER_S } from './routes';
 
 /**
  * The nginx gateway's configuration: one upstream per service with passive
@@ -49,6 +49,15 @@ function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): s
   ].join('\n');
 }
 
+/**
+ * How long nginx may spend on one request across instances: one attempt that
+ * timed out and a second one, so an attempt cut by a partition is tried again
+ * (a window shorter than the read timeout would never retry a timeout).
+ */
+function retryWindow(readS: number): number {
+  return 2 * readS + 1;
+}
+
 /** Renders the gateway config from the template beside this library (`src/nginx.conf.template`). */
 export function renderNginxConfig(o: NginxOptions): string {
   const services = gatewayServices();
@@ -69,17 +78,31 @@ export function renderNginxConfig(o: NginxOptions): string {
   );
   const locations = [
     ...keyed,
-    ...GATEWAY_ROUTES.map(
-      (r) => `    location ${r.prefix} {\n      proxy_pass http://${r.service};\n    }`,
+    ...GATEWAY_ROUTES.map((r) =>
+      [
+        `    location ${r.prefix} {`,
+        ...(r.readOnly
+          ? [
+              `      proxy_read_timeout ${READ_ONLY_ANSWER_S}s;`,
+              `      proxy_next_upstream_timeout ${retryWindow(READ_ONLY_ANSWER_S)}s;`,
+            ]
+          : []),
+        `      proxy_pass http://${r.service};`,
+        '    }',
+      ].join('\n'),
     ),
   ].join('\n\n');
+  const readTimeout = o.readTimeout ?? '10s';
+  const readS = /^(\d+)s$/.exec(readTimeout)?.[1];
+  if (!readS) throw new Error(`readTimeout is whole seconds, e.g. "10s": ${readTimeout}`);
   const values: Record<string, string> = {
     PREFIX: o.prefix,
     HOST: o.host,
     PORT: String(o.port),
     WORKERS: String(o.workers ?? 1),
     MAX_BODY: o.maxBody ?? '64k',
-    READ_TIMEOUT: o.readTimeout ?? '10s',
+    READ_TIMEOUT: readTimeout,
+    RETRY_WINDOW: `${retryWindow(Number(readS))}s`,
     UPSTREAMS: upstreams,
     LOCATIONS: locations,
   };

@@ -8,17 +8,30 @@
 export interface GatewayRoute {
   prefix: string;
   service: string;
+  /**
+   * Read-only: every request on it may be sent again, so nginx waits for an
+   * answer only {@link READ_ONLY_ANSWER_S} before it tries another instance (an
+   * instance cut off mid-request costs that, not the whole read timeout).
+   */
+  readOnly?: boolean;
 }
+
+/**
+ * How long a read-only route's answer may take before nginx tries another
+ * instance: above a service's own slowest read (two database nodes tried, 2 s
+ * each), well below the write routes' read timeout.
+ */
+export const READ_ONLY_ANSWER_S = 5;
 
 /** Public routes: path prefix -> service. Admin routes are deliberately absent. */
 export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
-  { prefix: '/api/listings', service: 'reservation' },
+  { prefix: '/api/listings', service: 'reservation', readOnly: true },
   { prefix: '/api/reservations', service: 'reservation' },
-  { prefix: '/api/payments', service: 'payment' },
-  { prefix: '/api/recommendations', service: 'recommendation' },
+  { prefix: '/api/payments', service: 'payment', readOnly: true },
+  { prefix: '/api/recommendations', service: 'recommendation', readOnly: true },
   { prefix: '/api/scraps', service: 'scrap' },
-  { prefix: '/api/docs', service: 'reservation' },
-  { prefix: '/dashboard', service: 'dashboard' },
+  { prefix: '/api/docs', service: 'reservation', readOnly: true },
+  { prefix: '/dashboard', service: 'dashboard', readOnly: true },
 ];
 
 /**

@@ -9,6 +9,7 @@ import {
   Module,
   Param,
   Put,
+  ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
 import {
@@ -16,6 +17,7 @@ import {
   CoordinationBackend,
   FeatureFlags,
   FLAG_NAME,
+  type FlagValue,
   flagValueSchema,
 } from '@stayline/coordination';
 import { ADMIN_TOKEN, AdminTokenGuard } from './admin-token.guard';
@@ -59,14 +61,33 @@ export class AdminFlagsController {
           'a flag is {"kind":"boolean","enabled":true|false}, {"kind":"number","value":N} or {"kind":"percentage","percent":0-100}',
       });
     }
-    const version = await this.backend.flagStore().write(flagName(name), parsed.data);
+    const version = await this.write(flagName(name), parsed.data);
     return { name, value: parsed.data, version };
   }
 
   @Delete(':name')
   async remove(@Param('name') name: string) {
-    const version = await this.backend.flagStore().write(flagName(name), null);
+    const version = await this.write(flagName(name), null);
     return { name, value: null, version };
+  }
+
+  /**
+   * A write the store did not acknowledge (no replica had it in time, or the
+   * store did not answer) may still take effect later: a 503 that says so, so
+   * the operator reads the flags back before trying again.
+   */
+  private async write(name: string, value: FlagValue | null): Promise<number> {
+    try {
+      return await this.backend.flagStore().write(name, value);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new ServiceUnavailableException({
+        error: 'flag_write_unconfirmed',
+        message:
+          `flag ${name} not acknowledged (${reason}): it may or may not take effect; ` +
+          'read the flags back (GET /admin/flags) and write it again',
+      });
+    }
   }
 }
 
