@@ -2,8 +2,8 @@
  * A process that starts while its coordinator Redis answers too slowly (a
  * loaded host: every command hits its timeout) must not die: a reservation
  * instance starts with its defaults, a failover agent waits to follow the
- * topology and to campaign; both keep retrying and turn ready once Redis
- * answers again.
+ * topology and to campaign, the gateway sync waits to watch the registry (nginx
+ * keeps its upstreams); all keep retrying and turn ready once Redis answers again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'node:fs';
@@ -14,6 +14,7 @@ import {
   isPortOpen,
   Stack,
   startAgent,
+  startGatewaySync,
   startService,
   startStack,
   waitFor,
@@ -32,13 +33,19 @@ const STARTERS = [
     name: 'failover-agent-slow-1',
     start: (stack: Stack, name: string) => startAgent(stack, name),
   },
+  {
+    what: 'the gateway sync',
+    name: 'gateway-sync',
+    // its start resolves once it is ready: after the pauses, which may last 100 s
+    start: (stack: Stack) => startGatewaySync(stack, { readyTimeoutMs: 170_000 }),
+  },
 ];
 
 describe('starting while Redis is too slow to answer', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ replicas: 1, sentinel: true, nginx: false });
+    stack = await startStack({ replicas: 1, sentinel: true, nginx: true });
   });
   afterAll(() => stack?.stop());
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { delay, FeatureFlags, jittered, unrefTimeout } from '@stayline/coordination';
+import { FeatureFlags, jittered, keepTrying, unrefTimeout } from '@stayline/coordination';
 import { RedisTopologySource } from '@stayline/database';
 import {
   InstanceChange,
@@ -147,21 +147,22 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
     this.schedule();
   }
 
-  /** The coordinator may be failing over while this starts: keep trying every second. */
+  /**
+   * The coordinator may be failing over while this starts: keep trying every
+   * second. Rejects only once the collector stops (the caller then gives up).
+   */
   private async untilDone<T>(what: string, attempt: () => Promise<T>): Promise<T> {
-    for (let n = 1; ; n++) {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (this.stopped) throw err;
-        if (n === 1)
-          this.logger.warn(
-            { err: (err as Error).message },
-            `${what} failed; retrying every second`,
-          );
-        await delay(jittered(1_000), { unref: true });
-      }
-    }
+    let failures = 0;
+    const result = await keepTrying(attempt, {
+      retryMs: 1_000,
+      stopped: () => this.stopped,
+      onFailure: (err) => {
+        if (failures++ === 0)
+          this.logger.warn({ err: err.message }, `${what} failed; retrying every second`);
+      },
+    });
+    if (this.stopped) throw new Error(`${what}: the dashboard is stopping`);
+    return result as T;
   }
 
   private onRegistry(service: string, list: readonly ServiceInstance[], change: InstanceChange) {

@@ -12,11 +12,17 @@ import { ConfigApplier, ReloadResult } from './nginx-reloader';
 class FakeResolver implements ServiceResolver {
   readonly lists = new Map<string, ServiceInstance[]>();
   private readonly listeners = new Map<string, WatchListener>();
+  /** The next this many watches fail, as a Redis whose commands time out. */
+  refuseWatches = 0;
 
   async list(service: string) {
     return this.lists.get(service) ?? [];
   }
   async watch(service: string, listener: WatchListener) {
+    if (this.refuseWatches > 0) {
+      this.refuseWatches--;
+      throw new Error('Command timed out');
+    }
     this.listeners.set(service, listener);
     listener(this.lists.get(service) ?? [], { kind: 'snapshot' });
     return () => this.listeners.delete(service);
@@ -87,6 +93,7 @@ describe('GatewaySync', () => {
       applier: nginx,
       debounceMs: o.debounceMs ?? 40,
       reconcileMs: o.reconcileMs ?? 60_000,
+      watchRetryMs: 10,
       logger: quiet,
     });
     await sync.start();
@@ -108,6 +115,26 @@ describe('GatewaySync', () => {
     await sync.stop();
     await start();
     expect(nginx.applied).toHaveLength(1);
+  });
+
+  it('retries a watch the registry refuses at start instead of failing, then follows it', async () => {
+    resolver.refuseWatches = 3;
+    resolver.lists.set('scrap', [instance('scrap', 4301)]);
+    await start();
+    expect(resolver.refuseWatches).toBe(0);
+    expect(rendered()).toEqual({ payment: [], scrap: [{ host: '127.0.0.1', port: 4301 }] });
+    resolver.add(instance('payment', 4101));
+    await sleep(100);
+    expect(rendered().payment).toEqual([{ host: '127.0.0.1', port: 4101 }]);
+  });
+
+  it('stops waiting for a registry that never answers when the sync stops', async () => {
+    resolver.refuseWatches = Number.POSITIVE_INFINITY;
+    const starting = start();
+    await sleep(50);
+    await sync.stop();
+    await expect(starting).resolves.toBeUndefined();
+    expect(nginx.applied).toHaveLength(0);
   });
 
   it('applies a burst of registrations with one reload at the end of the window', async () => {

@@ -3,7 +3,7 @@
  * upstream lists are rendered from service discovery and reloaded when
  * membership changes. See docs/patterns/load-balancing.md ("Server side").
  */
-import type { CoordinationLogger } from '@stayline/coordination';
+import { CoordinationLogger, keepTrying } from '@stayline/coordination';
 import type {
   InstanceChange,
   ServiceInstance,
@@ -29,6 +29,11 @@ export interface GatewaySyncOptions {
    * (a failed reload, nginx restarted from its default file). Default 2000 ms.
    */
   reconcileMs?: number;
+  /**
+   * A watch the registry refused at start (Redis still electing, a loaded host
+   * where its commands time out) is tried again this often. Default 1000 ms.
+   */
+  watchRetryMs?: number;
   logger: CoordinationLogger;
 }
 
@@ -68,7 +73,11 @@ export class GatewaySync {
     return structuredClone(this.current);
   }
 
-  /** Subscribes to every service, then brings nginx in line with the first lists. */
+  /**
+   * Subscribes to every service, then brings nginx in line with the first lists.
+   * Never rejects: a watch the registry refuses is retried until it is in place
+   * or the sync stops (the process stays up and not ready meanwhile).
+   */
   async start(): Promise<void> {
     const { debounceMs = 50, reconcileMs = 2_000 } = this.o;
     this.o.logger.info(
@@ -76,12 +85,28 @@ export class GatewaySync {
       'gateway sync: watching the registry',
     );
     for (const service of this.o.services) {
-      this.unsubscribes.push(
-        await this.o.resolver.watch(service, (list, change) =>
-          this.onChange(service, list, change),
-        ),
+      let failures = 0;
+      const unsubscribe = await keepTrying(
+        () =>
+          this.o.resolver.watch(service, (list, change) => this.onChange(service, list, change)),
+        {
+          retryMs: this.o.watchRetryMs ?? 1_000,
+          stopped: () => this.stopped,
+          onFailure: (err) => {
+            if (failures++ === 0)
+              this.o.logger.warn(
+                { upstream: service, err: err.message },
+                'cannot watch the registry yet; retrying (nginx keeps its upstreams)',
+              );
+          },
+        },
       );
+      if (!unsubscribe) return; // stopped while waiting
+      this.unsubscribes.push(unsubscribe);
+      if (failures)
+        this.o.logger.info({ upstream: service, failures }, 'watching the registry now');
     }
+    if (this.stopped) return;
     this.pending.splice(0);
     await this.applyNow('start');
     this.reconciler = setInterval(() => this.schedule('reconcile', true), reconcileMs);

@@ -139,7 +139,12 @@ function dashboardPortOf(o: StartServicesOptions): number | undefined {
 /** Starts the gateway sync agent (infra/gateway-sync): nginx's upstreams follow the registry. */
 export async function startGatewaySync(
   stack: Stack,
-  o: { port?: number; env?: Record<string, string> } = {},
+  o: {
+    port?: number;
+    env?: Record<string, string>;
+    /** How long it may take to turn ready (it waits for the registry). Default 30 s. */
+    readyTimeoutMs?: number;
+  } = {},
 ): Promise<Component> {
   const nginx = stack.byKind('nginx')[0];
   if (!nginx) throw new Error('the gateway sync needs a stack with nginx');
@@ -185,7 +190,7 @@ export async function startGatewaySync(
         throw new Error(`gateway-sync exited:\n${tail(component.spec.logFile)}`);
       return (await httpJson(`http://127.0.0.1:${port}/health/ready`)).status === 200;
     },
-    { timeoutMs: 30_000, intervalMs: 25 },
+    { timeoutMs: o.readyTimeoutMs ?? 30_000, intervalMs: 25 },
   );
   return component;
 }
