@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@stayline/stack-kit';
 import { check, historyOf, NodeSampler, summary, waitConverged } from './lib/checker';
-import { MARIADB_NODES, mariadbPrimary, mariadbRole } from './lib/cluster';
+import { AGENTS, agentGet, MARIADB_NODES, mariadbPrimary, mariadbRole } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';
 import { Nemesis } from './lib/nemesis';
@@ -18,13 +18,16 @@ jest.setTimeout(300_000);
 
 const stack = ComposeStack.fromEnv();
 const nemesis = new Nemesis(stack);
-const AGENTS = ['failover-agent-1', 'failover-agent-2'];
 
-/** What one agent says of the primary on its /health (from inside its container). */
+/** What one agent says of the primary on its /health. */
 async function agentView(agent: string): Promise<{ health: string; primary: string }> {
-  const script =
-    "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||3000)+'/health').then(r=>r.json()).then(b=>console.log(JSON.stringify(b.primary)))";
-  return JSON.parse(await stack.exec(agent, ['node', '-e', script]));
+  const body = await agentGet<{ primary: { health: string; primary: string } }>(
+    stack,
+    agent,
+    '/health',
+  );
+  if (!body) throw new Error(`${agent} did not answer on /health`);
+  return body.primary;
 }
 
 describe('partition: the MariaDB primary cut from the failover agents only', () => {

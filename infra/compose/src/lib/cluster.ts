@@ -151,17 +151,31 @@ export interface AgentLive {
   agentId: string;
 }
 
-/** One agent's /health/live, from inside its container (undefined when it does not answer). */
-export async function agentLive(
+/**
+ * A GET to one failover agent's HTTP port, from the host at its container's
+ * address (undefined when it does not answer). The nemesis cuts containers
+ * from each other, never from the host, so this reaches an isolated agent too;
+ * a plain request costs nothing next to a `docker exec` on a loaded host.
+ */
+export async function agentGet<T>(
   stack: ComposeStack,
   agent: string,
-): Promise<AgentLive | undefined> {
-  const script =
-    "fetch('http://127.0.0.1:3000/health/live',{signal:AbortSignal.timeout(2000)}).then(r=>r.json()).then(b=>console.log(JSON.stringify(b)))";
-  return stack
-    .exec(agent, ['node', '-e', script], 5_000)
-    .then((out) => JSON.parse(out) as AgentLive)
-    .catch(() => undefined);
+  path: string,
+): Promise<T | undefined> {
+  try {
+    const c = await stack.known(agent);
+    if (!c.ip) throw new Error(`${agent} has no address (not running when last seen)`);
+    const res = await fetch(`http://${c.ip}:3000${path}`, { signal: AbortSignal.timeout(3_000) });
+    return (await res.json()) as T;
+  } catch {
+    stack.forget(agent); // restarted with another address, perhaps: look again next time
+    return undefined;
+  }
+}
+
+/** One agent's /health/live (undefined when it does not answer). */
+export function agentLive(stack: ComposeStack, agent: string): Promise<AgentLive | undefined> {
+  return agentGet<AgentLive>(stack, agent, '/health/live');
 }
 
 export const AGENTS = ['failover-agent-1', 'failover-agent-2'];

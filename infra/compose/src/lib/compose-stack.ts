@@ -106,8 +106,33 @@ export class ComposeStack {
     return runCommand('docker', args, { env: this.env, timeoutMs });
   }
 
+  /**
+   * The last container seen per service: ids survive kill, start, pause and
+   * partitions, so a command for a service costs one `docker` call, not three
+   * (on a loaded host each `docker` call takes a second or more).
+   */
+  private readonly seen = new Map<string, ContainerView>();
+
   /** Every container of the project, one-shot jobs included. */
   async containers(): Promise<ContainerView[]> {
+    const list = await this.inspectAll();
+    for (const c of list) this.seen.set(c.service, c);
+    return list;
+  }
+
+  /**
+   * A service's container as last seen (id, name, address), without asking
+   * Docker again; its state may be stale. `forget` drops it after a failure.
+   */
+  async known(service: string): Promise<ContainerView> {
+    return this.seen.get(service) ?? this.container(service);
+  }
+
+  forget(service: string): void {
+    this.seen.delete(service);
+  }
+
+  private async inspectAll(): Promise<ContainerView[]> {
     const ids = await this.docker([
       'ps',
       '-aq',
@@ -175,8 +200,14 @@ export class ComposeStack {
 
   /** Runs a command in a service's container; throws with its stderr on a non-zero exit. */
   async exec(service: string, command: string[], timeoutMs = 30_000): Promise<string> {
-    const c = await this.container(service);
-    const r = await this.docker(['exec', c.id, ...command], timeoutMs);
+    let c = await this.known(service);
+    let r = await this.docker(['exec', c.id, ...command], timeoutMs);
+    if (r.code !== 0 && /No such container/i.test(r.stderr)) {
+      // recreated since it was seen (a new `up`): look it up again
+      this.forget(service);
+      c = await this.container(service);
+      r = await this.docker(['exec', c.id, ...command], timeoutMs);
+    }
     if (r.code !== 0)
       throw new Error(`${command.join(' ')} in ${c.name} exited ${r.code}: ${r.stderr.trim()}`);
     return r.stdout;
