@@ -51,7 +51,7 @@ export async function routesTo(
   service: string,
   name: string,
 ): Promise<boolean> {
-  const ip = (await stack.container(name)).ip;
+  const ip = (await stack.known(name)).ip;
   const hosts = ((await gatewayUpstreams(stack))[service] ?? []).map((u) =>
     u.slice(0, u.lastIndexOf(':')),
   );
