@@ -18,6 +18,7 @@ import { ComposeStack } from './lib/compose-stack';
 import { agentsSaid } from './lib/faults';
 import { BookingRun } from './lib/gateway';
 import { Nemesis } from './lib/nemesis';
+import { healAfterAll } from './lib/scenario';
 
 jest.setTimeout(420_000);
 
@@ -34,12 +35,11 @@ const WRITES_BACK_BOUND_MS = 30_000;
 describe('partition: the MariaDB primary isolated from everything', () => {
   let run: BookingRun | undefined;
   let sampler: NodeSampler | undefined;
-  nemesis.guard();
-  afterAll(async () => {
-    await nemesis.healAll();
-    await sampler?.stop();
-    await run?.finish();
-  });
+  healAfterAll(
+    nemesis,
+    () => sampler?.stop(),
+    () => run?.finish(),
+  );
 
   it('promotes a replica, acknowledges nothing on the isolated side, rebuilds and rejoins it, loses nothing', async () => {
     const old = await mariadbPrimary(stack);

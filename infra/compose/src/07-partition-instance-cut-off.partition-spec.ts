@@ -14,6 +14,7 @@ import { check, historyOf, NodeSampler, summary, waitConverged } from './lib/che
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun, routesTo } from './lib/gateway';
 import { Nemesis } from './lib/nemesis';
+import { healAfterAll } from './lib/scenario';
 
 jest.setTimeout(300_000);
 
@@ -26,13 +27,12 @@ describe('partition: a service instance cut from the registry and the gateway', 
   let run: BookingRun | undefined;
   let reads: Load | undefined;
   let sampler: NodeSampler | undefined;
-  nemesis.guard();
-  afterAll(async () => {
-    await nemesis.healAll();
-    await reads?.stop();
-    await sampler?.stop();
-    await run?.finish();
-  });
+  healAfterAll(
+    nemesis,
+    () => reads?.stop(),
+    () => sampler?.stop(),
+    () => run?.finish(),
+  );
 
   it('leaves routing at its lease, loses no request that may be resent, and comes back on heal', async () => {
     const routed = () => routesTo(stack, 'reservation', TARGET);

@@ -13,6 +13,7 @@ import { AGENTS, agentGet, MARIADB_NODES, mariadbPrimary, mariadbRole } from './
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';
 import { Nemesis } from './lib/nemesis';
+import { healAfterAll } from './lib/scenario';
 
 jest.setTimeout(300_000);
 
@@ -33,12 +34,11 @@ async function agentView(agent: string): Promise<{ health: string; primary: stri
 describe('partition: the MariaDB primary cut from the failover agents only', () => {
   let run: BookingRun | undefined;
   let sampler: NodeSampler | undefined;
-  nemesis.guard();
-  afterAll(async () => {
-    await nemesis.healAll();
-    await sampler?.stop();
-    await run?.finish();
-  });
+  healAfterAll(
+    nemesis,
+    () => sampler?.stop(),
+    () => run?.finish(),
+  );
 
   it('promotes nobody while the replicas still see the primary, and keeps taking bookings', async () => {
     const old = await mariadbPrimary(stack);

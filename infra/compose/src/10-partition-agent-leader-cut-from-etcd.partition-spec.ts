@@ -15,6 +15,7 @@ import { AGENTS, agentLive, soleLeader } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { handover } from './lib/faults';
 import { Nemesis } from './lib/nemesis';
+import { healAfterAll } from './lib/scenario';
 
 jest.setTimeout(300_000);
 
@@ -25,8 +26,7 @@ const ETCD = ['etcd-1', 'etcd-2', 'etcd-3'];
 const ELECTION_TTL_MS = 2_000;
 
 describe("partition: the failover agents' leader cut from the etcd majority", () => {
-  nemesis.guard();
-  afterAll(() => nemesis.healAll());
+  healAfterAll(nemesis);
 
   it('steps down on its own, the other agent leads, never two leaders at once', async () => {
     const { leader, other } = await soleLeader(stack);

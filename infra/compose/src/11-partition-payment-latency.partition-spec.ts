@@ -13,6 +13,7 @@ import { check, historyOf, NodeSampler, summary, waitConverged } from './lib/che
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';
 import { Nemesis } from './lib/nemesis';
+import { healAfterAll } from './lib/scenario';
 
 jest.setTimeout(300_000);
 
@@ -26,12 +27,11 @@ const P99_BOUND_MS = 5_000;
 describe('partition: 300 ms ± 100 ms of latency on every payment container', () => {
   let run: BookingRun | undefined;
   let sampler: NodeSampler | undefined;
-  nemesis.guard();
-  afterAll(async () => {
-    await nemesis.healAll();
-    await sampler?.stop();
-    await run?.finish();
-  });
+  healAfterAll(
+    nemesis,
+    () => sampler?.stop(),
+    () => run?.finish(),
+  );
 
   it('keeps the booking p99 bounded, charges nothing twice, loses nothing', async () => {
     sampler = new NodeSampler(stack);

@@ -18,6 +18,7 @@ import { agentLive, soleLeader } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { handover } from './lib/faults';
 import { Nemesis } from './lib/nemesis';
+import { healAfterAll } from './lib/scenario';
 
 jest.setTimeout(300_000);
 
@@ -65,11 +66,7 @@ async function etcdLeader(): Promise<string> {
 }
 
 describe('partition: an etcd minority', () => {
-  nemesis.guard();
-  afterAll(async () => {
-    await nemesis.healAll();
-    await etcdctl('etcd-1', ['del', '--prefix', KEY]).catch(() => undefined);
-  });
+  healAfterAll(nemesis, () => etcdctl('etcd-1', ['del', '--prefix', KEY]).catch(() => undefined));
 
   it('refuses writes on the minority side, and its agent leader hands over with fencing', async () => {
     const minority = await etcdLeader();
