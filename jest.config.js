@@ -2,7 +2,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const roots = ['apps', 'libs', 'tools', 'infra', 'bench'];
+const roots = ['apps', 'libs', 'tools', 'infra', 'bench', 'deploy'];
 const projects = roots
   .flatMap((root) =>
     fs.existsSync(root) ? fs.readdirSync(root).map((d) => path.join(root, d)) : [],
