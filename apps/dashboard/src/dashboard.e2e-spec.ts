@@ -113,7 +113,7 @@ describe('dashboard through the gateway (whole stack)', () => {
     const services = stack.byKind('service').map((c) => c.name);
     expect(services).toContain('dashboard-1');
     const topology = await publishedTopology(stack);
-    const leader = await leaderAgent(stack);
+    let leader = await leaderAgent(stack);
     const status = await stack.status();
     // the status contract lists the dashboard like any service instance (HTTP only)
     const listed = status.components.find((c) => c.name === 'dashboard-1');
@@ -131,12 +131,15 @@ describe('dashboard through the gateway (whole stack)', () => {
       'every instance probed and every datastore seen',
       async () => {
         s = (await snapshot()).snapshot;
+        // leadership may move on a loaded host: compare with the leader as of this snapshot
+        leader = await leaderAgent(stack);
         return (
           services.every((id) => s.instances.some((i) => i.id === id && i.health !== 'unknown')) &&
           s.mariadb.nodes.every((n) => n.reachable) &&
           s.mariadb.nodes.length === 3 &&
           s.etcd.leader !== undefined &&
           s.agents.leader !== undefined &&
+          s.agents.leader === leader?.name &&
           s.redis.nodes.length === 2
         );
       },
