@@ -3,8 +3,8 @@
  * nothing but Node: `resources` (files and directories with their own
  * kustomization.yaml), `configMapGenerator` (files and literals) and `secretGenerator`
  * (literals), each generated name suffixed with the hash kustomize gives it and every
- * reference to it in a pod template renamed, `patches` (strategic merge, by path, one or
- * several documents per file), and `replicas`. The result is ordered and printed as
+ * reference to it in a pod template renamed, `patches` (strategic merge, one document per
+ * file, by path), and `replicas`. The result is ordered and printed as
  * `kubectl kustomize` prints it (deploy/kubernetes/src/kustomize.spec.ts compares the two
  * byte for byte wherever kubectl is installed). Any other field is refused by name.
  */
@@ -122,9 +122,15 @@ function assertUnique(built: Built[], dir: string): void {
   }
 }
 
+/** One patch per file: kustomize before 5.1 (kubectl 1.27 to 1.30) reads no more. */
 function applyPatchFile(built: Built[], file: string): Built[] {
+  const patches = readResources(file);
+  if (patches.length !== 1)
+    throw new Error(
+      `${file}: ${patches.length} documents; kubectl before 1.31 takes one per patch`,
+    );
   let out = built;
-  for (const patch of readResources(file)) {
+  for (const patch of patches) {
     const i = out.findIndex(
       (b) =>
         b.resource.kind === patch.kind &&
