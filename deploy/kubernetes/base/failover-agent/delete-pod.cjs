@@ -48,7 +48,10 @@ function call(api, method, urlPath, body) {
         headers: {
           authorization: `Bearer ${api.token}`,
           accept: 'application/json',
-          ...(payload ? { 'content-type': 'application/json' } : {}),
+          // a DELETE with a body needs its length: Node sends no chunked body for DELETE
+          ...(payload
+            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+            : {}),
         },
       },
       (res) => {
