@@ -17,6 +17,11 @@ describe('GTID positions', () => {
     expect(formatGtidList(pos('0-1-18446744073709551615'))).toBe('0-1-18446744073709551615');
   });
 
+  it('accepts every part up to its MariaDB range (32-bit domain and server, 64-bit sequence)', () => {
+    const max = '4294967295-4294967295-18446744073709551615';
+    expect(formatGtidList(pos(max))).toBe(max);
+  });
+
   it.each([
     ["0-1-1'); DROP TABLE reservation; --"],
     ['0-1'],
@@ -24,7 +29,12 @@ describe('GTID positions', () => {
     ['0-1-1,'],
     [Array.from({ length: 17 }, (_, i) => `${i}-1-1`).join(',')],
     ['0-1-123456789012345678901'],
-  ])('refuses malformed input %s', (text) => {
+    ['4294967296-1-1'],
+    ['0-4294967296-1'],
+    ['0-1-18446744073709551616'],
+    ['0-1-99999999999999999999'],
+    ['9999999999-9999999999-1'],
+  ])('refuses malformed or out-of-range input %s', (text) => {
     expect(parseGtidList(text)).toBeUndefined();
   });
 

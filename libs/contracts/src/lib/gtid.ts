@@ -16,11 +16,20 @@ export interface Gtid {
 /** A position: the last GTID per replication domain. */
 export type GtidPosition = ReadonlyMap<number, Gtid>;
 
-// Bounded on purpose: a token arrives from clients in a header.
+// Bounded on purpose: a token arrives from clients in a header, and MariaDB
+// refuses (as an error, not a false) a GTID whose parts overflow their types.
 const GTID = /^(\d{1,10})-(\d{1,10})-(\d{1,20})$/;
 const MAX_DOMAINS = 16;
+/** `gtid_domain_id` and `server_id` are 32-bit unsigned. */
+const MAX_U32 = 2 ** 32 - 1;
+/** A sequence number is 64-bit unsigned. */
+const MAX_SEQ = 2n ** 64n - 1n;
 
-/** Parses a GTID list; `''` is the empty position. Returns undefined for anything malformed. */
+/**
+ * Parses a GTID list; `''` is the empty position. Returns undefined for anything
+ * malformed, and for a part out of its MariaDB range (domain and server 32-bit,
+ * sequence 64-bit unsigned).
+ */
 export function parseGtidList(text: string): GtidPosition | undefined {
   const out = new Map<number, Gtid>();
   const trimmed = text.trim();
@@ -31,6 +40,7 @@ export function parseGtidList(text: string): GtidPosition | undefined {
     const m = GTID.exec(part.trim());
     if (!m) return undefined;
     const gtid = { domain: Number(m[1]), server: Number(m[2]), seq: BigInt(m[3]) };
+    if (gtid.domain > MAX_U32 || gtid.server > MAX_U32 || gtid.seq > MAX_SEQ) return undefined;
     const seen = out.get(gtid.domain);
     if (!seen || seen.seq < gtid.seq) out.set(gtid.domain, gtid);
   }

@@ -67,10 +67,15 @@ describe('ConsistencyTokenInterceptor', () => {
     expect(sent['x-consistency-token']).toBe('0-1-5');
   });
 
-  it('refuses a malformed token as a bad request', () => {
-    const { ctx } = exchange({ 'x-consistency-token': "0-1-1'; DROP TABLE note; --" });
-    expect(() => interceptor.intercept(ctx, writingHandler('0-1-1'))).toThrow(BadRequestException);
-  });
+  it.each([["0-1-1'; DROP TABLE note; --"], ['4294967296-1-1'], ['0-1-18446744073709551616']])(
+    'refuses a malformed or out-of-range token %s as a bad request',
+    (token) => {
+      const { ctx } = exchange({ 'x-consistency-token': token });
+      expect(() => interceptor.intercept(ctx, writingHandler('0-1-1'))).toThrow(
+        BadRequestException,
+      );
+    },
+  );
 
   it('leaves non-HTTP transports alone', async () => {
     const ctx = { getType: () => 'rpc' } as unknown as ExecutionContext;

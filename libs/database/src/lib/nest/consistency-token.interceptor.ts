@@ -26,9 +26,12 @@ export class ConsistencyTokenInterceptor implements NestInterceptor {
     const res = context.switchToHttp().getResponse<ServerResponse>();
     const incoming = headerValue(req.headers[CONSISTENCY_TOKEN_HEADER]);
     if (incoming !== undefined && !isValidToken(incoming)) {
-      throw new BadRequestException(
-        'X-Consistency-Token must be a GTID list such as 0-1-42 (as a previous response sent it)',
-      );
+      throw new BadRequestException({
+        error: 'invalid_consistency_token',
+        message:
+          'X-Consistency-Token must be a GTID list such as 0-1-42 (domain-server-sequence: ' +
+          '32-bit domain and server ids, a 64-bit sequence), as a previous response sent it',
+      });
     }
     const existing = RequestContext.current();
     const ctx: RequestContext = existing ?? { requestId: ensureRequestId(req, res) };
