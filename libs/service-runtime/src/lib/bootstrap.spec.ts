@@ -124,6 +124,35 @@ describe('bootstrapService', () => {
     expect(await res.json()).toMatchObject({ error: 'payload_too_large' });
   });
 
+  it('answers a deeply nested body with a 400 JSON error before anything recurses into it', async () => {
+    const deep = `{"listingId":${'['.repeat(30_000)}${']'.repeat(30_000)},"guests":1}`;
+    const res = await post('/api/book', deep);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: 'bad_request',
+      message: 'JSON nested deeper than 32 levels',
+      requestId: expect.any(String),
+    });
+    // as deep as allowed: on to validation, which names the field
+    const nested = `{"listingId":${'['.repeat(31)}${']'.repeat(31)},"guests":1}`;
+    const ok = await post('/api/book', nested);
+    expect(ok.status).toBe(400);
+    expect(await ok.json()).toMatchObject({ error: 'validation_failed' });
+  });
+
+  it('answers JSON in another encoding than UTF-8 with a 415 JSON error', async () => {
+    const res = await fetch(`${base}/api/book`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-16le' },
+      body: Buffer.from(JSON.stringify({ listingId: 'a', guests: 2 }), 'utf16le'),
+    });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toMatchObject({
+      error: 'unsupported_media_type',
+      message: 'send JSON encoded as UTF-8',
+    });
+  });
+
   it('names every invalid and unknown field', async () => {
     const res = await post('/api/book', JSON.stringify({ guests: 'two', extra: 1 }));
     expect(res.status).toBe(400);

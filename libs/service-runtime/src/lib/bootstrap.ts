@@ -11,6 +11,7 @@ import { requestIdMiddleware } from '@stayline/observability';
 import express, { NextFunction, Request, Response } from 'express';
 import { toErrorBody } from './error-body';
 import { HttpErrorFilter } from './http-error.filter';
+import { JSON_MAX_DEPTH, refuseDeepJson } from './json-depth';
 import { RpcContextInterceptor } from './rpc-context';
 import { createValidationPipe } from './validation';
 
@@ -29,6 +30,8 @@ export interface ServiceBootstrapOptions {
   tcpPort?: number;
   /** Largest accepted JSON body (default 64 kB); larger ones get a 413 JSON error. */
   bodyLimit?: string;
+  /** Deepest nesting of arrays and objects in a JSON body (default 32); deeper ones get a 400 JSON error. */
+  jsonMaxDepth?: number;
   /** Last set-up before the servers listen (routes added here come before Nest's 404 handler). */
   configure?: (app: INestApplication) => void;
   /**
@@ -74,8 +77,14 @@ export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INes
     );
     res.status(415).json(body);
   });
-  app.use(express.json({ limit: o.bodyLimit ?? '64kb', type: JSON_TYPES }));
-  // body-parser errors (malformed JSON, too large) happen before Nest routes: answer them as JSON here
+  app.use(
+    express.json({
+      limit: o.bodyLimit ?? '64kb',
+      type: JSON_TYPES,
+      verify: refuseDeepJson(o.jsonMaxDepth ?? JSON_MAX_DEPTH),
+    }),
+  );
+  // body-parser errors (malformed, too large, too deep) happen before Nest routes: answer them as JSON here
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
     const { status, body } = toErrorBody(err);
