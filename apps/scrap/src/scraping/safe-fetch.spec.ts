@@ -1,7 +1,26 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { safeFetch } from './safe-fetch';
+import { FetchFailedError, safeFetch } from './safe-fetch';
 import { SsrfGuard } from './ssrf-guard';
+
+/** Pages that misbehave: each must fail the fetch as the page's fault (FetchFailedError). */
+const MISBEHAVIOURS: Record<string, (res: http.ServerResponse) => void> = {
+  '/bad-location': (res) => res.writeHead(302, { location: 'http://[oops/' }).end(),
+  '/bad-host': (res) => res.writeHead(301, { location: 'http://exa mple.com/' }).end(),
+  '/loop': (res) => res.writeHead(302, { location: '/loop' }).end(),
+  '/not-http': (res) => res.socket?.end('this is not HTTP at all\r\n\r\n'),
+  '/cut': (res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'content-length': '1000' });
+    res.write('<title>half');
+    setTimeout(() => res.socket?.destroy(), 20);
+  },
+  '/huge-header': (res) => res.writeHead(200, { 'x-filler': 'a'.repeat(20_000) }).end('<p>'),
+  '/trickle': (res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    const t = setInterval(() => res.write(' '), 100);
+    res.on('close', () => clearInterval(t));
+  },
+};
 
 describe('safeFetch against a real local server', () => {
   let server: http.Server;
@@ -23,6 +42,8 @@ describe('safeFetch against a real local server', () => {
       }
       if (u === '/to-metadata')
         return res.writeHead(302, { location: 'http://169.254.169.254/latest/' }).end();
+      const misbehaviour = MISBEHAVIOURS[u];
+      if (misbehaviour) return misbehaviour(res);
       res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -65,5 +86,19 @@ describe('safeFetch against a real local server', () => {
     const t0 = Date.now();
     await expect(safeFetch(`${base}/slow`, allowLoopback, limits)).rejects.toThrow(/time limit/);
     expect(Date.now() - t0).toBeLessThan(2_500);
+  });
+
+  it.each([
+    ['/bad-location', /redirected to an invalid URL \(Location: http:\/\/\[oops\/\)/],
+    ['/bad-host', /redirected to an invalid URL/],
+    ['/loop', /more than 2 redirects/],
+    ['/not-http', /./],
+    ['/cut', /./],
+    ['/huge-header', /./],
+    ['/trickle', /time limit/],
+  ])('fails %s as the page’s fault, with a reason', async (path, reason) => {
+    const err = await safeFetch(`${base}${path}`, allowLoopback, limits).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FetchFailedError);
+    expect((err as Error).message).toMatch(reason);
   });
 });

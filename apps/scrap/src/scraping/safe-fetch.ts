@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { ForbiddenTargetError, SsrfGuard } from './ssrf-guard';
+import type { SsrfGuard } from './ssrf-guard';
 
 export interface FetchLimits {
   /** Largest body read, in bytes; past it the fetch fails. */
@@ -18,12 +18,18 @@ export interface FetchedPage {
   body: string;
 }
 
+/**
+ * The page, not the caller, is at fault: it did not answer in time, answered
+ * too much, broke the protocol, or redirected nowhere or in circles.
+ */
 export class FetchFailedError extends Error {}
 
 /**
  * Fetches a page under the SSRF guard and hard limits: every hop (the first URL
  * and each redirect) is checked and connected to the very address that was
- * checked; size, time and redirect count are bounded.
+ * checked; size, time and redirect count are bounded. Rejects with
+ * ForbiddenTargetError when a hop is refused, FetchFailedError for anything the
+ * page does wrong, and nothing else.
  */
 export async function safeFetch(
   rawUrl: string,
@@ -36,7 +42,7 @@ export async function safeFetch(
     const target = await guard.check(current);
     const res = await requestOnce(target, deadline, limits.maxBytes);
     if (res.status >= 300 && res.status < 400 && res.location) {
-      current = new URL(res.location, target.url).toString();
+      current = redirectTarget(res.location, target.url);
       continue;
     }
     return {
@@ -46,7 +52,17 @@ export async function safeFetch(
       body: res.body,
     };
   }
-  throw new ForbiddenTargetError(rawUrl, `more than ${limits.maxRedirects} redirects`);
+  throw new FetchFailedError(`more than ${limits.maxRedirects} redirects (a redirect loop?)`);
+}
+
+/** Where a redirect leads; a Location that is no URL is the page's fault, not the caller's. */
+function redirectTarget(location: string, base: URL): string {
+  try {
+    return new URL(location, base).toString();
+  } catch {
+    const shown = location.length > 100 ? `${location.slice(0, 100)}...` : location;
+    throw new FetchFailedError(`the page redirected to an invalid URL (Location: ${shown})`);
+  }
 }
 
 function requestOnce(
