@@ -204,10 +204,25 @@ export class ClusterModel {
     return { workload, targetPort };
   }
 
-  /** Whether the NetworkPolicies let `from` open a connection to `to` on `port`. */
-  allows(from: Workload | string, to: Workload | string, port: number, protocol = 'TCP'): boolean {
-    const egress = typeof from === 'string' || this.side(from, 'Egress', to, port, protocol);
-    const ingress = typeof to === 'string' || this.side(to, 'Ingress', from, port, protocol);
+  /**
+   * Whether the NetworkPolicies let `from` open a connection to `to` on `port`: both sides
+   * (`from`'s egress and `to`'s ingress), or one of them alone.
+   */
+  allows(
+    from: Workload | string,
+    to: Workload | string,
+    port: number,
+    protocol = 'TCP',
+    sides: 'both' | 'Egress' | 'Ingress' = 'both',
+  ): boolean {
+    const egress =
+      sides === 'Ingress' ||
+      typeof from === 'string' ||
+      this.side(from, 'Egress', to, port, protocol);
+    const ingress =
+      sides === 'Egress' ||
+      typeof to === 'string' ||
+      this.side(to, 'Ingress', from, port, protocol);
     return egress && ingress;
   }
 

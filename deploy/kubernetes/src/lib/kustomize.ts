@@ -84,8 +84,8 @@ function buildDir(dir: string): Built[] {
     if (fs.statSync(target).isDirectory()) built.push(...buildDir(target));
     else built.push(...readResources(target).map((resource) => ({ resource })));
   }
-  for (const g of k.configMapGenerator ?? []) built.push(configMap(dir, g));
-  for (const g of k.secretGenerator ?? []) built.push(secret(dir, g));
+  for (const g of k.configMapGenerator ?? []) built.push(generated('ConfigMap', dir, g));
+  for (const g of k.secretGenerator ?? []) built.push(generated('Secret', dir, g));
   assertUnique(built, dir);
   for (const p of k.patches ?? []) built = applyPatchFile(built, path.resolve(dir, p.path));
   for (const r of k.replicas ?? []) setReplicas(built, r.name, r.count, dir);
@@ -179,32 +179,17 @@ function generatorData(dir: string, g: Generator): Record<string, string> {
   return sortedObject(data);
 }
 
-function configMap(dir: string, g: Generator): Built {
-  return {
-    generatedName: g.name,
-    resource: {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: g.name },
-      data: generatorData(dir, g),
-    },
-  };
-}
-
-function secret(dir: string, g: Generator): Built {
-  const data = Object.fromEntries(
-    Object.entries(generatorData(dir, g)).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-  );
-  return {
-    generatedName: g.name,
-    resource: {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: g.name },
-      type: g.type ?? 'Opaque',
-      data,
-    },
-  };
+/** A generated ConfigMap, or a Secret (its values base64, its type Opaque unless given). */
+function generated(kind: 'ConfigMap' | 'Secret', dir: string, g: Generator): Built {
+  const data = generatorData(dir, g);
+  const resource: Resource = { apiVersion: 'v1', kind, metadata: { name: g.name } };
+  if (kind === 'Secret') {
+    resource.type = g.type ?? 'Opaque';
+    resource.data = Object.fromEntries(
+      Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+  } else resource.data = data;
+  return { generatedName: g.name, resource };
 }
 
 const sortedObject = <T>(o: Record<string, T>): Record<string, T> =>
