@@ -133,16 +133,23 @@ export class ComposeStack {
   }
 
   private async inspectAll(): Promise<ContainerView[]> {
-    const ids = await this.docker([
-      'ps',
-      '-aq',
-      '--filter',
-      `label=com.docker.compose.project=${this.project}`,
-    ]);
-    const list = ids.stdout.split('\n').filter(Boolean);
-    if (!list.length) return [];
-    const out = await this.docker(['inspect', ...list]);
-    if (out.code !== 0) throw new Error(`docker inspect failed: ${out.stderr.trim()}`);
+    let out: RunResult | undefined;
+    // a container removed between `ps` and `inspect` (a one-shot job, `rm`) fails the
+    // inspect: list again (three tries)
+    for (let attempt = 1; ; attempt++) {
+      const ids = await this.docker([
+        'ps',
+        '-aq',
+        '--filter',
+        `label=com.docker.compose.project=${this.project}`,
+      ]);
+      const list = ids.stdout.split('\n').filter(Boolean);
+      if (!list.length) return [];
+      out = await this.docker(['inspect', ...list]);
+      if (out.code === 0) break;
+      if (attempt >= 3 || !/no such (object|container)/i.test(out.stderr))
+        throw new Error(`docker inspect failed: ${out.stderr.trim() || `exit ${out.code}`}`);
+    }
     type Inspect = {
       Id: string;
       Name: string;

@@ -27,7 +27,14 @@
  *   CONFIG_INET_DIAG_DESTROY) and reconnect through the relays. Healing
  *   removes the rules, then closes the relays (which resets the relayed
  *   connections: the clients reconnect directly).
- * - pause: `docker pause` (the cgroup freezer: every process stops, sockets stay open).
+ * - pause: SIGSTOP to every process in the container's PID namespace, SIGCONT to
+ *   resume (every process stops, sockets stay open, the kernel still completes
+ *   TCP handshakes). Not `docker pause`: with the cgroup v1 freezer of the
+ *   engine these machines run (Debian's docker.io 20.10), a pause that lands
+ *   while a healthcheck's `docker exec` is starting wedged the engine: `unpause`,
+ *   `inspect` and `ps` of that container hung for twenty minutes and the
+ *   container stayed frozen. A healthcheck started during the pause runs (it is
+ *   a new process) and fails, as it would against a frozen host.
  * - kill and restart: `docker kill` (SIGKILL) and `docker start`.
  *
  * Every fault is recorded with its time; `healAll()` undoes them all, and
@@ -99,7 +106,8 @@ export class Nemesis {
   /** Delayed targets, by service. */
   private readonly delays = new Map<string, Delay>();
   /** Paused and killed containers, by service, with their container names. */
-  private readonly paused = new Map<string, string>();
+  /** Paused service -> the host pid of its init process (its PID namespace). */
+  private readonly paused = new Map<string, number>();
   private readonly killed = new Map<string, string>();
   readonly log: FaultRecord[] = [];
   private unguard?: () => void;
@@ -255,16 +263,20 @@ export class Nemesis {
     this.record('heal', service);
   }
 
-  /** Freezes every process of the container (`docker pause`). */
+  /** Stops every process of the container (SIGSTOP to its PID namespace). */
   async pause(service: string): Promise<void> {
-    const name = await this.name(service);
-    await this.docker(['pause', name]);
-    this.paused.set(service, name);
+    const c = await this.stack.container(service);
+    if (c.state !== 'running') throw new Error(`${service} is ${c.state}: nothing to pause`);
+    const pid = Number((await this.docker(['inspect', '-f', '{{.State.Pid}}', c.name])).trim());
+    if (!pid) throw new Error(`no pid for ${c.name}`);
+    this.paused.set(service, pid);
+    signalNamespace(pid, 'SIGSTOP');
     this.record('pause', service);
   }
 
   async resume(service: string): Promise<void> {
-    await this.docker(['unpause', await this.name(service)]);
+    const pid = this.paused.get(service);
+    if (pid !== undefined) signalNamespace(pid, 'SIGCONT');
     this.paused.delete(service);
     this.record('resume', service);
   }
@@ -285,14 +297,26 @@ export class Nemesis {
     this.record('start', service);
   }
 
-  /** Undoes everything: cuts and delays healed (chains removed, relays closed), paused containers resumed, killed ones started. */
+  /**
+   * Undoes everything: cuts and delays healed (chains removed, relays closed), paused
+   * containers resumed, killed ones started. Every undo is tried even when one fails
+   * (a slow engine must not leave the rest in place); the failures are thrown together.
+   */
   async healAll(): Promise<void> {
+    const failures: string[] = [];
+    const attempt = async (what: string, undo: () => Promise<unknown>) => {
+      await undo().catch((err: Error) => failures.push(`${what}: ${err.message}`));
+    };
+    for (const service of [...this.paused.keys()])
+      await attempt(`resume ${service}`, () => this.resume(service));
     for (const service of [...this.delays.keys()])
-      if (!this.cut.has(service)) await this.heal(service); // else healed just below
+      if (!this.cut.has(service)) await attempt(`heal ${service}`, () => this.heal(service)); // else healed just below
     for (const service of [...this.cut.keys()]) {
-      await this.heal(service);
-      await this.unhook(this.cut.get(service) as number);
-      this.cut.delete(service);
+      await attempt(`heal ${service}`, async () => {
+        await this.heal(service);
+        await this.unhook(this.cut.get(service) as number);
+        this.cut.delete(service);
+      });
     }
     for (const [service, pid] of [...this.natted]) {
       await this.nsenter(nsIptables(pid, ['-t', 'nat', '-F', DELAY])).catch(() => undefined);
@@ -302,8 +326,9 @@ export class Nemesis {
       await this.nsenter(nsIptables(pid, ['-t', 'nat', '-X', DELAY])).catch(() => undefined);
       this.natted.delete(service);
     }
-    for (const service of [...this.paused.keys()]) await this.resume(service);
-    for (const service of [...this.killed.keys()]) await this.start(service);
+    for (const service of [...this.killed.keys()])
+      await attempt(`start ${service}`, () => this.start(service));
+    if (failures.length) throw new Error(`not healed: ${failures.join('; ')}`);
   }
 
   /**
@@ -372,7 +397,7 @@ export class Nemesis {
     this.natted.clear();
     for (const d of this.delays.values()) for (const r of d.relays) void r.close();
     this.delays.clear();
-    for (const name of this.paused.values()) run('docker', ['unpause', name]);
+    for (const pid of this.paused.values()) signalNamespace(pid, 'SIGCONT');
     this.paused.clear();
     for (const name of this.killed.values()) run('docker', ['start', name]);
     this.killed.clear();
@@ -632,4 +657,32 @@ export function parseListening(ssOutput: string): number[] {
     ports.add(port);
   }
   return [...ports].sort((a, b) => a - b);
+}
+
+/**
+ * Sends `signal` to every process in the PID namespace of host pid `init`
+ * (a container's processes, as the host sees them). Synchronous, so the exit
+ * hooks can use it; a process that ends meanwhile is skipped.
+ */
+export function signalNamespace(init: number, signal: 'SIGSTOP' | 'SIGCONT'): number {
+  const nsOf = (pid: string | number) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+    } catch {
+      return undefined;
+    }
+  };
+  const ns = nsOf(init);
+  if (!ns) return 0; // the container is gone: nothing of it is stopped
+  let sent = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || nsOf(entry) !== ns) continue;
+    try {
+      process.kill(Number(entry), signal);
+      sent += 1;
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return sent;
 }
