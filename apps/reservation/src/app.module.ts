@@ -8,6 +8,7 @@ import { ListingsService } from './listings/listings.service';
 import { CreateReservationSchema1764000000000 } from './migrations/1764000000000-create-reservation-schema';
 import { SeedListings1764000000001 } from './migrations/1764000000001-seed-listings';
 import { WorkersModule } from './reconciler/workers.module';
+import { BOOKING_RULES, bookingRules } from './reservations/booking-rules';
 import { Reservation } from './reservations/reservation.entity';
 import { ReservationsController } from './reservations/reservations.controller';
 import { ReservationsService } from './reservations/reservations.service';
@@ -32,7 +33,11 @@ export class AppModule {
         { ...WorkersModule.forRoot(config), imports: [clients] },
       ],
       controllers: [ListingsController, ReservationsController],
-      providers: [ListingsService, ReservationsService],
+      providers: [
+        ListingsService,
+        ReservationsService,
+        { provide: BOOKING_RULES, useValue: bookingRules(config) },
+      ],
     };
   }
 }

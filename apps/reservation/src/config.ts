@@ -16,6 +16,16 @@ export const reservationConfigSchema = serviceConfigSchema('reservation', {
   LB_STRATEGY: z.enum(['round-robin', 'power-of-two']).default('round-robin'),
   /** A PENDING_PAYMENT reservation older than this is settled by the reconciler. */
   RECONCILE_AFTER_MS: ms(2_000),
+  /** Longest stay one booking may hold, in nights. */
+  BOOKING_MAX_NIGHTS: z.coerce.number().int().min(1).max(365).default(30),
+  /** How far ahead a night can be booked, in days from today. */
+  BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(3_650).default(365),
+  /**
+   * A request whose Idempotency-Key belongs to a booking still being charged (a
+   * retry, or a request racing the first) waits this long for its outcome before
+   * it answers 202 with the pending reservation.
+   */
+  REPLAY_WAIT_MS: z.coerce.number().int().min(0).default(3_000),
 });
 export type ReservationConfig = z.infer<typeof reservationConfigSchema>;
 

@@ -5,7 +5,24 @@ import { EntityManager } from 'typeorm';
 import { Listing } from '../listings/listing.entity';
 import { Reservation, ReservationStatus } from './reservation.entity';
 
-const isDuplicate = (err: unknown) => (err as { code?: string }).code === 'ER_DUP_ENTRY';
+/**
+ * A duplicate-key error, told by its code: MariaDB's message names the index
+ * (`for key 'PRIMARY'`), not the table, so the text says nothing reliable.
+ */
+export function isDuplicateKey(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown } | null;
+  return e?.code === 'ER_DUP_ENTRY' || e?.errno === 1062;
+}
+
+/**
+ * Another request already holds this Idempotency-Key: its hold committed
+ * while this one waited on the key's row. The caller answers as a replay.
+ */
+export class IdempotencyKeyTakenError extends Error {
+  constructor(readonly key: string) {
+    super(`idempotency key ${key} is already taken`);
+  }
+}
 
 export interface Hold {
   id: string;
@@ -43,10 +60,17 @@ export const BookingStore = {
 
   /** Holds the nights and records the reservation as PENDING_PAYMENT, with its idempotency key. */
   async hold(m: EntityManager, h: Hold): Promise<Reservation> {
-    await m.query(
-      'INSERT INTO idempotency_keys (idem_key, request_hash, reservation_id) VALUES (?, ?, ?)',
-      [h.idempotencyKey, h.requestHash, h.id],
-    );
+    // first statement: a concurrent request with the same key waits here on the
+    // key's row until this transaction ends, then fails with a duplicate key
+    try {
+      await m.query(
+        'INSERT INTO idempotency_keys (idem_key, request_hash, reservation_id) VALUES (?, ?, ?)',
+        [h.idempotencyKey, h.requestHash, h.id],
+      );
+    } catch (err) {
+      if (isDuplicateKey(err)) throw new IdempotencyKeyTakenError(h.idempotencyKey);
+      throw err;
+    }
     await m.insert(Reservation, {
       id: h.id,
       listingId: h.listing.id,
@@ -66,7 +90,7 @@ export const BookingStore = {
         h.nights.flatMap((n) => [h.listing.id, n, h.id]),
       );
     } catch (err) {
-      if (isDuplicate(err)) {
+      if (isDuplicateKey(err)) {
         throw new ConflictException({
           error: 'dates_unavailable',
           message: `${h.listing.id} is already booked for some of the nights ${h.checkIn} to ${h.checkOut}`,

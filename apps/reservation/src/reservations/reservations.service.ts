@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ConflictException,
   HttpException,
   Inject,
   Injectable,
@@ -18,7 +20,8 @@ import {
 } from '@stayline/resilience';
 import { PAYMENT_PORT, PaymentPort } from '../clients/ports';
 import { Listing } from '../listings/listing.entity';
-import { BookingStore } from './booking.store';
+import { BOOKING_RULES, BookingRules } from './booking-rules';
+import { BookingStore, IdempotencyKeyTakenError } from './booking.store';
 import { CreateReservationDto } from './dto/reservation.dto';
 import { Reservation, reservationView } from './reservation.entity';
 import { stayNights } from './stay-dates';
@@ -41,6 +44,7 @@ export class ReservationsService {
   constructor(
     private readonly db: ReplicaRouter,
     @Inject(PAYMENT_PORT) private readonly payment: PaymentPort,
+    @Inject(BOOKING_RULES) private readonly rules: BookingRules,
   ) {}
 
   /**
@@ -51,10 +55,11 @@ export class ReservationsService {
    * - nothing sent (payment's breaker open, no instance registered, bulkhead full): the hold is undone, 503 with Retry-After;
    * - outcome unknown (a timeout): 202, PENDING_PAYMENT, settled by the reconciler;
    * - refused by payment (a 4xx): FAILED, nights released, 422.
-   * The same Idempotency-Key with the same request returns the same reservation.
+   * The same Idempotency-Key with the same request returns the same reservation
+   * ({@link replay}), also to requests racing the first one.
    */
   async book(dto: CreateReservationDto, idempotencyKey: string): Promise<BookingResult> {
-    const nights = stayNights(dto.checkIn, dto.checkOut);
+    const nights = stayNights(dto.checkIn, dto.checkOut, this.rules);
     const requestHash = createHash('sha256')
       .update(JSON.stringify([dto.listingId, dto.userId, dto.checkIn, dto.checkOut, dto.guests]))
       .digest('hex');
@@ -86,13 +91,11 @@ export class ReservationsService {
         }),
       );
     } catch (err) {
-      // the same key raced in from another request: answer as a replay
-      if (
-        (err as { code?: string }).code === 'ER_DUP_ENTRY' &&
-        String((err as Error).message).includes('idempotency')
-      ) {
+      // the same key raced in from another request, whose hold committed first: a replay
+      if (err instanceof IdempotencyKeyTakenError) {
         const again = await this.replay(idempotencyKey, requestHash);
         if (again) return again;
+        throw keyInUse(); // that hold was undone meanwhile (payment unreachable)
       }
       if (err instanceof HttpException) bookings.inc({ outcome: 'refused' });
       throw err;
@@ -139,6 +142,14 @@ export class ReservationsService {
     }
   }
 
+  /**
+   * The answer to a key that already made a booking (a retry, or a request that
+   * raced the first): the same reservation, `Idempotent-Replayed`. While the
+   * first request is still charging (PENDING_PAYMENT) this waits up to
+   * `replayWaitMs` for its outcome, so concurrent requests get the first one's
+   * 201 and body; past that, 202 with the pending reservation (the reconciler
+   * settles it). A different request under the same key is a 422.
+   */
   private async replay(key: string, requestHash: string): Promise<BookingResult | undefined> {
     const known = await this.db.transaction((m) => BookingStore.byKey(m, key));
     if (!known) return undefined;
@@ -148,13 +159,25 @@ export class ReservationsService {
         message: 'this Idempotency-Key was used for a different reservation request',
       });
     }
-    const reservation = await this.view(known.reservationId, true);
+    const reservation = await this.settled(known.reservationId);
     bookings.inc({ outcome: 'replayed' });
     return {
       status: reservation.status === 'PENDING_PAYMENT' ? 202 : 201,
       reservation,
       replayed: true,
     };
+  }
+
+  /** The reservation once it left PENDING_PAYMENT, or as it is after `replayWaitMs`. */
+  private async settled(id: string): Promise<ReturnType<typeof reservationView>> {
+    const deadline = Date.now() + this.rules.replayWaitMs;
+    for (let pauseMs = 25; ; pauseMs = Math.min(pauseMs * 2, 400)) {
+      const r = await this.db.transaction((m) => m.findOneBy(Reservation, { id }));
+      if (!r) throw keyInUse(); // the hold was undone between reading the key and now
+      const left = deadline - Date.now();
+      if (r.status !== 'PENDING_PAYMENT' || left <= 0) return reservationView(r);
+      await sleep(Math.min(pauseMs, left));
+    }
   }
 
   /** A reservation, from a replica that has the caller's writes (or the primary when `fresh`). */
@@ -188,4 +211,13 @@ export class ReservationsService {
     const done = await this.db.transaction((m) => BookingStore.release(m, id, 'CANCELLED', null));
     return reservationView(done as Reservation);
   }
+}
+
+/** The key's first request is under way or was undone: nothing to replay yet. */
+function keyInUse(): ConflictException {
+  return new ConflictException({
+    error: 'idempotency_key_in_use',
+    message:
+      'another request with this Idempotency-Key is in progress or did not complete; retry with the same key',
+  });
 }

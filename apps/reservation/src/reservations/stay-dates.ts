@@ -1,8 +1,10 @@
 import { BadRequestException } from '@nestjs/common';
+import type { BookingRules } from './booking-rules';
 
-/** How far ahead a stay can be booked: any night up to 365 days from today. */
-export const BOOKING_HORIZON_DAYS = 365;
-export const MAX_NIGHTS = 30;
+/** The bounds of one stay: the defaults of BOOKING_MAX_NIGHTS and BOOKING_HORIZON_DAYS. */
+export const DEFAULT_STAY_LIMITS: StayLimits = { maxNights: 30, horizonDays: 365 };
+
+export type StayLimits = Pick<BookingRules, 'maxNights' | 'horizonDays'>;
 
 const DAY_MS = 86_400_000;
 
@@ -21,9 +23,16 @@ function parseDay(value: string, field: string): number {
 
 /**
  * Validates a stay and returns its nights (check-in day up to the day before
- * check-out). Dates are calendar days in UTC.
+ * check-out). Dates are calendar days in UTC. The bounds keep one request from
+ * holding a listing's whole year: at most `maxNights` nights, none later than
+ * `horizonDays` from today.
  */
-export function stayNights(checkIn: string, checkOut: string, today: Date = new Date()): string[] {
+export function stayNights(
+  checkIn: string,
+  checkOut: string,
+  limits: StayLimits = DEFAULT_STAY_LIMITS,
+  today: Date = new Date(),
+): string[] {
   const start = parseDay(checkIn, 'checkIn');
   const end = parseDay(checkOut, 'checkOut');
   const day0 = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate());
@@ -31,11 +40,11 @@ export function stayNights(checkIn: string, checkOut: string, today: Date = new 
   if (start < day0) throw bad(`checkIn ${checkIn} is in the past`);
   if (end <= start) throw bad('checkOut must be after checkIn');
   const nights = (end - start) / DAY_MS;
-  if (nights > MAX_NIGHTS)
-    throw bad(`a stay is at most ${MAX_NIGHTS} nights (asked for ${nights})`);
+  if (nights > limits.maxNights)
+    throw bad(`a stay is at most ${limits.maxNights} nights (asked for ${nights})`);
   const lastNight = end - DAY_MS;
-  if (lastNight > day0 + BOOKING_HORIZON_DAYS * DAY_MS) {
-    throw bad(`stays can be booked up to ${BOOKING_HORIZON_DAYS} days ahead`);
+  if (lastNight > day0 + limits.horizonDays * DAY_MS) {
+    throw bad(`stays can be booked up to ${limits.horizonDays} days ahead`);
   }
   return Array.from({ length: nights }, (_, i) =>
     new Date(start + i * DAY_MS).toISOString().slice(0, 10),

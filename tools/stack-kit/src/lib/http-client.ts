@@ -38,8 +38,17 @@ export class HttpClient {
   readonly retries: string[] = [];
   private readonly agent: http.Agent;
 
-  constructor(o: { maxSockets?: number } = {}) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 16 });
+  /**
+   * @param o.localAddress the address to connect from, e.g. `127.0.0.7`: every
+   *   127.x address is this host's loopback, so a test can be a client of its own
+   *   to the gateway, which limits per client address
+   */
+  constructor(o: { maxSockets?: number; localAddress?: string } = {}) {
+    this.agent = new http.Agent({
+      keepAlive: true,
+      maxSockets: o.maxSockets ?? 16,
+      localAddress: o.localAddress,
+    });
   }
 
   request(url: string, o: HttpRequestOptions = {}, attempt = 1): Promise<HttpReply> {
