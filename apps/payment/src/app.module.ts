@@ -2,11 +2,12 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { faultInjectorProvider, platformImports } from '@stayline/service-runtime';
 import { PaymentConfig } from './config';
 import { CreatePayments1764000000000 } from './migrations/1764000000000-create-payments';
+import { ExactIdentifiers1765000000000 } from './migrations/1765000000000-exact-identifiers';
 import { Payment } from './payments/payment.entity';
 import { PaymentsController } from './payments/payments.controller';
 import { PAYMENT_FAULTS, PaymentsService } from './payments/payments.service';
 
-export const PAYMENT_MIGRATIONS = [CreatePayments1764000000000];
+export const PAYMENT_MIGRATIONS = [CreatePayments1764000000000, ExactIdentifiers1765000000000];
 
 @Module({})
 export class AppModule {

@@ -3,10 +3,14 @@ import { faultInjectorProvider, platformImports } from '@stayline/service-runtim
 import { RecommendationConfig } from './config';
 import { LearningModule } from './learning/learning.module';
 import { CreateAffinity1764000000000 } from './migrations/1764000000000-create-affinity';
+import { ExactIdentifiers1765000000000 } from './migrations/1765000000000-exact-identifiers';
 import { RankingController } from './ranking/ranking.controller';
 import { RankingService, RECOMMENDATION_FAULTS } from './ranking/ranking.service';
 
-export const RECOMMENDATION_MIGRATIONS = [CreateAffinity1764000000000];
+export const RECOMMENDATION_MIGRATIONS = [
+  CreateAffinity1764000000000,
+  ExactIdentifiers1765000000000,
+];
 
 @Module({})
 export class AppModule {

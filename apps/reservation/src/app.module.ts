@@ -7,6 +7,7 @@ import { ListingsController } from './listings/listings.controller';
 import { ListingsService } from './listings/listings.service';
 import { CreateReservationSchema1764000000000 } from './migrations/1764000000000-create-reservation-schema';
 import { SeedListings1764000000001 } from './migrations/1764000000001-seed-listings';
+import { ExactIdentifiers1765000000000 } from './migrations/1765000000000-exact-identifiers';
 import { WorkersModule } from './reconciler/workers.module';
 import { BOOKING_RULES, bookingRules } from './reservations/booking-rules';
 import { Reservation } from './reservations/reservation.entity';
@@ -16,6 +17,7 @@ import { ReservationsService } from './reservations/reservations.service';
 export const RESERVATION_MIGRATIONS = [
   CreateReservationSchema1764000000000,
   SeedListings1764000000001,
+  ExactIdentifiers1765000000000,
 ];
 
 @Module({})

@@ -7,13 +7,14 @@ import {
 import type Redis from 'ioredis';
 import { ScrapConfig } from './config';
 import { CreateScraps1764000000000 } from './migrations/1764000000000-create-scraps';
+import { ExactIdentifiers1765000000000 } from './migrations/1765000000000-exact-identifiers';
 import { SsrfGuard } from './scraping/ssrf-guard';
 import { PageCardCache } from './scraps/page-card.cache';
 import { Scrap } from './scraps/scrap.entity';
 import { ScrapsController } from './scraps/scraps.controller';
 import { FETCH_LIMITS, SCRAP_FAULTS, ScrapsService } from './scraps/scraps.service';
 
-export const SCRAP_MIGRATIONS = [CreateScraps1764000000000];
+export const SCRAP_MIGRATIONS = [CreateScraps1764000000000, ExactIdentifiers1765000000000];
 const CACHE_REDIS = Symbol('CACHE_REDIS');
 
 class RedisCloser implements OnApplicationShutdown {

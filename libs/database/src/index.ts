@@ -13,6 +13,7 @@ export * from './lib/replica-state';
 export { type PrimaryState } from './lib/lag-monitor';
 export { databaseHealth, registerDatabaseHealth } from './lib/database-health';
 export { runMigrations, type MigrationClass } from './lib/run-migrations';
+export * from './lib/collation';
 export {
   DATABASE_OPTIONS,
   DatabaseModule,

@@ -11,6 +11,7 @@ export * from './lib/dependency-client';
 export * from './lib/error-body';
 export * from './lib/fault-injection';
 export * from './lib/http-error.filter';
+export * from './lib/identifier';
 export * from './lib/json-depth';
 export * from './lib/platform';
 export * from './lib/rpc-context';

@@ -142,6 +142,72 @@ describe('hostile requests through the gateway (whole stack)', () => {
     expect(max.status).toBe(200);
   });
 
+  describe('user ids', () => {
+    const bookAs = async (http: HttpClient, userId: string, listingId: string, from: number) => {
+      const res = await http.request(`${gw}/api/reservations`, {
+        method: 'POST',
+        headers: { ...json, 'Idempotency-Key': `user-${Date.now()}-${from}` },
+        body: booking(listingId, from, userId),
+      });
+      return res;
+    };
+    const listAs = async (http: HttpClient, userId: string, token: string) => {
+      const res = await http.request(
+        `${gw}/api/reservations?userId=${encodeURIComponent(userId)}`,
+        { headers: { 'X-Consistency-Token': token } },
+      );
+      expect({ userId, status: res.status }).toEqual({ userId, status: 200 });
+      return res.json<{ items: Array<{ id: string; userId: string }> }>().items;
+    };
+
+    it('compare exactly: Alice does not see alice’s reservations (case, accents, width)', async () => {
+      const http = newClient();
+      const made = await bookAs(http, 'alice', 'jeonju-09', 210);
+      expect(made.status).toBe(201);
+      const id = made.json<{ id: string }>().id;
+      const token = String(made.headers['x-consistency-token']);
+      expect((await listAs(http, 'alice', token)).map((r) => r.id)).toContain(id);
+      for (const other of ['Alice', 'ALICE', 'alicé', 'ａｌｉｃｅ']) {
+        expect({ other, ids: (await listAs(http, other, token)).map((r) => r.id) }).toEqual({
+          other,
+          ids: [],
+        });
+      }
+      // a trailing space is not part of any id: refused, not matched
+      const spaced = await http.request(`${gw}/api/reservations?userId=alice%20`);
+      expectJsonError(spaced, 400, 'validation_failed');
+    });
+
+    it('are normalised to NFC: the same name typed decomposed is the same user', async () => {
+      const http = newClient();
+      const made = await bookAs(http, 'jose\u0301', 'jeonju-10', 211);
+      expect(made.status).toBe(201);
+      expect(made.json().userId).toBe('jos\u00e9');
+      const token = String(made.headers['x-consistency-token']);
+      const mine = await listAs(http, 'jos\u00e9', token);
+      expect(mine.map((r) => r.id)).toContain(made.json().id);
+    });
+
+    it('are validated as their column counts: variation selectors are refused with 400 JSON, 64 letters outside the BMP fit', async () => {
+      const http = newClient();
+      const selectors = 'a\ufe0f'.repeat(64); // class-validator counts 64, the column 128
+      expectJsonError(await bookAs(http, selectors, 'jeonju-11', 212), 400, 'validation_failed');
+      for (const path of ['/api/reservations', '/api/scraps', '/api/recommendations']) {
+        const res = await http.request(`${gw}${path}?userId=${encodeURIComponent(selectors)}`);
+        expectJsonError(res, 400, 'validation_failed');
+      }
+      const wide = '\u{1D49C}'.repeat(64);
+      const made = await bookAs(http, wide, 'jeonju-12', 213);
+      expect(made.status).toBe(201);
+      expect(made.json().userId).toBe(wide);
+    });
+
+    it('and listing ids compare exactly too: SEOUL-01 is no listing', async () => {
+      const res = await bookAs(newClient(), 'carol', 'SEOUL-01', 214);
+      expectJsonError(res, 404, 'not_found');
+    });
+  });
+
   it('answers a page that redirects to a malformed Location with 422 JSON, not a 500 (scrap)', async () => {
     const page = http.createServer((req, res) => {
       res.writeHead(302, { location: 'http://[oops/' }).end();

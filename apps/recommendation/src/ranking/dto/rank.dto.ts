@@ -1,4 +1,5 @@
 import type { RankCandidate, RankRequest } from '@stayline/contracts';
+import { IsIdentifier } from '@stayline/service-runtime';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -20,7 +21,7 @@ export class RankCandidateDto implements RankCandidate {
 }
 
 export class RankDto implements RankRequest {
-  @IsString() @Length(1, 64) userId!: string;
+  @IsString() @Length(1, 64) @IsIdentifier() userId!: string;
 
   @IsArray()
   @ArrayMaxSize(500)
@@ -30,7 +31,7 @@ export class RankDto implements RankRequest {
 }
 
 export class RecommendationQueryDto {
-  @IsString() @Length(1, 64) userId!: string;
+  @IsString() @Length(1, 64) @IsIdentifier() userId!: string;
 
   @IsOptional()
   @Type(() => Number)

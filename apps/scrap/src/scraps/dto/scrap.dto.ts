@@ -1,7 +1,8 @@
+import { IsIdentifier } from '@stayline/service-runtime';
 import { IsString, IsUrl, Length } from 'class-validator';
 
 export class CreateScrapDto {
-  @IsString() @Length(1, 64) userId!: string;
+  @IsString() @Length(1, 64) @IsIdentifier() userId!: string;
 
   @IsUrl(
     { protocols: ['http', 'https'], require_protocol: true, require_tld: false },
@@ -12,5 +13,5 @@ export class CreateScrapDto {
 }
 
 export class ScrapQueryDto {
-  @IsString() @Length(1, 64) userId!: string;
+  @IsString() @Length(1, 64) @IsIdentifier() userId!: string;
 }
