@@ -71,6 +71,11 @@ export async function runSchedule(
   const history = historyOf(run.load.samples, (n) => run.keyOf(n));
   await waitConverged(stack, history);
   const result = await check(stack, history, nodeSamples);
-  await run.finish();
+  // the nights it booked are freed for the next run; bounded, so the result is never held back
+  const freed = await Promise.race([
+    run.finish().then(() => true),
+    sleep(120_000).then(() => false),
+  ]);
+  if (!freed) say('cancelling the run’s bookings took over 120 s: left to finish on their own');
   return { ...result, seed: o.seed, faults };
 }

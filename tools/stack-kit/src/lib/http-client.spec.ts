@@ -71,4 +71,22 @@ describe('HttpClient', () => {
       await new Promise<void>((r) => cutEverything.close(() => r()));
     }
   });
+  it('fails, instead of waiting forever, when the connection is cut in the middle of the body', async () => {
+    const fresh = new HttpClient();
+    const halfAnswer = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"partial":');
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    await new Promise<void>((r) => halfAnswer.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(halfAnswer.address() as AddressInfo).port}/`;
+    try {
+      await expect(fresh.request(url, { timeoutMs: 60_000 })).rejects.toThrow(
+        /aborted|response cut|ECONNRESET/,
+      );
+    } finally {
+      fresh.close();
+      await new Promise<void>((r) => halfAnswer.close(() => r()));
+    }
+  });
 });

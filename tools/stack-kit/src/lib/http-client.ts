@@ -69,6 +69,11 @@ export class HttpClient {
             }),
           );
           res.on('error', reject);
+          // a connection cut in the middle of the body ends the response without 'end'
+          // (and, on some Node versions, without 'error'): never leave the caller waiting
+          res.on('close', () => {
+            if (!res.complete) reject(new Error('response cut before its end'));
+          });
         },
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
