@@ -14,6 +14,7 @@ import { HttpClient, HttpReply, Stack, startServices, startStack } from './index
 jest.setTimeout(120_000);
 
 const DAY_MS = 86_400_000;
+const day = (offset: number) => new Date(Date.now() + offset * DAY_MS).toISOString().slice(0, 10);
 describe('hostile requests through the gateway (whole stack)', () => {
   let stack: Stack;
   let gw: string;
