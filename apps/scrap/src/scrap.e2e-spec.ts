@@ -25,6 +25,13 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
       pageHits++;
       if (req.url === '/json')
         return res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      if (req.url === '/bad-location')
+        return res.writeHead(302, { location: 'http://[oops/' }).end();
+      if (req.url === '/loop') return res.writeHead(302, { location: '/loop' }).end();
+      if (req.url === '/huge')
+        return res.writeHead(200, { 'content-type': 'text/html' }).end('x'.repeat(1_200_000));
+      if (req.url === '/hang') return; // never answers
+      if (req.url === '/not-http') return res.socket?.end('not HTTP\r\n\r\n');
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
     });
     await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
@@ -34,7 +41,7 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
       startService(stack, {
         service: 'scrap',
         name: 'scrap-1',
-        env: { SCRAP_ALLOW_CIDRS: '127.0.0.1/32' },
+        env: { SCRAP_ALLOW_CIDRS: '127.0.0.1/32', SCRAP_TIMEOUT_MS: '1500' },
       }),
       startService(stack, { service: 'scrap', name: 'scrap-2' }),
     ]);
@@ -44,6 +51,7 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
 
   afterAll(async () => {
     await stack?.stop();
+    page.closeAllConnections();
     await new Promise<void>((r) => page.close(() => r()));
   });
 
@@ -128,5 +136,22 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
     expect((await fetch(`${allowing}/api/scraps/not-a-uuid`, { method: 'DELETE' })).status).toBe(
       400,
     );
+  });
+
+  it('answers a page that misbehaves with 422 JSON naming what it did, never a 5xx', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['/bad-location', /redirected to an invalid URL/],
+      ['/loop', /more than 3 redirects/],
+      ['/huge', /larger than 1000000 bytes/],
+      ['/json', /not an HTML page \(application\/json\)/],
+      ['/hang', /time limit reached/],
+      ['/not-http', /could not read the page/],
+    ];
+    for (const [path, message] of cases) {
+      const res = await post(allowing, { userId: 'dave', url: `${pageUrl}${path}` });
+      expect({ path, status: res.status }).toEqual({ path, status: 422 });
+      const body = (await res.json()) as { error: string; message: string };
+      expect({ path, ...body }).toMatchObject({ path, error: 'unfetchable_url', message });
+    }
   });
 });
