@@ -19,7 +19,9 @@ const path = require('node:path');
 const dist = path.resolve(__dirname, '../../dist');
 const net = require('node:net');
 const { writeNginxConfig } = require(path.join(dist, 'libs/gateway/src/index.js'));
-const { syncConfig } = require(path.join(dist, 'infra/gateway-sync/src/lib/sync-config.js'));
+const { syncConfig, syncLimits } = require(
+  path.join(dist, 'infra/gateway-sync/src/lib/sync-config.js'),
+);
 const SYNC_MAIN = path.join(dist, 'infra/gateway-sync/src/main.js');
 
 const log = (line) => console.error(`[gateway] ${line}`);
@@ -68,6 +70,7 @@ async function main() {
     prefix: c.GATEWAY_PREFIX,
     host: c.GATEWAY_HOST,
     port: c.GATEWAY_PORT,
+    limits: syncLimits(c), // the same the sync renders on every reload
   });
   const errorLog = path.join(c.GATEWAY_PREFIX, 'error.log');
   start('nginx', c.NGINX_BIN, ['-p', c.GATEWAY_PREFIX, '-c', conf, '-e', errorLog]);

@@ -135,9 +135,12 @@ const OPERATIONS: Record<string, { summary: string; description?: string; answer
       202: ['Held; the charge outcome is unknown and is settled shortly', 'Reservation'],
       ...BAD,
       404: ['No such listing'],
-      409: ['Those nights are taken'],
+      409: [
+        'Those nights are taken, or another request with this key did not complete (retry with the same key)',
+      ],
       415: ['The body is not JSON'],
       422: ['Over capacity, payment refused, or the key was used for another request'],
+      429: ['Gateway: too many bookings from this address (Retry-After given)'],
       503: ['Payment is unavailable (Retry-After given); nothing was booked'],
     },
   },
@@ -177,7 +180,9 @@ const OPERATIONS: Record<string, { summary: string; description?: string; answer
       201: ['Saved', 'Scrap'],
       400: ['Invalid body, or a forbidden target (private, loopback, link-local)'],
       415: ['The body is not JSON'],
-      422: ['The page could not be fetched or is not HTML'],
+      422: [
+        'The page could not be read: not HTML, too large, too slow, a bad or looping redirect, not HTTP',
+      ],
     },
   },
   'GET /api/scraps': {

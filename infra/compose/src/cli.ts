@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isPortFree, freePorts } from '@stayline/stack-kit';
+import { isPortFree, freePorts, LOAD_GATEWAY_LIMITS } from '@stayline/stack-kit';
 import { ComposeStack, REPO_ROOT, runCommand } from './lib/compose-stack';
 import { settle } from './lib/faults';
 
@@ -233,6 +233,10 @@ async function main(): Promise<void> {
     env.STAYLINE_NET_PREFIX ??= '10.89.52';
   }
   env.STAYLINE_COMPOSE_PROJECT ??= 'stayline';
+  // the suites and `npm run partitions` book as load from one address: raise the gateway's
+  // booking limit (the compose file's default is the production one)
+  env.STAYLINE_GATEWAY_BOOKING_RATE ??= LOAD_GATEWAY_LIMITS.bookingRate;
+  env.STAYLINE_GATEWAY_BOOKING_BURST ??= String(LOAD_GATEWAY_LIMITS.bookingBurst);
   await checkPort(Number(env.STAYLINE_GATEWAY_PORT ?? 8080));
   const prepared = await prepare(env);
   const stack = new ComposeStack(env.STAYLINE_COMPOSE_PROJECT, prepared.env);

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stack, startWholeStack } from '@stayline/stack-kit';
+import { LOAD_GATEWAY_LIMITS, Stack, startWholeStack } from '@stayline/stack-kit';
 import { DemoReport } from './index';
 
 jest.setTimeout(240_000);
@@ -67,7 +67,8 @@ describe('npm run demo:<pattern> -- --quick, on one whole stack', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startWholeStack({ instances: 2 });
+    // the demos book under load from one address, as they do on `npm run stack:up`'s stack
+    stack = await startWholeStack({ instances: 2, gatewayLimits: LOAD_GATEWAY_LIMITS });
   }, 240_000);
 
   afterAll(async () => {

@@ -11,7 +11,7 @@ import { createLogger } from '@stayline/observability';
 import { chosenRegistry } from '@stayline/service-runtime';
 import { GatewaySync } from './lib/gateway-sync';
 import { NginxReloader } from './lib/nginx-reloader';
-import { syncConfig } from './lib/sync-config';
+import { syncConfig, syncLimits } from './lib/sync-config';
 
 async function main(): Promise<void> {
   const c = syncConfig();
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
         host: c.GATEWAY_HOST,
         port: c.GATEWAY_PORT,
         upstreams,
+        limits: syncLimits(c),
       }),
     applier: new NginxReloader({ prefix: c.GATEWAY_PREFIX, binary: c.NGINX_BIN }),
     debounceMs: c.SYNC_DEBOUNCE_MS,
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
       port: c.SYNC_PORT,
       gateway: `${c.GATEWAY_HOST}:${c.GATEWAY_PORT}`,
       registry: c.DISCOVERY_BACKEND,
+      limits: syncLimits(c),
     },
     'gateway sync ready',
   );

@@ -6,8 +6,12 @@
  *   npm run stack:down             stops a detached stack; no process or port is left
  *   npm run stack:status [-- --json]   a table, or the status contract as JSON
  * State lives under .stack/ (STAYLINE_STATE_DIR to move it).
+ * The demos book through this stack's gateway as load from one address, so it
+ * raises the gateway's booking limit (STAYLINE_GATEWAY_BOOKING_RATE and _BURST
+ * set it; 1r/s and 5 are the production values).
  */
 import path from 'node:path';
+import { GatewayLimits, isRequestRate } from '@stayline/gateway';
 import {
   DEFAULT_GATEWAY_SYNC_PORT,
   DEFAULT_SERVICE_PORTS,
@@ -18,6 +22,7 @@ import {
   DEFAULT_AGENT_PORTS,
   startWholeStack,
   ComponentStatus,
+  LOAD_GATEWAY_LIMITS,
   StackStatus,
 } from '@stayline/stack-kit';
 
@@ -35,6 +40,19 @@ function portsFromEnv(): Partial<StackPorts> {
     etcd: list('STAYLINE_ETCD_PORTS', [2479, 2480, 2481]),
     etcdPeer: list('STAYLINE_ETCD_PEER_PORTS', [2579, 2580, 2581]),
   };
+}
+
+/** The gateway's booking limit: STAYLINE_GATEWAY_BOOKING_RATE and _BURST, else the demos' load limit. */
+function gatewayLimitsFromEnv(): GatewayLimits {
+  const rate = process.env.STAYLINE_GATEWAY_BOOKING_RATE ?? LOAD_GATEWAY_LIMITS.bookingRate;
+  const burst = Number(
+    process.env.STAYLINE_GATEWAY_BOOKING_BURST ?? LOAD_GATEWAY_LIMITS.bookingBurst,
+  );
+  if (!isRequestRate(rate))
+    throw new Error(`STAYLINE_GATEWAY_BOOKING_RATE: expected e.g. 1r/s or 30r/m, got "${rate}"`);
+  if (!Number.isInteger(burst) || burst < 0)
+    throw new Error(`STAYLINE_GATEWAY_BOOKING_BURST: expected a whole number, got "${burst}"`);
+  return { bookingRate: rate, bookingBurst: burst };
 }
 
 /** `STAYLINE_PAYMENT_HTTP_PORTS=4101,4102`, `STAYLINE_PAYMENT_TCP_PORTS=5101,5102`... */
@@ -117,6 +135,7 @@ async function up(foreground: boolean): Promise<void> {
     stateDir: STATE_DIR,
     ports: free ? {} : portsFromEnv(),
     etcd: process.env.STAYLINE_ETCD !== '0', // the quorum coordinator (docs/patterns/coordinator.md)
+    gatewayLimits: gatewayLimitsFromEnv(),
     detached: true,
     log,
     instances: Number(process.env.STAYLINE_INSTANCES ?? 2),

@@ -5,4 +5,5 @@
  * stayline's.
  */
 export * from './lib/routes';
+export * from './lib/limits';
 export * from './lib/nginx-config';

@@ -14,6 +14,7 @@ import {
   HttpReply,
   HttpRequestOptions,
   isAlive,
+  LOAD_GATEWAY_LIMITS,
   SERVICES,
   Stack,
   startStack,
@@ -65,7 +66,13 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
 
   beforeAll(async () => {
     const t0 = Date.now();
-    stack = await startStack({ replicas: 2, sentinel: true, nginx: true });
+    // the rolling restart books from one address far above the production rate
+    stack = await startStack({
+      replicas: 2,
+      sentinel: true,
+      nginx: true,
+      gatewayLimits: LOAD_GATEWAY_LIMITS,
+    });
     const { startupMs } = await startServices(stack, { instances: 2 });
     gw = stack.nginx.url;
     console.log(

@@ -8,13 +8,77 @@
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
+import net from 'node:net';
 import mysql from 'mysql2/promise';
 import { HttpClient, HttpReply, Stack, startServices, startStack } from './index';
 
 jest.setTimeout(120_000);
 
 const DAY_MS = 86_400_000;
+/** This suite's booking limit: the production rate, a burst that lets 8 racing requests through. */
+const LIMITS = { bookingRate: '1r/s', bookingBurst: 10 };
+
+/** What came back on a raw connection: the parsed answer, if any, and when the gateway closed it. */
+interface RawReply {
+  status?: number;
+  headers: Record<string, string>;
+  body: string;
+  closedAfterMs: number;
+}
+
+/**
+ * Sends bytes as they are (no client library would send most of these) from
+ * `localAddress`, and reads until the gateway closes the connection or `waitMs`.
+ */
+function rawRequest(
+  port: number,
+  localAddress: string,
+  bytes: string,
+  waitMs = 3_000,
+): Promise<RawReply> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress }, () =>
+      socket.write(bytes),
+    );
+    let text = '';
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const [head, ...rest] = text.split('\r\n\r\n');
+      const [statusLine, ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(
+        lines.map((l) => [
+          l.slice(0, l.indexOf(':')).toLowerCase(),
+          l.slice(l.indexOf(':') + 1).trim(),
+        ]),
+      );
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1];
+      resolve({
+        status: status ? Number(status) : undefined,
+        headers,
+        body: rest.join('\r\n\r\n'),
+        closedAfterMs: Date.now() - t0,
+      });
+    };
+    const timer = setTimeout(finish, waitMs);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      // one answer is all these requests get: stop once its body is complete
+      const length = /\r\ncontent-length: (\d+)/i.exec(text)?.[1];
+      const bodyAt = text.indexOf('\r\n\r\n');
+      if (length && bodyAt >= 0 && text.length - bodyAt - 4 >= Number(length)) finish();
+    });
+    socket.on('error', finish);
+    socket.on('close', finish);
+  });
+}
 const day = (offset: number) => new Date(Date.now() + offset * DAY_MS).toISOString().slice(0, 10);
+
 describe('hostile requests through the gateway (whole stack)', () => {
   let stack: Stack;
   let gw: string;
@@ -62,7 +126,7 @@ describe('hostile requests through the gateway (whole stack)', () => {
   };
 
   beforeAll(async () => {
-    stack = await startStack({ replicas: 2, sentinel: true, nginx: true });
+    stack = await startStack({ replicas: 2, sentinel: true, nginx: true, gatewayLimits: LIMITS });
     // scrap may fetch this host's own pages: the misbehaving one below
     await startServices(stack, {
       instances: 2,
@@ -206,6 +270,170 @@ describe('hostile requests through the gateway (whole stack)', () => {
     it('and listing ids compare exactly too: SEOUL-01 is no listing', async () => {
       const res = await bookAs(newClient(), 'carol', 'SEOUL-01', 214);
       expectJsonError(res, 404, 'not_found');
+    });
+  });
+
+  describe('nginx', () => {
+    /** A raw request from a loopback address of its own. */
+    const raw = (bytes: string, waitMs?: number) =>
+      rawRequest(stack.nginx.port, `127.0.0.${nextAddress++}`, bytes, waitMs);
+    const expectRawJsonError = (res: RawReply, status: number, error: string) => {
+      expect(`${res.status} ${res.body.slice(0, 300)}`).toMatch(new RegExp(`^${status} `));
+      expect(res.headers['content-type']).toMatch(/application\/json/);
+      expect(JSON.parse(res.body)).toMatchObject({
+        error,
+        message: expect.any(String),
+        requestId: expect.any(String),
+      });
+    };
+
+    it('answers every error it produces itself as JSON, never its HTML pages', async () => {
+      const long = 'a'.repeat(9_000);
+      const cases: Array<[string, string, number, string]> = [
+        [
+          'Transfer-Encoding: chunked, identity',
+          'POST /api/reservations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
+          501,
+          'not_implemented',
+        ],
+        [
+          'an unknown transfer encoding',
+          'POST /api/scraps HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n',
+          501,
+          'not_implemented',
+        ],
+        ['TRACE', 'TRACE /api/listings HTTP/1.1\r\nHost: x\r\n\r\n', 405, 'method_not_allowed'],
+        [
+          'HTTP/2.0 in plain text',
+          'GET /api/listings HTTP/2.0\r\nHost: x\r\n\r\n',
+          505,
+          'http_version_not_supported',
+        ],
+        ['a request line of garbage', 'GARBAGE\r\n\r\n', 400, 'bad_request'],
+        ['no Host header', 'GET /api/listings HTTP/1.1\r\n\r\n', 400, 'bad_request'],
+        [
+          'two Content-Length headers',
+          'POST /api/scraps HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}',
+          400,
+          'bad_request',
+        ],
+        [
+          'a URI over 8 kB',
+          `GET /api/listings/${long} HTTP/1.1\r\nHost: x\r\n\r\n`,
+          414,
+          'uri_too_long',
+        ],
+        [
+          'a header over 8 kB',
+          `GET /api/listings HTTP/1.1\r\nHost: x\r\nX-Filler: ${long}\r\n\r\n`,
+          400,
+          'headers_too_large',
+        ],
+        [
+          'a body over 64 kB',
+          'POST /api/scraps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n',
+          413,
+          'payload_too_large',
+        ],
+        ['no public route', 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n', 404, 'not_found'],
+      ];
+      for (const [what, bytes, status, error] of cases) {
+        const res = await raw(bytes);
+        expect({ what, status: res.status }).toEqual({ what, status });
+        expect(res.body).not.toMatch(/<html/i);
+        expectRawJsonError(res, status, error);
+      }
+    });
+
+    it('refuses encoded slashes and dots and dot segments in a path with 400 JSON: no route is reached through them', async () => {
+      for (const path of [
+        '/api/payments/..%2f..%2fhealth',
+        '/api/payments/%2e%2e/%2e%2e/health',
+        '/admin/flags/..%2f..%2fapi%2fpayments',
+        '/api/listings/..%2F..%2Fmetrics',
+        '/api/scraps/%5c..%5cadmin',
+        '/api/listings/../../admin/flags',
+        '/api/payments/./../health',
+      ]) {
+        const res = await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        expect({ path, status: res.status }).toEqual({ path, status: 400 });
+        expectRawJsonError(res, 400, 'bad_request');
+        expect(JSON.parse(res.body).message).toMatch(/encoded slashes, dots or backslashes/);
+      }
+      // any other escape is decoded once and the normalised path is what a service gets
+      const decoded = await newClient().request(`${gw}/api/listing%73?limit=1`);
+      expect(decoded.status).toBe(200);
+      expect(decoded.json()).toMatchObject({ items: expect.any(Array) });
+    });
+
+    it('cuts a client that sends its headers or body too slowly after 10 s, not 60 (Slowloris)', async () => {
+      const [headers, body] = await Promise.all([
+        raw('GET /api/listings HTTP/1.1\r\nHost: x\r\nX-Slow: ', 30_000),
+        raw(
+          'POST /api/scraps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+          30_000,
+        ),
+      ]);
+      for (const res of [headers, body]) {
+        expect(res.closedAfterMs).toBeGreaterThanOrEqual(9_500);
+        expect(res.closedAfterMs).toBeLessThan(15_000);
+      }
+    }, 60_000);
+
+    it('limits bookings per client address: 429 JSON with Retry-After past the burst; reads, and other addresses, unaffected', async () => {
+      const flood = newClient();
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          flood.request(`${gw}/api/reservations`, {
+            method: 'POST',
+            headers: { ...json, 'Idempotency-Key': `flood-${Date.now()}-${i}` },
+            body: booking(`gangneung-${String((i % 10) + 1).padStart(2, '0')}`, 230 + i, 'flood'),
+          }),
+        ),
+      );
+      const limited = replies.filter((r) => r.status === 429);
+      const served = replies.filter((r) => r.status !== 429);
+      // the burst (10) and the first request, one more if a second passed meanwhile
+      expect(served.length).toBeGreaterThanOrEqual(LIMITS.bookingBurst + 1);
+      expect(served.length).toBeLessThanOrEqual(LIMITS.bookingBurst + 3);
+      expect(served.map((r) => r.status)).toEqual(served.map(() => 201));
+      for (const r of limited) {
+        expectJsonError(r, 429, 'too_many_requests');
+        expect(r.headers['retry-after']).toBe('1');
+      }
+      // a read from the same address is not a booking
+      expect((await flood.request(`${gw}/api/reservations?userId=flood`)).status).toBe(200);
+      // another address books at once
+      const other = await newClient().request(`${gw}/api/reservations`, {
+        method: 'POST',
+        headers: { ...json, 'Idempotency-Key': `other-${Date.now()}` },
+        body: booking('gangneung-11', 260, 'other'),
+      });
+      expect(other.status).toBe(201);
+      // and the flooding address again, once the rate has let one more through
+      await new Promise((r) => setTimeout(r, 1_100));
+      const later = await flood.request(`${gw}/api/reservations`, {
+        method: 'POST',
+        headers: { ...json, 'Idempotency-Key': `flood-later-${Date.now()}` },
+        body: booking('gangneung-12', 261, 'flood'),
+      });
+      expect(later.status).toBe(201);
+    });
+
+    it('bounds one booking: at most 30 nights, none past 365 days ahead (400 JSON)', async () => {
+      const http = newClient();
+      for (const [body, message] of [
+        [booking('jeju-11', 20, 'greedy', 31), /at most 30 nights/],
+        [booking('jeju-11', 366, 'greedy', 1), /365 days ahead/],
+      ] as const) {
+        const res = await http.request(`${gw}/api/reservations`, {
+          method: 'POST',
+          headers: { ...json, 'Idempotency-Key': `greedy-${Date.now()}` },
+          body,
+        });
+        expectJsonError(res, 400, 'validation_failed');
+        expect(res.json().message).toMatch(message);
+      }
     });
   });
 

@@ -1,4 +1,4 @@
-import { syncConfig } from './sync-config';
+import { syncConfig, syncLimits } from './sync-config';
 
 describe('syncConfig: the registry it reads', () => {
   const base = {
@@ -17,6 +17,22 @@ describe('syncConfig: the registry it reads', () => {
   it('refuses DISCOVERY_BACKEND=etcd without ETCD_ENDPOINTS', () => {
     expect(() => syncConfig({ ...base, DISCOVERY_BACKEND: 'etcd' })).toThrow(
       /ETCD_ENDPOINTS: required when DISCOVERY_BACKEND=etcd/,
+    );
+  });
+
+  it('takes the booking limit from the environment, the production one by default', () => {
+    expect(syncLimits(syncConfig(base))).toEqual({ bookingRate: '1r/s', bookingBurst: 5 });
+    const raised = syncConfig({
+      ...base,
+      GATEWAY_BOOKING_RATE: '500r/s',
+      GATEWAY_BOOKING_BURST: '50',
+    });
+    expect(syncLimits(raised)).toEqual({ bookingRate: '500r/s', bookingBurst: 50 });
+    expect(() => syncConfig({ ...base, GATEWAY_BOOKING_RATE: 'fast' })).toThrow(
+      /GATEWAY_BOOKING_RATE: expected requests per second or minute/,
+    );
+    expect(() => syncConfig({ ...base, GATEWAY_BOOKING_BURST: '-1' })).toThrow(
+      /GATEWAY_BOOKING_BURST/,
     );
   });
 });

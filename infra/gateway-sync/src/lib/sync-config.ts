@@ -1,3 +1,4 @@
+import { DEFAULT_GATEWAY_LIMITS, GatewayLimits, isRequestRate } from '@stayline/gateway';
 import { backendSettings, requireEtcdWhenChosen } from '@stayline/service-runtime';
 import { z } from 'zod';
 
@@ -34,6 +35,17 @@ const syncSettings = z.object({
   SYNC_PORT: port(),
   SYNC_DEBOUNCE_MS: ms(50),
   SYNC_RECONCILE_MS: ms(2_000),
+  /** Bookings per client address, as nginx writes a rate (`1r/s`, `30r/m`); see libs/gateway limits.ts. */
+  GATEWAY_BOOKING_RATE: z
+    .string()
+    .refine(isRequestRate, 'expected requests per second or minute, e.g. 1r/s or 30r/m')
+    .default(DEFAULT_GATEWAY_LIMITS.bookingRate),
+  /** Bookings above the rate one address may send at once. */
+  GATEWAY_BOOKING_BURST: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULT_GATEWAY_LIMITS.bookingBurst),
   /** The nginx binary: a path, or a name looked up on PATH (Debian's is /usr/sbin/nginx). */
   NGINX_BIN: z.string().default('nginx'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -48,4 +60,9 @@ export function syncConfig(env: NodeJS.ProcessEnv = process.env): SyncConfig {
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
   throw new Error(`invalid gateway-sync configuration:\n  ${problems.join('\n  ')}`);
+}
+
+/** The gateway's per-client limits from the validated environment. */
+export function syncLimits(c: SyncConfig): GatewayLimits {
+  return { bookingRate: c.GATEWAY_BOOKING_RATE, bookingBurst: c.GATEWAY_BOOKING_BURST };
 }

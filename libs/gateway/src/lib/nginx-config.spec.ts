@@ -1,4 +1,11 @@
-import { GATEWAY_ROUTES, KEYED_RETRY_ROUTES, renderNginxConfig } from '../index';
+import {
+  BOOKING_PATH,
+  DEFAULT_GATEWAY_LIMITS,
+  GATEWAY_ROUTES,
+  KEYED_RETRY_ROUTES,
+  renderNginxConfig,
+  retryAfterSeconds,
+} from '../index';
 
 describe('renderNginxConfig', () => {
   const base = { prefix: '/tmp/x', host: '127.0.0.1', port: 8080 };
@@ -59,18 +66,98 @@ describe('renderNginxConfig', () => {
 
   it('answers every error nginx itself produces as JSON', () => {
     const conf = renderNginxConfig(base);
-    for (const code of [400, 404, 405, 413, 414, 494, 500, 502, 503, 504])
+    const codes = [400, 404, 405, 408, 411, 413, 414, 429, 494, 500, 501, 502, 503, 504, 505];
+    for (const code of codes) {
       expect(conf).toMatch(new RegExp(`error_page ${code} /_gateway/errors/${code};`));
+      const page = new RegExp(`location = /_gateway/errors/${code} \\{([^}]*)\\}`).exec(conf)?.[1];
+      expect({ code, page }).toEqual({
+        code,
+        page: expect.stringMatching(/return \d{3} '\{"error":/),
+      });
+      // an error page is served as a GET: the method would be wrong in it
+      expect(page).not.toMatch(/\$request_method/);
+    }
     expect(conf).toMatch(/default_type application\/json;/);
   });
 
-  it('routes every public prefix and no admin route', () => {
+  it('refuses encoded slashes, dots and backslashes and dot segments in a path, before any location', () => {
+    const conf = renderNginxConfig(base);
+    const server = conf.slice(conf.indexOf('server {'));
+    expect(server.indexOf('if ($stayline_unsafe_path)')).toBeLessThan(server.indexOf('location'));
+    const patterns = [...conf.matchAll(/^\s+"~(\*?)([^"]+)"\s+1;$/gm)].map(
+      ([, ci, re]) => new RegExp(re.replace(/\\\\/g, '\\'), ci ? 'i' : ''),
+    );
+    const unsafe = (uri: string) => patterns.some((p) => p.test(uri));
+    for (const uri of [
+      '/api/payments/..%2f..%2fhealth',
+      '/api/payments/%2E%2E/x',
+      '/api/payments/a%5cb',
+      '/api/listings/../../admin/flags',
+      '/api/listings/./x',
+      '/api/listings/..',
+      '/api/listings/..?x=1',
+    ])
+      expect({ uri, unsafe: unsafe(uri) }).toEqual({ uri, unsafe: true });
+    for (const uri of [
+      '/api/listings?city=Jeju&next=%2Fx%2F..',
+      '/api/listings/a..b',
+      '/api/listings/.well',
+      '/api/payments/a%20b',
+    ])
+      expect({ uri, unsafe: unsafe(uri) }).toEqual({ uri, unsafe: false });
+  });
+
+  it('routes every public prefix and no admin route, sending the normalised path', () => {
     const conf = renderNginxConfig(base);
     for (const r of GATEWAY_ROUTES) {
       const block = new RegExp(`location ${r.prefix} \\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
-      expect(block).toContain(`proxy_pass http://${r.service};`);
+      // a URI part: nginx passes the normalised path, not the client's raw one
+      expect(block).toContain(`proxy_pass http://${r.service}${r.prefix};`);
     }
     expect(conf).not.toMatch(/admin/);
+  });
+
+  it('cuts slow clients and bounds their headers (Slowloris)', () => {
+    const conf = renderNginxConfig(base);
+    for (const d of ['client_header_timeout', 'client_body_timeout', 'send_timeout'])
+      expect(conf).toMatch(new RegExp(`\\n {2}${d} 10s;`));
+    expect(conf).toMatch(/\n {2}keepalive_timeout 15s;/);
+    expect(conf).toMatch(/\n {2}large_client_header_buffers 4 8k;/);
+    expect(conf).toMatch(/\n {2}client_max_body_size 64k;/);
+    // and held in memory: no temp file a worker could fail to write
+    expect(conf).toMatch(/\n {2}client_body_buffer_size 64k;/);
+  });
+
+  it('limits bookings per client address, in both locations a booking can end in, and nothing else', () => {
+    const conf = renderNginxConfig(base);
+    expect(conf).toMatch(
+      /map \$request_method \$stayline_booking_client \{\s+POST\s+\$binary_remote_addr;\s+default "";/,
+    );
+    expect(conf).toContain(
+      `limit_req_zone $stayline_booking_client zone=bookings:10m rate=${DEFAULT_GATEWAY_LIMITS.bookingRate};`,
+    );
+    expect(conf).toMatch(/limit_req_status 429;/);
+    const limits = [...conf.matchAll(/limit_req zone=bookings burst=(\d+) nodelay;/g)];
+    expect(limits.map((m) => Number(m[1]))).toEqual([5, 5]);
+    const exact = new RegExp(`location = ${BOOKING_PATH} \\{([^}]+\\}[^}]*)\\}`).exec(conf)?.[1];
+    expect(exact).toMatch(/limit_req zone=bookings/);
+    const keyed = /location = \/_gateway\/keyed\/0 \{([^}]+)\}/.exec(conf)?.[1];
+    expect(keyed).toMatch(/limit_req zone=bookings/);
+    const page = /location = \/_gateway\/errors\/429 \{([^}]+)\}/.exec(conf)?.[1] ?? '';
+    expect(page).toMatch(/add_header Retry-After 1 always;/);
+    expect(page).toMatch(/add_header X-Request-Id \$stayline_request_id always;/);
+  });
+
+  it('takes the booking rate and burst from its options, and refuses what nginx would not', () => {
+    const conf = renderNginxConfig({ ...base, limits: { bookingRate: '30r/m', bookingBurst: 0 } });
+    expect(conf).toMatch(/rate=30r\/m;/);
+    expect(conf).toMatch(/limit_req zone=bookings burst=0 nodelay;/);
+    expect(conf).toMatch(/add_header Retry-After 2 always;/);
+    expect(() => renderNginxConfig({ ...base, limits: { bookingRate: '5/s' } })).toThrow(/rate/);
+    expect(() => renderNginxConfig({ ...base, limits: { bookingBurst: -1 } })).toThrow(/burst/i);
+    expect(retryAfterSeconds('1r/s')).toBe(1);
+    expect(retryAfterSeconds('20r/s')).toBe(1);
+    expect(retryAfterSeconds('6r/m')).toBe(10);
   });
 
   it('tries another instance after a read-only route waits 5 s, and retries a timed-out attempt at all', () => {

@@ -1,6 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { GATEWAY_ROUTES, gatewayServices, KEYED_RETRY_ROUTES, READ_ONLY_ANSWER_S } from './routes';
+import { DEFAULT_GATEWAY_LIMITS, GatewayLimits, retryAfterSeconds } from './limits';
+import {
+  BOOKING_PATH,
+  GATEWAY_ROUTES,
+  gatewayServices,
+  KEYED_RETRY_ROUTES,
+  READ_ONLY_ANSWER_S,
+} from './routes';
 
 /**
  * The nginx gateway's configuration: one upstream per service with passive
@@ -25,6 +32,8 @@ export interface NginxOptions {
   failTimeout?: string;
   /** How long an idle keepalive connection to an upstream is kept; below the services' 5 s. */
   upstreamKeepaliveTimeout?: string;
+  /** Per-client limits; the rest from {@link DEFAULT_GATEWAY_LIMITS}. */
+  limits?: Partial<GatewayLimits>;
 }
 
 /** The configuration's fixed part; `{{NAME}}` placeholders are filled by {@link renderNginxConfig}. */
@@ -62,15 +71,29 @@ function retryWindow(readS: number): number {
 export function renderNginxConfig(o: NginxOptions): string {
   const services = gatewayServices();
   const upstreams = services.map((s) => upstreamBlock(s, o.upstreams?.[s] ?? [], o)).join('\n\n');
+  const limits = { ...DEFAULT_GATEWAY_LIMITS, ...o.limits };
+  if (!Number.isInteger(limits.bookingBurst) || limits.bookingBurst < 0)
+    throw new Error(`bookingBurst is a whole number of requests: ${limits.bookingBurst}`);
+  if (!KEYED_RETRY_ROUTES.some((r) => r.path === BOOKING_PATH))
+    throw new Error(
+      `${BOOKING_PATH} must have an exact location (KEYED_RETRY_ROUTES) to be limited`,
+    );
+  // both locations a booking may end in: the plain one, and the keyed one it is rewritten to
+  const limited = (path: string) =>
+    path === BOOKING_PATH
+      ? [`      limit_req zone=bookings burst=${limits.bookingBurst} nodelay;`]
+      : [];
   const keyed = KEYED_RETRY_ROUTES.map((r, i) =>
     [
       `    location = ${r.path} {`,
       `      if ($http_idempotency_key != "") { rewrite ^ /_gateway/keyed/${i} last; }`,
-      `      proxy_pass http://${r.service};`,
+      ...limited(r.path),
+      `      proxy_pass http://${r.service}${r.path};`,
       '    }',
       `    location = /_gateway/keyed/${i} {`,
       '      internal;',
       `      rewrite ^ ${r.path} break;`,
+      ...limited(r.path),
       '      proxy_next_upstream error timeout http_502 non_idempotent;',
       `      proxy_pass http://${r.service};`,
       '    }',
@@ -87,7 +110,9 @@ export function renderNginxConfig(o: NginxOptions): string {
               `      proxy_next_upstream_timeout ${retryWindow(READ_ONLY_ANSWER_S)}s;`,
             ]
           : []),
-        `      proxy_pass http://${r.service};`,
+        // with a URI part nginx sends the normalised path (dot segments resolved,
+        // escapes decoded once and re-encoded), never the client's raw one
+        `      proxy_pass http://${r.service}${r.prefix};`,
         '    }',
       ].join('\n'),
     ),
@@ -103,6 +128,8 @@ export function renderNginxConfig(o: NginxOptions): string {
     MAX_BODY: o.maxBody ?? '64k',
     READ_TIMEOUT: readTimeout,
     RETRY_WINDOW: `${retryWindow(Number(readS))}s`,
+    BOOKING_RATE: limits.bookingRate,
+    BOOKING_RETRY_AFTER: String(retryAfterSeconds(limits.bookingRate)),
     UPSTREAMS: upstreams,
     LOCATIONS: locations,
   };

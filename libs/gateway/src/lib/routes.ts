@@ -44,6 +44,13 @@ export const KEYED_RETRY_ROUTES: ReadonlyArray<{ path: string; service: string }
   { path: '/api/reservations', service: 'reservation' },
 ];
 
+/**
+ * The exact path whose POSTs are bookings: nginx counts them per client address
+ * against the booking rate (`GatewayLimits`). Cancels (`/api/reservations/<id>/cancel`)
+ * and reads are not counted.
+ */
+export const BOOKING_PATH = '/api/reservations';
+
 /** The services behind the gateway, each once, in route order. */
 export function gatewayServices(): string[] {
   return [...new Set(GATEWAY_ROUTES.map((r) => r.service))];

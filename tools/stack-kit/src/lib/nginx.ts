@@ -1,7 +1,39 @@
 import path from 'node:path';
-import { NginxOptions, writeNginxConfig } from '@stayline/gateway';
+import {
+  DEFAULT_GATEWAY_LIMITS,
+  GatewayLimits,
+  NginxOptions,
+  writeNginxConfig,
+} from '@stayline/gateway';
 import { which } from './binaries';
 import { ProcessSpec } from './process';
+import type { Component } from './state';
+
+/**
+ * Limits for a stack that drives bookings as load from one address (the demos,
+ * the benchmarks, the compose suite): far above what they send, so that their
+ * figures measure the services, not the gateway's limit. Production keeps
+ * `DEFAULT_GATEWAY_LIMITS`; see docs/patterns/load-balancing.md.
+ */
+export const LOAD_GATEWAY_LIMITS: GatewayLimits = { bookingRate: '10000r/s', bookingBurst: 10000 };
+
+/** The limits the stack's nginx was started with (kept in its component's meta). */
+export function gatewayLimitsOf(nginx: Component): GatewayLimits {
+  const { bookingRate, bookingBurst } = nginx.meta ?? {};
+  return {
+    bookingRate: typeof bookingRate === 'string' ? bookingRate : DEFAULT_GATEWAY_LIMITS.bookingRate,
+    bookingBurst:
+      typeof bookingBurst === 'number' ? bookingBurst : DEFAULT_GATEWAY_LIMITS.bookingBurst,
+  };
+}
+
+/** The gateway sync's environment for these limits (infra/gateway-sync, sync-config.ts). */
+export function gatewayLimitsEnv(limits: GatewayLimits): Record<string, string> {
+  return {
+    GATEWAY_BOOKING_RATE: limits.bookingRate,
+    GATEWAY_BOOKING_BURST: String(limits.bookingBurst),
+  };
+}
 
 /** The gateway's nginx as a process of the stack, on the configuration `@stayline/gateway` renders. */
 export function nginxSpec(o: NginxOptions): ProcessSpec {

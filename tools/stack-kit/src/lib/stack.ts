@@ -13,8 +13,8 @@ import {
   waitMariaDbReady,
   waitReplicating,
 } from './mariadb';
-import { Upstream, writeNginxConfig } from '@stayline/gateway';
-import { nginxSpec } from './nginx';
+import { GatewayLimits, Upstream, writeNginxConfig } from '@stayline/gateway';
+import { gatewayLimitsOf, nginxSpec } from './nginx';
 import {
   etcdClientUrl,
   etcdDataDir,
@@ -68,6 +68,12 @@ export interface StackOptions {
   /** An etcd cluster: `true` for 3 members, or the member count. Default: none. */
   etcd?: boolean | number;
   nginx?: boolean;
+  /**
+   * The gateway's per-client limits (default: the production ones). A stack that
+   * drives bookings as load from one address (demos, benches) raises them on
+   * purpose: {@link LOAD_GATEWAY_LIMITS}.
+   */
+  gatewayLimits?: Partial<GatewayLimits>;
   /** Fixed ports; omitted ones are drawn free. */
   ports?: Partial<StackPorts>;
   host?: string;
@@ -386,7 +392,13 @@ export class Stack {
   async reloadNginx(upstreams: Record<string, Upstream[]>): Promise<void> {
     const c = this.byKind('nginx')[0];
     if (!c) throw new Error('this stack has no nginx');
-    writeNginxConfig({ prefix: c.dir, host: c.host, port: c.port, upstreams });
+    writeNginxConfig({
+      prefix: c.dir,
+      host: c.host,
+      port: c.port,
+      upstreams,
+      limits: gatewayLimitsOf(c),
+    });
     signal(c.pid, 'SIGHUP');
   }
 
@@ -471,7 +483,7 @@ export class Stack {
     if (withMaria) tasks.push(this.bootMariaDb(host, ports.mariadb, o.mariadbBootstrap !== false));
     if (withRedis)
       tasks.push(this.bootRedis(host, ports.redis, withSentinel ? ports.sentinel : []));
-    if (o.nginx !== false) tasks.push(this.bootNginx(host, ports.nginx));
+    if (o.nginx !== false) tasks.push(this.bootNginx(host, ports.nginx, o.gatewayLimits));
     if (etcdMembers) tasks.push(this.bootEtcd(host, ports.etcd ?? [], ports.etcdPeer ?? []));
     const results = await Promise.allSettled(tasks);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -598,10 +610,14 @@ export class Stack {
     );
   }
 
-  private async bootNginx(host: string, port: number): Promise<void> {
+  private async bootNginx(
+    host: string,
+    port: number,
+    limits: Partial<GatewayLimits> = {},
+  ): Promise<void> {
     const dir = path.join(this.stateDir, 'nginx');
     fs.mkdirSync(dir, { recursive: true });
-    await this.spawn({
+    const component: Component = {
       name: 'gateway',
       kind: 'nginx',
       role: 'gateway',
@@ -609,9 +625,15 @@ export class Stack {
       port,
       ports: { http: port },
       dir,
-      spec: nginxSpec({ prefix: dir, host, port }),
-    });
-    this.log(`nginx: gateway on http://${host}:${port}`);
+      // kept with the component: a reload and the gateway sync render the same limits
+      meta: { ...limits },
+      spec: nginxSpec({ prefix: dir, host, port, limits }),
+    };
+    await this.spawn(component);
+    const { bookingRate, bookingBurst } = gatewayLimitsOf(component);
+    this.log(
+      `nginx: gateway on http://${host}:${port}; bookings per client address: ${bookingRate}, burst ${bookingBurst}`,
+    );
   }
 }
 

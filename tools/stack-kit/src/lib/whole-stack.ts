@@ -7,6 +7,7 @@ import { httpJson } from './http-json';
 import { freePorts } from './ports';
 import { isAlive, tail } from './process';
 import { etcdEnv, pinnedSettings, startService } from './services';
+import { gatewayLimitsEnv, gatewayLimitsOf } from './nginx';
 import { Component } from './state';
 import { entryArgs, REPO_ROOT } from './repo';
 import { DEFAULT_AGENT_PORTS, startFailoverAgents } from './failover';
@@ -176,6 +177,8 @@ export async function startGatewaySync(
         NGINX_BIN: which('nginx'),
         SYNC_PORT: String(port),
         LOG_LEVEL: process.env.STAYLINE_LOG_LEVEL ?? 'info',
+        // the sync renders the whole config again: with nginx's own limits
+        ...gatewayLimitsEnv(gatewayLimitsOf(nginx)),
         ...etcdEnv(stack),
         ...o.env,
       },
