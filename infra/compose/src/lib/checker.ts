@@ -13,14 +13,18 @@
  * - every indeterminate booking is present at most once (its Idempotency-Key
  *   names one reservation at most, and its night is booked once at most);
  * - no reservation is charged twice, and no payment lacks its reservation;
- * - never two writable primaries: no node committed a write of its own after
- *   a newer primary had begun to commit (from the sampled GTID positions), and
- *   no two servers acknowledged bookings in overlapping windows (from the
- *   servers named in the acknowledged bookings' consistency tokens).
+ * - never two writable primaries: no two servers acknowledged bookings in
+ *   overlapping windows (from the servers named in the acknowledged bookings'
+ *   consistency tokens), and no write a node logged after another node was
+ *   promoted is kept: from the sampled `read_only` flags and binlog positions,
+ *   each such write is looked up in every node's binlog at the end. One found
+ *   is a second primary's write; one found nowhere is an errant transaction of
+ *   a fenced former primary (logged, never acknowledged: semi-sync was waiting
+ *   for a replica it could not reach) that was discarded when it was rebuilt.
  */
 import type { Sample } from '@stayline/fault-kit';
 import { waitFor } from '@stayline/stack-kit';
-import { MARIADB_NODES, mariadbPrimary } from './cluster';
+import { MARIADB_NODES } from './cluster';
 import type { ComposeStack } from './compose-stack';
 
 export type Outcome = 'acknowledged' | 'refused' | 'indeterminate';
@@ -69,6 +73,8 @@ export function historyOf(samples: Sample[], keyOf: (n: number) => string): Oper
 
 /** One look at one MariaDB node during the run. */
 export interface NodeSample {
+  /** When the look began and when its answer came (`performance.now()`): what it read was true at some moment in between. */
+  start: number;
   at: number;
   node: string;
   serverId: number;
@@ -111,6 +117,7 @@ export class NodeSampler {
   }
 
   private async look(node: string): Promise<void> {
+    const start = performance.now();
     try {
       const sql = 'SELECT @@server_id, @@read_only, @@gtid_binlog_pos';
       const r = await this.stack.docker(
@@ -130,6 +137,7 @@ export class NodeSampler {
       if (r.code !== 0) return;
       const [id, ro, pos] = r.stdout.trim().split('\t');
       this.samples.push({
+        start,
         at: performance.now(),
         node,
         serverId: Number(id),
@@ -141,6 +149,126 @@ export class NodeSampler {
     }
   }
 }
+
+/** A node's own writes seen between two looks, after another node had been promoted. */
+export interface LateCommit {
+  node: string;
+  serverId: number;
+  /** Its binlog position at the look before and at the look that saw them. */
+  fromPos: string;
+  toPos: string;
+  /** The writes are `0-<serverId>-n` for some n in (fromSeq, toSeq]. */
+  fromSeq: number;
+  toSeq: number;
+  /** They were logged after `fromStart` and by `toEnd`. */
+  fromStart: number;
+  toEnd: number;
+  /** The node promoted before them, and by when it certainly was. */
+  newer: string;
+  newerPromotedBy: number;
+}
+
+/** Server id and sequence number of the domain-0 GTID in a `@@gtid_binlog_pos`. */
+function gtidOf(pos: string): { server: number; seq: number } | undefined {
+  const m = /(?:^|,)\s*0-(\d+)-(\d+)/.exec(pos);
+  return m ? { server: Number(m[1]), seq: Number(m[2]) } : undefined;
+}
+
+/**
+ * The writes a node logged of its own, certainly after another node was
+ * promoted (became writable) during its own time as primary. Times are
+ * bounded conservatively: a promotion happened between the look that last saw
+ * the node read-only began and the look that saw it writable ended; a write,
+ * between the look before it began and the look that saw it ended. A node
+ * writable at its first look has been primary since before the run.
+ */
+export function commitsAfterNewerPrimary(samples: NodeSample[]): LateCommit[] {
+  const byNode = new Map<string, NodeSample[]>();
+  for (const s of [...samples].sort((a, b) => a.start - b.start))
+    byNode.set(s.node, [...(byNode.get(s.node) ?? []), s]);
+  const promotions: Array<{ node: string; after: number; by: number }> = [];
+  for (const [node, mine] of byNode) {
+    if (mine.length && !mine[0].readOnly)
+      promotions.push({ node, after: -Infinity, by: -Infinity });
+    for (let i = 1; i < mine.length; i++)
+      if (mine[i - 1].readOnly && !mine[i].readOnly)
+        promotions.push({ node, after: mine[i - 1].start, by: mine[i].at });
+  }
+  const late: LateCommit[] = [];
+  for (const [node, mine] of byNode)
+    for (let i = 1; i < mine.length; i++) {
+      const [prev, cur] = [mine[i - 1], mine[i]];
+      const now = gtidOf(cur.binlogPos);
+      if (cur.binlogPos === prev.binlogPos || now?.server !== cur.serverId) continue;
+      // its own time as primary began with its last promotion that may precede these writes
+      const own = promotions
+        .filter((p) => p.node === node && p.after < cur.at)
+        .reduce((a, p) => Math.max(a, p.by), -Infinity);
+      const newer = promotions
+        .filter((p) => p.node !== node && p.after > own && p.by < prev.start)
+        .sort((a, b) => a.by - b.by)[0];
+      if (!newer) continue;
+      const was = gtidOf(prev.binlogPos);
+      late.push({
+        node,
+        serverId: cur.serverId,
+        fromPos: prev.binlogPos,
+        toPos: cur.binlogPos,
+        fromSeq: was?.seq ?? 0,
+        toSeq: now.seq,
+        fromStart: prev.start,
+        toEnd: cur.at,
+        newer: newer.node,
+        newerPromotedBy: newer.by,
+      });
+    }
+  return late;
+}
+
+/** The domain-0 GTIDs in every node's binlog, and how far back the most complete binlog reaches. */
+export interface BinlogGtids {
+  gtids: Set<string>;
+  /** The lowest sequence number in any node's binlog: a GTID below it cannot be looked up. */
+  reach: number;
+}
+
+/** Reads every node's binlog files (`mariadb-binlog`, inside its container) for their GTIDs. */
+export async function binlogGtids(stack: ComposeStack): Promise<BinlogGtids> {
+  const gtids = new Set<string>();
+  let reach = Infinity;
+  for (const node of MARIADB_NODES) {
+    const out = await stack.exec(
+      node,
+      [
+        'sh',
+        '-c',
+        // rows decoded to comments (not base64): only the GTID lines are kept; grep's 1 is "none"
+        'cd /var/lib/mysql && command -v mariadb-binlog >/dev/null && ' +
+          'mariadb-binlog --base64-output=decode-rows $(sed "s|.*/||" binlog.index) | ' +
+          'grep -o "GTID 0-[0-9]*-[0-9]*"; test $? -le 1',
+      ],
+      120_000,
+    );
+    for (const line of out.split('\n')) {
+      const g = line.replace('GTID ', '').trim();
+      if (!g) continue;
+      gtids.add(g);
+      reach = Math.min(reach, Number(g.split('-')[2]));
+    }
+  }
+  return { gtids, reach };
+}
+
+/** Whether a late commit is kept (in some node's binlog), was discarded, or cannot be told. */
+export function verdictOf(c: LateCommit, logged: BinlogGtids): 'held' | 'discarded' | 'unknown' {
+  for (const g of logged.gtids) {
+    const [, server, seq] = g.split('-').map(Number);
+    if (server === c.serverId && seq > c.fromSeq && seq <= c.toSeq) return 'held';
+  }
+  return logged.reach <= c.fromSeq + 1 ? 'discarded' : 'unknown';
+}
+
+const ms = (t: number) => `${Math.round(t)} ms`;
 
 /** One violation the checker found, in words. */
 export interface Violation {
@@ -160,8 +288,9 @@ export interface CheckResult {
   /** Definite overlaps of two primaries taking writes. */
   twoPrimaryWindows: number;
   /**
-   * Commits a fenced former primary made after the promotion that no node holds
-   * in the end (errant, never acknowledged, discarded by the rebuild).
+   * Writes a fenced former primary logged after another node's promotion that
+   * no node's binlog holds in the end (errant, never acknowledged, discarded by
+   * the rebuild), counted by the looks that saw them.
    */
   discardedErrant: number;
   /** The longest time with no acknowledged booking, ms. */
@@ -280,38 +409,26 @@ export async function check(
         });
       }
     }
-  // two primaries: from the sampled binlog positions (a node's own commit after a newer primary's first)
-  const firstOwn = new Map<string, number>();
-  const owns: Array<{ node: string; from: number; to: number; gtid: string }> = [];
-  for (const node of MARIADB_NODES) {
-    const mine = nodeSamples.filter((s) => s.node === node);
-    for (let i = 1; i < mine.length; i++) {
-      const [prev, cur] = [mine[i - 1], mine[i]];
-      const server = Number(/^\d+-(\d+)-/.exec(cur.binlogPos)?.[1]);
-      if (cur.binlogPos !== prev.binlogPos && server === cur.serverId) {
-        owns.push({ node, from: prev.at, to: cur.at, gtid: cur.binlogPos });
-        if (!firstOwn.has(node)) firstOwn.set(node, cur.at);
-      }
-    }
-  }
-  // an own commit the final primary does not hold was never acknowledged and was
-  // discarded (an isolated primary's errant transaction, rebuilt away): no second primary
-  const finalState = await finalPrimaryState(stack);
+  // two primaries: from the sampled read_only flags and binlog positions (a node's own
+  // commit after another node was promoted), each such commit looked up in every node's binlog
+  const late = commitsAfterNewerPrimary(nodeSamples);
+  const logged = late.length ? await binlogGtids(stack) : undefined;
   let discardedErrant = 0;
-  for (const own of owns)
-    for (const [other, first] of firstOwn)
-      if (other !== own.node && first > (firstOwn.get(own.node) ?? Infinity) && own.from > first) {
-        if (!heldIn(finalState, own.gtid)) {
-          discardedErrant++;
-          break;
-        }
-        twoPrimaryWindows++;
-        violations.push({
-          check: 'never two writable primaries (sampled binlogs)',
-          detail: `${own.node} committed a write of its own after ${other}, a newer primary, had begun to`,
-        });
-        break;
-      }
+  for (const c of late) {
+    const verdict = verdictOf(c, logged as BinlogGtids);
+    if (verdict === 'discarded') {
+      discardedErrant++;
+      continue;
+    }
+    twoPrimaryWindows++;
+    violations.push({
+      check: 'never two writable primaries (sampled binlogs)',
+      detail:
+        `${c.node} logged ${verdict === 'held' ? 'a write that is kept' : 'a write no binlog reaches back to (cannot tell whether it was kept)'}: ` +
+        `its position went from ${c.fromPos || '(empty)'} to ${c.toPos} between ${ms(c.fromStart)} and ${ms(c.toEnd)}, ` +
+        `after ${c.newer} became writable (by ${ms(c.newerPromotedBy)})`,
+    });
+  }
 
   // the longest stretch without an acknowledged booking
   const ends = acked.map((o) => o.end).sort((x, y) => x - y);
@@ -339,21 +456,6 @@ export async function check(
 }
 
 /** The summary table a run prints. */
-/** The final primary's `@@gtid_binlog_state` (the last GTID of each domain and server). */
-async function finalPrimaryState(stack: ComposeStack): Promise<string> {
-  const p = await mariadbPrimary(stack);
-  return (await stack.sql(p.service, 'SELECT @@gtid_binlog_state')).trim();
-}
-
-/** Whether a binlog state holds GTID `d-s-n` (server s's n-th transaction in domain d, or a later one). */
-export function heldIn(state: string, gtid: string): boolean {
-  const [d, sv, n] = gtid.split(',').at(-1)?.trim().split('-') ?? [];
-  return state
-    .split(',')
-    .map((g) => g.trim().split('-'))
-    .some(([d2, s2, n2]) => d2 === d && s2 === sv && BigInt(n2 ?? 0) >= BigInt(n ?? 0));
-}
-
 export function summary(r: CheckResult): string {
   const rows: Array<[string, string | number]> = [
     ['operations', r.operations],

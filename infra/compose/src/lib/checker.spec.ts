@@ -1,0 +1,133 @@
+import { commitsAfterNewerPrimary, verdictOf, type BinlogGtids, type NodeSample } from './checker';
+
+/** Looks every 500 ms, each taking 100 ms, from a script of states per node. */
+function looks(script: Record<string, Array<[readOnly: boolean, pos: string]>>): NodeSample[] {
+  const samples: NodeSample[] = [];
+  for (const [node, states] of Object.entries(script))
+    states.forEach(([readOnly, binlogPos], i) =>
+      samples.push({
+        node,
+        serverId: Number(node.at(-1)),
+        start: i * 500,
+        at: i * 500 + 100,
+        readOnly,
+        binlogPos,
+      }),
+    );
+  return samples;
+}
+
+const binlogs = (gtids: string[]): BinlogGtids => ({
+  gtids: new Set(gtids),
+  reach: Math.min(...gtids.map((g) => Number(g.split('-')[2]))),
+});
+
+describe('the two-primary rule on sampled read_only flags and binlog positions', () => {
+  // mariadb-1 is primary and isolated at look 3; it logs 0-1-271 at look 4 (errant: no
+  // replica acknowledges it); mariadb-2, which had applied up to 0-1-264, is promoted at
+  // look 3 and writes 0-2-265.. from look 4 on: its sequence numbers are lower than the
+  // isolated node's, and its first own write comes after the isolated node's first.
+  const isolated = looks({
+    'mariadb-1': [
+      [false, '0-1-260'],
+      [false, '0-1-262'],
+      [false, '0-1-264'],
+      [false, '0-1-266'],
+      [false, '0-1-266'],
+      [false, '0-1-271'],
+      [true, '0-1-271'],
+    ],
+    'mariadb-2': [
+      [true, '0-1-260'],
+      [true, '0-1-262'],
+      [true, '0-1-264'],
+      [false, '0-1-264'],
+      [false, '0-2-266'],
+      [false, '0-2-280'],
+      [false, '0-2-300'],
+    ],
+  });
+
+  it("flags the isolated primary's write after the promotion, not the new primary's", () => {
+    const late = commitsAfterNewerPrimary(isolated);
+    expect(late).toEqual([
+      expect.objectContaining({
+        node: 'mariadb-1',
+        fromSeq: 266,
+        toSeq: 271,
+        newer: 'mariadb-2',
+      }),
+    ]);
+  });
+
+  it('counts it discarded when no binlog holds it, and a violation when one does', () => {
+    const [c] = commitsAfterNewerPrimary(isolated);
+    const rebuilt = binlogs(['0-1-250', '0-1-264', '0-2-265', '0-2-300']);
+    expect(verdictOf(c, rebuilt)).toBe('discarded');
+    const kept = binlogs(['0-1-250', '0-1-264', '0-2-265', '0-1-271', '0-2-300']);
+    expect(verdictOf(c, kept)).toBe('held');
+    // a server's later term (sequence numbers above the range) is not the write
+    expect(verdictOf(c, binlogs(['0-1-250', '0-2-300', '0-1-301']))).toBe('discarded');
+    // binlogs that all begin after it (every node rebuilt since): it cannot be told
+    expect(verdictOf(c, binlogs(['0-2-290', '0-2-300']))).toBe('unknown');
+  });
+
+  it("does not flag a node's writes in a term that began after the other's", () => {
+    // mariadb-2 was promoted, then mariadb-1 again (a failback): mariadb-1's writes in its
+    // new term are its own, and mariadb-2 stops writing once it is read-only
+    const failback = looks({
+      'mariadb-1': [
+        [false, '0-1-10'],
+        [true, '0-1-10'],
+        [true, '0-2-12'],
+        [false, '0-2-12'],
+        [false, '0-1-13'],
+      ],
+      'mariadb-2': [
+        [true, '0-1-10'],
+        [false, '0-2-11'],
+        [false, '0-2-12'],
+        [true, '0-2-12'],
+        [true, '0-1-13'],
+      ],
+    });
+    expect(commitsAfterNewerPrimary(failback)).toEqual([]);
+  });
+
+  it('flags a write the old primary logged after the promotion, also when the promotion came between two of its looks', () => {
+    const overlap = looks({
+      'mariadb-1': [
+        [false, '0-1-5'],
+        [false, '0-1-6'],
+        [false, '0-1-6'],
+        [false, '0-1-6'],
+        [false, '0-1-9'],
+      ],
+      'mariadb-3': [
+        [true, '0-1-5'],
+        [true, '0-1-6'],
+        [false, '0-1-6'],
+        [false, '0-3-7'],
+        [false, '0-3-8'],
+      ],
+    });
+    const late = commitsAfterNewerPrimary(overlap);
+    expect(late.map((c) => [c.node, c.fromSeq, c.toSeq, c.newer])).toEqual([
+      ['mariadb-1', 6, 9, 'mariadb-3'],
+    ]);
+    // a write logged while the promotion may not have happened yet is not flagged
+    const close = looks({
+      'mariadb-1': [
+        [false, '0-1-5'],
+        [false, '0-1-6'],
+        [false, '0-1-7'],
+      ],
+      'mariadb-3': [
+        [true, '0-1-5'],
+        [true, '0-1-5'],
+        [false, '0-1-6'],
+      ],
+    });
+    expect(commitsAfterNewerPrimary(close)).toEqual([]);
+  });
+});
