@@ -1,5 +1,5 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { PaymentView } from '@stayline/contracts';
+import { PaymentView, TCP_FRAMING } from '@stayline/contracts';
 import { Stack, startStack, startService } from '@stayline/stack-kit';
 import mysql from 'mysql2/promise';
 import { firstValueFrom } from 'rxjs';
@@ -19,7 +19,7 @@ describe('payment service (real MariaDB, TCP and HTTP)', () => {
     http = `http://127.0.0.1:${svc.ports.http}`;
     client = ClientProxyFactory.create({
       transport: Transport.TCP,
-      options: { host: '127.0.0.1', port: svc.ports.tcp },
+      options: { host: '127.0.0.1', port: svc.ports.tcp, ...TCP_FRAMING },
     });
   });
 

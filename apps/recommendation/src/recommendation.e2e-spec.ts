@@ -1,5 +1,10 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { RESERVATION_EVENTS_STREAM, RankResponse, ReservationEvent } from '@stayline/contracts';
+import {
+  RESERVATION_EVENTS_STREAM,
+  RankResponse,
+  ReservationEvent,
+  TCP_FRAMING,
+} from '@stayline/contracts';
 import { Stack, startStack, waitFor, startService } from '@stayline/stack-kit';
 import Redis from 'ioredis';
 import { firstValueFrom } from 'rxjs';
@@ -49,7 +54,7 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
     http = `http://127.0.0.1:${svc.ports.http}`;
     client = ClientProxyFactory.create({
       transport: Transport.TCP,
-      options: { host: '127.0.0.1', port: svc.ports.tcp },
+      options: { host: '127.0.0.1', port: svc.ports.tcp, ...TCP_FRAMING },
     });
   });
 

@@ -25,6 +25,7 @@ import {
   Leadership,
   parseRedisTarget,
 } from '@stayline/coordination';
+import { TCP_FRAMING } from '@stayline/contracts';
 import { ObservabilityModule } from '@stayline/observability';
 import { DiscoveryModule } from '../lib/nest/discovery.module';
 import { fixtureArgs } from './processes';
@@ -104,7 +105,10 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   // inheritAppConfig: the app's global interceptors (the in-flight count the drain waits for) also wrap TCP handlers
   app.connectMicroservice<MicroserviceOptions>(
-    { transport: Transport.TCP, options: { host: '127.0.0.1', port: Number(args.tcp) } },
+    {
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port: Number(args.tcp), ...TCP_FRAMING },
+    },
     { inheritAppConfig: true },
   );
   await app.startAllMicroservices();

@@ -8,6 +8,7 @@ import {
   Post,
 } from '@nestjs/common';
 import { ClientProxyFactory, MessagePattern, Payload, Transport } from '@nestjs/microservices';
+import { TCP_FRAMING } from '@stayline/contracts';
 import { freePorts } from '@stayline/stack-kit';
 import { IsInt, IsString, Max, Min } from 'class-validator';
 import { firstValueFrom } from 'rxjs';
@@ -194,7 +195,7 @@ describe('bootstrapService', () => {
   it('validates TCP payloads too and returns a client error the caller can recognise', async () => {
     const client = ClientProxyFactory.create({
       transport: Transport.TCP,
-      options: { host: '127.0.0.1', port: tcpPort },
+      options: { host: '127.0.0.1', port: tcpPort, ...TCP_FRAMING },
     });
     try {
       await expect(

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { TCP_FRAMING } from '@stayline/contracts';
 import { requestIdMiddleware } from '@stayline/observability';
 import express, { NextFunction, Request, Response } from 'express';
 import { toErrorBody } from './error-body';
@@ -26,7 +27,11 @@ export interface ServiceBootstrapOptions {
   module: Type<unknown> | DynamicModule;
   host: string;
   httpPort: number;
-  /** Also serve `@nestjs/microservices` TCP on this port (a hybrid app). */
+  /**
+   * Also serve `@nestjs/microservices` TCP on this port (a hybrid app). A connection
+   * that sends more than one message's bound (`TCP_MAX_MESSAGE_CHARS`) without
+   * completing it is closed.
+   */
   tcpPort?: number;
   /** Largest accepted JSON body (default 64 kB); larger ones get a 413 JSON error. */
   bodyLimit?: string;
@@ -97,7 +102,7 @@ export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INes
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   if (o.tcpPort !== undefined) {
     app.connectMicroservice<MicroserviceOptions>(
-      { transport: Transport.TCP, options: { host: o.host, port: o.tcpPort } },
+      { transport: Transport.TCP, options: { host: o.host, port: o.tcpPort, ...TCP_FRAMING } },
       { inheritAppConfig: true },
     );
     await app.startAllMicroservices();

@@ -1,13 +1,15 @@
 /**
  * Calling another service over `@nestjs/microservices` TCP through discovery,
  * with client-side load balancing (docs/patterns/load-balancing.md): one
- * ClientTCP per endpoint, kept in step with the registry watch.
+ * ClientTCP per endpoint, kept in step with the registry watch. A reply over
+ * the wire bound (`TCP_MAX_MESSAGE_CHARS`) closes the connection: the call fails.
  *
  * @example
  *   const payment = await BalancedTcpClient.connect({ resolver: registry, service: 'payment', strategy: 'power-of-two' });
  *   const receipt = await payment.send<Receipt>('payment.charge', dto, { timeoutMs: 300 });
  */
 import { ClientTCP } from '@nestjs/microservices';
+import { TCP_FRAMING } from '@stayline/contracts';
 import { ServiceInstance } from '../instance';
 import { Endpoint } from '../balancing/strategy';
 import { BalancedClient, BalancedClientOptions, CallOptions } from './balanced-client';
@@ -43,7 +45,7 @@ export class BalancedTcpClient extends BalancedClient<ClientTCP> {
   }
 
   protected open(endpoint: Endpoint): ClientTCP {
-    const client = new ClientTCP({ host: endpoint.host, port: endpoint.port });
+    const client = new ClientTCP({ host: endpoint.host, port: endpoint.port, ...TCP_FRAMING });
     // connect ahead so the first call does not pay for it; a failure here is retried by the first send
     client.connect().catch(() => undefined);
     return client;
