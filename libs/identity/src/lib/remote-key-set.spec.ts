@@ -1,0 +1,91 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { remoteKeySet } from './remote-key-set';
+import { SigningKeySet } from './signing-key-set';
+import { TokenIssuer } from './token-issuer';
+import { RejectionReason, TokenVerifier } from './token-verifier';
+
+const ISS = 'stayline-auth';
+const AUD = 'stayline';
+
+describe('a verifier reading the JWKS of a server on loopback', () => {
+  let server: http.Server;
+  let url: string;
+  let keys: SigningKeySet;
+  let fetches = 0;
+  let failing = false;
+  const issuer = new TokenIssuer(() => keys, { issuer: ISS, audience: AUD });
+  const reason = (p: Promise<unknown>) =>
+    p.then(
+      () => 'accepted',
+      (err: { reason?: RejectionReason }) => err.reason,
+    );
+
+  beforeAll(async () => {
+    keys = await SigningKeySet.generate();
+    server = http.createServer((req, res) => {
+      fetches++;
+      if (failing) return res.writeHead(503).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(keys.jwks()));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/auth/.well-known/jwks.json`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  beforeEach(() => {
+    fetches = 0;
+    failing = false;
+  });
+
+  it('fetches once and caches: many verifications, one request', async () => {
+    const verifier = new TokenVerifier(remoteKeySet(url), { issuer: ISS, audience: AUD });
+    const token = (await issuer.issue('alice', ['user'])).access_token;
+    for (let i = 0; i < 5; i++) expect((await verifier.verify(token)).userId).toBe('alice');
+    expect(fetches).toBe(1);
+  });
+
+  it('fetches again on an unknown kid (a rotation), at most once per cooldown', async () => {
+    const verifier = new TokenVerifier(remoteKeySet(url, { refetchCooldownMs: 300 }), {
+      issuer: ISS,
+      audience: AUD,
+    });
+    const old = (await issuer.issue('alice', ['user'])).access_token;
+    await verifier.verify(old);
+    await new Promise((r) => setTimeout(r, 350));
+    keys = await keys.rotated(60_000);
+    const fresh = (await issuer.issue('bob', ['user'])).access_token;
+    expect((await verifier.verify(fresh)).userId).toBe('bob');
+    expect(fetches).toBe(2);
+    expect((await verifier.verify(old)).userId).toBe('alice');
+    // tokens naming keys nobody published: refused, with no fetch inside the cooldown
+    const mallory = await SigningKeySet.generate();
+    const stranger = new TokenIssuer(() => mallory, { issuer: ISS, audience: AUD });
+    for (let i = 0; i < 5; i++)
+      expect(
+        await reason(verifier.verify((await stranger.issue('m', ['admin'])).access_token)),
+      ).toBe('unknown_key');
+    expect(fetches).toBe(2);
+  });
+
+  it('answers keys_unavailable when the JWKS cannot be read, and recovers', async () => {
+    failing = true;
+    const verifier = new TokenVerifier(remoteKeySet(url, { refetchCooldownMs: 0 }), {
+      issuer: ISS,
+      audience: AUD,
+    });
+    const token = (await issuer.issue('alice', ['user'])).access_token;
+    expect(await reason(verifier.verify(token))).toBe('keys_unavailable');
+    failing = false;
+    expect((await verifier.verify(token)).userId).toBe('alice');
+    const closed = new TokenVerifier(remoteKeySet('http://127.0.0.1:1/jwks.json'), {
+      issuer: ISS,
+      audience: AUD,
+    });
+    expect(await reason(closed.verify(token))).toBe('keys_unavailable');
+  });
+});
