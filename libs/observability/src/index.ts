@@ -2,6 +2,8 @@ export { createLogger, requestContextMixin, type LoggerOptions } from './lib/log
 export { RequestContext } from './lib/request-context';
 export { RoundRobin } from './lib/round-robin';
 export {
+  CLIENT_REQUEST_ID_HEADER,
+  clientRequestId,
   REQUEST_ID_HEADER,
   RequestIdMiddleware,
   ensureRequestId,

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import request from 'supertest';
 import { healthRegistry } from './health-registry';
 import { OBSERVABILITY_LOGGER, ObservabilityModule } from './observability.module';
-import { REQUEST_ID_HEADER } from './request-id.middleware';
+import { CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER } from './request-id.middleware';
 import { RequestContext } from './request-context';
 
 @Controller('echo')
@@ -62,6 +62,29 @@ describe('ObservabilityModule (a real Nest app over HTTP)', () => {
       ]),
     );
     for (const line of messages) expect(line['requestId']).toBe('edge-123');
+  });
+
+  it("logs the client's own id beside the gateway's, and never takes it as the request's id", async () => {
+    lines.length = 0;
+    const res = await request(app.getHttpServer())
+      .get('/echo')
+      .set(REQUEST_ID_HEADER, '0123456789abcdef0123456789abcdef')
+      .set(CLIENT_REQUEST_ID_HEADER, 'client-7');
+    expect(res.headers[REQUEST_ID_HEADER]).toBe('0123456789abcdef0123456789abcdef');
+    expect(res.body).toEqual({ requestId: '0123456789abcdef0123456789abcdef' });
+    const completed = lines.find((l) => l['msg'] === 'request completed');
+    expect(completed).toMatchObject({
+      requestId: '0123456789abcdef0123456789abcdef',
+      clientRequestId: 'client-7',
+    });
+    // one that is not a short plain token is not logged (it could be anything)
+    lines.length = 0;
+    await request(app.getHttpServer())
+      .get('/echo')
+      .set(CLIENT_REQUEST_ID_HEADER, 'has spaces {"x":1}');
+    const odd = lines.find((l) => l['msg'] === 'request completed');
+    expect(odd).toBeDefined();
+    expect(odd).not.toHaveProperty('clientRequestId');
   });
 
   it('generates a UUID when the request has no (or an unusable) id', async () => {

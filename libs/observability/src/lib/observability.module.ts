@@ -14,7 +14,7 @@ import { HealthController } from './health.controller';
 import { HealthRegistry, healthRegistry } from './health-registry';
 import { createLogger, type LoggerOptions } from './logger';
 import { MetricsController } from './metrics.controller';
-import { RequestIdMiddleware, ensureRequestId } from './request-id.middleware';
+import { clientRequestId, RequestIdMiddleware, ensureRequestId } from './request-id.middleware';
 
 /** Options of {@link ObservabilityModule.forRoot}: the logger's. */
 export type ObservabilityOptions = LoggerOptions;
@@ -27,12 +27,15 @@ const PROBES = /^\/(metrics|health)(\/|\?|$)/;
 
 type IdentifiedRequest = IncomingMessage & { id?: unknown };
 
-/** pino-http settings: our request id, short req/res fields, probes not logged. */
+/**
+ * pino-http settings: our request id (and the client's own, when the gateway
+ * passed one on), short req/res fields, probes not logged.
+ */
 export function pinoHttpOptions(logger: Logger): PinoHttpOptions {
-  const withRequestId = (req: IdentifiedRequest, _res: ServerResponse, value: object) => ({
-    ...value,
-    requestId: req.id,
-  });
+  const withRequestId = (req: IdentifiedRequest, _res: ServerResponse, value: object) => {
+    const client = clientRequestId(req);
+    return { ...value, requestId: req.id, ...(client ? { clientRequestId: client } : {}) };
+  };
   return {
     logger,
     genReqId: ensureRequestId,

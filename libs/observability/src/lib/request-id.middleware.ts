@@ -6,6 +6,12 @@ import { RequestContext } from './request-context';
 /** The header that carries a request's id from the edge through every hop. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
+/**
+ * The id a client gave its request, passed on by the gateway beside its own
+ * (which is the request's id): logged with the request, never used as its id.
+ */
+export const CLIENT_REQUEST_ID_HEADER = 'x-client-request-id';
+
 // An id from outside is echoed in a response header and in logs: accept only a short, plain token.
 const ACCEPTABLE_ID = /^[\w.:@-]{1,128}$/;
 
@@ -24,6 +30,12 @@ export function ensureRequestId(req: IncomingMessage, res: ServerResponse): stri
   request.id = id;
   if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, id);
   return id;
+}
+
+/** The client's own id for the request (X-Client-Request-Id), when it is a short plain token. */
+export function clientRequestId(req: IncomingMessage): string | undefined {
+  const given = req.headers[CLIENT_REQUEST_ID_HEADER];
+  return typeof given === 'string' && ACCEPTABLE_ID.test(given) ? given : undefined;
 }
 
 /**
