@@ -156,7 +156,8 @@ async function newInstanceFirstRequest(stack: Stack, gw: string): Promise<number
       await client.request(`${gw}${LIGHT_GET}`, { headers: { 'X-Request-Id': id } });
       if (n % 10 === 9) {
         const log = fs.readFileSync(c.spec.logFile, 'utf8');
-        const first = sent.find((s) => log.includes(`"requestId":"${s.id}"`));
+        // the gateway sets its own request id; the client's is logged as clientRequestId
+        const first = sent.find((s) => log.includes(`"clientRequestId":"${s.id}"`));
         if (first) return first.at;
       }
       await sleep(2);

@@ -665,6 +665,22 @@ describe('the rendered manifests', () => {
     }
   });
 
+  it('keep the instance that answered to themselves: the gateway removes X-Instance-Id, with the production limits', () => {
+    const gateways = parsed.filter((p) => 'GATEWAY_PORT' in p.config);
+    expect(gateways.map((g) => g.overlay).sort()).toEqual([...OVERLAYS].sort());
+    for (const { overlay, env, config } of gateways) {
+      expect({ overlay, set: env.GATEWAY_EXPOSE_INSTANCE_ID }).toEqual({ overlay, set: 'false' });
+      expect({ overlay, exposed: config.GATEWAY_EXPOSE_INSTANCE_ID }).toEqual({
+        overlay,
+        exposed: false,
+      });
+      expect({ overlay, connections: config.GATEWAY_CONNECTIONS_PER_CLIENT }).toEqual({
+        overlay,
+        connections: 64,
+      });
+    }
+  });
+
   it('keep secrets in the Secret stayline-secrets: dev-only values in dev, none at all in ha, every key the one docs/kubernetes.md has created', () => {
     const keys = (overlay: Overlay) => {
       const refs: Array<{ name: string; key: string }> = [];

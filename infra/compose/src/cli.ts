@@ -234,9 +234,12 @@ async function main(): Promise<void> {
   }
   env.STAYLINE_COMPOSE_PROJECT ??= 'stayline';
   // the suites and `npm run partitions` book as load from one address: raise the gateway's
-  // booking limit (the compose file's default is the production one)
+  // booking and connection limits (the compose file's defaults are the production ones);
+  // they tell instances apart by X-Instance-Id, which the gateway must keep
   env.STAYLINE_GATEWAY_BOOKING_RATE ??= LOAD_GATEWAY_LIMITS.bookingRate;
   env.STAYLINE_GATEWAY_BOOKING_BURST ??= String(LOAD_GATEWAY_LIMITS.bookingBurst);
+  env.STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT ??= String(LOAD_GATEWAY_LIMITS.connectionsPerClient);
+  env.STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID ??= String(LOAD_GATEWAY_LIMITS.exposeInstanceId);
   await checkPort(Number(env.STAYLINE_GATEWAY_PORT ?? 8080));
   const prepared = await prepare(env);
   const stack = new ComposeStack(env.STAYLINE_COMPOSE_PROJECT, prepared.env);

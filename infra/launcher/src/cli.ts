@@ -8,10 +8,13 @@
  * State lives under .stack/ (STAYLINE_STATE_DIR to move it).
  * The demos book through this stack's gateway as load from one address, so it
  * raises the gateway's booking limit (STAYLINE_GATEWAY_BOOKING_RATE and _BURST
- * set it; 1r/s and 5 are the production values).
+ * set it; 1r/s and 5 are the production values) and the requests one address may
+ * have in progress (STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT; 64 in production);
+ * they show load balancing, so its gateway keeps X-Instance-Id
+ * (STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID=false hides it, as production does).
  */
 import path from 'node:path';
-import { GatewayLimits, isRequestRate } from '@stayline/gateway';
+import { GatewayLimits, isConnectionLimit, isRequestRate } from '@stayline/gateway';
 import {
   DEFAULT_GATEWAY_SYNC_PORT,
   DEFAULT_SERVICE_PORTS,
@@ -42,17 +45,34 @@ function portsFromEnv(): Partial<StackPorts> {
   };
 }
 
-/** The gateway's booking limit: STAYLINE_GATEWAY_BOOKING_RATE and _BURST, else the demos' load limit. */
-function gatewayLimitsFromEnv(): GatewayLimits {
-  const rate = process.env.STAYLINE_GATEWAY_BOOKING_RATE ?? LOAD_GATEWAY_LIMITS.bookingRate;
-  const burst = Number(
-    process.env.STAYLINE_GATEWAY_BOOKING_BURST ?? LOAD_GATEWAY_LIMITS.bookingBurst,
+/**
+ * The gateway's limits: STAYLINE_GATEWAY_BOOKING_RATE, _BURST, _CONNECTIONS_PER_CLIENT and
+ * _EXPOSE_INSTANCE_ID, else the demos' load limits (X-Instance-Id shown).
+ */
+function gatewayLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayLimits {
+  const rate = env.STAYLINE_GATEWAY_BOOKING_RATE ?? LOAD_GATEWAY_LIMITS.bookingRate;
+  const burst = Number(env.STAYLINE_GATEWAY_BOOKING_BURST ?? LOAD_GATEWAY_LIMITS.bookingBurst);
+  const connections = Number(
+    env.STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT ?? LOAD_GATEWAY_LIMITS.connectionsPerClient,
   );
+  const expose =
+    env.STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID ?? String(LOAD_GATEWAY_LIMITS.exposeInstanceId);
   if (!isRequestRate(rate))
     throw new Error(`STAYLINE_GATEWAY_BOOKING_RATE: expected e.g. 1r/s or 30r/m, got "${rate}"`);
   if (!Number.isInteger(burst) || burst < 0)
     throw new Error(`STAYLINE_GATEWAY_BOOKING_BURST: expected a whole number, got "${burst}"`);
-  return { bookingRate: rate, bookingBurst: burst };
+  if (!isConnectionLimit(connections))
+    throw new Error(
+      `STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT: expected a whole number from 1 to 65535, got "${env.STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT}"`,
+    );
+  if (!['true', 'false', '1', '0'].includes(expose))
+    throw new Error(`STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID: expected true or false, got "${expose}"`);
+  return {
+    bookingRate: rate,
+    bookingBurst: burst,
+    connectionsPerClient: connections,
+    exposeInstanceId: expose === 'true' || expose === '1',
+  };
 }
 
 /** `STAYLINE_PAYMENT_HTTP_PORTS=4101,4102`, `STAYLINE_PAYMENT_TCP_PORTS=5101,5102`... */

@@ -1176,8 +1176,17 @@ describe('docker-compose.yml', () => {
       SYNC_PORT: number;
       REDIS_SENTINELS: Array<{ host: string; port: number }>;
       REDIS_MASTER_NAME: string;
+      GATEWAY_CONNECTIONS_PER_CLIENT: number;
+      GATEWAY_EXPOSE_INSTANCE_ID: boolean;
     };
     expect(c.GATEWAY_HOST).toBe('0.0.0.0');
+    // the production connection limit; X-Instance-Id kept: a stack to watch load balancing on
+    expect(c.GATEWAY_CONNECTIONS_PER_CLIENT).toBe(64);
+    expect(c.GATEWAY_EXPOSE_INSTANCE_ID).toBe(true);
+    expect(
+      configWith({ STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID: 'false' }).gateway.environment
+        ?.GATEWAY_EXPOSE_INSTANCE_ID,
+    ).toBe('false');
     // loopback by default (nothing set, as with .env.example): nothing on the network reaches a
     // dev stack with dev passwords
     for (const config of [services, configWith({})])

@@ -6,4 +6,6 @@
  */
 export * from './lib/routes';
 export * from './lib/limits';
+export * from './lib/edge';
+export * from './lib/upstream';
 export * from './lib/nginx-config';

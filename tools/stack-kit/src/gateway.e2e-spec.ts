@@ -1,13 +1,15 @@
 /**
  * The nginx gateway in front of the whole stack (docs/patterns/load-balancing.md,
  * "Server side"): one stack, 2 instances of every service, the gateway sync.
- * Routes, JSON errors, the request id, upstreams that follow the registry, and a
- * rolling restart of every instance under a steady request stream with zero
- * failed requests.
+ * Routes, JSON errors, the request id, the edge's headers (Swagger UI under its
+ * policy in a real browser), upstreams that follow the registry, and a rolling
+ * restart of every instance under a steady request stream with zero failed
+ * requests. A load stack: its answers keep X-Instance-Id.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
 import {
   gatewayUpstreams,
   HttpClient,
@@ -57,16 +59,21 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
     fs.readFileSync(path.join(stack.component('gateway').dir, 'access.log'), 'utf8');
   const instancesOf = (service: string) =>
     stack.byKind('service').filter((c) => c.meta?.service === service);
-  /** Which instances logged the request id (pino-http writes one line per request). */
-  const servedBy = (requestId: string) =>
+  /**
+   * Which instances logged the client's id for a request (pino-http writes one line per
+   * request; the gateway passes a client's X-Request-Id on as X-Client-Request-Id).
+   */
+  const servedBy = (clientId: string) =>
     stack
       .byKind('service')
-      .filter((c) => logOf(c.name).includes(`"requestId":"${requestId}"`))
+      .filter((c) => logOf(c.name).includes(`"clientRequestId":"${clientId}"`))
       .map((c) => c.name);
+  const EDGE_ID = /^[0-9a-f]{32}$/;
 
   beforeAll(async () => {
     const t0 = Date.now();
-    // the rolling restart books from one address far above the production rate
+    // the rolling restart books from one address far above the production rate, and the
+    // tests tell instances apart by X-Instance-Id (LOAD_GATEWAY_LIMITS keep it)
     stack = await startStack({
       replicas: 2,
       sentinel: true,
@@ -107,6 +114,8 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
         const by = servedBy(id);
         expect(by).toHaveLength(1);
         expect(by[0]).toMatch(new RegExp(`^${service}-`));
+        // a load stack's gateway keeps the instance's own header
+        expect(res.headers['x-instance-id']).toBe(by[0]);
         served.add(by[0]);
       }
       // round robin over both instances
@@ -148,37 +157,107 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
     });
     expect(res.status).toBe(413);
     expect(res.headers['content-type']).toMatch(/application\/json/);
-    expect(res.json()).toMatchObject({ error: 'payload_too_large', requestId: 'too-big-1' });
+    expect(res.json()).toMatchObject({ error: 'payload_too_large' });
+    expect(res.json().requestId).toMatch(EDGE_ID);
+    expect(res.json().requestId).toBe(res.headers['x-request-id']);
     expect(servedBy('too-big-1')).toEqual([]);
   });
 
-  it('sets X-Request-Id at the edge, keeps a given one, returns it once and logs it at every hop', async () => {
+  it("sets its own X-Request-Id at the edge, whatever the client sent, returns it once and logs it at every hop beside the client's", async () => {
     const generated = await request(`${gw}/api/listings?limit=1`);
-    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(generated.headers['x-request-id']).toMatch(EDGE_ID);
 
     const id = `e2e-trace-${Date.now()}`;
-    const kept = await request(`${gw}/api/payments?reservationId=none`, {
+    const given = await request(`${gw}/api/payments?reservationId=none`, {
       headers: { 'X-Request-Id': id },
     });
-    expect(kept.headers['x-request-id']).toBe(id); // one header, not "id, id"
-    // an id that is not a short plain token is replaced, as the services would
+    // the edge's id, once (not "id, id"), never the client's
+    const edgeId = given.headers['x-request-id'] as string;
+    expect(edgeId).toMatch(EDGE_ID);
+    // a client cannot pass another request's id off as its own
+    const replayed = await request(`${gw}/api/payments?reservationId=none`, {
+      headers: { 'X-Request-Id': edgeId },
+    });
+    expect(replayed.headers['x-request-id']).toMatch(EDGE_ID);
+    expect(replayed.headers['x-request-id']).not.toBe(edgeId);
+
+    const error = await request(`${gw}/nope`, { headers: { 'X-Request-Id': `${id}-404` } });
+    expect(error.json().requestId).toBe(error.headers['x-request-id']);
+    expect(error.json().requestId).toMatch(EDGE_ID);
+
+    // the gateway's access log (flushed every second) and the service's log carry both ids
+    await waitFor(
+      'the ids in the access log',
+      async () => accessLog().includes(`"requestId":"${edgeId}","clientRequestId":"${id}"`),
+      { timeoutMs: 5_000 },
+    );
+    expect(servedBy(id)).toHaveLength(1);
+    const line = logOf(servedBy(id)[0])
+      .split('\n')
+      .find((l) => l.includes(`"clientRequestId":"${id}"`));
+    expect(JSON.parse(line ?? '{}')).toMatchObject({ requestId: edgeId, clientRequestId: id });
+    // an id that is not a short plain token is not passed on at all
     const odd = await request(`${gw}/api/payments?reservationId=none`, {
       headers: { 'X-Request-Id': 'has spaces and "quotes"' },
     });
-    expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(odd.headers['x-request-id']).toMatch(EDGE_ID);
+    expect(odd.status).toBe(200);
+  });
 
-    const error = await request(`${gw}/nope`, { headers: { 'X-Request-Id': `${id}-404` } });
-    expect(error.json().requestId).toBe(`${id}-404`);
+  it('adds nosniff, no-referrer and DENY to every answer (errors too), and a policy to the API docs', async () => {
+    const answers = {
+      api: await request(`${gw}/api/listings?limit=1`),
+      notFound: await request(`${gw}/nope`),
+      badPath: await request(`${gw}/api/payments/..%2fhealth`),
+      docs: await request(`${gw}/api/docs`),
+    };
+    expect(answers.api.status).toBe(200);
+    expect(answers.notFound.status).toBe(404);
+    expect(answers.badPath.status).toBe(400);
+    expect(answers.docs.status).toBe(200);
+    for (const [what, res] of Object.entries(answers))
+      expect({ what, headers: res.headers }).toEqual({
+        what,
+        headers: expect.objectContaining({
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+          'x-frame-options': 'DENY',
+          'x-request-id': expect.stringMatching(EDGE_ID),
+        }),
+      });
+    expect(answers.docs.headers['content-security-policy']).toMatch(/^default-src 'none';/);
+    expect(answers.api.headers['content-security-policy']).toBeUndefined();
+  });
 
-    // the gateway's access log (flushed every second) and the service's log carry it
-    await waitFor(
-      'the id in the access log',
-      async () => accessLog().includes(`"requestId":"${id}"`),
-      {
-        timeoutMs: 5_000,
-      },
-    );
-    expect(servedBy(id)).toHaveLength(1);
+  it('shows Swagger UI under its policy in a real browser: the document rendered, nothing blocked', async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    try {
+      const page = await browser.newPage();
+      const blocked: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) blocked.push(m.text());
+      });
+      page.on('pageerror', (e) => blocked.push(`page error: ${e.message}`));
+      const res = await page.goto(`${gw}/api/docs`);
+      expect(res?.headers()['content-security-policy']).toMatch(/script-src 'self'/);
+      await page.locator('.swagger-ui .info .title').waitFor({ timeout: 15_000 });
+      await page.locator('.opblock').first().waitFor({ timeout: 15_000 });
+      // "Try it out" on a read: Swagger UI calls the API on the same origin
+      const listings = page.locator('.opblock-get', { hasText: '/api/listings' }).first();
+      await listings.locator('.opblock-summary').click();
+      await listings.locator('button.try-out__btn').click();
+      await listings.locator('button.execute').click();
+      await listings.locator('.responses-table.live-responses-table').waitFor({ timeout: 15_000 });
+      expect(
+        await listings.locator('.live-responses-table .response-col_status').first().innerText(),
+      ).toMatch(/200/);
+      expect(blocked).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('sends traffic to a third payment instance started by hand, without restarting nginx', async () => {
@@ -201,7 +280,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
       expect(res.status).toBe(200);
       if (sent.length % 10 === 0 || performance.now() > deadline - 100) {
         const log = logOf('payment-3');
-        first = sent.find((s) => log.includes(`"requestId":"${s.id}"`));
+        first = sent.find((s) => log.includes(`"clientRequestId":"${s.id}"`));
       }
       await sleep(5);
     }
@@ -322,7 +401,8 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
     });
     expect(refused.status).toBe(502);
     expect(refused.headers['content-type']).toMatch(/application\/json/);
-    expect(refused.json()).toMatchObject({ error: 'bad_gateway', requestId: 'all-gone-1' });
+    expect(refused.json()).toMatchObject({ error: 'bad_gateway' });
+    expect(refused.json().requestId).toBe(refused.headers['x-request-id']);
     // once the leases expire the sync leaves only the placeholder, which is always down
     await waitForGatewayUpstreams(stack, { scrap: 0 }, 10_000);
     const none = await request(`${gw}/api/scraps?userId=u`);

@@ -400,6 +400,9 @@ describe('hostile requests through the gateway (whole stack)', () => {
       for (const r of limited) {
         expectJsonError(r, 429, 'too_many_requests');
         expect(r.headers['retry-after']).toBe('1');
+        // its own location restates the edge's headers
+        expect(r.headers['x-content-type-options']).toBe('nosniff');
+        expect(r.headers['x-frame-options']).toBe('DENY');
       }
       // a read from the same address is not a booking
       expect((await flood.request(`${gw}/api/reservations?userId=flood`)).status).toBe(200);
@@ -418,6 +421,71 @@ describe('hostile requests through the gateway (whole stack)', () => {
         body: booking('gangneung-12', 261, 'flood'),
       });
       expect(later.status).toBe(201);
+    });
+
+    it('limits the requests one address has in progress to 64: then 429 JSON too_many_connections; other addresses unaffected', async () => {
+      const address = `127.0.0.${nextAddress++}`;
+      // 64 bodies that never come: each request holds its place until nginx's body timeout
+      const held: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 64; i++) {
+          const socket = net.connect({
+            host: '127.0.0.1',
+            port: stack.nginx.port,
+            localAddress: address,
+          });
+          socket.on('error', () => undefined);
+          socket.write(
+            'POST /api/scraps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+          );
+          held.push(socket);
+        }
+        await new Promise((r) => setTimeout(r, 500));
+        const refused = await rawRequest(
+          stack.nginx.port,
+          address,
+          'GET /api/listings?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n',
+        );
+        expect(refused.status).toBe(429);
+        expect(refused.headers['content-type']).toMatch(/application\/json/);
+        expect(refused.headers['retry-after']).toBe('1');
+        expect(refused.headers['x-content-type-options']).toBe('nosniff');
+        expect(JSON.parse(refused.body)).toMatchObject({
+          error: 'too_many_connections',
+          message: expect.stringMatching(/more than 64 requests at once/),
+          requestId: refused.headers['x-request-id'],
+        });
+        // another address is served meanwhile
+        const other = await newClient().request(`${gw}/api/listings?limit=1`);
+        expect(other.status).toBe(200);
+      } finally {
+        for (const socket of held) socket.destroy();
+      }
+      // once they are gone the address is served again
+      await new Promise((r) => setTimeout(r, 300));
+      const again = await rawRequest(
+        stack.nginx.port,
+        address,
+        'GET /api/listings?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
+      expect(again.status).toBe(200);
+    });
+
+    it("answers with the edge's headers and its own request id, and never names the instance that answered", async () => {
+      const http = newClient();
+      for (const path of ['/api/listings?limit=1', '/api/payments?reservationId=none', '/nope']) {
+        const res = await http.request(`${gw}${path}`, {
+          headers: { 'X-Request-Id': 'client-chosen-id' },
+        });
+        expect({ path, instance: res.headers['x-instance-id'] }).toEqual({
+          path,
+          instance: undefined,
+        });
+        expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+        expect(res.headers['x-content-type-options']).toBe('nosniff');
+        expect(res.headers['referrer-policy']).toBe('no-referrer');
+        expect(res.headers['x-frame-options']).toBe('DENY');
+      }
     });
 
     it('bounds one booking: at most 30 nights, none past 365 days ahead (400 JSON)', async () => {

@@ -6,6 +6,7 @@ import {
   ServiceResolver,
   WatchListener,
 } from '@stayline/discovery';
+import { renderNginxConfig } from '@stayline/gateway';
 import { GatewaySync, toUpstreams } from './gateway-sync';
 import { ConfigApplier, ReloadResult } from './nginx-reloader';
 
@@ -85,16 +86,23 @@ describe('GatewaySync', () => {
   let resolver: FakeResolver;
   let nginx: FakeNginx;
   let sync: GatewaySync;
-  const start = async (o: { debounceMs?: number; reconcileMs?: number } = {}) => {
+  const start = async (
+    o: {
+      debounceMs?: number;
+      reconcileMs?: number;
+      render?: (upstreams: Record<string, Array<{ host: string; port: number }>>) => string;
+      logger?: typeof quiet;
+    } = {},
+  ) => {
     sync = new GatewaySync({
       resolver,
       services: ['payment', 'scrap'],
-      render: (upstreams) => JSON.stringify(upstreams),
+      render: o.render ?? ((upstreams) => JSON.stringify(upstreams)),
       applier: nginx,
       debounceMs: o.debounceMs ?? 40,
       reconcileMs: o.reconcileMs ?? 60_000,
       watchRetryMs: 10,
-      logger: quiet,
+      logger: o.logger ?? quiet,
     });
     await sync.start();
   };
@@ -206,5 +214,113 @@ describe('GatewaySync', () => {
       { host: '127.0.0.1', port: 4101 },
       { host: '127.0.0.1', port: 4102 },
     ]);
+  });
+
+  describe('registrations that are not addresses', () => {
+    /** A registration as anyone who can write to the registry could store it, unchecked. */
+    const forged = (id: string, host: unknown, httpPort: unknown) =>
+      ({ ...instance('payment', 4199), id, host, httpPort }) as unknown as ServiceInstance;
+    const FORGED = [
+      forged('payment-inject', '10.0.0.1:80; } server { listen 9999', 80),
+      forged('payment-newline', 'evil.example\n', 80),
+      forged('payment-port-0', '10.0.0.9', 0),
+      forged('payment-port-70000', '10.0.0.9', 70_000),
+      forged('payment-port-string', '10.0.0.9', '80'),
+    ];
+    const recording = () => {
+      const lines: Array<{ level: string; fields: Record<string, unknown>; msg: string }> = [];
+      const at = (level: string) => (fields: Record<string, unknown> | string, msg?: string) => {
+        if (typeof fields === 'string') lines.push({ level, fields: {}, msg: fields });
+        else lines.push({ level, fields, msg: msg ?? '' });
+      };
+      return {
+        lines,
+        logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+      };
+    };
+
+    it('leaves each one out with one warning naming it, and keeps the valid instances', async () => {
+      const log = recording();
+      resolver.lists.set('payment', [instance('payment', 4101), ...FORGED.slice(0, 2)]);
+      await start({
+        debounceMs: 5,
+        logger: log.logger as typeof quiet,
+        render: (upstreams) =>
+          renderNginxConfig({ prefix: '/tmp/x', host: '127.0.0.1', port: 8080, upstreams }),
+      });
+      // more changes: the same forged registrations are not logged again
+      for (const f of FORGED.slice(2)) resolver.add(f);
+      resolver.add(instance('payment', 4102));
+      resolver.emit('payment', resolver.lists.get('payment') ?? [], { kind: 'resync' });
+      await sleep(40);
+
+      expect(sync.state.upstreams.payment).toEqual(['127.0.0.1:4101', '127.0.0.1:4102']);
+      expect(sync.state.lastError).toBeUndefined();
+      const conf = nginx.config ?? '';
+      expect(conf).toMatch(/server 127\.0\.0\.1:4101 /);
+      expect(conf).toMatch(/server 127\.0\.0\.1:4102 /);
+      expect(conf).not.toMatch(/9999|evil|10\.0\.0\.9/);
+      const warnings = log.lines.filter((l) => l.level === 'warn');
+      expect(warnings.map((w) => w.fields.instance)).toEqual(FORGED.map((f) => f.id));
+      for (const w of warnings) {
+        expect(w.msg).toMatch(
+          /^payment: registration "payment-[a-z0-9-]+" left out of nginx \((host|port) /,
+        );
+        expect(w.msg).not.toMatch(/\n/);
+      }
+      expect(warnings[0].msg).toContain(
+        'host "10.0.0.1:80; } server { listen 9999" is not an IP address',
+      );
+      expect(warnings[1].msg).toContain('host "evil.example\\n" is not');
+      expect(warnings[4].msg).toContain('port "80" is not a whole number from 1 to 65535');
+    });
+
+    it('logs a registration again only after it went away and came back', async () => {
+      const log = recording();
+      await start({ debounceMs: 5, logger: log.logger as typeof quiet });
+      resolver.add(FORGED[0]);
+      resolver.remove(FORGED[0], 'expired');
+      resolver.add(FORGED[0]);
+      await sleep(20);
+      expect(log.lines.filter((l) => l.level === 'warn')).toHaveLength(2);
+    });
+
+    it('keeps the running configuration, and keeps running, when rendering refuses an upstream', async () => {
+      resolver.lists.set('payment', [instance('payment', 4101)]);
+      let refuse = false;
+      await start({
+        debounceMs: 5,
+        render: (upstreams) => {
+          if (refuse) throw new Error('upstream payment: host "x;" is not an IP address');
+          return JSON.stringify(upstreams);
+        },
+      });
+      const running = nginx.config;
+      refuse = true;
+      resolver.add(instance('payment', 4102));
+      await sleep(30);
+      expect(nginx.config).toBe(running);
+      expect(sync.state.lastError).toMatch(/upstream payment/);
+      refuse = false;
+      resolver.add(instance('payment', 4103));
+      await sleep(30);
+      expect(rendered().payment.map((u) => u.port)).toEqual([4101, 4102, 4103]);
+      expect(sync.state.lastError).toBeUndefined();
+    });
+
+    it('toUpstreams passes each one it leaves out to its caller, with what is wrong', () => {
+      const refused: string[] = [];
+      const kept = toUpstreams([instance('payment', 4101), ...FORGED], (r) =>
+        refused.push(`${r.instance.id}: ${r.problem}`),
+      );
+      expect(kept).toEqual([{ host: '127.0.0.1', port: 4101 }]);
+      expect(refused).toEqual([
+        'payment-inject: host "10.0.0.1:80; } server { listen 9999" is not an IP address or an RFC 1123 host name',
+        'payment-newline: host "evil.example\\n" is not an IP address or an RFC 1123 host name',
+        'payment-port-0: port 0 is not a whole number from 1 to 65535',
+        'payment-port-70000: port 70000 is not a whole number from 1 to 65535',
+        'payment-port-string: port "80" is not a whole number from 1 to 65535',
+      ]);
+    });
   });
 });

@@ -10,7 +10,7 @@ import type {
   ServiceResolver,
   Unsubscribe,
 } from '@stayline/discovery';
-import type { Upstream } from '@stayline/gateway';
+import { upstreamProblem, type Upstream } from '@stayline/gateway';
 import { ConfigApplier, NginxNotRunningError, ReloadResult } from './nginx-reloader';
 
 export interface GatewaySyncOptions {
@@ -54,10 +54,15 @@ export interface GatewaySyncState {
  * - other changes (registrations, expired leases) are gathered for
  *   `debounceMs` from the first one, so a burst costs one reload;
  * - nginx is reloaded only when the rendered configuration differs from the
- *   one it runs, after `nginx -t` accepted it.
+ *   one it runs, after `nginx -t` accepted it;
+ * - a registration whose host or port is not an address (anyone who can write
+ *   to the registry can write anything there) is left out, with one warning
+ *   naming it, and the service's other instances are applied as usual.
  */
 export class GatewaySync {
   private readonly instances = new Map<string, Upstream[]>();
+  /** Per service, the registrations left out (`id: problem`), so each is logged once. */
+  private readonly refused = new Map<string, Set<string>>();
   private readonly unsubscribes: Unsubscribe[] = [];
   private readonly pending: string[] = [];
   private timer?: NodeJS.Timeout;
@@ -126,7 +131,18 @@ export class GatewaySync {
     list: readonly ServiceInstance[],
     change: InstanceChange,
   ): void {
-    const upstreams = toUpstreams(list);
+    const refusedNow = new Set<string>();
+    const upstreams = toUpstreams(list, ({ instance, problem }) => {
+      const key = `${String(instance.id)}: ${problem}`;
+      refusedNow.add(key);
+      if (this.refused.get(service)?.has(key)) return;
+      const id = JSON.stringify(String(instance.id).slice(0, 80));
+      this.o.logger.warn(
+        { upstream: service, instance: instance.id, problem },
+        `${service}: registration ${id} left out of nginx (${problem}); the other instances are kept`,
+      );
+    });
+    this.refused.set(service, refusedNow);
     const before = addresses(this.instances.get(service) ?? []);
     this.instances.set(service, upstreams);
     if (change.kind === 'snapshot') return;
@@ -184,7 +200,18 @@ export class GatewaySync {
     const upstreams = Object.fromEntries(
       this.o.services.map((s) => [s, this.instances.get(s) ?? []] as const),
     );
-    const wanted = this.o.render(upstreams);
+    let wanted: string;
+    try {
+      wanted = this.o.render(upstreams);
+    } catch (err) {
+      // renderNginxConfig refuses what is not an address: nginx keeps what it runs
+      this.current.lastError = (err as Error).message;
+      this.o.logger.error(
+        { reason, err: (err as Error).message },
+        'gateway config not rendered; nginx keeps its configuration',
+      );
+      return;
+    }
     const lists = Object.fromEntries(Object.entries(upstreams).map(([s, u]) => [s, addresses(u)]));
     if (wanted === this.o.applier.read()) {
       this.current.upstreams = lists;
@@ -222,12 +249,30 @@ export class GatewaySync {
   }
 }
 
-/** Instances with an HTTP port, in a stable order (so a reordering is no change). */
-export function toUpstreams(list: readonly ServiceInstance[]): Upstream[] {
-  return list
-    .filter((i) => i.kind === 'service' && i.httpPort !== undefined)
-    .map((i) => ({ host: i.host, port: i.httpPort as number }))
-    .sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port);
+/** A registration {@link toUpstreams} left out, and why. */
+export interface RefusedInstance {
+  instance: ServiceInstance;
+  problem: string;
+}
+
+/**
+ * Service instances with an HTTP port, in a stable order (so a reordering is no
+ * change). One whose host is not an IP address or a host name, or whose port is
+ * not a port (libs/gateway upstream.ts), is left out and passed to `refused`.
+ */
+export function toUpstreams(
+  list: readonly ServiceInstance[],
+  refused: (r: RefusedInstance) => void = () => undefined,
+): Upstream[] {
+  const upstreams: Upstream[] = [];
+  for (const instance of list) {
+    if (instance.kind !== 'service' || instance.httpPort === undefined) continue;
+    const upstream = { host: instance.host, port: instance.httpPort };
+    const problem = upstreamProblem(upstream);
+    if (problem) refused({ instance, problem });
+    else upstreams.push(upstream);
+  }
+  return upstreams.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port);
 }
 
 function addresses(list: Upstream[]): string[] {

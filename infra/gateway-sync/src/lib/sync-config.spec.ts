@@ -21,18 +21,43 @@ describe('syncConfig: the registry it reads', () => {
   });
 
   it('takes the booking limit from the environment, the production one by default', () => {
-    expect(syncLimits(syncConfig(base))).toEqual({ bookingRate: '1r/s', bookingBurst: 5 });
+    expect(syncLimits(syncConfig(base))).toEqual({
+      bookingRate: '1r/s',
+      bookingBurst: 5,
+      connectionsPerClient: 64,
+      exposeInstanceId: false,
+    });
     const raised = syncConfig({
       ...base,
       GATEWAY_BOOKING_RATE: '500r/s',
       GATEWAY_BOOKING_BURST: '50',
+      GATEWAY_CONNECTIONS_PER_CLIENT: '10000',
+      GATEWAY_EXPOSE_INSTANCE_ID: 'true',
     });
-    expect(syncLimits(raised)).toEqual({ bookingRate: '500r/s', bookingBurst: 50 });
+    expect(syncLimits(raised)).toEqual({
+      bookingRate: '500r/s',
+      bookingBurst: 50,
+      connectionsPerClient: 10_000,
+      exposeInstanceId: true,
+    });
     expect(() => syncConfig({ ...base, GATEWAY_BOOKING_RATE: 'fast' })).toThrow(
       /GATEWAY_BOOKING_RATE: expected requests per second or minute/,
     );
     expect(() => syncConfig({ ...base, GATEWAY_BOOKING_BURST: '-1' })).toThrow(
       /GATEWAY_BOOKING_BURST/,
+    );
+  });
+
+  it('refuses a connection limit nginx would not take, and an instance-id setting that is not a boolean', () => {
+    for (const bad of ['0', '65536', '1.5', 'many'])
+      expect(() => syncConfig({ ...base, GATEWAY_CONNECTIONS_PER_CLIENT: bad })).toThrow(
+        /GATEWAY_CONNECTIONS_PER_CLIENT/,
+      );
+    expect(
+      syncConfig({ ...base, GATEWAY_EXPOSE_INSTANCE_ID: '0' }).GATEWAY_EXPOSE_INSTANCE_ID,
+    ).toBe(false);
+    expect(() => syncConfig({ ...base, GATEWAY_EXPOSE_INSTANCE_ID: 'yes' })).toThrow(
+      /GATEWAY_EXPOSE_INSTANCE_ID: expected true or false/,
     );
   });
 });

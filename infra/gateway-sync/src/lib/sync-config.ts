@@ -1,4 +1,9 @@
-import { DEFAULT_GATEWAY_LIMITS, GatewayLimits, isRequestRate } from '@stayline/gateway';
+import {
+  DEFAULT_GATEWAY_LIMITS,
+  GatewayLimits,
+  isRequestRate,
+  MAX_CONNECTIONS_PER_CLIENT,
+} from '@stayline/gateway';
 import { backendSettings, requireEtcdWhenChosen } from '@stayline/service-runtime';
 import { z } from 'zod';
 
@@ -46,6 +51,18 @@ const syncSettings = z.object({
     .int()
     .min(0)
     .default(DEFAULT_GATEWAY_LIMITS.bookingBurst),
+  /** Requests one client address may have in progress at once (nginx's limit_conn). */
+  GATEWAY_CONNECTIONS_PER_CLIENT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_CONNECTIONS_PER_CLIENT)
+    .default(DEFAULT_GATEWAY_LIMITS.connectionsPerClient),
+  /** Whether the services' X-Instance-Id reaches clients (`true`/`false`); hidden by default. */
+  GATEWAY_EXPOSE_INSTANCE_ID: z
+    .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+    .default(DEFAULT_GATEWAY_LIMITS.exposeInstanceId ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1'),
   /** The nginx binary: a path, or a name looked up on PATH (Debian's is /usr/sbin/nginx). */
   NGINX_BIN: z.string().default('nginx'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -62,7 +79,12 @@ export function syncConfig(env: NodeJS.ProcessEnv = process.env): SyncConfig {
   throw new Error(`invalid gateway-sync configuration:\n  ${problems.join('\n  ')}`);
 }
 
-/** The gateway's per-client limits from the validated environment. */
+/** The gateway's per-client limits (and whether it shows X-Instance-Id) from the validated environment. */
 export function syncLimits(c: SyncConfig): GatewayLimits {
-  return { bookingRate: c.GATEWAY_BOOKING_RATE, bookingBurst: c.GATEWAY_BOOKING_BURST };
+  return {
+    bookingRate: c.GATEWAY_BOOKING_RATE,
+    bookingBurst: c.GATEWAY_BOOKING_BURST,
+    connectionsPerClient: c.GATEWAY_CONNECTIONS_PER_CLIENT,
+    exposeInstanceId: c.GATEWAY_EXPOSE_INSTANCE_ID,
+  };
 }

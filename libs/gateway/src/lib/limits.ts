@@ -1,7 +1,8 @@
 /**
- * What the gateway bounds per client, so that a cheap request cannot hold a
- * scarce resource (docs/patterns/load-balancing.md, "Limits, errors and the
- * request id").
+ * What the gateway allows each client, so that a cheap request cannot hold a
+ * scarce resource, and what it tells them about the machines behind it
+ * (docs/patterns/load-balancing.md, "Limits, errors and the request id";
+ * docs/security.md, "Edge").
  */
 export interface GatewayLimits {
   /**
@@ -11,6 +12,18 @@ export interface GatewayLimits {
   bookingRate: string;
   /** Bookings above the rate one address may send at once. */
   bookingBurst: number;
+  /**
+   * Requests one client address may have in progress at once (nginx's
+   * `limit_conn`: a connection counts while nginx works on a request on it; an
+   * idle keep-alive connection does not). Past it nginx answers 429.
+   */
+  connectionsPerClient: number;
+  /**
+   * Whether the services' `X-Instance-Id` (which instance answered) reaches the
+   * client. It names the machines behind the gateway, so production hides it;
+   * the stacks that show load balancing (demos, benches, test stacks) keep it.
+   */
+  exposeInstanceId: boolean;
 }
 
 /**
@@ -19,15 +32,31 @@ export interface GatewayLimits {
  * slows a script that would hold every night of every listing (60 listings x
  * 365 nights / 30 nights a booking: about 730 bookings) from seconds to
  * minutes; it cannot stop one spread over many addresses (that needs per-user
- * quotas, which need authenticated users).
+ * quotas, which need authenticated users). A browser opens about 6 connections
+ * to a host, a household or an office behind one address a few times that: 64
+ * requests at once is far above them, and far below what ties up the gateway's
+ * 4096 connections per worker.
  */
-export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = { bookingRate: '1r/s', bookingBurst: 5 };
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
+  bookingRate: '1r/s',
+  bookingBurst: 5,
+  connectionsPerClient: 64,
+  exposeInstanceId: false,
+};
+
+/** nginx counts a client's connections in 16 bits: `limit_conn` takes 1 to 65535. */
+export const MAX_CONNECTIONS_PER_CLIENT = 65_535;
 
 const RATE = /^([1-9]\d{0,5})r\/([sm])$/;
 
 /** Whether `rate` is written the way nginx's `limit_req_zone` takes it (`5r/s`, `30r/m`). */
 export function isRequestRate(rate: string): boolean {
   return RATE.test(rate);
+}
+
+/** Whether `n` is a connection limit nginx's `limit_conn` takes (a whole number, 1 to 65535). */
+export function isConnectionLimit(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= MAX_CONNECTIONS_PER_CLIENT;
 }
 
 /** The `Retry-After` of a refused request: the seconds until the rate lets one more through. */

@@ -1,11 +1,36 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import {
+  API_DOCS_CSP,
   BOOKING_PATH,
+  DASHBOARD_CSP,
   DEFAULT_GATEWAY_LIMITS,
   GATEWAY_ROUTES,
   KEYED_RETRY_ROUTES,
   renderNginxConfig,
   retryAfterSeconds,
+  SECURITY_HEADERS,
 } from '../index';
+
+/** The body of the block that opens with `head {` (nested blocks included). */
+function block(conf: string, head: string): string {
+  const start = conf.indexOf(`${head} {`);
+  if (start < 0) return '';
+  let depth = 0;
+  for (let i = conf.indexOf('{', start); i < conf.length; i++) {
+    if (conf[i] === '{') depth++;
+    else if (conf[i] === '}' && --depth === 0) return conf.slice(conf.indexOf('{', start) + 1, i);
+  }
+  return '';
+}
+
+/** Every `location ... {` head of the configuration. */
+function locationHeads(conf: string): string[] {
+  return [...conf.matchAll(/^\s+(location [^{]+?) \{/gm)].map((m) => m[1]);
+}
+
+const ROOT = path.resolve(__dirname, '../../../..');
 
 describe('renderNginxConfig', () => {
   const base = { prefix: '/tmp/x', host: '127.0.0.1', port: 8080 };
@@ -56,12 +81,23 @@ describe('renderNginxConfig', () => {
     }
   });
 
-  it('sets the request id at the edge, keeping a plain one from the client, and answers it once', () => {
+  it("sends and answers the edge's own request id, never the client's; a client's plain id goes along as X-Client-Request-Id", () => {
     const conf = renderNginxConfig(base);
-    expect(conf).toMatch(/proxy_set_header X-Request-Id \$stayline_request_id;/);
+    expect(conf).toMatch(/proxy_set_header X-Request-Id \$request_id;/);
     expect(conf).toMatch(/proxy_hide_header X-Request-Id;/);
-    expect(conf).toMatch(/add_header X-Request-Id \$stayline_request_id always;/);
-    expect(conf).toMatch(/"requestId":"\$stayline_request_id"/);
+    expect(conf).toMatch(/add_header X-Request-Id "\$request_id" always;/);
+    expect(conf).toMatch(/"requestId":"\$request_id"/);
+    // the client's header is read in one place: the map that keeps a short plain token
+    expect(conf.match(/\$http_x_request_id/g)).toHaveLength(2);
+    const map = block(conf, 'map $http_x_request_id $stayline_client_request_id');
+    expect(map).toMatch(/"~\^\[A-Za-z0-9_.:@-\]\{1,128\}\$" \$http_x_request_id;/);
+    expect(map).toMatch(/default\s+"";/);
+    expect(conf).toMatch(/proxy_set_header X-Client-Request-Id \$stayline_client_request_id;/);
+    // both ids in the access log
+    expect(conf).toMatch(
+      /"requestId":"\$request_id",'\s+'"clientRequestId":"\$stayline_client_request_id"/,
+    );
+    expect(conf).not.toMatch(/stayline_request_id/);
   });
 
   it('answers every error nginx itself produces as JSON', () => {
@@ -143,16 +179,17 @@ describe('renderNginxConfig', () => {
     expect(exact).toMatch(/limit_req zone=bookings/);
     const keyed = /location = \/_gateway\/keyed\/0 \{([^}]+)\}/.exec(conf)?.[1];
     expect(keyed).toMatch(/limit_req zone=bookings/);
-    const page = /location = \/_gateway\/errors\/429 \{([^}]+)\}/.exec(conf)?.[1] ?? '';
-    expect(page).toMatch(/add_header Retry-After 1 always;/);
-    expect(page).toMatch(/add_header X-Request-Id \$stayline_request_id always;/);
+    const page = block(conf, 'location = /_gateway/errors/429');
+    expect(page).toMatch(/add_header Retry-After \$stayline_retry_after always;/);
+    expect(block(conf, 'map $limit_conn_status $stayline_retry_after')).toMatch(/default\s+1;/);
+    expect(page).toMatch(/return 429 '\{"error":"too_many_requests"/);
   });
 
   it('takes the booking rate and burst from its options, and refuses what nginx would not', () => {
     const conf = renderNginxConfig({ ...base, limits: { bookingRate: '30r/m', bookingBurst: 0 } });
     expect(conf).toMatch(/rate=30r\/m;/);
     expect(conf).toMatch(/limit_req zone=bookings burst=0 nodelay;/);
-    expect(conf).toMatch(/add_header Retry-After 2 always;/);
+    expect(block(conf, 'map $limit_conn_status $stayline_retry_after')).toMatch(/default\s+2;/);
     expect(() => renderNginxConfig({ ...base, limits: { bookingRate: '5/s' } })).toThrow(/rate/);
     expect(() => renderNginxConfig({ ...base, limits: { bookingBurst: -1 } })).toThrow(/burst/i);
     expect(retryAfterSeconds('1r/s')).toBe(1);
@@ -171,5 +208,207 @@ describe('renderNginxConfig', () => {
     expect(conf).toMatch(/proxy_read_timeout 10s;/);
     expect(conf).toMatch(/\n {4}proxy_next_upstream_timeout 21s;/);
     expect(() => renderNginxConfig({ ...base, readTimeout: '500ms' })).toThrow(/whole seconds/);
+  });
+
+  describe('upstreams from the registry', () => {
+    const forged: Array<[string, unknown, unknown]> = [
+      ['a directive in the host', '10.0.0.1:80; } server { listen 9999', 80],
+      ['a newline', 'evil.example\n', 80],
+      ['a space', 'evil example', 80],
+      ['a brace', 'evil{example', 80],
+      ['a quote', '"evil.example"', 80],
+      ['a slash', 'evil.example/x', 80],
+      ['a hash', 'evil.example#x', 80],
+      ['a control character', 'evil\u0000.example', 80],
+      ['an empty host', '', 80],
+      ['a host of 254 characters', `${'a'.repeat(63)}.`.repeat(4).slice(0, 254), 80],
+      ['a label of 64 characters', `${'a'.repeat(64)}.example`, 80],
+      ['a leading hyphen', '-evil.example', 80],
+      ['a number that is no IPv4 address', '10.0.0.300', 80],
+      ['an IPv6 zone', 'fe80::1%eth0', 80],
+      ['an IPv6 address with its port', '[::1]:80', 80],
+      ['a host that is not a string', 42, 80],
+      ['port 0', '10.0.0.1', 0],
+      ['port 70000', '10.0.0.1', 70_000],
+      ['port "80" (a string)', '10.0.0.1', '80'],
+      ['a fractional port', '10.0.0.1', 80.5],
+      ['a negative port', '10.0.0.1', -80],
+      ['no port', '10.0.0.1', undefined],
+    ];
+
+    it.each(forged)('refuses %s, renders nothing', (_what, host, port) => {
+      const upstreams = {
+        payment: [
+          { host: '127.0.0.1', port: 4101 },
+          { host, port },
+        ],
+      } as unknown as Record<string, Array<{ host: string; port: number }>>;
+      expect(() => renderNginxConfig({ ...base, upstreams })).toThrow(/^upstream payment: /);
+    });
+
+    it('renders IPv4 and IPv6 literals and RFC 1123 host names', () => {
+      const conf = renderNginxConfig({
+        ...base,
+        upstreams: {
+          payment: [
+            { host: '10.0.0.1', port: 1 },
+            { host: '::1', port: 65_535 },
+            { host: 'payment-1.payment.stayline.svc.cluster.local', port: 4101 },
+            { host: 'localhost', port: 4102 },
+            { host: '3com.example', port: 4103 },
+            {
+              host: `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`,
+              port: 1,
+            },
+          ],
+        },
+      });
+      const servers = [...block(conf, 'upstream payment').matchAll(/server (\S+) /g)].map(
+        (m) => m[1],
+      );
+      expect(servers).toEqual([
+        '10.0.0.1:1',
+        '[::1]:65535',
+        'payment-1.payment.stayline.svc.cluster.local:4101',
+        'localhost:4102',
+        '3com.example:4103',
+        `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}:1`,
+      ]);
+    });
+  });
+
+  describe('security headers', () => {
+    const common = { 'X-Request-Id': '$request_id', ...SECURITY_HEADERS };
+
+    it("adds nosniff, no-referrer and DENY to every answer, errors included, and hides the services' own copies", () => {
+      const conf = renderNginxConfig(base);
+      expect(SECURITY_HEADERS).toEqual({
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+        'X-Frame-Options': 'DENY',
+      });
+      const server = block(conf, 'server');
+      const serverLevel = server.replace(/\n\s+location [^{\n]+\{[^{}]*(\{[^{}]*\}[^{}]*)*\}/g, '');
+      for (const [name, value] of Object.entries(common)) {
+        expect(serverLevel).toContain(`\n    add_header ${name} "${value}" always;`);
+        expect(serverLevel).toContain(`\n    proxy_hide_header ${name};`);
+      }
+    });
+
+    it("restates every edge header in each location that adds one of its own (nginx's add_header rule)", () => {
+      for (const conf of [
+        renderNginxConfig(base),
+        renderNginxConfig({ ...base, limits: { exposeInstanceId: true } }),
+      ]) {
+        const withHeaders = locationHeads(conf).filter((h) => /add_header/.test(block(conf, h)));
+        expect(withHeaders).toEqual(
+          expect.arrayContaining([
+            'location /api/docs',
+            'location /dashboard',
+            'location = /_gateway/errors/429',
+          ]),
+        );
+        for (const head of withHeaders)
+          for (const [name, value] of Object.entries(common))
+            expect({
+              head,
+              line: block(conf, head).includes(`add_header ${name} "${value}" always;`),
+            }).toEqual({ head, line: true });
+      }
+    });
+
+    it('sends a Content-Security-Policy with the dashboard and the API docs, and nothing else', () => {
+      const conf = renderNginxConfig(base);
+      const csp = (head: string) =>
+        /add_header Content-Security-Policy "([^"]+)" always;/.exec(block(conf, head))?.[1];
+      expect(csp('location /dashboard')).toBe(DASHBOARD_CSP);
+      expect(csp('location /api/docs')).toBe(API_DOCS_CSP);
+      expect(conf.match(/Content-Security-Policy/g)).toHaveLength(2);
+      for (const policy of [DASHBOARD_CSP, API_DOCS_CSP]) {
+        expect(policy).toMatch(/^default-src 'none';/);
+        expect(policy).toContain("frame-ancestors 'none'");
+        expect(policy).toContain("connect-src 'self'");
+        expect(policy).not.toMatch(/unsafe-eval|\*|https?:/);
+      }
+      // the dashboard's inline script runs by its hash only; Swagger UI runs no inline script
+      expect(DASHBOARD_CSP).not.toContain('unsafe-inline');
+      expect(API_DOCS_CSP).toMatch(/script-src 'self';/);
+    });
+
+    it("matches the dashboard page: the hashes are its inline script's and style's, and it loads nothing else", () => {
+      const page = fs.readFileSync(
+        path.join(ROOT, 'apps/dashboard/src/page/dashboard.html'),
+        'utf8',
+      );
+      const inline = (tag: string) =>
+        [...page.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map(
+          (m) => `'sha256-${createHash('sha256').update(m[1], 'utf8').digest('base64')}'`,
+        );
+      const want = `script-src ${inline('script').join(' ')}; style-src ${inline('style').join(' ')}`;
+      // a changed page needs these hashes in DASHBOARD_INLINE_HASHES (libs/gateway edge.ts)
+      expect(DASHBOARD_CSP).toContain(want);
+      // nothing the policy would block: no other script or style, no style attribute, no handler
+      expect(page.match(/<script/g)).toHaveLength(1);
+      expect(page.match(/<style/g)).toHaveLength(1);
+      expect(page).not.toMatch(/\sstyle=|\son[a-z]+=|<link|<img|<iframe|<form|https?:\/\//);
+      expect(page).toContain("new EventSource('/dashboard/events')");
+    });
+
+    it('matches Swagger UI as @nestjs/swagger serves it: scripts from files beside the page', () => {
+      // the page's template as the installed @nestjs/swagger holds it
+      const htmlTemplateString = fs.readFileSync(
+        path.join(ROOT, 'node_modules/@nestjs/swagger/dist/swagger-ui/constants.js'),
+        'utf8',
+      );
+      const scripts = [...htmlTemplateString.matchAll(/<script([^\n]*?)>\s*<\/script>/g)].map(
+        (m) => m[1],
+      );
+      expect(scripts.length).toBeGreaterThan(0);
+      expect(htmlTemplateString.match(/<script/g)).toHaveLength(scripts.length);
+      for (const attrs of scripts) expect(attrs).toMatch(/^ src="<% baseUrl %>[\w.-]+\.js"$/);
+      // inline <style> blocks and a style attribute: style-src allows inline styles
+      expect(htmlTemplateString).toMatch(/<style>/);
+      expect(API_DOCS_CSP).toMatch(/style-src 'self' 'unsafe-inline';/);
+      expect(htmlTemplateString).not.toMatch(/<link[^>]+href="https?:/);
+    });
+  });
+
+  it('hides X-Instance-Id from clients unless asked to keep it', () => {
+    expect(DEFAULT_GATEWAY_LIMITS.exposeInstanceId).toBe(false);
+    const hidden = renderNginxConfig(base);
+    expect(hidden).toMatch(/\n {4}proxy_hide_header X-Instance-Id;/);
+    const shown = renderNginxConfig({ ...base, limits: { exposeInstanceId: true } });
+    expect(shown).not.toMatch(/proxy_hide_header X-Instance-Id/);
+    // no location has a proxy_hide_header of its own (it would drop the server's list)
+    for (const head of locationHeads(hidden))
+      expect(block(hidden, head)).not.toMatch(/proxy_hide_header/);
+  });
+
+  it('limits the requests one client address has in progress, answered with 429 JSON of its own', () => {
+    const conf = renderNginxConfig(base);
+    expect(DEFAULT_GATEWAY_LIMITS.connectionsPerClient).toBe(64);
+    expect(conf).toMatch(/limit_conn_zone \$binary_remote_addr zone=clients:10m;/);
+    expect(conf).toMatch(/limit_conn_status 429;/);
+    expect(block(conf, 'server')).toMatch(/\n {4}limit_conn clients 64;/);
+    for (const head of locationHeads(conf)) expect(block(conf, head)).not.toMatch(/limit_conn /);
+    const page = block(conf, 'location = /_gateway/errors/429');
+    expect(page).toMatch(
+      /if \(\$limit_conn_status = REJECTED\) \{\s+return 429 '\{"error":"too_many_connections","message":"more than 64 requests at once from this address; retry after 1 s","requestId":"\$request_id"\}';/,
+    );
+    expect(block(conf, 'map $limit_conn_status $stayline_retry_after')).toMatch(/REJECTED 1;/);
+
+    const raised = renderNginxConfig({ ...base, limits: { connectionsPerClient: 10_000 } });
+    expect(raised).toMatch(/limit_conn clients 10000;/);
+    for (const bad of [0, -1, 1.5, 65_536, Number.NaN])
+      expect(() => renderNginxConfig({ ...base, limits: { connectionsPerClient: bad } })).toThrow(
+        /connectionsPerClient/,
+      );
+  });
+
+  it('runs one worker per core unless told a count', () => {
+    expect(renderNginxConfig(base)).toMatch(/^worker_processes auto;$/m);
+    expect(renderNginxConfig({ ...base, workers: 2 })).toMatch(/^worker_processes 2;$/m);
+    for (const bad of [0, 1.5, -2])
+      expect(() => renderNginxConfig({ ...base, workers: bad })).toThrow(/workers/);
   });
 });

@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_GATEWAY_LIMITS, GatewayLimits, retryAfterSeconds } from './limits';
+import { edgeHeaderLines } from './edge';
+import {
+  DEFAULT_GATEWAY_LIMITS,
+  GatewayLimits,
+  isConnectionLimit,
+  retryAfterSeconds,
+} from './limits';
 import {
   BOOKING_PATH,
   GATEWAY_ROUTES,
@@ -8,17 +14,13 @@ import {
   KEYED_RETRY_ROUTES,
   READ_ONLY_ANSWER_S,
 } from './routes';
+import { Upstream, upstreamAddress, upstreamProblem } from './upstream';
 
 /**
  * The nginx gateway's configuration: one upstream per service with passive
  * health checks (max_fails / fail_timeout), one location per public route.
  * See docs/patterns/load-balancing.md.
  */
-export interface Upstream {
-  host: string;
-  port: number;
-}
-
 export interface NginxOptions {
   prefix: string;
   host: string;
@@ -26,6 +28,7 @@ export interface NginxOptions {
   upstreams?: Record<string, Upstream[]>;
   maxBody?: string;
   readTimeout?: string;
+  /** nginx's worker processes; without it, `auto`: one per CPU core. */
   workers?: number;
   /** passive health check: failures before an instance is skipped for `failTimeout` */
   maxFails?: number;
@@ -40,10 +43,16 @@ export interface NginxOptions {
 export const NGINX_TEMPLATE = path.resolve(__dirname, '../nginx.conf.template');
 
 function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): string {
+  // the sync dropped what the registry held that is not an address; this is the last check
+  // before nginx reads it: a host such as "10.0.0.1:80; } server { ..." would be configuration
+  for (const s of servers) {
+    const problem = upstreamProblem(s);
+    if (problem) throw new Error(`upstream ${service}: ${problem}; nothing rendered`);
+  }
   const lines = servers.length
     ? servers.map(
         (s) =>
-          `    server ${s.host}:${s.port} max_fails=${o.maxFails ?? 2} fail_timeout=${o.failTimeout ?? '5s'};`,
+          `    server ${upstreamAddress(s)} max_fails=${o.maxFails ?? 2} fail_timeout=${o.failTimeout ?? '5s'};`,
       )
     : // an upstream may not be empty: a placeholder that is always down answers 502 until instances register
       ['    server 127.0.0.1:9 down;'];
@@ -74,6 +83,14 @@ export function renderNginxConfig(o: NginxOptions): string {
   const limits = { ...DEFAULT_GATEWAY_LIMITS, ...o.limits };
   if (!Number.isInteger(limits.bookingBurst) || limits.bookingBurst < 0)
     throw new Error(`bookingBurst is a whole number of requests: ${limits.bookingBurst}`);
+  if (!isConnectionLimit(limits.connectionsPerClient))
+    throw new Error(
+      `connectionsPerClient is a whole number from 1 to 65535: ${limits.connectionsPerClient}`,
+    );
+  if (typeof limits.exposeInstanceId !== 'boolean')
+    throw new Error(`exposeInstanceId is true or false: ${String(limits.exposeInstanceId)}`);
+  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 1))
+    throw new Error(`workers is a whole number of processes, at least 1: ${o.workers}`);
   if (!KEYED_RETRY_ROUTES.some((r) => r.path === BOOKING_PATH))
     throw new Error(
       `${BOOKING_PATH} must have an exact location (KEYED_RETRY_ROUTES) to be limited`,
@@ -110,6 +127,10 @@ export function renderNginxConfig(o: NginxOptions): string {
               `      proxy_next_upstream_timeout ${retryWindow(READ_ONLY_ANSWER_S)}s;`,
             ]
           : []),
+        // a page for a browser: its policy, and so (nginx's rule) every edge header again
+        ...(r.contentSecurityPolicy
+          ? edgeHeaderLines('      ', { 'Content-Security-Policy': r.contentSecurityPolicy })
+          : []),
         // with a URI part nginx sends the normalised path (dot segments resolved,
         // escapes decoded once and re-encoded), never the client's raw one
         `      proxy_pass http://${r.service}${r.prefix};`,
@@ -124,12 +145,19 @@ export function renderNginxConfig(o: NginxOptions): string {
     PREFIX: o.prefix,
     HOST: o.host,
     PORT: String(o.port),
-    WORKERS: String(o.workers ?? 1),
+    WORKERS: o.workers === undefined ? 'auto' : String(o.workers),
     MAX_BODY: o.maxBody ?? '64k',
     READ_TIMEOUT: readTimeout,
     RETRY_WINDOW: `${retryWindow(Number(readS))}s`,
     BOOKING_RATE: limits.bookingRate,
     BOOKING_RETRY_AFTER: String(retryAfterSeconds(limits.bookingRate)),
+    CONNECTIONS_PER_CLIENT: String(limits.connectionsPerClient),
+    // which instance answered names the machines behind the edge: hidden unless asked for
+    INSTANCE_ID: limits.exposeInstanceId
+      ? '    # X-Instance-Id passes: this gateway is asked to show which instance answered'
+      : '    proxy_hide_header X-Instance-Id;',
+    EDGE_HEADERS: edgeHeaderLines('    ').join('\n'),
+    EDGE_HEADERS_IN_LOCATION: edgeHeaderLines('      ').join('\n'),
     UPSTREAMS: upstreams,
     LOCATIONS: locations,
   };

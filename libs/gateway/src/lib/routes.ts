@@ -4,6 +4,7 @@
  * and the OpenAPI document are made from. Admin, health and metrics routes are
  * deliberately absent: they are never routed.
  */
+import { API_DOCS_CSP, DASHBOARD_CSP } from './edge';
 
 export interface GatewayRoute {
   prefix: string;
@@ -14,6 +15,11 @@ export interface GatewayRoute {
    * instance cut off mid-request costs that, not the whole read timeout).
    */
   readOnly?: boolean;
+  /**
+   * The Content-Security-Policy the gateway adds to its answers: routes that
+   * serve pages to a browser (the API's JSON needs none, nosniff covers it).
+   */
+  contentSecurityPolicy?: string;
 }
 
 /**
@@ -30,8 +36,18 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
   { prefix: '/api/payments', service: 'payment', readOnly: true },
   { prefix: '/api/recommendations', service: 'recommendation', readOnly: true },
   { prefix: '/api/scraps', service: 'scrap' },
-  { prefix: '/api/docs', service: 'reservation', readOnly: true },
-  { prefix: '/dashboard', service: 'dashboard', readOnly: true },
+  {
+    prefix: '/api/docs',
+    service: 'reservation',
+    readOnly: true,
+    contentSecurityPolicy: API_DOCS_CSP,
+  },
+  {
+    prefix: '/dashboard',
+    service: 'dashboard',
+    readOnly: true,
+    contentSecurityPolicy: DASHBOARD_CSP,
+  },
 ];
 
 /**

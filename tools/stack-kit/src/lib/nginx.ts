@@ -12,18 +12,27 @@ import type { Component } from './state';
 /**
  * Limits for a stack that drives bookings as load from one address (the demos,
  * the benchmarks, the compose suite): far above what they send, so that their
- * figures measure the services, not the gateway's limit. Production keeps
- * `DEFAULT_GATEWAY_LIMITS`; see docs/patterns/load-balancing.md.
+ * figures measure the services, not the gateway's limit. Such a stack shows load
+ * balancing too: its answers keep `X-Instance-Id` (which instance answered).
+ * Production keeps `DEFAULT_GATEWAY_LIMITS`; see docs/patterns/load-balancing.md.
  */
-export const LOAD_GATEWAY_LIMITS: GatewayLimits = { bookingRate: '10000r/s', bookingBurst: 10000 };
+export const LOAD_GATEWAY_LIMITS: GatewayLimits = {
+  bookingRate: '10000r/s',
+  bookingBurst: 10000,
+  connectionsPerClient: 10000,
+  exposeInstanceId: true,
+};
 
 /** The limits the stack's nginx was started with (kept in its component's meta). */
 export function gatewayLimitsOf(nginx: Component): GatewayLimits {
-  const { bookingRate, bookingBurst } = nginx.meta ?? {};
+  const { bookingRate, bookingBurst, connectionsPerClient, exposeInstanceId } = nginx.meta ?? {};
+  const d = DEFAULT_GATEWAY_LIMITS;
   return {
-    bookingRate: typeof bookingRate === 'string' ? bookingRate : DEFAULT_GATEWAY_LIMITS.bookingRate,
-    bookingBurst:
-      typeof bookingBurst === 'number' ? bookingBurst : DEFAULT_GATEWAY_LIMITS.bookingBurst,
+    bookingRate: typeof bookingRate === 'string' ? bookingRate : d.bookingRate,
+    bookingBurst: typeof bookingBurst === 'number' ? bookingBurst : d.bookingBurst,
+    connectionsPerClient:
+      typeof connectionsPerClient === 'number' ? connectionsPerClient : d.connectionsPerClient,
+    exposeInstanceId: typeof exposeInstanceId === 'boolean' ? exposeInstanceId : d.exposeInstanceId,
   };
 }
 
@@ -32,6 +41,8 @@ export function gatewayLimitsEnv(limits: GatewayLimits): Record<string, string> 
   return {
     GATEWAY_BOOKING_RATE: limits.bookingRate,
     GATEWAY_BOOKING_BURST: String(limits.bookingBurst),
+    GATEWAY_CONNECTIONS_PER_CLIENT: String(limits.connectionsPerClient),
+    GATEWAY_EXPOSE_INSTANCE_ID: String(limits.exposeInstanceId),
   };
 }
 

@@ -69,9 +69,10 @@ export interface StackOptions {
   etcd?: boolean | number;
   nginx?: boolean;
   /**
-   * The gateway's per-client limits (default: the production ones). A stack that
-   * drives bookings as load from one address (demos, benches) raises them on
-   * purpose: {@link LOAD_GATEWAY_LIMITS}.
+   * The gateway's per-client limits and whether it shows X-Instance-Id (default:
+   * the production ones, hidden). A stack that drives bookings as load from one
+   * address (demos, benches) raises them, and shows the instance, on purpose:
+   * {@link LOAD_GATEWAY_LIMITS}.
    */
   gatewayLimits?: Partial<GatewayLimits>;
   /** Fixed ports; omitted ones are drawn free. */
@@ -630,9 +631,11 @@ export class Stack {
       spec: nginxSpec({ prefix: dir, host, port, limits }),
     };
     await this.spawn(component);
-    const { bookingRate, bookingBurst } = gatewayLimitsOf(component);
+    const { bookingRate, bookingBurst, connectionsPerClient, exposeInstanceId } =
+      gatewayLimitsOf(component);
     this.log(
-      `nginx: gateway on http://${host}:${port}; bookings per client address: ${bookingRate}, burst ${bookingBurst}`,
+      `nginx: gateway on http://${host}:${port}; bookings per client address: ${bookingRate}, burst ${bookingBurst}; ` +
+        `${connectionsPerClient} requests at once per address; X-Instance-Id ${exposeInstanceId ? 'shown' : 'hidden'}`,
     );
   }
 }
