@@ -5,7 +5,11 @@ import {
   loadConfig,
   nodeAddress,
   port,
+  profileSetting,
+  refuseDevOnlySecrets,
   requireEtcdWhenChosen,
+  secretSetting,
+  isDevProfile,
 } from '@stayline/service-runtime';
 import { z } from 'zod';
 
@@ -14,13 +18,14 @@ const ms = (fallback: number) => z.coerce.number().int().positive().default(fall
 /**
  * The dashboard's environment. It has no database of its own and no TCP
  * port: it only reads (the registry, health endpoints, the coordinator,
- * read-only SQL probes). Secrets have no default unless `STAYLINE_PROFILE=dev`.
+ * read-only SQL probes). Secrets have no default unless `STAYLINE_PROFILE=dev`,
+ * and a public `dev-only-*` value is refused in any other profile.
  */
 export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
-  const dev = env.STAYLINE_PROFILE === 'dev';
-  const secret = (devDefault: string) =>
-    dev ? z.string().min(1).default(devDefault) : z.string().min(1);
+  const dev = isDevProfile(env);
   const schema = z.object({
+    /** `dev`: secrets may be (and default to) their public dev-only values. Unset: not dev. */
+    STAYLINE_PROFILE: profileSetting(),
     SERVICE_NAME: z.literal('dashboard').default('dashboard'),
     INSTANCE_ID: z
       .string()
@@ -39,11 +44,12 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
       'payment',
       'recommendation',
       'scrap',
+      'auth',
       'dashboard',
     ]),
     /** A MariaDB user with REPLICA MONITOR and BINLOG MONITOR (the services' user has both). */
     DB_USER: z.string().default('stayline'),
-    DB_PASSWORD: secret('dev-only-app'),
+    DB_PASSWORD: secretSetting(dev, 'dev-only-app'),
     /** MariaDB nodes known before the agents publish a topology, `name@host:port`. */
     MARIADB_NODES: csv().default([]).pipe(z.array(nodeAddress())),
     /** The failover agents' HTTP addresses, `name@host:port` (they do not register in discovery). */
@@ -63,7 +69,9 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
   });
-  return schema.superRefine(requireEtcdWhenChosen);
+  return schema
+    .superRefine(requireEtcdWhenChosen)
+    .superRefine(refuseDevOnlySecrets(['DB_PASSWORD']));
 }
 export type DashboardConfig = z.infer<ReturnType<typeof dashboardConfigSchema>>;
 

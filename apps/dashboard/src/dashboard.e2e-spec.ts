@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_LEASE_TTL_MS } from '@stayline/discovery';
 import {
+  DEV_ADMIN_TOKEN,
   leaderAgent,
   publishedTopology,
   Stack,
@@ -26,7 +27,7 @@ import type { TimelineEvent, TopologySnapshot } from './topology/snapshot';
 
 jest.setTimeout(240_000);
 
-const ADMIN = { authorization: 'Bearer dev-only-admin-token' };
+const ADMIN = { authorization: `Bearer ${DEV_ADMIN_TOKEN}` };
 /** The registry renews a lease every third of its TTL: a crash is gone within TTL + one renewal. */
 const CRASH_BOUND_MS = DEFAULT_LEASE_TTL_MS + DEFAULT_LEASE_TTL_MS / 3;
 

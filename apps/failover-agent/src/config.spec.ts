@@ -36,12 +36,43 @@ describe('agentConfig', () => {
       ...base,
       STAYLINE_DB_ADMIN_PASSWORD: 'a',
       STAYLINE_DB_REPL_PASSWORD: 'b',
-      ADMIN_TOKEN: 'c',
+      ADMIN_TOKEN: 'c'.repeat(32),
     };
     expect(agentConfig(secrets).FAILOVER_PAUSE_POINTS).toEqual([]);
     expect(() => agentConfig({ ...secrets, STONITH: 'native' })).toThrow(/STONITH_STATE_FILE/);
     expect(() => agentConfig({ ...secrets, MARIADB_NODES: 'mariadb-1@127.0.0.1:3407' })).toThrow(
       /at least a primary and a replica/,
     );
+  });
+});
+
+describe('agentConfig secrets', () => {
+  const secrets = {
+    ...base,
+    STAYLINE_DB_ADMIN_PASSWORD: 'dev-only-admin',
+    STAYLINE_DB_REPL_PASSWORD: 'dev-only-repl',
+    ADMIN_TOKEN: 'dev-only-admin-token-for-local-demos',
+  };
+
+  it('takes the public dev-only values in the dev profile only, naming each variable and no value', () => {
+    expect(agentConfig({ ...secrets, STAYLINE_PROFILE: 'dev' }).STAYLINE_PROFILE).toBe('dev');
+    for (const profile of [undefined, 'production']) {
+      const error = (() => {
+        try {
+          agentConfig({ ...secrets, STAYLINE_PROFILE: profile });
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'accepted';
+      })();
+      expect(error).toMatch(/STAYLINE_DB_ADMIN_PASSWORD[\s\S]*STAYLINE_DB_REPL_PASSWORD[\s\S]*ADMIN_TOKEN/);
+      expect(error).not.toMatch(/dev-only-(admin|repl)\b|dev-only-admin-token/);
+    }
+  });
+
+  it('needs an admin token of 32 bytes or more, in every profile', () => {
+    const short = { ...secrets, STAYLINE_PROFILE: 'dev', ADMIN_TOKEN: 'x'.repeat(31) };
+    expect(() => agentConfig(short)).toThrow(/ADMIN_TOKEN: must be at least 32 bytes/);
+    expect(agentConfig({ ...short, ADMIN_TOKEN: 'x'.repeat(32) }).ADMIN_TOKEN).toHaveLength(32);
   });
 });

@@ -1,4 +1,15 @@
-import { csv, hostPorts, loadConfig, nodeAddress, port } from '@stayline/service-runtime';
+import {
+  adminTokenSetting,
+  csv,
+  hostPorts,
+  isDevProfile,
+  loadConfig,
+  nodeAddress,
+  port,
+  profileSetting,
+  refuseDevOnlySecrets,
+  secretSetting,
+} from '@stayline/service-runtime';
 import { z } from 'zod';
 
 const ms = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
@@ -17,13 +28,15 @@ const nodes = () =>
 
 /**
  * The failover agent's environment (docs/patterns/failover.md). Secrets have no
- * default unless `STAYLINE_PROFILE=dev` (the native stack).
+ * default unless `STAYLINE_PROFILE=dev` (the native stack), and a public
+ * `dev-only-*` value is refused in any other profile (docs/security.md).
  */
 export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
-  const dev = env.STAYLINE_PROFILE === 'dev';
-  const secret = (devDefault: string) =>
-    dev ? z.string().min(1).default(devDefault) : z.string().min(1);
-  return z.object({
+  const dev = isDevProfile(env);
+  const secret = (devDefault: string) => secretSetting(dev, devDefault);
+  const schema = z.object({
+    /** `dev`: secrets may be (and default to) their public dev-only values. Unset: not dev. */
+    STAYLINE_PROFILE: profileSetting(),
     /** Unique per agent process: its candidate id in the election and in the registry. */
     AGENT_ID: z
       .string()
@@ -44,8 +57,8 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     REDIS_MASTER_NAME: z.string().default('stayline'),
     /** Redis nodes to register in discovery, `name@host:port` (roles read from each node). */
     REDIS_NODES: nodes(),
-    /** Bearer token of the admin routes (switchover, add a node). */
-    ADMIN_TOKEN: secret('dev-only-admin-token'),
+    /** Bearer token of the admin routes (switchover, add a node), 32 bytes or more. */
+    ADMIN_TOKEN: adminTokenSetting(dev),
     PROBE_INTERVAL_MS: ms(250),
     PROBE_TIMEOUT_MS: ms(300),
     /** Consecutive failed probes before the primary is suspected (then the replicas are asked). */
@@ -100,6 +113,9 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
   });
+  return schema.superRefine(
+    refuseDevOnlySecrets(['STAYLINE_DB_ADMIN_PASSWORD', 'STAYLINE_DB_REPL_PASSWORD', 'ADMIN_TOKEN']),
+  );
 }
 
 export type AgentConfig = z.infer<ReturnType<typeof agentConfigSchema>>;

@@ -1,11 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Component, Stack, startStack, waitFor, startService } from '@stayline/stack-kit';
+import {
+  Component,
+  DEV_ADMIN_TOKEN,
+  Stack,
+  startStack,
+  waitFor,
+  startService,
+} from '@stayline/stack-kit';
 import mysql from 'mysql2/promise';
 
 jest.setTimeout(180_000);
 
-const ADMIN = { authorization: 'Bearer dev-only-admin-token' };
+const ADMIN = { authorization: `Bearer ${DEV_ADMIN_TOKEN}` };
 const day = (offset: number) =>
   new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 let keySeq = 0;

@@ -1608,3 +1608,91 @@ describe('docker-compose.yml', () => {
       });
   });
 });
+
+describe('docker-compose.production.yml (the production profile)', () => {
+  const PRODUCTION_FILE = path.join(ROOT, 'docker-compose.production.yml');
+  /** The secrets the compose files read, each with a value of its own. */
+  const SECRETS: Record<string, string> = {
+    MARIADB_ROOT_PASSWORD: 'root-secret-of-its-own',
+    STAYLINE_DB_ADMIN_PASSWORD: 'admin-secret-of-its-own',
+    STAYLINE_DB_REPL_PASSWORD: 'repl-secret-of-its-own',
+    STAYLINE_DB_PASSWORD: 'app-secret-of-its-own',
+    STAYLINE_ADMIN_TOKEN: 'token-of-its-own-'.padEnd(40, '0'),
+  };
+  let dir: string;
+  const run = (files: string[], vars: Record<string, string>) => {
+    const envFile = path.join(dir, 'vars.env');
+    fs.writeFileSync(
+      envFile,
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+    );
+    return spawnSync(
+      'docker-compose',
+      ['--env-file', envFile, ...files.flatMap((f) => ['-f', f]), 'config'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() },
+      },
+    );
+  };
+  const production = (vars: Record<string, string>) => run([COMPOSE_FILE, PRODUCTION_FILE], vars);
+  const secretKeys = (env: Record<string, string> = {}) =>
+    Object.keys(env).filter((k) => /PASSWORD|TOKEN|SECRET/.test(k));
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-compose-production-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('runs the dev profile by default: every process that reads secrets gets STAYLINE_PROFILE=dev', () => {
+    const dev = load(run([COMPOSE_FILE], {}).stdout) as ComposeConfig;
+    const apps = Object.entries(dev.services).filter(
+      ([, s]) => s.command?.[0] === 'node' && secretKeys(s.environment).length > 0,
+    );
+    expect(apps.length).toBeGreaterThan(0);
+    for (const [name, s] of apps)
+      if (!s.command?.[1]?.startsWith('dist/infra/'))
+        expect({ name, profile: s.environment?.STAYLINE_PROFILE }).toEqual({
+          name,
+          profile: 'dev',
+        });
+  });
+
+  it('stops before anything starts while a secret is unset, naming it', () => {
+    const none = production({});
+    expect(none.status).not.toBe(0);
+    expect(none.stderr).toMatch(/Missing mandatory value[\s\S]*set [A-Z_]+ /);
+    for (const name of Object.keys(SECRETS)) {
+      const { [name]: _left, ...others } = SECRETS;
+      const r = production(others);
+      expect({ name, status: r.status }).toEqual({ name, status: 1 });
+      expect(r.stderr).toContain(`set ${name}`);
+    }
+  });
+
+  it('with every secret set: each one the set value, no dev-only value anywhere, every service and agent in the production profile', () => {
+    const r = production(SECRETS);
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toMatch(/dev-only/);
+    const config = load(r.stdout) as ComposeConfig;
+    const base = (load(run([COMPOSE_FILE], {}).stdout) as ComposeConfig).services;
+    // every secret the first file passes is required by the second, under the same name
+    const set = new Set(Object.values(SECRETS));
+    for (const [name, s] of Object.entries(base)) {
+      for (const key of secretKeys(s.environment)) {
+        const value = config.services[name].environment?.[key] ?? '';
+        expect({ name, key, set: set.has(value) }).toEqual({ name, key, set: true });
+      }
+      if (s.environment?.STAYLINE_PROFILE !== undefined)
+        expect({ name, profile: config.services[name].environment?.STAYLINE_PROFILE }).toEqual({
+          name,
+          profile: 'production',
+        });
+    }
+    // and it names no service the first file does not have
+    for (const name of Object.keys(config.services)) expect(base[name]).toBeDefined();
+  });
+});

@@ -17,6 +17,7 @@ export * from './lib/platform';
 export * from './lib/rpc-context';
 export * from './lib/run-http-app';
 export * from './lib/run-service';
+export * from './lib/secrets';
 export * from './lib/service-config';
 export * from './lib/topology-follower';
 export * from './lib/validation';

@@ -115,7 +115,8 @@ export class ClusterModel {
   /**
    * The container's environment as the kubelet assembles it: envFrom first, then env in
    * order (later wins). A Secret the overlay does not hold (the operator creates it) gives
-   * `secret:<key>`; every Secret reference is also reported to `secretRefs`.
+   * `secret:<key>:<hex>`, as long as a generated one (an admin token needs 32 bytes); every
+   * Secret reference is also reported to `secretRefs`.
    */
   environment(
     w: Workload,
@@ -157,7 +158,7 @@ export class ClusterModel {
         const secret = this.data('Secret', name);
         if (secret && secret[key] === undefined)
           throw new Error(`${w.name}: Secret ${name} has no ${key}`);
-        env[e.name] = secret ? secret[key] : `secret:${key}`;
+        env[e.name] = secret ? secret[key] : `secret:${key}:${'0'.repeat(64)}`;
       }
     }
     return env;

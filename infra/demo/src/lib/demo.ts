@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Stack } from '@stayline/stack-kit';
+import { DEV_ADMIN_TOKEN, Stack } from '@stayline/stack-kit';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 
@@ -29,7 +29,7 @@ const ROOT = path.resolve(__dirname, '../../../..');
 export const STATE_DIR = path.resolve(process.env.STAYLINE_STATE_DIR ?? path.join(ROOT, '.stack'));
 
 /** The admin token of the dev profile (`npm run stack:up`); STAYLINE_ADMIN_TOKEN overrides it. */
-export const ADMIN_TOKEN = process.env.STAYLINE_ADMIN_TOKEN ?? 'dev-only-admin-token';
+export const ADMIN_TOKEN = process.env.STAYLINE_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN;
 
 export interface DemoFigure {
   name: string;

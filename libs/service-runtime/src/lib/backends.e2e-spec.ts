@@ -2,6 +2,7 @@ import { EtcdCoordinationBackend, FeatureFlags, flag } from '@stayline/coordinat
 import { EtcdRegistry, RedisRegistry } from '@stayline/discovery';
 import {
   Component,
+  DEV_ADMIN_TOKEN,
   Stack,
   startGatewaySync,
   startStack,
@@ -13,7 +14,7 @@ import {
 jest.setTimeout(180_000);
 
 const ETCD = { DISCOVERY_BACKEND: 'etcd', COORDINATION_BACKEND: 'etcd' };
-const ADMIN = { authorization: 'Bearer dev-only-admin-token' };
+const ADMIN = { authorization: `Bearer ${DEV_ADMIN_TOKEN}` };
 const day = (offset: number) =>
   new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 

@@ -11,7 +11,7 @@ const base = {
   DB_REPLICAS: 'mariadb-2@127.0.0.1:3408, mariadb-3@127.0.0.1:3409',
   REDIS_SENTINELS: '127.0.0.1:26479,127.0.0.1:26480',
   DB_PASSWORD: 'p',
-  ADMIN_TOKEN: 't',
+  ADMIN_TOKEN: 't'.repeat(32),
 };
 
 describe('serviceConfigSchema', () => {

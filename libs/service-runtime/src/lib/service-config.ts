@@ -2,6 +2,13 @@ import os from 'node:os';
 import { z } from 'zod';
 import { backendSettings, requireEtcdWhenChosen } from './backends';
 import { csv, port } from './config';
+import {
+  adminTokenSetting,
+  isDevProfile,
+  profileSetting,
+  refuseDevOnlySecrets,
+  secretSetting,
+} from './secrets';
 
 /** `mariadb-1@127.0.0.1:3407` -> `{ name, host, port }`. */
 export const nodeAddress = () =>
@@ -29,13 +36,19 @@ export const hostPorts = () =>
 
 /**
  * Settings every stayline service shares. Secrets have no default unless
- * `STAYLINE_PROFILE=dev` (the native stack and the compose file's dev profile).
+ * `STAYLINE_PROFILE=dev` (the native stack and the compose file's default
+ * profile), and a public `dev-only-*` value is refused in any other profile
+ * (docs/security.md).
  */
-export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, extra: S) {
-  const dev = process.env.STAYLINE_PROFILE === 'dev';
-  const secret = (devDefault: string) =>
-    dev ? z.string().min(1).default(devDefault) : z.string().min(1);
+export function serviceConfigSchema<S extends z.ZodRawShape>(
+  service: string,
+  extra: S,
+  env: NodeJS.ProcessEnv = process.env,
+) {
+  const dev = isDevProfile(env);
   const schema = z.object({
+    /** `dev`: secrets may be (and default to) their public dev-only values. Unset: not dev. */
+    STAYLINE_PROFILE: profileSetting(),
     SERVICE_NAME: z.literal(service).default(service as never),
     /** Unique per instance; by default the host's name and the pid (a container's pid is the same in all). */
     INSTANCE_ID: z
@@ -69,13 +82,13 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
       .pipe(z.array(nodeAddress())),
     DB_NAME: z.string().default(service),
     DB_USER: z.string().default('stayline'),
-    DB_PASSWORD: secret('dev-only-app'),
+    DB_PASSWORD: secretSetting(dev, 'dev-only-app'),
     REDIS_SENTINELS: hostPorts(),
     REDIS_MASTER_NAME: z.string().default('stayline'),
     /** Registry and coordination each on Redis (default) or etcd (docs/patterns/coordinator.md). */
     ...backendSettings,
-    /** Token for admin endpoints (flags, forced failover); never routed by the gateway. */
-    ADMIN_TOKEN: secret('dev-only-admin-token'),
+    /** Bearer token of the admin endpoints (flags, forced failover), 32 bytes or more; never routed by the gateway. */
+    ADMIN_TOKEN: adminTokenSetting(dev),
     /** After deregistering on SIGTERM, keep serving this long: callers and the gateway learn of the removal first. */
     DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(500),
     LOG_LEVEL: z
@@ -83,7 +96,9 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(service: string, ex
       .default('info'),
     ...extra,
   });
-  return schema.superRefine(requireEtcdWhenChosen);
+  return schema
+    .superRefine(requireEtcdWhenChosen)
+    .superRefine(refuseDevOnlySecrets(['DB_PASSWORD', 'ADMIN_TOKEN']));
 }
 
 /** The first IPv4 address of this host that is not loopback. */

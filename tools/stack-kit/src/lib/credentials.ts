@@ -29,5 +29,12 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): StackC
   };
 }
 
+/**
+ * The admin bearer token of the dev profile (public, like every `dev-only-*`
+ * value; as long as the services require, 32 bytes or more): what the native
+ * stack's services and the compose file's default fall back to.
+ */
+export const DEV_ADMIN_TOKEN = 'dev-only-admin-token-for-local-demos';
+
 /** One database (schema) per service; no service reads another's tables. */
 export const SERVICE_DATABASES = ['reservation', 'payment', 'recommendation', 'scrap'] as const;

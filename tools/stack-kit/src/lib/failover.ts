@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TOPOLOGY_KEY, type AgentHealth, type Topology } from '@stayline/contracts';
+import { DEV_ADMIN_TOKEN } from './credentials';
 import { waitFor } from './wait';
 import { addReplica, AddReplicaOptions, cloneReplica, pickSourceReplica } from './add-replica';
 import { adminConnection } from './mariadb';
@@ -135,7 +136,7 @@ export async function agentAdmin(
   name: string,
   route: 'switchover' | 'nodes',
   body: unknown,
-  token = process.env.ADMIN_TOKEN ?? 'dev-only-admin-token',
+  token = process.env.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
 ): Promise<{ status: number; body: unknown }> {
   const c = stack.component(name);
   return httpJson(`http://${c.host}:${c.port}/admin/${route}`, {
