@@ -1,4 +1,10 @@
-import { commitsAfterNewerPrimary, verdictOf, type BinlogGtids, type NodeSample } from './checker';
+import {
+  commitsAfterNewerPrimary,
+  parseLook,
+  verdictOf,
+  type BinlogGtids,
+  type NodeSample,
+} from './checker';
 
 /** Looks every 500 ms, each taking 100 ms, from a script of states per node. */
 function looks(script: Record<string, Array<[readOnly: boolean, pos: string]>>): NodeSample[] {
@@ -129,5 +135,19 @@ describe('the two-primary rule on sampled read_only flags and binlog positions',
       ],
     });
     expect(commitsAfterNewerPrimary(close)).toEqual([]);
+  });
+});
+
+describe('a look at a node', () => {
+  it('is one whole row, or nothing', () => {
+    expect(parseLook('2\t0\t0-2-17\n')).toEqual({
+      serverId: 2,
+      readOnly: false,
+      binlogPos: '0-2-17',
+    });
+    expect(parseLook('3\t1\t\n')).toEqual({ serverId: 3, readOnly: true, binlogPos: '' });
+    // an empty or cut answer is not a writable node
+    for (const bad of ['', '\n', '3', '3\t', '3\t\t0-3-1', 'ERROR 2002\n', '0\t0\t'])
+      expect(parseLook(bad)).toBeUndefined();
   });
 });

@@ -83,6 +83,15 @@ export interface NodeSample {
   binlogPos: string;
 }
 
+/** `@@server_id`, `@@read_only`, `@@gtid_binlog_pos` as one tab-separated row, or nothing. */
+export function parseLook(
+  stdout: string,
+): Pick<NodeSample, 'serverId' | 'readOnly' | 'binlogPos'> | undefined {
+  const m = /^(\d+)\t([01])\t([0-9,-]*)$/.exec(stdout.replace(/\n$/, ''));
+  if (!m || m[1] === '0') return undefined;
+  return { serverId: Number(m[1]), readOnly: m[2] === '1', binlogPos: m[3] };
+}
+
 /**
  * Samples every MariaDB node's `read_only` and binlog position, every
  * `intervalMs`, from inside the containers (an isolated node still answers
@@ -134,16 +143,9 @@ export class NodeSampler {
         ],
         3_000,
       );
-      if (r.code !== 0) return;
-      const [id, ro, pos] = r.stdout.trim().split('\t');
-      this.samples.push({
-        start,
-        at: performance.now(),
-        node,
-        serverId: Number(id),
-        readOnly: ro === '1',
-        binlogPos: pos ?? '',
-      });
+      const look = r.code === 0 ? parseLook(r.stdout) : undefined;
+      // an answer that is not one whole row is no look: an empty one once read as "writable"
+      if (look) this.samples.push({ start, at: performance.now(), node, ...look });
     } catch {
       // paused, killed or slow: no sample this round
     }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ComposeStack } from './compose-stack';
+import { ComposeStack, runCommand } from './compose-stack';
 
 /**
  * A stand-in `docker` on PATH that answers `ps`, `inspect` and `logs` from a
@@ -112,4 +112,18 @@ describe('ComposeStack.waitHealthy', () => {
     );
     // each round spawns the fake docker: on a loaded host that alone can take seconds
   }, 20_000);
+});
+
+describe('runCommand', () => {
+  it('reports a command killed at its timeout as failed, even when it then exits 0', async () => {
+    // as the docker CLI does on SIGTERM: no output, status 0
+    const r = await runCommand('sh', ['-c', 'trap "exit 0" TERM; sleep 5 & wait'], {
+      timeoutMs: 300,
+    });
+    expect(r.code).toBe(124);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/timed out after 300 ms/);
+    const ok = await runCommand('sh', ['-c', 'echo fine'], { timeoutMs: 5_000 });
+    expect(ok).toEqual({ code: 0, stdout: 'fine\n', stderr: '' });
+  });
 });

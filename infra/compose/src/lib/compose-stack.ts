@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEV_ADMIN_TOKEN } from '@stayline/stack-kit';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../../..');
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
@@ -24,7 +25,7 @@ export function runCommand(
   o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       command,
       args,
       {
@@ -34,6 +35,17 @@ export function runCommand(
         maxBuffer: 64 * 1024 * 1024,
       },
       (err, stdout, stderr) => {
+        // killed at its timeout: the docker CLI ends on SIGTERM with status 0 and no output
+        // (seen on `docker exec` into a container whose processes are stopped), so the
+        // status alone would read as success
+        if (child.killed) {
+          resolve({
+            code: 124,
+            stdout: String(stdout),
+            stderr: `${String(stderr)}${command} timed out after ${o.timeoutMs ?? 120_000} ms`,
+          });
+          return;
+        }
         const code =
           err && typeof (err as { code?: unknown }).code === 'number'
             ? ((err as { code: number }).code as number)
@@ -92,7 +104,7 @@ export class ComposeStack {
   }
 
   get adminToken(): string {
-    return this.env.STAYLINE_ADMIN_TOKEN ?? 'dev-only-admin-token';
+    return this.env.STAYLINE_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN;
   }
 
   compose(args: string[], timeoutMs = 600_000): Promise<RunResult> {
