@@ -1579,6 +1579,7 @@ describe('docker-compose.yml', () => {
         'initial-cluster-token': expect.any(String),
         'heartbeat-interval': String(ETCD_HEARTBEAT_MS),
         'election-timeout': String(ETCD_ELECTION_TIMEOUT_MS),
+        'pre-vote': 'true',
       });
       expect(s.expose).toEqual(expect.arrayContaining(['2379', '2380']));
       // in the container's own directory (no tmpfs, no volume), which etcd creates inside one

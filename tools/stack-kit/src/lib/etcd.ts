@@ -68,6 +68,7 @@ export function etcdSpec(node: EtcdNode, cluster: EtcdNode[]): ProcessSpec {
       String(ETCD_HEARTBEAT_MS),
       '--election-timeout',
       String(ETCD_ELECTION_TIMEOUT_MS),
+      '--pre-vote=true',
       '--logger',
       'zap',
       '--log-outputs',
