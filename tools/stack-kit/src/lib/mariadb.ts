@@ -64,6 +64,7 @@ export async function initDataDir(node: MariaDbNode, copyFrom?: MariaDbNode): Pr
   fs.mkdirSync(tmpDir(node), { recursive: true });
   if (copyFrom) {
     fs.cpSync(dataDir(copyFrom), dataDir(node), { recursive: true });
+    fs.chmodSync(dataDir(node), DATA_DIR_MODE);
     return;
   }
   try {
@@ -79,7 +80,14 @@ export async function initDataDir(node: MariaDbNode, copyFrom?: MariaDbNode): Pr
   } catch (err) {
     throw new Error(`mariadb-install-db failed for ${node.name}: ${(err as Error).message}`);
   }
+  fs.chmodSync(dataDir(node), DATA_DIR_MODE);
 }
+
+/**
+ * A data directory is its owner's alone: a replica's master.info there holds the
+ * replication password in clear, and the tables hold the services' data.
+ */
+export const DATA_DIR_MODE = 0o700;
 
 /** The node's own temporary directory (never the shared /tmp); whatever builds a node makes it. */
 export function tmpDir(node: MariaDbNode): string {

@@ -36,6 +36,9 @@ export interface StackState {
 
 export const STATE_FILE = 'state.json';
 
+/** The state file holds the stack's passwords (its credentials, each service's environment): its owner's alone. */
+export const STATE_FILE_MODE = 0o600;
+
 export function readState(stateDir: string): StackState | undefined {
   try {
     return JSON.parse(fs.readFileSync(path.join(stateDir, STATE_FILE), 'utf8')) as StackState;
@@ -44,11 +47,17 @@ export function readState(stateDir: string): StackState | undefined {
   }
 }
 
-/** Writes atomically, so a reader never sees half a file. */
+/**
+ * Writes atomically, so a reader never sees half a file, and readable by its
+ * owner only ({@link STATE_FILE_MODE}) from the first byte: the file is created
+ * with that mode, whatever the umask, and replaces one that had another.
+ */
 export function writeState(state: StackState): void {
   fs.mkdirSync(state.stateDir, { recursive: true });
   const file = path.join(state.stateDir, STATE_FILE);
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(state, null, 2));
+  fs.rmSync(tmp, { force: true }); // a left-over keeps its mode: start from a new file
+  fs.writeFileSync(tmp, JSON.stringify(state, null, 2), { mode: STATE_FILE_MODE, flag: 'wx' });
+  fs.chmodSync(tmp, STATE_FILE_MODE);
   fs.renameSync(tmp, file);
 }
