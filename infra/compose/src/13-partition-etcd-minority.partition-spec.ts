@@ -113,11 +113,17 @@ describe('partition: an etcd minority', () => {
     );
     const caughtUpMs = performance.now() - healMark;
     const lostKey = (await etcdctl(minority, ['get', `${KEY}/minority`])).trim();
+    let seen: unknown;
     await waitFor(
       `${leader} back as a follower`,
-      async () => (await agentLive(stack, leader))?.role === 'follower',
+      async () => {
+        seen = await agentLive(stack, leader);
+        return (seen as { role?: string } | undefined)?.role === 'follower';
+      },
       { timeoutMs: 60_000, intervalMs: 500 },
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; it last answered ${JSON.stringify(seen)}`);
+    });
 
     const {
       deposed,
