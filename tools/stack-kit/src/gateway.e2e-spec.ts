@@ -252,7 +252,10 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
       await listings.locator('button.execute').click();
       await listings.locator('.responses-table.live-responses-table').waitFor({ timeout: 15_000 });
       expect(
-        await listings.locator('.live-responses-table .response-col_status').first().innerText(),
+        await listings
+          .locator('.live-responses-table tr.response .response-col_status')
+          .first()
+          .innerText(),
       ).toMatch(/200/);
       expect(blocked).toEqual([]);
     } finally {
