@@ -18,8 +18,12 @@
  *   node scripts/run.cjs scripts/openapi-metadata.ts          # write both files
  *   node scripts/run.cjs scripts/openapi-metadata.ts --check  # exit 1 if either is stale
  */
-import { INestApplication, Module, Type } from '@nestjs/common';
-import { PATH_METADATA } from '@nestjs/common/constants';
+import { INestApplication, InjectionToken, Module, Type } from '@nestjs/common';
+import {
+  GUARDS_METADATA,
+  PATH_METADATA,
+  SELF_DECLARED_DEPS_METADATA,
+} from '@nestjs/common/constants';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { NestFactory } from '@nestjs/core';
 import { GATEWAY_ROUTES } from '@stayline/gateway';
@@ -38,7 +42,7 @@ const OUT_DIR = path.join(ROOT, 'apps/reservation/src');
 const METADATA_FILE = path.join(OUT_DIR, 'metadata.ts');
 const SERVICES_FILE = path.join(OUT_DIR, 'openapi.services.ts');
 /** The services whose public routes reservation's document describes without importing them. */
-const OTHER_SERVICES = ['payment', 'recommendation', 'scrap'] as const;
+const OTHER_SERVICES = ['payment', 'recommendation', 'scrap', 'auth'] as const;
 const PLUGIN_OPTIONS = { introspectComments: true, dtoFileNameSuffix: ['.dto.ts'] };
 
 type Meta = Record<string, Array<[ts.CallExpression, unknown]>>;
@@ -167,10 +171,26 @@ async function scan(app: string): Promise<INestApplication> {
     .filter((f) => f.endsWith('.controller.ts'))
     .sort()
     .flatMap((f) => Object.values(req(f) as Record<string, unknown>))
-    .filter((c): c is Type => typeof c === 'function' && Reflect.hasMetadata(PATH_METADATA, c));
-  const deps = controllers.flatMap(
-    (c) => (Reflect.getMetadata('design:paramtypes', c) as Type[] | undefined) ?? [],
-  );
+    .filter((c): c is Type => typeof c === 'function' && Reflect.hasMetadata(PATH_METADATA, c))
+    // admin routes are never public, and their guard needs the real token to be made
+    .filter((c) => !/^\/?admin(\/|$)/.test(String(Reflect.getMetadata(PATH_METADATA, c))));
+  // the guards they name are instantiated with them: their dependencies are stubbed too
+  const guards = controllers
+    .flatMap((c) => [c, ...Object.getOwnPropertyNames(c.prototype).map((m) => c.prototype[m])])
+    .flatMap((target) => (Reflect.getMetadata(GUARDS_METADATA, target) as unknown[]) ?? [])
+    .filter((g): g is Type => typeof g === 'function');
+  // a constructor parameter's token: its @Inject() token when it has one, else its type
+  const tokensOf = (t: Type) => {
+    const types = (Reflect.getMetadata('design:paramtypes', t) as Type[] | undefined) ?? [];
+    const own = (Reflect.getMetadata(SELF_DECLARED_DEPS_METADATA, t) ?? []) as Array<{
+      index: number;
+      param: InjectionToken;
+    }>;
+    return types.map(
+      (type, i) => (own.find((d) => d.index === i)?.param ?? type) as InjectionToken,
+    );
+  };
+  const deps = [...controllers, ...guards].flatMap(tokensOf);
   class ScanModule {}
   Module({
     controllers,

@@ -17,10 +17,27 @@ describe('authConfig', () => {
     });
   });
 
-  it('has no password or token default outside the dev profile', () => {
+  it('has no password or token default outside the dev profile, and refuses dev-only values there', () => {
     expect(() => authConfig({ ...base, AUTH_KEYS_FILE: '/tmp/k.json' })).toThrow(
-      /AUTH_ALICE_PASSWORD[\s\S]*AUTH_BOB_PASSWORD[\s\S]*AUTH_ADMIN_PASSWORD/,
+      /ADMIN_TOKEN[\s\S]*AUTH_ALICE_PASSWORD[\s\S]*AUTH_BOB_PASSWORD[\s\S]*AUTH_ADMIN_PASSWORD/,
     );
+    const production = {
+      ...base,
+      STAYLINE_PROFILE: 'production',
+      ADMIN_TOKEN: 'a'.repeat(32),
+      AUTH_ALICE_PASSWORD: 'dev-only-alice-password',
+      AUTH_BOB_PASSWORD: 'b',
+      AUTH_ADMIN_PASSWORD: 'c',
+      AUTH_SIGNING_SECRETS: 'dev-only-auth-signing-secret',
+    };
+    expect(() => authConfig(production)).toThrow(/AUTH_ALICE_PASSWORD[\s\S]*AUTH_SIGNING_SECRETS/);
+    expect(
+      authConfig({
+        ...production,
+        AUTH_ALICE_PASSWORD: 'a',
+        AUTH_SIGNING_SECRETS: 'x'.repeat(32),
+      }).AUTH_SIGNING_SECRETS,
+    ).toEqual(['x'.repeat(32)]);
   });
 
   it('takes its keys from exactly one place, secrets of 16 characters or more', () => {

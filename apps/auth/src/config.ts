@@ -1,12 +1,19 @@
 import { DEFAULT_TOKEN_TTL_S } from '@stayline/identity';
 import {
+  adminTokenSetting,
   backendSettings,
   csv,
+  DEV_ONLY_PREFIX,
+  DEV_PROFILE,
   hostPorts,
+  isDevProfile,
   loadConfig,
   ownAddress,
   port,
+  profileSetting,
+  refuseDevOnlySecrets,
   requireEtcdWhenChosen,
+  secretSetting,
 } from '@stayline/service-runtime';
 import os from 'node:os';
 import { z } from 'zod';
@@ -18,13 +25,14 @@ const positive = (fallback: number) => z.coerce.number().int().positive().defaul
  * users are the demo users, hashed at start-up, and its signing keys live in
  * a state file (`AUTH_KEYS_FILE`, the native stack: generated at first start,
  * mode 0600) or come from a secret (`AUTH_SIGNING_SECRETS`, compose and
- * Kubernetes). Secrets have no default unless `STAYLINE_PROFILE=dev`.
+ * Kubernetes). Secrets have no default unless `STAYLINE_PROFILE=dev`, and a
+ * public `dev-only-*` one is refused in any other profile (docs/security.md).
  */
 export function authConfigSchema(env: NodeJS.ProcessEnv = process.env) {
-  const dev = env.STAYLINE_PROFILE === 'dev';
-  const secret = (devDefault: string) =>
-    dev ? z.string().min(1).default(devDefault) : z.string().min(1);
+  const dev = isDevProfile(env);
+  const secret = (devDefault: string) => secretSetting(dev, devDefault);
   const schema = z.object({
+    STAYLINE_PROFILE: profileSetting(),
     SERVICE_NAME: z.literal('auth').default('auth'),
     INSTANCE_ID: z
       .string()
@@ -42,7 +50,7 @@ export function authConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     REDIS_MASTER_NAME: z.string().default('stayline'),
     ...backendSettings,
     /** Token for `/admin/keys` (rotation); never routed by the gateway. 32 bytes or more. */
-    ADMIN_TOKEN: secret('dev-only-admin-token-for-local-demos'),
+    ADMIN_TOKEN: adminTokenSetting(dev),
     DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(500),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -78,8 +86,24 @@ export function authConfigSchema(env: NodeJS.ProcessEnv = process.env) {
      */
     AUTH_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).default(1),
   });
+  const refuseDevOnly = refuseDevOnlySecrets([
+    'ADMIN_TOKEN',
+    'AUTH_ALICE_PASSWORD',
+    'AUTH_BOB_PASSWORD',
+    'AUTH_ADMIN_PASSWORD',
+  ]);
   return schema.superRefine((c, ctx) => {
     requireEtcdWhenChosen(c, ctx);
+    refuseDevOnly(c, ctx);
+    if (
+      c.STAYLINE_PROFILE !== DEV_PROFILE &&
+      c.AUTH_SIGNING_SECRETS?.some((x) => x.startsWith(DEV_ONLY_PREFIX))
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_SIGNING_SECRETS'],
+        message: `holds a public ${DEV_ONLY_PREFIX}* value, accepted only with STAYLINE_PROFILE=dev: set a secret of its own`,
+      });
     if (!c.AUTH_KEYS_FILE === !c.AUTH_SIGNING_SECRETS?.length)
       ctx.addIssue({
         code: 'custom',

@@ -28,7 +28,7 @@ describe('OpenAPI description at /api/docs', () => {
 
   afterAll(() => app?.close());
 
-  it('describes every public route of the four services, and nothing that is not routed', async () => {
+  it('describes every public route of the services, and nothing that is not routed', async () => {
     const res = await request(app.getHttpServer()).get('/api/docs/openapi.json').expect(200);
     const doc = res.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toMatch(/^3\./);
@@ -48,6 +48,9 @@ describe('OpenAPI description at /api/docs', () => {
         'GET /api/scraps',
         'POST /api/scraps',
         'DELETE /api/scraps/{id}',
+        'POST /api/auth/token',
+        'GET /api/auth/.well-known/jwks.json',
+        'GET /api/auth/me',
       ].sort(),
     );
   });

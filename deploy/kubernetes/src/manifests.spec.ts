@@ -258,6 +258,7 @@ describe('the rendered manifests', () => {
   it('give every process an environment its own config schema accepts (no dev profile), naming pods that exist and listen there', () => {
     const apps = new Set(parsed.map((p) => appOf(p.container) ?? 'gateway'));
     expect([...apps].sort()).toEqual([
+      'auth',
       'dashboard',
       'failover-agent',
       'gateway',
@@ -694,6 +695,10 @@ describe('the rendered manifests', () => {
     expect(haKeys).toEqual([
       'MARIADB_ROOT_PASSWORD',
       'STAYLINE_ADMIN_TOKEN',
+      'STAYLINE_AUTH_ADMIN_PASSWORD',
+      'STAYLINE_AUTH_ALICE_PASSWORD',
+      'STAYLINE_AUTH_BOB_PASSWORD',
+      'STAYLINE_AUTH_SIGNING_SECRETS',
       'STAYLINE_DB_ADMIN_PASSWORD',
       'STAYLINE_DB_PASSWORD',
       'STAYLINE_DB_REPL_PASSWORD',
@@ -739,6 +744,7 @@ describe('the rendered manifests', () => {
     expect(composeCounts.gateway).toBe(1);
     const dev = count('dev');
     for (const app of [
+      'auth',
       'reservation',
       'payment',
       'recommendation',

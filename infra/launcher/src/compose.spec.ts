@@ -867,6 +867,40 @@ describe('docker-compose.yml', () => {
         listens(etcd.map((u) => ({ host: u.hostname, port: Number(u.port) })));
         return c.INSTANCE_ID;
       };
+      // auth (apps/auth): HTTP only, no database; both instances sign with keys from one secret
+      const checkAuth = (
+        name: string,
+        s: Service,
+        c: {
+          INSTANCE_ID: string;
+          HOST: string;
+          ADVERTISE_HOST?: string;
+          HTTP_PORT: number;
+          AUTH_KEYS_FILE?: string;
+          AUTH_SIGNING_SECRETS?: string[];
+          REDIS_SENTINELS: Array<{ host: string; port: number }>;
+          ETCD_ENDPOINTS: { endpoints: string[] };
+        },
+      ) => {
+        expect({ name, id: c.INSTANCE_ID, advertise: c.ADVERTISE_HOST, host: c.HOST }).toEqual({
+          name,
+          id: name,
+          advertise: name,
+          host: '0.0.0.0',
+        });
+        expect(s.expose).toEqual([String(c.HTTP_PORT)]);
+        expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
+        expect({ name, file: c.AUTH_KEYS_FILE, secrets: c.AUTH_SIGNING_SECRETS?.length }).toEqual({
+          name,
+          file: undefined,
+          secrets: 1,
+        });
+        listens(c.REDIS_SENTINELS);
+        expect(addressed(c.REDIS_SENTINELS, config).sort()).toEqual(sentinels(config).sort());
+        const etcd = c.ETCD_ENDPOINTS.endpoints.map((u) => new URL(u));
+        expect(etcd.map((u) => u.hostname)).toEqual(etcdMembers(config));
+        return c.INSTANCE_ID;
+      };
       // inside a container, ADVERTISE_HOST=auto finds the address of the container's network interface
       const address = containerAddress(prefix);
       interfaces.mockReturnValue({
@@ -905,6 +939,10 @@ describe('docker-compose.yml', () => {
             throw new Error(`${name} (${prefix}): ${JSON.stringify(parsed.error.issues)}`);
           if ('AGENT_ID' in (parsed.data as object)) {
             checkAgent(name, s, parsed.data as AgentEnv);
+            continue;
+          }
+          if ('AUTH_ISSUER' in (parsed.data as object)) {
+            ids.add(checkAuth(name, s, parsed.data as Parameters<typeof checkAuth>[2]));
             continue;
           }
           if ('DASHBOARD_SERVICES' in (parsed.data as object)) {
@@ -1619,6 +1657,10 @@ describe('docker-compose.production.yml (the production profile)', () => {
     STAYLINE_DB_REPL_PASSWORD: 'repl-secret-of-its-own',
     STAYLINE_DB_PASSWORD: 'app-secret-of-its-own',
     STAYLINE_ADMIN_TOKEN: 'token-of-its-own-'.padEnd(40, '0'),
+    STAYLINE_AUTH_SIGNING_SECRETS: 'signing-secret-of-its-own',
+    STAYLINE_AUTH_ALICE_PASSWORD: 'alice-secret-of-its-own',
+    STAYLINE_AUTH_BOB_PASSWORD: 'bob-secret-of-its-own',
+    STAYLINE_AUTH_ADMIN_PASSWORD: 'admin-user-secret-of-its-own',
   };
   let dir: string;
   const run = (files: string[], vars: Record<string, string>) => {

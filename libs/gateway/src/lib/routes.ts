@@ -36,6 +36,7 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
   { prefix: '/api/payments', service: 'payment', readOnly: true },
   { prefix: '/api/recommendations', service: 'recommendation', readOnly: true },
   { prefix: '/api/scraps', service: 'scrap' },
+  { prefix: '/api/auth', service: 'auth' },
   {
     prefix: '/api/docs',
     service: 'reservation',

@@ -13,9 +13,9 @@ import { entryArgs, REPO_ROOT } from './repo';
 import { DEFAULT_AGENT_PORTS, startFailoverAgents } from './failover';
 import { Stack, StackOptions } from './stack';
 
-/** The four services, in the order they start: callees before their caller. */
+/** The services, in the order they start: callees (and auth, whose keys they will verify with) before their callers. */
 export const SERVICE_START_ORDER: ReadonlyArray<readonly string[]> = [
-  ['payment', 'recommendation'],
+  ['auth', 'payment', 'recommendation'],
   ['reservation', 'scrap'],
 ];
 export const SERVICES = SERVICE_START_ORDER.flat();
@@ -26,7 +26,11 @@ export const DEFAULT_SERVICE_PORTS: Readonly<Record<string, { http: number[]; tc
   payment: { http: [4101, 4102], tcp: [5101, 5102] },
   recommendation: { http: [4201, 4202], tcp: [5201, 5202] },
   scrap: { http: [4301, 4302], tcp: [5301, 5302] },
+  auth: { http: [4601, 4602], tcp: [] },
 };
+
+/** Services that serve HTTP only (no TCP port for other services to call). */
+export const HTTP_ONLY_SERVICES: ReadonlySet<string> = new Set(['auth']);
 export const DEFAULT_GATEWAY_SYNC_PORT = 4901;
 export const DEFAULT_DASHBOARD_PORT = 4501;
 
@@ -104,7 +108,7 @@ export async function startServices(
             service,
             name: `${service}-${i + 1}`,
             httpPort: o.ports?.[service]?.http?.[i],
-            tcpPort: o.ports?.[service]?.tcp?.[i],
+            tcpPort: HTTP_ONLY_SERVICES.has(service) ? 'none' : o.ports?.[service]?.tcp?.[i],
             env: { ...SERVICE_DEFAULT_ENV[service], ...o.env?.[service] },
           }),
         ),
