@@ -12,7 +12,8 @@ import { counter } from '@stayline/observability';
 import { FaultInjector } from '@stayline/service-runtime';
 import { parseOpenGraph } from '../scraping/open-graph.parser';
 import { FetchFailedError, FetchLimits, safeFetch } from '../scraping/safe-fetch';
-import { ForbiddenTargetError, SsrfGuard } from '../scraping/ssrf-guard';
+import { ForbiddenTargetError } from '../scraping/fetch-errors';
+import { SsrfGuard } from '../scraping/ssrf-guard';
 import { PageCardCache } from './page-card.cache';
 import { Scrap, scrapView } from './scrap.entity';
 
@@ -65,9 +66,13 @@ export class ScrapsService {
   private async fetchCard(url: string) {
     try {
       const page = await safeFetch(url, this.guard, this.limits);
-      if (page.status >= 400) throw new FetchFailedError(`the page answered HTTP ${page.status}`);
+      if (page.status >= 400)
+        throw new FetchFailedError('http_error', `the page answered HTTP ${page.status}`);
       if (!/html/i.test(page.contentType))
-        throw new FetchFailedError(`not an HTML page (${page.contentType || 'no content type'})`);
+        throw new FetchFailedError(
+          'not_html',
+          `not an HTML page (${page.contentType || 'no content type'})`,
+        );
       fetches.inc({ outcome: 'fetched' });
       return parseOpenGraph(page.body, page.url);
     } catch (err) {
