@@ -8,7 +8,9 @@ import type Redis from 'ioredis';
 import { ScrapConfig } from './config';
 import { CreateScraps1764000000000 } from './migrations/1764000000000-create-scraps';
 import { ExactIdentifiers1765000000000 } from './migrations/1765000000000-exact-identifiers';
+import { dnsResolver } from './scraping/resolve-host';
 import { SsrfGuard } from './scraping/ssrf-guard';
+import { FetchSlots } from './scraps/fetch-slots';
 import { PageCardCache } from './scraps/page-card.cache';
 import { Scrap } from './scraps/scrap.entity';
 import { ScrapsController } from './scraps/scraps.controller';
@@ -43,7 +45,20 @@ export class AppModule {
           useFactory: (r: Redis) => new PageCardCache(r, config.SCRAP_CACHE_TTL_S),
           inject: [CACHE_REDIS],
         },
-        { provide: SsrfGuard, useValue: new SsrfGuard({ allowCidrs: config.SCRAP_ALLOW_CIDRS }) },
+        {
+          provide: SsrfGuard,
+          useValue: new SsrfGuard({
+            allowCidrs: config.SCRAP_ALLOW_CIDRS,
+            resolve: dnsResolver({ servers: config.SCRAP_DNS_SERVERS }),
+          }),
+        },
+        {
+          provide: FetchSlots,
+          useValue: new FetchSlots({
+            perInstance: config.SCRAP_MAX_FETCHES,
+            perUser: config.SCRAP_MAX_FETCHES_PER_USER,
+          }),
+        },
         {
           provide: FETCH_LIMITS,
           useValue: {

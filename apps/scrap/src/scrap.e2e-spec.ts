@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Stack, startStack, startService } from '@stayline/stack-kit';
+import { FakeDns, startFakeDns } from './testing/fake-dns';
 
 jest.setTimeout(120_000);
 
@@ -17,12 +18,15 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
   let page: http.Server;
   let pageUrl: string;
   let pageHits = 0;
+  let lastHost: string | undefined;
   let allowing: string;
   let strict: string;
+  let dns: FakeDns;
 
   beforeAll(async () => {
     page = http.createServer((req, res) => {
       pageHits++;
+      lastHost = req.headers.host;
       if (req.url === '/json')
         return res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       if (req.url === '/bad-location')
@@ -32,18 +36,39 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
         return res.writeHead(200, { 'content-type': 'text/html' }).end('x'.repeat(1_200_000));
       if (req.url === '/hang') return; // never answers
       if (req.url === '/not-http') return res.socket?.end('not HTTP\r\n\r\n');
+      if (req.url === '/to-metadata')
+        return res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+      if (req.url === '/to-hex-metadata')
+        return res.writeHead(302, { location: 'http://0xa9.0xfe.43518/latest/' }).end();
+      if (req.url === '/to-internal')
+        return res.writeHead(302, { location: 'http://internal.test/admin' }).end();
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
     });
     await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
     pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
+    dns = await startFakeDns({
+      'page.test': { A: ['127.0.0.1'] },
+      'internal.test': { A: ['10.1.2.3'], AAAA: ['fd00:1:2::3'] },
+      'half-internal.test': { A: ['93.184.215.14', '192.168.7.7'] },
+      'silent.test': 'silent',
+    });
     stack = await startStack({ replicas: 2, nginx: false });
     const [a, b] = await Promise.all([
       startService(stack, {
         service: 'scrap',
         name: 'scrap-1',
-        env: { SCRAP_ALLOW_CIDRS: '127.0.0.1/32', SCRAP_TIMEOUT_MS: '1500' },
+        env: {
+          SCRAP_ALLOW_CIDRS: '127.0.0.1/32',
+          SCRAP_TIMEOUT_MS: '1500',
+          SCRAP_DNS_SERVERS: dns.server,
+          SCRAP_MAX_FETCHES: '3',
+        },
       }),
-      startService(stack, { service: 'scrap', name: 'scrap-2' }),
+      startService(stack, {
+        service: 'scrap',
+        name: 'scrap-2',
+        env: { SCRAP_DNS_SERVERS: dns.server },
+      }),
     ]);
     allowing = `http://127.0.0.1:${a.ports.http}`;
     strict = `http://127.0.0.1:${b.ports.http}`;
@@ -51,6 +76,7 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
 
   afterAll(async () => {
     await stack?.stop();
+    await dns?.close();
     page.closeAllConnections();
     await new Promise<void>((r) => page.close(() => r()));
   });
@@ -104,14 +130,116 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
       'http://192.168.0.1/',
       'http://[::1]/',
       'http://localhost/',
+      'http://[::ffff:a9fe:a9fe]/',
     ]) {
       const res = await post(strict, { userId: 'mallory', url });
-      expect(res.status).toBe(400);
+      expect({ url, status: res.status }).toEqual({ url, status: 400 });
       expect(await res.json()).toMatchObject({
         error: 'forbidden_target',
+        reason: 'blocked_address',
+        message: "the URL's host is not a public address",
         requestId: expect.any(String),
       });
     }
+  });
+
+  it('refuses odd spellings of loopback, in the request or behind a redirect', async () => {
+    // the request's validation may refuse some spellings before the guard sees them: 400 either way
+    for (const url of [
+      'http://2130706433/',
+      'http://0x7f.1/',
+      'http://0177.0.0.1/',
+      'http://127.1/',
+    ]) {
+      const res = await post(strict, { userId: 'mallory', url });
+      expect({ url, status: res.status }).toEqual({ url, status: 400 });
+      expect(['forbidden_target', 'validation_failed']).toContain(
+        ((await res.json()) as { error: string }).error,
+      );
+    }
+    // a redirect's Location is not validated by the request: the guard alone decides
+    const res = await post(allowing, { userId: 'mallory', url: `${pageUrl}/to-hex-metadata` });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ error: 'unfetchable_url', reason: 'blocked_address' });
+  });
+
+  it('refuses a name when any of its addresses is private, and never says which address', async () => {
+    for (const url of ['http://internal.test/', 'http://half-internal.test/']) {
+      const res = await post(strict, { userId: 'mallory', url });
+      expect(res.status).toBe(400);
+      const text = await res.text();
+      expect(JSON.parse(text)).toMatchObject({
+        error: 'forbidden_target',
+        reason: 'blocked_address',
+      });
+      expect(text).not.toMatch(/10\.1\.2\.3|fd00|192\.168/);
+    }
+  });
+
+  it('follows a name to the address it was checked at, with the name as Host', async () => {
+    const port = (page.address() as AddressInfo).port;
+    const res = await post(allowing, { userId: 'alice', url: `http://page.test:${port}/named` });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { openGraph: { title: string } }).openGraph.title).toBe(
+      'Hanok stay in Jeonju',
+    );
+    expect(lastHost).toBe(`page.test:${port}`);
+  });
+
+  it('answers a redirect into a private address with 422 blocked_address, naming no address', async () => {
+    for (const path of ['/to-metadata', '/to-internal']) {
+      const res = await post(allowing, { userId: 'mallory', url: `${pageUrl}${path}` });
+      expect({ path, status: res.status }).toEqual({ path, status: 422 });
+      const text = await res.text();
+      expect(JSON.parse(text)).toMatchObject({
+        error: 'unfetchable_url',
+        reason: 'blocked_address',
+      });
+      expect(text).not.toMatch(/169\.254|10\.1\.2\.3|fd00/);
+    }
+  });
+
+  it('answers a host name that does not resolve, or not in time, with 422 (dns_failed, timeout)', async () => {
+    const missing = await post(allowing, { userId: 'dave', url: 'http://nowhere.test/' });
+    expect(missing.status).toBe(422);
+    expect(await missing.json()).toMatchObject({ error: 'unfetchable_url', reason: 'dns_failed' });
+    const t0 = Date.now();
+    const silent = await post(allowing, { userId: 'dave', url: 'http://silent.test/' });
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(silent.status).toBe(422);
+    expect(await silent.json()).toMatchObject({
+      error: 'unfetchable_url',
+      reason: 'timeout',
+      message: expect.stringMatching(/time limit/),
+    });
+  });
+
+  it('caps fetches in progress per user (429) and per instance (503), with Retry-After', async () => {
+    const hang = (userId: string) => post(allowing, { userId, url: `${pageUrl}/hang` });
+    const held = [hang('erin'), hang('erin')];
+    await new Promise((r) => setTimeout(r, 300));
+    const third = await hang('erin');
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await third.json()).toMatchObject({
+      error: 'too_many_requests',
+      reason: 'user_fetch_limit',
+      retryAfterSeconds: expect.any(Number),
+    });
+    held.push(hang('frank'));
+    await new Promise((r) => setTimeout(r, 300));
+    const busy = await hang('grace');
+    expect(busy.status).toBe(503);
+    expect(Number(busy.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await busy.json()).toMatchObject({
+      error: 'service_busy',
+      reason: 'instance_fetch_limit',
+    });
+    // the held fetches end at their deadline and give their slots back
+    for (const res of await Promise.all(held)) expect(res.status).toBe(422);
+    expect((await post(allowing, { userId: 'erin', url: `${pageUrl}/after-cap` })).status).toBe(
+      201,
+    );
   });
 
   it('answers bad input and unreadable pages with clear 4xx JSON', async () => {
@@ -139,19 +267,19 @@ describe('scrap service (real MariaDB, Redis, a real local page)', () => {
   });
 
   it('answers a page that misbehaves with 422 JSON naming what it did, never a 5xx', async () => {
-    const cases: Array<[string, RegExp]> = [
-      ['/bad-location', /redirected to an invalid URL/],
-      ['/loop', /more than 3 redirects/],
-      ['/huge', /larger than 1000000 bytes/],
-      ['/json', /not an HTML page \(application\/json\)/],
-      ['/hang', /time limit reached/],
-      ['/not-http', /could not read the page/],
+    const cases: Array<[string, string, RegExp]> = [
+      ['/bad-location', 'bad_redirect', /redirected to an invalid URL/],
+      ['/loop', 'bad_redirect', /more than 3 redirects/],
+      ['/huge', 'too_large', /larger than 1000000 bytes/],
+      ['/json', 'not_html', /not an HTML page \(application\/json\)/],
+      ['/hang', 'timeout', /time limit reached/],
+      ['/not-http', 'bad_response', /could not read the page/],
     ];
-    for (const [path, message] of cases) {
+    for (const [path, reason, message] of cases) {
       const res = await post(allowing, { userId: 'dave', url: `${pageUrl}${path}` });
       expect({ path, status: res.status }).toEqual({ path, status: 422 });
       const body = (await res.json()) as { error: string; message: string };
-      expect({ path, ...body }).toMatchObject({ path, error: 'unfetchable_url', message });
+      expect({ path, ...body }).toMatchObject({ path, error: 'unfetchable_url', reason, message });
     }
   });
 });

@@ -8,11 +8,14 @@ import {
   ParseUUIDPipe,
   Post,
   Query,
+  UseFilters,
 } from '@nestjs/common';
 import { CreateScrapDto, ScrapQueryDto } from './dto/scrap.dto';
+import { ScrapRefusalFilter } from './scrap-refusal';
 import { ScrapsService } from './scraps.service';
 
 @Controller('api/scraps')
+@UseFilters(ScrapRefusalFilter)
 export class ScrapsController {
   constructor(private readonly scraps: ScrapsService) {}
 

@@ -1,20 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import {
-  BadRequestException,
-  Inject,
-  Injectable,
-  NotFoundException,
-  Optional,
-  UnprocessableEntityException,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
 import { ReplicaRouter } from '@stayline/database';
 import { counter } from '@stayline/observability';
 import { FaultInjector } from '@stayline/service-runtime';
-import { parseOpenGraph } from '../scraping/open-graph.parser';
-import { FetchFailedError, FetchLimits, safeFetch } from '../scraping/safe-fetch';
-import { ForbiddenTargetError } from '../scraping/fetch-errors';
-import { SsrfGuard } from '../scraping/ssrf-guard';
+import { FetchFailedError, ForbiddenTargetError } from '../scraping/fetch-errors';
+import { OpenGraph, parseOpenGraph } from '../scraping/open-graph.parser';
+import { FetchLimits, safeFetch } from '../scraping/safe-fetch';
+import { CheckedTarget, SsrfGuard } from '../scraping/ssrf-guard';
+import { FetchCapacityError, FetchSlots } from './fetch-slots';
 import { PageCardCache } from './page-card.cache';
+import { ScrapRefusal } from './scrap-refusal';
 import { Scrap, scrapView } from './scrap.entity';
 
 export const SCRAP_FAULTS = Symbol('SCRAP_FAULTS');
@@ -26,24 +21,42 @@ const clip = (s: string | undefined, n: number) => (s === undefined ? null : s.s
 
 @Injectable()
 export class ScrapsService {
+  private readonly logger = new Logger('ScrapsService');
+
   constructor(
     private readonly db: ReplicaRouter,
     private readonly guard: SsrfGuard,
     private readonly cache: PageCardCache,
+    private readonly slots: FetchSlots,
     @Inject(FETCH_LIMITS) private readonly limits: FetchLimits,
     @Optional() @Inject(SCRAP_FAULTS) private readonly faults?: FaultInjector,
   ) {}
 
-  /** Fetches the page (or takes its card from the cache) and saves it for the user. */
+  /**
+   * Fetches the page (or takes its card from the cache) and saves it for the user.
+   * The guard's check, the name resolution and the fetch all end by one deadline,
+   * and hold one of the instance's fetch slots and one of the user's meanwhile.
+   */
   async create(userId: string, url: string) {
     await this.faults?.apply('create');
-    // the guard first: a card cached for an allowed target must not leak to a caller whose target is refused
-    await this.guard.check(url).catch((err: unknown) => this.refuse(err));
-    let card = await this.cache.get(url);
-    if (card) fetches.inc({ outcome: 'cached' });
-    else {
-      card = await this.fetchCard(url);
-      await this.cache.set(url, card);
+    const deadline = Date.now() + this.limits.timeoutMs;
+    const release = this.takeSlot(userId, deadline);
+    let card: OpenGraph;
+    try {
+      // the guard first: a card cached for an allowed target must not leak to a caller whose target is refused
+      const target = await this.guard
+        .check(url, deadline)
+        .catch((err: unknown) => this.refuse(err));
+      const cached = await this.cache.get(url);
+      if (cached) {
+        fetches.inc({ outcome: 'cached' });
+        card = cached;
+      } else {
+        card = await this.fetchCard(target, deadline);
+        await this.cache.set(url, card);
+      }
+    } finally {
+      release();
     }
     const scrap: Scrap = Object.assign(new Scrap(), {
       id: randomUUID(),
@@ -63,9 +76,34 @@ export class ScrapsService {
     return scrapView(saved);
   }
 
-  private async fetchCard(url: string) {
+  /** A fetch slot, or 429 (this user's are taken) / 503 (this instance's are) with Retry-After. */
+  private takeSlot(userId: string, deadline: number): () => void {
     try {
-      const page = await safeFetch(url, this.guard, this.limits);
+      return this.slots.acquire(userId, deadline);
+    } catch (err) {
+      if (!(err instanceof FetchCapacityError)) throw err;
+      fetches.inc({ outcome: err.scope === 'user' ? 'user_limited' : 'busy' });
+      throw err.scope === 'user'
+        ? new ScrapRefusal(
+            429,
+            'too_many_requests',
+            'user_fetch_limit',
+            err.message,
+            err.retryAfterS,
+          )
+        : new ScrapRefusal(
+            503,
+            'service_busy',
+            'instance_fetch_limit',
+            err.message,
+            err.retryAfterS,
+          );
+    }
+  }
+
+  private async fetchCard(target: CheckedTarget, deadline: number): Promise<OpenGraph> {
+    try {
+      const page = await safeFetch(target, this.guard, this.limits, deadline);
       if (page.status >= 400)
         throw new FetchFailedError('http_error', `the page answered HTTP ${page.status}`);
       if (!/html/i.test(page.contentType))
@@ -80,18 +118,28 @@ export class ScrapsService {
     }
   }
 
-  /** Maps a guard or fetch failure to its 4xx answer; anything else is rethrown. */
+  /**
+   * Maps a guard or fetch failure to its 4xx answer (anything else is rethrown).
+   * The answer names what happened in general terms; the specifics, which may
+   * name an internal address, go to the log only.
+   */
   private refuse(err: unknown): never {
     if (err instanceof ForbiddenTargetError) {
       fetches.inc({ outcome: 'refused' });
-      throw new BadRequestException({ error: 'forbidden_target', message: err.message });
+      this.logger.warn(`refused (${err.reason}): ${err.detail}`);
+      throw new ScrapRefusal(400, 'forbidden_target', err.reason, err.message);
     }
     if (err instanceof FetchFailedError) {
-      fetches.inc({ outcome: 'failed' });
-      throw new UnprocessableEntityException({
-        error: 'unfetchable_url',
-        message: `could not read the page: ${err.message}`,
-      });
+      fetches.inc({ outcome: err.reason === 'blocked_address' ? 'refused' : 'failed' });
+      if (err.reason === 'blocked_address')
+        this.logger.warn(`refused (${err.reason}): ${err.detail}`);
+      else this.logger.log(`unfetchable (${err.reason}): ${err.detail}`);
+      throw new ScrapRefusal(
+        422,
+        'unfetchable_url',
+        err.reason,
+        `could not read the page: ${err.message}`,
+      );
     }
     throw err;
   }
