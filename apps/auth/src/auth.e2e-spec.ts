@@ -65,6 +65,10 @@ describe('auth service (real Redis, Sentinels and nginx; two instances, one key 
     for (const base of [gw, ...instances.map(direct)]) {
       const who = await me(base, body.access_token as string);
       expect({ base, status: who.status }).toEqual({ base, status: 200 });
+      // each answer names the instance that served it, as the services' do
+      expect(who.headers.get('x-instance-id') ?? '').toMatch(
+        base === gw ? /^(auth-[12])?$/ : /^auth-[12]$/,
+      );
       expect(await who.json()).toMatchObject({ sub: 'alice', scope: 'user' });
     }
     const admin = await token(gw, 'admin', 'dev-only-admin-password');

@@ -9,8 +9,10 @@ import { runHttpApp } from '@stayline/service-runtime';
 import { AppModule } from './app.module';
 import { authConfig } from './config';
 
+// behind the gateway with two instances: each answer names the one that served it, as the services' do
 void runHttpApp(
   'auth',
   () => authConfig(),
   (c) => AppModule.forRoot(c),
+  { instanceIdHeader: true },
 );

@@ -99,6 +99,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
       ['/api/payments?reservationId=none', 'payment', (b) => Array.isArray(b.items)],
       ['/api/recommendations?userId=nobody', 'recommendation', (b) => 'profile' in b],
       ['/api/scraps?userId=nobody', 'scrap', (b) => Array.isArray(b.items)],
+      ['/api/auth/.well-known/jwks.json', 'auth', (b) => Array.isArray(b.keys)],
     ];
     for (const [route, service, shape] of routes) {
       const served = new Set<string>();

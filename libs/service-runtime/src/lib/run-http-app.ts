@@ -8,10 +8,14 @@ import { bootstrapService } from './bootstrap';
  * logger; any failure ends the process with the reason, so a supervisor sees
  * it. Services with a database use {@link runService}, which migrates first.
  */
-export function runHttpApp<C extends { HOST: string; HTTP_PORT: number }>(
+export function runHttpApp<C extends { HOST: string; HTTP_PORT: number; INSTANCE_ID?: string }>(
   name: string,
   config: () => C,
   root: (config: C) => DynamicModule,
+  options: {
+    /** Name the instance in an `X-Instance-Id` header, as the services behind the gateway do. */
+    instanceIdHeader?: boolean;
+  } = {},
 ): Promise<INestApplication | void> {
   const start = () => {
     const c = config();
@@ -19,6 +23,7 @@ export function runHttpApp<C extends { HOST: string; HTTP_PORT: number }>(
       module: root(c),
       host: c.HOST,
       httpPort: c.HTTP_PORT,
+      instanceId: options.instanceIdHeader ? c.INSTANCE_ID : undefined,
       logger: (app) => app.get(Logger),
     });
   };
