@@ -65,7 +65,9 @@ describe('agentConfig secrets', () => {
         }
         return 'accepted';
       })();
-      expect(error).toMatch(/STAYLINE_DB_ADMIN_PASSWORD[\s\S]*STAYLINE_DB_REPL_PASSWORD[\s\S]*ADMIN_TOKEN/);
+      expect(error).toMatch(
+        /STAYLINE_DB_ADMIN_PASSWORD[\s\S]*STAYLINE_DB_REPL_PASSWORD[\s\S]*ADMIN_TOKEN/,
+      );
       expect(error).not.toMatch(/dev-only-(admin|repl)\b|dev-only-admin-token/);
     }
   });

@@ -114,7 +114,11 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
       .default('info'),
   });
   return schema.superRefine(
-    refuseDevOnlySecrets(['STAYLINE_DB_ADMIN_PASSWORD', 'STAYLINE_DB_REPL_PASSWORD', 'ADMIN_TOKEN']),
+    refuseDevOnlySecrets([
+      'STAYLINE_DB_ADMIN_PASSWORD',
+      'STAYLINE_DB_REPL_PASSWORD',
+      'ADMIN_TOKEN',
+    ]),
   );
 }
 
