@@ -183,6 +183,8 @@ const OPERATIONS: Record<string, { summary: string; description?: string; answer
       422: [
         'The page could not be read: not HTML, too large, too slow, a bad or looping redirect, not HTTP',
       ],
+      429: ['This user already has as many fetches in progress as allowed (Retry-After)'],
+      503: ['This instance has as many fetches in progress as allowed (Retry-After)'],
     },
   },
   'GET /api/scraps': {
@@ -250,7 +252,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Listings, reservations, payments, recommendations and saved pages, as served by the ' +
         'nginx gateway (one origin, http://localhost:8080 with `npm start`). Every response ' +
-        'carries X-Request-Id (set at the gateway when the client sends none); every error is ' +
+        'carries X-Request-Id (the gateway sets it; a client id sent in X-Request-Id goes on as ' +
+        'X-Client-Request-Id); every error is ' +
         '`{ error, message, requestId }`.',
     )
     .setVersion(process.env.npm_package_version ?? '0.1.0')
