@@ -1,5 +1,7 @@
 import {
   commitsAfterNewerPrimary,
+  least,
+  most,
   parseLook,
   verdictOf,
   type BinlogGtids,
@@ -149,5 +151,14 @@ describe('a look at a node', () => {
     // an empty or cut answer is not a writable node
     for (const bad of ['', '\n', '3', '3\t', '3\t\t0-3-1', 'ERROR 2002\n', '0\t0\t'])
       expect(parseLook(bad)).toBeUndefined();
+  });
+});
+
+describe('least and most', () => {
+  it('take an hour of history without overflowing the stack', () => {
+    const xs = Array.from({ length: 500_000 }, (_, i) => (i * 7919) % 1_000_003);
+    expect(least(xs)).toBe(0);
+    expect(most(xs)).toBe(xs.reduce((a, x) => Math.max(a, x), 0));
+    expect(least([])).toBe(Infinity);
   });
 });

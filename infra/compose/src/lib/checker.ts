@@ -272,6 +272,13 @@ export function verdictOf(c: LateCommit, logged: BinlogGtids): 'held' | 'discard
 
 const ms = (t: number) => `${Math.round(t)} ms`;
 
+/**
+ * The least and the greatest of many numbers, without spreading them into
+ * arguments: an hour's history (about 70,000 requests) overflows the call stack.
+ */
+export const least = (xs: number[]): number => xs.reduce((a, x) => (x < a ? x : a), Infinity);
+export const most = (xs: number[]): number => xs.reduce((a, x) => (x > a ? x : a), -Infinity);
+
 /** One violation the checker found, in words. */
 export interface Violation {
   check: string;
@@ -399,10 +406,10 @@ export async function check(
     for (let j = i + 1; j < servers.length; j++) {
       const a = byServer.get(servers[i]) as Operation[];
       const b = byServer.get(servers[j]) as Operation[];
-      const aFirst = Math.min(...a.map((o) => o.end));
-      const bFirst = Math.min(...b.map((o) => o.end));
-      const aLast = Math.max(...a.map((o) => o.start));
-      const bLast = Math.max(...b.map((o) => o.start));
+      const aFirst = least(a.map((o) => o.end));
+      const bFirst = least(b.map((o) => o.end));
+      const aLast = most(a.map((o) => o.start));
+      const bLast = most(b.map((o) => o.start));
       if (aLast > bFirst && bLast > aFirst) {
         twoPrimaryWindows++;
         violations.push({
@@ -434,8 +441,8 @@ export async function check(
 
   // the longest stretch without an acknowledged booking
   const ends = acked.map((o) => o.end).sort((x, y) => x - y);
-  const first = history.length ? Math.min(...history.map((o) => o.start)) : 0;
-  const last = history.length ? Math.max(...history.map((o) => o.end)) : 0;
+  const first = history.length ? least(history.map((o) => o.start)) : 0;
+  const last = history.length ? most(history.map((o) => o.end)) : 0;
   let longest = 0;
   let prev = first;
   for (const t of [...ends, last]) {

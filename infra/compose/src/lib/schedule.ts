@@ -4,9 +4,11 @@
  * next; the checker at the end. The schedule is printed as it runs, and the
  * same seed plays the same schedule again.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { check, historyOf, NodeSampler, waitConverged, type CheckResult } from './checker';
-import type { ComposeStack } from './compose-stack';
+import { REPO_ROOT, type ComposeStack } from './compose-stack';
 import { FAULTS, seeded, settle } from './faults';
 import { BookingRun } from './gateway';
 import { Nemesis } from './nemesis';
@@ -69,6 +71,11 @@ export async function runSchedule(
   }
   const nodeSamples = await sampler.stop();
   const history = historyOf(run.load.samples, (n) => run.keyOf(n));
+  // the record first: an hour's run is worth keeping even if a check then fails to run
+  const record = path.join(REPO_ROOT, '.stack', 'partitions', `run-${o.seed}-${Date.now()}.json`);
+  fs.mkdirSync(path.dirname(record), { recursive: true });
+  fs.writeFileSync(record, JSON.stringify({ seed: o.seed, faults, history, nodeSamples }));
+  say(`history (${history.length} requests), node looks and faults kept in ${record}`);
   await waitConverged(stack, history);
   const result = await check(stack, history, nodeSamples);
   // the nights it booked are freed for the next run; bounded, so the result is never held back
