@@ -10,6 +10,15 @@ import { renderNginxConfig } from '@stayline/gateway';
 import { GatewaySync, toUpstreams } from './gateway-sync';
 import { ConfigApplier, ReloadResult } from './nginx-reloader';
 
+/** Polls until `done()` (the sync debounces and renders on its own timers; a loaded host is slow). */
+async function until(done: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`not done within ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
 class FakeResolver implements ServiceResolver {
   readonly lists = new Map<string, ServiceInstance[]>();
   private readonly listeners = new Map<string, WatchListener>();
@@ -252,7 +261,11 @@ describe('GatewaySync', () => {
       for (const f of FORGED.slice(2)) resolver.add(f);
       resolver.add(instance('payment', 4102));
       resolver.emit('payment', resolver.lists.get('payment') ?? [], { kind: 'resync' });
-      await sleep(40);
+      await until(
+        () =>
+          (sync.state.upstreams.payment ?? []).includes('127.0.0.1:4102') &&
+          /127\.0\.0\.1:4102/.test(nginx.config ?? ''),
+      );
 
       expect(sync.state.upstreams.payment).toEqual(['127.0.0.1:4101', '127.0.0.1:4102']);
       expect(sync.state.lastError).toBeUndefined();
@@ -281,6 +294,7 @@ describe('GatewaySync', () => {
       resolver.add(FORGED[0]);
       resolver.remove(FORGED[0], 'expired');
       resolver.add(FORGED[0]);
+      await until(() => log.lines.filter((l) => l.level === 'warn').length >= 2);
       await sleep(20);
       expect(log.lines.filter((l) => l.level === 'warn')).toHaveLength(2);
     });
@@ -298,12 +312,12 @@ describe('GatewaySync', () => {
       const running = nginx.config;
       refuse = true;
       resolver.add(instance('payment', 4102));
-      await sleep(30);
+      await until(() => /upstream payment/.test(sync.state.lastError ?? ''));
       expect(nginx.config).toBe(running);
       expect(sync.state.lastError).toMatch(/upstream payment/);
       refuse = false;
       resolver.add(instance('payment', 4103));
-      await sleep(30);
+      await until(() => sync.state.lastError === undefined && /4103/.test(nginx.config ?? ''));
       expect(rendered().payment.map((u) => u.port)).toEqual([4101, 4102, 4103]);
       expect(sync.state.lastError).toBeUndefined();
     });
