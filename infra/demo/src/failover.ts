@@ -14,6 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   agentHealth,
+  DATA_SERVICES,
   ensureFailoverAgents,
   isAlive,
   leaderAgent,
@@ -40,7 +41,7 @@ const SENTINEL_LINES = /\+sdown master|\+odown|\+elected-leader|\+promoted-slave
 
 /** Services with a database of their own: they follow the topology (the dashboard has none). */
 function databaseServices(stack: Stack) {
-  return stack.byKind('service').filter((c) => c.meta?.service !== 'dashboard');
+  return stack.byKind('service').filter((c) => DATA_SERVICES.includes(String(c.meta?.service)));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Component, httpJson, Stack } from '@stayline/stack-kit';
+import { Component, DATA_SERVICES, httpJson, Stack } from '@stayline/stack-kit';
 import { ADMIN_TOKEN } from './demo';
 
 /** A flag's value as the admin API takes it (libs/service-runtime admin-flags.controller.ts). */
@@ -70,7 +70,9 @@ async function adminFlags(
 ): Promise<void> {
   const errors: string[] = [];
   // any instance will do: the flag lives in the coordinator, not in the instance
-  for (const c of instancesOf(stack).filter((x) => x.meta?.service !== 'dashboard')) {
+  for (const c of instancesOf(stack).filter((x) =>
+    DATA_SERVICES.includes(String(x.meta?.service)),
+  )) {
     try {
       const res = await httpJson(
         `http://${c.host}:${c.port}/admin/flags/${encodeURIComponent(name)}`,

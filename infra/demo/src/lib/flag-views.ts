@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Component, Stack } from '@stayline/stack-kit';
+import { Component, DATA_SERVICES, Stack } from '@stayline/stack-kit';
 import { ADMIN_TOKEN } from './demo';
 import { FlagBody, instancesOf } from './admin';
 
@@ -9,9 +9,9 @@ export interface FlagSnapshotView {
   flags: Record<string, FlagBody>;
 }
 
-/** Instances that serve the admin API (every service instance; the dashboard has none). */
+/** Instances that apply the feature flags (the data services'; not the dashboard's, not auth's). */
 export function flagInstances(stack: Stack, service?: string): Component[] {
-  return instancesOf(stack, service).filter((c) => c.meta?.service !== 'dashboard');
+  return instancesOf(stack, service).filter((c) => DATA_SERVICES.includes(String(c.meta?.service)));
 }
 
 /** One instance's own view of the flags, read from its admin API. */

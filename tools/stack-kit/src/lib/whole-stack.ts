@@ -31,6 +31,12 @@ export const DEFAULT_SERVICE_PORTS: Readonly<Record<string, { http: number[]; tc
 
 /** Services that serve HTTP only (no TCP port for other services to call). */
 export const HTTP_ONLY_SERVICES: ReadonlySet<string> = new Set(['auth']);
+/**
+ * The services that keep the platform's data: each follows the published MariaDB
+ * topology and applies the feature flags. auth keeps only keys and users, and
+ * takes part in neither.
+ */
+export const DATA_SERVICES: readonly string[] = SERVICES.filter((s) => s !== 'auth');
 export const DEFAULT_GATEWAY_SYNC_PORT = 4901;
 export const DEFAULT_DASHBOARD_PORT = 4501;
 
