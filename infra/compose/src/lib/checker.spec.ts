@@ -1,4 +1,5 @@
 import {
+  acksAfterNewerPrimary,
   commitsAfterNewerPrimary,
   least,
   most,
@@ -6,6 +7,7 @@ import {
   verdictOf,
   type BinlogGtids,
   type NodeSample,
+  type Operation,
 } from './checker';
 
 /** Looks every 500 ms, each taking 100 ms, from a script of states per node. */
@@ -160,5 +162,48 @@ describe('least and most', () => {
     expect(least(xs)).toBe(0);
     expect(most(xs)).toBe(xs.reduce((a, x) => Math.max(a, x), 0));
     expect(least([])).toBe(Infinity);
+  });
+});
+
+describe('bookings acknowledged after another node was promoted', () => {
+  const op = (server: number, start: number): Operation => ({
+    key: `k-${server}-${start}`,
+    outcome: 'acknowledged',
+    status: 201,
+    start,
+    end: start + 50,
+    server,
+  });
+  // mariadb-1 primary, then mariadb-2 (promoted at look 2), then mariadb-1 again (look 4)
+  const failback = looks({
+    'mariadb-1': [
+      [false, '0-1-1'],
+      [true, '0-1-1'],
+      [true, '0-2-3'],
+      [true, '0-2-3'],
+      [false, '0-2-3'],
+      [false, '0-1-9'],
+    ],
+    'mariadb-2': [
+      [true, '0-1-1'],
+      [true, '0-1-1'],
+      [false, '0-2-3'],
+      [false, '0-2-3'],
+      [true, '0-2-3'],
+      [true, '0-1-9'],
+    ],
+  });
+
+  it('does not take a failback for two primaries', () => {
+    // each server acknowledged within its own terms
+    const acked = [op(1, 0), op(2, 1_300), op(1, 2_200)];
+    expect(acksAfterNewerPrimary(acked, failback)).toEqual([]);
+  });
+
+  it('finds a booking the old primary acknowledged after the promotion', () => {
+    const acked = [op(1, 0), op(2, 1_300), op(1, 1_400)];
+    expect(acksAfterNewerPrimary(acked, failback)).toEqual([
+      { op: acked[2], node: 'mariadb-1', newer: 'mariadb-2' },
+    ]);
   });
 });

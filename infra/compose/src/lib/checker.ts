@@ -176,6 +176,75 @@ function gtidOf(pos: string): { server: number; seq: number } | undefined {
   return m ? { server: Number(m[1]), seq: Number(m[2]) } : undefined;
 }
 
+/** A node seen read-only and then writable: promoted after `after` and by `by`. */
+interface Promotion {
+  node: string;
+  after: number;
+  by: number;
+}
+
+function looksByNode(samples: NodeSample[]): Map<string, NodeSample[]> {
+  const byNode = new Map<string, NodeSample[]>();
+  for (const s of [...samples].sort((a, b) => a.start - b.start)) {
+    const mine = byNode.get(s.node) ?? [];
+    mine.push(s);
+    byNode.set(s.node, mine);
+  }
+  return byNode;
+}
+
+function promotionsOf(byNode: Map<string, NodeSample[]>): Promotion[] {
+  const promotions: Promotion[] = [];
+  for (const [node, mine] of byNode) {
+    if (mine.length && !mine[0].readOnly)
+      promotions.push({ node, after: -Infinity, by: -Infinity });
+    for (let i = 1; i < mine.length; i++)
+      if (mine[i - 1].readOnly && !mine[i].readOnly)
+        promotions.push({ node, after: mine[i - 1].start, by: mine[i].at });
+  }
+  return promotions;
+}
+
+/**
+ * Another node's promotion that certainly came before `sentAfter` and after
+ * `node` itself last became primary (its last promotion that may precede `by`).
+ */
+function newerPromotion(
+  promotions: Promotion[],
+  node: string,
+  by: number,
+  sentAfter: number,
+): Promotion | undefined {
+  const own = promotions
+    .filter((p) => p.node === node && p.after < by)
+    .reduce((a, p) => Math.max(a, p.by), -Infinity);
+  return promotions
+    .filter((p) => p.node !== node && p.after > own && p.by < sentAfter)
+    .sort((a, b) => a.by - b.by)[0];
+}
+
+/**
+ * Bookings acknowledged by a node (the server in their consistency token) that
+ * were sent after another node was promoted during its own time as primary: a
+ * second primary taking writes, whatever happened to them later.
+ */
+export function acksAfterNewerPrimary(
+  acked: Operation[],
+  samples: NodeSample[],
+): Array<{ op: Operation; node: string; newer: string }> {
+  const byNode = looksByNode(samples);
+  const promotions = promotionsOf(byNode);
+  const nodeOf = new Map(samples.map((s) => [s.serverId, s.node]));
+  const found: Array<{ op: Operation; node: string; newer: string }> = [];
+  for (const op of acked) {
+    const node = op.server === undefined ? undefined : nodeOf.get(op.server);
+    if (!node) continue;
+    const newer = newerPromotion(promotions, node, op.end, op.start);
+    if (newer) found.push({ op, node, newer: newer.node });
+  }
+  return found;
+}
+
 /**
  * The writes a node logged of its own, certainly after another node was
  * promoted (became writable) during its own time as primary. Times are
@@ -185,17 +254,8 @@ function gtidOf(pos: string): { server: number; seq: number } | undefined {
  * writable at its first look has been primary since before the run.
  */
 export function commitsAfterNewerPrimary(samples: NodeSample[]): LateCommit[] {
-  const byNode = new Map<string, NodeSample[]>();
-  for (const s of [...samples].sort((a, b) => a.start - b.start))
-    byNode.set(s.node, [...(byNode.get(s.node) ?? []), s]);
-  const promotions: Array<{ node: string; after: number; by: number }> = [];
-  for (const [node, mine] of byNode) {
-    if (mine.length && !mine[0].readOnly)
-      promotions.push({ node, after: -Infinity, by: -Infinity });
-    for (let i = 1; i < mine.length; i++)
-      if (mine[i - 1].readOnly && !mine[i].readOnly)
-        promotions.push({ node, after: mine[i - 1].start, by: mine[i].at });
-  }
+  const byNode = looksByNode(samples);
+  const promotions = promotionsOf(byNode);
   const late: LateCommit[] = [];
   for (const [node, mine] of byNode)
     for (let i = 1; i < mine.length; i++) {
@@ -203,12 +263,7 @@ export function commitsAfterNewerPrimary(samples: NodeSample[]): LateCommit[] {
       const now = gtidOf(cur.binlogPos);
       if (cur.binlogPos === prev.binlogPos || now?.server !== cur.serverId) continue;
       // its own time as primary began with its last promotion that may precede these writes
-      const own = promotions
-        .filter((p) => p.node === node && p.after < cur.at)
-        .reduce((a, p) => Math.max(a, p.by), -Infinity);
-      const newer = promotions
-        .filter((p) => p.node !== node && p.after > own && p.by < prev.start)
-        .sort((a, b) => a.by - b.by)[0];
+      const newer = newerPromotion(promotions, node, cur.at, prev.start);
       if (!newer) continue;
       const was = gtidOf(prev.binlogPos);
       late.push({
@@ -396,28 +451,20 @@ export async function check(
       });
   }
 
-  // two primaries: from the acknowledged bookings (a definite overlap only)
-  const byServer = new Map<number, Operation[]>();
-  for (const o of acked)
-    if (o.server !== undefined) byServer.set(o.server, [...(byServer.get(o.server) ?? []), o]);
+  // two primaries: bookings acknowledged by a node after another was promoted (the servers
+  // in their consistency tokens against the sampled read_only flags)
   let twoPrimaryWindows = 0;
-  const servers = [...byServer.keys()];
-  for (let i = 0; i < servers.length; i++)
-    for (let j = i + 1; j < servers.length; j++) {
-      const a = byServer.get(servers[i]) as Operation[];
-      const b = byServer.get(servers[j]) as Operation[];
-      const aFirst = least(a.map((o) => o.end));
-      const bFirst = least(b.map((o) => o.end));
-      const aLast = most(a.map((o) => o.start));
-      const bLast = most(b.map((o) => o.start));
-      if (aLast > bFirst && bLast > aFirst) {
-        twoPrimaryWindows++;
-        violations.push({
-          check: 'never two writable primaries (acknowledged bookings)',
-          detail: `servers ${servers[i]} and ${servers[j]} both acknowledged bookings sent after the other's first acknowledgement`,
-        });
-      }
-    }
+  const lateAcks = acksAfterNewerPrimary(acked, nodeSamples);
+  if (lateAcks.length) {
+    twoPrimaryWindows += lateAcks.length;
+    const [x] = lateAcks;
+    violations.push({
+      check: 'never two writable primaries (acknowledged bookings)',
+      detail:
+        `${lateAcks.length} bookings acknowledged by a node after another was promoted, e.g. ${x.op.key} ` +
+        `by ${x.node}, sent at ${ms(x.op.start)}, after ${x.newer} became writable`,
+    });
+  }
   // two primaries: from the sampled read_only flags and binlog positions (a node's own
   // commit after another node was promoted), each such commit looked up in every node's binlog
   const late = commitsAfterNewerPrimary(nodeSamples);
