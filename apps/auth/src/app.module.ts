@@ -9,6 +9,7 @@ import {
 import { OBSERVABILITY_LOGGER, ObservabilityModule } from '@stayline/observability';
 import { ADMIN_TOKEN, AdminTokenGuard, coordinatorImports } from '@stayline/service-runtime';
 import type { Logger } from 'pino';
+import { TokensAdminController } from './admin/tokens-admin.controller';
 import { KeysAdminController } from './admin/keys-admin.controller';
 import { AUTH_SETTINGS } from './auth.settings';
 import { AuthConfig } from './config';
@@ -75,7 +76,7 @@ export class AppModule {
           }),
         }),
       ],
-      controllers: [TokensController, KeysAdminController],
+      controllers: [TokensController, KeysAdminController, TokensAdminController],
       providers: [
         {
           provide: KEY_STORE,

@@ -91,6 +91,29 @@ describe('auth service (real Redis, Sentinels and nginx; two instances, one key 
     expect(await bad.json()).toMatchObject({ error: 'validation_failed' });
   });
 
+  it('issues a token for any user id to an operator (admin port, admin token), never through the gateway', async () => {
+    const issue = (base: string, body: unknown, auth = `Bearer ${DEV_ADMIN_TOKEN}`) =>
+      fetch(`${base}/admin/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: auth },
+        body: JSON.stringify(body),
+      });
+    const base = direct(instances[0]);
+    const ok = await issue(base, { sub: 'carol-42' });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('cache-control')).toBe('no-store');
+    const issued = (await ok.json()) as { access_token: string; scope: string };
+    expect(issued.scope).toBe('user');
+    // verified like any other token, by the other instance and through the gateway
+    for (const b of [gw, direct(instances[1])])
+      expect(await (await me(b, issued.access_token)).json()).toMatchObject({ sub: 'carol-42' });
+    expect((await issue(base, { sub: 'carol-42' }, 'Bearer not-the-admin-token')).status).toBe(401);
+    expect((await issue(base, { sub: 'carol-42', scopes: ['root'] })).status).toBe(400);
+    expect((await issue(base, { sub: 'a b' })).status).toBe(400);
+    const viaGateway = await issue(gw, { sub: 'carol-42' });
+    expect(viaGateway.status).toBe(404);
+  });
+
   it('limits failed logins per username and address: the sixth gets 429 with Retry-After', async () => {
     const one = direct(instances[0]);
     for (let i = 0; i < 5; i++) expect((await token(one, 'bob', `guess-${i}`)).status).toBe(401);

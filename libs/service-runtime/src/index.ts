@@ -6,6 +6,7 @@ export * from './lib/admin-flags.controller';
 export * from './lib/admin-token.guard';
 export * from './lib/backends';
 export * from './lib/bootstrap';
+export * from './lib/caller-identity';
 export * from './lib/config';
 export * from './lib/dependency-client';
 export * from './lib/error-body';

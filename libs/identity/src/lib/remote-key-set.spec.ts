@@ -88,4 +88,23 @@ describe('a verifier reading the JWKS of a server on loopback', () => {
     });
     expect(await reason(closed.verify(token))).toBe('keys_unavailable');
   });
+
+  it('fetches through the given function when one is given (e.g. over discovery), by path', async () => {
+    const paths: string[] = [];
+    const base = new URL(url);
+    const verifier = new TokenVerifier(
+      remoteKeySet('http://auth.discovered/api/auth/.well-known/jwks.json', {
+        fetch: (u, init) => {
+          const path = new URL(u).pathname;
+          paths.push(path);
+          return fetch(new URL(path, base), { headers: init.headers, signal: init.signal });
+        },
+      }),
+      { issuer: ISS, audience: AUD },
+    );
+    const token = (await issuer.issue('alice', ['user'])).access_token;
+    expect((await verifier.verify(token)).userId).toBe('alice');
+    expect(paths).toEqual(['/api/auth/.well-known/jwks.json']);
+    expect(fetches).toBe(1);
+  });
 });

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
 
 export interface RemoteKeySetOptions {
   /** How long a fetched key set is used before it is fetched again (default 10 minutes). */
@@ -11,6 +11,11 @@ export interface RemoteKeySetOptions {
   refetchCooldownMs?: number;
   /** Timeout of one fetch (default 2 s). */
   timeoutMs?: number;
+  /**
+   * How to fetch the document instead of `fetch(url)`: e.g. through a balanced
+   * client over the instances discovery lists, the URL's path being what counts.
+   */
+  fetch?: (url: string, init: { headers: Headers; signal: AbortSignal }) => Promise<Response>;
 }
 
 /**
@@ -23,5 +28,6 @@ export function remoteKeySet(url: string | URL, o: RemoteKeySetOptions = {}): JW
     cacheMaxAge: o.cacheMaxAgeMs ?? 10 * 60_000,
     cooldownDuration: o.refetchCooldownMs ?? 30_000,
     timeoutDuration: o.timeoutMs ?? 2_000,
+    ...(o.fetch ? { [customFetch]: o.fetch } : {}),
   });
 }

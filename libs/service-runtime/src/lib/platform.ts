@@ -6,6 +6,7 @@ import { OBSERVABILITY_LOGGER, ObservabilityModule } from '@stayline/observabili
 import type { Logger } from 'pino';
 import { AdminModule } from './admin-flags.controller';
 import { BackendConfig, chosenCoordination, chosenRegistry } from './backends';
+import { CallerIdentityModule } from './caller-identity';
 import { FaultInjector } from './fault-injection';
 import { TopologyFollowerModule } from './topology-follower';
 
@@ -34,13 +35,16 @@ export interface PlatformConfig extends CoordinatorConfig {
   DB_REPLICAS: Array<{ name: string; host: string; port: number }>;
   LOG_LEVEL: string;
   ADMIN_TOKEN: string;
+  AUTH_ISSUER: string;
+  AUTH_AUDIENCE: string;
 }
 
 /**
  * The modules every stayline service imports: logs, metrics and health; the
  * replica router for its own database; registration in discovery (registered
  * once listening, deregistered first on SIGTERM), balanced clients, feature
- * flags and leader elections.
+ * flags and leader elections; the verifier of callers' tokens (the keys
+ * fetched from the auth instances discovery lists).
  */
 export function platformImports(
   c: PlatformConfig,
@@ -62,6 +66,7 @@ export function platformImports(
     TopologyFollowerModule.forRoot({ redis }),
     ...coordinatorImports(c, { flagDefaults: db.flagDefaults }),
     AdminModule.forRoot(c.ADMIN_TOKEN),
+    CallerIdentityModule.forRoot(c),
   ];
 }
 

@@ -91,6 +91,10 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(
     ADMIN_TOKEN: adminTokenSetting(dev),
     /** After deregistering on SIGTERM, keep serving this long: callers and the gateway learn of the removal first. */
     DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(500),
+    /** The `iss` of the access tokens accepted (the auth service's AUTH_ISSUER). */
+    AUTH_ISSUER: z.string().min(1).default('stayline-auth'),
+    /** The `aud` the tokens must name (the auth service's AUTH_AUDIENCE). */
+    AUTH_AUDIENCE: z.string().min(1).default('stayline'),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

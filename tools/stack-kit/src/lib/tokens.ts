@@ -1,0 +1,109 @@
+import { DEV_ADMIN_TOKEN } from './credentials';
+import { httpJson } from './http-json';
+import { isAlive } from './process';
+import type { Stack } from './stack';
+
+/** What the auth service answers for a token (RFC 6749 section 5.1). */
+export interface AccessToken {
+  access_token: string;
+  token_type: 'Bearer';
+  /** Seconds until it expires. */
+  expires_in: number;
+  scope: string;
+}
+
+/** The demo users' dev-only passwords (apps/auth; refused outside the dev profile). */
+export const DEMO_PASSWORDS: Readonly<Record<'alice' | 'bob' | 'admin', string>> = {
+  alice: 'dev-only-alice-password',
+  bob: 'dev-only-bob-password',
+  admin: 'dev-only-admin-password',
+};
+
+/** `{ authorization: 'Bearer <token>' }`, to spread into a request's headers. */
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
+/**
+ * Logs in as a user through the gateway (or an auth instance):
+ * `POST /api/auth/token` with a username and password, as the README does.
+ */
+export async function login(
+  baseUrl: string,
+  username: string,
+  password = DEMO_PASSWORDS[username as keyof typeof DEMO_PASSWORDS],
+): Promise<AccessToken> {
+  const res = await fetch(`${baseUrl}/api/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json()) as AccessToken & { message?: string };
+  if (res.status !== 200) throw new Error(`login as ${username}: ${res.status} ${body.message}`);
+  return body;
+}
+
+/**
+ * A token for any user id, issued by one of the stack's auth instances on its
+ * admin route (`POST /admin/tokens`, the admin token): tests and benches act as
+ * many users, the demo directory has three.
+ */
+export async function issueToken(
+  stack: Stack,
+  sub: string,
+  o: { scopes?: string[]; adminToken?: string } = {},
+): Promise<AccessToken> {
+  const auth = stack.components.filter((c) => c.meta?.service === 'auth' && isAlive(c.pid));
+  if (!auth.length) throw new Error('no auth instance runs in this stack: start the service auth');
+  let last: unknown;
+  for (const c of auth) {
+    try {
+      const res = await httpJson(`http://${c.host}:${c.ports.http}/admin/tokens`, {
+        method: 'POST',
+        token: o.adminToken ?? DEV_ADMIN_TOKEN,
+        body: { sub, ...(o.scopes ? { scopes: o.scopes } : {}) },
+        timeoutMs: 5_000,
+      });
+      if (res.status === 200) return res.body as AccessToken;
+      last = new Error(`${c.name} /admin/tokens: ${res.status} ${JSON.stringify(res.body)}`);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+/**
+ * Tokens per user, fetched once and fetched again when a third of their life
+ * is left: a long run (a bench, a random partition run) outlives a token.
+ *
+ * @example
+ *   const tokens = new UserTokens((user) => issueToken(stack, user));
+ *   await fetch(url, { headers: await tokens.headers('u-1') });
+ */
+export class UserTokens {
+  private readonly held = new Map<string, Promise<{ token: string; renewAt: number }>>();
+
+  constructor(private readonly source: (userId: string) => Promise<AccessToken>) {}
+
+  /** The stack's tokens, issued by its auth instances. */
+  static of(stack: Stack, o: { scopes?: string[] } = {}): UserTokens {
+    return new UserTokens((user) => issueToken(stack, user, o));
+  }
+
+  async token(userId: string): Promise<string> {
+    const held = await this.held.get(userId)?.catch(() => undefined);
+    if (held && Date.now() < held.renewAt) return held.token;
+    const next = this.source(userId).then((t) => ({
+      token: t.access_token,
+      renewAt: Date.now() + (t.expires_in * 1000 * 2) / 3,
+    }));
+    this.held.set(userId, next);
+    return (await next).token;
+  }
+
+  async headers(userId: string): Promise<{ authorization: string }> {
+    return bearer(await this.token(userId));
+  }
+}
