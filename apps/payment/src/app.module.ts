@@ -4,6 +4,7 @@ import { PaymentConfig } from './config';
 import { CreatePayments1764000000000 } from './migrations/1764000000000-create-payments';
 import { ExactIdentifiers1765000000000 } from './migrations/1765000000000-exact-identifiers';
 import { Payment } from './payments/payment.entity';
+import { PaymentMessagesController } from './payments/payment-messages.controller';
 import { PaymentsController } from './payments/payments.controller';
 import { PAYMENT_FAULTS, PaymentsService } from './payments/payments.service';
 
@@ -15,7 +16,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: platformImports(config, { entities: [Payment] }),
-      controllers: [PaymentsController],
+      controllers: [PaymentsController, PaymentMessagesController],
       providers: [faultInjectorProvider(PAYMENT_FAULTS, config), PaymentsService],
     };
   }

@@ -1,7 +1,7 @@
 /**
  * payment: the ledger. TCP `payment.charge` (idempotent by reservation id),
  * `payment.refund`, `payment.get` for the reservation service; HTTP look-ups
- * for the gateway.
+ * of the caller's own payments (a token's user) for the gateway.
  */
 import { runService } from '@stayline/service-runtime';
 import { AppModule, PAYMENT_MIGRATIONS } from './app.module';

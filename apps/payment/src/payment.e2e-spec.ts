@@ -1,21 +1,29 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { PaymentView, TCP_FRAMING } from '@stayline/contracts';
-import { Stack, startStack, startService } from '@stayline/stack-kit';
+import { Stack, startStack, startService, UserTokens } from '@stayline/stack-kit';
 import mysql from 'mysql2/promise';
 import { firstValueFrom } from 'rxjs';
 
 jest.setTimeout(120_000);
 
-describe('payment service (real MariaDB, TCP and HTTP)', () => {
+describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real auth service)', () => {
   let stack: Stack;
   let client: ClientProxy;
   let http: string;
+  let tokens: UserTokens;
   const charge = { reservationId: 'res-1', userId: 'alice', amountCents: 24_000, currency: 'USD' };
   const send = <T>(pattern: string, data: unknown) => firstValueFrom(client.send<T>(pattern, data));
+  /** GET on the payment instance, as `user` (a token the stack's auth issued), or with no token. */
+  const get = async (path: string, user?: string) =>
+    fetch(`${http}${path}`, { headers: user ? await tokens.headers(user) : {} });
 
   beforeAll(async () => {
     stack = await startStack({ replicas: 2, nginx: false });
-    const svc = await startService(stack, { service: 'payment' });
+    const [svc] = await Promise.all([
+      startService(stack, { service: 'payment' }),
+      startService(stack, { service: 'auth', tcpPort: 'none' }),
+    ]);
+    tokens = UserTokens.of(stack);
     http = `http://127.0.0.1:${svc.ports.http}`;
     client = ClientProxyFactory.create({
       transport: Transport.TCP,
@@ -69,11 +77,62 @@ describe('payment service (real MariaDB, TCP and HTTP)', () => {
       status: 404,
     });
 
-    const byId = await fetch(`${http}/api/payments/${refunded.id}`);
+    const byId = await get(`/api/payments/${refunded.id}`, 'alice');
     expect(byId.status).toBe(200);
     expect(await byId.json()).toMatchObject({ id: refunded.id, status: 'REFUNDED' });
-    const list = await fetch(`${http}/api/payments?reservationId=res-1`);
+    const list = await get('/api/payments?reservationId=res-1', 'alice');
+    expect(list.status).toBe(200);
     expect(((await list.json()) as { items: unknown[] }).items).toHaveLength(1);
+  });
+
+  it('answers HTTP without a token, or with a bad one, with 401 JSON and a Bearer challenge', async () => {
+    const { id } = await send<PaymentView>('payment.get', { reservationId: 'res-1' });
+    for (const path of [`/api/payments/${id}`, '/api/payments?reservationId=res-1']) {
+      const res = await get(path);
+      expect({ path, status: res.status }).toEqual({ path, status: 401 });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="stayline"/);
+      expect(await res.json()).toMatchObject({
+        error: 'unauthorized',
+        details: { reason: 'missing_token' },
+      });
+    }
+    const forged = await fetch(`${http}/api/payments/${id}`, {
+      headers: { authorization: 'Bearer not.a.token' },
+    });
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/);
+  });
+
+  it("answers another user's payment exactly as a missing one: 404 by id, no items by reservation", async () => {
+    const { id } = await send<PaymentView>('payment.get', { reservationId: 'res-1' });
+    const missingId = '00000000-0000-4000-8000-000000000000';
+    // the same answer but for the id it names, and the request id
+    const shape = async (res: Response, named: string) => {
+      const body = (await res.json()) as Record<string, unknown>;
+      return {
+        status: res.status,
+        ...body,
+        message: String(body.message).replace(named, ':id'),
+        requestId: typeof body.requestId,
+      };
+    };
+    const others = await shape(await get(`/api/payments/${id}`, 'bob'), id);
+    expect(others).toEqual(await shape(await get(`/api/payments/${missingId}`, 'bob'), missingId));
+    expect(others).toMatchObject({ status: 404, error: 'not_found' });
+    const list = await get('/api/payments?reservationId=res-1', 'bob');
+    expect(list.status).toBe(200);
+    expect(await list.json()).toEqual({ items: [] });
+    // still alice's
+    expect((await get(`/api/payments/${id}`, 'alice')).status).toBe(200);
+  });
+
+  it('refuses a userId in the query with 400: the user is the token’s subject', async () => {
+    const res = await get('/api/payments?reservationId=res-1&userId=alice', 'bob');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: 'validation_failed',
+      message: expect.stringMatching(/userId should not exist/),
+    });
   });
 
   it('answers bad input with 4xx JSON over both transports', async () => {
@@ -83,11 +142,11 @@ describe('payment service (real MariaDB, TCP and HTTP)', () => {
       status: 400,
       error: 'validation_failed',
     });
-    expect((await fetch(`${http}/api/payments/not-a-uuid`)).status).toBe(400);
-    expect((await fetch(`${http}/api/payments/00000000-0000-4000-8000-000000000000`)).status).toBe(
+    expect((await get('/api/payments/not-a-uuid', 'alice')).status).toBe(400);
+    expect((await get('/api/payments/00000000-0000-4000-8000-000000000000', 'alice')).status).toBe(
       404,
     );
-    const missing = await fetch(`${http}/api/payments`);
+    const missing = await get('/api/payments', 'alice');
     expect(missing.status).toBe(400);
     expect(await missing.json()).toMatchObject({
       error: 'validation_failed',

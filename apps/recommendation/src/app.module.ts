@@ -6,6 +6,7 @@ import { CreateAffinity1764000000000 } from './migrations/1764000000000-create-a
 import { ExactIdentifiers1765000000000 } from './migrations/1765000000000-exact-identifiers';
 import { RankingController } from './ranking/ranking.controller';
 import { RankingService, RECOMMENDATION_FAULTS } from './ranking/ranking.service';
+import { RecommendationsController } from './ranking/recommendations.controller';
 
 export const RECOMMENDATION_MIGRATIONS = [
   CreateAffinity1764000000000,
@@ -25,7 +26,7 @@ export class AppModule {
           consumerName: config.INSTANCE_ID,
         }),
       ],
-      controllers: [RankingController],
+      controllers: [RankingController, RecommendationsController],
       providers: [faultInjectorProvider(RECOMMENDATION_FAULTS, config), RankingService],
     };
   }

@@ -1,7 +1,8 @@
 /**
  * recommendation: ranks listings for a user (TCP `recommendation.rank`, called
- * by reservation as a non-essential dependency) and learns from reservation
- * events. See docs/patterns/circuit-breaker.md for why its absence is survivable.
+ * by reservation as a non-essential dependency), learns from reservation
+ * events, and shows callers what it knows of them (`GET /api/recommendations`,
+ * the token's user). See docs/patterns/circuit-breaker.md for why its absence is survivable.
  */
 import { runService } from '@stayline/service-runtime';
 import { AppModule, RECOMMENDATION_MIGRATIONS } from './app.module';

@@ -5,17 +5,27 @@ import {
   ReservationEvent,
   TCP_FRAMING,
 } from '@stayline/contracts';
-import { Stack, startStack, waitFor, startService } from '@stayline/stack-kit';
+import { Stack, startStack, waitFor, startService, UserTokens } from '@stayline/stack-kit';
 import Redis from 'ioredis';
 import { firstValueFrom } from 'rxjs';
 
 jest.setTimeout(120_000);
 
-describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
+describe('recommendation service (real MariaDB, Redis Stream, TCP; HTTP with tokens from the real auth service)', () => {
   let stack: Stack;
   let redis: Redis;
   let client: ClientProxy;
   let http: string;
+  let tokens: UserTokens;
+
+  interface Overview {
+    userId: string;
+    profile: { cities: Record<string, number>; bands: Record<string, number> };
+    popular: Array<{ listingId: string; bookings: number }>;
+  }
+  /** GET on the instance, as `user` (a token the stack's auth issued), or with no token. */
+  const get = async (path: string, user?: string) =>
+    fetch(`${http}${path}`, { headers: user ? await tokens.headers(user) : {} });
 
   const event = (n: number, over: Partial<ReservationEvent>): ReservationEvent => ({
     eventId: `evt-${n}`,
@@ -50,7 +60,11 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
   beforeAll(async () => {
     stack = await startStack({ replicas: 2, nginx: false });
     redis = new Redis({ host: stack.redis.primary.host, port: stack.redis.primary.port });
-    const svc = await startService(stack, { service: 'recommendation' });
+    const [svc] = await Promise.all([
+      startService(stack, { service: 'recommendation' }),
+      startService(stack, { service: 'auth', tcpPort: 'none' }),
+    ]);
+    tokens = UserTokens.of(stack);
     http = `http://127.0.0.1:${svc.ports.http}`;
     client = ClientProxyFactory.create({
       transport: Transport.TCP,
@@ -77,11 +91,8 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
       event(2, { userId: 'bob', listingId: 'jeju-1', city: 'Jeju', pricePerNight: 300 }),
     );
     await waitFor('events applied', async () => {
-      const res = await fetch(`${http}/api/recommendations?userId=alice`);
-      const body = (await res.json()) as {
-        profile: { cities: Record<string, number> };
-        popular: unknown[];
-      };
+      const res = await get('/api/recommendations', 'alice');
+      const body = (await res.json()) as Overview;
       return body.profile.cities.Busan === 1 && body.popular.length === 2;
     });
     const res = await rank('alice');
@@ -93,6 +104,42 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
     expect(pending[0]).toBe(0);
   });
 
+  it("shows each caller the token's user's profile only: bob sees his, never alice's", async () => {
+    const alice = (await (await get('/api/recommendations', 'alice')).json()) as Overview;
+    expect(alice).toMatchObject({ userId: 'alice', profile: { cities: { Busan: 1 } } });
+    const res = await get('/api/recommendations', 'bob');
+    expect(res.status).toBe(200);
+    const bob = (await res.json()) as Overview;
+    expect(bob.userId).toBe('bob');
+    expect(bob.profile).toEqual({ cities: { Jeju: 1 }, bands: { premium: 1 } });
+    // the most booked listings are everyone's, the same for both
+    expect(bob.popular).toEqual(alice.popular);
+  });
+
+  it('answers without a token, or with a bad one, with 401 JSON and a Bearer challenge', async () => {
+    const none = await get('/api/recommendations');
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer realm="stayline"/);
+    expect(await none.json()).toMatchObject({
+      error: 'unauthorized',
+      details: { reason: 'missing_token' },
+    });
+    const forged = await fetch(`${http}/api/recommendations`, {
+      headers: { authorization: 'Bearer not.a.token' },
+    });
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/);
+  });
+
+  it('refuses a userId in the query with 400: the user is the token’s subject', async () => {
+    const res = await get('/api/recommendations?userId=alice', 'bob');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: 'validation_failed',
+      message: expect.stringMatching(/userId should not exist/),
+    });
+  });
+
   it('rejects bad input with a client error, over TCP and HTTP', async () => {
     await expect(
       firstValueFrom(client.send('recommendation.rank', { userId: '', candidates: 'x' })),
@@ -100,7 +147,7 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP)', () => {
       status: 400,
       error: 'validation_failed',
     });
-    const res = await fetch(`${http}/api/recommendations?userId=a&limit=999`);
+    const res = await get('/api/recommendations?limit=999', 'alice');
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({
       error: 'validation_failed',

@@ -46,7 +46,11 @@ export const PaymentLedger = {
     return payment;
   },
 
-  find(m: EntityManager, where: { id?: string; reservationId?: string }): Promise<Payment | null> {
+  /** One payment; with `userId`, only that user's (`WHERE ... AND user_id = ?`). */
+  find(
+    m: EntityManager,
+    where: { id: string; userId?: string } | { reservationId: string; userId?: string },
+  ): Promise<Payment | null> {
     return m.findOneBy(Payment, where);
   },
 };

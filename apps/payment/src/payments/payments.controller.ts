@@ -1,39 +1,34 @@
-import { Controller, Get, NotFoundException, Param, ParseUUIDPipe, Query } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
-import { PaymentPatterns, PaymentView } from '@stayline/contracts';
-import { ChargeDto, PaymentQueryDto, ReservationRefDto } from './dto/charge.dto';
+import { Controller, Get, Param, ParseUUIDPipe, Query, UseGuards } from '@nestjs/common';
+import { PaymentView } from '@stayline/contracts';
+import { BearerAuthGuard, type Caller, CurrentUser } from '@stayline/identity';
+import { PaymentQueryDto } from './dto/charge.dto';
 import { PaymentsService } from './payments.service';
 
-/** HTTP for the gateway (read-only) and TCP for the reservation service. */
-@Controller()
+/**
+ * A caller's own payments, read through the gateway: every route needs a
+ * token, the user is its subject, and another user's payment answers as one
+ * that does not exist (404, or an empty list).
+ */
+@Controller('api/payments')
+@UseGuards(BearerAuthGuard)
 export class PaymentsController {
   constructor(private readonly payments: PaymentsService) {}
 
-  @Get('api/payments/:id')
-  get(@Param('id', new ParseUUIDPipe()) id: string): Promise<PaymentView> {
-    return this.payments.byId(id);
+  @Get(':id')
+  get(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @CurrentUser() caller: Caller,
+  ): Promise<PaymentView> {
+    return this.payments.byId(id, caller.userId);
   }
 
-  @Get('api/payments')
-  async find(@Query() q: PaymentQueryDto): Promise<{ items: PaymentView[] }> {
-    const p = await this.payments.byReservation(q.reservationId);
+  /** The payment of one of the caller's reservations: one item, or none. */
+  @Get()
+  async find(
+    @Query() q: PaymentQueryDto,
+    @CurrentUser() caller: Caller,
+  ): Promise<{ items: PaymentView[] }> {
+    const p = await this.payments.byReservation(q.reservationId, caller.userId);
     return { items: p ? [p] : [] };
-  }
-
-  @MessagePattern(PaymentPatterns.charge)
-  charge(@Payload() dto: ChargeDto): Promise<PaymentView> {
-    return this.payments.charge(dto);
-  }
-
-  @MessagePattern(PaymentPatterns.refund)
-  refund(@Payload() dto: ReservationRefDto): Promise<PaymentView> {
-    return this.payments.refund(dto.reservationId);
-  }
-
-  @MessagePattern(PaymentPatterns.get)
-  async lookup(@Payload() dto: ReservationRefDto): Promise<PaymentView> {
-    const p = await this.payments.byReservation(dto.reservationId);
-    if (!p) throw new NotFoundException(`no payment for reservation ${dto.reservationId}`);
-    return p;
   }
 }

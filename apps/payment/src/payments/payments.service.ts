@@ -36,15 +36,21 @@ export class PaymentsService {
     return toView(await this.db.write((m) => PaymentLedger.refund(m, reservationId)));
   }
 
-  /** The payment of a reservation, read from a replica that has the caller's writes. */
-  async byReservation(reservationId: string): Promise<PaymentView | null> {
+  /**
+   * The payment of a reservation, read from a replica that has the caller's
+   * writes; with `userId`, only when it is that user's (another's is none).
+   */
+  async byReservation(reservationId: string, userId?: string): Promise<PaymentView | null> {
     await this.faults?.apply('get');
-    const p = await this.db.read((m) => PaymentLedger.find(m, { reservationId }));
+    const p = await this.db.read((m) =>
+      PaymentLedger.find(m, userId === undefined ? { reservationId } : { reservationId, userId }),
+    );
     return p ? toView(p) : null;
   }
 
-  async byId(id: string): Promise<PaymentView> {
-    const p = await this.db.read((m) => PaymentLedger.find(m, { id }));
+  /** The user's payment; another user's is not found, like a missing one. */
+  async byId(id: string, userId: string): Promise<PaymentView> {
+    const p = await this.db.read((m) => PaymentLedger.find(m, { id, userId }));
     if (!p) throw new NotFoundException(`no payment ${id}`);
     return toView(p);
   }

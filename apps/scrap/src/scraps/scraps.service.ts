@@ -35,7 +35,8 @@ export class ScrapsService {
   /**
    * Fetches the page (or takes its card from the cache) and saves it for the user.
    * The guard's check, the name resolution and the fetch all end by one deadline,
-   * and hold one of the instance's fetch slots and one of the user's meanwhile.
+   * and hold one of the instance's fetch slots and one of the user's (the
+   * token's subject) meanwhile.
    */
   async create(userId: string, url: string) {
     await this.faults?.apply('create');
@@ -151,8 +152,9 @@ export class ScrapsService {
     return { items: rows.map(scrapView) };
   }
 
-  async remove(id: string): Promise<void> {
-    const deleted = await this.db.write((m) => m.delete(Scrap, { id }));
+  /** Deletes the user's scrap; another user's is not found, like a missing one. */
+  async remove(id: string, userId: string): Promise<void> {
+    const deleted = await this.db.write((m) => m.delete(Scrap, { id, userId }));
     if (!deleted.affected) throw new NotFoundException(`no scrap ${id}`);
   }
 }

@@ -30,9 +30,8 @@ export class RankDto implements RankRequest {
   candidates!: RankCandidateDto[];
 }
 
+/** The user is never in the query: it is the token's subject (docs/patterns/identity.md). */
 export class RecommendationQueryDto {
-  @IsString() @Length(1, 64) @IsIdentifier() userId!: string;
-
   @IsOptional()
   @Type(() => Number)
   @IsInt()
