@@ -1,6 +1,6 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { PaymentView, TCP_FRAMING } from '@stayline/contracts';
-import { Stack, startStack, startService, UserTokens } from '@stayline/stack-kit';
+import { Stack, startStack, startService, UserTokens, waitFor } from '@stayline/stack-kit';
 import mysql from 'mysql2/promise';
 import { firstValueFrom } from 'rxjs';
 
@@ -85,9 +85,37 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
     expect(((await list.json()) as { items: unknown[] }).items).toHaveLength(1);
   });
 
+  it("lists the token's user's payments, newest first, and no one else's", async () => {
+    await send('payment.charge', { ...charge, reservationId: 'res-2', amountCents: 9_000 });
+    await send('payment.charge', { ...charge, reservationId: 'res-bob', userId: 'bob' });
+    // the charges went to the primary; a list read from a replica may lag a moment
+    await waitFor("both of alice's payments listed", async () => {
+      const res = await get('/api/payments', 'alice');
+      return ((await res.json()) as { items: unknown[] }).items.length === 2;
+    });
+    const alice = (await (await get('/api/payments', 'alice')).json()) as { items: PaymentView[] };
+    expect(alice.items.map((p) => [p.reservationId, p.userId])).toEqual([
+      ['res-2', 'alice'],
+      ['res-1', 'alice'],
+    ]);
+    await waitFor("bob's payment listed", async () => {
+      const res = await get('/api/payments', 'bob');
+      return ((await res.json()) as { items: unknown[] }).items.length === 1;
+    });
+    const bob = (await (await get('/api/payments', 'bob')).json()) as { items: PaymentView[] };
+    expect(bob.items.map((p) => p.reservationId)).toEqual(['res-bob']);
+    const none = await get('/api/payments', 'carol');
+    expect(none.status).toBe(200);
+    expect(await none.json()).toEqual({ items: [] });
+  });
+
   it('answers HTTP without a token, or with a bad one, with 401 JSON and a Bearer challenge', async () => {
     const { id } = await send<PaymentView>('payment.get', { reservationId: 'res-1' });
-    for (const path of [`/api/payments/${id}`, '/api/payments?reservationId=res-1']) {
+    for (const path of [
+      `/api/payments/${id}`,
+      '/api/payments?reservationId=res-1',
+      '/api/payments',
+    ]) {
       const res = await get(path);
       expect({ path, status: res.status }).toEqual({ path, status: 401 });
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="stayline"/);
@@ -127,12 +155,17 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
   });
 
   it('refuses a userId in the query with 400: the user is the token’s subject', async () => {
-    const res = await get('/api/payments?reservationId=res-1&userId=alice', 'bob');
-    expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({
-      error: 'validation_failed',
-      message: expect.stringMatching(/userId should not exist/),
-    });
+    for (const path of [
+      '/api/payments?reservationId=res-1&userId=alice',
+      '/api/payments?userId=alice',
+    ]) {
+      const res = await get(path, 'bob');
+      expect({ path, status: res.status }).toEqual({ path, status: 400 });
+      expect(await res.json()).toMatchObject({
+        error: 'validation_failed',
+        message: expect.stringMatching(/userId should not exist/),
+      });
+    }
   });
 
   it('answers bad input with 4xx JSON over both transports', async () => {
@@ -146,9 +179,9 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
     expect((await get('/api/payments/00000000-0000-4000-8000-000000000000', 'alice')).status).toBe(
       404,
     );
-    const missing = await get('/api/payments', 'alice');
-    expect(missing.status).toBe(400);
-    expect(await missing.json()).toMatchObject({
+    const blank = await get('/api/payments?reservationId=', 'alice');
+    expect(blank.status).toBe(400);
+    expect(await blank.json()).toMatchObject({
       error: 'validation_failed',
       message: expect.stringMatching(/reservationId/),
     });

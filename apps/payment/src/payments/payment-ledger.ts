@@ -53,4 +53,9 @@ export const PaymentLedger = {
   ): Promise<Payment | null> {
     return m.findOneBy(Payment, where);
   },
+
+  /** A user's payments, newest first. */
+  ofUser(m: EntityManager, userId: string, limit: number): Promise<Payment[]> {
+    return m.find(Payment, { where: { userId }, order: { createdAt: 'DESC' }, take: limit });
+  },
 };

@@ -32,6 +32,9 @@ describe('the payment HTTP surface', () => {
     byReservation: jest.fn(async (reservationId: string, userId?: string) =>
       reservationId === 'res-1' && userId === 'alice' ? alicesPayment : null,
     ),
+    byUser: jest.fn(async (userId: string) => ({
+      items: userId === 'alice' ? [alicesPayment] : [],
+    })),
   };
 
   beforeAll(async () => {
@@ -59,7 +62,11 @@ describe('the payment HTTP surface', () => {
   };
 
   it('answers every route without a token with 401 and a Bearer challenge, asking nothing of the ledger', async () => {
-    for (const path of [`/api/payments/${ID}`, '/api/payments?reservationId=res-1']) {
+    for (const path of [
+      `/api/payments/${ID}`,
+      '/api/payments?reservationId=res-1',
+      '/api/payments',
+    ]) {
       const res = await get(path);
       expect({ path, status: res.status }).toEqual({ path, status: 401 });
       expect(res.headers['www-authenticate']).toBe('Bearer realm="stayline"');
@@ -70,6 +77,7 @@ describe('the payment HTTP surface', () => {
     }
     expect(payments.byId).not.toHaveBeenCalled();
     expect(payments.byReservation).not.toHaveBeenCalled();
+    expect(payments.byUser).not.toHaveBeenCalled();
   });
 
   it("looks payments up as the token's user", async () => {
@@ -81,6 +89,10 @@ describe('the payment HTTP surface', () => {
     expect(list.status).toBe(200);
     expect(list.body).toEqual({ items: [alicesPayment] });
     expect(payments.byReservation).toHaveBeenCalledWith('res-1', 'alice');
+    const all = await get('/api/payments', 'alice');
+    expect(all.status).toBe(200);
+    expect(all.body).toEqual({ items: [alicesPayment] });
+    expect(payments.byUser).toHaveBeenCalledWith('alice');
   });
 
   it("answers another user's payment as a missing one: 404, or no items", async () => {
@@ -91,15 +103,22 @@ describe('the payment HTTP surface', () => {
     const list = await get('/api/payments?reservationId=res-1', 'bob');
     expect(list.status).toBe(200);
     expect(list.body).toEqual({ items: [] });
+    expect((await get('/api/payments', 'bob')).body).toEqual({ items: [] });
   });
 
   it('refuses a userId in the query with 400: the user is the token’s subject', async () => {
-    const res = await get('/api/payments?reservationId=res-1&userId=alice', 'bob');
-    expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({
-      error: 'validation_failed',
-      message: expect.stringMatching(/userId should not exist/),
-    });
+    for (const path of [
+      '/api/payments?reservationId=res-1&userId=alice',
+      '/api/payments?userId=alice',
+    ]) {
+      const res = await get(path, 'bob');
+      expect({ path, status: res.status }).toEqual({ path, status: 400 });
+      expect(res.body).toMatchObject({
+        error: 'validation_failed',
+        message: expect.stringMatching(/userId should not exist/),
+      });
+    }
     expect(payments.byReservation).not.toHaveBeenCalled();
+    expect(payments.byUser).not.toHaveBeenCalled();
   });
 });

@@ -22,12 +22,13 @@ export class PaymentsController {
     return this.payments.byId(id, caller.userId);
   }
 
-  /** The payment of one of the caller's reservations: one item, or none. */
+  /** The caller's payments, newest first; with `reservationId`, that reservation's only. */
   @Get()
   async find(
     @Query() q: PaymentQueryDto,
     @CurrentUser() caller: Caller,
   ): Promise<{ items: PaymentView[] }> {
+    if (q.reservationId === undefined) return this.payments.byUser(caller.userId);
     const p = await this.payments.byReservation(q.reservationId, caller.userId);
     return { items: p ? [p] : [] };
   }

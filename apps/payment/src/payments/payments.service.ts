@@ -9,6 +9,9 @@ import { toView } from './payment.entity';
 
 export const PAYMENT_FAULTS = Symbol('PAYMENT_FAULTS');
 
+/** The most payments one list answers. */
+export const LIST_LIMIT = 200;
+
 const charges = counter('stayline_payment_charges_total', 'Charges by outcome', ['outcome']);
 
 /** The payment use cases: charge (idempotent by reservation), refund, look-ups. */
@@ -46,6 +49,13 @@ export class PaymentsService {
       PaymentLedger.find(m, userId === undefined ? { reservationId } : { reservationId, userId }),
     );
     return p ? toView(p) : null;
+  }
+
+  /** The user's payments, newest first (at most {@link LIST_LIMIT}). */
+  async byUser(userId: string): Promise<{ items: PaymentView[] }> {
+    await this.faults?.apply('get');
+    const rows = await this.db.read((m) => PaymentLedger.ofUser(m, userId, LIST_LIMIT));
+    return { items: rows.map(toView) };
   }
 
   /** The user's payment; another user's is not found, like a missing one. */

@@ -1,5 +1,5 @@
 import type { ChargeRequest, PaymentByReservation } from '@stayline/contracts';
-import { IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 
 export class ChargeDto implements ChargeRequest {
   @IsString() @Length(1, 64) reservationId!: string;
@@ -13,6 +13,8 @@ export class ReservationRefDto implements PaymentByReservation {
   @IsString() @Length(1, 64) reservationId!: string;
 }
 
+/** The user is never in the query: it is the token's subject (docs/patterns/identity.md). */
 export class PaymentQueryDto {
-  @IsString() @Length(1, 64) reservationId!: string;
+  /** Only the payment of this reservation (one item, or none). */
+  @IsOptional() @IsString() @Length(1, 64) reservationId?: string;
 }
