@@ -8,17 +8,13 @@ export default async () => {
           {
             CreateReservationDto: {
               listingId: { required: true, type: () => String, minLength: 1, maxLength: 64 },
-              userId: { required: true, type: () => String, minLength: 1, maxLength: 64 },
               checkIn: { required: true, type: () => String },
               checkOut: { required: true, type: () => String },
               guests: { required: true, type: () => Number, minimum: 1, maximum: 16 },
             },
-            ReservationQueryDto: {
-              userId: { required: true, type: () => String, minLength: 1, maxLength: 64 },
-            },
+            NoQueryDto: {},
             ListingQueryDto: {
               city: { required: false, type: () => String, minLength: 1, maxLength: 64 },
-              userId: { required: false, type: () => String, minLength: 1, maxLength: 64 },
               limit: { required: false, type: () => Number, minimum: 1, maximum: 100 },
             },
           },

@@ -24,25 +24,22 @@ export const SERVICES_OPENAPI: {
         parameters: [
           {
             name: 'reservationId',
-            required: true,
+            required: false,
             in: 'query',
+            description: 'Only the payment of this reservation (one item, or none).',
             schema: { minLength: 1, maxLength: 64, type: 'string' },
           },
         ],
         responses: { '200': { description: '' } },
+        summary:
+          "The caller's payments, newest first; with `reservationId`, that reservation's only.",
         tags: ['payment'],
       },
     },
     '/api/recommendations': {
       get: {
-        operationId: 'RankingController_overview',
+        operationId: 'RecommendationsController_overview',
         parameters: [
-          {
-            name: 'userId',
-            required: true,
-            in: 'query',
-            schema: { minLength: 1, maxLength: 64, type: 'string' },
-          },
           {
             name: 'limit',
             required: false,
@@ -69,14 +66,7 @@ export const SERVICES_OPENAPI: {
       },
       get: {
         operationId: 'ScrapsController_list',
-        parameters: [
-          {
-            name: 'userId',
-            required: true,
-            in: 'query',
-            schema: { minLength: 1, maxLength: 64, type: 'string' },
-          },
-        ],
+        parameters: [],
         responses: { '200': { description: '' } },
         tags: ['scrap'],
       },
@@ -133,11 +123,8 @@ export const SERVICES_OPENAPI: {
   schemas: {
     CreateScrapDto: {
       type: 'object',
-      properties: {
-        userId: { type: 'string', minLength: 1, maxLength: 64 },
-        url: { type: 'string', format: 'uri', minLength: 1, maxLength: 2048 },
-      },
-      required: ['userId', 'url'],
+      properties: { url: { type: 'string', format: 'uri', minLength: 1, maxLength: 2048 } },
+      required: ['url'],
     },
     TokenRequestDto: {
       type: 'object',

@@ -1,12 +1,13 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { GATEWAY_ROUTES } from '@stayline/gateway';
+import { TOKEN_VERIFIER } from '@stayline/identity';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import request from 'supertest';
 import { ListingsController } from './listings/listings.controller';
 import { ListingsService } from './listings/listings.service';
-import { API_ROUTES, apiRouteOf, setupOpenApi } from './openapi';
+import { API_ROUTES, apiRouteOf, BEARER_AUTH, PUBLIC_OPERATIONS, setupOpenApi } from './openapi';
 import { ReservationsController } from './reservations/reservations.controller';
 import { ReservationsService } from './reservations/reservations.service';
 
@@ -19,6 +20,8 @@ describe('OpenAPI description at /api/docs', () => {
       providers: [
         { provide: ListingsService, useValue: {} },
         { provide: ReservationsService, useValue: {} },
+        // the controllers' BearerAuthGuard is built with them; no request here reaches it
+        { provide: TOKEN_VERIFIER, useValue: {} },
       ],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
@@ -76,7 +79,7 @@ describe('OpenAPI description at /api/docs', () => {
     const res = await request(app.getHttpServer()).get('/api/docs/openapi.json').expect(200);
     const { schemas } = res.body.components;
     expect(schemas.CreateReservationDto.required).toEqual(
-      expect.arrayContaining(['listingId', 'userId', 'checkIn', 'checkOut', 'guests']),
+      expect.arrayContaining(['listingId', 'checkIn', 'checkOut', 'guests']),
     );
     expect(schemas.CreateReservationDto.properties.guests).toMatchObject({
       minimum: 1,
@@ -87,6 +90,78 @@ describe('OpenAPI description at /api/docs', () => {
       (p) => p.name === 'limit',
     );
     expect(limit).toMatchObject({ required: false, schema: { minimum: 1, maximum: 100 } });
+  });
+
+  it('names no user in any request: the user is the subject of the bearer token', async () => {
+    const res = await request(app.getHttpServer()).get('/api/docs/openapi.json').expect(200);
+    const doc = res.body as {
+      paths: Record<string, Record<string, { parameters: Array<{ name: string; in: string }> }>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const named = op.parameters.filter((p) => /^user_?id$/i.test(p.name));
+        expect({ op: `${method} ${path}`, named }).toEqual({ op: `${method} ${path}`, named: [] });
+      }
+    }
+    const { schemas } = doc.components;
+    expect(Object.keys(schemas.CreateReservationDto.properties ?? {})).not.toContain('userId');
+    expect(doc.paths['/api/reservations'].get.parameters).toEqual([]);
+    // response bodies still say whose a reservation is
+    expect(schemas.Reservation.properties).toHaveProperty('userId');
+  });
+
+  it('requires a bearer JWT on every operation but getting a token and the JWKS, with its 401', async () => {
+    const res = await request(app.getHttpServer()).get('/api/docs/openapi.json').expect(200);
+    const doc = res.body as {
+      paths: Record<string, Record<string, Record<string, unknown>>>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
+    expect(doc.components.securitySchemes[BEARER_AUTH]).toEqual({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description: expect.stringContaining('/api/auth/token'),
+    });
+    expect([...PUBLIC_OPERATIONS].sort()).toEqual(
+      ['GET /api/auth/.well-known/jwks.json', 'POST /api/auth/token'].sort(),
+    );
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        const responses = op.responses as Record<string, Record<string, unknown>>;
+        if (PUBLIC_OPERATIONS.has(name)) {
+          expect({ name, security: op.security }).toEqual({ name, security: [] });
+          expect({ name, has401: '401' in responses }).toEqual({ name, has401: false });
+          continue;
+        }
+        expect({ name, security: op.security }).toEqual({
+          name,
+          security: [{ [BEARER_AUTH]: [] }],
+        });
+        expect({ name, unauthorized: responses['401'] }).toEqual({
+          name,
+          unauthorized: expect.objectContaining({
+            headers: {
+              'WWW-Authenticate': expect.objectContaining({ schema: { type: 'string' } }),
+            },
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+          }),
+        });
+        expect(responses['503'].description).toMatch(/keys_unavailable/);
+      }
+    }
+    // another user's reservation is not found, like a missing one
+    for (const [path, method] of [
+      ['/api/reservations/{id}', 'get'],
+      ['/api/reservations/{id}/cancel', 'post'],
+    ]) {
+      const responses = doc.paths[path][method].responses as Record<
+        string,
+        { description: string }
+      >;
+      expect(responses['404'].description).toMatch(/another user's/);
+    }
   });
 
   it('keeps the generated metadata files up to date (npm run openapi:metadata)', () => {

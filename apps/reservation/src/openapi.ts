@@ -22,8 +22,10 @@
  * answer plain objects and interfaces, which the plugin cannot read), the
  * statuses each operation may answer and why, the Idempotency-Key header (read
  * with @Headers, which the scanner does not document), that path ids are UUIDs
- * (ParseUUIDPipe is invisible to it), and what the gateway adds: the error
- * shape and its own 502, 503 and 504.
+ * (ParseUUIDPipe is invisible to it), the bearer token every operation but
+ * {@link PUBLIC_OPERATIONS} needs (BearerAuthGuard, which the scanner does not
+ * see either) with its 401, and what the gateway adds: the error shape and its
+ * own 502, 503 and 504.
  */
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
@@ -40,6 +42,18 @@ export const OPENAPI_ROUTES = {
   json: 'api/docs/openapi.json',
   yaml: 'api/docs/openapi.yaml',
 } as const;
+
+/** The security scheme every operation but {@link PUBLIC_OPERATIONS} requires. */
+export const BEARER_AUTH = 'bearerAuth';
+
+/**
+ * The operations that need no token: getting one, and the keys that verify it
+ * (the document itself, /api/docs, is not described in it).
+ */
+export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set([
+  'POST /api/auth/token',
+  'GET /api/auth/.well-known/jwks.json',
+]);
 
 /** The gateway routes the document describes: every `/api/*` prefix but the document's own. */
 export const API_ROUTES: readonly GatewayRoute[] = GATEWAY_ROUTES.filter(
@@ -64,7 +78,16 @@ const items = (name: string) => obj({ items: { type: 'array', items: ref(name) }
 /** Response bodies: views built by plain functions or declared as interfaces, not classes. */
 const SCHEMAS: Record<string, unknown> = {
   Error: {
-    ...obj({ error: { ...str, example: 'validation_failed' }, message: str, requestId: str }),
+    ...obj({
+      error: { ...str, example: 'validation_failed' },
+      message: str,
+      requestId: str,
+      details: {
+        description:
+          'More when there is more to say: the problems of a 400 `validation_failed`, ' +
+          '`{ reason }` of a 401 (`missing_token`, `token_expired`, `bad_signature`...)',
+      },
+    }),
     description: 'Every error, from the gateway or a service, has this shape and a 4xx/5xx status.',
     required: ['error', 'message'],
   },
@@ -118,16 +141,20 @@ const SCHEMAS: Record<string, unknown> = {
 /** status -> [description, response schema (an Error when absent)] */
 type Answers = Record<number, [string, string?]>;
 const BAD: Answers = { 400: ['Invalid query, body or path (validation_failed)'] };
+/** Another user's resource answers exactly like one that does not exist. */
+const NOT_OWN = (what: string) => `No such ${what}, or it is another user's (the same answer)`;
 
 /** What each operation answers, keyed `METHOD path`; its parameters and body are derived. */
 const OPERATIONS: Record<string, { summary: string; description?: string; answers: Answers }> = {
   'GET /api/listings': {
-    summary: 'Listings, ranked for the user by recommendation when it answers in time',
+    summary: 'Listings, ranked for the caller by recommendation when it answers in time',
     answers: { 200: ['A page of listings', 'ListingPage'], ...BAD },
   },
   'POST /api/reservations': {
-    summary: 'Book a stay (charged through payment)',
+    summary: 'Book a stay for the caller (charged through payment)',
     description:
+      "The reservation is the caller's, the subject of the token: the body names no user (a " +
+      '`userId` in it is refused with 400, as any unknown field). ' +
       'Never retried by the gateway without a key; send an Idempotency-Key and retry with the ' +
       'same key: the same reservation is returned, never a second booking.',
     answers: {
@@ -145,37 +172,44 @@ const OPERATIONS: Record<string, { summary: string; description?: string; answer
     },
   },
   'GET /api/reservations': {
-    summary: "A user's reservations, newest first",
+    summary: "The caller's reservations, newest first",
+    description: 'Takes no query: a `userId` (or any parameter) is refused with 400.',
     answers: { 200: ['Up to 100 reservations', 'ItemsOfReservation'], ...BAD },
   },
   'GET /api/reservations/{id}': {
-    summary: 'One reservation',
-    answers: { 200: ['The reservation', 'Reservation'], ...BAD, 404: ['Unknown id'] },
+    summary: "One of the caller's reservations",
+    answers: { 200: ['The reservation', 'Reservation'], ...BAD, 404: [NOT_OWN('reservation')] },
   },
   'POST /api/reservations/{id}/cancel': {
-    summary: 'Cancel and refund (cancelling twice is a no-op)',
+    summary: "Cancel one of the caller's reservations and refund it (cancelling twice is a no-op)",
     answers: {
       200: ['Cancelled', 'Reservation'],
       ...BAD,
-      404: ['Unknown id'],
+      404: [NOT_OWN('reservation') + '; nothing is cancelled or refunded'],
       422: ['The payment is still pending'],
       503: ['Payment is unavailable (Retry-After given)'],
     },
   },
   'GET /api/payments': {
-    summary: 'The payment of a reservation',
-    answers: { 200: ['Zero or one payment', 'ItemsOfPayment'], ...BAD },
+    summary: "The caller's payments, newest first; with `reservationId`, that reservation's only",
+    answers: {
+      200: [
+        "Up to 200 payments; with `reservationId`, zero or one (none for another user's reservation)",
+        'ItemsOfPayment',
+      ],
+      ...BAD,
+    },
   },
   'GET /api/payments/{id}': {
-    summary: 'One payment',
-    answers: { 200: ['The payment', 'Payment'], ...BAD, 404: ['Unknown id'] },
+    summary: "One of the caller's payments",
+    answers: { 200: ['The payment', 'Payment'], ...BAD, 404: [NOT_OWN('payment')] },
   },
   'GET /api/recommendations': {
-    summary: 'What recommendation learned about a user, and the most booked listings',
+    summary: 'What recommendation learned about the caller, and the most booked listings',
     answers: { 200: ['Profile and popular listings', 'Recommendations'], ...BAD },
   },
   'POST /api/scraps': {
-    summary: 'Save a page with its OpenGraph card',
+    summary: 'Save a page with its OpenGraph card, for the caller',
     answers: {
       201: ['Saved', 'Scrap'],
       400: ['Invalid body, or a forbidden target (private, loopback, link-local)'],
@@ -188,12 +222,12 @@ const OPERATIONS: Record<string, { summary: string; description?: string; answer
     },
   },
   'GET /api/scraps': {
-    summary: "A user's saved pages",
+    summary: "The caller's saved pages",
     answers: { 200: ['Saved pages', 'ItemsOfScrap'], ...BAD },
   },
   'DELETE /api/scraps/{id}': {
-    summary: 'Delete a saved page',
-    answers: { 204: ['Deleted', ''], ...BAD, 404: ['Unknown id'] },
+    summary: "Delete one of the caller's saved pages",
+    answers: { 204: ['Deleted', ''], ...BAD, 404: [NOT_OWN('saved page')] },
   },
 };
 
@@ -223,19 +257,61 @@ function responses(answers: Answers): Record<string, unknown> {
   );
 }
 
+/** The guard's refusal of a missing, malformed, expired or otherwise invalid token. */
+const UNAUTHORIZED = {
+  description:
+    'No token, or one that is not valid (malformed, expired, not yet valid, bad signature, ' +
+    'unknown key, wrong issuer or audience): `error: "unauthorized"`, the reason in ' +
+    '`details.reason`',
+  headers: {
+    'WWW-Authenticate': {
+      description:
+        'The challenge (RFC 6750): `Bearer realm="stayline"` when no token was sent, with ' +
+        '`error="invalid_request"` for another scheme, with `error="invalid_token"` and ' +
+        '`error_description` for a token that is not valid',
+      schema: str,
+    },
+  },
+  content: { 'application/json': { schema: ref('Error') } },
+};
+/** Why the guard may answer 503: the token could not be checked, it may be fine. */
+const KEYS_UNAVAILABLE =
+  'the keys that verify tokens cannot be fetched from auth (keys_unavailable, Retry-After)';
+
+/** Adds what a token-guarded operation may answer besides its own: 401, and 503 for the keys. */
+function guarded(answers: Record<string, unknown>): Record<string, unknown> {
+  const unavailable = answers['503'] as { description?: string } | undefined;
+  return {
+    ...answers,
+    401: UNAUTHORIZED,
+    503: unavailable
+      ? { ...unavailable, description: `${unavailable.description}; or ${KEYS_UNAVAILABLE}` }
+      : {
+          description: KEYS_UNAVAILABLE[0].toUpperCase() + KEYS_UNAVAILABLE.slice(1),
+          content: { 'application/json': { schema: ref('Error') } },
+        },
+  };
+}
+
 /** Completes a scanned operation with what is written above, and tags it with its service. */
 function complete(method: string, path: string, op: Operation, service: string): Operation {
-  const written = OPERATIONS[`${method.toUpperCase()} ${path}`];
+  const key = `${method.toUpperCase()} ${path}`;
+  const written = OPERATIONS[key];
+  const secured = !PUBLIC_OPERATIONS.has(key);
   const parameters = (op.parameters ?? []).map((p) =>
     p.in === 'path' && p.name === 'id' ? { ...p, schema: uuid } : p,
   );
   if (method === 'post' && path === '/api/reservations') parameters.push(IDEMPOTENCY_KEY);
+  const answers = written
+    ? responses(written.answers)
+    : { ...(op.responses as Record<string, unknown>) };
   return {
     ...op,
     tags: [service],
     ...(written && { summary: written.summary, description: written.description }),
     parameters,
-    responses: written ? responses(written.answers) : { ...(op.responses as object) },
+    security: secured ? [{ [BEARER_AUTH]: [] }] : [],
+    responses: secured ? guarded(answers) : answers,
   };
 }
 
@@ -254,10 +330,29 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'nginx gateway (one origin, http://localhost:8080 with `npm start`). Every response ' +
         'carries X-Request-Id (the gateway sets it; a client id sent in X-Request-Id goes on as ' +
         'X-Client-Request-Id); every error is ' +
-        '`{ error, message, requestId }`.',
+        '`{ error, message, requestId }`.\n\n' +
+        'Every operation but `POST /api/auth/token` and the JWKS needs `Authorization: Bearer ' +
+        '<token>`, a token from `POST /api/auth/token`: the user is its subject, never a body ' +
+        'field or a query parameter (a `userId` sent in either is refused with 400). A caller ' +
+        "reads and changes only their own reservations, payments and saved pages; another user's " +
+        'is answered exactly like one that does not exist (404; nothing, where a list is asked ' +
+        'for). No token, or one that is not valid ' +
+        '(expired included), answers 401 with a `WWW-Authenticate: Bearer` challenge.',
     )
     .setVersion(process.env.npm_package_version ?? '0.1.0')
     .addServer('/', 'The gateway')
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description:
+          'An access token from `POST /api/auth/token`: a JWT signed with EdDSA, valid for ' +
+          '`expires_in` seconds, checked against the keys at ' +
+          '`GET /api/auth/.well-known/jwks.json`. Its subject (`sub`) is the user.',
+      },
+      BEARER_AUTH,
+    )
     .addTag('reservation', 'Listings and bookings')
     .addTag('payment', 'Payments (read-only over HTTP)')
     .addTag('recommendation', 'What the platform learned from bookings')

@@ -10,8 +10,8 @@ export interface ListingPage {
 }
 
 /**
- * The listing page, an essential API: it always answers. With a user it is
- * ranked by recommendation (non-essential); when recommendation is down, slow,
+ * The listing page, an essential API: it always answers. It is ranked for the
+ * caller by recommendation (non-essential); when recommendation is down, slow,
  * switched off or its breaker is open, the default order (rating, then
  * popularity) is served with `ranking: "fallback"` and the reason.
  */
@@ -22,7 +22,7 @@ export class ListingsService {
     @Inject(RANKING_PORT) private readonly ranking: RankingPort,
   ) {}
 
-  async list(q: { city?: string; userId?: string; limit?: number }): Promise<ListingPage> {
+  async list(q: { city?: string; userId: string; limit?: number }): Promise<ListingPage> {
     const limit = q.limit ?? 20;
     // the candidates in the default order: rating, then popularity
     const rows = await this.db.read((m) =>
@@ -32,13 +32,6 @@ export class ListingsService {
         take: 100,
       }),
     );
-    if (!q.userId) {
-      return {
-        items: rows.slice(0, limit).map(listingView),
-        ranking: 'fallback',
-        reason: 'no userId: default order',
-      };
-    }
     const ranked = await this.ranking.rank(
       q.userId,
       rows.map((l) => ({ id: l.id, city: l.city, pricePerNight: l.pricePerNightCents / 100 })),

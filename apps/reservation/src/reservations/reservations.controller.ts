@@ -10,14 +10,21 @@ import {
   Post,
   Query,
   Res,
+  UseGuards,
 } from '@nestjs/common';
+import { BearerAuthGuard, type Caller, CurrentUser } from '@stayline/identity';
 import type { Response } from 'express';
-import { CreateReservationDto, ReservationQueryDto } from './dto/reservation.dto';
+import { CreateReservationDto, NoQueryDto } from './dto/reservation.dto';
 import { ReservationsService } from './reservations.service';
 
 const IDEMPOTENCY_KEY = /^[\w.:-]{8,128}$/;
 
+/**
+ * A caller's own reservations: every route needs a token, the user is its
+ * subject, and another user's reservation answers 404 as one that does not exist.
+ */
 @Controller('api/reservations')
+@UseGuards(BearerAuthGuard)
 export class ReservationsController {
   constructor(private readonly reservations: ReservationsService) {}
 
@@ -25,6 +32,8 @@ export class ReservationsController {
   @Post()
   async create(
     @Body() dto: CreateReservationDto,
+    @Query() _none: NoQueryDto,
+    @CurrentUser() caller: Caller,
     @Headers('idempotency-key') key: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ) {
@@ -35,25 +44,33 @@ export class ReservationsController {
           'send an Idempotency-Key header (8-128 letters, digits, . _ : -) so a retried booking is never made twice',
       });
     }
-    const result = await this.reservations.book(dto, key);
+    const result = await this.reservations.book(dto, caller.userId, key);
     res.status(result.status);
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
     return result.reservation;
   }
 
   @Get(':id')
-  get(@Param('id', new ParseUUIDPipe()) id: string) {
-    return this.reservations.view(id);
+  get(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query() _none: NoQueryDto,
+    @CurrentUser() caller: Caller,
+  ) {
+    return this.reservations.view(id, caller.userId);
   }
 
   @Get()
-  list(@Query() q: ReservationQueryDto) {
-    return this.reservations.byUser(q.userId);
+  list(@Query() _none: NoQueryDto, @CurrentUser() caller: Caller) {
+    return this.reservations.byUser(caller.userId);
   }
 
   @Post(':id/cancel')
   @HttpCode(200)
-  cancel(@Param('id', new ParseUUIDPipe()) id: string) {
-    return this.reservations.cancel(id);
+  cancel(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query() _none: NoQueryDto,
+    @CurrentUser() caller: Caller,
+  ) {
+    return this.reservations.cancel(id, caller.userId);
   }
 }

@@ -58,10 +58,14 @@ export class ReservationsService {
    * The same Idempotency-Key with the same request returns the same reservation
    * ({@link replay}), also to requests racing the first one.
    */
-  async book(dto: CreateReservationDto, idempotencyKey: string): Promise<BookingResult> {
+  async book(
+    dto: CreateReservationDto,
+    userId: string,
+    idempotencyKey: string,
+  ): Promise<BookingResult> {
     const nights = stayNights(dto.checkIn, dto.checkOut, this.rules);
     const requestHash = createHash('sha256')
-      .update(JSON.stringify([dto.listingId, dto.userId, dto.checkIn, dto.checkOut, dto.guests]))
+      .update(JSON.stringify([dto.listingId, userId, dto.checkIn, dto.checkOut, dto.guests]))
       .digest('hex');
     const replay = await this.replay(idempotencyKey, requestHash);
     if (replay) return replay;
@@ -81,7 +85,7 @@ export class ReservationsService {
         BookingStore.hold(m, {
           id,
           listing,
-          userId: dto.userId,
+          userId,
           checkIn: dto.checkIn,
           checkOut: dto.checkOut,
           nights,
@@ -113,7 +117,11 @@ export class ReservationsService {
       });
       await this.db.transaction((m) => BookingStore.confirm(m, held.id, paid.id));
       bookings.inc({ outcome: 'confirmed' });
-      return { status: 201, reservation: await this.view(held.id, true), replayed: false };
+      return {
+        status: 201,
+        reservation: await this.view(held.id, held.userId, true),
+        replayed: false,
+      };
     } catch (err) {
       if (
         err instanceof BreakerOpenError ||
@@ -138,7 +146,11 @@ export class ReservationsService {
         `charge for ${held.id} has an unknown outcome (${err instanceof ResilienceError ? err.message : String(err)}); pending`,
       );
       bookings.inc({ outcome: 'pending' });
-      return { status: 202, reservation: await this.view(held.id, true), replayed: false };
+      return {
+        status: 202,
+        reservation: await this.view(held.id, held.userId, true),
+        replayed: false,
+      };
     }
   }
 
@@ -180,10 +192,13 @@ export class ReservationsService {
     }
   }
 
-  /** A reservation, from a replica that has the caller's writes (or the primary when `fresh`). */
-  async view(id: string, fresh = false) {
+  /**
+   * The user's reservation, from a replica that has the caller's writes (or the
+   * primary when `fresh`); another user's is not found, like a missing one.
+   */
+  async view(id: string, userId: string, fresh = false) {
     const find = (m: Parameters<Parameters<ReplicaRouter['read']>[0]>[0]) =>
-      m.findOneBy(Reservation, { id });
+      m.findOneBy(Reservation, { id, userId });
     const r = fresh ? await this.db.transaction(find) : await this.db.read(find);
     if (!r) throw new NotFoundException(`no reservation ${id}`);
     return reservationView(r);
@@ -196,9 +211,12 @@ export class ReservationsService {
     return { items: rows.map(reservationView) };
   }
 
-  /** Cancels: refunds through payment (essential), then releases the nights. Cancelling twice is a no-op. */
-  async cancel(id: string) {
-    const r = await this.db.transaction((m) => m.findOneBy(Reservation, { id }));
+  /**
+   * Cancels the user's reservation: refunds through payment (essential), then
+   * releases the nights. Cancelling twice is a no-op; another user's is not found.
+   */
+  async cancel(id: string, userId: string) {
+    const r = await this.db.transaction((m) => m.findOneBy(Reservation, { id, userId }));
     if (!r) throw new NotFoundException(`no reservation ${id}`);
     if (r.status === 'CANCELLED' || r.status === 'FAILED') return reservationView(r);
     if (r.status === 'PENDING_PAYMENT') {
