@@ -21,6 +21,7 @@ import {
   startStack,
   waitFor,
   startServices,
+  UserTokens,
 } from '@stayline/stack-kit';
 import { chromium, type Browser } from 'playwright-core';
 import type { TimelineEvent, TopologySnapshot } from './topology/snapshot';
@@ -81,6 +82,7 @@ async function openStream(url: string) {
 describe('dashboard through the gateway (whole stack)', () => {
   let stack: Stack;
   let gw: string;
+  let tokens: UserTokens;
   let browser: Browser | undefined;
 
   const snapshot = async () => {
@@ -94,6 +96,7 @@ describe('dashboard through the gateway (whole stack)', () => {
     await startFailoverAgents(stack);
     await startServices(stack, { instances: 2 });
     gw = stack.nginx.url;
+    tokens = UserTokens.of(stack);
   });
 
   afterAll(async () => {
@@ -258,7 +261,9 @@ describe('dashboard through the gateway (whole stack)', () => {
       await waitFor(
         'a recommendation breaker open on the page',
         async () => {
-          await fetch(`${gw}/api/listings?userId=alice&limit=3`, {
+          // listings ranked for the caller: reservation asks recommendation
+          await fetch(`${gw}/api/listings?limit=3`, {
+            headers: await tokens.headers('alice'),
             signal: AbortSignal.timeout(5_000),
           });
           const { snapshot: s, timeline } = await snapshot();

@@ -2,12 +2,13 @@
  * Benchmark of the nginx gateway (docs/patterns/load-balancing.md, "Server side"),
  * over its own whole stack: 2 instances of every service behind nginx, upstreams
  * kept by the gateway sync.
- * - stack.full.startup: datastores, 8 service instances and the sync, until nginx routes to all;
- * - gateway.listings.rps: GET /api/listings?limit=20 (default order, no ranking call)
- *   through nginx, autocannon, 32 connections;
+ * - stack.full.startup: datastores, 2 instances of every service and the sync, until nginx routes to all;
+ * - gateway.listings.rps: GET /api/listings?limit=20 through nginx, as 97 users in turn,
+ *   each page ranked for its caller (a call to recommendation over TCP), autocannon,
+ *   32 connections;
  * - gateway.reservations.rps: POST /api/reservations through nginx, every request a new
- *   booking (its own Idempotency-Key, listing and night: no conflict, no replay),
- *   each held in MariaDB and charged through payment over TCP;
+ *   booking (its own Idempotency-Key, listing and night: no conflict, no replay) by one
+ *   of 97 users, each held in MariaDB and charged through payment over TCP;
  * - gateway.hop.* / direct.hop.*: the same GET /api/payments?reservationId=none via nginx /
  *   straight to one instance; one keep-alive connection, one request at a time,
  *   interleaved rounds (the cost of the extra hop);
@@ -16,6 +17,9 @@
  *   registry), both on fetch (undici) with keep-alive, one at a time, interleaved rounds;
  * - gateway.new_instance.first_request: a third payment instance, from accepting
  *   connections to the first request nginx sends it (registry push, sync, nginx -t, reload).
+ * Every request carries its user's token (`Authorization: Bearer`), issued by the
+ * stack's auth instances before any timed part: what is measured includes checking
+ * a token, never issuing one.
  *   node scripts/run.cjs bench/src/scenarios/gateway.ts      (prints the figures as JSON)
  */
 import fs from 'node:fs';
@@ -32,6 +36,7 @@ import {
   waitForGatewayUpstreams,
   startService,
   startServices,
+  UserTokens,
 } from '@stayline/stack-kit';
 import { round, summarize, type Figure, runWhenMain } from '../figure';
 
@@ -40,6 +45,9 @@ const CONNECTIONS = 32;
 const HOP_ROUNDS = 6;
 const HOP_REQUESTS = 300;
 const LIGHT_GET = '/api/payments?reservationId=none';
+/** The users the load acts as: `bench-0` ... `bench-96`. */
+const USERS = 97;
+const READER = 'bench-reader';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -68,12 +76,11 @@ const LISTINGS = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'].flatMap((city
 const day = (offset: number) =>
   new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
-/** The n-th distinct one-night booking: 60 listings x 364 nights. */
+/** The n-th distinct one-night booking: 60 listings x 364 nights (made by user `n % USERS`). */
 function booking(n: number): string {
   const offset = 1 + (Math.floor(n / LISTINGS.length) % 364);
   return JSON.stringify({
     listingId: LISTINGS[n % LISTINGS.length],
-    userId: `bench-${n % 97}`,
     checkIn: day(offset),
     checkOut: day(offset + 1),
     guests: 1,
@@ -81,11 +88,15 @@ function booking(n: number): string {
 }
 
 /** One GET over `agent`, body read; the time in ms. Rejects on a non-2xx answer. */
-function timedGet(url: string, agent: http.Agent): Promise<number> {
+function timedGet(
+  url: string,
+  agent: http.Agent,
+  headers: Record<string, string>,
+): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent }, (res) => {
+      .get(url, { agent, headers }, (res) => {
         res.resume();
         res.on('end', () =>
           (res.statusCode ?? 0) < 300
@@ -121,7 +132,7 @@ async function interleaved(
 async function rps(
   name: string,
   url: string,
-  requests?: Parameters<typeof autocannon>[0]['requests'],
+  requests: Parameters<typeof autocannon>[0]['requests'],
 ): Promise<{ figure: Figure; failed: number }> {
   await autocannon({ url, connections: CONNECTIONS, duration: 1, requests }); // warm-up
   const r = await autocannon({ url, connections: CONNECTIONS, duration: RPS_SECONDS, requests });
@@ -144,7 +155,11 @@ async function rps(
  * Its registration reloads nginx, which closes idle keep-alive connections: the client
  * sends a GET cut that way once more, as a browser does.
  */
-async function newInstanceFirstRequest(stack: Stack, gw: string): Promise<number> {
+async function newInstanceFirstRequest(
+  stack: Stack,
+  gw: string,
+  headers: Record<string, string>,
+): Promise<number> {
   const client = new HttpClient({ maxSockets: 1 });
   const c = await startService(stack, { service: 'payment', name: 'payment-3' });
   const listening = performance.now();
@@ -153,7 +168,7 @@ async function newInstanceFirstRequest(stack: Stack, gw: string): Promise<number
     for (let n = 0; n < 5_000; n++) {
       const id = `bench-third-${n}`;
       sent.push({ id, at: performance.now() - listening });
-      await client.request(`${gw}${LIGHT_GET}`, { headers: { 'X-Request-Id': id } });
+      await client.request(`${gw}${LIGHT_GET}`, { headers: { ...headers, 'X-Request-Id': id } });
       if (n % 10 === 9) {
         const log = fs.readFileSync(c.spec.logFile, 'utf8');
         // the gateway sets its own request id; the client's is logged as clientRequestId
@@ -179,18 +194,30 @@ export async function run(): Promise<Figure[]> {
   });
   const figures: Figure[] = [];
   try {
-    await startServices(stack, { instances: 2 });
+    const { instances } = await startServices(stack, { instances: 2 });
     const startup = Date.now() - t0;
+    const started = instances.filter((c) => c.meta?.service !== 'dashboard').length;
     figures.push({
       name: 'stack.full.startup',
       value: round(startup / 1000, 1),
       unit: 's',
-      anchor:
-        'MariaDB x3, Redis x2, Sentinel x3, nginx, 8 service instances (TypeScript compiled at start), gateway sync',
+      anchor: `MariaDB x3, Redis x2, Sentinel x3, nginx, ${started} service instances and the dashboard (TypeScript compiled at start), gateway sync`,
     });
     const gw = stack.nginx.url;
+    // every user's token before the clock starts (autocannon's setupRequest cannot wait for one)
+    const tokens = UserTokens.of(stack);
+    const users = await Promise.all(
+      Array.from({ length: USERS }, (_, i) => tokens.headers(`bench-${i}`)),
+    );
 
-    const listings = await rps('gateway.listings.rps', `${gw}/api/listings?limit=20`);
+    let m = 0;
+    const listings = await rps('gateway.listings.rps', `${gw}/api/listings?limit=20`, [
+      {
+        method: 'GET',
+        path: '/api/listings?limit=20',
+        setupRequest: (r) => ({ ...r, headers: users[m++ % USERS] }),
+      },
+    ]);
     figures.push(listings.figure);
     let n = 0;
     const reservations = await rps('gateway.reservations.rps', `${gw}/api/reservations`, [
@@ -201,7 +228,11 @@ export async function run(): Promise<Figure[]> {
           const k = n++;
           return {
             ...r,
-            headers: { 'content-type': 'application/json', 'idempotency-key': `bench-${t0}-${k}` },
+            headers: {
+              ...users[k % USERS],
+              'content-type': 'application/json',
+              'idempotency-key': `bench-${t0}-${k}`,
+            },
             body: booking(k),
           };
         },
@@ -214,12 +245,13 @@ export async function run(): Promise<Figure[]> {
       goal: '0',
     });
 
+    const reader = await tokens.headers(READER);
     const payment1 = stack.component('payment-1');
     const viaGateway = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const direct = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const [hop, straight] = await interleaved(
-      () => timedGet(`${gw}${LIGHT_GET}`, viaGateway),
-      () => timedGet(`http://${payment1.host}:${payment1.ports.http}${LIGHT_GET}`, direct),
+      () => timedGet(`${gw}${LIGHT_GET}`, viaGateway, reader),
+      () => timedGet(`http://${payment1.host}:${payment1.ports.http}${LIGHT_GET}`, direct, reader),
     );
     viaGateway.destroy();
     direct.destroy();
@@ -243,6 +275,7 @@ export async function run(): Promise<Figure[]> {
     const registry = new RedisRegistry({ redis: { sentinels, masterName } });
     const client = await BalancedHttpClient.connect({ resolver: registry, service: 'payment' });
     try {
+      const headers = await tokens.headers(READER);
       const timedFetch = async (call: () => Promise<Response>) => {
         const t = performance.now();
         const res = await call();
@@ -251,8 +284,8 @@ export async function run(): Promise<Figure[]> {
         return performance.now() - t;
       };
       const [viaNginx, clientSide] = await interleaved(
-        () => timedFetch(() => fetch(`${gw}${LIGHT_GET}`)),
-        () => timedFetch(() => client.request(LIGHT_GET)),
+        () => timedFetch(() => fetch(`${gw}${LIGHT_GET}`, { headers })),
+        () => timedFetch(() => client.request(LIGHT_GET, { headers })),
       );
       const g = summarize(viaNginx);
       const c = summarize(clientSide);
@@ -268,7 +301,7 @@ export async function run(): Promise<Figure[]> {
       await registry.close();
     }
 
-    const first = await newInstanceFirstRequest(stack, gw);
+    const first = await newInstanceFirstRequest(stack, gw, await tokens.headers(READER));
     const sync = await waitForGatewayUpstreams(stack, { payment: 3 });
     figures.push({
       name: 'gateway.new_instance.first_request',

@@ -4,13 +4,16 @@
  * Routes, JSON errors, the request id, the edge's headers (Swagger UI under its
  * policy in a real browser), upstreams that follow the registry, and a rolling
  * restart of every instance under a steady request stream with zero failed
- * requests. A load stack: its answers keep X-Instance-Id.
+ * requests, and no public route but the token route and the JWKS answered
+ * without a token. A load stack: its answers keep X-Instance-Id.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import {
+  bearer,
+  DEMO_PASSWORDS,
   gatewayUpstreams,
   HttpClient,
   HttpReply,
@@ -20,6 +23,7 @@ import {
   SERVICES,
   Stack,
   startStack,
+  UserTokens,
   waitFor,
   waitForGatewayUpstreams,
   startService,
@@ -32,6 +36,8 @@ jest.setTimeout(120_000);
 const client = new HttpClient();
 const keepAliveRetries = client.retries;
 const request = (url: string, o: HttpRequestOptions = {}) => client.request(url, o);
+/** The user this file's requests are made as, unless a test says another. */
+const USER = 'gateway-e2e';
 
 const LISTINGS = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'].flatMap((city) =>
   Array.from({ length: 12 }, (_, i) => `${city}-${String(i + 1).padStart(2, '0')}`),
@@ -44,7 +50,6 @@ function booking(n: number, firstDay: number) {
   const offset = firstDay + Math.floor(n / LISTINGS.length);
   return {
     listingId: LISTINGS[n % LISTINGS.length],
-    userId: 'gateway-e2e',
     checkIn: day(offset),
     checkOut: day(offset + 1),
     guests: 1,
@@ -54,6 +59,11 @@ function booking(n: number, firstDay: number) {
 describe('nginx gateway over the whole stack (2 instances of every service)', () => {
   let stack: Stack;
   let gw: string;
+  let tokens: UserTokens;
+  /** A request as `user`: its token in Authorization (the stack's auth issues it, once). */
+  const requestAs = async (user: string, url: string, o: HttpRequestOptions = {}) =>
+    request(url, { ...o, headers: { ...(await tokens.headers(user)), ...o.headers } });
+  const authed = (url: string, o: HttpRequestOptions = {}) => requestAs(USER, url, o);
   const logOf = (name: string) => fs.readFileSync(stack.component(name).spec.logFile, 'utf8');
   const accessLog = () =>
     fs.readFileSync(path.join(stack.component('gateway').dir, 'access.log'), 'utf8');
@@ -82,6 +92,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
     });
     const { startupMs } = await startServices(stack, { instances: 2 });
     gw = stack.nginx.url;
+    tokens = UserTokens.of(stack);
     console.log(
       `whole stack up in ${Date.now() - t0} ms (services behind the gateway: ${startupMs} ms)`,
     );
@@ -95,10 +106,10 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
   it('routes every public prefix to its own service, over both instances', async () => {
     const routes: Array<[string, string, (b: Record<string, unknown>) => boolean]> = [
       ['/api/listings?limit=3', 'reservation', (b) => Array.isArray(b.items) && 'ranking' in b],
-      ['/api/reservations?userId=nobody', 'reservation', (b) => Array.isArray(b.items)],
-      ['/api/payments?reservationId=none', 'payment', (b) => Array.isArray(b.items)],
-      ['/api/recommendations?userId=nobody', 'recommendation', (b) => 'profile' in b],
-      ['/api/scraps?userId=nobody', 'scrap', (b) => Array.isArray(b.items)],
+      ['/api/reservations', 'reservation', (b) => Array.isArray(b.items)],
+      ['/api/payments', 'payment', (b) => Array.isArray(b.items)],
+      ['/api/recommendations', 'recommendation', (b) => 'profile' in b],
+      ['/api/scraps', 'scrap', (b) => Array.isArray(b.items)],
       ['/api/auth/.well-known/jwks.json', 'auth', (b) => Array.isArray(b.keys)],
     ];
     for (const [route, service, shape] of routes) {
@@ -106,7 +117,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
       // round robin alternates; a few more tries cover an instance nginx's passive check set aside at start-up
       for (let i = 0; i < 20 && (i < 6 || served.size < 2); i++) {
         const id = `route-${service}-${i}-${Date.now()}`;
-        const res = await request(gw + route, { headers: { 'X-Request-Id': id } });
+        const res = await authed(gw + route, { headers: { 'X-Request-Id': id } });
         expect({ route, status: res.status }).toEqual({ route, status: 200 });
         expect(shape(res.json())).toBe(true);
         await waitFor(`${id} in a ${service} log`, async () => servedBy(id).length > 0, {
@@ -130,13 +141,91 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
       'content-type': 'application/json',
       'Idempotency-Key': `gw-e2e-book-${Date.now()}`,
     };
-    const first = await request(`${gw}/api/reservations`, { method: 'POST', headers, body });
+    const first = await authed(`${gw}/api/reservations`, { method: 'POST', headers, body });
     expect(first.status).toBe(201);
-    expect(first.json()).toMatchObject({ status: 'CONFIRMED' });
-    const again = await request(`${gw}/api/reservations`, { method: 'POST', headers, body });
+    expect(first.json()).toMatchObject({ status: 'CONFIRMED', userId: USER });
+    const again = await authed(`${gw}/api/reservations`, { method: 'POST', headers, body });
     expect(again.status).toBe(201);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.json().id).toBe(first.json().id);
+    // the booking is its maker's: another user is told it does not exist
+    const id = String(first.json().id);
+    expect((await authed(`${gw}/api/reservations/${id}`)).status).toBe(200);
+    expect((await requestAs('someone-else', `${gw}/api/reservations/${id}`)).status).toBe(404);
+  });
+
+  it('refuses every public /api route without a token (401 JSON, a Bearer challenge); the token route and the JWKS need none', async () => {
+    const uuid = '00000000-0000-4000-8000-000000000000';
+    const json = { 'content-type': 'application/json' };
+    const routes: Array<[string, string, HttpRequestOptions?]> = [
+      ['GET', '/api/listings?limit=1'],
+      [
+        'POST',
+        '/api/reservations',
+        {
+          headers: { ...json, 'Idempotency-Key': `gw-e2e-anonymous-${Date.now()}` },
+          body: JSON.stringify(booking(1, 300)),
+        },
+      ],
+      ['GET', '/api/reservations'],
+      ['GET', `/api/reservations/${uuid}`],
+      ['POST', `/api/reservations/${uuid}/cancel`],
+      ['GET', '/api/payments'],
+      ['GET', `/api/payments/${uuid}`],
+      ['GET', '/api/recommendations'],
+      [
+        'POST',
+        '/api/scraps',
+        { headers: json, body: JSON.stringify({ url: 'https://example.com/' }) },
+      ],
+      ['GET', '/api/scraps'],
+      ['DELETE', `/api/scraps/${uuid}`],
+    ];
+    for (const [method, route, o] of routes) {
+      const what = `${method} ${route}`;
+      for (const [how, authorization] of [
+        ['no token', undefined],
+        ['not a token', 'Bearer not-a-token'],
+        ['another scheme', 'Basic YWxpY2U6eA=='],
+      ] as const) {
+        const headers = { ...o?.headers, ...(authorization ? { authorization } : {}) };
+        const res = await request(gw + route, { ...o, method, headers });
+        expect({ what, how, status: res.status }).toEqual({ what, how, status: 401 });
+        expect(res.headers['content-type']).toMatch(/application\/json/);
+        expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="stayline"/);
+        expect(res.json()).toMatchObject({
+          error: 'unauthorized',
+          message: expect.any(String),
+          requestId: res.headers['x-request-id'],
+        });
+      }
+    }
+    // a token whose signature is not its issuer's is refused too
+    const token = await tokens.token(USER);
+    const [head, payload] = token.split('.');
+    const forged = await request(`${gw}/api/reservations`, {
+      headers: bearer(`${head}.${payload}.${'A'.repeat(86)}`),
+    });
+    expect(forged.status).toBe(401);
+    expect(forged.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+
+    // what a client needs to get a token, and to check one, is open
+    const jwks = await request(`${gw}/api/auth/.well-known/jwks.json`);
+    expect(jwks.status).toBe(200);
+    expect(jwks.json<{ keys: unknown[] }>().keys.length).toBeGreaterThan(0);
+    const login = await request(`${gw}/api/auth/token`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ username: 'alice', password: DEMO_PASSWORDS.alice }),
+    });
+    expect(login.status).toBe(200);
+    const issued = login.json<{ access_token: string; token_type: string }>();
+    expect(issued.token_type).toBe('Bearer');
+    // and the token it gives is taken by the routes above
+    const mine = await request(`${gw}/api/reservations`, {
+      headers: bearer(issued.access_token),
+    });
+    expect(mine.status).toBe(200);
   });
 
   it('answers unknown paths, admin routes and service internals with 404 JSON', async () => {
@@ -151,10 +240,10 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
   });
 
   it('refuses an oversized body with 413 JSON, before any service sees it', async () => {
-    const res = await request(`${gw}/api/scraps`, {
+    const res = await authed(`${gw}/api/scraps`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'X-Request-Id': 'too-big-1' },
-      body: JSON.stringify({ userId: 'u', url: `https://example.com/${'a'.repeat(100_000)}` }),
+      body: JSON.stringify({ url: `https://example.com/${'a'.repeat(100_000)}` }),
     });
     expect(res.status).toBe(413);
     expect(res.headers['content-type']).toMatch(/application\/json/);
@@ -165,18 +254,18 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
   });
 
   it("sets its own X-Request-Id at the edge, whatever the client sent, returns it once and logs it at every hop beside the client's", async () => {
-    const generated = await request(`${gw}/api/listings?limit=1`);
+    const generated = await authed(`${gw}/api/listings?limit=1`);
     expect(generated.headers['x-request-id']).toMatch(EDGE_ID);
 
     const id = `e2e-trace-${Date.now()}`;
-    const given = await request(`${gw}/api/payments?reservationId=none`, {
+    const given = await authed(`${gw}/api/payments?reservationId=none`, {
       headers: { 'X-Request-Id': id },
     });
     // the edge's id, once (not "id, id"), never the client's
     const edgeId = given.headers['x-request-id'] as string;
     expect(edgeId).toMatch(EDGE_ID);
     // a client cannot pass another request's id off as its own
-    const replayed = await request(`${gw}/api/payments?reservationId=none`, {
+    const replayed = await authed(`${gw}/api/payments?reservationId=none`, {
       headers: { 'X-Request-Id': edgeId },
     });
     expect(replayed.headers['x-request-id']).toMatch(EDGE_ID);
@@ -198,7 +287,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
       .find((l) => l.includes(`"clientRequestId":"${id}"`));
     expect(JSON.parse(line ?? '{}')).toMatchObject({ requestId: edgeId, clientRequestId: id });
     // an id that is not a short plain token is not passed on at all
-    const odd = await request(`${gw}/api/payments?reservationId=none`, {
+    const odd = await authed(`${gw}/api/payments?reservationId=none`, {
       headers: { 'X-Request-Id': 'has spaces and "quotes"' },
     });
     expect(odd.headers['x-request-id']).toMatch(EDGE_ID);
@@ -207,7 +296,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
 
   it('adds nosniff, no-referrer and DENY to every answer (errors too), and a policy to the API docs', async () => {
     const answers = {
-      api: await request(`${gw}/api/listings?limit=1`),
+      api: await authed(`${gw}/api/listings?limit=1`),
       notFound: await request(`${gw}/nope`),
       badPath: await request(`${gw}/api/payments/..%2fhealth`),
       docs: await request(`${gw}/api/docs`),
@@ -246,7 +335,12 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
       expect(res?.headers()['content-security-policy']).toMatch(/script-src 'self'/);
       await page.locator('.swagger-ui .info .title').waitFor({ timeout: 15_000 });
       await page.locator('.opblock').first().waitFor({ timeout: 15_000 });
-      // "Try it out" on a read: Swagger UI calls the API on the same origin
+      // the document's bearer scheme: the token goes in through "Authorize", as a reader would
+      await page.locator('.auth-wrapper button.authorize').click();
+      await page.locator('#auth-bearer-value').fill(await tokens.token(USER));
+      await page.locator('.auth-btn-wrapper button.authorize').click();
+      await page.locator('.auth-btn-wrapper button.btn-done').click();
+      // "Try it out" on a read: Swagger UI calls the API on the same origin, with the token
       const listings = page.locator('.opblock-get', { hasText: '/api/listings' }).first();
       await listings.locator('.opblock-summary').click();
       await listings.locator('button.try-out__btn').click();
@@ -278,7 +372,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
     while (!first && performance.now() < deadline) {
       const id = `third-${sent.length}`;
       sent.push({ id, at: performance.now() - t0 });
-      const res = await request(`${gw}/api/payments?reservationId=none`, {
+      const res = await authed(`${gw}/api/payments?reservationId=none`, {
         headers: { 'X-Request-Id': id },
       });
       expect(res.status).toBe(200);
@@ -309,7 +403,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
     await waitForGatewayUpstreams(stack, { payment: 2 });
     const marker = `after-stop-${Date.now()}`;
     for (let i = 0; i < 30; i++) {
-      const res = await request(`${gw}/api/payments?reservationId=none`, {
+      const res = await authed(`${gw}/api/payments?reservationId=none`, {
         headers: { 'X-Request-Id': `${marker}-${i}` },
       });
       expect(res.status).toBe(200);
@@ -345,15 +439,16 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
       }
     };
     const gets = [
-      '/api/listings?limit=5&userId=rolling',
+      '/api/listings?limit=5',
       '/api/payments?reservationId=none',
-      '/api/recommendations?userId=rolling',
-      '/api/scraps?userId=rolling',
-    ].map((p) => loop(() => request(gw + p), 'get', `GET ${p}`));
+      '/api/recommendations',
+      '/api/scraps',
+      '/api/auth/.well-known/jwks.json',
+    ].map((p) => loop(() => requestAs('rolling', gw + p), 'get', `GET ${p}`));
     const post = loop(
       () => {
         const k = n++;
-        return request(`${gw}/api/reservations`, {
+        return requestAs('rolling', `${gw}/api/reservations`, {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
@@ -400,7 +495,7 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
   it('answers 502 JSON (never nginx HTML) when every instance of a service is gone', async () => {
     for (const c of instancesOf('scrap')) stack.kill(c.name, 'SIGKILL');
     // still listed in nginx (their leases have not expired yet): each attempt is refused
-    const refused = await request(`${gw}/api/scraps?userId=u`, {
+    const refused = await authed(`${gw}/api/scraps`, {
       headers: { 'X-Request-Id': 'all-gone-1' },
     });
     expect(refused.status).toBe(502);
@@ -409,11 +504,11 @@ describe('nginx gateway over the whole stack (2 instances of every service)', ()
     expect(refused.json().requestId).toBe(refused.headers['x-request-id']);
     // once the leases expire the sync leaves only the placeholder, which is always down
     await waitForGatewayUpstreams(stack, { scrap: 0 }, 10_000);
-    const none = await request(`${gw}/api/scraps?userId=u`);
+    const none = await authed(`${gw}/api/scraps`);
     expect([502, 503]).toContain(none.status);
     expect(none.body).not.toMatch(/<html/i);
     expect(none.json()).toMatchObject({ error: 'bad_gateway' });
     // the other services are untouched
-    expect((await request(`${gw}/api/payments?reservationId=none`)).status).toBe(200);
+    expect((await authed(`${gw}/api/payments?reservationId=none`)).status).toBe(200);
   });
 });

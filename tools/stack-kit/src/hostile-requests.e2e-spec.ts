@@ -5,12 +5,22 @@
  * clients are bounded (docs/patterns/load-balancing.md, "Limits, errors and the
  * request id"). Each test is a client of its own, connecting from a loopback
  * address of its own (127.0.0.x), because the gateway limits per client address.
+ * Requests carry a token, so what is refused is refused for what it is, not for
+ * the missing token; user ids are the tokens' subjects.
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import net from 'node:net';
 import mysql from 'mysql2/promise';
-import { HttpClient, HttpReply, Stack, startServices, startStack } from './index';
+import {
+  HttpClient,
+  HttpReply,
+  issueToken,
+  Stack,
+  startServices,
+  startStack,
+  UserTokens,
+} from './index';
 
 jest.setTimeout(120_000);
 
@@ -82,6 +92,7 @@ const day = (offset: number) => new Date(Date.now() + offset * DAY_MS).toISOStri
 describe('hostile requests through the gateway (whole stack)', () => {
   let stack: Stack;
   let gw: string;
+  let tokens: UserTokens;
   const clients: HttpClient[] = [];
   let nextAddress = 10;
   /** A client connecting from a loopback address no other test uses. */
@@ -91,14 +102,13 @@ describe('hostile requests through the gateway (whole stack)', () => {
     return c;
   };
   const json = { 'content-type': 'application/json' };
-  const booking = (listingId: string, from: number, userId: string, nights = 1) =>
-    JSON.stringify({
-      listingId,
-      userId,
-      checkIn: day(from),
-      checkOut: day(from + nights),
-      guests: 1,
-    });
+  /** `Authorization: Bearer` with a token for `user`. */
+  const as = (user: string) => tokens.headers(user);
+  /** `Authorization` as a raw request's header line. */
+  const rawAuthorization = async (user: string) =>
+    `Authorization: ${(await as(user)).authorization}\r\n`;
+  const booking = (listingId: string, from: number, nights = 1) =>
+    JSON.stringify({ listingId, checkIn: day(from), checkOut: day(from + nights), guests: 1 });
   /** A clear 4xx JSON error: the status, the shared error shape, no HTML. */
   const expectJsonError = (res: HttpReply, status: number, error?: string) => {
     // the body in the message when the status is wrong
@@ -133,6 +143,7 @@ describe('hostile requests through the gateway (whole stack)', () => {
       env: { scrap: { SCRAP_ALLOW_CIDRS: '127.0.0.1/32', SCRAP_TIMEOUT_MS: '1500' } },
     });
     gw = stack.nginx.url;
+    tokens = UserTokens.of(stack);
   }, 180_000);
 
   afterAll(async () => {
@@ -143,12 +154,13 @@ describe('hostile requests through the gateway (whole stack)', () => {
   it('answers eight concurrent bookings with one Idempotency-Key as one booking: the same 201, charged once', async () => {
     const http = newClient();
     const key = `race-${Date.now()}`;
-    const body = booking('busan-07', 200, 'racer');
+    const body = booking('busan-07', 200);
+    const racer = await as('racer');
     const replies = await Promise.all(
       Array.from({ length: 8 }, () =>
         http.request(`${gw}/api/reservations`, {
           method: 'POST',
-          headers: { ...json, 'Idempotency-Key': key },
+          headers: { ...json, ...racer, 'Idempotency-Key': key },
           body,
         }),
       ),
@@ -171,11 +183,11 @@ describe('hostile requests through the gateway (whole stack)', () => {
 
   it('refuses a deeply nested JSON body with 400 JSON, before anything recurses into it', async () => {
     const http = newClient();
-    const deep = `{"listingId":${'['.repeat(30_000)}${']'.repeat(30_000)},"userId":"deep","checkIn":"${day(5)}","checkOut":"${day(6)}","guests":1}`;
+    const deep = `{"listingId":${'['.repeat(30_000)}${']'.repeat(30_000)},"checkIn":"${day(5)}","checkOut":"${day(6)}","guests":1}`;
     for (const path of ['/api/reservations', '/api/scraps']) {
       const res = await http.request(`${gw}${path}`, {
         method: 'POST',
-        headers: { ...json, 'Idempotency-Key': `deep-${Date.now()}` },
+        headers: { ...json, ...(await as('deep')), 'Idempotency-Key': `deep-${Date.now()}` },
         body: deep,
       });
       expectJsonError(res, 400, 'bad_request');
@@ -186,42 +198,40 @@ describe('hostile requests through the gateway (whole stack)', () => {
   it('refuses an X-Consistency-Token out of MariaDB ranges with 400 JSON, on every service', async () => {
     const http = newClient();
     const routes = [
-      '/api/reservations?userId=nobody',
+      '/api/reservations',
       '/api/listings?limit=1',
       '/api/payments?reservationId=none',
-      '/api/recommendations?userId=nobody',
-      '/api/scraps?userId=nobody',
+      '/api/recommendations',
+      '/api/scraps',
     ];
+    const nobody = await as('nobody');
     for (const token of ['4294967296-1-1', '0-4294967296-1', '0-1-18446744073709551616']) {
       for (const route of routes) {
         const res = await http.request(`${gw}${route}`, {
-          headers: { 'X-Consistency-Token': token },
+          headers: { ...nobody, 'X-Consistency-Token': token },
         });
         expectJsonError(res, 400, 'invalid_consistency_token');
       }
     }
     // the largest token MariaDB takes is no error: no replica reaches it in time, the primary answers
-    const max = await http.request(`${gw}/api/reservations?userId=nobody`, {
-      headers: { 'X-Consistency-Token': '4294967295-4294967295-18446744073709551615' },
+    const max = await http.request(`${gw}/api/reservations`, {
+      headers: { ...nobody, 'X-Consistency-Token': '4294967295-4294967295-18446744073709551615' },
     });
     expect(max.status).toBe(200);
   });
 
-  describe('user ids', () => {
-    const bookAs = async (http: HttpClient, userId: string, listingId: string, from: number) => {
-      const res = await http.request(`${gw}/api/reservations`, {
+  describe('user ids (the subjects of the tokens)', () => {
+    const bookAs = async (http: HttpClient, user: string, listingId: string, from: number) =>
+      http.request(`${gw}/api/reservations`, {
         method: 'POST',
-        headers: { ...json, 'Idempotency-Key': `user-${Date.now()}-${from}` },
-        body: booking(listingId, from, userId),
+        headers: { ...json, ...(await as(user)), 'Idempotency-Key': `user-${Date.now()}-${from}` },
+        body: booking(listingId, from),
       });
-      return res;
-    };
-    const listAs = async (http: HttpClient, userId: string, token: string) => {
-      const res = await http.request(
-        `${gw}/api/reservations?userId=${encodeURIComponent(userId)}`,
-        { headers: { 'X-Consistency-Token': token } },
-      );
-      expect({ userId, status: res.status }).toEqual({ userId, status: 200 });
+    const listAs = async (http: HttpClient, user: string, consistency: string) => {
+      const res = await http.request(`${gw}/api/reservations`, {
+        headers: { ...(await as(user)), 'X-Consistency-Token': consistency },
+      });
+      expect({ user, status: res.status }).toEqual({ user, status: 200 });
       return res.json<{ items: Array<{ id: string; userId: string }> }>().items;
     };
 
@@ -230,17 +240,29 @@ describe('hostile requests through the gateway (whole stack)', () => {
       const made = await bookAs(http, 'alice', 'jeonju-09', 210);
       expect(made.status).toBe(201);
       const id = made.json<{ id: string }>().id;
-      const token = String(made.headers['x-consistency-token']);
-      expect((await listAs(http, 'alice', token)).map((r) => r.id)).toContain(id);
+      const consistency = String(made.headers['x-consistency-token']);
+      expect((await listAs(http, 'alice', consistency)).map((r) => r.id)).toContain(id);
       for (const other of ['Alice', 'ALICE', 'alicé', 'ａｌｉｃｅ']) {
-        expect({ other, ids: (await listAs(http, other, token)).map((r) => r.id) }).toEqual({
+        expect({ other, ids: (await listAs(http, other, consistency)).map((r) => r.id) }).toEqual({
           other,
           ids: [],
         });
+        const theirs = await http.request(`${gw}/api/reservations/${id}`, {
+          headers: await as(other),
+        });
+        expect({ other, status: theirs.status }).toEqual({ other, status: 404 });
       }
-      // a trailing space is not part of any id: refused, not matched
-      const spaced = await http.request(`${gw}/api/reservations?userId=alice%20`);
-      expectJsonError(spaced, 400, 'validation_failed');
+      // the user is the token's: a userId in a query or a body is refused, never obeyed
+      const asked = await http.request(`${gw}/api/reservations?userId=alice`, {
+        headers: await as('Alice'),
+      });
+      expectJsonError(asked, 400, 'validation_failed');
+      const posed = await http.request(`${gw}/api/reservations`, {
+        method: 'POST',
+        headers: { ...json, ...(await as('Alice')), 'Idempotency-Key': `posed-${Date.now()}` },
+        body: JSON.stringify({ ...JSON.parse(booking('jeonju-09', 215)), userId: 'alice' }),
+      });
+      expectJsonError(posed, 400, 'validation_failed');
     });
 
     it('are normalised to NFC: the same name typed decomposed is the same user', async () => {
@@ -248,21 +270,16 @@ describe('hostile requests through the gateway (whole stack)', () => {
       const made = await bookAs(http, 'jose\u0301', 'jeonju-10', 211);
       expect(made.status).toBe(201);
       expect(made.json().userId).toBe('jos\u00e9');
-      const token = String(made.headers['x-consistency-token']);
-      const mine = await listAs(http, 'jos\u00e9', token);
+      const consistency = String(made.headers['x-consistency-token']);
+      const mine = await listAs(http, 'jos\u00e9', consistency);
       expect(mine.map((r) => r.id)).toContain(made.json().id);
     });
 
-    it('are validated as their column counts: variation selectors are refused with 400 JSON, 64 letters outside the BMP fit', async () => {
-      const http = newClient();
+    it('are validated as their column counts: no token for variation selectors, 64 letters outside the BMP fit', async () => {
       const selectors = 'a\ufe0f'.repeat(64); // class-validator counts 64, the column 128
-      expectJsonError(await bookAs(http, selectors, 'jeonju-11', 212), 400, 'validation_failed');
-      for (const path of ['/api/reservations', '/api/scraps', '/api/recommendations']) {
-        const res = await http.request(`${gw}${path}?userId=${encodeURIComponent(selectors)}`);
-        expectJsonError(res, 400, 'validation_failed');
-      }
+      await expect(issueToken(stack, selectors)).rejects.toThrow(/tokens: 400 .*validation_failed/);
       const wide = '\u{1D49C}'.repeat(64);
-      const made = await bookAs(http, wide, 'jeonju-12', 213);
+      const made = await bookAs(newClient(), wide, 'jeonju-12', 213);
       expect(made.status).toBe(201);
       expect(made.json().userId).toBe(wide);
     });
@@ -361,7 +378,9 @@ describe('hostile requests through the gateway (whole stack)', () => {
         expect(JSON.parse(res.body).message).toMatch(/encoded slashes, dots or backslashes/);
       }
       // any other escape is decoded once and the normalised path is what a service gets
-      const decoded = await newClient().request(`${gw}/api/listing%73?limit=1`);
+      const decoded = await newClient().request(`${gw}/api/listing%73?limit=1`, {
+        headers: await as('decoded'),
+      });
       expect(decoded.status).toBe(200);
       expect(decoded.json()).toMatchObject({ items: expect.any(Array) });
     });
@@ -382,12 +401,13 @@ describe('hostile requests through the gateway (whole stack)', () => {
 
     it('limits bookings per client address: 429 JSON with Retry-After past the burst; reads, and other addresses, unaffected', async () => {
       const flood = newClient();
+      const flooder = await as('flood');
       const replies = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
           flood.request(`${gw}/api/reservations`, {
             method: 'POST',
-            headers: { ...json, 'Idempotency-Key': `flood-${Date.now()}-${i}` },
-            body: booking(`gangneung-${String((i % 10) + 1).padStart(2, '0')}`, 230 + i, 'flood'),
+            headers: { ...json, ...flooder, 'Idempotency-Key': `flood-${Date.now()}-${i}` },
+            body: booking(`gangneung-${String((i % 10) + 1).padStart(2, '0')}`, 230 + i),
           }),
         ),
       );
@@ -405,26 +425,28 @@ describe('hostile requests through the gateway (whole stack)', () => {
         expect(r.headers['x-frame-options']).toBe('DENY');
       }
       // a read from the same address is not a booking
-      expect((await flood.request(`${gw}/api/reservations?userId=flood`)).status).toBe(200);
+      const read = await flood.request(`${gw}/api/reservations`, { headers: flooder });
+      expect(read.status).toBe(200);
       // another address books at once
       const other = await newClient().request(`${gw}/api/reservations`, {
         method: 'POST',
-        headers: { ...json, 'Idempotency-Key': `other-${Date.now()}` },
-        body: booking('gangneung-11', 260, 'other'),
+        headers: { ...json, ...(await as('other')), 'Idempotency-Key': `other-${Date.now()}` },
+        body: booking('gangneung-11', 260),
       });
       expect(other.status).toBe(201);
       // and the flooding address again, once the rate has let one more through
       await new Promise((r) => setTimeout(r, 1_100));
       const later = await flood.request(`${gw}/api/reservations`, {
         method: 'POST',
-        headers: { ...json, 'Idempotency-Key': `flood-later-${Date.now()}` },
-        body: booking('gangneung-12', 261, 'flood'),
+        headers: { ...json, ...flooder, 'Idempotency-Key': `flood-later-${Date.now()}` },
+        body: booking('gangneung-12', 261),
       });
       expect(later.status).toBe(201);
     });
 
     it('limits the requests one address has in progress to 64: then 429 JSON too_many_connections; other addresses unaffected', async () => {
       const address = `127.0.0.${nextAddress++}`;
+      const authorization = await rawAuthorization('crowd');
       // 64 bodies that never come: each request holds its place until nginx's body timeout
       const held: net.Socket[] = [];
       try {
@@ -444,7 +466,7 @@ describe('hostile requests through the gateway (whole stack)', () => {
         const refused = await rawRequest(
           stack.nginx.port,
           address,
-          'GET /api/listings?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n',
+          `GET /api/listings?limit=1 HTTP/1.1\r\nHost: x\r\n${authorization}\r\n`,
         );
         expect(refused.status).toBe(429);
         expect(refused.headers['content-type']).toMatch(/application\/json/);
@@ -456,7 +478,9 @@ describe('hostile requests through the gateway (whole stack)', () => {
           requestId: refused.headers['x-request-id'],
         });
         // another address is served meanwhile
-        const other = await newClient().request(`${gw}/api/listings?limit=1`);
+        const other = await newClient().request(`${gw}/api/listings?limit=1`, {
+          headers: await as('crowd'),
+        });
         expect(other.status).toBe(200);
       } finally {
         for (const socket of held) socket.destroy();
@@ -466,7 +490,7 @@ describe('hostile requests through the gateway (whole stack)', () => {
       const again = await rawRequest(
         stack.nginx.port,
         address,
-        'GET /api/listings?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        `GET /api/listings?limit=1 HTTP/1.1\r\nHost: x\r\n${authorization}Connection: close\r\n\r\n`,
       );
       expect(again.status).toBe(200);
     });
@@ -475,7 +499,11 @@ describe('hostile requests through the gateway (whole stack)', () => {
       const http = newClient();
       for (const path of ['/api/listings?limit=1', '/api/payments?reservationId=none', '/nope']) {
         const res = await http.request(`${gw}${path}`, {
-          headers: { 'X-Request-Id': 'client-chosen-id' },
+          headers: { ...(await as('edge')), 'X-Request-Id': 'client-chosen-id' },
+        });
+        expect({ path, status: res.status }).toEqual({
+          path,
+          status: path === '/nope' ? 404 : 200,
         });
         expect({ path, instance: res.headers['x-instance-id'] }).toEqual({
           path,
@@ -491,12 +519,12 @@ describe('hostile requests through the gateway (whole stack)', () => {
     it('bounds one booking: at most 30 nights, none past 365 days ahead (400 JSON)', async () => {
       const http = newClient();
       for (const [body, message] of [
-        [booking('jeju-11', 20, 'greedy', 31), /at most 30 nights/],
-        [booking('jeju-11', 366, 'greedy', 1), /365 days ahead/],
+        [booking('jeju-11', 20, 31), /at most 30 nights/],
+        [booking('jeju-11', 366, 1), /365 days ahead/],
       ] as const) {
         const res = await http.request(`${gw}/api/reservations`, {
           method: 'POST',
-          headers: { ...json, 'Idempotency-Key': `greedy-${Date.now()}` },
+          headers: { ...json, ...(await as('greedy')), 'Idempotency-Key': `greedy-${Date.now()}` },
           body,
         });
         expectJsonError(res, 400, 'validation_failed');
@@ -514,8 +542,8 @@ describe('hostile requests through the gateway (whole stack)', () => {
       const url = `http://127.0.0.1:${(page.address() as AddressInfo).port}/moved`;
       const res = await newClient().request(`${gw}/api/scraps`, {
         method: 'POST',
-        headers: json,
-        body: JSON.stringify({ userId: 'scraper', url }),
+        headers: { ...json, ...(await as('scraper')) },
+        body: JSON.stringify({ url }),
       });
       expectJsonError(res, 422, 'unfetchable_url');
       expect(res.json().message).toMatch(/redirected to an invalid URL/);

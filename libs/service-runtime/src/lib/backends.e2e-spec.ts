@@ -9,6 +9,7 @@ import {
   waitFor,
   waitForGatewayUpstreams,
   startService,
+  UserTokens,
 } from '@stayline/stack-kit';
 
 jest.setTimeout(180_000);
@@ -26,10 +27,14 @@ describe('services with DISCOVERY_BACKEND=etcd and COORDINATION_BACKEND=etcd (re
   let redisRegistry: RedisRegistry;
   let etcdBackend: EtcdCoordinationBackend;
   let flags: FeatureFlags;
+  let tokens: UserTokens;
   const http = (c: Component) => `http://127.0.0.1:${c.ports.http}`;
 
   beforeAll(async () => {
     stack = await startStack({ replicas: 1, etcd: true });
+    // the services verify callers' tokens with the keys of the auth instances the registry lists
+    await startService(stack, { service: 'auth', tcpPort: 'none', env: ETCD });
+    tokens = UserTokens.of(stack);
     pay = await Promise.all([
       startService(stack, { service: 'payment', name: 'payment-1', env: ETCD }),
       startService(stack, { service: 'payment', name: 'payment-2', env: ETCD }),
@@ -57,14 +62,18 @@ describe('services with DISCOVERY_BACKEND=etcd and COORDINATION_BACKEND=etcd (re
       'payment-2',
     ]);
     expect((await etcdRegistry.list('reservation')).length).toBe(1);
+    expect((await etcdRegistry.list('auth')).length).toBe(1);
     expect(await redisRegistry.list('payment')).toEqual([]);
 
     const res = await fetch(`${reservation}/api/reservations`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `etcd-${Date.now()}` },
+      headers: {
+        ...(await tokens.headers('alice')),
+        'content-type': 'application/json',
+        'idempotency-key': `etcd-${Date.now()}`,
+      },
       body: JSON.stringify({
         listingId: 'seoul-01',
-        userId: 'alice',
         checkIn: day(20),
         checkOut: day(21),
         guests: 1,
@@ -80,7 +89,9 @@ describe('services with DISCOVERY_BACKEND=etcd and COORDINATION_BACKEND=etcd (re
   });
 
   it('applies a flag written to etcd, and writes the admin endpoint flags there', async () => {
-    const lookup = (p: Component) => fetch(`${http(p)}/api/payments?reservationId=none`);
+    const alice = await tokens.headers('alice');
+    const lookup = (p: Component) =>
+      fetch(`${http(p)}/api/payments?reservationId=none`, { headers: alice });
     expect((await lookup(pay[0])).status).toBe(200);
     await flags.set('fault.payment-1.get.errorRate', flag.number(1));
     await waitFor('payment-1 to apply the flag', async () => (await lookup(pay[0])).status === 503);

@@ -1,4 +1,4 @@
-import { HttpClient, HttpReply, HttpRequestOptions } from '@stayline/stack-kit';
+import { bearer, HttpClient, HttpReply, HttpRequestOptions } from '@stayline/stack-kit';
 
 /** One request of a load: when it ended, how long it took, what answered. */
 export interface Sample {
@@ -24,6 +24,13 @@ export interface LoadOptions {
   pauseMs?: number;
   /** Keep each reply on its sample (for demos that read the bodies). */
   keepReplies?: boolean;
+  /**
+   * The token request `n` is sent with (`Authorization: Bearer`), unless the
+   * request sets its own authorization: every `/api` route needs one. Fetched
+   * before the request's clock starts, so a sample never includes issuing it;
+   * the stack kit's `UserTokens` keeps and renews them (see the example).
+   */
+  token?: (n: number) => Promise<string> | string;
 }
 
 /**
@@ -31,7 +38,12 @@ export interface LoadOptions {
  * sending again, as a pool of callers does. Every answer is a {@link Sample}.
  *
  * @example
- *   const load = Load.start({ workers: 8, request: () => ({ url: `${gw}/api/listings` }) });
+ *   const tokens = UserTokens.of(stack);
+ *   const load = Load.start({
+ *     workers: 8,
+ *     request: () => ({ url: `${gw}/api/listings` }),
+ *     token: (n) => tokens.token(`load-${n % 8}`),
+ *   });
  *   await sleep(5_000);
  *   await load.stop();
  *   load.perInstance(); load.errors().length;
@@ -63,29 +75,42 @@ export class Load {
   private async loop(): Promise<void> {
     while (this.running) {
       const n = this.sent++;
-      const { url, ...init } = this.o.request(n);
-      const t = performance.now();
-      try {
-        const reply = await this.client.request(url, init);
-        const instance = reply.headers['x-instance-id'];
-        this.samples.push({
-          n,
-          at: performance.now(),
-          ms: performance.now() - t,
-          status: reply.status,
-          instance: typeof instance === 'string' ? instance : undefined,
-          reply: this.o.keepReplies ? reply : undefined,
-        });
-      } catch (err) {
-        this.samples.push({
-          n,
-          at: performance.now(),
-          ms: performance.now() - t,
-          status: 0,
-          error: (err as Error).message,
-        });
-      }
+      this.samples.push(await this.send(n, this.o.request(n)));
       if (this.o.pauseMs) await new Promise((r) => setTimeout(r, this.o.pauseMs));
+    }
+  }
+
+  private async send(
+    n: number,
+    { url, ...init }: { url: string } & HttpRequestOptions,
+  ): Promise<Sample> {
+    if (this.o.token && !hasAuthorization(init.headers)) {
+      try {
+        init.headers = { ...init.headers, ...bearer(await this.o.token(n)) };
+      } catch (err) {
+        return { n, at: performance.now(), ms: 0, status: 0, error: `no token: ${String(err)}` };
+      }
+    }
+    const t = performance.now();
+    try {
+      const reply = await this.client.request(url, init);
+      const instance = reply.headers['x-instance-id'];
+      return {
+        n,
+        at: performance.now(),
+        ms: performance.now() - t,
+        status: reply.status,
+        instance: typeof instance === 'string' ? instance : undefined,
+        reply: this.o.keepReplies ? reply : undefined,
+      };
+    } catch (err) {
+      return {
+        n,
+        at: performance.now(),
+        ms: performance.now() - t,
+        status: 0,
+        error: (err as Error).message,
+      };
     }
   }
 
@@ -112,6 +137,10 @@ export class Load {
     for (const s of samples) if (s.instance) counts[s.instance] = (counts[s.instance] ?? 0) + 1;
     return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
   }
+}
+
+function hasAuthorization(headers: Record<string, string> | undefined): boolean {
+  return Object.keys(headers ?? {}).some((h) => h.toLowerCase() === 'authorization');
 }
 
 export function percentile(values: number[], p: number): number {

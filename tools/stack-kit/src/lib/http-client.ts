@@ -29,7 +29,9 @@ export interface HttpRequestOptions {
  *
  * @example
  *   const client = new HttpClient();
- *   const res = await client.request(`${stack.nginx.url}/api/listings`);
+ *   const res = await client.request(`${stack.nginx.url}/api/listings`, {
+ *     headers: bearer((await login(stack.nginx.url, 'alice')).access_token),
+ *   });
  *   res.status; res.headers['x-instance-id']; res.json();
  *   client.close();
  */

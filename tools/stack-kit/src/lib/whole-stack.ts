@@ -87,7 +87,8 @@ const SERVICE_DEFAULT_ENV: Readonly<Record<string, Record<string, string>>> = {
  * @example
  *   const stack = await startStack();
  *   await startServices(stack, { instances: 2 });
- *   await fetch(`${stack.nginx.url}/api/listings`);
+ *   const tokens = UserTokens.of(stack);
+ *   await fetch(`${stack.nginx.url}/api/listings`, { headers: await tokens.headers('u-1') });
  */
 export async function startServices(
   stack: Stack,
