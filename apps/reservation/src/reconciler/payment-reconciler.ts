@@ -46,6 +46,12 @@ export class PaymentReconciler {
     let done = 0;
     for (const r of pending) {
       try {
+        // taken over first: the request that held it may still be running, and must not undo it now
+        const claimed = await this.db.transaction(async (m) => {
+          await fence(m, RECONCILER_FENCE, token);
+          return BookingStore.claimForReconciliation(m, r.id);
+        });
+        if (!claimed) continue;
         const paid = await this.payment.charge({
           reservationId: r.id,
           userId: r.userId,

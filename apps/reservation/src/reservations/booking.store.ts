@@ -143,17 +143,39 @@ export const BookingStore = {
 
   /**
    * Undoes a hold whose charge was never sent (payment's breaker was open): no
-   * trace is left, so the same idempotency key can try again later. Every row
-   * is found by an index: a scan would lock rows and gaps that concurrent
-   * holds insert into, and deadlock with them.
+   * trace is left, so the same idempotency key can try again later. Returns
+   * false, undoing nothing, when the hold is no longer this request's to undo:
+   * settled, or claimed by the reconciler ({@link claimForReconciliation}),
+   * which may have charged it already (a booking slow enough to outlive the
+   * reconciler's minimum age). Every row is found by an index: a scan would
+   * lock rows and gaps that concurrent holds insert into, and deadlock with them.
    */
-  async abandon(m: EntityManager, id: string, idempotencyKey: string): Promise<void> {
+  async abandon(m: EntityManager, id: string, idempotencyKey: string): Promise<boolean> {
+    const [row] = (await m.query(
+      'SELECT status, created_at = updated_at AS untouched FROM reservations WHERE id = ? FOR UPDATE',
+      [id],
+    )) as Array<{ status: ReservationStatus; untouched: number | string }>;
+    if (!row || row.status !== 'PENDING_PAYMENT' || Number(row.untouched) !== 1) return false;
     await m.query('DELETE FROM booked_nights WHERE reservation_id = ?', [id]);
     await m.query('DELETE FROM idempotency_keys WHERE idem_key = ? AND reservation_id = ?', [
       idempotencyKey,
       id,
     ]);
     await m.query("DELETE FROM reservations WHERE id = ? AND status = 'PENDING_PAYMENT'", [id]);
+    return true;
+  },
+
+  /**
+   * The reconciler takes a pending reservation over before it charges: its
+   * `updated_at` moves past `created_at`, and the booking request that held it
+   * can no longer {@link abandon} it. False when it is gone or settled.
+   */
+  async claimForReconciliation(m: EntityManager, id: string): Promise<boolean> {
+    const res = (await m.query(
+      "UPDATE reservations SET updated_at = GREATEST(NOW(3), created_at + INTERVAL 1000 MICROSECOND) WHERE id = ? AND status = 'PENDING_PAYMENT'",
+      [id],
+    )) as { affectedRows: number };
+    return res.affectedRows === 1;
   },
 
   async emit(m: EntityManager, r: Reservation, type: ReservationEvent['type']): Promise<void> {

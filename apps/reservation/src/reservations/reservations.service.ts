@@ -129,9 +129,21 @@ export class ReservationsService {
         err instanceof NoEndpointError
       ) {
         // nothing reached payment: leave no trace, so the client can retry with the same key
-        await this.db.transaction((m) => BookingStore.abandon(m, held.id, idempotencyKey));
-        bookings.inc({ outcome: 'payment_unavailable' });
-        throw err;
+        const undone = await this.db.transaction((m) =>
+          BookingStore.abandon(m, held.id, idempotencyKey),
+        );
+        if (undone) {
+          bookings.inc({ outcome: 'payment_unavailable' });
+          throw err;
+        }
+        // the reconciler took the hold over meanwhile (and may have charged it): its outcome stands
+        const reservation = await this.view(held.id, held.userId, true);
+        bookings.inc({ outcome: 'pending' });
+        return {
+          status: reservation.status === 'PENDING_PAYMENT' ? 202 : 201,
+          reservation,
+          replayed: false,
+        };
       }
       if (isClientRpcError(err)) {
         const reason = isRpcErrorBody(err) ? err.message : 'payment refused the charge';
