@@ -1,5 +1,6 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { PaymentView, TCP_FRAMING } from '@stayline/contracts';
+import { DEV_ADMIN_TOKEN, MessageAuth, withCallContext } from '@stayline/service-runtime';
 import { Stack, startStack, startService, UserTokens, waitFor } from '@stayline/stack-kit';
 import mysql from 'mysql2/promise';
 import { firstValueFrom } from 'rxjs';
@@ -12,7 +13,14 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
   let http: string;
   let tokens: UserTokens;
   const charge = { reservationId: 'res-1', userId: 'alice', amountCents: 24_000, currency: 'USD' };
-  const send = <T>(pattern: string, data: unknown) => firstValueFrom(client.send<T>(pattern, data));
+  /** A message signed as `as` (reservation, the one caller payment accepts) with the stack's key. */
+  const send = <T>(pattern: string, data: unknown, as = 'reservation', secret = DEV_ADMIN_TOKEN) =>
+    firstValueFrom(
+      client.send<T>(
+        pattern,
+        withCallContext(data, { pattern, auth: MessageAuth.fromSecret(as, secret) }),
+      ),
+    );
   /** GET on the payment instance, as `user` (a token the stack's auth issued), or with no token. */
   const get = async (path: string, user?: string) =>
     fetch(`${http}${path}`, { headers: user ? await tokens.headers(user) : {} });
@@ -184,6 +192,42 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
     expect(await blank.json()).toMatchObject({
       error: 'validation_failed',
       message: expect.stringMatching(/reservationId/),
+    });
+  });
+
+  it('handles only messages signed by reservation: unsigned, forged, replayed elsewhere or by another service are refused', async () => {
+    await send('payment.charge', { ...charge, reservationId: 'res-signed' });
+    const refund = { reservationId: 'res-signed' };
+    const refused = { status: 401, error: 'unauthenticated_call' };
+    // a process that reaches the TCP port but holds no key
+    await expect(firstValueFrom(client.send('payment.refund', refund))).rejects.toMatchObject(
+      refused,
+    );
+    await expect(
+      send('payment.refund', refund, 'reservation', 'a-key-derived-from-some-other-secret-0123'),
+    ).rejects.toMatchObject(refused);
+    // a service holding the key, but not one payment takes charges or refunds from
+    await expect(send('payment.refund', refund, 'scrap')).rejects.toMatchObject(refused);
+    // a signed payment.get sent as payment.refund: the signature covers the pattern
+    const signedGet = withCallContext(refund, {
+      pattern: 'payment.get',
+      auth: MessageAuth.fromSecret('reservation', DEV_ADMIN_TOKEN),
+    });
+    await expect(firstValueFrom(client.send('payment.refund', signedGet))).rejects.toMatchObject(
+      refused,
+    );
+    // a signed message whose amount was changed on the way
+    const signed = withCallContext(
+      { ...charge, reservationId: 'res-tampered' },
+      { pattern: 'payment.charge', auth: MessageAuth.fromSecret('reservation', DEV_ADMIN_TOKEN) },
+    );
+    await expect(
+      firstValueFrom(client.send('payment.charge', { ...signed, amountCents: 1 })),
+    ).rejects.toMatchObject(refused);
+    // none of it moved money: res-signed is still charged, res-tampered never was
+    expect(await send<PaymentView>('payment.get', refund)).toMatchObject({ status: 'CHARGED' });
+    await expect(send('payment.get', { reservationId: 'res-tampered' })).rejects.toMatchObject({
+      status: 404,
     });
   });
 });

@@ -5,6 +5,7 @@ import {
   ReservationEvent,
   TCP_FRAMING,
 } from '@stayline/contracts';
+import { DEV_ADMIN_TOKEN, MessageAuth, withCallContext } from '@stayline/service-runtime';
 import { Stack, startStack, waitFor, startService, UserTokens } from '@stayline/stack-kit';
 import Redis from 'ioredis';
 import { firstValueFrom } from 'rxjs';
@@ -45,16 +46,20 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP; HTTP with tok
       'event',
       typeof e === 'string' ? e : JSON.stringify(e),
     );
+  /** A message signed as reservation, the one caller rank accepts, with the stack's key. */
+  const signed = (pattern: string, data: unknown, as = 'reservation') =>
+    withCallContext(data, { pattern, auth: MessageAuth.fromSecret(as, DEV_ADMIN_TOKEN) });
+  const candidates = [
+    { id: 'seoul-1', city: 'Seoul', pricePerNight: 90 },
+    { id: 'jeju-1', city: 'Jeju', pricePerNight: 300 },
+    { id: 'busan-1', city: 'Busan', pricePerNight: 150 },
+  ];
   const rank = (userId: string) =>
     firstValueFrom(
-      client.send<RankResponse>('recommendation.rank', {
-        userId,
-        candidates: [
-          { id: 'seoul-1', city: 'Seoul', pricePerNight: 90 },
-          { id: 'jeju-1', city: 'Jeju', pricePerNight: 300 },
-          { id: 'busan-1', city: 'Busan', pricePerNight: 150 },
-        ],
-      }),
+      client.send<RankResponse>(
+        'recommendation.rank',
+        signed('recommendation.rank', { userId, candidates }),
+      ),
     );
 
   beforeAll(async () => {
@@ -142,11 +147,24 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP; HTTP with tok
 
   it('rejects bad input with a client error, over TCP and HTTP', async () => {
     await expect(
-      firstValueFrom(client.send('recommendation.rank', { userId: '', candidates: 'x' })),
+      firstValueFrom(
+        client.send(
+          'recommendation.rank',
+          signed('recommendation.rank', { userId: '', candidates: 'x' }),
+        ),
+      ),
     ).rejects.toMatchObject({
       status: 400,
       error: 'validation_failed',
     });
+    // a message no service signed, or signed by one rank does not take calls from: refused first
+    for (const message of [
+      { userId: 'alice', candidates },
+      signed('recommendation.rank', { userId: 'alice', candidates }, 'scrap'),
+    ])
+      await expect(
+        firstValueFrom(client.send('recommendation.rank', message)),
+      ).rejects.toMatchObject({ status: 401, error: 'unauthenticated_call' });
     const res = await get('/api/recommendations?limit=999', 'alice');
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({

@@ -2,7 +2,7 @@ import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/co
 import { flag, FeatureFlags } from '@stayline/coordination';
 import { SERVICE_REGISTRY, ServiceRegistry } from '@stayline/discovery';
 import { OBSERVABILITY_LOGGER } from '@stayline/observability';
-import { DependencyClient } from '@stayline/service-runtime';
+import { DependencyClient, MessageAuth } from '@stayline/service-runtime';
 import type { Logger } from 'pino';
 import { ReservationConfig } from '../config';
 import { PaymentClient } from './payment.client';
@@ -20,6 +20,8 @@ export class ClientsModule implements OnApplicationShutdown {
 
   static forRoot(c: ReservationConfig): DynamicModule {
     const breaker = { kind: 'consecutive' as const, threshold: c.BREAKER_THRESHOLD };
+    // payment and recommendation accept only messages signed by a service holding the key
+    const messageAuth = MessageAuth.fromSecret(c.SERVICE_NAME, c.ADMIN_TOKEN);
     return {
       module: ClientsModule,
       providers: [
@@ -31,6 +33,7 @@ export class ClientsModule implements OnApplicationShutdown {
               DependencyClient.connect({
                 resolver: registry,
                 service: 'payment',
+                messageAuth,
                 strategy: c.LB_STRATEGY,
                 logger,
                 policy: {
@@ -44,6 +47,7 @@ export class ClientsModule implements OnApplicationShutdown {
               DependencyClient.connect({
                 resolver: registry,
                 service: 'recommendation',
+                messageAuth,
                 strategy: c.LB_STRATEGY,
                 logger,
                 policy: {

@@ -13,6 +13,7 @@ import express, { NextFunction, Request, Response } from 'express';
 import { toErrorBody } from './error-body';
 import { HttpErrorFilter } from './http-error.filter';
 import { JSON_MAX_DEPTH, refuseDeepJson } from './json-depth';
+import type { MessageAuth } from './message-auth';
 import { RpcContextInterceptor } from './rpc-context';
 import { createValidationPipe } from './validation';
 
@@ -44,6 +45,11 @@ export interface ServiceBootstrapOptions {
    * (and the load-balancing demo) can see which instance answered.
    */
   instanceId?: string;
+  /**
+   * Refuse TCP messages not signed by a service holding the key (see
+   * MessageAuth; `@CallableBy` narrows a handler to named callers).
+   */
+  messageAuth?: MessageAuth;
   /** A logger to hand Nest once the app exists (e.g. nestjs-pino's). */
   logger?: (app: INestApplication) => LoggerService | undefined;
 }
@@ -97,8 +103,8 @@ export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INes
   });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpErrorFilter());
-  // a TCP message carries its caller's request id and consistency token
-  app.useGlobalInterceptors(new RpcContextInterceptor());
+  // a TCP message carries its caller's request id, consistency token and signature
+  app.useGlobalInterceptors(new RpcContextInterceptor(o.messageAuth));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   if (o.tcpPort !== undefined) {
     app.connectMicroservice<MicroserviceOptions>(

@@ -7,6 +7,7 @@ import {
   Fallback,
 } from '@stayline/resilience';
 import type { Logger } from 'pino';
+import type { MessageAuth } from './message-auth';
 import { withCallContext } from './rpc-context';
 
 export interface DependencyClientOptions {
@@ -14,6 +15,8 @@ export interface DependencyClientOptions {
   resolver: ServiceResolver;
   /** The callee's service name in discovery. */
   service: string;
+  /** Signs every message as this service (the callee refuses unsigned ones). */
+  messageAuth?: MessageAuth;
   /** Client-side load balancing: `round-robin` (the seed's) or `power-of-two`. */
   strategy?: StrategyName;
   /** Timeout, breakers, retries, bulkhead: see @stayline/resilience. */
@@ -48,6 +51,7 @@ export class DependencyClient {
   private constructor(
     readonly policy: DependencyPolicy,
     readonly tcp: BalancedTcpClient,
+    private readonly messageAuth?: MessageAuth,
   ) {}
 
   static async connect(o: DependencyClientOptions): Promise<DependencyClient> {
@@ -72,7 +76,7 @@ export class DependencyClient {
       },
     });
     ref.policy = DependencyPolicy.create({ ...o.policy, selector: tcp.balancer, logger: o.logger });
-    return new DependencyClient(ref.policy, tcp);
+    return new DependencyClient(ref.policy, tcp, o.messageAuth);
   }
 
   /** Sends and waits for the answer; a failure is a ResilienceError (or the callee's 4xx body). */
@@ -90,9 +94,10 @@ export class DependencyClient {
     return this.policy.call<T, F>(options, this.attempt<T>(pattern, data, options), fallback);
   }
 
-  // The one way a message leaves: with the caller's request id and consistency token.
+  // The one way a message leaves: with the caller's request id, consistency token and signature.
   private attempt<T>(pattern: string, data: unknown, options: SendOptions): Attempt<T> {
-    const message = withCallContext(data);
+    const auth = this.messageAuth;
+    const message = withCallContext(data, auth && { pattern, auth });
     return ({ endpointId, signal }) =>
       this.tcp.sendTo<T>(endpointId, pattern, message, { signal, timeoutMs: options.timeoutMs });
   }

@@ -1,7 +1,16 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import {
+  CallHandler,
+  ExecutionContext,
+  Injectable,
+  Logger,
+  NestInterceptor,
+  UnauthorizedException,
+} from '@nestjs/common';
+import type { TcpContext } from '@nestjs/microservices';
 import { RequestContext } from '@stayline/observability';
 import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
+import { callableBy, MessageAuth, MessageSignature } from './message-auth';
 
 /** The field a TCP message carries its caller's request context in. */
 export const CALL_CONTEXT_FIELD = '__ctx';
@@ -9,33 +18,64 @@ export const CALL_CONTEXT_FIELD = '__ctx';
 interface CallContext {
   requestId?: string;
   consistencyToken?: string;
+  /** The calling service's signature over the message (see {@link MessageAuth}). */
+  auth?: MessageSignature;
 }
 
 /**
  * Adds the running request's context (its id, and the consistency token of its
  * writes) to a message for another service, so the request id is on every log
- * line of every hop and the callee can read its caller's writes.
+ * line of every hop and the callee can read its caller's writes; and, given a
+ * {@link MessageAuth}, the calling service's signature over pattern and payload.
  */
-export function withCallContext<T>(data: T): T {
+export function withCallContext<T>(data: T, signing?: { pattern: string; auth: MessageAuth }): T {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return data;
   const ctx = RequestContext.current();
-  if (!ctx || typeof data !== 'object' || data === null || Array.isArray(data)) return data;
-  const carried: CallContext = { requestId: ctx.requestId };
-  if (ctx.consistencyToken) carried.consistencyToken = ctx.consistencyToken;
+  const carried: CallContext = {};
+  if (ctx) carried.requestId = ctx.requestId;
+  if (ctx?.consistencyToken) carried.consistencyToken = ctx.consistencyToken;
+  if (signing) carried.auth = signing.auth.sign(signing.pattern, data);
+  if (!Object.keys(carried).length) return data;
   return { ...data, [CALL_CONTEXT_FIELD]: carried };
 }
 
 /**
  * The callee's side: takes the caller's context off a TCP message (before
- * validation sees the payload) and runs the handler inside it.
+ * validation sees the payload) and runs the handler inside it. Given a
+ * {@link MessageAuth}, a message whose signature is missing, wrong, stale or
+ * by a service the handler's {@link CallableBy} does not name is refused with
+ * 401 `unauthenticated_call` before the handler runs.
  */
 @Injectable()
 export class RpcContextInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('MessageAuth');
+
+  constructor(private readonly auth?: MessageAuth) {}
+
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'rpc') return next.handle();
-    const data = context.switchToRpc().getData() as Record<string, unknown> | null;
+    const rpc = context.switchToRpc();
+    const data = rpc.getData() as Record<string, unknown> | null;
     const carried = (data && typeof data === 'object' ? data[CALL_CONTEXT_FIELD] : undefined) as
       CallContext | undefined;
     if (data && typeof data === 'object') delete data[CALL_CONTEXT_FIELD];
+    if (this.auth) {
+      const pattern = patternOf(rpc.getContext<TcpContext>());
+      const verdict = this.auth.verify(
+        pattern,
+        data,
+        carried?.auth,
+        callableBy(context.getHandler()),
+      );
+      if ('refused' in verdict) {
+        const by = typeof carried?.auth?.svc === 'string' ? ` (claims ${carried.auth.svc})` : '';
+        this.logger.warn(`${pattern} refused: ${verdict.refused}${by}`);
+        throw new UnauthorizedException({
+          error: 'unauthenticated_call',
+          message: `${pattern}: the message is not signed by a service allowed to call it (${verdict.refused})`,
+        });
+      }
+    }
     const requestId =
       typeof carried?.requestId === 'string' && /^[\w.:@-]{1,128}$/.test(carried.requestId)
         ? carried.requestId
@@ -49,5 +89,16 @@ export class RpcContextInterceptor implements NestInterceptor {
     return new Observable((subscriber) =>
       RequestContext.run(ctx, () => next.handle().subscribe(subscriber)),
     );
+  }
+}
+
+/** The pattern a TCP message was sent with (a string pattern arrives JSON-quoted). */
+function patternOf(ctx: TcpContext | undefined): string {
+  const raw = ctx?.getPattern?.() ?? '';
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return typeof parsed === 'string' ? parsed : raw;
+  } catch {
+    return raw;
   }
 }

@@ -3,6 +3,7 @@ import { delay } from '@stayline/coordination';
 import { MigrationClass, RedisTopologySource, runMigrations, Topology } from '@stayline/database';
 import { Logger } from 'nestjs-pino';
 import { bootstrapService } from './bootstrap';
+import { MessageAuth } from './message-auth';
 
 /** The part of a service's validated config that starting it needs. */
 export interface RunnableConfig {
@@ -51,7 +52,9 @@ export async function startupTopology(c: RunnableConfig): Promise<Topology> {
  * with its pino logger. Any failure ends the process with the reason, so a
  * supervisor sees it.
  */
-export function runService<C extends RunnableConfig>(
+export function runService<
+  C extends RunnableConfig & { SERVICE_NAME: string; ADMIN_TOKEN: string },
+>(
   name: string,
   config: () => C,
   root: (config: C) => DynamicModule,
@@ -75,6 +78,8 @@ export function runService<C extends RunnableConfig>(
       httpPort: c.HTTP_PORT,
       tcpPort: c.TCP_PORT,
       instanceId: c.INSTANCE_ID,
+      // messages between services are signed with a key derived from the admin secret
+      messageAuth: MessageAuth.fromSecret(c.SERVICE_NAME, c.ADMIN_TOKEN),
       logger: (app) => app.get(Logger),
       configure,
     });
