@@ -4,6 +4,7 @@ import {
   ServiceResolver,
   StrategyName,
 } from '@stayline/discovery';
+import { DEV_ADMIN_TOKEN, MessageAuth, withCallContext } from '@stayline/service-runtime';
 
 /** One call of a {@link TcpCaller}: which instance it went to and whether it got an answer. */
 export interface TcpCall {
@@ -29,13 +30,20 @@ export interface TcpCallerOptions {
   /** Pause between calls (default 20 ms: the seed's 50 calls/s for one worker). */
   pauseMs?: number;
   timeoutMs?: number;
+  /**
+   * Who the messages are signed as (services refuse unsigned ones): default
+   * `reservation`, the caller payment and recommendation take calls from, with
+   * the key of the stack's dev admin secret.
+   */
+  signAs?: string;
 }
 
 /**
  * A caller in this process, the way a service calls another: a
  * BalancedTcpClient over a resolver, one call after the other, each recorded
  * with the instance it went to. No retry, so every call sent to a dead address
- * shows as an error instead of being hidden by a second attempt.
+ * shows as an error instead of being hidden by a second attempt. Each message
+ * is signed, as a service signs its own.
  */
 export class TcpCaller {
   readonly calls: TcpCall[] = [];
@@ -45,6 +53,7 @@ export class TcpCaller {
   private constructor(
     private readonly o: TcpCallerOptions,
     readonly client: BalancedTcpClient,
+    private readonly auth: MessageAuth,
   ) {}
 
   static async start(o: TcpCallerOptions): Promise<TcpCaller> {
@@ -55,7 +64,11 @@ export class TcpCaller {
       timeoutMs: o.timeoutMs ?? 1_000,
       retries: 0,
     });
-    const caller = new TcpCaller(o, client);
+    const caller = new TcpCaller(
+      o,
+      client,
+      MessageAuth.fromSecret(o.signAs ?? 'reservation', process.env.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN),
+    );
     caller.loop = caller.run();
     return caller;
   }
@@ -86,7 +99,8 @@ export class TcpCaller {
       if (id !== undefined) {
         const t = performance.now();
         try {
-          await this.client.sendTo(id, this.o.pattern, this.o.data);
+          const signed = withCallContext(this.o.data, { pattern: this.o.pattern, auth: this.auth });
+          await this.client.sendTo(id, this.o.pattern, signed);
           this.record(id, t, true);
         } catch (err) {
           this.record(id, t, isCallerFault(err), (err as Error).message);
