@@ -13,6 +13,8 @@
  * reset time (half-open) and close. Meanwhile payment, which is essential,
  * hangs (a 5 s latency flag, the seed's lab): bookings get a fast 503 with
  * Retry-After instead of waiting, and are confirmed again once it recovers.
+ * The listings are alice's and the bookings alice's and bob's: the demo logs
+ * them in through the gateway and sends their tokens on every request.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RecommendationPatterns } from '@stayline/contracts';
@@ -20,9 +22,19 @@ import { StaticResolver } from '@stayline/discovery';
 import { BreakerState } from '@stayline/resilience';
 import { Component } from '@stayline/stack-kit';
 import { createLogger } from '@stayline/observability';
-import { DependencyClient } from '@stayline/service-runtime';
+import { DependencyClient, DEV_ADMIN_TOKEN, MessageAuth } from '@stayline/service-runtime';
 import { latency, Load, Sample } from '@stayline/fault-kit';
-import { clearFlag, Demo, followLogs, formatClock, instancesOf, runDemo, setFlag } from './index';
+import {
+  checkAccepted,
+  clearFlag,
+  Demo,
+  DemoUsers,
+  followLogs,
+  formatClock,
+  instancesOf,
+  runDemo,
+  setFlag,
+} from './index';
 import { Bookings } from './lib/bookings';
 import { timedLine } from './lib/instance-log';
 import { scrapeMetric } from './lib/metrics';
@@ -70,6 +82,7 @@ void runDemo(
     const callers = instancesOf(d.stack, 'reservation');
     const resetMs = Number(callers[0]?.spec.env?.BREAKER_RESET_MS ?? 20_000);
     const phaseMs = d.pick(8_000, 3_000);
+    const users = await DemoUsers.login(d, ['alice', 'bob']);
     const allCallers = async (dependency: string, ok: (states: number[]) => boolean) =>
       (await Promise.all(callers.map((c) => breakerStates(d, c, dependency)))).every(ok);
 
@@ -91,12 +104,12 @@ void runDemo(
       }),
     );
 
-    d.step(`listings load through the gateway, and the seed's worker in this process`);
+    d.step(`alice's listings load through the gateway, and the seed's worker in this process`);
     const listings = Load.start({
       workers: 4,
       pauseMs: PAUSE_MS,
       keepReplies: true,
-      request: () => ({ url: `${d.gateway}/api/listings?userId=alice&limit=10` }),
+      request: () => ({ url: `${d.gateway}/api/listings?limit=10`, headers: users.headers() }),
     });
     d.onCleanup('stop the listings load', () => listings.stop());
     // the seed's worker: the frozen addresses stay listed, as in a config file
@@ -115,6 +128,11 @@ void runDemo(
     const guarded = await DependencyClient.connect({
       resolver: frozenList(),
       service: 'recommendation',
+      // signed as reservation, the one caller rank accepts
+      messageAuth: MessageAuth.fromSecret(
+        'reservation',
+        process.env.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
+      ),
       logger: createLogger({ service: 'demo', level: 'silent' }),
       policy: {
         name: 'recommendation',
@@ -209,7 +227,7 @@ void runDemo(
     for (const c of recs) d.stack.kill(c.name, 'SIGCONT');
 
     d.step(`meanwhile payment hangs: flag fault.payment.charge.latencyMs = ${HANG_MS}`);
-    const bookings = await Bookings.forStack(d.gateway);
+    const bookings = await Bookings.forStack(d.gateway, users);
     await setFlag(d.stack, 'fault.payment.charge.latencyMs', { kind: 'number', value: HANG_MS });
     d.onCleanup('clear the payment latency flag', () =>
       clearFlag(d.stack, 'fault.payment.charge.latencyMs'),
@@ -284,6 +302,7 @@ void runDemo(
       .flat()
       .filter((s) => s.labels.to === 'half-open')
       .reduce((n, s) => n + s.value, 0);
+    checkAccepted(d, users, listings.samples, booking.samples);
     const failedListings = listings.errors();
     d.check(
       'no listing request failed, whatever recommendation did',

@@ -9,11 +9,12 @@
  * the same time, against the same two real payment instances, and the answer
  * header `X-Instance-Id` says which caller (strategy) served each booking. Which
  * payment instance charged it is read from the payment instances' own logs.
+ * The bookings are alice's and bob's, in turn, each sent with its user's token.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitForGatewayUpstreams } from '@stayline/stack-kit';
 import { latency, Sample } from '@stayline/fault-kit';
-import { clearFlag, instancesOf, runDemo, setFlag } from './index';
+import { checkAccepted, clearFlag, DemoUsers, instancesOf, runDemo, setFlag } from './index';
 import { restartWithEnv } from './lib/admin';
 import { Bookings, reservationIdOf } from './lib/bookings';
 import { chargedReservations } from './lib/instance-log';
@@ -41,7 +42,8 @@ void runDemo(
       throw new Error('the stack runs fewer than 2 reservation or payment instances');
     const phaseMs = d.pick(12_000, 5_000);
     const slowMs = d.pick(SLOW_MS.full, SLOW_MS.quick);
-    const bookings = await Bookings.forStack(d.gateway);
+    const users = await DemoUsers.login(d, ['alice', 'bob']);
+    const bookings = await Bookings.forStack(d.gateway, users);
 
     d.step(
       `${p2cCaller} started again with LB_STRATEGY=power-of-two (${rrCaller} keeps round robin)`,
@@ -139,6 +141,7 @@ void runDemo(
     await clearFlag(d.stack, `fault.${slow}.charge.latencyMs`);
     d.say(`flag cleared: ${slow} is as fast as ${fast} again`);
 
+    checkAccepted(d, users, warm.samples, healthy.all, slowed.all);
     const failed = [...healthy.errors, ...slowed.errors];
     d.check(
       'every booking was answered (no 5xx, no lost connection)',

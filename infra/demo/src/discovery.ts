@@ -11,7 +11,8 @@
  * finding them its own way: the registry, a static list written at deploy
  * time, and DNS (a real dnsmasq, records updated the moment the registry
  * changes, as the best DNS automation would): the list never learns, DNS only
- * after its TTL, the registry at once.
+ * after its TTL, the registry at once. The bookings are alice's and bob's and
+ * the look-ups alice's, each sent with its user's token.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PaymentPatterns } from '@stayline/contracts';
@@ -27,7 +28,7 @@ import {
   startService,
 } from '@stayline/stack-kit';
 import { Load } from '@stayline/fault-kit';
-import { instancesOf, runDemo } from './index';
+import { checkAccepted, DemoUsers, instancesOf, runDemo } from './index';
 import { removeInstance } from './lib/admin';
 import { Bookings } from './lib/bookings';
 import { chargedReservations, instanceLog } from './lib/instance-log';
@@ -38,6 +39,11 @@ const SERVICE = 'payment';
 const DOMAIN = 'stayline.demo';
 /** A look-up of a reservation that does not exist: a cheap call every instance answers (404). */
 const PROBE = { pattern: PaymentPatterns.get, data: { reservationId: 'demo-discovery-probe' } };
+/**
+ * The same through the gateway: a payment id that does not exist, which every
+ * instance answers with 404 (as it would another user's payment).
+ */
+const LOOKUP_PATH = '/api/payments/00000000-0000-4000-8000-00000000d15c';
 
 /** The DNS zone, kept equal to the registry by this demo (nobody else updates DNS here). */
 class PaymentZone {
@@ -155,12 +161,13 @@ void runDemo(
       `registry caller, static-list caller (deployed with ${existing.join(', ')}), ` +
         `DNS caller (dnsmasq, SRV records, TTL ${ttlS} s): each one call every 20 ms, no retry`,
     );
-    const bookings = await Bookings.forStack(d.gateway);
+    const users = await DemoUsers.login(d, ['alice', 'bob']);
+    const bookings = await Bookings.forStack(d.gateway, users);
     const booking = bookings.load(d, { workers: 3, pauseMs: 20 });
     const lookups = Load.start({
       workers: 2,
       pauseMs: 20,
-      request: () => ({ url: `${d.gateway}/api/payments?reservationId=demo-discovery-probe` }),
+      request: () => ({ url: `${d.gateway}${LOOKUP_PATH}`, headers: users.headers() }),
     });
     d.onCleanup('stop the look-ups', () => lookups.stop());
     const failures = (from = 0) => [
@@ -169,7 +176,7 @@ void runDemo(
     ];
     const failedRequests = () => failures().length;
     d.say(
-      'loads: bookings (reservation charges payment over TCP), GET /api/payments through the gateway',
+      'loads: bookings (reservation charges payment over TCP), GET /api/payments/<id> through the gateway',
     );
     await sleep(d.pick(3_000, 1_500));
 
@@ -335,6 +342,7 @@ void runDemo(
         `${booking.resent.length} booking(s) cut without an answer were sent again with the same Idempotency-Key: ${booking.resent.join('; ')}`,
       );
     d.check('the crash was detected within the lease (3 s)', detectMs <= 3_500, seconds(detectMs));
+    checkAccepted(d, users, booking.samples, lookups.samples);
     d.check(
       'no booking and no look-up failed through the crash (retried on another instance)',
       killFailed === 0,

@@ -11,13 +11,21 @@
  *    raising it only adds users;
  * 3. the same flag as a kill switch under a listing load through the gateway:
  *    every reservation instance switches to the fallback ranking, then back.
+ *
+ * A listing is ranked for the user whose token it carries. A rollout needs
+ * more users than the three demo accounts, so the demo acts as user-00,
+ * user-01, … (40 users, 20 in the quick run) with tokens issued by auth's
+ * operator route (`POST /admin/tokens`, the admin token it already uses for
+ * the flags), as the benches do.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inRollout } from '@stayline/coordination';
 import { latency, Load, percentile, Sample } from '@stayline/fault-kit';
 import {
+  checkAccepted,
   clearFlag,
   Demo,
+  DemoUsers,
   flagInstances,
   flagsOf,
   followLogs,
@@ -127,18 +135,20 @@ async function propagation(d: Demo): Promise<void> {
 }
 
 /** Every user's kill-switch answer on every reservation instance: `n` times through the gateway, once on each instance. */
-async function answersFor(d: Demo, users: string[], n: number): Promise<Map<string, Set<string>>> {
+async function answersFor(d: Demo, users: DemoUsers, n: number): Promise<Map<string, Set<string>>> {
   const direct = flagInstances(d.stack, 'reservation').map((c) => `http://${c.host}:${c.port}`);
   const bases = [...Array.from({ length: n }, () => d.gateway), ...direct];
   const answers = new Map<string, Set<string>>();
   await Promise.all(
-    users.map(async (user) => {
+    users.names.map(async (user) => {
       const seen = new Set<string>();
       for (const base of bases) {
-        const res = await fetch(`${base}/api/listings?userId=${user}&limit=3`, {
+        const res = await fetch(`${base}/api/listings?limit=3`, {
+          headers: users.headers(user),
           signal: AbortSignal.timeout(5_000),
         });
-        if (!res.ok) throw new Error(`${base}: GET /api/listings answered ${res.status}`);
+        if (!res.ok)
+          throw new Error(`${base}: GET /api/listings as ${user} answered ${res.status}`);
         const page = (await res.json()) as ListingPage;
         seen.add(`${switchedOn(page) ? 'in' : 'out'}@${res.headers.get('x-instance-id')}`);
       }
@@ -149,11 +159,8 @@ async function answersFor(d: Demo, users: string[], n: number): Promise<Map<stri
 }
 
 /** 2: a percentage rollout by user id, checked against the buckets. */
-async function rollout(d: Demo): Promise<void> {
-  const users = Array.from(
-    { length: d.pick(40, 20) },
-    (_, i) => `user-${String(i).padStart(2, '0')}`,
-  );
+async function rollout(d: Demo, tokens: DemoUsers): Promise<void> {
+  const users = tokens.names;
   const reservations = flagInstances(d.stack, 'reservation');
   const requests = d.pick(6, 3);
   d.onCleanup(`clear ${KILL_SWITCH}`, () => clearFlag(d.stack, KILL_SWITCH));
@@ -167,7 +174,7 @@ async function rollout(d: Demo): Promise<void> {
     );
     await setFlag(d.stack, KILL_SWITCH, { kind: 'percentage', percent });
     await applied;
-    const answers = await answersFor(d, users, requests);
+    const answers = await answersFor(d, tokens, requests);
     const unstable = users.filter(
       (u) => new Set([...(answers.get(u) ?? [])].map((a) => a.split('@')[0])).size !== 1,
     );
@@ -238,14 +245,16 @@ function switchTimes(
 }
 
 /** 3: the kill switch under load through the gateway. */
-async function killSwitch(d: Demo): Promise<void> {
+async function killSwitch(d: Demo, users: DemoUsers): Promise<void> {
   const reservations = flagInstances(d.stack, 'reservation').map((c) => c.name);
   d.step(`kill switch: ${KILL_SWITCH} off under a listing load through the gateway`);
-  let n = 0;
   const load = Load.start({
     workers: 4,
     keepReplies: true,
-    request: () => ({ url: `${d.gateway}/api/listings?userId=user-${n++ % 40}&limit=3` }),
+    request: (n) => ({
+      url: `${d.gateway}/api/listings?limit=3`,
+      headers: users.headers(users.nth(n)),
+    }),
   });
   d.onCleanup('stop the load', () => load.stop());
   await clearFlag(d.stack, KILL_SWITCH);
@@ -281,6 +290,7 @@ async function killSwitch(d: Demo): Promise<void> {
   await load.stop();
 
   const errors = load.errors();
+  checkAccepted(d, users, load.samples);
   d.check(
     'no listing request failed while the switch flipped',
     errors.length === 0,
@@ -307,7 +317,11 @@ void runDemo(
   },
   async (d) => {
     await propagation(d);
-    await rollout(d);
-    await killSwitch(d);
+    const users = await DemoUsers.issued(
+      d,
+      Array.from({ length: d.pick(40, 20) }, (_, i) => `user-${String(i).padStart(2, '0')}`),
+    );
+    await rollout(d, users);
+    await killSwitch(d, users);
   },
 );

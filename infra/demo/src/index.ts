@@ -4,6 +4,7 @@
  */
 export * from './lib/demo';
 export * from './lib/bookings';
+export * from './lib/users';
 export * from './lib/admin';
 export * from './lib/logs';
 export * from './lib/flag-views';

@@ -5,12 +5,13 @@
  * requests per instance before, during and after, the errors a client saw
  * (goal 0: nginx passes a refused request to the other instance), how long
  * until the gateway stopped routing to the dead one, and how long until the
- * restarted one got traffic again.
+ * restarted one got traffic again. The listings are alice's: the demo logs in
+ * as her through the gateway first and sends her token on every request.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gatewayUpstreams } from '@stayline/stack-kit';
 import { Load, latency } from '@stayline/fault-kit';
-import { instancesOf, runDemo } from './index';
+import { checkAccepted, DemoUsers, instancesOf, runDemo } from './index';
 
 const SERVICE = 'reservation';
 
@@ -22,11 +23,12 @@ void runDemo(
     const upstreamOf = async () => (await gatewayUpstreams(d.stack)).upstreams[SERVICE] ?? [];
     const victimAddress = `${d.stack.component(victim).host}:${d.stack.component(victim).port}`;
     const phaseMs = d.pick(4_000, 2_000);
+    const users = await DemoUsers.login(d);
 
-    d.step(`load: GET /api/listings through the gateway (${d.gateway}), 8 workers`);
+    d.step(`load: alice's GET /api/listings through the gateway (${d.gateway}), 8 workers`);
     const load = Load.start({
       workers: 8,
-      request: () => ({ url: `${d.gateway}/api/listings?limit=5` }),
+      request: () => ({ url: `${d.gateway}/api/listings?limit=5`, headers: users.headers() }),
     });
     d.onCleanup('stop the load', () => load.stop());
     const t0 = performance.now();
@@ -78,6 +80,7 @@ void runDemo(
       samples.length
         ? (100 * samples.filter((s) => s.instance === name).length) / samples.length
         : 0;
+    checkAccepted(d, users, load.samples);
     d.check(
       'both instances served before the kill',
       share(before, victim) > 20 && share(before, survivor) > 20,

@@ -13,6 +13,8 @@
  *   (its measured lag shown) and sends it no read;
  * - the SQL thread started again: the replica catches up and rejoins reads by
  *   itself.
+ * The demo logs in as alice through the gateway: the listings, the booking, its
+ * reads and its cancellation carry her token (her booking is found for her only).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -23,7 +25,15 @@ import {
   Stack,
 } from '@stayline/stack-kit';
 import { latency, Load, percentile, WriteStream } from '@stayline/fault-kit';
-import { databaseOf, Demo, flagInstances, replicaReads, runDemo } from './index';
+import {
+  checkAccepted,
+  databaseOf,
+  Demo,
+  DemoUsers,
+  flagInstances,
+  replicaReads,
+  runDemo,
+} from './index';
 
 /** SQL on one MariaDB node, as its administrator. */
 async function onNode<T>(
@@ -57,8 +67,12 @@ async function readsOn(instances: Component[], replica: string): Promise<number>
   return all.reduce((n, r) => n + (r[replica] ?? 0), 0);
 }
 
-/** Books one night on some listing through the gateway; retries another date when taken. */
-async function book(d: Demo, http: HttpClient): Promise<{ id: string; token: string }> {
+/** Books one night on some listing through the gateway, as alice; retries another date when taken. */
+async function book(
+  d: Demo,
+  http: HttpClient,
+  users: DemoUsers,
+): Promise<{ id: string; token: string }> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const day = new Date(Date.now() + (30 + Math.floor(Math.random() * 300)) * 86_400_000);
     const next = new Date(day.getTime() + 86_400_000);
@@ -67,10 +81,10 @@ async function book(d: Demo, http: HttpClient): Promise<{ id: string; token: str
       headers: {
         'content-type': 'application/json',
         'idempotency-key': `demo-replication-${Date.now()}-${attempt}`,
+        ...users.headers(),
       },
       body: JSON.stringify({
         listingId: `seoul-${String(1 + Math.floor(Math.random() * 12)).padStart(2, '0')}`,
-        userId: 'demo-replication',
         checkIn: day.toISOString().slice(0, 10),
         checkOut: next.toISOString().slice(0, 10),
         guests: 1,
@@ -98,14 +112,15 @@ void runDemo(
     const instances = flagInstances(d.stack, 'reservation');
     const http = new HttpClient();
     d.onCleanup('close the HTTP client', () => http.close());
+    const users = await DemoUsers.login(d);
     d.say(
       `primary ${topology.primary.name}, replicas ${lagging} ${healthy}; reservation instances ${instances.map((c) => c.name).join(' ')}`,
     );
 
-    d.step('load: listings through the gateway (replica reads), and a trickle of writes');
+    d.step("load: alice's listings through the gateway (replica reads), and a trickle of writes");
     const load = Load.start({
       workers: 4,
-      request: () => ({ url: `${d.gateway}/api/listings?limit=5` }),
+      request: () => ({ url: `${d.gateway}/api/listings?limit=5`, headers: users.headers() }),
     });
     d.onCleanup('stop the read load', () => load.stop());
     const writes = await WriteStream.start(d.stack, { concurrency: 1, pauseMs: 20 });
@@ -132,9 +147,12 @@ void runDemo(
     );
 
     d.step('a booking through the gateway, then reads of it');
-    const booking = await book(d, http);
+    const booking = await book(d, http, users);
     d.onCleanup('cancel the booking', () =>
-      http.request(`${d.gateway}/api/reservations/${booking.id}/cancel`, { method: 'POST' }),
+      http.request(`${d.gateway}/api/reservations/${booking.id}/cancel`, {
+        method: 'POST',
+        headers: users.headers(),
+      }),
     );
     const naive = await onNode<unknown[]>(
       d.stack,
@@ -150,7 +168,7 @@ void runDemo(
     for (let i = 0; i < d.pick(10, 4); i++) {
       const t = performance.now();
       const res = await http.request(`${d.gateway}/api/reservations/${booking.id}`, {
-        headers: { 'x-consistency-token': booking.token },
+        headers: { 'x-consistency-token': booking.token, ...users.headers() },
       });
       tokenReads.push({
         status: res.status,
@@ -218,6 +236,7 @@ void runDemo(
     await writes.stop();
 
     const errors = load.errors();
+    checkAccepted(d, users, load.samples);
     d.check(`the naive read on ${lagging} missed the booking (the anomaly)`, naive.length === 0);
     d.check(
       'every read carrying the token found the booking',

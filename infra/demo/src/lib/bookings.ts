@@ -1,6 +1,7 @@
 import { HttpClient, HttpRequestOptions } from '@stayline/stack-kit';
 import { Demo } from './demo';
 import { Load, Sample } from '@stayline/fault-kit';
+import { DemoUsers } from './users';
 
 const DAY_MS = 86_400_000;
 /** How far ahead a night can be booked (apps/reservation stay-dates.ts: 365 days). */
@@ -12,11 +13,14 @@ const HORIZON_DAYS = 364;
  * of the run and none is a replay. Each run visits the (listing, night) slots
  * in an order of its own (a random start and a random stride), so a night an
  * earlier run left booked is met now and then, never in a long streak (such a
- * booking answers 409 and never reaches payment). A demo gives the nights back
- * at its end ({@link Bookings.load}).
+ * booking answers 409 and never reaches payment). The bookings are made by the
+ * demo's users in turn (each with its own token, the booker being the token's
+ * subject), and each is cancelled by the user who made it: another user's booking
+ * is not found. A demo gives the nights back at its end ({@link Bookings.load}).
  *
  * @example
- *   const bookings = await Bookings.forStack(d.gateway);
+ *   const users = await DemoUsers.login(d, ['alice', 'bob']);
+ *   const bookings = await Bookings.forStack(d.gateway, users);
  *   const load = bookings.load(d, { workers: 8 });
  */
 export class Bookings {
@@ -27,6 +31,7 @@ export class Bookings {
 
   private constructor(
     private readonly gateway: string,
+    private readonly users: DemoUsers,
     private readonly listings: string[],
   ) {
     this.slots = listings.length * HORIZON_DAYS;
@@ -37,14 +42,17 @@ export class Bookings {
     this.stride = stride;
   }
 
-  /** Reads the bookable listings through the gateway. */
-  static async forStack(gateway: string): Promise<Bookings> {
+  /** Reads the bookable listings through the gateway, as the first of the users. */
+  static async forStack(gateway: string, users: DemoUsers): Promise<Bookings> {
     const client = new HttpClient();
     try {
-      const reply = await client.request(`${gateway}/api/listings?limit=100`);
-      if (reply.status !== 200) throw new Error(`GET /api/listings answered ${reply.status}`);
+      const reply = await client.request(`${gateway}/api/listings?limit=100`, {
+        headers: users.headers(),
+      });
+      if (reply.status !== 200)
+        throw new Error(`GET /api/listings answered ${reply.status}: ${reply.body}`);
       const ids = reply.json<{ items: Array<{ id: string }> }>().items.map((l) => l.id);
-      return new Bookings(gateway, ids.sort());
+      return new Bookings(gateway, users, ids.sort());
     } finally {
       client.close();
     }
@@ -56,8 +64,13 @@ export class Bookings {
    * skips the slots an earlier load of the run used.
    */
   load(d: Demo, o: { workers: number; pauseMs?: number; from?: number }): Load {
+    const from = o.from ?? 0;
     d.onCleanup('cancel the bookings made', async () => {
-      const { cancelled, failed } = await cancelBookings(this.gateway, load.samples);
+      const made = load.samples.flatMap((s) => {
+        const id = reservationIdOf(s);
+        return id ? [{ id, headers: this.users.headers(this.userOf((s.n ?? 0) + from)) }] : [];
+      });
+      const { cancelled, failed } = await cancelBookings(this.gateway, made);
       d.say(
         `cancelled the ${cancelled} bookings of this load (nights released, charges refunded)` +
           (failed ? `; ${failed} could not be` : ''),
@@ -67,7 +80,7 @@ export class Bookings {
       workers: o.workers,
       pauseMs: o.pauseMs,
       keepReplies: true,
-      request: (n) => this.request(n + (o.from ?? 0)),
+      request: (n) => this.request(n + from),
     });
     d.onCleanup('stop the bookings', () => load.stop());
     return load;
@@ -78,17 +91,28 @@ export class Bookings {
     return `demo-${this.run}-${n}`;
   }
 
-  /** The n-th booking: `POST /api/reservations` with its own listing, night and key. */
+  /** The user who makes the n-th booking: the demo's users in turn. */
+  userOf(n: number): string {
+    return this.users.nth(n);
+  }
+
+  /**
+   * The n-th booking: `POST /api/reservations` with its own listing, night and
+   * key, sent with the token of {@link userOf}.
+   */
   request(n: number): { url: string } & HttpRequestOptions {
     const slot = (this.start + n * this.stride) % this.slots;
     const night = 1 + Math.floor(slot / this.listings.length);
     return {
       url: `${this.gateway}/api/reservations`,
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': this.keyOf(n) },
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': this.keyOf(n),
+        ...this.users.headers(this.userOf(n)),
+      },
       body: JSON.stringify({
         listingId: this.listings[slot % this.listings.length],
-        userId: `demo-${n % 97}`,
         checkIn: day(night),
         checkOut: day(night + 1),
         guests: 1,
@@ -104,24 +128,24 @@ export function reservationIdOf(sample: Sample): string | undefined {
 }
 
 /**
- * Cancels the bookings a load made (nights released, charges refunded), so
- * that a stack used for demo after demo keeps its nights free: a demo puts back
- * what it wrote, too. Resolves how many were cancelled and how many could not be.
+ * Cancels bookings (nights released, charges refunded), each with its booker's
+ * token, so that a stack used for demo after demo keeps its nights free: a demo
+ * puts back what it wrote, too. Resolves how many were cancelled and how many
+ * could not be.
  */
 export async function cancelBookings(
   gateway: string,
-  samples: Sample[],
+  bookings: Array<{ id: string; headers: Record<string, string> }>,
   concurrency = 16,
 ): Promise<{ cancelled: number; failed: number }> {
-  const ids = samples.map(reservationIdOf).filter((id): id is string => !!id);
   const client = new HttpClient({ maxSockets: concurrency });
   let cancelled = 0;
   let next = 0;
   const worker = async () => {
-    while (next < ids.length) {
-      const id = ids[next++];
+    while (next < bookings.length) {
+      const { id, headers } = bookings[next++];
       const reply = await client
-        .request(`${gateway}/api/reservations/${id}/cancel`, { method: 'POST' })
+        .request(`${gateway}/api/reservations/${id}/cancel`, { method: 'POST', headers })
         .catch(() => undefined);
       if (reply && reply.status < 300) cancelled++;
     }
@@ -131,7 +155,7 @@ export async function cancelBookings(
   } finally {
     client.close();
   }
-  return { cancelled, failed: ids.length - cancelled };
+  return { cancelled, failed: bookings.length - cancelled };
 }
 
 function gcd(a: number, b: number): number {
