@@ -6,7 +6,7 @@
  * twice; `docker start` and each takes traffic again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpClient, waitFor } from '@stayline/stack-kit';
+import { bearer, HttpClient, login, waitFor } from '@stayline/stack-kit';
 import { acknowledged, chargesOf, mariadbPrimary } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';
@@ -44,10 +44,11 @@ describe('a reservation and a payment container killed under bookings', () => {
     );
     const http = new HttpClient();
     try {
+      const alice = bearer((await login(G, 'alice')).access_token);
       await waitFor(
         'payment-1 to answer through the gateway again',
         async () => {
-          const r = await http.request(`${G}/api/payments?reservationId=none`);
+          const r = await http.request(`${G}/api/payments`, { headers: alice });
           return r.status === 200 && r.headers['x-instance-id'] === 'payment-1';
         },
         { timeoutMs: 30_000, intervalMs: 100 },

@@ -39,12 +39,16 @@ describe('partition: a service instance cut from the registry and the gateway', 
     expect(await routed()).toBe(true);
 
     sampler = new NodeSampler(stack);
+    run = await BookingRun.start(stack.gateway, 2, 20);
+    const tokens = run.tokens;
     reads = Load.start({
       workers: 4,
       pauseMs: 20,
-      request: () => ({ url: `${stack.gateway}/api/listings?limit=5` }),
+      request: () => ({
+        url: `${stack.gateway}/api/listings?limit=5`,
+        headers: tokens.headers('alice'),
+      }),
     });
-    run = await BookingRun.start(stack.gateway, 2, 20);
     await sleep(2_000);
 
     await nemesis.isolate(TARGET, [...REGISTRY, 'gateway']);

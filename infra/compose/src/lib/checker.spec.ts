@@ -1,8 +1,12 @@
+import type { Sample } from '@stayline/fault-kit';
+import type { HttpReply } from '@stayline/stack-kit';
 import {
   acksAfterNewerPrimary,
   commitsAfterNewerPrimary,
+  historyOf,
   least,
   most,
+  outcomeOf,
   parseLook,
   verdictOf,
   type BinlogGtids,
@@ -205,5 +209,45 @@ describe('bookings acknowledged after another node was promoted', () => {
     expect(acksAfterNewerPrimary(acked, failback)).toEqual([
       { op: acked[2], node: 'mariadb-1', newer: 'mariadb-2' },
     ]);
+  });
+});
+
+describe('the history of a booking load', () => {
+  const reply = (status: number, body: unknown, token?: string): HttpReply =>
+    ({
+      status,
+      headers: token ? { 'x-consistency-token': token } : {},
+      body: JSON.stringify(body),
+      json: () => body,
+    }) as unknown as HttpReply;
+  const sample = (n: number, status: number, r?: HttpReply): Sample => ({
+    n,
+    at: 100 + n,
+    ms: 10,
+    status,
+    reply: r,
+  });
+
+  it('counts a 401 (a token that expired while a fault kept it from being renewed) as refused', () => {
+    expect(outcomeOf(401)).toBe('refused');
+    const [op] = historyOf(
+      [sample(0, 401, reply(401, { error: 'invalid_token', id: 'not-a-booking' }, '0-1-9'))],
+      (n) => `k-${n}`,
+    );
+    expect(op).toMatchObject({ key: 'k-0', outcome: 'refused', status: 401 });
+    expect([op.reservationId, op.server, op.seq]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('takes the reservation and the committing server of an acknowledged booking', () => {
+    const [op] = historyOf([sample(3, 201, reply(201, { id: 'r-3' }, '0-2-41'))], (n) => `k-${n}`);
+    expect(op).toMatchObject({
+      key: 'k-3',
+      outcome: 'acknowledged',
+      reservationId: 'r-3',
+      server: 2,
+      seq: 41,
+    });
+    expect(outcomeOf(0)).toBe('indeterminate');
+    expect(outcomeOf(503)).toBe('refused');
   });
 });

@@ -2,7 +2,8 @@
  * A Jepsen-style history and checker for bookings through the gateway under
  * faults. The history is every request of a booking load, each ended as
  * acknowledged (2xx: the service committed it), refused (a 4xx or a 503: the
- * service says it did nothing), or indeterminate (a timeout, a cut
+ * service says it did nothing; a 401 too, a client's token that expired while
+ * a fault kept it from being renewed), or indeterminate (a timeout, a cut
  * connection, a 502/504 or another 5xx: it may or may not have happened).
  * After the run, with every fault healed, the checker reads the final state of
  * every MariaDB node and proves what must hold (docs/patterns/failover.md,

@@ -1,11 +1,20 @@
 /**
- * Requests through the compose stack's gateway, and the admin routes, which the
- * gateway never publishes: those go to an instance from inside its container,
- * as an operator with `docker compose exec` would send them.
+ * Requests through the compose stack's gateway, each with a demo user's token
+ * (logged in through the gateway: the auth instances' admin port is not
+ * published), and the admin routes, which the gateway never publishes: those
+ * go to an instance from inside its container, as an operator with
+ * `docker compose exec` would send them.
  */
-import { Load } from '@stayline/fault-kit';
-import { Bookings, cancelBookings } from '@stayline/demo';
-import { HttpClient, waitFor } from '@stayline/stack-kit';
+import { Load, type Sample } from '@stayline/fault-kit';
+import { reservationIdOf } from '@stayline/demo';
+import {
+  type AccessToken,
+  bearer,
+  HttpClient,
+  login,
+  UserTokens,
+  waitFor,
+} from '@stayline/stack-kit';
 import type { ComposeStack } from './compose-stack';
 
 const DAY_MS = 86_400_000;
@@ -15,11 +24,13 @@ export function day(days: number): string {
   return new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
 }
 
-/** A booking body for one night of a listing. */
-export function booking(listingId: string, userId: string, night: number): string {
+/** The demo users the suites act as (apps/auth's directory; passwords in `DEMO_PASSWORDS`). */
+export const USERS = ['alice', 'bob'] as const;
+
+/** A booking body for one night of a listing (the user is the token's subject, never in the body). */
+export function booking(listingId: string, night: number): string {
   return JSON.stringify({
     listingId,
-    userId,
     checkIn: day(night),
     checkOut: day(night + 1),
     guests: 1,
@@ -58,51 +69,206 @@ export async function routesTo(
   return hosts.includes(name) || hosts.includes(ip);
 }
 
-/** Polls a gateway GET until `ok` holds for its JSON body. */
+/** Polls a gateway GET (with `headers`, e.g. a user's token) until `ok` holds for its JSON body. */
 export async function waitForJson<T>(
   http: HttpClient,
   url: string,
   what: string,
   ok: (body: T) => boolean,
-  timeoutMs = 15_000,
+  o: { headers?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<T> {
   let last: T | undefined;
   await waitFor(
     what,
     async () => {
-      const r = await http.request(url, { timeoutMs: 5_000 });
+      const r = await http.request(url, { headers: o.headers, timeoutMs: 5_000 });
       if (r.status !== 200) return false;
       last = r.json<T>();
       return ok(last);
     },
-    { timeoutMs, intervalMs: 200 },
+    { timeoutMs: o.timeoutMs ?? 15_000, intervalMs: 200 },
   );
   return last as T;
 }
 
 /**
- * Distinct one-night bookings through the gateway, each with its own
- * Idempotency-Key (the demo kit's {@link Bookings}), from `workers` closed loops.
+ * The demo users' tokens, logged in through the gateway and held for requests
+ * built synchronously (a {@link Load} asks for each request without waiting).
+ * They are renewed in the background ({@link UserTokens}: a third of a token's
+ * life before it ends), so a run of any length keeps sending valid ones. When a
+ * renewal fails (a fault between the gateway and auth), the last token goes on
+ * being sent: once it has expired the services answer 401, which the history
+ * counts as refused (the request did nothing), never as acknowledged.
  */
-export class BookingRun {
+export class HeldTokens {
+  private readonly current = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  /** The renewal under way, if any: the next look waits for it instead of piling up behind it. */
+  private renewing: Promise<void> | undefined;
+
   private constructor(
-    private readonly gateway: string,
-    readonly load: Load,
-    readonly bookings: Bookings,
+    private readonly tokens: UserTokens,
+    readonly users: readonly string[],
   ) {}
 
-  static async start(gateway: string, workers: number, pauseMs?: number): Promise<BookingRun> {
-    const bookings = await Bookings.forStack(gateway);
-    return new BookingRun(
-      gateway,
-      Load.start({ workers, pauseMs, keepReplies: true, request: (n) => bookings.request(n) }),
-      bookings,
+  /**
+   * Logs every user in (retried for `timeoutMs`: the stack may be settling
+   * after a fault), then looks every `renewEveryMs` whether a token is due.
+   */
+  static async start(
+    gateway: string,
+    users: readonly string[] = USERS,
+    o: {
+      renewEveryMs?: number;
+      timeoutMs?: number;
+      /** Where tokens come from (default: a login through the gateway). */
+      source?: (user: string) => Promise<AccessToken>;
+    } = {},
+  ): Promise<HeldTokens> {
+    const held = new HeldTokens(
+      new UserTokens(o.source ?? ((user) => login(gateway, user))),
+      users,
     );
+    await waitFor(
+      `a token for ${users.join(' and ')} through ${gateway}`,
+      async () => {
+        await held.renew();
+        return users.every((u) => held.current.has(u));
+      },
+      { timeoutMs: o.timeoutMs ?? 60_000, intervalMs: 1_000 },
+    );
+    held.timer = setInterval(() => void held.renew(), o.renewEveryMs ?? 5_000);
+    held.timer.unref();
+    return held;
+  }
+
+  /** `{ authorization: 'Bearer <token>' }` of the user's latest token. */
+  headers(user: string): { authorization: string } {
+    const token = this.current.get(user);
+    if (token === undefined) throw new Error(`no token held for ${user}`);
+    return bearer(token);
+  }
+
+  /** The user's token, renewed first when it is due (for requests that can wait for it). */
+  async fresh(user: string): Promise<{ authorization: string }> {
+    await this.renew();
+    return this.headers(user);
+  }
+
+  /** Stops renewing. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.renewing;
+  }
+
+  private renew(): Promise<void> {
+    this.renewing ??= Promise.all(
+      this.users.map((u) =>
+        this.tokens.token(u).then(
+          (t) => void this.current.set(u, t),
+          () => undefined, // the last token is kept: until it expires, then 401 (refused)
+        ),
+      ),
+    ).then(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing;
+  }
+}
+
+/** How far ahead a night can be booked (apps/reservation stay-dates.ts: 365 days). */
+const HORIZON_DAYS = 364;
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * Distinct one-night bookings through the gateway from `workers` closed loops,
+ * each with its own Idempotency-Key, made in turn by the demo users with their
+ * own tokens (renewed as the run goes, {@link HeldTokens}). Every request books
+ * a (listing, night) slot of its own, visited in an order of the run's own (a
+ * random start and a stride prime to the slot count), so none conflicts with
+ * another of the run and none is a replay; a night an earlier run left booked
+ * answers 409 now and then.
+ */
+export class BookingRun {
+  private readonly run = Math.random().toString(36).slice(2, 8);
+  private readonly slots: number;
+  private readonly first: number;
+  private readonly stride: number;
+  readonly load: Load;
+
+  private constructor(
+    private readonly gateway: string,
+    readonly tokens: HeldTokens,
+    private readonly listings: string[],
+    workers: number,
+    pauseMs?: number,
+  ) {
+    this.slots = listings.length * HORIZON_DAYS;
+    this.first = Math.floor(Math.random() * this.slots);
+    let stride = 1 + Math.floor(Math.random() * (this.slots - 1));
+    while (gcd(stride, this.slots) !== 1) stride += 1;
+    this.stride = stride;
+    this.load = Load.start({
+      workers,
+      pauseMs,
+      keepReplies: true,
+      request: (n) => this.request(n),
+    });
+  }
+
+  /** Logs the users in, reads the bookable listings, and starts booking. */
+  static async start(gateway: string, workers: number, pauseMs?: number): Promise<BookingRun> {
+    const tokens = await HeldTokens.start(gateway);
+    const http = new HttpClient();
+    try {
+      const reply = await http.request(`${gateway}/api/listings?limit=100`, {
+        headers: tokens.headers(USERS[0]),
+      });
+      if (reply.status !== 200)
+        throw new Error(`GET /api/listings answered ${reply.status}: ${reply.body}`);
+      const ids = reply.json<{ items: Array<{ id: string }> }>().items.map((l) => l.id);
+      if (!ids.length) throw new Error('GET /api/listings answered no listing');
+      return new BookingRun(gateway, tokens, ids.sort(), workers, pauseMs);
+    } catch (err) {
+      await tokens.stop();
+      throw err;
+    } finally {
+      http.close();
+    }
   }
 
   /** The Idempotency-Key of the n-th booking. */
   keyOf(n: number): string {
-    return this.bookings.keyOf(n);
+    return `compose-${this.run}-${n}`;
+  }
+
+  /** The user who makes the n-th booking (and alone may read or cancel it). */
+  userOf(n: number): string {
+    return this.tokens.users[n % this.tokens.users.length];
+  }
+
+  /** The n-th booking: `POST /api/reservations` with its own listing, night, key and user. */
+  request(n: number): {
+    url: string;
+    method: string;
+    headers: Record<string, string>;
+    body: string;
+  } {
+    const slot = (this.first + n * this.stride) % this.slots;
+    const night = 1 + Math.floor(slot / this.listings.length);
+    return {
+      url: `${this.gateway}/api/reservations`,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': this.keyOf(n),
+        ...this.tokens.headers(this.userOf(n)),
+      },
+      body: booking(this.listings[slot % this.listings.length], night),
+    };
   }
 
   /** Stops sending and waits for the requests in flight. */
@@ -110,9 +276,40 @@ export class BookingRun {
     return this.load.stop();
   }
 
-  /** Stops, then cancels what it booked: the nights stay free for the next suite. */
-  async finish(): Promise<void> {
+  /**
+   * Stops, then cancels what it booked, each by its own user (nights released,
+   * charges refunded): the nights stay free for the next suite. Resolves how
+   * many were cancelled and how many could not be.
+   */
+  async finish(concurrency = 16): Promise<{ cancelled: number; failed: number }> {
     await this.stop();
-    await cancelBookings(this.gateway, this.load.samples);
+    const made = this.load.samples
+      .map((s: Sample) => ({ id: reservationIdOf(s), user: this.userOf(s.n ?? 0) }))
+      .filter((m): m is { id: string; user: string } => !!m.id);
+    const http = new HttpClient({ maxSockets: concurrency });
+    let cancelled = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < made.length) {
+        const { id, user } = made[next++];
+        const reply = await this.tokens
+          .fresh(user)
+          .then((headers) =>
+            http.request(`${this.gateway}/api/reservations/${id}/cancel`, {
+              method: 'POST',
+              headers,
+            }),
+          )
+          .catch(() => undefined);
+        if (reply && reply.status < 300) cancelled++;
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    } finally {
+      http.close();
+      await this.tokens.stop();
+    }
+    return { cancelled, failed: made.length - cancelled };
   }
 }
