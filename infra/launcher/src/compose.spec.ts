@@ -941,7 +941,7 @@ describe('docker-compose.yml', () => {
             checkAgent(name, s, parsed.data as AgentEnv);
             continue;
           }
-          if ('AUTH_ISSUER' in (parsed.data as object)) {
+          if ('AUTH_TOKEN_TTL_S' in (parsed.data as object)) {
             ids.add(checkAuth(name, s, parsed.data as Parameters<typeof checkAuth>[2]));
             continue;
           }
