@@ -33,6 +33,9 @@ export class DiscoveredKeys implements OnModuleDestroy {
       service: AUTH_SERVICE,
       timeoutMs: 2_000,
       retries: 1,
+    }).catch((err: unknown) => {
+      this.client = undefined; // a failed connect is tried again at the next fetch
+      throw err;
     });
     const client = await this.client;
     return client.request(new URL(url).pathname, {
