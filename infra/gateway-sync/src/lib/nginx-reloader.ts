@@ -8,7 +8,7 @@ const run = promisify(execFile);
 /** What one reload cost: validating the new file, then nginx starting workers on it. */
 export interface ReloadResult {
   validateMs: number;
-  /** SIGHUP to the first worker running the new configuration; undefined when not confirmed. */
+  /** SIGHUP to the moment every worker still accepting runs the new configuration; undefined when not confirmed. */
   reloadMs?: number;
   masterPid: number;
 }
@@ -36,7 +36,7 @@ export interface NginxReloaderOptions {
   pidFile?: string;
   /** The nginx binary. */
   binary: string;
-  /** How long to wait for a worker on the new configuration. Default 2000 ms. */
+  /** How long to wait for the workers on the new configuration to take over. Default 2000 ms. */
   confirmTimeoutMs?: number;
 }
 
@@ -114,13 +114,32 @@ export class NginxReloader implements ConfigApplier {
     return pid;
   }
 
-  /** nginx answers a SIGHUP with new workers: one appearing means the new configuration serves. */
+  /**
+   * nginx answers a SIGHUP with new workers, then tells the old ones to
+   * finish: an old worker keeps accepting connections (on the old upstreams)
+   * until it gets that QUIT and retitles itself "worker process is shutting
+   * down". The reload is done once a new worker runs and no old worker still
+   * accepts; confirming on the first new worker alone let a request that
+   * followed at once meet the old configuration (a 502 "no live upstreams").
+   */
   private async newWorker(master: number, before: Set<number>): Promise<boolean> {
     const deadline = performance.now() + (this.o.confirmTimeoutMs ?? 2_000);
     while (performance.now() < deadline) {
-      if (childrenOf(master).some((pid) => !before.has(pid))) return true;
+      const now = childrenOf(master);
+      const started = now.some((pid) => !before.has(pid));
+      if (started && !now.some((pid) => before.has(pid) && acceptsConnections(pid))) return true;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
+    return false;
+  }
+}
+
+/** A worker that has not been told to shut down (its title says so once it has); gone: false. */
+function acceptsConnections(pid: number): boolean {
+  try {
+    const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return title.includes('worker process') && !title.includes('shutting down');
+  } catch {
     return false;
   }
 }
