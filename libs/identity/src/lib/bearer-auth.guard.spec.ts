@@ -2,7 +2,7 @@ import { Controller, Get, INestApplication, UseGuards } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import type { Caller } from './access-token';
-import { BearerAuthGuard, CurrentUser, RequireScope } from './bearer-auth.guard';
+import { BearerAuthGuard, CurrentUser, RequireAdmin, RequireScope } from './bearer-auth.guard';
 import { IdentityModule } from './identity.module';
 import { SigningKeySet } from './signing-key-set';
 import { TokenIssuer } from './token-issuer';
@@ -23,6 +23,16 @@ class ThingsController {
   }
 }
 
+/** An operator's controller: no guard of its own, only {@link RequireAdmin}. */
+@Controller('admin')
+@RequireAdmin()
+class OperatorController {
+  @Get('flags')
+  flags(@CurrentUser() caller: Caller) {
+    return { operator: caller.userId };
+  }
+}
+
 describe('BearerAuthGuard', () => {
   let app: INestApplication;
   let keys: SigningKeySet;
@@ -34,7 +44,7 @@ describe('BearerAuthGuard', () => {
     issuer = new TokenIssuer(() => keys, o);
     const moduleRef = await Test.createTestingModule({
       imports: [IdentityModule.forRoot({ ...o, verifier: TokenVerifier.local(() => keys, o) })],
-      controllers: [ThingsController],
+      controllers: [ThingsController, OperatorController],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
@@ -44,6 +54,26 @@ describe('BearerAuthGuard', () => {
 
   const bearer = async (sub: string, scopes: string[]) =>
     `Bearer ${(await issuer.issue(sub, scopes)).access_token}`;
+
+  it('RequireAdmin: 401 without a token, 403 insufficient_scope for a user, the operator through', async () => {
+    const server = app.getHttpServer();
+    const none = await request(server).get('/admin/flags');
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="stayline"');
+    const user = await request(server)
+      .get('/admin/flags')
+      .set('authorization', await bearer('alice', ['user']));
+    expect(user.status).toBe(403);
+    expect(user.headers['www-authenticate']).toBe(
+      'Bearer realm="stayline", error="insufficient_scope", scope="admin"',
+    );
+    expect(user.body).toMatchObject({ error: 'insufficient_scope' });
+    const operator = await request(server)
+      .get('/admin/flags')
+      .set('authorization', await bearer('admin', ['user', 'admin']));
+    expect(operator.status).toBe(200);
+    expect(operator.body).toEqual({ operator: 'admin' });
+  });
 
   it('hands the handler the verified caller', async () => {
     const res = await request(app.getHttpServer())

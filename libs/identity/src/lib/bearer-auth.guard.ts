@@ -1,4 +1,5 @@
 import {
+  applyDecorators,
   CanActivate,
   createParamDecorator,
   ExecutionContext,
@@ -9,6 +10,7 @@ import {
   SetMetadata,
   ServiceUnavailableException,
   UnauthorizedException,
+  UseGuards,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
@@ -26,6 +28,18 @@ type WithCaller = Request & { [CALLER]?: Caller };
 
 /** A route (or controller) only callers holding every one of these scopes may use: 403 otherwise. */
 export const RequireScope = (...scopes: string[]) => SetMetadata(REQUIRED_SCOPES, scopes);
+
+/** The scope of operators: the admin routes (flags, fault injection, failover, keys, tokens for anyone). */
+export const ADMIN_SCOPE = 'admin';
+
+/**
+ * An operator's route (or controller): a valid access token with the
+ * {@link ADMIN_SCOPE} scope, checked by the {@link BearerAuthGuard}. No token or
+ * a refused one is a 401, a token without the scope (a user's) a 403
+ * `insufficient_scope`.
+ */
+export const RequireAdmin = () =>
+  applyDecorators(UseGuards(BearerAuthGuard), RequireScope(ADMIN_SCOPE));
 
 /** The {@link Caller} the guard verified, as a handler parameter. */
 export const CurrentUser = createParamDecorator(
