@@ -8,6 +8,7 @@ import { ListingsService } from './listings/listings.service';
 import { CreateReservationSchema1764000000000 } from './migrations/1764000000000-create-reservation-schema';
 import { SeedListings1764000000001 } from './migrations/1764000000001-seed-listings';
 import { ExactIdentifiers1765000000000 } from './migrations/1765000000000-exact-identifiers';
+import { PerUserIdempotencyKeys1766000000000 } from './migrations/1766000000000-per-user-idempotency-keys';
 import { WorkersModule } from './reconciler/workers.module';
 import { BOOKING_RULES, bookingRules } from './reservations/booking-rules';
 import { Reservation } from './reservations/reservation.entity';
@@ -18,6 +19,7 @@ export const RESERVATION_MIGRATIONS = [
   CreateReservationSchema1764000000000,
   SeedListings1764000000001,
   ExactIdentifiers1765000000000,
+  PerUserIdempotencyKeys1766000000000,
 ];
 
 @Module({})

@@ -21,11 +21,12 @@ export const reservationConfigSchema = serviceConfigSchema('reservation', {
   /** How far ahead a night can be booked, in days from today. */
   BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(3_650).default(365),
   /**
-   * A request whose Idempotency-Key belongs to a booking still being charged (a
-   * retry, or a request racing the first) waits this long for its outcome before
-   * it answers 202 with the pending reservation.
+   * How long a user's Idempotency-Key is remembered, in seconds (default 24 h).
+   * Within it the same key and request replay the booking; past it the key is
+   * no longer matched (the same key books anew) and the leader's sweep deletes
+   * its row.
    */
-  REPLAY_WAIT_MS: z.coerce.number().int().min(0).default(3_000),
+  IDEMPOTENCY_KEY_RETENTION_S: z.coerce.number().int().min(1).default(86_400),
 });
 export type ReservationConfig = z.infer<typeof reservationConfigSchema>;
 

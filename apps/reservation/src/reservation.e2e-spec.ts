@@ -272,10 +272,12 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
     const reused = await post(r1, book('seoul-02', 10, 2), { key });
     expect(reused.status).toBe(422);
     expect(await reused.json()).toMatchObject({ error: 'idempotency_key_reused' });
-    // the same request under the same key from another user is not a replay of alice's booking
+    // the same request under the same key from another user is bob's own booking, not a replay
+    // of alice's: those nights are hers, so it is refused as taken, with nothing about the key
     const bobsTry = await post(r1, book('seoul-01', 10, 2), { key, as: 'bob' });
-    expect(bobsTry.status).toBe(422);
-    expect(await bobsTry.json()).toMatchObject({ error: 'idempotency_key_reused' });
+    expect(bobsTry.status).toBe(409);
+    expect(bobsTry.headers.get('idempotent-replayed')).toBeNull();
+    expect(await bobsTry.json()).toMatchObject({ error: 'dates_unavailable' });
 
     const mine = await json<{ items: ReservationBody[] }>(`${r2}/api/reservations`, {
       headers: { 'x-consistency-token': token as string },

@@ -1,11 +1,12 @@
 import type { LeaderElection } from '@stayline/coordination';
 import type { Logger } from 'pino';
 import { OutboxRelay } from '../outbox/outbox-relay';
+import { IdempotencyKeySweeper } from './key-sweeper';
 import { PaymentReconciler } from './payment-reconciler';
 
 /**
  * The work only one reservation instance may do at a time: settle pending
- * payments and relay the outbox. Every instance campaigns; the leader runs the
+ * payments, relay the outbox and sweep expired idempotency keys. Every instance campaigns; the leader runs the
  * passes with its fencing token, the others stand by to take over.
  */
 export class BackgroundWorkers {
@@ -17,6 +18,7 @@ export class BackgroundWorkers {
     private readonly election: LeaderElection,
     private readonly reconciler: PaymentReconciler,
     private readonly relay: OutboxRelay,
+    private readonly sweeper: IdempotencyKeySweeper,
     private readonly logger: Logger,
     private readonly intervalMs = 500,
   ) {}
@@ -49,6 +51,11 @@ export class BackgroundWorkers {
       await this.reconciler.run(token);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, token }, 'background pass failed');
+    }
+    try {
+      await this.sweeper.run();
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, token }, 'idempotency key sweep failed');
     }
   }
 

@@ -15,6 +15,7 @@ import { PAYMENT_PORT, PaymentPort } from '../clients/ports';
 import { ReservationConfig } from '../config';
 import { OutboxRelay } from '../outbox/outbox-relay';
 import { BackgroundWorkers } from './background-workers';
+import { IdempotencyKeySweeper } from './key-sweeper';
 import { PaymentReconciler } from './payment-reconciler';
 
 const EVENTS_REDIS = Symbol('EVENTS_REDIS');
@@ -51,6 +52,7 @@ export class WorkersModule implements OnApplicationBootstrap, BeforeApplicationS
               leadership.election(WORKERS_ELECTION),
               new PaymentReconciler(db, payment, log, c.RECONCILE_AFTER_MS),
               new OutboxRelay(db, redis, log),
+              new IdempotencyKeySweeper(db, log, c.IDEMPOTENCY_KEY_RETENTION_S),
               log,
             );
           },

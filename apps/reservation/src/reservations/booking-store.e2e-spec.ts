@@ -1,8 +1,9 @@
 /**
- * The hold of a booking whose charge found payment unreachable, against the
- * reconciler that settles pending holds, on a real MariaDB: whichever acts
- * first wins, and a hold the reconciler took over (and may have charged) is
- * never undone by the request that made it.
+ * The booking rules as SQL on a real MariaDB: the hold of a booking whose
+ * charge found payment unreachable against the reconciler that settles pending
+ * holds (whichever acts first wins, and a hold the reconciler took over, and may
+ * have charged, is never undone by the request that made it); idempotency keys
+ * per user, their expiry and sweep, and the upgrade of keys made before.
  */
 import { randomUUID } from 'node:crypto';
 import { runMigrations } from '@stayline/database';
@@ -10,14 +11,16 @@ import { Stack, startStack } from '@stayline/stack-kit';
 import { DataSource } from 'typeorm';
 import { RESERVATION_MIGRATIONS } from '../app.module';
 import { Listing } from '../listings/listing.entity';
-import { BookingStore } from './booking.store';
+import { BookingStore, IdempotencyKeyTakenError } from './booking.store';
 import { Reservation } from './reservation.entity';
 
 jest.setTimeout(120_000);
 
-describe('BookingStore: abandon vs the reconciler (real MariaDB)', () => {
+describe('BookingStore (real MariaDB)', () => {
   let stack: Stack;
   let ds: DataSource;
+  /** A reservation and its key as the schema before per-user keys held them. */
+  const legacy = { id: randomUUID(), key: 'legacy-key-0001', user: 'carol' };
 
   beforeAll(async () => {
     stack = await startStack({ replicas: 2, redis: false, sentinel: false, nginx: false });
@@ -28,7 +31,12 @@ describe('BookingStore: abandon vs the reconciler (real MariaDB)', () => {
       topology: { epoch: 0, primary, replicas: stack.mariadb.replicas },
       entities: [Listing, Reservation],
     };
-    await runMigrations(target, RESERVATION_MIGRATIONS);
+    // the schema as it was before per-user keys, with a key in it, then the upgrade
+    const before = RESERVATION_MIGRATIONS.findIndex((mg) =>
+      mg.name.startsWith('PerUserIdempotency'),
+    );
+    expect(before).toBeGreaterThan(0);
+    await runMigrations(target, RESERVATION_MIGRATIONS.slice(0, before));
     ds = await new DataSource({
       type: 'mariadb',
       host: primary.host,
@@ -38,6 +46,16 @@ describe('BookingStore: abandon vs the reconciler (real MariaDB)', () => {
       database: 'reservation',
       entities: [Listing, Reservation],
     }).initialize();
+    await ds.query(
+      `INSERT INTO reservations (id, listing_id, user_id, check_in, check_out, guests, amount_cents, currency, status)
+       VALUES (?, 'seoul-01', ?, '2031-03-01', '2031-03-02', 1, 100, 'USD', 'CONFIRMED')`,
+      [legacy.id, legacy.user],
+    );
+    await ds.query(
+      'INSERT INTO idempotency_keys (idem_key, request_hash, reservation_id) VALUES (?, ?, ?), (?, ?, ?)',
+      [legacy.key, 'h', legacy.id, 'orphan-key-0001', 'h', randomUUID()],
+    );
+    await runMigrations(target, RESERVATION_MIGRATIONS);
   });
 
   afterAll(async () => {
@@ -45,30 +63,37 @@ describe('BookingStore: abandon vs the reconciler (real MariaDB)', () => {
     await stack?.stop();
   });
 
-  const hold = async (night: string) => {
+  const hold = async (
+    night: string,
+    o: { userId?: string; key?: string; keyRetentionS?: number; requestHash?: string } = {},
+  ) => {
     const [listing] = await ds.manager.find(Listing, { take: 1, order: { id: 'ASC' } });
     const id = randomUUID();
-    const key = `key-${id}`;
+    const key = o.key ?? `key-${id}`;
+    const userId = o.userId ?? 'alice';
     await ds.transaction((m) =>
       BookingStore.hold(m, {
         id,
         listing,
-        userId: 'alice',
+        userId,
         checkIn: night,
         checkOut: night,
         nights: [night],
         guests: 1,
         idempotencyKey: key,
-        requestHash: 'h',
+        requestHash: o.requestHash ?? 'h',
+        keyRetentionS: o.keyRetentionS ?? 86_400,
       }),
     );
-    return { id, key };
+    return { id, key, userId };
   };
+  const byKey = (userId: string, key: string, retentionS = 86_400) =>
+    ds.transaction((m) => BookingStore.byKey(m, userId, key, retentionS));
   const exists = async (id: string) => (await ds.manager.countBy(Reservation, { id })) === 1;
 
   it('undoes a hold nobody else touched, after which the reconciler finds nothing to claim', async () => {
     const { id, key } = await hold('2031-01-10');
-    expect(await ds.transaction((m) => BookingStore.abandon(m, id, key))).toBe(true);
+    expect(await ds.transaction((m) => BookingStore.abandon(m, id, 'alice', key))).toBe(true);
     expect(await exists(id)).toBe(false);
     expect(await ds.transaction((m) => BookingStore.claimForReconciliation(m, id))).toBe(false);
   });
@@ -76,7 +101,7 @@ describe('BookingStore: abandon vs the reconciler (real MariaDB)', () => {
   it('keeps a hold the reconciler claimed: the request that made it can no longer undo it', async () => {
     const { id, key } = await hold('2031-01-11');
     expect(await ds.transaction((m) => BookingStore.claimForReconciliation(m, id))).toBe(true);
-    expect(await ds.transaction((m) => BookingStore.abandon(m, id, key))).toBe(false);
+    expect(await ds.transaction((m) => BookingStore.abandon(m, id, 'alice', key))).toBe(false);
     expect(await exists(id)).toBe(true);
     const nights = (await ds.query(
       'SELECT COUNT(*) AS n FROM booked_nights WHERE reservation_id = ?',
@@ -92,10 +117,94 @@ describe('BookingStore: abandon vs the reconciler (real MariaDB)', () => {
       const { id, key } = await hold(`2031-02-${String(i + 1).padStart(2, '0')}`);
       const [claimed, undone] = await Promise.all([
         ds.transaction((m) => BookingStore.claimForReconciliation(m, id)),
-        ds.transaction((m) => BookingStore.abandon(m, id, key)),
+        ds.transaction((m) => BookingStore.abandon(m, id, 'alice', key)),
       ]);
       expect({ i, claimed, undone }).toEqual({ i, claimed: !undone, undone: !claimed });
       expect(await exists(id)).toBe(claimed);
     }
+  });
+
+  it("upgrades keys made before they were per user: each gets its reservation's user", async () => {
+    const rows = (await ds.query(
+      'SELECT user_id, idem_key, reservation_id FROM idempotency_keys WHERE idem_key IN (?, ?)',
+      [legacy.key, 'orphan-key-0001'],
+    )) as Array<{ user_id: string; idem_key: string; reservation_id: string }>;
+    // the key whose reservation is gone named nothing to replay: dropped
+    expect(rows).toEqual([
+      { user_id: legacy.user, idem_key: legacy.key, reservation_id: legacy.id },
+    ]);
+    expect(await byKey(legacy.user, legacy.key)).toMatchObject({ reservationId: legacy.id });
+    expect(await byKey('alice', legacy.key)).toBeUndefined();
+  });
+
+  it('scopes keys per user: the same key from two users holds twice, each finds only their own', async () => {
+    const key = `shared-${randomUUID()}`;
+    const a = await hold('2031-04-01', { userId: 'alice', key, requestHash: 'ha' });
+    const b = await hold('2031-04-02', { userId: 'bob', key, requestHash: 'hb' });
+    expect(await byKey('alice', key)).toMatchObject({ reservationId: a.id, requestHash: 'ha' });
+    expect(await byKey('bob', key)).toMatchObject({ reservationId: b.id, requestHash: 'hb' });
+    expect(await byKey('mallory', key)).toBeUndefined();
+    // the same user and key again: taken, nothing held
+    await expect(hold('2031-04-03', { userId: 'alice', key })).rejects.toThrow(
+      IdempotencyKeyTakenError,
+    );
+    expect(await ds.manager.countBy(Reservation, { checkIn: '2031-04-03' })).toBe(0);
+    // the external check still reads the client's key as sent
+    const keys = (await ds.query('SELECT idem_key FROM idempotency_keys WHERE idem_key = ?', [
+      key,
+    ])) as unknown[];
+    expect(keys).toHaveLength(2);
+  });
+
+  it("tells a pending hold still in its request's hands from one handed over", async () => {
+    const { id, key } = await hold('2031-04-10');
+    const fresh = await byKey('alice', key);
+    expect(fresh).toMatchObject({ status: 'PENDING_PAYMENT', handedOver: false });
+    expect(fresh?.ageMs).toBeGreaterThanOrEqual(0);
+    expect(fresh?.ageMs).toBeLessThan(60_000);
+    expect(await ds.transaction((m) => BookingStore.claimForReconciliation(m, id))).toBe(true);
+    expect(await byKey('alice', key)).toMatchObject({
+      status: 'PENDING_PAYMENT',
+      handedOver: true,
+    });
+  });
+
+  it('no longer matches an expired key, lets it book again, and sweeps old keys in batches', async () => {
+    const key = `expiring-${randomUUID()}`;
+    const first = await hold('2031-05-01', { key });
+    await ds.query(
+      'UPDATE idempotency_keys SET created_at = NOW(3) - INTERVAL 10 SECOND WHERE user_id = ? AND idem_key = ?',
+      ['alice', key],
+    );
+    expect(await byKey('alice', key, 60)).toMatchObject({ reservationId: first.id });
+    expect(await byKey('alice', key, 5)).toBeUndefined();
+    // past the retention the same key takes the row over for a new hold
+    const second = await hold('2031-05-02', { key, keyRetentionS: 5 });
+    expect(await byKey('alice', key, 5)).toMatchObject({ reservationId: second.id });
+    expect(await exists(first.id)).toBe(true);
+
+    const old = Array.from({ length: 7 }, (_, i) => [`old-${i}-${randomUUID()}`]);
+    for (const [k] of old) {
+      await ds.query(
+        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, reservation_id, created_at) VALUES ('sweep', ?, 'h', ?, NOW(3) - INTERVAL 1 HOUR)",
+        [k, randomUUID()],
+      );
+    }
+    const remaining = async () =>
+      Number(
+        (
+          (await ds.query(
+            "SELECT COUNT(*) AS n FROM idempotency_keys WHERE user_id = 'sweep'",
+          )) as Array<{
+            n: number | string;
+          }>
+        )[0].n,
+      );
+    expect(await ds.transaction((m) => BookingStore.sweepKeys(m, 60, 3))).toBe(3);
+    expect(await remaining()).toBe(4);
+    while (await ds.transaction((m) => BookingStore.sweepKeys(m, 60, 3)));
+    expect(await remaining()).toBe(0);
+    // a key within its retention is kept
+    expect(await byKey('alice', key, 5)).toMatchObject({ reservationId: second.id });
   });
 });

@@ -15,13 +15,29 @@ export function isDuplicateKey(err: unknown): boolean {
 }
 
 /**
- * Another request already holds this Idempotency-Key: its hold committed
- * while this one waited on the key's row. The caller answers as a replay.
+ * Another request of the same user already holds this Idempotency-Key: its
+ * hold committed while this one waited on the key's row. The caller answers as
+ * a replay.
  */
 export class IdempotencyKeyTakenError extends Error {
   constructor(readonly key: string) {
     super(`idempotency key ${key} is already taken`);
   }
+}
+
+/** What a user's Idempotency-Key already made, as {@link BookingStore.byKey} reads it. */
+export interface KnownKey {
+  requestHash: string;
+  reservationId: string;
+  /** The reservation's status; absent when it is gone (its hold was undone). */
+  status?: ReservationStatus;
+  /**
+   * The pending hold is no longer its request's to undo: the reconciler took
+   * it over, or the request handed it over by answering 202.
+   */
+  handedOver: boolean;
+  /** Since the hold was made, in ms. */
+  ageMs: number;
 }
 
 export interface Hold {
@@ -34,6 +50,8 @@ export interface Hold {
   guests: number;
   idempotencyKey: string;
   requestHash: string;
+  /** How long a key is remembered: an older one is taken over as if it were new. */
+  keyRetentionS: number;
 }
 
 /**
@@ -43,34 +61,72 @@ export interface Hold {
  * same night, the second insert fails.
  */
 export const BookingStore = {
-  /** The reservation an idempotency key already made, if any. */
+  /**
+   * What the user's idempotency key already made, if it was used within the
+   * last `retentionS` seconds; another user's key of the same text is not seen.
+   */
   async byKey(
     m: EntityManager,
+    userId: string,
     key: string,
-  ): Promise<{ requestHash: string; reservationId: string } | undefined> {
-    const rows = (await m.query(
-      'SELECT request_hash, reservation_id FROM idempotency_keys WHERE idem_key = ?',
-      [key],
+    retentionS: number,
+  ): Promise<KnownKey | undefined> {
+    const [row] = (await m.query(
+      `SELECT k.request_hash, k.reservation_id, r.status, r.updated_at > r.created_at AS handed_over,
+              TIMESTAMPDIFF(MICROSECOND, r.created_at, NOW(3)) DIV 1000 AS age_ms
+         FROM idempotency_keys k LEFT JOIN reservations r ON r.id = k.reservation_id
+        WHERE k.user_id = ? AND k.idem_key = ? AND k.created_at > NOW(3) - INTERVAL ? SECOND`,
+      [userId, key, retentionS],
     )) as Array<{
       request_hash: string;
       reservation_id: string;
+      status: ReservationStatus | null;
+      handed_over: number | string | null;
+      age_ms: number | string | null;
     }>;
-    return rows[0] && { requestHash: rows[0].request_hash, reservationId: rows[0].reservation_id };
+    if (!row) return undefined;
+    return {
+      requestHash: row.request_hash,
+      reservationId: row.reservation_id,
+      ...(row.status ? { status: row.status } : {}),
+      handedOver: Number(row.handed_over) === 1,
+      ageMs: Number(row.age_ms ?? 0),
+    };
+  },
+
+  /**
+   * Takes the user's idempotency key for this hold, as the transaction's first
+   * statement: a concurrent request with the same key waits here on the key's
+   * row until this transaction ends, then finds it taken. A key older than the
+   * retention is taken over (its row now names this hold), so an expired key
+   * not yet swept books again.
+   */
+  async takeKey(m: EntityManager, h: Hold): Promise<void> {
+    const expired = 'created_at <= NOW(3) - INTERVAL ? SECOND';
+    await m.query(
+      `INSERT INTO idempotency_keys (user_id, idem_key, request_hash, reservation_id) VALUES (?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE
+         request_hash = IF(${expired}, VALUES(request_hash), request_hash),
+         reservation_id = IF(${expired}, VALUES(reservation_id), reservation_id),
+         created_at = IF(${expired}, NOW(3), created_at)`,
+      [
+        h.userId,
+        h.idempotencyKey,
+        h.requestHash,
+        h.id,
+        ...[h.keyRetentionS, h.keyRetentionS, h.keyRetentionS],
+      ],
+    );
+    const [row] = (await m.query(
+      'SELECT reservation_id FROM idempotency_keys WHERE user_id = ? AND idem_key = ? FOR UPDATE',
+      [h.userId, h.idempotencyKey],
+    )) as Array<{ reservation_id: string }>;
+    if (row?.reservation_id !== h.id) throw new IdempotencyKeyTakenError(h.idempotencyKey);
   },
 
   /** Holds the nights and records the reservation as PENDING_PAYMENT, with its idempotency key. */
   async hold(m: EntityManager, h: Hold): Promise<Reservation> {
-    // first statement: a concurrent request with the same key waits here on the
-    // key's row until this transaction ends, then fails with a duplicate key
-    try {
-      await m.query(
-        'INSERT INTO idempotency_keys (idem_key, request_hash, reservation_id) VALUES (?, ?, ?)',
-        [h.idempotencyKey, h.requestHash, h.id],
-      );
-    } catch (err) {
-      if (isDuplicateKey(err)) throw new IdempotencyKeyTakenError(h.idempotencyKey);
-      throw err;
-    }
+    await BookingStore.takeKey(m, h);
     await m.insert(Reservation, {
       id: h.id,
       listingId: h.listing.id,
@@ -150,17 +206,22 @@ export const BookingStore = {
    * reconciler's minimum age). Every row is found by an index: a scan would
    * lock rows and gaps that concurrent holds insert into, and deadlock with them.
    */
-  async abandon(m: EntityManager, id: string, idempotencyKey: string): Promise<boolean> {
+  async abandon(
+    m: EntityManager,
+    id: string,
+    userId: string,
+    idempotencyKey: string,
+  ): Promise<boolean> {
     const [row] = (await m.query(
       'SELECT status, created_at = updated_at AS untouched FROM reservations WHERE id = ? FOR UPDATE',
       [id],
     )) as Array<{ status: ReservationStatus; untouched: number | string }>;
     if (!row || row.status !== 'PENDING_PAYMENT' || Number(row.untouched) !== 1) return false;
     await m.query('DELETE FROM booked_nights WHERE reservation_id = ?', [id]);
-    await m.query('DELETE FROM idempotency_keys WHERE idem_key = ? AND reservation_id = ?', [
-      idempotencyKey,
-      id,
-    ]);
+    await m.query(
+      'DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ? AND reservation_id = ?',
+      [userId, idempotencyKey, id],
+    );
     await m.query("DELETE FROM reservations WHERE id = ? AND status = 'PENDING_PAYMENT'", [id]);
     return true;
   },
@@ -168,7 +229,10 @@ export const BookingStore = {
   /**
    * The reconciler takes a pending reservation over before it charges: its
    * `updated_at` moves past `created_at`, and the booking request that held it
-   * can no longer {@link abandon} it. False when it is gone or settled.
+   * can no longer {@link abandon} it. False when it is gone or settled. The
+   * same mark hands a hold over to the reconciler from the request side: once
+   * its request answered 202, or once a replay found it older than the
+   * reconciler's minimum age (its request died, or is about to be overtaken).
    */
   async claimForReconciliation(m: EntityManager, id: string): Promise<boolean> {
     const res = (await m.query(
@@ -176,6 +240,18 @@ export const BookingStore = {
       [id],
     )) as { affectedRows: number };
     return res.affectedRows === 1;
+  },
+
+  /**
+   * Deletes up to `limit` idempotency keys older than `retentionS`, oldest
+   * first, found by their `created_at` index (no scan); returns how many.
+   */
+  async sweepKeys(m: EntityManager, retentionS: number, limit: number): Promise<number> {
+    const res = (await m.query(
+      'DELETE FROM idempotency_keys WHERE created_at <= NOW(3) - INTERVAL ? SECOND ORDER BY created_at LIMIT ?',
+      [retentionS, limit],
+    )) as { affectedRows: number };
+    return res.affectedRows;
   },
 
   async emit(m: EntityManager, r: Reservation, type: ReservationEvent['type']): Promise<void> {

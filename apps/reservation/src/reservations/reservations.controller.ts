@@ -15,6 +15,7 @@ import {
 import { BearerAuthGuard, type Caller, CurrentUser } from '@stayline/identity';
 import type { Response } from 'express';
 import { CreateReservationDto, NoQueryDto } from './dto/reservation.dto';
+import { IdempotencyKeyInUseError } from './idempotency';
 import { ReservationsService } from './reservations.service';
 
 const IDEMPOTENCY_KEY = /^[\w.:-]{8,128}$/;
@@ -44,7 +45,11 @@ export class ReservationsController {
           'send an Idempotency-Key header (8-128 letters, digits, . _ : -) so a retried booking is never made twice',
       });
     }
-    const result = await this.reservations.book(dto, caller.userId, key);
+    const result = await this.reservations.book(dto, caller.userId, key).catch((err: unknown) => {
+      if (err instanceof IdempotencyKeyInUseError)
+        res.setHeader('Retry-After', String(err.retryAfterS));
+      throw err;
+    });
     res.status(result.status);
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
     return result.reservation;

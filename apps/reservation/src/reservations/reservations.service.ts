@@ -1,7 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  ConflictException,
   HttpException,
   Inject,
   Injectable,
@@ -23,6 +21,7 @@ import { Listing } from '../listings/listing.entity';
 import { BOOKING_RULES, BookingRules } from './booking-rules';
 import { BookingStore, IdempotencyKeyTakenError } from './booking.store';
 import { CreateReservationDto } from './dto/reservation.dto';
+import { IdempotencyKeyInUseError, keyVerdict } from './idempotency';
 import { Reservation, reservationView } from './reservation.entity';
 import { stayNights } from './stay-dates';
 
@@ -55,8 +54,10 @@ export class ReservationsService {
    * - nothing sent (payment's breaker open, no instance registered, bulkhead full): the hold is undone, 503 with Retry-After;
    * - outcome unknown (a timeout): 202, PENDING_PAYMENT, settled by the reconciler;
    * - refused by payment (a 4xx): FAILED, nights released, 422.
-   * The same Idempotency-Key with the same request returns the same reservation
-   * ({@link replay}), also to requests racing the first one.
+   * Idempotency-Keys are the user's own: the same key from another user is
+   * another booking. The same key with the same request returns the same
+   * reservation once its first request answered ({@link replay}); while that
+   * request is still under way, 409 `idempotency_key_in_use` at once.
    */
   async book(
     dto: CreateReservationDto,
@@ -67,7 +68,7 @@ export class ReservationsService {
     const requestHash = createHash('sha256')
       .update(JSON.stringify([dto.listingId, userId, dto.checkIn, dto.checkOut, dto.guests]))
       .digest('hex');
-    const replay = await this.replay(idempotencyKey, requestHash);
+    const replay = await this.replay(userId, idempotencyKey, requestHash);
     if (replay) return replay;
 
     const listing = await this.db.read((m) => m.findOneBy(Listing, { id: dto.listingId }));
@@ -92,14 +93,15 @@ export class ReservationsService {
           guests: dto.guests,
           idempotencyKey,
           requestHash,
+          keyRetentionS: this.rules.keyRetentionS,
         }),
       );
     } catch (err) {
-      // the same key raced in from another request, whose hold committed first: a replay
+      // the same key raced in from another request of the user, whose hold committed first
       if (err instanceof IdempotencyKeyTakenError) {
-        const again = await this.replay(idempotencyKey, requestHash);
+        const again = await this.replay(userId, idempotencyKey, requestHash);
         if (again) return again;
-        throw keyInUse(); // that hold was undone meanwhile (payment unreachable)
+        throw new IdempotencyKeyInUseError(1); // that hold was undone meanwhile (payment unreachable)
       }
       if (err instanceof HttpException) bookings.inc({ outcome: 'refused' });
       throw err;
@@ -130,7 +132,7 @@ export class ReservationsService {
       ) {
         // nothing reached payment: leave no trace, so the client can retry with the same key
         const undone = await this.db.transaction((m) =>
-          BookingStore.abandon(m, held.id, idempotencyKey),
+          BookingStore.abandon(m, held.id, held.userId, idempotencyKey),
         );
         if (undone) {
           bookings.inc({ outcome: 'payment_unavailable' });
@@ -157,6 +159,12 @@ export class ReservationsService {
       this.logger.warn(
         `charge for ${held.id} has an unknown outcome (${err instanceof ResilienceError ? err.message : String(err)}); pending`,
       );
+      // answered: a retry with the key now replays this 202 instead of waiting for the request
+      await this.db
+        .transaction((m) => BookingStore.claimForReconciliation(m, held.id))
+        .catch((e: unknown) =>
+          this.logger.warn(`could not hand ${held.id} over to the reconciler: ${String(e)}`),
+        );
       bookings.inc({ outcome: 'pending' });
       return {
         status: 202,
@@ -167,41 +175,53 @@ export class ReservationsService {
   }
 
   /**
-   * The answer to a key that already made a booking (a retry, or a request that
-   * raced the first): the same reservation, `Idempotent-Replayed`. While the
-   * first request is still charging (PENDING_PAYMENT) this waits up to
-   * `replayWaitMs` for its outcome, so concurrent requests get the first one's
-   * 201 and body; past that, 202 with the pending reservation (the reconciler
-   * settles it). A different request under the same key is a 422.
+   * The answer to a key the user already used within the retention (a retry,
+   * or a request that raced the first), per {@link keyVerdict}: the same
+   * reservation with `Idempotent-Replayed` (202 while its charge is settled),
+   * 409 while the first request is still under way, 422 for another request
+   * under the same key. Undefined when the key is new to this user.
    */
-  private async replay(key: string, requestHash: string): Promise<BookingResult | undefined> {
-    const known = await this.db.transaction((m) => BookingStore.byKey(m, key));
-    if (!known) return undefined;
-    if (known.requestHash !== requestHash) {
-      throw new UnprocessableEntityException({
-        error: 'idempotency_key_reused',
-        message: 'this Idempotency-Key was used for a different reservation request',
-      });
+  private async replay(
+    userId: string,
+    key: string,
+    requestHash: string,
+  ): Promise<BookingResult | undefined> {
+    // a take-over reads the key again once: it is then handed over, settled or undone
+    for (let round = 0; round < 3; round++) {
+      const known = await this.db.transaction((m) =>
+        BookingStore.byKey(m, userId, key, this.rules.keyRetentionS),
+      );
+      if (!known) return undefined;
+      const verdict = keyVerdict(known, requestHash, this.rules.reconcileAfterMs);
+      if (verdict.kind === 'different_request') {
+        throw new UnprocessableEntityException({
+          error: 'idempotency_key_reused',
+          message: 'this Idempotency-Key was used for a different reservation request',
+        });
+      }
+      if (verdict.kind === 'in_flight') {
+        bookings.inc({ outcome: 'key_in_use' });
+        throw new IdempotencyKeyInUseError(verdict.retryAfterS);
+      }
+      if (verdict.kind === 'take_over') {
+        // settled or undone meanwhile when not taken: read the key again
+        await this.db.transaction((m) =>
+          BookingStore.claimForReconciliation(m, known.reservationId),
+        );
+        continue;
+      }
+      const r = await this.db.transaction((m) =>
+        m.findOneBy(Reservation, { id: known.reservationId, userId }),
+      );
+      if (!r) throw new IdempotencyKeyInUseError(1); // undone since
+      bookings.inc({ outcome: 'replayed' });
+      return {
+        status: r.status === 'PENDING_PAYMENT' ? 202 : 201,
+        reservation: reservationView(r),
+        replayed: true,
+      };
     }
-    const reservation = await this.settled(known.reservationId);
-    bookings.inc({ outcome: 'replayed' });
-    return {
-      status: reservation.status === 'PENDING_PAYMENT' ? 202 : 201,
-      reservation,
-      replayed: true,
-    };
-  }
-
-  /** The reservation once it left PENDING_PAYMENT, or as it is after `replayWaitMs`. */
-  private async settled(id: string): Promise<ReturnType<typeof reservationView>> {
-    const deadline = Date.now() + this.rules.replayWaitMs;
-    for (let pauseMs = 25; ; pauseMs = Math.min(pauseMs * 2, 400)) {
-      const r = await this.db.transaction((m) => m.findOneBy(Reservation, { id }));
-      if (!r) throw keyInUse(); // the hold was undone between reading the key and now
-      const left = deadline - Date.now();
-      if (r.status !== 'PENDING_PAYMENT' || left <= 0) return reservationView(r);
-      await sleep(Math.min(pauseMs, left));
-    }
+    throw new IdempotencyKeyInUseError(1);
   }
 
   /**
@@ -241,13 +261,4 @@ export class ReservationsService {
     const done = await this.db.transaction((m) => BookingStore.release(m, id, 'CANCELLED', null));
     return reservationView(done as Reservation);
   }
-}
-
-/** The key's first request is under way or was undone: nothing to replay yet. */
-function keyInUse(): ConflictException {
-  return new ConflictException({
-    error: 'idempotency_key_in_use',
-    message:
-      'another request with this Idempotency-Key is in progress or did not complete; retry with the same key',
-  });
 }
