@@ -250,4 +250,23 @@ describe('the history of a booking load', () => {
     expect(outcomeOf(0)).toBe('indeterminate');
     expect(outcomeOf(503)).toBe('refused');
   });
+
+  it('tells a cancel from a booking: it names the reservation it cancels and makes none', () => {
+    const history = historyOf(
+      [
+        sample(0, 201, reply(201, { id: 'r-0' }, '0-1-7')),
+        sample(1, 200, reply(200, { id: 'r-0', status: 'CANCELLED' }, '0-1-8')),
+        sample(2, 0),
+      ],
+      (n) => (n === 1 ? 'cancel-r-0' : `k-${n}`),
+      (n) => (n === 1 ? 'r-0' : undefined),
+    );
+    expect(history.map((o) => [o.key, o.cancels, o.reservationId, o.outcome])).toEqual([
+      ['k-0', undefined, 'r-0', 'acknowledged'],
+      ['cancel-r-0', 'r-0', undefined, 'acknowledged'],
+      ['k-2', undefined, undefined, 'indeterminate'],
+    ]);
+    // a cancel's committing server counts for the two-primary rule like a booking's
+    expect(history[1]).toMatchObject({ server: 1, seq: 8 });
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * A Jepsen-style history and checker for bookings through the gateway under
- * faults. The history is every request of a booking load, each ended as
+ * faults. The history is every request of a booking load (bookings, and the
+ * cancels of some of them), each ended as
  * acknowledged (2xx: the service committed it), refused (a 4xx or a 503: the
  * service says it did nothing; a 401 too, a client's token that expired while
  * a fault kept it from being renewed), or indeterminate (a timeout, a cut
@@ -10,7 +11,9 @@
  * "Under partitions"):
  *
  * - every acknowledged booking is present, exactly once, on the primary and on
- *   every replica;
+ *   every replica, and every acknowledged cancel holds on all of them;
+ * - each of the run's reservations agrees with its payment: a confirmed one is
+ *   charged, a cancelled one is not (refunded, or never charged);
  * - every indeterminate booking is present at most once (its Idempotency-Key
  *   names one reservation at most, and its night is booked once at most);
  * - no reservation is charged twice, and no payment lacks its reservation;
@@ -30,14 +33,18 @@ import type { ComposeStack } from './compose-stack';
 
 export type Outcome = 'acknowledged' | 'refused' | 'indeterminate';
 
-/** One booking request of the history. */
+/** One request of the history: a booking, or the cancel of one. */
 export interface Operation {
+  /** A booking's Idempotency-Key (a cancel's is `cancel-<id>`). */
   key: string;
+  /** The reservation a cancel cancels; absent for a booking. */
+  cancels?: string;
   outcome: Outcome;
   status: number;
   /** When it was sent and when it ended (`performance.now()`). */
   start: number;
   end: number;
+  /** The reservation an acknowledged booking made. */
   reservationId?: string;
   /** The server id that committed it (from its consistency token), when acknowledged. */
   server?: number;
@@ -51,16 +58,27 @@ export function outcomeOf(status: number): Outcome {
   return 'indeterminate'; // 0 (no answer), 500, 502, 504
 }
 
-/** The history of a booking load: `keyOf(n)` is the Idempotency-Key of its n-th request. */
-export function historyOf(samples: Sample[], keyOf: (n: number) => string): Operation[] {
+/**
+ * The history of a booking load: `keyOf(n)` is the Idempotency-Key of its
+ * n-th request, `cancelOf(n)` the reservation it cancels when it is a cancel.
+ */
+export function historyOf(
+  samples: Sample[],
+  keyOf: (n: number) => string,
+  cancelOf: (n: number) => string | undefined = () => undefined,
+): Operation[] {
   return samples.map((s) => {
     const token = String(s.reply?.headers['x-consistency-token'] ?? '');
     const m = /^\d+-(\d+)-(\d+)/.exec(token);
     const outcome = outcomeOf(s.status);
+    const cancels = cancelOf(s.n ?? -1);
     const id =
-      outcome === 'acknowledged' ? s.reply?.json<{ id?: string }>().id : (undefined as undefined);
+      outcome === 'acknowledged' && !cancels
+        ? s.reply?.json<{ id?: string }>().id
+        : (undefined as undefined);
     return {
       key: keyOf(s.n ?? -1),
+      ...(cancels ? { cancels } : {}),
       outcome,
       status: s.status,
       start: s.at - s.ms,
@@ -346,7 +364,9 @@ export interface CheckResult {
   acknowledged: number;
   refused: number;
   indeterminate: number;
-  /** Acknowledged bookings missing from a node. */
+  /** Cancels acknowledged (2xx), and their share of `acknowledged`. */
+  cancels: number;
+  /** Acknowledged bookings missing from a node, or acknowledged cancels undone on one. */
   lost: number;
   /** Bookings present more than once (a key on two reservations, a night booked twice, a double charge). */
   duplicated: number;
@@ -358,7 +378,7 @@ export interface CheckResult {
    * the rebuild), counted by the looks that saw them.
    */
   discardedErrant: number;
-  /** The longest time with no acknowledged booking, ms. */
+  /** The longest time with no acknowledged booking or cancel, ms. */
   longestWriteOutageMs: number;
   violations: Violation[];
 }
@@ -386,6 +406,8 @@ export async function check(
   const violations: Violation[] = [];
   const acked = history.filter((o) => o.outcome === 'acknowledged');
   const ackedIds = acked.flatMap((o) => o.reservationId ?? []);
+  const bookings = history.filter((o) => !o.cancels);
+  const ackedCancels = [...new Set(acked.flatMap((o) => o.cancels ?? []))];
   let lost = 0;
   let duplicated = 0;
 
@@ -411,8 +433,47 @@ export async function check(
         detail: `${missing.length} missing on ${node}, e.g. ${missing.slice(0, 3).join(' ')}`,
       });
     }
+    // an acknowledged cancel holds: the reservation is cancelled on every node
+    const undone: string[] = [];
+    for (let i = 0; i < ackedCancels.length; i += 500) {
+      const chunk = ackedCancels.slice(i, i + 500);
+      undone.push(
+        ...(await column(
+          stack,
+          node,
+          `SELECT id FROM reservation.reservations WHERE id IN (${chunk.map(lit).join(',')}) AND status <> 'CANCELLED'`,
+        )),
+      );
+    }
+    if (undone.length) {
+      lost = Math.max(lost, missing.length + undone.length);
+      violations.push({
+        check: 'every acknowledged cancel holds',
+        detail: `${undone.length} not cancelled on ${node}, e.g. ${undone.slice(0, 3).join(' ')}`,
+      });
+    }
+    // a reservation and its payment agree: confirmed is charged, cancelled is not (a cancel
+    // refunds, then releases the nights: one stopped between the two leaves them apart)
+    const apart: string[] = [];
+    for (let i = 0; i < ackedIds.length; i += 500) {
+      const chunk = ackedIds.slice(i, i + 500);
+      apart.push(
+        ...(await column(
+          stack,
+          node,
+          `SELECT CONCAT(r.id, ' ', r.status, '/', COALESCE(p.status, 'no payment')) FROM reservation.reservations r ` +
+            `LEFT JOIN payment.payments p ON p.reservation_id = r.id WHERE r.id IN (${chunk.map(lit).join(',')}) ` +
+            `AND ((r.status = 'CONFIRMED' AND (p.status IS NULL OR p.status <> 'CHARGED')) OR (r.status = 'CANCELLED' AND p.status = 'CHARGED'))`,
+        )),
+      );
+    }
+    if (apart.length)
+      violations.push({
+        check: 'a reservation and its payment agree',
+        detail: `${node}: ${apart.length}, e.g. ${apart.slice(0, 3).join('; ')}`,
+      });
     // at most once: one reservation per key, one reservation per night, one payment per reservation
-    const keys = history.map((o) => o.key);
+    const keys = bookings.map((o) => o.key);
     for (let i = 0; i < keys.length; i += 500) {
       const chunk = keys.slice(i, i + 500);
       const twice = await column(
@@ -501,6 +562,7 @@ export async function check(
   return {
     operations: history.length,
     acknowledged: acked.length,
+    cancels: acked.filter((o) => o.cancels).length,
     refused: history.filter((o) => o.outcome === 'refused').length,
     indeterminate: history.filter((o) => o.outcome === 'indeterminate').length,
     lost,
@@ -517,6 +579,7 @@ export function summary(r: CheckResult): string {
   const rows: Array<[string, string | number]> = [
     ['operations', r.operations],
     ['acknowledged', r.acknowledged],
+    ['  of which cancels', r.cancels],
     ['refused (4xx, 503)', r.refused],
     ['indeterminate', r.indeterminate],
     ['lost (must be 0)', r.lost],
@@ -528,24 +591,35 @@ export function summary(r: CheckResult): string {
   return rows.map(([k, v]) => `  ${k.padEnd(34)} ${v}`).join('\n');
 }
 
-/** Waits until every MariaDB node holds the last acknowledged booking of the history (replicas caught up). */
+/**
+ * Waits until every MariaDB node holds the last acknowledged booking of the
+ * history and the last acknowledged cancel (replicas caught up).
+ */
 export async function waitConverged(
   stack: ComposeStack,
   history: Operation[],
   timeoutMs = 60_000,
 ): Promise<void> {
-  const last = [...history].reverse().find((o) => o.reservationId);
-  if (!last) return;
-  const id = lit(last.reservationId as string);
+  const lastBooked = [...history].reverse().find((o) => o.reservationId)?.reservationId;
+  const lastCancel = [...history]
+    .reverse()
+    .find((o) => o.cancels && o.outcome === 'acknowledged')?.cancels;
+  const probes = [
+    ...(lastBooked
+      ? [`SELECT COUNT(*) FROM reservation.reservations WHERE id = ${lit(lastBooked)}`]
+      : []),
+    ...(lastCancel
+      ? [
+          `SELECT COUNT(*) FROM reservation.reservations WHERE id = ${lit(lastCancel)} AND status = 'CANCELLED'`,
+        ]
+      : []),
+  ];
+  if (!probes.length) return;
   await waitFor(
-    'every node to hold the last acknowledged booking',
+    'every node to hold the last acknowledged booking and cancel',
     async () =>
       (
-        await Promise.all(
-          MARIADB_NODES.map((n) =>
-            stack.sql(n, `SELECT COUNT(*) FROM reservation.reservations WHERE id = ${id}`),
-          ),
-        )
+        await Promise.all(MARIADB_NODES.flatMap((n) => probes.map((sql) => stack.sql(n, sql))))
       ).every((h) => h.trim() === '1'),
     { timeoutMs, intervalMs: 500 },
   );

@@ -5,7 +5,7 @@
  * go to an instance from inside its container, as an operator with
  * `docker compose exec` would send them.
  */
-import { Load, type Sample } from '@stayline/fault-kit';
+import { Load } from '@stayline/fault-kit';
 import { reservationIdOf } from '@stayline/demo';
 import {
   type AccessToken,
@@ -183,20 +183,54 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
+/** What the n-th request of a {@link BookingRun} is: a booking, or the cancel of one it made. */
+export type Step =
+  | { kind: 'book'; key: string; user: string }
+  | { kind: 'cancel'; reservationId: string; user: string };
+
+/** One of the run's acknowledged bookings, to cancel. */
+interface Made {
+  id: string;
+  user: string;
+}
+
+export interface BookingRunOptions {
+  /** Pause between a worker's requests (ms). */
+  pauseMs?: number;
+  /**
+   * Cancel as it goes, keeping at most this many of its bookings live: beyond
+   * it, every other request cancels its oldest booking (by the user who made
+   * it), so nights come free again and a run of any length keeps writing. A
+   * cancel that got no answer, a 5xx, a 503, a 401 or a 422 (still being
+   * charged) is sent again later, as a client would. Without it, every
+   * request books.
+   */
+  churn?: number;
+}
+
 /**
- * Distinct one-night bookings through the gateway from `workers` closed loops,
- * each with its own Idempotency-Key, made in turn by the demo users with their
- * own tokens (renewed as the run goes, {@link HeldTokens}). Every request books
- * a (listing, night) slot of its own, visited in an order of the run's own (a
+ * One-night bookings through the gateway from `workers` closed loops, each
+ * with its own Idempotency-Key, made in turn by the demo users with their own
+ * tokens (renewed as the run goes, {@link HeldTokens}). Every booking takes a
+ * (listing, night) slot of its own, visited in an order of the run's own (a
  * random start and a stride prime to the slot count), so none conflicts with
  * another of the run and none is a replay; a night an earlier run left booked
- * answers 409 now and then.
+ * answers 409 now and then. With `churn` it also cancels what it booked
+ * ({@link BookingRunOptions.churn}); the slots then come round again once
+ * every one was visited, and a night still held answers 409.
  */
 export class BookingRun {
   private readonly run = Math.random().toString(36).slice(2, 8);
   private readonly slots: number;
   private readonly first: number;
   private readonly stride: number;
+  private readonly steps = new Map<number, Step>();
+  private booked = 0;
+  /** Samples already looked at for acknowledged bookings and cancels to send again. */
+  private seen = 0;
+  private readonly live: Made[] = [];
+  private readonly again: Made[] = [];
+  private readonly cancelled = new Set<string>();
   readonly load: Load;
 
   private constructor(
@@ -204,7 +238,7 @@ export class BookingRun {
     readonly tokens: HeldTokens,
     private readonly listings: string[],
     workers: number,
-    pauseMs?: number,
+    private readonly o: BookingRunOptions,
   ) {
     this.slots = listings.length * HORIZON_DAYS;
     this.first = Math.floor(Math.random() * this.slots);
@@ -213,14 +247,19 @@ export class BookingRun {
     this.stride = stride;
     this.load = Load.start({
       workers,
-      pauseMs,
+      pauseMs: o.pauseMs,
       keepReplies: true,
       request: (n) => this.request(n),
     });
   }
 
   /** Logs the users in, reads the bookable listings, and starts booking. */
-  static async start(gateway: string, workers: number, pauseMs?: number): Promise<BookingRun> {
+  static async start(
+    gateway: string,
+    workers: number,
+    o: number | BookingRunOptions = {},
+  ): Promise<BookingRun> {
+    const options = typeof o === 'number' ? { pauseMs: o } : o;
     const tokens = await HeldTokens.start(gateway);
     const http = new HttpClient();
     try {
@@ -231,7 +270,7 @@ export class BookingRun {
         throw new Error(`GET /api/listings answered ${reply.status}: ${reply.body}`);
       const ids = reply.json<{ items: Array<{ id: string }> }>().items.map((l) => l.id);
       if (!ids.length) throw new Error('GET /api/listings answered no listing');
-      return new BookingRun(gateway, tokens, ids.sort(), workers, pauseMs);
+      return new BookingRun(gateway, tokens, ids.sort(), workers, options);
     } catch (err) {
       await tokens.stop();
       throw err;
@@ -240,35 +279,83 @@ export class BookingRun {
     }
   }
 
-  /** The Idempotency-Key of the n-th booking. */
+  /** The n-th request: a booking (with its Idempotency-Key and user) or a cancel. */
+  stepOf(n: number): Step | undefined {
+    return this.steps.get(n);
+  }
+
+  /** The Idempotency-Key of the n-th request (a booking's; a cancel has none). */
   keyOf(n: number): string {
-    return `compose-${this.run}-${n}`;
+    const step = this.steps.get(n);
+    return step?.kind === 'cancel' ? `cancel-${step.reservationId}` : `compose-${this.run}-${n}`;
   }
 
-  /** The user who makes the n-th booking (and alone may read or cancel it). */
+  /** The reservation the n-th request cancels, when it is a cancel. */
+  cancelOf(n: number): string | undefined {
+    const step = this.steps.get(n);
+    return step?.kind === 'cancel' ? step.reservationId : undefined;
+  }
+
+  /** The user who sent the n-th request (and alone may read or cancel what it booked). */
   userOf(n: number): string {
-    return this.tokens.users[n % this.tokens.users.length];
+    return this.steps.get(n)?.user ?? this.tokens.users[n % this.tokens.users.length];
   }
 
-  /** The n-th booking: `POST /api/reservations` with its own listing, night, key and user. */
+  /** The n-th request: a booking with its own slot, key and user, or (churning) a cancel. */
   request(n: number): {
     url: string;
     method: string;
     headers: Record<string, string>;
-    body: string;
+    body?: string;
   } {
-    const slot = (this.first + n * this.stride) % this.slots;
+    this.observe();
+    const churn = this.o.churn;
+    const cancel =
+      churn !== undefined && n % 2 === 1 && (this.again.length || this.live.length > churn)
+        ? (this.again.shift() ?? this.live.shift())
+        : undefined;
+    if (cancel) {
+      this.steps.set(n, { kind: 'cancel', reservationId: cancel.id, user: cancel.user });
+      return {
+        url: `${this.gateway}/api/reservations/${cancel.id}/cancel`,
+        method: 'POST',
+        headers: this.tokens.headers(cancel.user),
+      };
+    }
+    const user = this.tokens.users[n % this.tokens.users.length];
+    const key = `compose-${this.run}-${n}`;
+    this.steps.set(n, { kind: 'book', key, user });
+    const slot = (this.first + this.booked++ * this.stride) % this.slots;
     const night = 1 + Math.floor(slot / this.listings.length);
     return {
       url: `${this.gateway}/api/reservations`,
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        'idempotency-key': this.keyOf(n),
-        ...this.tokens.headers(this.userOf(n)),
+        'idempotency-key': key,
+        ...this.tokens.headers(user),
       },
       body: booking(this.listings[slot % this.listings.length], night),
     };
+  }
+
+  /** Takes in the answers that came since the last look: bookings to cancel, cancels to send again. */
+  private observe(): void {
+    // the load asks for its first requests while it starts, before it is this.load
+    if (!(this.load as Load | undefined)) return;
+    const samples = this.load.samples;
+    for (; this.seen < samples.length; this.seen++) {
+      const s = samples[this.seen];
+      const step = this.steps.get(s.n ?? -1);
+      if (step?.kind === 'book') {
+        const id = reservationIdOf(s);
+        if (id) this.live.push({ id, user: step.user });
+      } else if (step?.kind === 'cancel') {
+        const made = { id: step.reservationId, user: step.user };
+        if (s.status >= 200 && s.status < 300) this.cancelled.add(made.id);
+        else if (s.status !== 404) this.again.push(made);
+      }
+    }
   }
 
   /** Stops sending and waits for the requests in flight. */
@@ -277,15 +364,14 @@ export class BookingRun {
   }
 
   /**
-   * Stops, then cancels what it booked, each by its own user (nights released,
-   * charges refunded): the nights stay free for the next suite. Resolves how
-   * many were cancelled and how many could not be.
+   * Stops, then cancels what it booked and has not cancelled yet, each by its
+   * own user (nights released, charges refunded): the nights stay free for the
+   * next suite. Resolves how many were cancelled and how many could not be.
    */
   async finish(concurrency = 16): Promise<{ cancelled: number; failed: number }> {
     await this.stop();
-    const made = this.load.samples
-      .map((s: Sample) => ({ id: reservationIdOf(s), user: this.userOf(s.n ?? 0) }))
-      .filter((m): m is { id: string; user: string } => !!m.id);
+    this.observe();
+    const made = [...this.live, ...this.again].filter((m) => !this.cancelled.has(m.id));
     const http = new HttpClient({ maxSockets: concurrency });
     let cancelled = 0;
     let next = 0;

@@ -40,7 +40,8 @@ export async function runSchedule(
   const nemesis = new Nemesis(stack);
   const unguard = nemesis.guard();
   const sampler = new NodeSampler(stack);
-  const run = await BookingRun.start(stack.gateway, o.clients ?? 4, 20);
+  // cancelling as it goes: a run of any length keeps booking (the slots come free again)
+  const run = await BookingRun.start(stack.gateway, o.clients ?? 4, { pauseMs: 20, churn: 40 });
   const t0 = performance.now();
   const faults: string[] = [];
   const pool = o.only?.length ? o.only.flatMap((n) => FAULTS.filter((f) => f.name === n)) : FAULTS;
@@ -70,7 +71,11 @@ export async function runSchedule(
     await run.stop();
   }
   const nodeSamples = await sampler.stop();
-  const history = historyOf(run.load.samples, (n) => run.keyOf(n));
+  const history = historyOf(
+    run.load.samples,
+    (n) => run.keyOf(n),
+    (n) => run.cancelOf(n),
+  );
   // the record first: an hour's run is worth keeping even if a check then fails to run
   const record = path.join(REPO_ROOT, '.stack', 'partitions', `run-${o.seed}-${Date.now()}.json`);
   fs.mkdirSync(path.dirname(record), { recursive: true });
