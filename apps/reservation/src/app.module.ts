@@ -9,6 +9,7 @@ import { CreateReservationSchema1764000000000 } from './migrations/1764000000000
 import { SeedListings1764000000001 } from './migrations/1764000000001-seed-listings';
 import { ExactIdentifiers1765000000000 } from './migrations/1765000000000-exact-identifiers';
 import { PerUserIdempotencyKeys1766000000000 } from './migrations/1766000000000-per-user-idempotency-keys';
+import { PerUserBookingCap1766000000001 } from './migrations/1766000000001-per-user-booking-cap';
 import { WorkersModule } from './reconciler/workers.module';
 import { BOOKING_RULES, bookingRules } from './reservations/booking-rules';
 import { Reservation } from './reservations/reservation.entity';
@@ -20,6 +21,7 @@ export const RESERVATION_MIGRATIONS = [
   SeedListings1764000000001,
   ExactIdentifiers1765000000000,
   PerUserIdempotencyKeys1766000000000,
+  PerUserBookingCap1766000000001,
 ];
 
 @Module({})

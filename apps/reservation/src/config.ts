@@ -21,6 +21,14 @@ export const reservationConfigSchema = serviceConfigSchema('reservation', {
   /** How far ahead a night can be booked, in days from today. */
   BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(3_650).default(365),
   /**
+   * Bookings one user may hold at once: active ones, not cancelled or failed
+   * and not yet past (check-out after today). One more is refused with 409
+   * `booking_limit_reached`; cancelling frees a slot. The default, 100, is far
+   * above what the project's own load makes (97 users, a few dozen each; the
+   * partition workload keeps each user under 60).
+   */
+  BOOKING_MAX_ACTIVE_PER_USER: z.coerce.number().int().min(1).default(100),
+  /**
    * How long a user's Idempotency-Key is remembered, in seconds (default 24 h).
    * Within it the same key and request replay the booking; past it the key is
    * no longer matched (the same key books anew) and the leader's sweep deletes

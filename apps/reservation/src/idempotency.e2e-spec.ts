@@ -1,8 +1,9 @@
 /**
- * Idempotency-Keys per user, a key in flight, and expiry, through real
- * reservation instances (MariaDB primary and replica, Redis, auth, payment over
- * TCP). The instances remember keys for a few seconds only, so expiry and the
- * sweep can be watched.
+ * Idempotency-Keys per user, a key in flight, expiry, and the cap on a user's
+ * active bookings, through real reservation instances (MariaDB primary and
+ * replica, Redis, auth, payment over TCP). The instances remember keys for a
+ * few seconds only, so expiry and the sweep can be watched, and let a user hold
+ * only a few bookings.
  */
 import {
   Component,
@@ -19,6 +20,7 @@ jest.setTimeout(180_000);
 
 const RETENTION_S = 8;
 const RECONCILE_AFTER_MS = 2_500;
+const MAX_ACTIVE = 4;
 const ADMIN = { authorization: `Bearer ${DEV_ADMIN_TOKEN}` };
 const day = (offset: number) =>
   new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
@@ -32,7 +34,7 @@ interface ReservationBody {
   listingId: string;
 }
 
-describe('Idempotency-Keys per user, in flight and expiring (real service)', () => {
+describe('Idempotency-Keys per user and the cap on active bookings (real service)', () => {
   let stack: Stack;
   let r1: string;
   let r2: string;
@@ -108,6 +110,7 @@ describe('Idempotency-Keys per user, in flight and expiring (real service)', () 
       IDEMPOTENCY_KEY_RETENTION_S: String(RETENTION_S),
       RECONCILE_AFTER_MS: String(RECONCILE_AFTER_MS),
       PAYMENT_TIMEOUT_MS: '4000',
+      BOOKING_MAX_ACTIVE_PER_USER: String(MAX_ACTIVE),
     };
     const [a, b] = await Promise.all([
       startService(stack, { service: 'reservation', name: 'reservation-1', env }),
@@ -285,5 +288,50 @@ describe('Idempotency-Keys per user, in flight and expiring (real service)', () 
         intervalMs: 500,
       },
     );
+  });
+
+  it('refuses a booking past the user’s cap with 409 booking_limit_reached, and a cancel frees a slot', async () => {
+    const made: string[] = [];
+    for (let i = 0; i < MAX_ACTIVE; i++) {
+      const res = await post(i % 2 ? r1 : r2, book('seoul-06', 40 + i), newKey(), 'capped');
+      expect(res.status).toBe(201);
+      made.push(((await res.json()) as ReservationBody).id);
+    }
+    const over = await post(r1, book('seoul-06', 50), newKey(), 'capped');
+    expect(over.status).toBe(409);
+    expect(await over.json()).toMatchObject({
+      error: 'booking_limit_reached',
+      message: expect.stringMatching(/cancel one/),
+      details: { limit: MAX_ACTIVE, active: MAX_ACTIVE },
+    });
+    // another user is not held back by it
+    expect((await post(r1, book('seoul-06', 50), newKey(), 'uncapped')).status).toBe(201);
+    const cancel = await fetch(`${r2}/api/reservations/${made[0]}/cancel`, {
+      method: 'POST',
+      headers: await tokens.headers('capped'),
+    });
+    expect(cancel.status).toBe(200);
+    const freed = await post(r1, book('seoul-06', 51), newKey(), 'capped');
+    expect(freed.status).toBe(201);
+    expect((await post(r2, book('seoul-06', 52), newKey(), 'capped')).status).toBe(409);
+  });
+
+  it('keeps concurrent bookings of one user within the cap: exactly the cap succeed, the rest 409, never 5xx', async () => {
+    await tokens.headers('burst');
+    const replies = await Promise.all(
+      Array.from({ length: 9 }, (_, i) =>
+        post(i % 2 ? r1 : r2, book('busan-06', 60 + i), newKey(), 'burst'),
+      ),
+    );
+    const statuses = replies.map((r) => r.status).sort();
+    expect(statuses).toEqual([...Array(MAX_ACTIVE).fill(201), ...Array(9 - MAX_ACTIVE).fill(409)]);
+    for (const r of replies.filter((x) => x.status === 409)) {
+      expect(await r.json()).toMatchObject({ error: 'booking_limit_reached' });
+    }
+    const held = await sql<{ n: number }>(
+      'reservation',
+      "SELECT COUNT(*) AS n FROM reservations WHERE user_id = 'burst' AND status IN ('PENDING_PAYMENT', 'CONFIRMED')",
+    );
+    expect(Number(held[0].n)).toBe(MAX_ACTIVE);
   });
 });

@@ -184,8 +184,15 @@ describe('OpenAPI description at /api/docs', () => {
       ]),
     );
     expect(Object.keys(post.responses)).toEqual(
-      expect.arrayContaining(['201', '202', '409', '503']),
+      expect.arrayContaining(['201', '202', '409', '429', '503']),
     );
+    // each 409 a booking may answer, by its code; the cap is a 409, the gateway's rate a 429
+    const conflict = post.responses['409'].description as string;
+    for (const code of ['dates_unavailable', 'idempotency_key_in_use', 'booking_limit_reached'])
+      expect(conflict).toContain(code);
+    expect(post.responses['429'].description).toMatch(/^Gateway: /);
+    expect(post.description).toMatch(/BOOKING_MAX_ACTIVE_PER_USER/);
+    expect(post.description).toMatch(/IDEMPOTENCY_KEY_RETENTION_S/);
     expect(res.body.components.schemas.Error.required).toEqual(['error', 'message']);
   });
 

@@ -156,18 +156,30 @@ const OPERATIONS: Record<string, { summary: string; description?: string; answer
       "The reservation is the caller's, the subject of the token: the body names no user (a " +
       '`userId` in it is refused with 400, as any unknown field). ' +
       'Never retried by the gateway without a key; send an Idempotency-Key and retry with the ' +
-      'same key: the same reservation is returned, never a second booking.',
+      'same key: the same reservation is returned, never a second booking. Keys are the ' +
+      "caller's own (another user's identical key is another booking) and are remembered for " +
+      '24 hours (`IDEMPOTENCY_KEY_RETENTION_S`); after that the same key books anew. While the ' +
+      "key's first request is still under way, a request with it answers 409 " +
+      '`idempotency_key_in_use` at once, with Retry-After. A user holds at most 100 active ' +
+      'bookings at once (not cancelled, not yet past; `BOOKING_MAX_ACTIVE_PER_USER`): one more ' +
+      'is a 409 `booking_limit_reached`, and cancelling one frees a slot.',
     answers: {
       201: ['Booked and charged (`Idempotent-Replayed: true` on a replay)', 'Reservation'],
       202: ['Held; the charge outcome is unknown and is settled shortly', 'Reservation'],
       ...BAD,
       404: ['No such listing'],
       409: [
-        'Those nights are taken, or another request with this key did not complete (retry with the same key)',
+        '`dates_unavailable`: those nights are taken; `idempotency_key_in_use`: the first request ' +
+          'with this key has not answered yet (retry with the same key after Retry-After); ' +
+          '`booking_limit_reached`: the caller already holds as many active bookings as allowed ' +
+          '(`details.limit`, `details.active`; cancel one to book another)',
       ],
       415: ['The body is not JSON'],
       422: ['Over capacity, payment refused, or the key was used for another request'],
-      429: ['Gateway: too many bookings from this address (Retry-After given)'],
+      429: [
+        'Gateway: too many bookings from this address (Retry-After given). Never for the cap on ' +
+          "a user's bookings, which waiting does not lift: that is a 409 `booking_limit_reached`",
+      ],
       503: ['Payment is unavailable (Retry-After given); nothing was booked'],
     },
   },

@@ -9,6 +9,8 @@ export interface BookingRules {
   maxNights: number;
   /** The furthest night that can be booked, in days from today. */
   horizonDays: number;
+  /** Active bookings (pending or confirmed, not yet past) one user may hold at once. */
+  maxActivePerUser: number;
   /** How long a user's Idempotency-Key is remembered, in seconds: an older one books anew. */
   keyRetentionS: number;
   /**
@@ -25,6 +27,7 @@ export function bookingRules(c: ReservationConfig): BookingRules {
   return {
     maxNights: c.BOOKING_MAX_NIGHTS,
     horizonDays: c.BOOKING_HORIZON_DAYS,
+    maxActivePerUser: c.BOOKING_MAX_ACTIVE_PER_USER,
     keyRetentionS: c.IDEMPOTENCY_KEY_RETENTION_S,
     reconcileAfterMs: c.RECONCILE_AFTER_MS,
   };

@@ -11,7 +11,7 @@ import { Stack, startStack } from '@stayline/stack-kit';
 import { DataSource } from 'typeorm';
 import { RESERVATION_MIGRATIONS } from '../app.module';
 import { Listing } from '../listings/listing.entity';
-import { BookingStore, IdempotencyKeyTakenError } from './booking.store';
+import { BookingLimitError, BookingStore, IdempotencyKeyTakenError } from './booking.store';
 import { Reservation } from './reservation.entity';
 
 jest.setTimeout(120_000);
@@ -65,13 +65,20 @@ describe('BookingStore (real MariaDB)', () => {
 
   const hold = async (
     night: string,
-    o: { userId?: string; key?: string; keyRetentionS?: number; requestHash?: string } = {},
+    o: {
+      userId?: string;
+      key?: string;
+      keyRetentionS?: number;
+      requestHash?: string;
+      maxActive?: number;
+    } = {},
   ) => {
     const [listing] = await ds.manager.find(Listing, { take: 1, order: { id: 'ASC' } });
     const id = randomUUID();
     const key = o.key ?? `key-${id}`;
     const userId = o.userId ?? 'alice';
-    await ds.transaction((m) =>
+    await BookingStore.ensureBookingUser(ds.manager, userId);
+    await ds.transaction('READ COMMITTED', (m) =>
       BookingStore.hold(m, {
         id,
         listing,
@@ -83,6 +90,8 @@ describe('BookingStore (real MariaDB)', () => {
         idempotencyKey: key,
         requestHash: o.requestHash ?? 'h',
         keyRetentionS: o.keyRetentionS ?? 86_400,
+        maxActive: o.maxActive ?? 1_000,
+        today: new Date().toISOString().slice(0, 10),
       }),
     );
     return { id, key, userId };
@@ -206,5 +215,48 @@ describe('BookingStore (real MariaDB)', () => {
     expect(await remaining()).toBe(0);
     // a key within its retention is kept
     expect(await byKey('alice', key, 5)).toMatchObject({ reservationId: second.id });
+  });
+
+  it('caps the active bookings of a user, under concurrent holds too; past, cancelled and failed ones do not count', async () => {
+    const userId = `capped-${randomUUID().slice(0, 8)}`;
+    // a stay already over, a cancelled and a failed one: none is active
+    for (const [status, checkIn, checkOut] of [
+      ['CONFIRMED', '2020-01-01', '2020-01-02'],
+      ['CANCELLED', '2031-06-01', '2031-06-02'],
+      ['FAILED', '2031-06-03', '2031-06-04'],
+    ]) {
+      await ds.query(
+        `INSERT INTO reservations (id, listing_id, user_id, check_in, check_out, guests, amount_cents, currency, status)
+         VALUES (?, 'seoul-01', ?, ?, ?, 1, 100, 'USD', ?)`,
+        [randomUUID(), userId, checkIn, checkOut, status],
+      );
+    }
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        hold(`2031-07-${String(i + 1).padStart(2, '0')}`, { userId, maxActive: 3 }),
+      ),
+    );
+    const held = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    expect(held).toHaveLength(3);
+    expect(refused).toHaveLength(5);
+    for (const err of refused) {
+      expect(err).toBeInstanceOf(BookingLimitError);
+      expect((err as BookingLimitError).getResponse()).toMatchObject({
+        error: 'booking_limit_reached',
+        details: { limit: 3, active: 3 },
+      });
+    }
+    // nothing of a refused hold stays: neither its key nor its nights
+    expect(await ds.manager.countBy(Reservation, { userId })).toBe(3 + 3);
+    const keys = (await ds.query('SELECT COUNT(*) AS n FROM idempotency_keys WHERE user_id = ?', [
+      userId,
+    ])) as Array<{ n: number | string }>;
+    expect(Number(keys[0].n)).toBe(3);
+    // ending one frees a slot
+    const [first] = held as Array<PromiseFulfilledResult<{ id: string }>>;
+    await ds.transaction((m) => BookingStore.release(m, first.value.id, 'CANCELLED', null));
+    await expect(hold('2031-07-20', { userId, maxActive: 3 })).resolves.toMatchObject({ userId });
+    await expect(hold('2031-07-21', { userId, maxActive: 3 })).rejects.toThrow(BookingLimitError);
   });
 });

@@ -25,6 +25,25 @@ export class IdempotencyKeyTakenError extends Error {
   }
 }
 
+/**
+ * 409: the user already holds as many active bookings as allowed. A conflict
+ * with what the user holds, not a rate: waiting does not help, cancelling does,
+ * so not a 429 (which clients retry on their own, and which the gateway answers
+ * for its per-address rate).
+ */
+export class BookingLimitError extends ConflictException {
+  constructor(
+    readonly limit: number,
+    readonly active: number,
+  ) {
+    super({
+      error: 'booking_limit_reached',
+      message: `you already hold ${active} active bookings, the most one user may hold at once (${limit}); cancel one to book another`,
+      details: { limit, active },
+    });
+  }
+}
+
 /** What a user's Idempotency-Key already made, as {@link BookingStore.byKey} reads it. */
 export interface KnownKey {
   requestHash: string;
@@ -52,6 +71,10 @@ export interface Hold {
   requestHash: string;
   /** How long a key is remembered: an older one is taken over as if it were new. */
   keyRetentionS: number;
+  /** Active bookings the user may hold at once, this one included. */
+  maxActive: number;
+  /** Today, YYYY-MM-DD (UTC): a booking checking out by then is past and no longer counts. */
+  today: string;
 }
 
 /**
@@ -124,9 +147,47 @@ export const BookingStore = {
     if (row?.reservation_id !== h.id) throw new IdempotencyKeyTakenError(h.idempotencyKey);
   },
 
-  /** Holds the nights and records the reservation as PENDING_PAYMENT, with its idempotency key. */
+  /**
+   * The row every hold of a user locks (see {@link checkCap}). Made once per
+   * user, in a statement of its own before the hold's transaction: made inside
+   * it, concurrent first holds of one user would each take a shared lock on the
+   * new row and then deadlock wanting it exclusively.
+   */
+  async ensureBookingUser(m: EntityManager, userId: string): Promise<void> {
+    await m.query('INSERT IGNORE INTO booking_users (user_id) VALUES (?)', [userId]);
+  },
+
+  /**
+   * Refuses a hold past the user's cap of active bookings. The user's row is
+   * locked first, so holds of one user count one after the other: each counts
+   * after the one before it committed (the hold's transaction runs READ
+   * COMMITTED, so the count sees every commit up to the statement, not a
+   * snapshot from before the lock wait). The count reads only the
+   * `(user_id, status, check_out)` index and locks nothing: a locking count
+   * would hold gaps that confirmations and releases of the same user write into.
+   */
+  async checkCap(m: EntityManager, h: Hold): Promise<void> {
+    const [lock] = (await m.query(
+      'SELECT user_id FROM booking_users WHERE user_id = ? FOR UPDATE',
+      [h.userId],
+    )) as unknown[];
+    if (!lock) throw new Error(`no booking_users row for ${h.userId}: ensureBookingUser first`);
+    const [row] = (await m.query(
+      "SELECT COUNT(*) AS n FROM reservations WHERE user_id = ? AND status IN ('PENDING_PAYMENT', 'CONFIRMED') AND check_out > ?",
+      [h.userId, h.today],
+    )) as Array<{ n: number | string }>;
+    const active = Number(row?.n ?? 0);
+    if (active >= h.maxActive) throw new BookingLimitError(h.maxActive, active);
+  },
+
+  /**
+   * Holds the nights and records the reservation as PENDING_PAYMENT, with its
+   * idempotency key, within the user's cap. Run it READ COMMITTED (see
+   * {@link checkCap}); locks are taken in one order, key then user then nights.
+   */
   async hold(m: EntityManager, h: Hold): Promise<Reservation> {
     await BookingStore.takeKey(m, h);
+    await BookingStore.checkCap(m, h);
     await m.insert(Reservation, {
       id: h.id,
       listingId: h.listing.id,

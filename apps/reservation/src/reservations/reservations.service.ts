@@ -54,6 +54,8 @@ export class ReservationsService {
    * - nothing sent (payment's breaker open, no instance registered, bulkhead full): the hold is undone, 503 with Retry-After;
    * - outcome unknown (a timeout): 202, PENDING_PAYMENT, settled by the reconciler;
    * - refused by payment (a 4xx): FAILED, nights released, 422.
+   * A user holds at most `maxActivePerUser` active bookings: one more is a 409
+   * `booking_limit_reached`, checked in the hold's transaction.
    * Idempotency-Keys are the user's own: the same key from another user is
    * another booking. The same key with the same request returns the same
    * reservation once its first request answered ({@link replay}); while that
@@ -82,19 +84,24 @@ export class ReservationsService {
     const id = randomUUID();
     let held: Reservation;
     try {
-      held = await this.db.transaction((m) =>
-        BookingStore.hold(m, {
-          id,
-          listing,
-          userId,
-          checkIn: dto.checkIn,
-          checkOut: dto.checkOut,
-          nights,
-          guests: dto.guests,
-          idempotencyKey,
-          requestHash,
-          keyRetentionS: this.rules.keyRetentionS,
-        }),
+      await this.db.write((m) => BookingStore.ensureBookingUser(m, userId));
+      held = await this.db.transaction(
+        (m) =>
+          BookingStore.hold(m, {
+            id,
+            listing,
+            userId,
+            checkIn: dto.checkIn,
+            checkOut: dto.checkOut,
+            nights,
+            guests: dto.guests,
+            idempotencyKey,
+            requestHash,
+            keyRetentionS: this.rules.keyRetentionS,
+            maxActive: this.rules.maxActivePerUser,
+            today: new Date().toISOString().slice(0, 10),
+          }),
+        { isolationLevel: 'READ COMMITTED' },
       );
     } catch (err) {
       // the same key raced in from another request of the user, whose hold committed first
