@@ -334,4 +334,59 @@ describe('Idempotency-Keys per user and the cap on active bookings (real service
     );
     expect(Number(held[0].n)).toBe(MAX_ACTIVE);
   });
+
+  it('finishes a cancel whose refund failed: 202 CANCELLING, nights still held, then refunded and released in the background', async () => {
+    const user = 'cancel-saga';
+    const made = await post(r1, book('busan-05', 60), newKey(), user);
+    expect(made.status).toBe(201);
+    const { id } = (await made.json()) as ReservationBody;
+    const cancel = async () =>
+      fetch(`${r2}/api/reservations/${id}/cancel`, {
+        method: 'POST',
+        headers: await tokens.headers(user),
+      });
+    await setFlag('fault.payment.refund.errorRate', { kind: 'number', value: 1 });
+    try {
+      // past the point of no return: the refund failed, the cancel is accepted and kept
+      for (let i = 0; i < 2; i++) {
+        const res = await cancel();
+        expect(res.status).toBe(202);
+        expect(await res.json()).toMatchObject({ id, status: 'CANCELLING' });
+      }
+      // the stay is not released before its refund
+      expect((await post(r1, book('busan-05', 60), newKey(), 'bob')).status).toBe(409);
+      const [row] = await sql<{ status: string }>(
+        'reservation',
+        'SELECT status FROM reservations WHERE id = ?',
+        [id],
+      );
+      expect(row.status).toBe('CANCELLING');
+    } finally {
+      await setFlag('fault.payment.refund.errorRate', null);
+    }
+    // the reconciler refunds it (once) and releases the nights
+    await waitFor(
+      'the reconciler to finish the cancel',
+      async () =>
+        (
+          await sql<{ status: string }>(
+            'reservation',
+            'SELECT status FROM reservations WHERE id = ?',
+            [id],
+          )
+        )[0].status === 'CANCELLED',
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const payments = await sql<{ status: string }>(
+      'payment',
+      'SELECT status FROM payments WHERE reservation_id = ?',
+      [id],
+    );
+    expect(payments.map((p) => p.status)).toEqual(['REFUNDED']);
+    expect((await post(r1, book('busan-05', 60), newKey(), 'bob')).status).toBe(201);
+    // cancelling again changes nothing
+    const again = await cancel();
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ id, status: 'CANCELLED' });
+  });
 });

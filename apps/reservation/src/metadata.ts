@@ -34,7 +34,10 @@ export default async () => {
               },
               get: {},
               list: {},
-              cancel: {},
+              cancel: {
+                summary:
+                  '200 with the reservation CANCELLED; 202 with it CANCELLING when the refund is finished in the background.',
+              },
             },
           },
         ],

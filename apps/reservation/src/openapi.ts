@@ -106,7 +106,7 @@ const SCHEMAS: Record<string, unknown> = {
   Reservation: obj({
     ...{ id: uuid, listingId: str, userId: str, checkIn: day, checkOut: day, guests: int },
     ...{ amount: num, currency: str, paymentId: { ...str, nullable: true } },
-    status: { enum: ['PENDING_PAYMENT', 'CONFIRMED', 'FAILED', 'CANCELLED'] },
+    status: { enum: ['PENDING_PAYMENT', 'CONFIRMED', 'CANCELLING', 'FAILED', 'CANCELLED'] },
     ...{ failureReason: str, createdAt: time },
   }),
   Payment: obj({
@@ -195,11 +195,16 @@ const OPERATIONS: Record<string, { summary: string; description?: string; answer
   'POST /api/reservations/{id}/cancel': {
     summary: "Cancel one of the caller's reservations and refund it (cancelling twice is a no-op)",
     answers: {
-      200: ['Cancelled', 'Reservation'],
+      200: ['Cancelled: refunded, nights released', 'Reservation'],
+      202: [
+        'Cancelling: the refund could not be confirmed now (payment slow or unreachable); it is ' +
+          'finished in the background, and the reservation turns CANCELLED',
+        'Reservation',
+      ],
       ...BAD,
       404: [NOT_OWN('reservation') + '; nothing is cancelled or refunded'],
       422: ['The payment is still pending'],
-      503: ['Payment is unavailable (Retry-After given)'],
+      503: ['The database is unavailable (Retry-After given)'],
     },
   },
   'GET /api/payments': {

@@ -19,8 +19,9 @@ const settled = counter(
  * Settles reservations whose charge had an unknown outcome (PENDING_PAYMENT):
  * it asks payment to charge again with the same reservation id, which payment
  * answers with the first charge if there was one (never a second charge), then
- * confirms, or fails the reservation if payment refuses. Run by the leader only;
- * every write carries its fencing token, checked in SQL.
+ * confirms, or fails the reservation if payment refuses. And it finishes
+ * cancels whose refund had an unknown outcome (CANCELLING). Run by the leader
+ * only; every write carries its fencing token, checked in SQL.
  */
 export class PaymentReconciler {
   constructor(
@@ -82,6 +83,45 @@ export class PaymentReconciler {
           // payment still unreachable: the reservation stays pending, never lost
           settled.inc({ outcome: 'retry_later' });
         }
+      }
+    }
+    return done + (await this.finishCancels(token));
+  }
+
+  /**
+   * Finishes cancels that stopped after their point of no return (CANCELLING:
+   * the request lost payment, or its process died): refunds again (payment
+   * refunds once, whatever the number of calls), then releases the nights.
+   */
+  private async finishCancels(token: number): Promise<number> {
+    const cancelling = await this.db.transaction((m) =>
+      m
+        .createQueryBuilder(Reservation, 'r')
+        .where("r.status = 'CANCELLING'")
+        .andWhere('r.updated_at < NOW(3) - INTERVAL :age MICROSECOND', {
+          age: this.minAgeMs * 1000,
+        })
+        .orderBy('r.updated_at', 'ASC')
+        .limit(20)
+        .getMany(),
+    );
+    let done = 0;
+    for (const r of cancelling) {
+      try {
+        await this.payment.refund(r.id);
+        await this.db.transaction(async (m) => {
+          await fence(m, RECONCILER_FENCE, token);
+          await BookingStore.release(m, r.id, 'CANCELLED', null);
+        });
+        settled.inc({ outcome: 'cancelled' });
+        this.logger.info({ reservationId: r.id, token }, 'reconciled a cancel: refunded, released');
+        done++;
+      } catch (err) {
+        if (err instanceof StaleLeaderError) throw err;
+        // refused (no such charge: an operator's case) or unreachable: tried again next pass
+        settled.inc({ outcome: isClientRpcError(err) ? 'refund_refused' : 'retry_later' });
+        if (isClientRpcError(err))
+          this.logger.error({ reservationId: r.id, err }, 'payment refused the refund of a cancel');
       }
     }
     return done;

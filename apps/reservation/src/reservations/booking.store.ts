@@ -231,6 +231,20 @@ export const BookingStore = {
     return true;
   },
 
+  /**
+   * A cancel's first step, before the refund: CONFIRMED becomes CANCELLING, so a
+   * cancel stopped between the refund and the release is finished by the
+   * reconciler instead of leaving a refunded stay booked. Returns false when
+   * the reservation was not confirmed (already cancelling or ended).
+   */
+  async startCancel(m: EntityManager, id: string): Promise<boolean> {
+    const res = (await m.query(
+      "UPDATE reservations SET status = 'CANCELLING' WHERE id = ? AND status = 'CONFIRMED'",
+      [id],
+    )) as { affectedRows: number };
+    return res.affectedRows === 1;
+  },
+
   /** Ends a reservation (refused payment, cancellation): its nights are free again. */
   async release(
     m: EntityManager,
@@ -249,7 +263,7 @@ export const BookingStore = {
       reason,
       id,
     ]);
-    if (before.status === 'CONFIRMED') {
+    if (before.status === 'CONFIRMED' || before.status === 'CANCELLING') {
       await m.query('UPDATE listings SET bookings = GREATEST(bookings, 1) - 1 WHERE id = ?', [
         before.listingId,
       ]);

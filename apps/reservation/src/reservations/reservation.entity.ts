@@ -2,9 +2,12 @@ import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } fro
 
 /**
  * PENDING_PAYMENT: nights held, charge sent, outcome not known yet (reconciled in the background).
- * CONFIRMED: charged. CANCELLED: refunded, nights released. FAILED: payment refused, nights released.
+ * CONFIRMED: charged. CANCELLING: a cancel began (nights still held), the refund is under way
+ * and is finished in the background if the request cannot. CANCELLED: refunded, nights
+ * released. FAILED: payment refused, nights released.
  */
-export type ReservationStatus = 'PENDING_PAYMENT' | 'CONFIRMED' | 'CANCELLED' | 'FAILED';
+export type ReservationStatus =
+  'PENDING_PAYMENT' | 'CONFIRMED' | 'CANCELLING' | 'CANCELLED' | 'FAILED';
 
 const date = {
   to: (v: string) => v,

@@ -4,7 +4,6 @@ import {
   Controller,
   Get,
   Headers,
-  HttpCode,
   Param,
   ParseUUIDPipe,
   Post,
@@ -69,13 +68,16 @@ export class ReservationsController {
     return this.reservations.byUser(caller.userId);
   }
 
+  /** 200 with the reservation CANCELLED; 202 with it CANCELLING when the refund is finished in the background. */
   @Post(':id/cancel')
-  @HttpCode(200)
-  cancel(
+  async cancel(
     @Param('id', new ParseUUIDPipe()) id: string,
     @Query() _none: NoQueryDto,
     @CurrentUser() caller: Caller,
+    @Res({ passthrough: true }) res: Response,
   ) {
-    return this.reservations.cancel(id, caller.userId);
+    const { status, reservation } = await this.reservations.cancel(id, caller.userId);
+    res.status(status);
+    return reservation;
   }
 }

@@ -28,6 +28,11 @@ import { stayNights } from './stay-dates';
 const bookings = counter('stayline_reservation_bookings_total', 'Booking attempts by outcome', [
   'outcome',
 ]);
+const cancels = counter(
+  'stayline_reservation_cancels_total',
+  'Cancels by outcome: cancelled, or pending (the refund left to the reconciler)',
+  ['outcome'],
+);
 
 export type BookingResult = {
   status: 201 | 202;
@@ -251,21 +256,41 @@ export class ReservationsService {
   }
 
   /**
-   * Cancels the user's reservation: refunds through payment (essential), then
-   * releases the nights. Cancelling twice is a no-op; another user's is not found.
+   * Cancels the user's reservation, as a saga with a point of no return: the
+   * reservation turns CANCELLING (nights still held), payment refunds it
+   * (idempotent), then the nights are released (CANCELLED). When the refund
+   * cannot be confirmed now (payment slow, unreachable, its breaker open) the
+   * answer is 202 with the reservation CANCELLING, and the reconciler finishes
+   * it; a repeated cancel finishes it too. Cancelling twice is a no-op;
+   * another user's reservation is not found.
    */
-  async cancel(id: string, userId: string) {
+  async cancel(
+    id: string,
+    userId: string,
+  ): Promise<{ status: 200 | 202; reservation: ReturnType<typeof reservationView> }> {
     const r = await this.db.transaction((m) => m.findOneBy(Reservation, { id, userId }));
     if (!r) throw new NotFoundException(`no reservation ${id}`);
-    if (r.status === 'CANCELLED' || r.status === 'FAILED') return reservationView(r);
+    if (r.status === 'CANCELLED' || r.status === 'FAILED')
+      return { status: 200, reservation: reservationView(r) };
     if (r.status === 'PENDING_PAYMENT') {
       throw new UnprocessableEntityException({
         error: 'payment_pending',
         message: `reservation ${id} is still being charged; try again shortly`,
       });
     }
-    await this.payment.refund(id);
+    if (r.status === 'CONFIRMED') await this.db.transaction((m) => BookingStore.startCancel(m, id));
+    try {
+      await this.payment.refund(id);
+    } catch (err) {
+      // a refusal is payment's answer (no such charge): the error; anything else (no answer,
+      // breaker open) leaves the outcome to the reconciler, which refunds it again
+      if (isClientRpcError(err)) throw err;
+      cancels.inc({ outcome: 'pending' });
+      const pending = await this.db.transaction((m) => m.findOneByOrFail(Reservation, { id }));
+      return { status: 202, reservation: reservationView(pending) };
+    }
     const done = await this.db.transaction((m) => BookingStore.release(m, id, 'CANCELLED', null));
-    return reservationView(done as Reservation);
+    cancels.inc({ outcome: 'cancelled' });
+    return { status: 200, reservation: reservationView(done as Reservation) };
   }
 }
