@@ -473,6 +473,8 @@ export async function check(
         detail: `${node}: ${apart.length}, e.g. ${apart.slice(0, 3).join('; ')}`,
       });
     // at most once: one reservation per key, one reservation per night, one payment per reservation
+    // (a key is unique per user in the schema; the run's keys are its own and each sent by one
+    // user, so a key on two rows, whoever's, is a booking made twice)
     const keys = bookings.map((o) => o.key);
     for (let i = 0; i < keys.length; i += 500) {
       const chunk = keys.slice(i, i + 500);
@@ -593,7 +595,8 @@ export function summary(r: CheckResult): string {
 
 /**
  * Waits until every MariaDB node holds the last acknowledged booking of the
- * history and the last acknowledged cancel (replicas caught up).
+ * history and the last acknowledged cancel (replicas caught up), and no cancel
+ * is still under way (a 202 CANCELLING, finished by the reconciler).
  */
 export async function waitConverged(
   stack: ComposeStack,
@@ -604,23 +607,36 @@ export async function waitConverged(
   const lastCancel = [...history]
     .reverse()
     .find((o) => o.cancels && o.outcome === 'acknowledged')?.cancels;
-  const probes = [
+  // [query, the answer once caught up]; a cancel answered 202 is finished by the reconciler
+  const probes: Array<[string, string]> = [
+    ["SELECT COUNT(*) FROM reservation.reservations WHERE status = 'CANCELLING'", '0'],
     ...(lastBooked
-      ? [`SELECT COUNT(*) FROM reservation.reservations WHERE id = ${lit(lastBooked)}`]
+      ? [
+          [`SELECT COUNT(*) FROM reservation.reservations WHERE id = ${lit(lastBooked)}`, '1'] as [
+            string,
+            string,
+          ],
+        ]
       : []),
     ...(lastCancel
       ? [
-          `SELECT COUNT(*) FROM reservation.reservations WHERE id = ${lit(lastCancel)} AND status = 'CANCELLED'`,
+          [
+            `SELECT COUNT(*) FROM reservation.reservations WHERE id = ${lit(lastCancel)} AND status = 'CANCELLED'`,
+            '1',
+          ] as [string, string],
         ]
       : []),
   ];
-  if (!probes.length) return;
   await waitFor(
-    'every node to hold the last acknowledged booking and cancel',
+    'every node to hold the last acknowledged booking and cancel, and no cancel to be under way',
     async () =>
       (
-        await Promise.all(MARIADB_NODES.flatMap((n) => probes.map((sql) => stack.sql(n, sql))))
-      ).every((h) => h.trim() === '1'),
+        await Promise.all(
+          MARIADB_NODES.flatMap((n) =>
+            probes.map(async ([sql, want]) => (await stack.sql(n, sql)).trim() === want),
+          ),
+        )
+      ).every(Boolean),
     { timeoutMs, intervalMs: 500 },
   );
 }
