@@ -51,6 +51,22 @@ export class DiscoveredKeys implements OnModuleDestroy {
 }
 
 /**
+ * A {@link TokenVerifier} over the auth service's key set as `keys` fetches it
+ * (cached 10 minutes, fetched again on a new `kid` at most once per 30 s; when
+ * no auth instance answers, a request gets 503 `keys_unavailable`). The
+ * services' verifier, and the failover agents' for their admin routes.
+ */
+export function discoveredVerifier(keys: DiscoveredKeys, c: CallerIdentityConfig): TokenVerifier {
+  return new TokenVerifier(
+    remoteKeySet(`http://${AUTH_SERVICE}${JWKS_PATH}`, { fetch: keys.fetch }),
+    {
+      issuer: c.AUTH_ISSUER,
+      audience: c.AUTH_AUDIENCE,
+    },
+  );
+}
+
+/**
  * Who is calling (docs/patterns/identity.md): the {@link TokenVerifier} over the
  * auth service's published keys and the {@link BearerAuthGuard} a controller
  * puts on its routes (`@UseGuards(BearerAuthGuard)`, then `@CurrentUser()` in a
@@ -67,11 +83,7 @@ export class CallerIdentityModule {
         {
           provide: TOKEN_VERIFIER,
           inject: [DiscoveredKeys],
-          useFactory: (keys: DiscoveredKeys) =>
-            new TokenVerifier(
-              remoteKeySet(`http://${AUTH_SERVICE}${JWKS_PATH}`, { fetch: keys.fetch }),
-              { issuer: c.AUTH_ISSUER, audience: c.AUTH_AUDIENCE },
-            ),
+          useFactory: (keys: DiscoveredKeys) => discoveredVerifier(keys, c),
         },
         BearerAuthGuard,
       ],

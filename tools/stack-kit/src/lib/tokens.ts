@@ -19,6 +19,17 @@ export const DEMO_PASSWORDS: Readonly<Record<'alice' | 'bob' | 'admin', string>>
   admin: 'dev-only-admin-password',
 };
 
+/**
+ * The operator among the demo users: its tokens carry the scope `admin` (with
+ * `user`), what every admin route asks for (apps/auth's user directory).
+ */
+export const OPERATOR = 'admin';
+
+/** The operator's password: STAYLINE_AUTH_ADMIN_PASSWORD, else the dev profile's. */
+export function operatorPassword(env: NodeJS.ProcessEnv = process.env): string {
+  return env.STAYLINE_AUTH_ADMIN_PASSWORD ?? DEMO_PASSWORDS.admin;
+}
+
 /** `{ authorization: 'Bearer <token>' }`, to spread into a request's headers. */
 export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
@@ -44,6 +55,69 @@ export async function login(
   return body;
 }
 
+/** The stack's running auth instances; throws when there is none. */
+function authInstances(stack: Stack) {
+  const auth = stack.components.filter((c) => c.meta?.service === 'auth' && isAlive(c.pid));
+  if (!auth.length) throw new Error('no auth instance runs in this stack: start the service auth');
+  return auth;
+}
+
+/**
+ * The operator logged in (`POST /api/auth/token` as {@link OPERATOR}) on one of
+ * the stack's auth instances, on its own port: the stack needs no gateway.
+ */
+export async function operatorLogin(
+  stack: Stack,
+  password = operatorPassword(),
+): Promise<AccessToken> {
+  let last: unknown;
+  for (const c of authInstances(stack)) {
+    try {
+      return await login(`http://${c.host}:${c.ports.http}`, OPERATOR, password);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+/**
+ * The operator's token per stack, logged in once and again when a third of its
+ * life is left ({@link UserTokens}): what every call to an admin route sends
+ * (the services' flags, auth's keys and tokens, the failover agents').
+ *
+ * @example
+ *   await httpJson(`http://${c.host}:${c.port}/admin/flags`, { token: await adminToken(stack) });
+ */
+export class AdminTokens {
+  private static readonly byStack = new WeakMap<Stack, AdminTokens>();
+  private readonly tokens: UserTokens;
+
+  constructor(source: () => Promise<AccessToken>) {
+    this.tokens = new UserTokens(() => source());
+  }
+
+  /** The stack's operator tokens (one holder per stack), from its auth instances. */
+  static of(stack: Stack): AdminTokens {
+    let held = AdminTokens.byStack.get(stack);
+    if (!held) AdminTokens.byStack.set(stack, (held = new AdminTokens(() => operatorLogin(stack))));
+    return held;
+  }
+
+  token(): Promise<string> {
+    return this.tokens.token(OPERATOR);
+  }
+
+  headers(): Promise<{ authorization: string }> {
+    return this.tokens.headers(OPERATOR);
+  }
+}
+
+/** A valid operator token (scope `admin`) for the stack's admin routes; see {@link AdminTokens}. */
+export function adminToken(stack: Stack): Promise<string> {
+  return AdminTokens.of(stack).token();
+}
+
 /**
  * A token for any user id, issued by one of the stack's auth instances on its
  * admin route (`POST /admin/tokens`, the admin token): tests and benches act as
@@ -54,10 +128,8 @@ export async function issueToken(
   sub: string,
   o: { scopes?: string[]; adminToken?: string } = {},
 ): Promise<AccessToken> {
-  const auth = stack.components.filter((c) => c.meta?.service === 'auth' && isAlive(c.pid));
-  if (!auth.length) throw new Error('no auth instance runs in this stack: start the service auth');
   let last: unknown;
-  for (const c of auth) {
+  for (const c of authInstances(stack)) {
     try {
       const res = await httpJson(`http://${c.host}:${c.ports.http}/admin/tokens`, {
         method: 'POST',
