@@ -11,6 +11,7 @@ import {
   ownAddress,
   port,
   profileSetting,
+  redisAuthSettings,
   refuseDevOnlySecrets,
   requireEtcdWhenChosen,
   secretSetting,
@@ -48,6 +49,8 @@ export function authConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     VERSION: z.string().default(env.npm_package_version ?? '0.0.0'),
     REDIS_SENTINELS: hostPorts(),
     REDIS_MASTER_NAME: z.string().default('stayline'),
+    /** Its Redis user, the services' (`stayline-service`), and the Sentinels' client user. */
+    ...redisAuthSettings,
     ...backendSettings,
     /** Token for `/admin/keys` (rotation); never routed by the gateway. 32 bytes or more. */
     ADMIN_TOKEN: adminTokenSetting(dev),

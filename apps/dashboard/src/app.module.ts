@@ -19,7 +19,7 @@ export class AppModule {
       imports: [
         ObservabilityModule.forRoot({ service: c.SERVICE_NAME, level: c.LOG_LEVEL }),
         // the registry and the flags on the backends the services use, or it would watch another store
-        ...coordinatorImports(c),
+        ...coordinatorImports(c, { sweepLeases: false }),
       ],
       controllers: [DashboardController],
       providers: [{ provide: DASHBOARD_CONFIG, useValue: c }, TopologyCollector, EventStream],

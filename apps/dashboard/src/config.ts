@@ -6,6 +6,7 @@ import {
   nodeAddress,
   port,
   profileSetting,
+  redisAuthSettings,
   refuseDevOnlySecrets,
   requireEtcdWhenChosen,
   secretSetting,
@@ -38,6 +39,8 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     VERSION: z.string().default(env.npm_package_version ?? '0.0.0'),
     REDIS_SENTINELS: hostPorts(),
     REDIS_MASTER_NAME: z.string().default('stayline'),
+    /** Its Redis user (`stayline-dashboard`): reads, and writes its own registration only. */
+    ...redisAuthSettings,
     /** Services whose instances are shown (watched in the registry). */
     DASHBOARD_SERVICES: csv().default([
       'reservation',

@@ -15,7 +15,7 @@ import { FailoverAgent } from './agent/failover-agent';
 import { AgentConfig } from './config';
 import { TopologyStore } from './coordinator/topology-store';
 import { AdminController } from './http/admin.controller';
-import { ADMIN_TOKEN, AdminTokenGuard } from '@stayline/service-runtime';
+import { ADMIN_TOKEN, AdminTokenGuard, redisTargetOf } from '@stayline/service-runtime';
 import { HealthController } from './http/health.controller';
 import { MariaDbAdmin } from './mariadb/mariadb-admin';
 import { RedisNodes } from './redis/redis-nodes';
@@ -31,14 +31,15 @@ interface Resources {
 
 /** Builds the agent and everything it talks to from the validated config. */
 export function buildAgent(c: AgentConfig, logger: Logger): { agent: FailoverAgent } & Resources {
-  const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+  const redis = redisTargetOf(c);
   // the election that decides who promotes the database runs on the quorum store when there is one
   const coordination = createCoordinationBackend(
     c.COORDINATION_BACKEND,
     { redis, etcd: c.ETCD_ENDPOINTS ? parseEtcdEndpoints(c.ETCD_ENDPOINTS) : undefined },
     logger,
   );
-  const registry = new RedisRegistry({ redis, logger });
+  // its user may write the datastores' entries only: a watch of its removes nothing
+  const registry = new RedisRegistry({ redis, logger, sweepLeases: false });
   const store = new TopologyStore(redis, logger);
   const via = new Map(c.MARIADB_VIA.map((n) => [n.name, n]));
   const admin = new MariaDbAdmin({
@@ -53,7 +54,10 @@ export function buildAgent(c: AgentConfig, logger: Logger): { agent: FailoverAge
       : c.STONITH === 'command'
         ? new CommandStonith(c.STONITH_COMMAND as string)
         : new NoStonith();
-  const redisNodes = new RedisNodes(c.REDIS_NODES);
+  const redisNodes = new RedisNodes(c.REDIS_NODES, {
+    username: c.REDIS_USERNAME,
+    password: c.REDIS_PASSWORD,
+  });
   const agent = new FailoverAgent({
     config: c,
     logger,

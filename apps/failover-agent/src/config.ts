@@ -7,6 +7,7 @@ import {
   nodeAddress,
   port,
   profileSetting,
+  redisAuthSettings,
   refuseDevOnlySecrets,
   secretSetting,
 } from '@stayline/service-runtime';
@@ -55,6 +56,8 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     /** The coordinator: Redis behind Sentinel. */
     REDIS_SENTINELS: hostPorts(),
     REDIS_MASTER_NAME: z.string().default('stayline'),
+    /** The agents' Redis user (`stayline-agent`), also used to ask each Redis node its ROLE. */
+    ...redisAuthSettings,
     /** Redis nodes to register in discovery, `name@host:port` (roles read from each node). */
     REDIS_NODES: nodes(),
     /** Bearer token of the admin routes (switchover, add a node), 32 bytes or more. */

@@ -21,8 +21,7 @@ export class AppModule {
       imports: [
         ...platformImports(config),
         LearningModule.forRoot({
-          sentinels: config.REDIS_SENTINELS,
-          masterName: config.REDIS_MASTER_NAME,
+          redis: config,
           consumerName: config.INSTANCE_ID,
         }),
       ],

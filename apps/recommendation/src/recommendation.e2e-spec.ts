@@ -64,7 +64,13 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP; HTTP with tok
 
   beforeAll(async () => {
     stack = await startStack({ replicas: 2, nginx: false });
-    redis = new Redis({ host: stack.redis.primary.host, port: stack.redis.primary.port });
+    const { username, password } = stack.redisAuth('admin');
+    redis = new Redis({
+      host: stack.redis.primary.host,
+      port: stack.redis.primary.port,
+      username,
+      password,
+    });
     const [svc] = await Promise.all([
       startService(stack, { service: 'recommendation' }),
       startService(stack, { service: 'auth', tcpPort: 'none' }),

@@ -127,10 +127,10 @@ async function lockRoundTrips(target: RedisTarget): Promise<number[]> {
 export async function run(): Promise<Figure[]> {
   const stack = await startStack({ mariadb: false, sentinel: true, nginx: false });
   try {
-    const { sentinels, masterName } = stack.redis;
+    const { sentinels, ...logins } = stack.redisTarget('service');
     const target: RedisTarget = {
+      ...logins,
       sentinels: sentinels.map(({ host, port }) => ({ host, port })),
-      masterName,
     };
     const flags = summarize(await flagPropagation(target));
     const lock = summarize(await lockRoundTrips(target));

@@ -185,10 +185,10 @@ async function takeovers(stack: Stack, kind: Kind, target: string): Promise<numb
 export async function run(): Promise<Figure[]> {
   const stack = await startStack({ mariadb: false, sentinel: true, nginx: false, etcd: true });
   try {
-    const { sentinels, masterName } = stack.redis;
+    const { sentinels, ...logins } = stack.redisTarget('service');
     const redisTarget = {
+      ...logins,
       sentinels: sentinels.map(({ host, port }) => ({ host, port })),
-      masterName,
     };
     const backends = { redis: redisTarget, etcd: { endpoints: stack.etcd.endpoints } };
     const opens: Record<Kind, () => CoordinationBackend> = {

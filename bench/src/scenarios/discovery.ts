@@ -211,10 +211,10 @@ async function lbCalls(stack: Stack, target: RedisTarget): Promise<number[]> {
 export async function run(): Promise<Figure[]> {
   const stack = await startStack({ mariadb: false, sentinel: true, nginx: false });
   try {
-    const { sentinels, masterName } = stack.redis;
+    const { sentinels, ...logins } = stack.redisTarget('service');
     const target: RedisTarget = {
+      ...logins,
       sentinels: sentinels.map(({ host, port }) => ({ host, port })),
-      masterName,
     };
     const dereg = summarize(await deregistration(stack, target));
     const crash = summarize(await crashDetection(stack, target));

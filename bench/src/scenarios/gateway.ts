@@ -271,8 +271,7 @@ export async function run(): Promise<Figure[]> {
       },
     );
 
-    const { sentinels, masterName } = stack.redis;
-    const registry = new RedisRegistry({ redis: { sentinels, masterName } });
+    const registry = new RedisRegistry({ redis: stack.redisTarget('service') });
     const client = await BalancedHttpClient.connect({ resolver: registry, service: 'payment' });
     try {
       const headers = await tokens.headers(READER);

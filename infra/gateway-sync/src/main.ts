@@ -8,7 +8,7 @@
 import http from 'node:http';
 import { gatewayServices, renderNginxConfig } from '@stayline/gateway';
 import { createLogger } from '@stayline/observability';
-import { chosenRegistry } from '@stayline/service-runtime';
+import { chosenRegistry, redisTargetOf } from '@stayline/service-runtime';
 import { GatewaySync } from './lib/gateway-sync';
 import { NginxReloader } from './lib/nginx-reloader';
 import { syncConfig, syncLimits } from './lib/sync-config';
@@ -16,8 +16,8 @@ import { syncConfig, syncLimits } from './lib/sync-config';
 async function main(): Promise<void> {
   const c = syncConfig();
   const logger = createLogger({ service: 'gateway-sync', level: c.LOG_LEVEL });
-  const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
-  const registry = chosenRegistry(c, redis, logger);
+  // its Redis user may only read the registry: its watches remove no lapsed lease
+  const registry = chosenRegistry(c, redisTargetOf(c), logger, { sweepLeases: false });
   const sync = new GatewaySync({
     resolver: registry,
     services: gatewayServices(),

@@ -1,7 +1,8 @@
 /**
  * Wire contracts: message patterns and DTOs between the services, the MariaDB
  * topology the failover agents publish, the agents' health and reports, GTID
- * positions, and the bound on one TCP message. Declared once here; servers,
+ * positions, the bound on one TCP message, and who may do what on Redis (the ACL
+ * table). Declared once here; servers,
  * callers, the launcher and the dashboard import them.
  */
 export * from './lib/patterns';
@@ -12,3 +13,4 @@ export * from './lib/tcp-framing';
 export * from './lib/gtid';
 export * from './lib/topology';
 export * from './lib/failover-agent';
+export * from './lib/redis-acl';

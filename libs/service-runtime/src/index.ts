@@ -16,6 +16,7 @@ export * from './lib/identifier';
 export * from './lib/json-depth';
 export * from './lib/message-auth';
 export * from './lib/platform';
+export * from './lib/redis-auth';
 export * from './lib/rpc-context';
 export * from './lib/run-http-app';
 export * from './lib/run-service';

@@ -24,10 +24,16 @@ export class RedisProbe {
     sentinels: ReadonlyArray<{ host: string; port: number }>,
     private readonly masterName: string,
     timeoutMs: number,
+    /** The Sentinels' client user: it may ask, never change anything. */
+    auth: { sentinelUsername?: string; sentinelPassword?: string } = {},
   ) {
+    const login = { username: auth.sentinelUsername, password: auth.sentinelPassword };
     this.clients = sentinels.map((s) => ({
       address: `${s.host}:${s.port}`,
-      redis: connectRedis(s, { commandTimeoutMs: timeoutMs, connectionName: 'dashboard' }),
+      redis: connectRedis(
+        { host: s.host, port: s.port, ...login },
+        { commandTimeoutMs: timeoutMs, connectionName: 'dashboard' },
+      ),
     }));
   }
 

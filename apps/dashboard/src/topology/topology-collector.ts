@@ -10,6 +10,7 @@ import {
 } from '@stayline/discovery';
 import { OBSERVABILITY_LOGGER } from '@stayline/observability';
 import type { Logger } from 'pino';
+import { redisTargetOf, sentinelAuthOf } from '@stayline/service-runtime';
 import { DashboardConfig } from '../config';
 import { AgentsProbe } from '../probes/agents.probe';
 import { EtcdProbe } from '../probes/etcd.probe';
@@ -67,7 +68,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
     private readonly flags: FeatureFlags,
     @Inject(OBSERVABILITY_LOGGER) private readonly logger: Logger,
   ) {
-    const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+    const redis = redisTargetOf(c);
     this.timeline = new Timeline(c.TIMELINE_SIZE);
     this.topology = new RedisTopologySource({ redis, logger });
     this.mariadb = new MariaDbProbe({
@@ -76,7 +77,12 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
       timeoutMs: c.PROBE_TIMEOUT_MS,
       nodes: c.MARIADB_NODES,
     });
-    this.redis = new RedisProbe(c.REDIS_SENTINELS, c.REDIS_MASTER_NAME, c.PROBE_TIMEOUT_MS);
+    this.redis = new RedisProbe(
+      c.REDIS_SENTINELS,
+      c.REDIS_MASTER_NAME,
+      c.PROBE_TIMEOUT_MS,
+      sentinelAuthOf(c),
+    );
     this.etcd = new EtcdProbe(c.ETCD_ENDPOINTS?.endpoints ?? [], c.PROBE_TIMEOUT_MS);
     this.agents = new AgentsProbe(c.FAILOVER_AGENTS, c.PROBE_TIMEOUT_MS);
   }

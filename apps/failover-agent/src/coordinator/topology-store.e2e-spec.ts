@@ -15,10 +15,7 @@ let store: TopologyStore;
 
 beforeAll(async () => {
   stack = await startStack({ mariadb: false, nginx: false });
-  store = new TopologyStore(
-    { sentinels: stack.redis.sentinels, masterName: stack.redis.masterName },
-    silentLogger,
-  );
+  store = new TopologyStore(stack.redisTarget('agent'), silentLogger);
 });
 afterAll(async () => {
   await store?.close();

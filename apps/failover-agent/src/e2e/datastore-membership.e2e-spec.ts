@@ -19,7 +19,7 @@ let registry: RedisRegistry | undefined;
 beforeAll(() => {
   const { stack } = cluster();
   registry = new RedisRegistry({
-    redis: { sentinels: stack.redis.sentinels, masterName: stack.redis.masterName },
+    redis: stack.redisTarget('service'),
   });
 });
 afterAll(() => registry?.close());

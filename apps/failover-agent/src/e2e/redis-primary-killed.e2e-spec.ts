@@ -28,7 +28,7 @@ afterAll(async () => {
 
 it('fails Redis over through Sentinel twice with nothing acknowledged lost', async () => {
   const { stack, stream: w } = cluster();
-  const target = { sentinels: stack.redis.sentinels, masterName: stack.redis.masterName };
+  const target = stack.redisTarget('service');
   const coordination = new RedisCoordinationBackend({ redis: target });
   closers.push(() => coordination.close());
   const flags = new FeatureFlags(coordination.flagStore());

@@ -4,13 +4,18 @@
  */
 import type { NodeAddress } from '@stayline/database';
 import Redis from 'ioredis';
+import type { RedisAuth } from '@stayline/coordination';
 
 export type RedisRole = 'primary' | 'replica' | 'down';
 
 export class RedisNodes {
   private readonly conns = new Map<string, Redis>();
 
-  constructor(private readonly nodes: NodeAddress[]) {}
+  constructor(
+    private readonly nodes: NodeAddress[],
+    /** The agents' Redis user: ROLE is in its rights (libs/coordination/src/lib/redis/acl.ts). */
+    private readonly auth: RedisAuth = {},
+  ) {}
 
   get all(): readonly NodeAddress[] {
     return this.nodes;
@@ -42,6 +47,8 @@ export class RedisNodes {
       c = new Redis({
         host: n.host,
         port: n.port,
+        username: this.auth.username,
+        password: this.auth.password,
         connectionName: `stayline-failover-agent-probe-${process.pid}`,
         enableOfflineQueue: false, // a down node fails the probe at once
         maxRetriesPerRequest: 0,

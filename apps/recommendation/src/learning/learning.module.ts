@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { ReplicaRouter } from '@stayline/database';
 import { OBSERVABILITY_LOGGER } from '@stayline/observability';
-import { sentinelRedisProvider } from '@stayline/service-runtime';
+import { RedisConfig, sentinelRedisProvider } from '@stayline/service-runtime';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { ReservationEventsConsumer } from './reservation-events.consumer';
@@ -15,8 +15,8 @@ import { ReservationEventsConsumer } from './reservation-events.consumer';
 const EVENTS_REDIS = Symbol('EVENTS_REDIS');
 
 export interface LearningOptions {
-  sentinels: Array<{ host: string; port: number }>;
-  masterName: string;
+  /** Where the Sentinels are and the service's Redis logins (its validated config). */
+  redis: RedisConfig;
   consumerName: string;
 }
 
@@ -33,11 +33,10 @@ export class LearningModule implements OnApplicationBootstrap, BeforeApplication
       module: LearningModule,
       providers: [
         // blocking reads need their own connection and a timeout longer than the block
-        sentinelRedisProvider(
-          EVENTS_REDIS,
-          { REDIS_SENTINELS: o.sentinels, REDIS_MASTER_NAME: o.masterName },
-          { connectionName: o.consumerName, commandTimeoutMs: 5_000 },
-        ),
+        sentinelRedisProvider(EVENTS_REDIS, o.redis, {
+          connectionName: o.consumerName,
+          commandTimeoutMs: 5_000,
+        }),
         {
           provide: ReservationEventsConsumer,
           useFactory: (redis: Redis, db: ReplicaRouter, logger: Logger) =>

@@ -13,13 +13,13 @@ export function stackRegistry(stack: Stack): ServiceRegistry {
     ...process.env,
     ...instancesOf(stack)[0]?.spec.env,
   };
-  const { sentinels, masterName } = stack.redis;
+  const { sentinels, ...logins } = stack.redisTarget('service');
   return chosenRegistry(
     {
       DISCOVERY_BACKEND: env.DISCOVERY_BACKEND === 'etcd' ? 'etcd' : 'redis',
       ETCD_ENDPOINTS: env.ETCD_ENDPOINTS ? parseEtcdEndpoints(env.ETCD_ENDPOINTS) : undefined,
     },
-    { sentinels: sentinels.map(({ host, port }) => ({ host, port })), masterName },
+    { ...logins, sentinels: sentinels.map(({ host, port }) => ({ host, port })) },
   );
 }
 

@@ -4,7 +4,11 @@ import {
   isRequestRate,
   MAX_CONNECTIONS_PER_CLIENT,
 } from '@stayline/gateway';
-import { backendSettings, requireEtcdWhenChosen } from '@stayline/service-runtime';
+import {
+  backendSettings,
+  redisAuthSettings,
+  requireEtcdWhenChosen,
+} from '@stayline/service-runtime';
 import { z } from 'zod';
 
 const port = () => z.coerce.number().int().min(1).max(65535);
@@ -27,6 +31,8 @@ const hostPorts = () =>
 const syncSettings = z.object({
   REDIS_SENTINELS: hostPorts(),
   REDIS_MASTER_NAME: z.string().default('stayline'),
+  /** Its Redis user (`stayline-gateway-sync`): it may read and watch the registry, nothing else. */
+  ...redisAuthSettings,
   /** The registry it reads: the services' own setting (docs/patterns/coordinator.md). */
   DISCOVERY_BACKEND: backendSettings.DISCOVERY_BACKEND,
   ETCD_ENDPOINTS: backendSettings.ETCD_ENDPOINTS,

@@ -11,7 +11,7 @@
 import { CoordinationBackend } from '../lib/backend/coordination-backend';
 import { parseEtcdEndpoints } from '../lib/etcd/etcd-target';
 import { EtcdCoordinationBackend } from '../lib/backend/etcd.coordination-backend';
-import { parseRedisTarget } from '../lib/redis/redis-target';
+import { parseRedisTarget, redisAuthFromEnv } from '../lib/redis/redis-target';
 import { RedisCoordinationBackend } from '../lib/backend/redis.coordination-backend';
 
 const argv = process.argv.slice(2);
@@ -24,7 +24,9 @@ const report = (event: string, extra: object = {}) =>
 async function main(): Promise<void> {
   const backend: CoordinationBackend = argv.includes('--etcd')
     ? new EtcdCoordinationBackend({ etcd: parseEtcdEndpoints(arg('etcd')) })
-    : new RedisCoordinationBackend({ redis: parseRedisTarget(arg('redis')) });
+    : new RedisCoordinationBackend({
+        redis: { ...parseRedisTarget(arg('redis')), ...redisAuthFromEnv() },
+      });
   const election = backend.election(arg('election'), { candidateId: id });
   const resource = backend.fencedResource(arg('election'));
   let captured: number | undefined;

@@ -20,11 +20,13 @@ const topology = (epoch: number, primary: number, replicas: number[], fenced: nu
 
 let stack: Stack;
 const sources: RedisTopologySource[] = [];
-/** A source on the test's own key (`key` of another source to share it). */
+/**
+ * A source on the test's own key (`key` of another source to share it): keys of no
+ * role's, so it logs in as the operator (the agents' rights: redis-acl.e2e-spec.ts).
+ */
 const source = (key = `test:topology:${sources.length}`) => {
-  const { sentinels, masterName } = stack.redis;
   const s = new RedisTopologySource({
-    redis: { sentinels, masterName },
+    redis: stack.redisTarget('admin'),
     key,
     resyncMs: 500,
   });
@@ -86,7 +88,7 @@ describe('RedisTopologySource', () => {
     const agent = source('test:topology:push');
     await agent.publish(topology(1, 1, [2, 3]), { expectedEpoch: 0, token: 1, publisher: 'a' });
     const follower = new RedisTopologySource({
-      redis: { sentinels: stack.redis.sentinels, masterName: stack.redis.masterName },
+      redis: stack.redisTarget('admin'),
       key: 'test:topology:push',
       resyncMs: 60_000, // no periodic reread: what arrives is pushed
     });

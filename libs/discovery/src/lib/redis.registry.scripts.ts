@@ -58,7 +58,8 @@ return removed`,
  * the expired ones too (the grace after the caller was cut off from Redis, when
  * nobody could renew and expiry proves nothing).
  * KEYS instances, leases; ARGV channel, withList, removeExpired, includeExpired.
- * Returns { ms until the next lease deadline (-1: none), removed count, records... }.
+ * Returns { ms until the next lease deadline still ahead (-1: none), removed count, records... }.
+ * With ARGV[3] = '0' it only reads, and runs as EVALSHA_RO (a reader's ACL user may not write).
  */
 export const SWEEP = new LuaScript(
   'registry.sweep',
@@ -71,7 +72,7 @@ for _, id in ipairs(expired) do
   redis.call('PUBLISH', ARGV[1], '{"type":"removed","id":"' .. id .. '","reason":"expired"}')
 end
 local out = { -1, #expired }
-local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local first = redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 if first[2] then out[1] = math.max(0, math.floor(tonumber(first[2]) - now)) end
 if ARGV[2] == '1' then
   local from = now

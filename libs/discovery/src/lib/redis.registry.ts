@@ -48,6 +48,14 @@ export interface RedisRegistryOptions {
   expiryGraceMs?: number;
   /** Per-command timeout. Default 1000 ms. */
   commandTimeoutMs?: number;
+  /**
+   * Whether this client's watches remove lapsed leases from Redis and publish the
+   * removal (default true). `false` for a client whose Redis user may only read the
+   * registry (the gateway sync; the dashboard for every service but its own): its
+   * watches drop a lapsed instance from their own view at the lease deadline, by a
+   * read, and leave the removal in Redis to the services' watches.
+   */
+  sweepLeases?: boolean;
   logger?: CoordinationLogger;
 }
 
@@ -94,7 +102,7 @@ export class RedisRegistry implements ServiceRegistry {
   async list(service: string): Promise<ServiceInstance[]> {
     assertName('service', service);
     const k = this.keys(service);
-    const reply = await SWEEP.run<Array<number | string>>(
+    const reply = await SWEEP.runReadOnly<Array<number | string>>(
       this.redis,
       [k.instances, k.leases],
       [k.channel, '1', '0', '0'], // a read: live entries only, removal is left to watchers
@@ -403,13 +411,21 @@ class WatchedService {
   private async load(reason: string): Promise<void> {
     if (reason === 'reconnect') this.startGrace('pub/sub reconnected');
     const reply = await this.run(true);
-    const fresh = new Map(
+    const fresh = this.records(reply);
+    this.afterSweep(Number(reply[0]));
+    this.replaceWith(fresh);
+  }
+
+  private records(reply: Array<number | string>): Map<string, ServiceInstance> {
+    return new Map(
       reply
         .slice(2)
         .map((json) => parseInstance(JSON.parse(String(json))))
         .map((i) => [i.id, i]),
     );
-    this.afterSweep(Number(reply[0]));
+  }
+
+  private replaceWith(fresh: Map<string, ServiceInstance>): void {
     const changed =
       fresh.size !== this.instances.size ||
       [...fresh].some(([id, i]) => JSON.stringify(this.instances.get(id)) !== JSON.stringify(i));
@@ -419,19 +435,21 @@ class WatchedService {
     this.notify({ kind: 'resync' });
   }
 
-  /** One sweep (with the full list if asked); no removal during the grace after being cut off. */
+  /**
+   * One sweep (with the full list if asked); no removal during the grace after being
+   * cut off, nor ever by a client that does not sweep leases (then a read-only script).
+   */
   private async run(withList: boolean): Promise<Array<number | string>> {
     const now = Date.now();
-    const flags = [withList, now >= this.noRemovalUntil, now < this.keepExpiredUntil].map((f) =>
-      f ? '1' : '0',
-    );
+    const remove = this.sweepsLeases() && now >= this.noRemovalUntil;
+    const flags = [withList, remove, now < this.keepExpiredUntil].map((f) => (f ? '1' : '0'));
     let reply: Array<number | string>;
     try {
-      reply = await SWEEP.run(
-        this.redis,
-        [this.k.instances, this.k.leases],
-        [this.k.channel, ...flags],
-      );
+      const keys = [this.k.instances, this.k.leases];
+      const args = [this.k.channel, ...flags];
+      reply = await (remove
+        ? SWEEP.run<Array<number | string>>(this.redis, keys, args)
+        : SWEEP.runReadOnly<Array<number | string>>(this.redis, keys, args));
     } catch (err) {
       this.cutOff = true;
       throw err;
@@ -451,6 +469,10 @@ class WatchedService {
       'holding lease expiry while instances renew',
     );
     this.scheduleSweep(graceMs + 1);
+  }
+
+  private sweepsLeases(): boolean {
+    return this.options.sweepLeases ?? true;
   }
 
   private graceMs(): number {
@@ -474,12 +496,26 @@ class WatchedService {
   private async sweep(): Promise<void> {
     this.sweepAt = Infinity;
     try {
+      if (!this.sweepsLeases()) return await this.dropLapsed();
       const [nextMs] = await this.run(false);
       this.afterSweep(Number(nextMs));
     } catch (err) {
       this.logger.debug({ channel: this.k.channel, err: (err as Error).message }, 'sweep failed');
       this.scheduleSweep(this.options.sweepMaxMs ?? 1_000);
     }
+  }
+
+  /** A sweep that writes nothing: reads the live entries and drops the lapsed ones from this view. */
+  private async dropLapsed(): Promise<void> {
+    const reply = await this.run(true);
+    const fresh = this.records(reply);
+    this.afterSweep(Number(reply[0]));
+    for (const id of [...this.instances.keys()]) {
+      if (fresh.has(id)) continue;
+      this.instances.delete(id);
+      this.notify({ kind: 'removed', id, reason: 'expired' });
+    }
+    this.replaceWith(fresh);
   }
 
   private afterSweep(nextDeadlineMs: number): void {

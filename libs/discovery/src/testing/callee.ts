@@ -24,6 +24,7 @@ import {
   FlagValue,
   Leadership,
   parseRedisTarget,
+  redisAuthFromEnv,
 } from '@stayline/coordination';
 import { TCP_FRAMING } from '@stayline/contracts';
 import { ObservabilityModule } from '@stayline/observability';
@@ -85,14 +86,14 @@ class EchoController {
     ObservabilityModule.forRoot({ service: args.service, level: 'warn' }),
     CoordinationModule.forRoot({
       service: args.service,
-      redis: parseRedisTarget(args.redis),
+      redis: { ...parseRedisTarget(args.redis), ...redisAuthFromEnv() },
       elections: args.election ? { [args.election]: {} } : undefined,
     }),
     DiscoveryModule.forRoot({
       service: args.service,
       instanceId: args.id,
       tcpPort: Number(args.tcp),
-      redis: parseRedisTarget(args.redis),
+      redis: { ...parseRedisTarget(args.redis), ...redisAuthFromEnv() },
       lease: args.ttl ? { ttlMs: Number(args.ttl) } : undefined,
     }),
   ],

@@ -7,10 +7,10 @@ import path from 'node:path';
 import { Component, ComponentKind, Stack } from '@stayline/stack-kit';
 import { RedisTarget } from '@stayline/coordination';
 
-/** The stack's Redis as a Sentinel target (what services use). */
+/** The stack's Redis as a Sentinel target, with a service's logins (what services use). */
 export function sentinelTarget(stack: Stack): RedisTarget {
-  const { sentinels, masterName } = stack.redis;
-  return { sentinels: sentinels.map((s) => ({ host: s.host, port: s.port })), masterName };
+  const { sentinels, ...rest } = stack.redisTarget('service');
+  return { ...rest, sentinels: sentinels.map((s) => ({ host: s.host, port: s.port })) };
 }
 
 export interface FixtureProcess {

@@ -8,7 +8,7 @@
  *   run.cjs registrant.ts --redis <url> --service payment --id payment-1 [--tcp 4201] [--ttl 3000] [--agent agent-a --role primary]
  *   run.cjs registrant.ts --etcd http://127.0.0.1:2479,... --service payment --id payment-1
  */
-import { parseEtcdEndpoints, parseRedisTarget } from '@stayline/coordination';
+import { parseEtcdEndpoints, parseRedisTarget, redisAuthFromEnv } from '@stayline/coordination';
 import { EtcdRegistry } from '../lib/etcd.registry';
 import { describeInstance } from '../lib/instance';
 import { RedisRegistry } from '../lib/redis.registry';
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const a = fixtureArgs();
   const registry: ServiceRegistry = a.etcd
     ? new EtcdRegistry({ etcd: parseEtcdEndpoints(a.etcd) })
-    : new RedisRegistry({ redis: parseRedisTarget(a.redis) });
+    : new RedisRegistry({ redis: { ...parseRedisTarget(a.redis), ...redisAuthFromEnv() } });
   const ttlMs = a.ttl ? Number(a.ttl) : undefined;
   const instance = describeInstance({
     service: a.service,

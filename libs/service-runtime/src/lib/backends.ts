@@ -81,10 +81,11 @@ export function chosenRegistry(
   c: BackendConfig,
   redis: RedisTarget,
   logger?: CoordinationLogger,
+  options: { sweepLeases?: boolean } = {},
 ): ServiceRegistry {
   return c.DISCOVERY_BACKEND === 'etcd'
     ? new EtcdRegistry({ etcd: etcdOf(c) })
-    : new RedisRegistry({ redis, logger });
+    : new RedisRegistry({ redis, logger, sweepLeases: options.sweepLeases });
 }
 
 /** The coordination backend (flags, elections, locks) `COORDINATION_BACKEND` names (see createCoordinationBackend). */

@@ -8,10 +8,11 @@ import { AdminModule } from './admin-flags.controller';
 import { BackendConfig, chosenCoordination, chosenRegistry } from './backends';
 import { CallerIdentityModule } from './caller-identity';
 import { FaultInjector } from './fault-injection';
+import { RedisConfig, redisTargetOf } from './redis-auth';
 import { TopologyFollowerModule } from './topology-follower';
 
 /** What {@link coordinatorImports} reads from an app's validated config. */
-export interface CoordinatorConfig extends BackendConfig {
+export interface CoordinatorConfig extends BackendConfig, RedisConfig {
   SERVICE_NAME: string;
   INSTANCE_ID: string;
   HOST: string;
@@ -20,8 +21,6 @@ export interface CoordinatorConfig extends BackendConfig {
   /** Registered with the HTTP port when the app also serves TCP. */
   TCP_PORT?: number;
   VERSION: string;
-  REDIS_SENTINELS: Array<{ host: string; port: number }>;
-  REDIS_MASTER_NAME: string;
   DRAIN_DELAY_MS: number;
 }
 
@@ -50,7 +49,7 @@ export function platformImports(
   c: PlatformConfig,
   db: Pick<ReplicaRouterOptions, 'entities'> & { flagDefaults?: Record<string, FlagValue> } = {},
 ): DynamicModule[] {
-  const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+  const redis = redisTargetOf(c);
   return [
     ObservabilityModule.forRoot({ service: c.SERVICE_NAME, level: c.LOG_LEVEL }),
     DatabaseModule.forRootAsync({
@@ -79,9 +78,13 @@ export function platformImports(
  */
 export function coordinatorImports(
   c: CoordinatorConfig,
-  options: { flagDefaults?: Record<string, FlagValue> } = {},
+  options: {
+    flagDefaults?: Record<string, FlagValue>;
+    /** `false` for a process whose Redis user may not remove others' lapsed leases (the dashboard). */
+    sweepLeases?: boolean;
+  } = {},
 ): DynamicModule[] {
-  const redis = { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME };
+  const redis = redisTargetOf(c);
   return [
     CoordinationModule.forRootAsync({
       inject: [OBSERVABILITY_LOGGER],
@@ -111,7 +114,7 @@ export function coordinatorImports(
         httpPort: c.HTTP_PORT,
         tcpPort: c.TCP_PORT,
         redis,
-        registry: chosenRegistry(c, redis, logger),
+        registry: chosenRegistry(c, redis, logger, { sweepLeases: options.sweepLeases }),
         drainDelayMs: c.DRAIN_DELAY_MS,
       }),
     }),
@@ -135,12 +138,11 @@ export function faultInjectorProvider(token: symbol, c: PlatformConfig): Factory
  */
 export function sentinelRedisProvider(
   token: symbol,
-  c: Pick<PlatformConfig, 'REDIS_SENTINELS' | 'REDIS_MASTER_NAME'>,
+  c: RedisConfig,
   options: { connectionName: string; commandTimeoutMs?: number },
 ): FactoryProvider {
   return {
     provide: token,
-    useFactory: () =>
-      connectRedis({ sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME }, options),
+    useFactory: () => connectRedis(redisTargetOf(c), options),
   };
 }

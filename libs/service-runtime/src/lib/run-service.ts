@@ -4,6 +4,7 @@ import { MigrationClass, RedisTopologySource, runMigrations, Topology } from '@s
 import { Logger } from 'nestjs-pino';
 import { bootstrapService } from './bootstrap';
 import { MessageAuth } from './message-auth';
+import { redisTargetOf } from './redis-auth';
 
 /** The part of a service's validated config that starting it needs. */
 export interface RunnableConfig {
@@ -19,6 +20,10 @@ export interface RunnableConfig {
   /** The coordinator, where the failover agents publish the current topology. */
   REDIS_SENTINELS?: Array<{ host: string; port: number }>;
   REDIS_MASTER_NAME?: string;
+  REDIS_USERNAME?: string;
+  REDIS_PASSWORD?: string;
+  REDIS_SENTINEL_USERNAME?: string;
+  REDIS_SENTINEL_PASSWORD?: string;
 }
 
 /**
@@ -31,7 +36,11 @@ export async function startupTopology(c: RunnableConfig): Promise<Topology> {
   const fromEnv: Topology = { epoch: 0, primary: c.DB_PRIMARY, replicas: c.DB_REPLICAS };
   if (!c.REDIS_SENTINELS?.length) return fromEnv;
   const source = new RedisTopologySource({
-    redis: { sentinels: c.REDIS_SENTINELS, masterName: c.REDIS_MASTER_NAME ?? 'stayline' },
+    redis: redisTargetOf({
+      ...c,
+      REDIS_SENTINELS: c.REDIS_SENTINELS,
+      REDIS_MASTER_NAME: c.REDIS_MASTER_NAME ?? 'stayline',
+    }),
   });
   try {
     const published = await Promise.race([

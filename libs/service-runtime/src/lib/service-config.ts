@@ -2,6 +2,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { backendSettings, requireEtcdWhenChosen } from './backends';
 import { csv, port } from './config';
+import { redisAuthSettings } from './redis-auth';
 import {
   adminTokenSetting,
   isDevProfile,
@@ -85,6 +86,7 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(
     DB_PASSWORD: secretSetting(dev, 'dev-only-app'),
     REDIS_SENTINELS: hostPorts(),
     REDIS_MASTER_NAME: z.string().default('stayline'),
+    ...redisAuthSettings,
     /** Registry and coordination each on Redis (default) or etcd (docs/patterns/coordinator.md). */
     ...backendSettings,
     /** Bearer token of the admin endpoints (flags, forced failover), 32 bytes or more; never routed by the gateway. */

@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 function sentinels() {
-  return { sentinels: stack.redis.sentinels, masterName: stack.redis.masterName };
+  return stack.redisTarget('agent');
 }
 
 async function sql(name: string, ...statements: string[]): Promise<void> {
@@ -123,9 +123,13 @@ it('a service that starts after a failover migrates on the published primary, no
     DB_PRIMARY: m1,
     DB_REPLICAS: [m2, m3],
   };
-  expect(await startupTopology({ ...config, REDIS_SENTINELS: sentinels().sentinels })).toEqual(
-    published?.topology,
-  );
+  // the late service's own settings: the Sentinels and its Redis logins
+  const redisSettings = { REDIS_SENTINELS: sentinels().sentinels, ...stack.redisEnv('service') };
+  expect(await startupTopology({ ...config, ...redisSettings })).toEqual(published?.topology);
+  // without its logins, Redis refuses it (NOAUTH): the environment's topology, as unreachable
+  expect(
+    await startupTopology({ ...config, REDIS_SENTINELS: sentinels().sentinels }),
+  ).toMatchObject({ epoch: 0, primary: m1 });
   // no coordinator configured, or none reachable: the environment's topology
   expect(await startupTopology(config)).toMatchObject({ epoch: 0, primary: m1 });
   const unreachable = await startupTopology({

@@ -31,9 +31,9 @@ export class RedisWriteStream {
   }
 
   static start(stack: Stack, prefix = `rw${Date.now().toString(36)}`): RedisWriteStream {
-    const { sentinels, masterName } = stack.redis;
+    // its keys are its own (`rw...:<n>`), outside every role's: the operator's login
     return new RedisWriteStream(
-      connectRedis({ sentinels, masterName }, { commandTimeoutMs: 500 }),
+      connectRedis(stack.redisTarget('admin'), { commandTimeoutMs: 500 }),
       prefix,
     );
   }

@@ -55,8 +55,7 @@ export class WriteStream {
   ) {}
 
   static async start(stack: Stack, o: WriteStreamOptions = {}): Promise<WriteStream> {
-    const { sentinels, masterName } = stack.redis;
-    const source = new RedisTopologySource({ redis: { sentinels, masterName } });
+    const source = new RedisTopologySource({ redis: stack.redisTarget('service') });
     const current = (await source.current())?.topology;
     if (!current) {
       await source.close();

@@ -1,3 +1,5 @@
+import { REDIS_ROLES, RedisRole } from '@stayline/contracts';
+
 /**
  * Database and Redis credentials of a stack. The defaults are a clearly marked
  * DEV PROFILE for a loopback-only stack; every one can be set from the
@@ -10,7 +12,21 @@ export interface StackCredentials {
   replication: { user: string; password: string };
   /** The services' MariaDB user, with rights on the service databases only. */
   app: { user: string; password: string };
+  /**
+   * The password of each Redis ACL user, by role (libs/coordination/src/lib/redis/acl.ts).
+   * The admin's is also the Sentinels' admin password.
+   */
+  redis: Record<RedisRole, string>;
+  /** The Sentinels' client user's password (every process of the stack asks the Sentinels with it). */
+  sentinelClient: string;
 }
+
+/** `STAYLINE_REDIS_<ROLE>_PASSWORD`: `STAYLINE_REDIS_GATEWAY_SYNC_PASSWORD`... */
+export function redisPasswordVariable(role: RedisRole): string {
+  return `STAYLINE_REDIS_${role.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
+}
+
+export const SENTINEL_CLIENT_PASSWORD_VARIABLE = 'STAYLINE_SENTINEL_PASSWORD';
 
 export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): StackCredentials {
   return {
@@ -26,6 +42,13 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): StackC
       user: env.STAYLINE_DB_USER ?? 'stayline',
       password: env.STAYLINE_DB_PASSWORD ?? 'dev-only-app',
     },
+    redis: Object.fromEntries(
+      REDIS_ROLES.map((role) => [
+        role,
+        env[redisPasswordVariable(role)] ?? `dev-only-redis-${role}`,
+      ]),
+    ) as Record<RedisRole, string>,
+    sentinelClient: env[SENTINEL_CLIENT_PASSWORD_VARIABLE] ?? 'dev-only-sentinel-client',
   };
 }
 

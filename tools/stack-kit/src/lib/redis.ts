@@ -1,6 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
+import {
+  redisReplicationAuthLines,
+  renderRedisAclFile,
+  sentinelAuthLines,
+  REDIS_USERS,
+} from '@stayline/contracts';
+import { credentialsFromEnv, StackCredentials } from './credentials';
 import { waitFor } from './wait';
 import { which } from './binaries';
 import { ProcessSpec } from './process';
@@ -22,18 +29,43 @@ export interface RedisNode {
 }
 
 /**
+ * Files that hold passwords are their owner's alone, and so are the directories
+ * they sit in: Redis (CONFIG REWRITE) and Sentinel rewrite their config files
+ * under their own umask.
+ */
+export const SECRET_FILE_MODE = 0o600;
+export const SECRET_DIR_MODE = 0o700;
+
+function writeSecretFile(file: string, text: string): void {
+  fs.rmSync(file, { force: true }); // a left-over keeps its mode: start from a new file
+  fs.writeFileSync(file, text, { mode: SECRET_FILE_MODE, flag: 'wx' });
+}
+
+/**
  * A Redis server without persistence. It must only ever be (re)started as a
  * replica of the current primary: started empty as a primary, its replicas
- * would copy the empty data set.
+ * would copy the empty data set. Its users are the ACL table's
+ * (libs/coordination/src/lib/redis/acl.ts): `<dir>/users.acl`, and `<dir>/redis.conf`
+ * names that file and how a replica logs in to its primary; both mode 0600.
  */
 export function redisSpec(
   node: RedisNode,
   replicaOf?: { host: string; port: number },
+  credentials: StackCredentials = credentialsFromEnv(),
 ): ProcessSpec {
   fs.mkdirSync(node.dir, { recursive: true });
+  fs.chmodSync(node.dir, SECRET_DIR_MODE);
+  const aclFile = path.join(node.dir, 'users.acl');
+  const conf = path.join(node.dir, 'redis.conf');
+  writeSecretFile(aclFile, renderRedisAclFile(credentials.redis));
+  writeSecretFile(
+    conf,
+    [`aclfile ${aclFile}`, ...redisReplicationAuthLines(credentials.redis.replica), ''].join('\n'),
+  );
   return {
     command: which('redis-server'),
     args: [
+      conf,
       '--port',
       String(node.port),
       '--bind',
@@ -64,15 +96,21 @@ export function redisSpec(
   };
 }
 
-/** A Sentinel with a freshly written config file (Sentinel rewrites its config as it learns). */
+/**
+ * A Sentinel with a freshly written config file (Sentinel rewrites its config as
+ * it learns), mode 0600: it logs in to the data nodes as the Sentinel user, to
+ * the other Sentinels as the admin, and has users of its own (the default one off).
+ */
 export function sentinelSpec(
   node: RedisNode,
   primary: { host: string; port: number },
+  credentials: StackCredentials = credentialsFromEnv(),
 ): ProcessSpec {
   fs.rmSync(node.dir, { recursive: true, force: true });
-  fs.mkdirSync(node.dir, { recursive: true });
+  fs.mkdirSync(node.dir, { recursive: true, mode: SECRET_DIR_MODE });
+  fs.chmodSync(node.dir, SECRET_DIR_MODE);
   const conf = path.join(node.dir, 'sentinel.conf');
-  fs.writeFileSync(
+  writeSecretFile(
     conf,
     [
       `port ${node.port}`,
@@ -87,6 +125,11 @@ export function sentinelSpec(
       `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} ${SENTINEL_DOWN_AFTER_MS}`,
       `sentinel failover-timeout ${SENTINEL_MASTER_NAME} ${SENTINEL_FAILOVER_TIMEOUT_MS}`,
       `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
+      ...sentinelAuthLines(SENTINEL_MASTER_NAME, {
+        sentinel: credentials.redis.sentinel,
+        admin: credentials.redis.admin,
+        client: credentials.sentinelClient,
+      }),
       '',
     ].join('\n'),
   );
@@ -97,10 +140,39 @@ export function sentinelSpec(
   };
 }
 
-export function redisClient(node: { host: string; port: number }): Redis {
+/** A user and password to log in with. */
+export interface RedisLogin {
+  username: string;
+  password: string;
+}
+
+let operator: RedisLogin | undefined;
+
+/**
+ * The login of the stack kit's own commands (readiness, status, fault tools): the
+ * admin user, which exists with the same password on the data nodes and on the
+ * Sentinels. A stack sets it when it starts or is attached to; the environment's
+ * (or the dev profile's) otherwise.
+ */
+export function operatorLogin(): RedisLogin {
+  return (operator ??= {
+    username: REDIS_USERS.admin,
+    password: credentialsFromEnv().redis.admin,
+  });
+}
+
+export function setOperatorLogin(credentials: StackCredentials): void {
+  operator = { username: REDIS_USERS.admin, password: credentials.redis.admin };
+}
+
+export function redisClient(
+  node: { host: string; port: number },
+  login: RedisLogin | null = operatorLogin(),
+): Redis {
   return new Redis({
     host: node.host,
     port: node.port,
+    ...(login ?? {}),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     connectTimeout: 1_000,

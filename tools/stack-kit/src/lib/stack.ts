@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { RedisCredentials, RedisRole, REDIS_USERS, SENTINEL_USERS } from '@stayline/contracts';
 import { waitFor } from './wait';
 import { credentialsFromEnv, StackCredentials } from './credentials';
 import {
@@ -30,6 +31,7 @@ import {
   RedisNode,
   sentinelMaster,
   sentinelSpec,
+  setOperatorLogin,
   SENTINEL_MASTER_NAME,
   waitRedisLinked,
   waitRedisReady,
@@ -110,7 +112,13 @@ export class Stack {
   private constructor(
     readonly state: StackState,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    // a state file written before the stack had Redis users: the environment's (or dev) passwords
+    const fromEnv = credentialsFromEnv();
+    state.credentials.redis ??= fromEnv.redis;
+    state.credentials.sentinelClient ??= fromEnv.sentinelClient;
+    setOperatorLogin(state.credentials);
+  }
 
   /** Starts a stack; on any failure everything already started is stopped again. */
   static async start(options: StackOptions = {}): Promise<Stack> {
@@ -223,6 +231,41 @@ export class Stack {
     };
   }
 
+  /**
+   * How a process of `role` logs in: its ACL user on the data nodes, and the
+   * Sentinels' client user (the admin's, for the admin).
+   */
+  redisAuth(role: RedisRole): RedisCredentials {
+    const { redis, sentinelClient } = this.credentials;
+    const admin = role === 'admin';
+    return {
+      username: REDIS_USERS[role],
+      password: redis[role],
+      sentinelUsername: admin ? SENTINEL_USERS.admin : SENTINEL_USERS.client,
+      sentinelPassword: admin ? redis.admin : sentinelClient,
+    };
+  }
+
+  /** Redis behind the Sentinels as a process of `role` reaches it (default: a service). */
+  redisTarget(
+    role: RedisRole = 'service',
+  ): RedisCredentials & { sentinels: Endpoint[]; masterName: string } {
+    const { sentinels, masterName } = this.redis;
+    return { sentinels, masterName, ...this.redisAuth(role) };
+  }
+
+  /** The environment that gives a process of `role` its Redis logins (REDIS_USERNAME, ...). */
+  redisEnv(role: RedisRole): Record<string, string> {
+    if (!this.byKind('redis').length) return {};
+    const a = this.redisAuth(role);
+    return {
+      REDIS_USERNAME: a.username,
+      REDIS_PASSWORD: a.password,
+      REDIS_SENTINEL_USERNAME: a.sentinelUsername,
+      REDIS_SENTINEL_PASSWORD: a.sentinelPassword,
+    };
+  }
+
   /** The etcd members (client endpoints) and the URLs a client is given. */
   get etcd(): { members: Endpoint[]; endpoints: string[] } {
     const members = this.byKind('etcd');
@@ -304,6 +347,8 @@ export class Stack {
         spec: {
           command: process.execPath,
           args: [...entryArgs(o.script), ...o.args],
+          // a fixture logs in to Redis as a service does (REDIS_USERNAME, ...; see redisAuthFromEnv)
+          env: this.redisEnv('service'),
           logFile: path.join(dir, 'out.log'),
         },
       },
@@ -356,7 +401,7 @@ export class Stack {
           );
       const node = { name: c.name, host: c.host, port: c.port, dir: c.dir };
       const isSelf = primary.port === c.port && primary.host === c.host;
-      c.spec = redisSpec(node, isSelf ? undefined : primary);
+      c.spec = redisSpec(node, isSelf ? undefined : primary, this.credentials);
       c.role = isSelf ? 'primary' : 'replica';
       await this.spawn(c);
       await waitRedisReady(node);
@@ -546,7 +591,7 @@ export class Stack {
         port: node.port,
         ports: { redis: node.port },
         dir: node.dir,
-        spec: redisSpec(node, replicaOf),
+        spec: redisSpec(node, replicaOf, this.credentials),
       });
       await waitRedisReady(node);
     };
@@ -569,7 +614,7 @@ export class Stack {
           port: s.port,
           ports: { sentinel: s.port },
           dir: s.dir,
-          spec: sentinelSpec(s, primary),
+          spec: sentinelSpec(s, primary, this.credentials),
         }),
       ),
     );

@@ -182,6 +182,7 @@ export async function startGatewaySync(
         ...pinnedSettings(),
         REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
         REDIS_MASTER_NAME: masterName,
+        ...stack.redisEnv('gateway-sync'),
         GATEWAY_PREFIX: nginx.dir,
         GATEWAY_HOST: nginx.host,
         GATEWAY_PORT: String(nginx.port),

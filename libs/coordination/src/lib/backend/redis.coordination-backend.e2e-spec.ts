@@ -25,8 +25,8 @@ const open = async (
 beforeAll(async () => {
   stack = await startStack({ mariadb: false, sentinel: true, nginx: false });
   target = {
+    ...stack.redisTarget('service'),
     sentinels: stack.redis.sentinels.map(({ host, port }) => ({ host, port })),
-    masterName: stack.redis.masterName,
   };
 });
 afterAll(async () => {

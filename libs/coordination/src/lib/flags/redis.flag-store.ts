@@ -57,7 +57,7 @@ export class RedisFlagStore implements FlagStore {
   }
 
   async load(): Promise<FlagSnapshot> {
-    const reply = await LOAD.run<Array<number | string>>(this.redis, this.keys(), []);
+    const reply = await LOAD.runReadOnly<Array<number | string>>(this.redis, this.keys(), []);
     const flags: Record<string, FlagValue> = {};
     for (let i = 1; i < reply.length; i += 2) {
       const parsed = this.parse(String(reply[i]), String(reply[i + 1]));

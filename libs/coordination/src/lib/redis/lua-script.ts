@@ -33,6 +33,24 @@ export class LuaScript {
       return (await redis.eval(this.source, keys.length, ...keys, ...args)) as T;
     }
   }
+
+  /**
+   * Runs a script that only reads (`EVALSHA_RO`, falling back to `EVAL_RO`): Redis
+   * refuses any write in it, and a user with read-only rights on the keys
+   * (`%R~` in its ACL) may run it, where `EVALSHA` needs write rights on every key.
+   */
+  async runReadOnly<T>(
+    redis: Redis,
+    keys: readonly string[],
+    args: ReadonlyArray<string | number>,
+  ): Promise<T> {
+    try {
+      return (await redis.evalsha_ro(this.sha, keys.length, ...keys, ...args)) as T;
+    } catch (err) {
+      if (!/NOSCRIPT/.test((err as Error).message)) throw err;
+      return (await redis.eval_ro(this.source, keys.length, ...keys, ...args)) as T;
+    }
+  }
 }
 
 /** Lua prelude: `now` as the Redis server's clock in ms, so leases never depend on a client's clock. */

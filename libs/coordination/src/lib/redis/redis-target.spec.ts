@@ -32,6 +32,15 @@ describe('Redis targets', () => {
     });
   });
 
+  it('parses a user and a password', () => {
+    expect(parseRedisTarget('redis://stayline-service:s%40cret@localhost:6479')).toEqual({
+      host: 'localhost',
+      port: 6479,
+      username: 'stayline-service',
+      password: 's@cret',
+    });
+  });
+
   it('refuses what it cannot use', () => {
     expect(() => parseRedisTarget('redis-sentinel://127.0.0.1:26479')).toThrow(/master name/);
     expect(() => parseRedisTarget('redis://a:1,b:2')).toThrow(/exactly one/);

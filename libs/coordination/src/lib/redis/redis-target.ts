@@ -8,8 +8,21 @@ import { CoordinationLogger, silentLogger } from '../logger';
  * See docs/patterns/coordinator.md.
  */
 export type RedisTarget =
-  | { sentinels: Array<{ host: string; port: number }>; masterName: string; password?: string }
-  | { host: string; port: number; password?: string };
+  | ({ sentinels: Array<{ host: string; port: number }>; masterName: string } & RedisAuth &
+      SentinelAuth)
+  | ({ host: string; port: number } & RedisAuth);
+
+/** The ACL user a client logs in to the Redis data nodes as (see acl.ts for the roles). */
+export interface RedisAuth {
+  username?: string;
+  password?: string;
+}
+
+/** The user a client logs in to the Sentinels as. */
+export interface SentinelAuth {
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+}
 
 export interface RedisConnectionOptions {
   /** A command that gets no answer within this time fails (default 1000 ms): a frozen primary must not hang renewals. */
@@ -21,15 +34,18 @@ export interface RedisConnectionOptions {
 
 /**
  * Parses `redis-sentinel://host:port,host:port/masterName` or `redis://host:port`
- * (a password goes before the hosts: `redis-sentinel://:secret@h:p/name`).
+ * (a user and password go before the hosts: `redis-sentinel://user:secret@h:p/name`; they
+ * are the data nodes' user, the Sentinels' is set apart).
  */
 export function parseRedisTarget(url: string): RedisTarget {
-  const m = /^(redis|redis-sentinel):\/\/(?::([^@]*)@)?([^/]+?)(?:\/([^/]+))?\/?$/.exec(url.trim());
+  const m = /^(redis|redis-sentinel):\/\/(?:([^:@/]*):([^@]*)@)?([^/]+?)(?:\/([^/]+))?\/?$/.exec(
+    url.trim(),
+  );
   if (!m)
     throw new Error(
       `not a Redis target: ${url} (expected redis://host:port or redis-sentinel://h:p,h:p/master)`,
     );
-  const [, scheme, password, hosts, masterName] = m;
+  const [, scheme, username, password, hosts, masterName] = m;
   const nodes = hosts.split(',').map((hp) => {
     const i = hp.lastIndexOf(':');
     const port = Number(hp.slice(i + 1));
@@ -37,13 +53,32 @@ export function parseRedisTarget(url: string): RedisTarget {
       throw new Error(`bad host:port "${hp}" in ${url}`);
     return { host: hp.slice(0, i), port };
   });
-  const auth = password ? { password: decodeURIComponent(password) } : {};
+  const auth = {
+    ...(username ? { username: decodeURIComponent(username) } : {}),
+    ...(password ? { password: decodeURIComponent(password) } : {}),
+  };
   if (scheme === 'redis') {
     if (nodes.length !== 1) throw new Error(`redis:// takes exactly one host:port: ${url}`);
     return { ...nodes[0], ...auth };
   }
   if (!masterName) throw new Error(`redis-sentinel:// needs the master name as path: ${url}`);
   return { sentinels: nodes, masterName, ...auth };
+}
+
+/**
+ * The logins in the environment (`REDIS_USERNAME`, `REDIS_PASSWORD`,
+ * `REDIS_SENTINEL_USERNAME`, `REDIS_SENTINEL_PASSWORD`, the services' settings):
+ * for a process given a target's URL, which carries no Sentinel login.
+ */
+export function redisAuthFromEnv(env: NodeJS.ProcessEnv = process.env): RedisAuth & SentinelAuth {
+  const pick = (k: string) => (env[k] ? env[k] : undefined);
+  const out: RedisAuth & SentinelAuth = {
+    username: pick('REDIS_USERNAME'),
+    password: pick('REDIS_PASSWORD'),
+    sentinelUsername: pick('REDIS_SENTINEL_USERNAME'),
+    sentinelPassword: pick('REDIS_SENTINEL_PASSWORD'),
+  };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
 /** The inverse of {@link parseRedisTarget} (without the password): for logs and child processes. */
@@ -92,6 +127,7 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
   const logger = options.logger ?? silentLogger;
   const retry = (attempt: number) => Math.min(50 * attempt, 500);
   const common: RedisOptions = {
+    username: target.username,
     password: target.password,
     connectionName: options.connectionName,
     commandTimeout: options.commandTimeoutMs ?? 1_000,
@@ -105,6 +141,8 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
       ? new PersistentRedis({
           ...common,
           sentinels: target.sentinels,
+          sentinelUsername: target.sentinelUsername,
+          sentinelPassword: target.sentinelPassword,
           name: target.masterName,
           role: 'master',
           sentinelRetryStrategy: retry,
