@@ -7,7 +7,7 @@ import {
   DEFAULT_SCRYPT_COST,
 } from '@stayline/identity';
 import { OBSERVABILITY_LOGGER, ObservabilityModule } from '@stayline/observability';
-import { ADMIN_TOKEN, AdminTokenGuard, coordinatorImports } from '@stayline/service-runtime';
+import { coordinatorImports } from '@stayline/service-runtime';
 import type { Logger } from 'pino';
 import { TokensAdminController } from './admin/tokens-admin.controller';
 import { KeysAdminController } from './admin/keys-admin.controller';
@@ -114,8 +114,6 @@ export class AppModule {
         },
         LoginUseCase,
         { provide: AUTH_SETTINGS, useValue: { trustedProxyHops: c.AUTH_TRUSTED_PROXY_HOPS } },
-        { provide: ADMIN_TOKEN, useValue: c.ADMIN_TOKEN },
-        AdminTokenGuard,
       ],
     };
   }

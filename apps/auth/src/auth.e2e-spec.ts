@@ -44,6 +44,11 @@ describe('auth service (real Redis, Sentinels and nginx; two instances, one key 
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username, password }),
     });
+  const accessToken = async (base: string, username: string, password: string) =>
+    ((await (await token(base, username, password)).json()) as { access_token: string })
+      .access_token;
+  /** The operator's token (scope `user admin`), logged in on an instance's own port. */
+  const operator = (base: string) => accessToken(base, 'admin', 'dev-only-admin-password');
   const me = (base: string, accessToken: string) =>
     fetch(`${base}/api/auth/me`, { headers: { authorization: `Bearer ${accessToken}` } });
   const jwks = async (base: string) =>
@@ -91,14 +96,18 @@ describe('auth service (real Redis, Sentinels and nginx; two instances, one key 
     expect(await bad.json()).toMatchObject({ error: 'validation_failed' });
   });
 
-  it('issues a token for any user id to an operator (admin port, admin token), never through the gateway', async () => {
-    const issue = (base: string, body: unknown, auth = `Bearer ${DEV_ADMIN_TOKEN}`) =>
+  it('issues a token for any user id to an operator (admin port, a token with the admin scope), never through the gateway', async () => {
+    const base = direct(instances[0]);
+    const admin = `Bearer ${await operator(base)}`;
+    const issue = (base: string, body: unknown, auth?: string) =>
       fetch(`${base}/admin/tokens`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: auth },
+        headers: {
+          'content-type': 'application/json',
+          ...(auth === undefined ? { authorization: admin } : auth ? { authorization: auth } : {}),
+        },
         body: JSON.stringify(body),
       });
-    const base = direct(instances[0]);
     const ok = await issue(base, { sub: 'carol-42' });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('cache-control')).toBe('no-store');
@@ -107,7 +116,35 @@ describe('auth service (real Redis, Sentinels and nginx; two instances, one key 
     // verified like any other token, by the other instance and through the gateway
     for (const b of [gw, direct(instances[1])])
       expect(await (await me(b, issued.access_token)).json()).toMatchObject({ sub: 'carol-42' });
-    expect((await issue(base, { sub: 'carol-42' }, 'Bearer not-the-admin-token')).status).toBe(401);
+    // a user's token: 403 insufficient_scope, with the scope it lacks in the challenge
+    const alice = await accessToken(base, 'alice', 'dev-only-alice-password');
+    const user = await issue(base, { sub: 'carol-42' }, `Bearer ${alice}`);
+    expect(user.status).toBe(403);
+    expect(user.headers.get('www-authenticate')).toBe(
+      'Bearer realm="stayline", error="insufficient_scope", scope="admin"',
+    );
+    expect(await user.json()).toMatchObject({ error: 'insufficient_scope' });
+    // a token it issued with the user scope is no operator's either
+    expect((await issue(base, { sub: 'carol-42' }, `Bearer ${issued.access_token}`)).status).toBe(
+      403,
+    );
+    // no token, and the shared admin secret the services sign their messages with: 401
+    const none = await issue(base, { sub: 'carol-42' }, '');
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="stayline"');
+    const shared = await issue(base, { sub: 'carol-42' }, `Bearer ${DEV_ADMIN_TOKEN}`);
+    expect(shared.status).toBe(401);
+    expect(await shared.json()).toMatchObject({ error: 'unauthorized' });
+    // an operator's token issued here works on the other instance's admin routes
+    const minted = (await (await issue(base, { sub: 'ops-1', scopes: ['admin'] })).json()) as {
+      access_token: string;
+      scope: string;
+    };
+    expect(minted.scope).toBe('admin');
+    const keys = await fetch(`${direct(instances[1])}/admin/keys`, {
+      headers: { authorization: `Bearer ${minted.access_token}` },
+    });
+    expect(keys.status).toBe(200);
     expect((await issue(base, { sub: 'carol-42', scopes: ['root'] })).status).toBe(400);
     expect((await issue(base, { sub: 'a b' })).status).toBe(400);
     const viaGateway = await issue(gw, { sub: 'carol-42' });
@@ -173,7 +210,7 @@ describe('auth service (real Redis, Sentinels and nginx; two instances, one key 
     expect(anonymous.status).toBe(401);
     const rotated = await fetch(`${direct(instances[0])}/admin/keys/rotate`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${DEV_ADMIN_TOKEN}` },
+      headers: { authorization: `Bearer ${await operator(direct(instances[0]))}` },
     });
     expect(rotated.status).toBe(200);
     const view = (await rotated.json()) as { signing: string; keys: Array<{ kid: string }> };

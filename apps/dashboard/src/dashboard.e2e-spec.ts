@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_LEASE_TTL_MS } from '@stayline/discovery';
 import {
-  DEV_ADMIN_TOKEN,
+  AdminTokens,
   leaderAgent,
   publishedTopology,
   Stack,
@@ -28,7 +28,6 @@ import type { TimelineEvent, TopologySnapshot } from './topology/snapshot';
 
 jest.setTimeout(240_000);
 
-const ADMIN = { authorization: `Bearer ${DEV_ADMIN_TOKEN}` };
 /** The registry renews a lease every third of its TTL: a crash is gone within TTL + one renewal. */
 const CRASH_BOUND_MS = DEFAULT_LEASE_TTL_MS + DEFAULT_LEASE_TTL_MS / 3;
 
@@ -251,6 +250,7 @@ describe('dashboard through the gateway (whole stack)', () => {
   it('shows breakers opening when a dependency hangs', async () => {
     const reservation = stack.component('reservation-1');
     const flag = `http://${reservation.host}:${reservation.port}/admin/flags/fault.recommendation.all.latencyMs`;
+    const ADMIN = await AdminTokens.of(stack).headers();
     const put = await fetch(flag, {
       method: 'PUT',
       headers: { ...ADMIN, 'content-type': 'application/json' },

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SigningKeySet, type SigningKeySetJson, TokenIssuer } from '@stayline/identity';
 import {
+  AdminTokens,
   bearer,
   Component,
-  DEV_ADMIN_TOKEN,
   Stack,
   startStack,
   waitFor,
@@ -15,7 +15,6 @@ import mysql from 'mysql2/promise';
 
 jest.setTimeout(180_000);
 
-const ADMIN = { authorization: `Bearer ${DEV_ADMIN_TOKEN}` };
 const day = (offset: number) =>
   new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 let keySeq = 0;
@@ -103,10 +102,10 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
     });
     return (await issuer.issue(sub, ['user'])).access_token;
   };
-  const setFlag = (name: string, value: unknown) =>
+  const setFlag = async (name: string, value: unknown) =>
     fetch(`${r1}/admin/flags/${name}`, {
       method: 'PUT',
-      headers: { ...ADMIN, 'content-type': 'application/json' },
+      headers: { ...(await AdminTokens.of(stack).headers()), 'content-type': 'application/json' },
       body: JSON.stringify(value),
     });
   const chargesFor = async (reservationIds: string[]) => {

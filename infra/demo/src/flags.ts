@@ -77,6 +77,7 @@ async function propagation(d: Demo): Promise<void> {
   for (let i = 1; i <= rounds; i++) {
     const value = Date.now() % 1_000_000;
     const applied = whenApplied(
+      d.stack,
       instances,
       (v) => v.flags[PROBE]?.kind === 'number' && v.flags[PROBE].value === value,
     );
@@ -87,7 +88,7 @@ async function propagation(d: Demo): Promise<void> {
     const seen = await applied;
     const times = [...seen.values()].map((t) => t - sentAt);
     everywhere.push(Math.max(...times));
-    const { version } = await flagsOf(instances[0]);
+    const { version } = await flagsOf(d.stack, instances[0]);
     await d
       .until(
         'every instance to log the change',
@@ -168,6 +169,7 @@ async function rollout(d: Demo, tokens: DemoUsers): Promise<void> {
   for (const percent of [30, 60]) {
     d.step(`${KILL_SWITCH} rolled out to ${percent} % of users`);
     const applied = whenApplied(
+      d.stack,
       reservations,
       (v) =>
         v.flags[KILL_SWITCH]?.kind === 'percentage' && v.flags[KILL_SWITCH].percent === percent,

@@ -1,15 +1,17 @@
-import { Controller, Get, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
-import type { SigningKeySet } from '@stayline/identity';
-import { AdminTokenGuard } from '@stayline/service-runtime';
+import { Controller, Get, HttpCode, Inject, Logger, Post } from '@nestjs/common';
+import { type Caller, CurrentUser, RequireAdmin, type SigningKeySet } from '@stayline/identity';
+import { who } from '@stayline/service-runtime';
 import { KEY_STORE, KeyStore } from '../keys/key-store';
 
 /**
  * The signing keys, for an operator (on the service's own port, never routed
- * by the gateway; `Authorization: Bearer <ADMIN_TOKEN>`).
+ * by the gateway; an access token with the `admin` scope).
  */
 @Controller('admin/keys')
-@UseGuards(AdminTokenGuard)
+@RequireAdmin()
 export class KeysAdminController {
+  private readonly logger = new Logger('KeysAdmin');
+
   constructor(@Inject(KEY_STORE) private readonly keys: KeyStore) {}
 
   /** Which key signs, which are published and when each retires; no key material. */
@@ -21,8 +23,10 @@ export class KeysAdminController {
   /** Rotation: a new key signs from now on; the old one stays published until its tokens expire. */
   @Post('rotate')
   @HttpCode(200)
-  async rotate() {
-    return view(await this.keys.rotate(), this.keys.source);
+  async rotate(@CurrentUser() caller?: Caller) {
+    const set = await this.keys.rotate();
+    this.logger.log(`keys rotated by ${who(caller)}: ${set.current().kid} signs`);
+    return view(set, this.keys.source);
   }
 }
 

@@ -7,12 +7,7 @@ import {
   TokenIssuer,
   TokenVerifier,
 } from '@stayline/identity';
-import {
-  ADMIN_TOKEN,
-  AdminTokenGuard,
-  createValidationPipe,
-  HttpErrorFilter,
-} from '@stayline/service-runtime';
+import { createValidationPipe, HttpErrorFilter } from '@stayline/service-runtime';
 import express from 'express';
 import request from 'supertest';
 import { KeysAdminController } from '../admin/keys-admin.controller';
@@ -23,7 +18,8 @@ import { LoginThrottle } from './login-throttle';
 import { LoginUseCase } from './login.use-case';
 import { TokensController } from './tokens.controller';
 
-const ADMIN = 'test-admin-token-of-at-least-32-bytes';
+/** A secret such as ADMIN_TOKEN: it opens no admin route. */
+const SHARED_SECRET = 'test-admin-token-of-at-least-32-bytes';
 
 describe('the auth HTTP surface', () => {
   let app: INestApplication;
@@ -50,8 +46,6 @@ describe('the auth HTTP surface', () => {
         { provide: LoginThrottle, useValue: new LoginThrottle({ attempts: 5, windowMs: 60_000 }) },
         LoginUseCase,
         { provide: AUTH_SETTINGS, useValue: { trustedProxyHops: 1 } },
-        { provide: ADMIN_TOKEN, useValue: ADMIN },
-        AdminTokenGuard,
       ],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false, bodyParser: false });
@@ -161,17 +155,33 @@ describe('the auth HTTP surface', () => {
     });
   });
 
-  it('keeps rotation to the admin token, and refuses it for keys given by configuration', async () => {
-    const anonymous = await request(app.getHttpServer()).post('/admin/keys/rotate');
+  it('keeps rotation to a token with the admin scope, and refuses it for keys given by configuration', async () => {
+    const rotate = (authorization?: string) => {
+      const r = request(app.getHttpServer()).post('/admin/keys/rotate');
+      return authorization ? r.set('authorization', authorization) : r;
+    };
+    const anonymous = await rotate();
     expect(anonymous.status).toBe(401);
-    const res = await request(app.getHttpServer())
-      .post('/admin/keys/rotate')
-      .set('authorization', `Bearer ${ADMIN}`);
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="stayline"');
+    const shared = await rotate(`Bearer ${SHARED_SECRET}`);
+    expect(shared.status).toBe(401);
+    expect(shared.body).toMatchObject({ error: 'unauthorized' });
+    const alice = await token({ username: 'alice', password: 'alice-pw' }, '203.0.113.30');
+    const user = await rotate(`Bearer ${alice.body.access_token}`);
+    expect(user.status).toBe(403);
+    expect(user.headers['www-authenticate']).toBe(
+      'Bearer realm="stayline", error="insufficient_scope", scope="admin"',
+    );
+    expect(user.body).toMatchObject({ error: 'insufficient_scope' });
+    const admin = await token({ username: 'admin', password: 'admin-pw' }, '203.0.113.31');
+    expect(admin.body.scope).toBe('user admin');
+    const operator = `Bearer ${admin.body.access_token}`;
+    const res = await rotate(operator);
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ error: 'keys_from_configuration' });
     const list = await request(app.getHttpServer())
       .get('/admin/keys')
-      .set('authorization', `Bearer ${ADMIN}`);
+      .set('authorization', operator);
     expect(list.body).toMatchObject({
       source: 'AUTH_SIGNING_SECRETS',
       signing: keys.current().kid,

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEV_ADMIN_TOKEN } from '@stayline/stack-kit';
+import { login, OPERATOR, operatorPassword, UserTokens } from '@stayline/stack-kit';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../../..');
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
@@ -103,9 +103,18 @@ export class ComposeStack {
     return `http://127.0.0.1:${this.env.STAYLINE_GATEWAY_PORT ?? '8080'}`;
   }
 
-  get adminToken(): string {
-    return this.env.STAYLINE_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN;
+  /**
+   * The operator's token (scope `admin`), for the admin routes: logged in as
+   * the demo operator through the gateway (STAYLINE_AUTH_ADMIN_PASSWORD, else
+   * the dev one), held and renewed with a third of its life left.
+   */
+  adminToken(): Promise<string> {
+    return this.operator.token(OPERATOR);
   }
+
+  private readonly operator = new UserTokens((user) =>
+    login(this.gateway, user, operatorPassword(this.env)),
+  );
 
   compose(args: string[], timeoutMs = 600_000): Promise<RunResult> {
     return runCommand('docker-compose', ['-p', this.project, '-f', COMPOSE_FILE, ...args], {

@@ -37,7 +37,10 @@ export function booking(listingId: string, night: number): string {
   });
 }
 
-/** Sets (`PUT`) or clears (`DELETE`) a feature flag through one instance's admin route. */
+/**
+ * Sets (`PUT`) or clears (`DELETE`) a feature flag through one instance's admin
+ * route, with the operator's token (scope `admin`, logged in through the gateway).
+ */
 export async function adminFlag(
   stack: ComposeStack,
   service: string,
@@ -45,8 +48,15 @@ export async function adminFlag(
   name: string,
   body?: unknown,
 ): Promise<void> {
-  const script = `fetch('http://127.0.0.1:3000/admin/flags/${name}',{method:'${method}',headers:{authorization:'Bearer '+process.env.ADMIN_TOKEN,'content-type':'application/json'},body:process.argv[1]||undefined}).then(async r=>{if(!r.ok){console.error(r.status,await r.text());process.exit(1)}})`;
-  await stack.exec(service, ['node', '-e', script, body === undefined ? '' : JSON.stringify(body)]);
+  const token = await stack.adminToken();
+  const script = `fetch('http://127.0.0.1:3000/admin/flags/${name}',{method:'${method}',headers:{authorization:'Bearer '+process.argv[2],'content-type':'application/json'},body:process.argv[1]||undefined}).then(async r=>{if(!r.ok){console.error(r.status,await r.text());process.exit(1)}})`;
+  await stack.exec(service, [
+    'node',
+    '-e',
+    script,
+    body === undefined ? '' : JSON.stringify(body),
+    token,
+  ]);
 }
 
 /** The gateway sync's view: `host:port` of the instances it routes to, per service (its /upstreams, inside the gateway container). */

@@ -1,5 +1,4 @@
-import { Component, DATA_SERVICES, httpJson, Stack } from '@stayline/stack-kit';
-import { ADMIN_TOKEN } from './demo';
+import { adminToken, Component, DATA_SERVICES, httpJson, Stack } from '@stayline/stack-kit';
 
 /** A flag's value as the admin API takes it (libs/service-runtime admin-flags.controller.ts). */
 export type FlagBody =
@@ -15,8 +14,9 @@ export function instancesOf(stack: Stack, service?: string): Component[] {
 }
 
 /**
- * Sets a feature flag centrally through one instance's admin API (bearer
- * token, never routed by the gateway); every instance gets it by watch.
+ * Sets a feature flag centrally through one instance's admin API (the
+ * operator's token, scope `admin`; never routed by the gateway); every
+ * instance gets it by watch.
  */
 export async function setFlag(stack: Stack, name: string, body: FlagBody): Promise<void> {
   await adminFlags(stack, 'PUT', name, body);
@@ -69,6 +69,7 @@ async function adminFlags(
   body?: FlagBody,
 ): Promise<void> {
   const errors: string[] = [];
+  const token = await adminToken(stack);
   // any instance will do: the flag lives in the coordinator, not in the instance
   for (const c of instancesOf(stack).filter((x) =>
     DATA_SERVICES.includes(String(x.meta?.service)),
@@ -76,7 +77,7 @@ async function adminFlags(
     try {
       const res = await httpJson(
         `http://${c.host}:${c.port}/admin/flags/${encodeURIComponent(name)}`,
-        { method, body, token: ADMIN_TOKEN, timeoutMs: 3_000 },
+        { method, body, token, timeoutMs: 3_000 },
       );
       if (res.status >= 200 && res.status < 300) return;
       errors.push(`${c.name}: ${res.status} ${JSON.stringify(res.body)}`);

@@ -21,15 +21,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEV_ADMIN_TOKEN, Stack } from '@stayline/stack-kit';
+import { Stack } from '@stayline/stack-kit';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 
 /** The state dir of the commands' stack (STAYLINE_STATE_DIR moves it). */
 export const STATE_DIR = path.resolve(process.env.STAYLINE_STATE_DIR ?? path.join(ROOT, '.stack'));
-
-/** The admin token of the dev profile (`npm run stack:up`); STAYLINE_ADMIN_TOKEN overrides it. */
-export const ADMIN_TOKEN = process.env.STAYLINE_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN;
 
 export interface DemoFigure {
   name: string;

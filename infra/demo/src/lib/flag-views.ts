@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Component, DATA_SERVICES, Stack } from '@stayline/stack-kit';
-import { ADMIN_TOKEN } from './demo';
+import { adminToken, bearer, Component, DATA_SERVICES, Stack } from '@stayline/stack-kit';
 import { FlagBody, instancesOf } from './admin';
 
 /** What `GET /admin/flags` answers: the instance's local copy, the one its code reads. */
@@ -14,10 +13,10 @@ export function flagInstances(stack: Stack, service?: string): Component[] {
   return instancesOf(stack, service).filter((c) => DATA_SERVICES.includes(String(c.meta?.service)));
 }
 
-/** One instance's own view of the flags, read from its admin API. */
-export async function flagsOf(c: Component): Promise<FlagSnapshotView> {
+/** One instance's own view of the flags, read from its admin API with the operator's token. */
+export async function flagsOf(stack: Stack, c: Component): Promise<FlagSnapshotView> {
   const res = await fetch(`http://${c.host}:${c.port}/admin/flags`, {
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    headers: bearer(await adminToken(stack)),
     signal: AbortSignal.timeout(2_000),
   });
   if (!res.ok) throw new Error(`${c.name}: GET /admin/flags answered ${res.status}`);
@@ -31,6 +30,7 @@ export async function flagsOf(c: Component): Promise<FlagSnapshotView> {
  * one poll and one pause after the instance applied it.
  */
 export async function whenApplied(
+  stack: Stack,
   instances: Component[],
   applied: (snapshot: FlagSnapshotView) => boolean,
   timeoutMs = 10_000,
@@ -41,7 +41,7 @@ export async function whenApplied(
   await Promise.all(
     instances.map(async (c) => {
       while (performance.now() < deadline) {
-        const view = await flagsOf(c).catch(() => undefined);
+        const view = await flagsOf(stack, c).catch(() => undefined);
         if (view && applied(view)) {
           seen.set(c.name, performance.now());
           return;

@@ -1,6 +1,6 @@
 import { AccessToken, bearer, issueToken, login, UserTokens } from '@stayline/stack-kit';
 import type { Sample } from '@stayline/fault-kit';
-import { ADMIN_TOKEN, Demo } from './demo';
+import { Demo } from './demo';
 
 /** How often the held tokens are looked at; {@link UserTokens} renews one with a third of its life left. */
 const RENEW_CHECK_MS = 30_000;
@@ -46,14 +46,14 @@ export class DemoUsers {
 
   /**
    * Tokens for user ids of the demo's own choosing, issued by an auth instance on
-   * its operator route (`POST /admin/tokens`, the admin token): for an experiment
+   * its operator route (`POST /admin/tokens`, the operator's token): for an experiment
    * that needs more users than the three demo accounts, as the benches do.
    */
   static issued(d: Demo, names: readonly string[]): Promise<DemoUsers> {
     return DemoUsers.start(
       d,
       names,
-      (user) => issueToken(d.stack, user, { adminToken: ADMIN_TOKEN }),
+      (user) => issueToken(d.stack, user),
       `tokens for ${names.length} users (${names[0]} to ${names.at(-1)}) issued by auth's operator route (POST /admin/tokens)`,
     );
   }

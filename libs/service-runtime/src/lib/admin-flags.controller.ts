@@ -6,11 +6,11 @@ import {
   DynamicModule,
   Get,
   Inject,
+  Logger,
   Module,
   Param,
   Put,
   ServiceUnavailableException,
-  UseGuards,
 } from '@nestjs/common';
 import {
   COORDINATION_BACKEND,
@@ -20,7 +20,7 @@ import {
   type FlagValue,
   flagValueSchema,
 } from '@stayline/coordination';
-import { ADMIN_TOKEN, AdminTokenGuard } from './admin-token.guard';
+import { type Caller, CurrentUser, RequireAdmin } from '@stayline/identity';
 
 function flagName(name: string): string {
   if (!FLAG_NAME.test(name)) {
@@ -35,11 +35,15 @@ function flagName(name: string): string {
 /**
  * Feature flags, changed centrally at run time: a write is acknowledged once a
  * Redis replica has it, and every instance of every service applies it within
- * milliseconds, with no restart. See docs/patterns/coordinator.md.
+ * milliseconds, with no restart. See docs/patterns/coordinator.md. An
+ * operator's route: an access token with the `admin` scope (the verifier and
+ * guard of `CallerIdentityModule`); the gateway never routes it.
  */
 @Controller('admin/flags')
-@UseGuards(AdminTokenGuard)
+@RequireAdmin()
 export class AdminFlagsController {
+  private readonly logger = new Logger('AdminFlags');
+
   constructor(
     @Inject(COORDINATION_BACKEND) private readonly backend: CoordinationBackend,
     private readonly flags: FeatureFlags,
@@ -52,7 +56,7 @@ export class AdminFlagsController {
 
   /** Body: `{ "kind": "boolean", "enabled": false }`, `{ "kind": "number", "value": 250 }` or `{ "kind": "percentage", "percent": 10 }`. */
   @Put(':name')
-  async set(@Param('name') name: string, @Body() body: unknown) {
+  async set(@Param('name') name: string, @Body() body: unknown, @CurrentUser() caller?: Caller) {
     const parsed = flagValueSchema.safeParse(body);
     if (!parsed.success) {
       throw new BadRequestException({
@@ -62,12 +66,14 @@ export class AdminFlagsController {
       });
     }
     const version = await this.write(flagName(name), parsed.data);
+    this.logger.log(`flag ${name} set to ${JSON.stringify(parsed.data)} by ${who(caller)}`);
     return { name, value: parsed.data, version };
   }
 
   @Delete(':name')
-  async remove(@Param('name') name: string) {
+  async remove(@Param('name') name: string, @CurrentUser() caller?: Caller) {
     const version = await this.write(flagName(name), null);
+    this.logger.log(`flag ${name} removed by ${who(caller)}`);
     return { name, value: null, version };
   }
 
@@ -91,13 +97,18 @@ export class AdminFlagsController {
   }
 }
 
+/** Who did it, for the log: the operator's user id and the token's id. */
+export function who(caller: Caller | undefined): string {
+  return caller ? `${caller.userId} (token ${caller.tokenId})` : 'an unknown caller';
+}
+
+/**
+ * The flags' admin routes; the guard comes from `CallerIdentityModule` (global).
+ * `_adminToken` is not read: the routes take an operator's token, not the secret.
+ */
 @Module({})
 export class AdminModule {
-  static forRoot(token: string): DynamicModule {
-    return {
-      module: AdminModule,
-      controllers: [AdminFlagsController],
-      providers: [{ provide: ADMIN_TOKEN, useValue: token }, AdminTokenGuard],
-    };
+  static forRoot(_adminToken?: string): DynamicModule {
+    return { module: AdminModule, controllers: [AdminFlagsController] };
   }
 }

@@ -38,7 +38,7 @@ export function callableBy(handler: object): readonly string[] | undefined {
  * Service identity on the TCP messages between services (docs/security.md,
  * "Between services"): each message is signed with HMAC-SHA-256 over the
  * caller's name, the time, a nonce, the pattern and the payload, with a key
- * every service derives from the platform's admin secret (HKDF, its own label:
+ * every service derives from the platform's admin secret, `ADMIN_TOKEN` (HKDF, its own label:
  * the secret itself is never used as the key). A process that can reach a TCP
  * port but holds no key cannot charge, refund or read a payment; a message
  * signed for one pattern cannot be replayed on another, nor an hour later.
@@ -54,7 +54,7 @@ export class MessageAuth {
     private readonly now: () => number,
   ) {}
 
-  /** Signs as `service`, with the key derived from `secret` (the ADMIN_TOKEN). */
+  /** Signs as `service`, with the key derived from `secret` (ADMIN_TOKEN, which opens no route). */
   static fromSecret(service: string, secret: string, now: () => number = Date.now): MessageAuth {
     const key = Buffer.from(hkdfSync('sha256', secret, 'stayline', 'service-messages', 32));
     return new MessageAuth(service, key, now);

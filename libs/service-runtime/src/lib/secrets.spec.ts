@@ -89,7 +89,7 @@ describe('the admin token (ADMIN_TOKEN)', () => {
     }
   });
 
-  it('is one word of visible ASCII (it travels as `Bearer <token>`)', () => {
+  it('is one word of visible ASCII', () => {
     const env = { ...base, ...strong };
     expect(refusal({ ...env, ADMIN_TOKEN: `${'x'.repeat(20)} ${'y'.repeat(20)}` })).toMatch(
       /ADMIN_TOKEN: must be visible ASCII/,
@@ -97,7 +97,7 @@ describe('the admin token (ADMIN_TOKEN)', () => {
     expect(refusal({ ...env, ADMIN_TOKEN: 'é'.repeat(20) })).toMatch(/ADMIN_TOKEN/);
   });
 
-  it('defaults in dev to a public token long enough, the one the test and demo tools send', () => {
+  it('defaults in dev to a public secret long enough, the one the test and demo tools sign messages with', () => {
     expect(Buffer.byteLength(DEV_ADMIN_TOKEN)).toBeGreaterThanOrEqual(ADMIN_TOKEN_MIN_BYTES);
     expect(DEV_ADMIN_TOKEN.startsWith('dev-only-')).toBe(true);
     expect(STACK_DEV_ADMIN_TOKEN).toBe(DEV_ADMIN_TOKEN);

@@ -12,10 +12,10 @@ export const DEV_PROFILE = 'dev';
 /** What every public development secret in this repository begins with. */
 export const DEV_ONLY_PREFIX = 'dev-only-';
 
-/** The shortest admin bearer token accepted, in bytes (UTF-8): 256 bits of a random one. */
+/** The shortest admin secret accepted, in bytes (UTF-8): 256 bits of a random one. */
 export const ADMIN_TOKEN_MIN_BYTES = 32;
 
-/** The admin token of the dev profile: public, as long as any other. */
+/** The admin secret of the dev profile: public, as long as any other. */
 export const DEV_ADMIN_TOKEN = 'dev-only-admin-token-for-local-demos';
 
 /** Whether this environment runs the dev profile. Unset is not dev. */
@@ -36,10 +36,12 @@ export function secretSetting(dev: boolean, devDefault: string) {
 }
 
 /**
- * The admin bearer token: at least {@link ADMIN_TOKEN_MIN_BYTES} bytes of visible
- * ASCII (it travels as `Authorization: Bearer <token>`, one word). Required,
- * except in the dev profile, where it falls back to {@link DEV_ADMIN_TOKEN}.
- * The messages never repeat the value.
+ * The admin secret (`ADMIN_TOKEN`): the secret the services derive the key of
+ * their signed messages from (message-auth.ts). It opens no route: the admin
+ * routes take an access token with the `admin` scope. At least
+ * {@link ADMIN_TOKEN_MIN_BYTES} bytes of visible ASCII (one word in every
+ * configuration format). Required, except in the dev profile, where it falls
+ * back to {@link DEV_ADMIN_TOKEN}. The messages never repeat the value.
  */
 export function adminTokenSetting(dev: boolean) {
   const token = z
@@ -48,7 +50,7 @@ export function adminTokenSetting(dev: boolean) {
       message: `must be at least ${ADMIN_TOKEN_MIN_BYTES} bytes (e.g. the output of openssl rand -hex 32)`,
     })
     .refine((s) => /^[\x21-\x7e]*$/.test(s), {
-      message: 'must be visible ASCII characters, no space (it is sent as one Bearer word)',
+      message: 'must be visible ASCII characters, no space',
     });
   return dev ? token.default(DEV_ADMIN_TOKEN) : token;
 }

@@ -1,4 +1,3 @@
-import { DEV_ADMIN_TOKEN } from './credentials';
 import { httpJson } from './http-json';
 import { isAlive } from './process';
 import type { Stack } from './stack';
@@ -120,20 +119,21 @@ export function adminToken(stack: Stack): Promise<string> {
 
 /**
  * A token for any user id, issued by one of the stack's auth instances on its
- * admin route (`POST /admin/tokens`, the admin token): tests and benches act as
- * many users, the demo directory has three.
+ * admin route (`POST /admin/tokens`, with the operator's token): tests and
+ * benches act as many users, the demo directory has three.
  */
 export async function issueToken(
   stack: Stack,
   sub: string,
-  o: { scopes?: string[]; adminToken?: string } = {},
+  o: { scopes?: string[] } = {},
 ): Promise<AccessToken> {
+  const token = await adminToken(stack);
   let last: unknown;
   for (const c of authInstances(stack)) {
     try {
       const res = await httpJson(`http://${c.host}:${c.ports.http}/admin/tokens`, {
         method: 'POST',
-        token: o.adminToken ?? DEV_ADMIN_TOKEN,
+        token,
         body: { sub, ...(o.scopes ? { scopes: o.scopes } : {}) },
         timeoutMs: 5_000,
       });
