@@ -17,14 +17,13 @@ describe('authConfig', () => {
     });
   });
 
-  it('has no password or token default outside the dev profile, and refuses dev-only values there', () => {
+  it('has no password default outside the dev profile, and refuses dev-only values there', () => {
     expect(() => authConfig({ ...base, AUTH_KEYS_FILE: '/tmp/k.json' })).toThrow(
-      /ADMIN_TOKEN[\s\S]*AUTH_ALICE_PASSWORD[\s\S]*AUTH_BOB_PASSWORD[\s\S]*AUTH_ADMIN_PASSWORD/,
+      /AUTH_ALICE_PASSWORD[\s\S]*AUTH_BOB_PASSWORD[\s\S]*AUTH_ADMIN_PASSWORD/,
     );
     const production = {
       ...base,
       STAYLINE_PROFILE: 'production',
-      ADMIN_TOKEN: 'a'.repeat(32),
       AUTH_ALICE_PASSWORD: 'dev-only-alice-password',
       AUTH_BOB_PASSWORD: 'b',
       AUTH_ADMIN_PASSWORD: 'c',

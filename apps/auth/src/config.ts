@@ -1,6 +1,5 @@
 import { DEFAULT_TOKEN_TTL_S } from '@stayline/identity';
 import {
-  adminTokenSetting,
   backendSettings,
   csv,
   DEV_ONLY_PREFIX,
@@ -52,8 +51,6 @@ export function authConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     /** Its Redis user, the services' (`stayline-service`), and the Sentinels' client user. */
     ...redisAuthSettings,
     ...backendSettings,
-    /** Token for `/admin/keys` (rotation); never routed by the gateway. 32 bytes or more. */
-    ADMIN_TOKEN: adminTokenSetting(dev),
     DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(500),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -74,7 +71,10 @@ export function authConfigSchema(env: NodeJS.ProcessEnv = process.env) {
       .pipe(
         z.array(z.string().min(16, 'each signing secret needs 16 characters or more')).optional(),
       ),
-    /** The demo users' passwords (alice and bob: scope `user`; admin: `user admin`). */
+    /**
+     * The demo users' passwords (alice and bob: scope `user`; admin, the operator:
+     * `user admin`, what the admin routes of every service and agent ask for).
+     */
     AUTH_ALICE_PASSWORD: secret('dev-only-alice-password'),
     AUTH_BOB_PASSWORD: secret('dev-only-bob-password'),
     AUTH_ADMIN_PASSWORD: secret('dev-only-admin-password'),
@@ -90,7 +90,6 @@ export function authConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     AUTH_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).default(1),
   });
   const refuseDevOnly = refuseDevOnlySecrets([
-    'ADMIN_TOKEN',
     'AUTH_ALICE_PASSWORD',
     'AUTH_BOB_PASSWORD',
     'AUTH_ADMIN_PASSWORD',

@@ -7,7 +7,8 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { createCoordinationBackend, parseEtcdEndpoints } from '@stayline/coordination';
-import { RedisRegistry } from '@stayline/discovery';
+import { EtcdRegistry, RedisRegistry, ServiceRegistry } from '@stayline/discovery';
+import { IdentityModule, TokenVerifier } from '@stayline/identity';
 import { createLogger, MetricsController, pinoHttpOptions } from '@stayline/observability';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
@@ -15,7 +16,7 @@ import { FailoverAgent } from './agent/failover-agent';
 import { AgentConfig } from './config';
 import { TopologyStore } from './coordinator/topology-store';
 import { AdminController } from './http/admin.controller';
-import { ADMIN_TOKEN, AdminTokenGuard, redisTargetOf } from '@stayline/service-runtime';
+import { DiscoveredKeys, discoveredVerifier, redisTargetOf } from '@stayline/service-runtime';
 import { HealthController } from './http/health.controller';
 import { MariaDbAdmin } from './mariadb/mariadb-admin';
 import { RedisNodes } from './redis/redis-nodes';
@@ -29,8 +30,18 @@ interface Resources {
   close(): Promise<void>;
 }
 
-/** Builds the agent and everything it talks to from the validated config. */
-export function buildAgent(c: AgentConfig, logger: Logger): { agent: FailoverAgent } & Resources {
+/**
+ * Builds the agent and everything it talks to from the validated config, and
+ * the verifier of its admin routes' tokens: the auth service's published keys,
+ * fetched from an auth instance the registry lists, as every service does. The
+ * agent needs them for nothing else: it starts, watches and fails the database
+ * over with auth down; only its admin routes then answer 503 (once the keys it
+ * last fetched are 10 minutes old).
+ */
+export function buildAgent(
+  c: AgentConfig,
+  logger: Logger,
+): { agent: FailoverAgent; verifier: TokenVerifier } & Resources {
   const redis = redisTargetOf(c);
   // the election that decides who promotes the database runs on the quorum store when there is one
   const coordination = createCoordinationBackend(
@@ -40,6 +51,11 @@ export function buildAgent(c: AgentConfig, logger: Logger): { agent: FailoverAge
   );
   // its user may write the datastores' entries only: a watch of its removes nothing
   const registry = new RedisRegistry({ redis, logger, sweepLeases: false });
+  const authRegistry: ServiceRegistry =
+    c.DISCOVERY_BACKEND === 'etcd'
+      ? new EtcdRegistry({ etcd: parseEtcdEndpoints(c.ETCD_ENDPOINTS as string) })
+      : registry;
+  const keys = new DiscoveredKeys(authRegistry);
   const store = new TopologyStore(redis, logger);
   const via = new Map(c.MARIADB_VIA.map((n) => [n.name, n]));
   const admin = new MariaDbAdmin({
@@ -70,7 +86,10 @@ export function buildAgent(c: AgentConfig, logger: Logger): { agent: FailoverAge
   });
   return {
     agent,
+    verifier: discoveredVerifier(keys, c),
     close: async () => {
+      await keys.onModuleDestroy();
+      if (authRegistry !== registry) await authRegistry.close();
       redisNodes.close();
       await store.close();
       await registry.close();
@@ -105,13 +124,18 @@ export class AppModule {
     const built = buildAgent(c, logger.child({ agentId: c.AGENT_ID }));
     return {
       module: AppModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: pinoHttpOptions(logger) })],
+      imports: [
+        LoggerModule.forRoot({ pinoHttp: pinoHttpOptions(logger) }),
+        IdentityModule.forRoot({
+          issuer: c.AUTH_ISSUER,
+          audience: c.AUTH_AUDIENCE,
+          verifier: built.verifier,
+        }),
+      ],
       controllers: [HealthController, MetricsController, AdminController],
       providers: [
         { provide: FailoverAgent, useValue: built.agent },
         { provide: RESOURCES, useValue: built },
-        { provide: ADMIN_TOKEN, useValue: c.ADMIN_TOKEN },
-        AdminTokenGuard,
         AgentLifecycle,
       ],
     };

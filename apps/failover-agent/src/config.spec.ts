@@ -36,7 +36,6 @@ describe('agentConfig', () => {
       ...base,
       STAYLINE_DB_ADMIN_PASSWORD: 'a',
       STAYLINE_DB_REPL_PASSWORD: 'b',
-      ADMIN_TOKEN: 'c'.repeat(32),
     };
     expect(agentConfig(secrets).FAILOVER_PAUSE_POINTS).toEqual([]);
     expect(() => agentConfig({ ...secrets, STONITH: 'native' })).toThrow(/STONITH_STATE_FILE/);
@@ -51,7 +50,6 @@ describe('agentConfig secrets', () => {
     ...base,
     STAYLINE_DB_ADMIN_PASSWORD: 'dev-only-admin',
     STAYLINE_DB_REPL_PASSWORD: 'dev-only-repl',
-    ADMIN_TOKEN: 'dev-only-admin-token-for-local-demos',
   };
 
   it('takes the public dev-only values in the dev profile only, naming each variable and no value', () => {
@@ -65,16 +63,23 @@ describe('agentConfig secrets', () => {
         }
         return 'accepted';
       })();
-      expect(error).toMatch(
-        /STAYLINE_DB_ADMIN_PASSWORD[\s\S]*STAYLINE_DB_REPL_PASSWORD[\s\S]*ADMIN_TOKEN/,
-      );
-      expect(error).not.toMatch(/dev-only-(admin|repl)\b|dev-only-admin-token/);
+      expect(error).toMatch(/STAYLINE_DB_ADMIN_PASSWORD[\s\S]*STAYLINE_DB_REPL_PASSWORD/);
+      expect(error).not.toMatch(/dev-only-(admin|repl)\b/);
     }
   });
 
-  it('needs an admin token of 32 bytes or more, in every profile', () => {
-    const short = { ...secrets, STAYLINE_PROFILE: 'dev', ADMIN_TOKEN: 'x'.repeat(31) };
-    expect(() => agentConfig(short)).toThrow(/ADMIN_TOKEN: must be at least 32 bytes/);
-    expect(agentConfig({ ...short, ADMIN_TOKEN: 'x'.repeat(32) }).ADMIN_TOKEN).toHaveLength(32);
+  it('holds no admin secret: its admin routes take access tokens, checked with published keys', () => {
+    const c = agentConfig({ ...secrets, STAYLINE_PROFILE: 'dev', ADMIN_TOKEN: 'x'.repeat(32) });
+    expect(c).not.toHaveProperty('ADMIN_TOKEN');
+    expect(c).toMatchObject({
+      AUTH_ISSUER: 'stayline-auth',
+      AUTH_AUDIENCE: 'stayline',
+      DISCOVERY_BACKEND: 'redis',
+    });
+    const dev = { ...secrets, STAYLINE_PROFILE: 'dev', DISCOVERY_BACKEND: 'etcd' };
+    expect(() => agentConfig(dev)).toThrow(/ETCD_ENDPOINTS: required when DISCOVERY_BACKEND=etcd/);
+    expect(agentConfig({ ...dev, ETCD_ENDPOINTS: 'http://127.0.0.1:2479' }).DISCOVERY_BACKEND).toBe(
+      'etcd',
+    );
   });
 });

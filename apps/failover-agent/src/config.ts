@@ -1,5 +1,4 @@
 import {
-  adminTokenSetting,
   csv,
   hostPorts,
   isDevProfile,
@@ -60,8 +59,15 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     ...redisAuthSettings,
     /** Redis nodes to register in discovery, `name@host:port` (roles read from each node). */
     REDIS_NODES: nodes(),
-    /** Bearer token of the admin routes (switchover, add a node), 32 bytes or more. */
-    ADMIN_TOKEN: adminTokenSetting(dev),
+    /**
+     * The admin routes (switchover, add a node) take an access token with the `admin`
+     * scope, verified with the auth service's published keys, fetched from an auth
+     * instance the registry lists: `iss` and `aud` accepted, as the services' own.
+     */
+    AUTH_ISSUER: z.string().min(1).default('stayline-auth'),
+    AUTH_AUDIENCE: z.string().min(1).default('stayline'),
+    /** Where the auth instances are looked up: the registry the services register in. */
+    DISCOVERY_BACKEND: z.enum(['redis', 'etcd']).default('redis'),
     PROBE_INTERVAL_MS: ms(250),
     PROBE_TIMEOUT_MS: ms(300),
     /** Consecutive failed probes before the primary is suspected (then the replicas are asked). */
@@ -116,13 +122,19 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
   });
-  return schema.superRefine(
-    refuseDevOnlySecrets([
-      'STAYLINE_DB_ADMIN_PASSWORD',
-      'STAYLINE_DB_REPL_PASSWORD',
-      'ADMIN_TOKEN',
-    ]),
-  );
+  const refuseDevOnly = refuseDevOnlySecrets([
+    'STAYLINE_DB_ADMIN_PASSWORD',
+    'STAYLINE_DB_REPL_PASSWORD',
+  ]);
+  return schema.superRefine((c, ctx) => {
+    refuseDevOnly(c, ctx);
+    if (c.DISCOVERY_BACKEND === 'etcd' && !c.ETCD_ENDPOINTS?.trim())
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ETCD_ENDPOINTS'],
+        message: 'required when DISCOVERY_BACKEND=etcd',
+      });
+  });
 }
 
 export type AgentConfig = z.infer<ReturnType<typeof agentConfigSchema>>;

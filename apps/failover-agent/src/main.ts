@@ -2,7 +2,8 @@
  * failover-agent: automated failover of the MariaDB primary through the
  * coordinator (docs/patterns/failover.md). Run two or more; the elected leader
  * acts. HTTP only: `/health/live` (role), `/health`, `/metrics`, and the
- * admin routes `POST /admin/switchover`, `POST /admin/nodes` (Bearer ADMIN_TOKEN).
+ * admin routes `POST /admin/switchover`, `POST /admin/nodes` (an access token
+ * with the `admin` scope).
  *   node scripts/run.cjs apps/failover-agent/src/main.ts   (environment: config.ts)
  */
 import { runHttpApp } from '@stayline/service-runtime';

@@ -15,7 +15,7 @@
  * A listing is ranked for the user whose token it carries. A rollout needs
  * more users than the three demo accounts, so the demo acts as user-00,
  * user-01, … (40 users, 20 in the quick run) with tokens issued by auth's
- * operator route (`POST /admin/tokens`, the admin token it already uses for
+ * operator route (`POST /admin/tokens`, the operator's token it already uses for
  * the flags), as the benches do.
  */
 import { setTimeout as sleep } from 'node:timers/promises';

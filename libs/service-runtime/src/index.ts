@@ -3,7 +3,6 @@
  * reports errors and stops: the parts every app shares.
  */
 export * from './lib/admin-flags.controller';
-export * from './lib/admin-token.guard';
 export * from './lib/backends';
 export * from './lib/bootstrap';
 export * from './lib/caller-identity';

@@ -13,7 +13,7 @@ import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);
 
-const cluster = useAgentCluster({ writers: 2 });
+const cluster = useAgentCluster({ writers: 2, auth: true });
 let registry: RedisRegistry | undefined;
 
 beforeAll(() => {

@@ -1,7 +1,8 @@
 /**
  * A planned switchover through the leader's admin route, under writes: zero
  * lost writes, writes paused for the switch only, the old primary a replica
- * of the new one. The route needs the admin token; a follower names the leader.
+ * of the new one. The route needs an operator's token (scope `admin`); a
+ * follower names the leader.
  */
 import type { FailoverReport } from '@stayline/contracts';
 import { agentAdmin, waitFor } from '@stayline/stack-kit';
@@ -10,7 +11,7 @@ import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);
 
-const cluster = useAgentCluster();
+const cluster = useAgentCluster({ auth: true });
 
 it('switches the primary on request with no write lost and writes paused only for the switch', async () => {
   const { stack, stream: w } = cluster();
@@ -21,8 +22,8 @@ it('switches the primary on request with no write lost and writes paused only fo
       : 'failover-agent-2';
   const follower = leader === 'failover-agent-1' ? 'failover-agent-2' : 'failover-agent-1';
 
-  const noToken = await agentAdmin(stack, leader, 'switchover', {}, 'wrong-token');
-  expect(noToken.status).toBe(401);
+  const notAToken = await agentAdmin(stack, leader, 'switchover', {}, 'wrong-token');
+  expect(notAToken.status).toBe(401);
   const onFollower = await agentAdmin(stack, follower, 'switchover', { target: 'mariadb-3' });
   expect(onFollower.status).toBe(409);
   expect(onFollower.body).toMatchObject({

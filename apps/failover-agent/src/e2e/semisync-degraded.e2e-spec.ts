@@ -10,7 +10,7 @@ import { useAgentCluster } from '../testing/agent-cluster';
 
 jest.setTimeout(180_000);
 
-const cluster = useAgentCluster({ agents: { count: 1 }, writers: 2 });
+const cluster = useAgentCluster({ agents: { count: 1 }, writers: 2, auth: true });
 
 async function degradedMetric(stack: Stack): Promise<number> {
   const c = stack.component('failover-agent-1');

@@ -3,7 +3,13 @@
  * Redis + 3 Sentinels), the failover agents, and a write stream whose router
  * follows the published topology; stopped (no process left) after the file.
  */
-import { Stack, StartAgentsOptions, startFailoverAgents, startStack } from '@stayline/stack-kit';
+import {
+  Stack,
+  StartAgentsOptions,
+  startFailoverAgents,
+  startService,
+  startStack,
+} from '@stayline/stack-kit';
 import { WriteStream } from '@stayline/fault-kit';
 
 export interface AgentCluster {
@@ -16,6 +22,11 @@ export interface AgentClusterOptions {
   agents?: StartAgentsOptions | ((stack: Stack) => Promise<StartAgentsOptions>);
   /** Writers of the stream. Default 4. */
   writers?: number;
+  /**
+   * An auth instance too: the agents' admin routes take an operator's token
+   * (scope `admin`), logged in on it and verified with the keys it publishes.
+   */
+  auth?: boolean;
   /** Whatever else the test needs started once the agents run (a service instance...). */
   then?: (stack: Stack) => Promise<void>;
 }
@@ -26,6 +37,7 @@ export function useAgentCluster(o: AgentClusterOptions = {}): () => AgentCluster
   beforeAll(async () => {
     const stack = await startStack({ replicas: 2, nginx: false });
     cluster.stack = stack;
+    if (o.auth) await startService(stack, { service: 'auth', tcpPort: 'none' });
     const agents = typeof o.agents === 'function' ? await o.agents(stack) : o.agents;
     await startFailoverAgents(stack, agents);
     await o.then?.(stack);

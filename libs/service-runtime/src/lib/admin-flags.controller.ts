@@ -102,13 +102,10 @@ export function who(caller: Caller | undefined): string {
   return caller ? `${caller.userId} (token ${caller.tokenId})` : 'an unknown caller';
 }
 
-/**
- * The flags' admin routes; the guard comes from `CallerIdentityModule` (global).
- * `_adminToken` is not read: the routes take an operator's token, not the secret.
- */
+/** The flags' admin routes; the guard comes from `CallerIdentityModule` (global). */
 @Module({})
 export class AdminModule {
-  static forRoot(_adminToken?: string): DynamicModule {
+  static forRoot(): DynamicModule {
     return { module: AdminModule, controllers: [AdminFlagsController] };
   }
 }

@@ -1,8 +1,9 @@
 import { EtcdCoordinationBackend, FeatureFlags, flag } from '@stayline/coordination';
 import { EtcdRegistry, RedisRegistry } from '@stayline/discovery';
 import {
+  adminToken,
+  bearer,
   Component,
-  DEV_ADMIN_TOKEN,
   Stack,
   startGatewaySync,
   startStack,
@@ -15,7 +16,6 @@ import {
 jest.setTimeout(180_000);
 
 const ETCD = { DISCOVERY_BACKEND: 'etcd', COORDINATION_BACKEND: 'etcd' };
-const ADMIN = { authorization: `Bearer ${DEV_ADMIN_TOKEN}` };
 const day = (offset: number) =>
   new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
@@ -43,8 +43,7 @@ describe('services with DISCOVERY_BACKEND=etcd and COORDINATION_BACKEND=etcd (re
     reservation = http(await startService(stack, { service: 'reservation', env }));
     await startGatewaySync(stack, { env: { DISCOVERY_BACKEND: 'etcd' } });
     etcdRegistry = new EtcdRegistry({ etcd: { endpoints: stack.etcd.endpoints } });
-    const { sentinels, masterName } = stack.redis;
-    redisRegistry = new RedisRegistry({ redis: { sentinels, masterName } });
+    redisRegistry = new RedisRegistry({ redis: stack.redisTarget('service') });
     etcdBackend = new EtcdCoordinationBackend({ etcd: { endpoints: stack.etcd.endpoints } });
     flags = new FeatureFlags(etcdBackend.flagStore());
     await flags.start();
@@ -101,7 +100,7 @@ describe('services with DISCOVERY_BACKEND=etcd and COORDINATION_BACKEND=etcd (re
 
     const put = await fetch(`${reservation}/admin/flags/etcd.written`, {
       method: 'PUT',
-      headers: { ...ADMIN, 'content-type': 'application/json' },
+      headers: { ...bearer(await adminToken(stack)), 'content-type': 'application/json' },
       body: JSON.stringify({ kind: 'boolean', enabled: true }),
     });
     expect(put.status).toBe(200);

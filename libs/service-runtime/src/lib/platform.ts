@@ -64,7 +64,7 @@ export function platformImports(
     // the router follows the topology the failover agent publishes (docs/patterns/failover.md)
     TopologyFollowerModule.forRoot({ redis }),
     ...coordinatorImports(c, { flagDefaults: db.flagDefaults }),
-    AdminModule.forRoot(c.ADMIN_TOKEN),
+    AdminModule.forRoot(),
     CallerIdentityModule.forRoot(c),
   ];
 }

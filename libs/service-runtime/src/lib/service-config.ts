@@ -89,7 +89,7 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(
     ...redisAuthSettings,
     /** Registry and coordination each on Redis (default) or etcd (docs/patterns/coordinator.md). */
     ...backendSettings,
-    /** Bearer token of the admin endpoints (flags, forced failover), 32 bytes or more; never routed by the gateway. */
+    /** The secret the key of the signed messages between services is derived from, 32 bytes or more; it opens no route. */
     ADMIN_TOKEN: adminTokenSetting(dev),
     /** After deregistering on SIGTERM, keep serving this long: callers and the gateway learn of the removal first. */
     DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(500),

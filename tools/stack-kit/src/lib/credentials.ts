@@ -53,9 +53,10 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): StackC
 }
 
 /**
- * The admin bearer token of the dev profile (public, like every `dev-only-*`
- * value; as long as the services require, 32 bytes or more): what the native
- * stack's services and the compose file's default fall back to.
+ * The dev profile's ADMIN_TOKEN (public, like every `dev-only-*` value; as long
+ * as the services require, 32 bytes or more): the secret the native stack's
+ * services and the compose file's default derive their message key from. It
+ * opens no admin route: those take the operator's token (`adminToken(stack)`).
  */
 export const DEV_ADMIN_TOKEN = 'dev-only-admin-token-for-local-demos';
 

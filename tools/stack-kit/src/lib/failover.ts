@@ -9,11 +9,11 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TOPOLOGY_KEY, type AgentHealth, type Topology } from '@stayline/contracts';
-import { DEV_ADMIN_TOKEN } from './credentials';
 import { waitFor } from './wait';
 import { addReplica, AddReplicaOptions, cloneReplica, pickSourceReplica } from './add-replica';
 import { adminConnection } from './mariadb';
 import { httpJson } from './http-json';
+import { adminToken } from './tokens';
 import { isAlive } from './process';
 import { startService } from './services';
 import { redisCommand, sentinelMaster } from './redis';
@@ -130,19 +130,22 @@ export async function leaderAgent(stack: Stack): Promise<Component | undefined> 
   return undefined;
 }
 
-/** Calls an agent's admin route with the stack's dev admin token. */
+/**
+ * Calls an agent's admin route as the operator ({@link adminToken}: a token with
+ * the `admin` scope from the stack's auth instances), or with `token` when given.
+ */
 export async function agentAdmin(
   stack: Stack,
   name: string,
   route: 'switchover' | 'nodes',
   body: unknown,
-  token = process.env.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
+  token?: string,
 ): Promise<{ status: number; body: unknown }> {
   const c = stack.component(name);
   return httpJson(`http://${c.host}:${c.port}/admin/${route}`, {
     method: 'POST',
     body,
-    token,
+    token: token ?? (await adminToken(stack)),
     timeoutMs: 15_000,
   });
 }
