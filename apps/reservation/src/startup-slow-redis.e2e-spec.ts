@@ -54,11 +54,14 @@ describe('starting while Redis is too slow to answer', () => {
     async ({ name, start }) => {
       // every Redis node paused (the replica too, so the Sentinels have nobody to promote):
       // each command of the instance's start-up waits past its 1 s timeout
+      const { username, password } = stack.redisAuth('admin');
       const nodes = [stack.redis.primary, ...stack.redis.replicas].map(
         (n) =>
           new Redis({
             host: n.host,
             port: n.port,
+            username,
+            password,
             enableReadyCheck: false,
             maxRetriesPerRequest: 0,
           }),
