@@ -6,7 +6,12 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { createCoordinationBackend, parseEtcdEndpoints } from '@stayline/coordination';
+import {
+  createCoordinationBackend,
+  parseEtcdEndpoints,
+  withEtcdLogin,
+} from '@stayline/coordination';
+import { ETCD_PREFIXES } from '@stayline/contracts';
 import { EtcdRegistry, RedisRegistry, ServiceRegistry } from '@stayline/discovery';
 import { IdentityModule, TokenVerifier } from '@stayline/identity';
 import { createLogger, MetricsController, pinoHttpOptions } from '@stayline/observability';
@@ -43,17 +48,21 @@ export function buildAgent(
   logger: Logger,
 ): { agent: FailoverAgent; verifier: TokenVerifier } & Resources {
   const redis = redisTargetOf(c);
+  const etcd = c.ETCD_ENDPOINTS
+    ? withEtcdLogin(parseEtcdEndpoints(c.ETCD_ENDPOINTS), c.ETCD_USERNAME, c.ETCD_PASSWORD)
+    : undefined;
   // the election that decides who promotes the database runs on the quorum store when there is one
   const coordination = createCoordinationBackend(
     c.COORDINATION_BACKEND,
-    { redis, etcd: c.ETCD_ENDPOINTS ? parseEtcdEndpoints(c.ETCD_ENDPOINTS) : undefined },
+    // under the agents' own prefix: a service's etcd user may not touch it (libs/contracts etcd-auth.ts)
+    { redis, etcd, etcdPrefix: ETCD_PREFIXES.agents.replace(/\/$/, '') },
     logger,
   );
   // its user may write the datastores' entries only: a watch of its removes nothing
   const registry = new RedisRegistry({ redis, logger, sweepLeases: false });
   const authRegistry: ServiceRegistry =
     c.DISCOVERY_BACKEND === 'etcd'
-      ? new EtcdRegistry({ etcd: parseEtcdEndpoints(c.ETCD_ENDPOINTS as string) })
+      ? new EtcdRegistry({ etcd: etcd as NonNullable<typeof etcd> })
       : registry;
   const keys = new DiscoveredKeys(authRegistry);
   const store = new TopologyStore(redis, logger);

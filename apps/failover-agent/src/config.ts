@@ -107,6 +107,9 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     COORDINATION_BACKEND: z.enum(['redis', 'etcd']).default('redis'),
     /** `http://127.0.0.1:2479,http://127.0.0.1:2480,...` */
     ETCD_ENDPOINTS: z.string().optional(),
+    /** The agents' etcd user (`stayline-agent`, libs/contracts etcd-auth.ts) and its password. */
+    ETCD_USERNAME: z.string().min(1).optional(),
+    ETCD_PASSWORD: z.string().min(1).optional(),
     /** How a primary that cannot be reached is stopped for good before a promotion. */
     STONITH: z.enum(['native', 'command', 'none']).default('none'),
     /** `native`: the launcher's state file (`.stack/state.json`), where the node's pid is. */

@@ -190,14 +190,14 @@ export async function run(): Promise<Figure[]> {
       ...logins,
       sentinels: sentinels.map(({ host, port }) => ({ host, port })),
     };
-    const backends = { redis: redisTarget, etcd: { endpoints: stack.etcd.endpoints } };
+    const backends = { redis: redisTarget, etcd: stack.etcdTarget('service') };
     const opens: Record<Kind, () => CoordinationBackend> = {
       redis: () => createCoordinationBackend('redis', backends),
       etcd: () => createCoordinationBackend('etcd', backends),
     };
     const registries: Record<Kind, () => ServiceRegistry> = {
       redis: () => new RedisRegistry({ redis: redisTarget }),
-      etcd: () => new EtcdRegistry({ etcd: { endpoints: stack.etcd.endpoints } }),
+      etcd: () => new EtcdRegistry({ etcd: stack.etcdTarget('service') }),
     };
     const targets: Record<Kind, string> = {
       redis: formatRedisTarget(redisTarget),

@@ -192,9 +192,8 @@ void runDemo(
     // 2. a late leader
     const freezeMs = d.pick(5_000, 3_500);
     d.step(`SIGSTOP ${other.name}, the leader, for ${freezeMs / 1000} s (its lease: 2 s)`);
-    const fenced = createCoordinationBackend('etcd', {
-      etcd: { endpoints: d.stack.etcd.endpoints },
-    });
+    // as a service would: the services' etcd user, on their prefix (libs/contracts etcd-auth.ts)
+    const fenced = createCoordinationBackend('etcd', { etcd: d.stack.etcdTarget('service') });
     d.onCleanup('close the etcd client', () => fenced.close());
     const resource = fenced.fencedResource('demo.leader.actions');
     const stoppedAt = performance.now();

@@ -14,3 +14,4 @@ export * from './lib/gtid';
 export * from './lib/topology';
 export * from './lib/failover-agent';
 export * from './lib/redis-acl';
+export * from './lib/etcd-auth';

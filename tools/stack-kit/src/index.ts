@@ -9,6 +9,7 @@
  */
 export * from './lib/stack';
 export * from './lib/services';
+export * from './lib/etcd-auth';
 export * from './lib/dashboard';
 export * from './lib/whole-stack';
 export * from './lib/failover';

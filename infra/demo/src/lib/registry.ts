@@ -18,6 +18,8 @@ export function stackRegistry(stack: Stack): ServiceRegistry {
     {
       DISCOVERY_BACKEND: env.DISCOVERY_BACKEND === 'etcd' ? 'etcd' : 'redis',
       ETCD_ENDPOINTS: env.ETCD_ENDPOINTS ? parseEtcdEndpoints(env.ETCD_ENDPOINTS) : undefined,
+      ETCD_USERNAME: env.ETCD_USERNAME,
+      ETCD_PASSWORD: env.ETCD_PASSWORD,
     },
     { ...logins, sentinels: sentinels.map(({ host, port }) => ({ host, port })) },
   );

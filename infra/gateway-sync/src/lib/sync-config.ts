@@ -36,6 +36,8 @@ const syncSettings = z.object({
   /** The registry it reads: the services' own setting (docs/patterns/coordinator.md). */
   DISCOVERY_BACKEND: backendSettings.DISCOVERY_BACKEND,
   ETCD_ENDPOINTS: backendSettings.ETCD_ENDPOINTS,
+  ETCD_USERNAME: backendSettings.ETCD_USERNAME,
+  ETCD_PASSWORD: backendSettings.ETCD_PASSWORD,
   /** nginx's prefix directory: the config, nginx.pid and the logs live there. */
   GATEWAY_PREFIX: z.string().min(1),
   /** Where nginx listens (rendered into the config). */

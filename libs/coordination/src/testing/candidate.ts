@@ -9,7 +9,7 @@
  * before it learns it lost, to show the resource refusing it.
  */
 import { CoordinationBackend } from '../lib/backend/coordination-backend';
-import { parseEtcdEndpoints } from '../lib/etcd/etcd-target';
+import { etcdLoginFromEnv, parseEtcdEndpoints } from '../lib/etcd/etcd-target';
 import { EtcdCoordinationBackend } from '../lib/backend/etcd.coordination-backend';
 import { parseRedisTarget, redisAuthFromEnv } from '../lib/redis/redis-target';
 import { RedisCoordinationBackend } from '../lib/backend/redis.coordination-backend';
@@ -23,7 +23,9 @@ const report = (event: string, extra: object = {}) =>
 
 async function main(): Promise<void> {
   const backend: CoordinationBackend = argv.includes('--etcd')
-    ? new EtcdCoordinationBackend({ etcd: parseEtcdEndpoints(arg('etcd')) })
+    ? new EtcdCoordinationBackend({
+        etcd: { ...parseEtcdEndpoints(arg('etcd')), ...etcdLoginFromEnv() },
+      })
     : new RedisCoordinationBackend({
         redis: { ...parseRedisTarget(arg('redis')), ...redisAuthFromEnv() },
       });

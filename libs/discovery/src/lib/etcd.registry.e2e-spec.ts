@@ -14,7 +14,7 @@ jest.setTimeout(60_000);
 let stack: Stack;
 const clients: ServiceRegistry[] = [];
 const open = async () => {
-  const r = new EtcdRegistry({ etcd: { endpoints: stack.etcd.endpoints } });
+  const r = new EtcdRegistry({ etcd: stack.etcdTarget() });
   clients.push(r);
   return r;
 };

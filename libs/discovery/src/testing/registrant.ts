@@ -8,7 +8,12 @@
  *   run.cjs registrant.ts --redis <url> --service payment --id payment-1 [--tcp 4201] [--ttl 3000] [--agent agent-a --role primary]
  *   run.cjs registrant.ts --etcd http://127.0.0.1:2479,... --service payment --id payment-1
  */
-import { parseEtcdEndpoints, parseRedisTarget, redisAuthFromEnv } from '@stayline/coordination';
+import {
+  etcdLoginFromEnv,
+  parseEtcdEndpoints,
+  parseRedisTarget,
+  redisAuthFromEnv,
+} from '@stayline/coordination';
 import { EtcdRegistry } from '../lib/etcd.registry';
 import { describeInstance } from '../lib/instance';
 import { RedisRegistry } from '../lib/redis.registry';
@@ -18,7 +23,7 @@ import { fixtureArgs } from './processes';
 async function main(): Promise<void> {
   const a = fixtureArgs();
   const registry: ServiceRegistry = a.etcd
-    ? new EtcdRegistry({ etcd: parseEtcdEndpoints(a.etcd) })
+    ? new EtcdRegistry({ etcd: { ...parseEtcdEndpoints(a.etcd), ...etcdLoginFromEnv() } })
     : new RedisRegistry({ redis: { ...parseRedisTarget(a.redis), ...redisAuthFromEnv() } });
   const ttlMs = a.ttl ? Number(a.ttl) : undefined;
   const instance = describeInstance({

@@ -42,9 +42,9 @@ describe('services with DISCOVERY_BACKEND=etcd and COORDINATION_BACKEND=etcd (re
     const env = { ...ETCD, PAYMENT_TIMEOUT_MS: '2000' };
     reservation = http(await startService(stack, { service: 'reservation', env }));
     await startGatewaySync(stack, { env: { DISCOVERY_BACKEND: 'etcd' } });
-    etcdRegistry = new EtcdRegistry({ etcd: { endpoints: stack.etcd.endpoints } });
+    etcdRegistry = new EtcdRegistry({ etcd: stack.etcdTarget() });
     redisRegistry = new RedisRegistry({ redis: stack.redisTarget('service') });
-    etcdBackend = new EtcdCoordinationBackend({ etcd: { endpoints: stack.etcd.endpoints } });
+    etcdBackend = new EtcdCoordinationBackend({ etcd: stack.etcdTarget() });
     flags = new FeatureFlags(etcdBackend.flagStore());
     await flags.start();
   });

@@ -12,6 +12,7 @@ import {
   EtcdTarget,
   parseEtcdEndpoints,
   RedisTarget,
+  withEtcdLogin,
 } from '@stayline/coordination';
 import { EtcdRegistry, RedisRegistry, ServiceRegistry } from '@stayline/discovery';
 import { z } from 'zod';
@@ -46,12 +47,17 @@ export const backendSettings = {
     .optional()
     .transform((s) => (s?.trim() ? s : undefined))
     .pipe(etcdEndpoints().optional()),
+  /** This process's etcd user (its role's, libs/contracts etcd-auth.ts) and password; unset: no login. */
+  ETCD_USERNAME: z.string().min(1).optional(),
+  ETCD_PASSWORD: z.string().min(1).optional(),
 };
 
 export interface BackendConfig {
   DISCOVERY_BACKEND?: BackendName;
   COORDINATION_BACKEND?: BackendName;
   ETCD_ENDPOINTS?: EtcdTarget;
+  ETCD_USERNAME?: string;
+  ETCD_PASSWORD?: string;
 }
 
 /** Refinement: fails the config, naming the setting, when etcd is chosen without endpoints. */
@@ -73,7 +79,7 @@ export function requireEtcdWhenChosen(
 
 function etcdOf(c: BackendConfig): EtcdTarget {
   if (!c.ETCD_ENDPOINTS) throw new Error('ETCD_ENDPOINTS is required for an etcd backend');
-  return c.ETCD_ENDPOINTS;
+  return withEtcdLogin(c.ETCD_ENDPOINTS, c.ETCD_USERNAME, c.ETCD_PASSWORD);
 }
 
 /** The registry `DISCOVERY_BACKEND` names. */
@@ -96,7 +102,7 @@ export function chosenCoordination(
 ): CoordinationBackend {
   return createCoordinationBackend(
     c.COORDINATION_BACKEND ?? 'redis',
-    { redis, etcd: c.ETCD_ENDPOINTS },
+    { redis, etcd: c.ETCD_ENDPOINTS && etcdOf(c) },
     logger,
   );
 }

@@ -39,7 +39,11 @@ export function etcdClientUrl(node: { host: string; clientPort: number }): strin
   return `http://${node.host}:${node.clientPort}`;
 }
 
-export function etcdSpec(node: EtcdNode, cluster: EtcdNode[]): ProcessSpec {
+export function etcdSpec(
+  node: EtcdNode,
+  cluster: EtcdNode[],
+  options: { authTokenTtlS?: number } = {},
+): ProcessSpec {
   fs.mkdirSync(node.dir, { recursive: true });
   fs.mkdirSync(path.dirname(node.dataDir), { recursive: true });
   const peer = (n: EtcdNode) => `http://${n.host}:${n.peerPort}`;
@@ -69,6 +73,12 @@ export function etcdSpec(node: EtcdNode, cluster: EtcdNode[]): ProcessSpec {
       '--election-timeout',
       String(ETCD_ELECTION_TIMEOUT_MS),
       '--pre-vote=true',
+      // auth (users and roles: libs/contracts etcd-auth.ts) uses simple tokens, which live
+      // in each member's memory and lapse after this many seconds without use
+      '--auth-token',
+      'simple',
+      '--auth-token-ttl',
+      String(options.authTokenTtlS ?? 300),
       '--logger',
       'zap',
       '--log-outputs',

@@ -15,7 +15,7 @@ import { adminConnection } from './mariadb';
 import { httpJson } from './http-json';
 import { adminToken } from './tokens';
 import { isAlive } from './process';
-import { startService } from './services';
+import { etcdEnv, startService } from './services';
 import { redisCommand, sentinelMaster } from './redis';
 import type { Stack } from './stack';
 import { Component, STATE_FILE } from './state';
@@ -50,7 +50,7 @@ export function agentEnv(stack: Stack, name: string): Record<string, string> {
     STONITH_STATE_FILE: path.join(stack.stateDir, STATE_FILE),
     // with an etcd cluster in the stack, the agents elect their leader on it (docs/patterns/coordinator.md)
     ...(stack.byKind('etcd').length
-      ? { COORDINATION_BACKEND: 'etcd', ETCD_ENDPOINTS: stack.etcd.endpoints.join(',') }
+      ? { COORDINATION_BACKEND: 'etcd', ...etcdEnv(stack, 'agent') }
       : {}),
   };
 }

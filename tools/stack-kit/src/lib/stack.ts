@@ -1,7 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RedisCredentials, RedisRole, REDIS_USERS, SENTINEL_USERS } from '@stayline/contracts';
+import {
+  EtcdRole,
+  RedisCredentials,
+  RedisRole,
+  REDIS_USERS,
+  SENTINEL_USERS,
+} from '@stayline/contracts';
 import { waitFor } from './wait';
 import { credentialsFromEnv, StackCredentials } from './credentials';
 import {
@@ -24,6 +30,7 @@ import {
   removeEtcdData,
   waitEtcdCluster,
 } from './etcd';
+import { applyEtcdAuth, etcdLogin } from './etcd-auth';
 import { freePorts, isPortOpen } from './ports';
 import { FaultSignal, isAlive, signal, spawnDetached, stopProcess, tail } from './process';
 import {
@@ -69,6 +76,8 @@ export interface StackOptions {
   sentinel?: boolean;
   /** An etcd cluster: `true` for 3 members, or the member count. Default: none. */
   etcd?: boolean | number;
+  /** etcd's `--auth-token-ttl`: how long an unused login token lives (etcd's default 300 s). */
+  etcdAuthTokenTtlS?: number;
   nginx?: boolean;
   /**
    * The gateway's per-client limits and whether it shows X-Instance-Id (default:
@@ -254,6 +263,13 @@ export class Stack {
     return { sentinels, masterName, ...this.redisAuth(role) };
   }
 
+  /** The environment that gives a process of `role` its etcd login (ETCD_USERNAME, ETCD_PASSWORD). */
+  etcdEnv(role: EtcdRole): Record<string, string> {
+    if (!this.byKind('etcd').length) return {};
+    const login = etcdLogin(role);
+    return { ETCD_USERNAME: login.username, ETCD_PASSWORD: login.password };
+  }
+
   /** The environment that gives a process of `role` its Redis logins (REDIS_USERNAME, ...). */
   redisEnv(role: RedisRole): Record<string, string> {
     if (!this.byKind('redis').length) return {};
@@ -274,6 +290,15 @@ export class Stack {
       members: members.map(toEndpoint),
       endpoints: members.map((c) => etcdClientUrl({ host: c.host, clientPort: c.port })),
     };
+  }
+
+  /** The etcd members as a process of `role` reaches them: its user and password (default: a service). */
+  etcdTarget(role: EtcdRole = 'service'): {
+    endpoints: string[];
+    username: string;
+    password: string;
+  } {
+    return { endpoints: this.etcd.endpoints, ...etcdLogin(role) };
   }
 
   get nginx(): Endpoint & { url: string } {
@@ -347,8 +372,8 @@ export class Stack {
         spec: {
           command: process.execPath,
           args: [...entryArgs(o.script), ...o.args],
-          // a fixture logs in to Redis as a service does (REDIS_USERNAME, ...; see redisAuthFromEnv)
-          env: this.redisEnv('service'),
+          // a fixture logs in to Redis and etcd as a service does (REDIS_USERNAME, ETCD_USERNAME, ...)
+          env: { ...this.redisEnv('service'), ...this.etcdEnv('service') },
           logFile: path.join(dir, 'out.log'),
         },
       },
@@ -530,7 +555,8 @@ export class Stack {
     if (withRedis)
       tasks.push(this.bootRedis(host, ports.redis, withSentinel ? ports.sentinel : []));
     if (o.nginx !== false) tasks.push(this.bootNginx(host, ports.nginx, o.gatewayLimits));
-    if (etcdMembers) tasks.push(this.bootEtcd(host, ports.etcd ?? [], ports.etcdPeer ?? []));
+    if (etcdMembers)
+      tasks.push(this.bootEtcd(host, ports.etcd ?? [], ports.etcdPeer ?? [], o.etcdAuthTokenTtlS));
     const results = await Promise.allSettled(tasks);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -624,7 +650,12 @@ export class Stack {
     );
   }
 
-  private async bootEtcd(host: string, ports: number[], peerPorts: number[]): Promise<void> {
+  private async bootEtcd(
+    host: string,
+    ports: number[],
+    peerPorts: number[],
+    authTokenTtlS?: number,
+  ): Promise<void> {
     const t0 = Date.now();
     const nodes: EtcdNode[] = ports.map((clientPort, i) => ({
       name: `etcd-${i + 1}`,
@@ -645,12 +676,14 @@ export class Stack {
           port: node.clientPort,
           ports: { client: node.clientPort, peer: node.peerPort },
           dir: node.dir,
-          spec: etcdSpec(node, nodes),
+          spec: etcdSpec(node, nodes, { authTokenTtlS }),
           meta: { dataDir: node.dataDir },
         }),
       ),
     );
     await waitEtcdCluster(nodes);
+    // users and roles from the one table, then auth on: no client without a login (libs/contracts etcd-auth.ts)
+    await applyEtcdAuth(nodes.map(etcdClientUrl));
     this.log(
       `etcd: ${nodes.length} members on ${ports.join(', ')}, data on ${path.dirname(nodes[0].dataDir)}, ${Date.now() - t0} ms`,
     );

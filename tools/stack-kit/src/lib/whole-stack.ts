@@ -191,7 +191,7 @@ export async function startGatewaySync(
         LOG_LEVEL: process.env.STAYLINE_LOG_LEVEL ?? 'info',
         // the sync renders the whole config again: with nginx's own limits
         ...gatewayLimitsEnv(gatewayLimitsOf(nginx)),
-        ...etcdEnv(stack),
+        ...etcdEnv(stack, 'gateway-sync'),
         ...o.env,
       },
       logFile: path.join(dir, 'gateway-sync.log'),

@@ -19,6 +19,8 @@ export interface CoordinationTargets {
   redis?: RedisTarget;
   /** The etcd members (a quorum: nothing acknowledged is lost in a failover). */
   etcd?: EtcdTarget;
+  /** The etcd key prefix (default `/stayline/coord`; the failover agents have their own, `/stayline/agents`). */
+  etcdPrefix?: string;
 }
 
 /** Flags, leader elections, locks and fenced resources on the store `kind` names. */
@@ -30,7 +32,11 @@ export function createCoordinationBackend(
   switch (kind) {
     case 'etcd':
       if (!targets.etcd) throw new Error('COORDINATION_BACKEND=etcd needs ETCD_ENDPOINTS');
-      return new EtcdCoordinationBackend({ etcd: targets.etcd, logger });
+      return new EtcdCoordinationBackend({
+        etcd: targets.etcd,
+        prefix: targets.etcdPrefix,
+        logger,
+      });
     case 'redis':
       if (!targets.redis) throw new Error('COORDINATION_BACKEND=redis needs a Redis target');
       return new RedisCoordinationBackend({ redis: targets.redis, logger });

@@ -7,7 +7,7 @@ jest.setTimeout(90_000);
 let stack: Stack;
 const backends: EtcdCoordinationBackend[] = [];
 const open = async () => {
-  const b = new EtcdCoordinationBackend({ etcd: { endpoints: stack.etcd.endpoints } });
+  const b = new EtcdCoordinationBackend({ etcd: stack.etcdTarget() });
   backends.push(b);
   return b;
 };

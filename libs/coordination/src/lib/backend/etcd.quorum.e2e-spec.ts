@@ -16,7 +16,7 @@ jest.setTimeout(120_000);
 let stack: Stack;
 const backends: EtcdCoordinationBackend[] = [];
 const open = () => {
-  const b = new EtcdCoordinationBackend({ etcd: { endpoints: stack.etcd.endpoints } });
+  const b = new EtcdCoordinationBackend({ etcd: stack.etcdTarget() });
   backends.push(b);
   return b;
 };
