@@ -102,7 +102,8 @@ describe('ComposeStack.waitHealthy', () => {
     await expect(stack.waitHealthy(20_000, undefined, { graceMs: 10_000 })).resolves.toHaveLength(
       1,
     );
-  });
+    // spawns the fake docker every round, as the next test
+  }, 30_000);
 
   it('gives up at the deadline naming what it still waits for', async () => {
     const docker = fakeDocker();

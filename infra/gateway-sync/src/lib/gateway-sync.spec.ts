@@ -10,6 +10,15 @@ import { renderNginxConfig } from '@stayline/gateway';
 import { GatewaySync, toUpstreams } from './gateway-sync';
 import { ConfigApplier, ReloadResult } from './nginx-reloader';
 
+/** Polls `ok` every 5 ms for up to `timeoutMs`. */
+async function until(ok: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`not true after ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
 /** Polls until `done()` (the sync debounces and renders on its own timers; a loaded host is slow). */
 async function until(done: () => boolean, timeoutMs = 5_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -201,10 +210,11 @@ describe('GatewaySync', () => {
     await start({ debounceMs: 5, reconcileMs: 50 });
     nginx.failNext = true;
     resolver.add(instance('scrap', 4301));
-    await sleep(20);
+    // polled, not slept: on a loaded host 20 ms may pass before the first attempt runs
+    await until(() => sync.state.lastError !== undefined);
     expect(sync.state.lastError).toMatch(/refused/);
     expect(rendered().scrap).toEqual([]);
-    await sleep(80);
+    await until(() => rendered().scrap.length > 0);
     expect(rendered().scrap.map((u) => u.port)).toEqual([4301]);
     expect(sync.state.lastError).toBeUndefined();
   });
