@@ -6,7 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
+import { publicSnapshot } from '../topology/public-view';
 import { emptySnapshot, TopologySnapshot } from '../topology/snapshot';
+import { fullSnapshot } from '../topology/snapshot.fixture';
 
 function loadPage() {
   const html = fs.readFileSync(path.join(__dirname, '..', 'page', 'dashboard.html'), 'utf8');
@@ -31,6 +33,8 @@ function loadPage() {
     render: (s: TopologySnapshot) =>
       (context as { render: (s: TopologySnapshot) => void }).render(s),
     html: (id: string) => elements.get(id)?.innerHTML ?? '',
+    text: (id: string) => elements.get(id)?.textContent ?? '',
+    all: () => [...elements.values()].map((e) => e.innerHTML + e.textContent).join('\n'),
   };
 }
 
@@ -103,5 +107,30 @@ describe('dashboard page: MariaDB concerns', () => {
     expect(page.html('mariadb')).not.toContain('concern');
     page.render(snapshot(undefined)); // a snapshot from an older dashboard
     expect(page.html('mariadb')).toContain('<tr data-node="mariadb-1">');
+  });
+});
+
+describe('dashboard page: the public view', () => {
+  it('renders every section without an address, a version or "undefined"', () => {
+    const page = loadPage();
+    page.render(publicSnapshot(fullSnapshot()));
+    const all = page.all();
+    expect(all).not.toContain('undefined');
+    expect(all).not.toContain('NaN');
+    expect(all).not.toMatch(/10\.89\.51|:3306|:6379|:2379|:3000|1\.4\.2|http:\/\//);
+    // what teaches stays
+    expect(page.html('instances')).toContain('<tr data-instance="payment-1" data-health="down">');
+    expect(page.html('mariadb')).toContain('<tr data-node="mariadb-2">');
+    expect(page.html('agents')).toContain('<tr data-agent="failover-agent-1">');
+    expect(page.html('agents')).toContain('2140 ms');
+    expect(page.text('updated')).toContain('public view');
+  });
+
+  it('renders the full view with the addresses', () => {
+    const page = loadPage();
+    page.render(fullSnapshot());
+    expect(page.html('instances')).toContain('10.89.51.21:3000 · tcp 4000');
+    expect(page.html('mariadb')).toContain('10.89.51.12:3306');
+    expect(page.text('updated')).not.toContain('public view');
   });
 });

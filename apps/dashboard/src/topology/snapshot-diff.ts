@@ -60,7 +60,7 @@ function instanceChanges(
       out.push({
         kind: 'instance-joined',
         subject: i.id,
-        message: `${i.id} joined ${i.service} at ${i.host}:${i.httpPort ?? '-'}`,
+        message: `${i.id} joined ${i.service}${i.host ? ` at ${i.host}:${i.httpPort ?? '-'}` : ''}`,
         level: 'info',
       });
     } else if (was.health !== i.health && was.health !== 'unknown' && i.health !== 'unknown') {

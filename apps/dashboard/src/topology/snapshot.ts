@@ -12,10 +12,11 @@ export type InstanceHealth = 'up' | 'degraded' | 'down' | 'unknown';
 export interface InstanceView {
   service: string;
   id: string;
-  host: string;
+  /** Full view only, as the ports and the version. */
+  host?: string;
   httpPort?: number;
   tcpPort?: number;
-  version: string;
+  version?: string;
   startedAt: string;
   health: InstanceHealth;
   /** Requests and messages it is handling, the dashboard's own probe left out. */
@@ -40,7 +41,8 @@ export interface BreakerView {
 
 export interface AgentView {
   id: string;
-  address: string;
+  /** Full view only. */
+  address?: string;
   reachable: boolean;
   role?: 'leader' | 'follower';
   token?: number;
@@ -69,8 +71,9 @@ export type MariaDbRole = 'primary' | 'replica' | 'fenced' | 'unknown';
 
 export interface MariaDbNodeView {
   name: string;
-  host: string;
-  port: number;
+  /** Full view only, as the port and the GTID. */
+  host?: string;
+  port?: number;
   /** As the published topology names it. */
   role: MariaDbRole;
   reachable: boolean;
@@ -153,7 +156,19 @@ export interface FlagsView {
   flags: Record<string, unknown>;
 }
 
+/**
+ * What the page may show. `full`: everything the probes saw, addresses
+ * included (a dev stack, where they teach). `public`: what teaches the
+ * patterns (services, instance ids, health, roles, lag, breakers, the leader
+ * and its fencing token, failovers and their timings), without what locates
+ * or fingerprints an internal component (hosts, ports, addresses, raw error
+ * strings, build versions, GTIDs). See `public-view.ts`.
+ */
+export type DashboardView = 'full' | 'public';
+
 export interface TopologySnapshot {
+  /** Set on the way out: which view this is. */
+  view?: DashboardView;
   at: string;
   instances: InstanceView[];
   breakers: BreakerView[];

@@ -21,7 +21,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
  * from the page and names the new ones.
  */
 export const DASHBOARD_INLINE_HASHES = {
-  script: 'sha256-ZqUduVj0H4kap1DBGhcYxGjsJGGvIMTcBLZYT8FL5xc=',
+  script: 'sha256-8w6jOODHYh+pRP4xPWGbeiHupTtnAW1zHHc0xaPxu/E=',
   style: 'sha256-8B3PVexAiirrr7p8d5k3PTs1+hVch3/ciWdJYe+PLLs=',
 } as const;
 
