@@ -6,8 +6,8 @@
  * only a few bookings.
  */
 import {
+  AdminTokens,
   Component,
-  DEV_ADMIN_TOKEN,
   Stack,
   startService,
   startStack,
@@ -21,7 +21,6 @@ jest.setTimeout(180_000);
 const RETENTION_S = 8;
 const RECONCILE_AFTER_MS = 2_500;
 const MAX_ACTIVE = 4;
-const ADMIN = { authorization: `Bearer ${DEV_ADMIN_TOKEN}` };
 const day = (offset: number) =>
   new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 let keySeq = 0;
@@ -88,15 +87,16 @@ describe('Idempotency-Keys per user and the cap on active bookings (real service
       [key],
     );
   const setFlag = async (name: string, value: unknown) => {
+    const admin = await AdminTokens.of(stack).headers();
     const res = await fetch(`${r1}/admin/flags/${name}`, {
       method: value === null ? 'DELETE' : 'PUT',
-      headers: { ...ADMIN, 'content-type': 'application/json' },
+      headers: { ...admin, 'content-type': 'application/json' },
       ...(value === null ? {} : { body: JSON.stringify(value) }),
     });
     expect(res.status).toBe(200);
     const paymentFlags = `http://127.0.0.1:${payment.ports.http}/admin/flags`;
     await waitFor(`payment to see ${name}`, async () => {
-      const seen = JSON.stringify(await (await fetch(paymentFlags, { headers: ADMIN })).json());
+      const seen = JSON.stringify(await (await fetch(paymentFlags, { headers: admin })).json());
       return seen.includes(name) === (value !== null);
     });
   };
