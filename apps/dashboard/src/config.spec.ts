@@ -16,7 +16,8 @@ describe('dashboardConfig', () => {
     ]);
     expect(c).toMatchObject({
       SERVICE_NAME: 'dashboard',
-      DB_PASSWORD: 'dev-only-app',
+      DB_USER: 'stayline_monitor',
+      DB_PASSWORD: 'dev-only-db-monitor',
       MARIADB_NODES: [],
     });
     expect(c.DASHBOARD_SERVICES).toContain('dashboard');

@@ -15,7 +15,13 @@ import path from 'node:path';
 import { load } from 'js-yaml';
 import ts from 'typescript';
 import type { ZodType } from 'zod';
-import { credentialsFromEnv, SENTINEL_MASTER_NAME } from '@stayline/stack-kit';
+import {
+  credentialsFromEnv,
+  SENTINEL_MASTER_NAME,
+  SERVICE_DATABASES,
+  serviceDbVariable,
+  type ServiceDatabase,
+} from '@stayline/stack-kit';
 import { GATEWAY_ROUTES } from '@stayline/gateway';
 import { KUBERNETES_DIR, OVERLAYS_DIR } from './lib/layout';
 import { build, Resource } from './lib/kustomize';
@@ -335,11 +341,13 @@ describe('the rendered manifests', () => {
         expect(containerPort(w, c.SYNC_PORT as number)).toBeUndefined();
         expect(c.SYNC_HOST).toBe('127.0.0.1');
       }
-      // the services' account and the databases db-init creates
+      // each service's own account, and the dashboard's, as db-init creates them
       if ('DB_USER' in c) {
         const dbInit = m.workload('db-init');
         const creds = credentialsFromEnv(m.environment(dbInit, dbInit.pod.containers[0]));
-        expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(creds.app);
+        expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(
+          'DB_NAME' in c ? creds.services[c.DB_NAME as ServiceDatabase] : creds.monitor,
+        );
       }
       if ('STAYLINE_DB_ADMIN_USER' in c) {
         const dbInit = m.workload('db-init');
@@ -372,7 +380,9 @@ describe('the rendered manifests', () => {
         'MARIADB_ROOT_PASSWORD',
         'STAYLINE_DB_ADMIN_PASSWORD',
         'STAYLINE_DB_REPL_PASSWORD',
-        'STAYLINE_DB_PASSWORD',
+        ...SERVICE_DATABASES.map((db) => serviceDbVariable(db, 'PASSWORD')),
+        'STAYLINE_DB_MONITOR_PASSWORD',
+        'STAYLINE_DB_KIT_PASSWORD',
       ])
         expect({ overlay, key, set: Boolean(env[key]) }).toEqual({ overlay, key, set: true });
       const creds = credentialsFromEnv(env);
@@ -383,8 +393,8 @@ describe('the rendered manifests', () => {
         expect({ db: waitEnv.DB_NAME, user: waitEnv.DB_USER, password: waitEnv.MYSQL_PWD }).toEqual(
           {
             db: p.config.DB_NAME,
-            user: creds.app.user,
-            password: creds.app.password,
+            user: creds.services[p.config.DB_NAME as ServiceDatabase].user,
+            password: creds.services[p.config.DB_NAME as ServiceDatabase].password,
           },
         );
         expect(wait?.command?.[2]).toContain('--host=mariadb ');
@@ -700,8 +710,13 @@ describe('the rendered manifests', () => {
       'STAYLINE_AUTH_BOB_PASSWORD',
       'STAYLINE_AUTH_SIGNING_SECRETS',
       'STAYLINE_DB_ADMIN_PASSWORD',
-      'STAYLINE_DB_PASSWORD',
+      'STAYLINE_DB_KIT_PASSWORD',
+      'STAYLINE_DB_MONITOR_PASSWORD',
+      'STAYLINE_DB_PAYMENT_PASSWORD',
+      'STAYLINE_DB_RECOMMENDATION_PASSWORD',
       'STAYLINE_DB_REPL_PASSWORD',
+      'STAYLINE_DB_RESERVATION_PASSWORD',
+      'STAYLINE_DB_SCRAP_PASSWORD',
     ]);
     expect(new Set(haRefs.map((r) => r.name))).toEqual(new Set(['stayline-secrets']));
     expect(rendered.ha.of('Secret')).toEqual([]);

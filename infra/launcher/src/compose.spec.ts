@@ -29,6 +29,7 @@ import type { ZodType } from 'zod';
 import {
   credentialsFromEnv,
   SERVICE_DATABASES,
+  type ServiceDatabase,
   ETCD_ELECTION_TIMEOUT_MS,
   ETCD_HEARTBEAT_MS,
   SERVICE_START_ORDER,
@@ -852,7 +853,8 @@ describe('docker-compose.yml', () => {
         });
         expect(s.expose).toContain(String(c.HTTP_PORT));
         expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
-        expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(creds.app);
+        // its own account: replication state, no table
+        expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(creds.monitor);
         expect(c.MARIADB_NODES.map((n) => `${n.host}:${n.port}`)).toEqual([primary, ...replicas]);
         expect(addressed(c.MARIADB_NODES, config)).toEqual(mariadbNodes(config));
         labelled([...c.MARIADB_NODES, ...c.FAILOVER_AGENTS]);
@@ -989,8 +991,10 @@ describe('docker-compose.yml', () => {
           expect(s.healthcheck?.test).toEqual(liveness(c.HTTP_PORT));
           expect(c.DB_NAME).toBe(app);
           expect(SERVICE_DATABASES).toContain(c.DB_NAME);
-          // the account db-init creates
-          expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(creds.app);
+          // its service's own account, one db-init creates
+          expect({ user: c.DB_USER, password: c.DB_PASSWORD }).toEqual(
+            creds.services[c.DB_NAME as ServiceDatabase],
+          );
           expect(`${c.DB_PRIMARY.host}:${c.DB_PRIMARY.port}`).toBe(primary);
           expect(c.DB_REPLICAS.map((r) => `${r.host}:${r.port}`)).toEqual(replicas);
           expect(addressed([c.DB_PRIMARY, ...c.DB_REPLICAS], config)).toEqual(mariadbNodes(config));
@@ -1658,7 +1662,12 @@ describe('docker-compose.production.yml (the production profile)', () => {
     MARIADB_ROOT_PASSWORD: 'root-secret-of-its-own',
     STAYLINE_DB_ADMIN_PASSWORD: 'admin-secret-of-its-own',
     STAYLINE_DB_REPL_PASSWORD: 'repl-secret-of-its-own',
-    STAYLINE_DB_PASSWORD: 'app-secret-of-its-own',
+    STAYLINE_DB_RESERVATION_PASSWORD: 'reservation-secret-of-its-own',
+    STAYLINE_DB_PAYMENT_PASSWORD: 'payment-secret-of-its-own',
+    STAYLINE_DB_RECOMMENDATION_PASSWORD: 'recommendation-secret-of-its-own',
+    STAYLINE_DB_SCRAP_PASSWORD: 'scrap-secret-of-its-own',
+    STAYLINE_DB_MONITOR_PASSWORD: 'monitor-secret-of-its-own',
+    STAYLINE_DB_KIT_PASSWORD: 'kit-secret-of-its-own',
     STAYLINE_ADMIN_TOKEN: 'token-of-its-own-'.padEnd(40, '0'),
     STAYLINE_AUTH_SIGNING_SECRETS: 'signing-secret-of-its-own',
     STAYLINE_AUTH_ALICE_PASSWORD: 'alice-secret-of-its-own',

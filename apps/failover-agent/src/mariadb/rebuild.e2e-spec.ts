@@ -46,14 +46,16 @@ async function one<T>(c: Connection, sql: string, values: unknown[] = []): Promi
 }
 
 async function contents(c: Connection): Promise<string> {
-  const [rows] = await c.query('SELECT id, note, at, amount, big FROM rebuild_probe.t ORDER BY id');
+  const [rows] = await c.query(
+    'SELECT id, note, at, amount, big FROM scrap_rebuild_probe.t ORDER BY id',
+  );
   return JSON.stringify(rows);
 }
 
 it('discards what only the node holds and continues from the primary', async () => {
-  await primary.query('CREATE DATABASE rebuild_probe');
+  await primary.query('CREATE DATABASE scrap_rebuild_probe');
   await primary.query(
-    `CREATE TABLE rebuild_probe.t (id INT PRIMARY KEY, note VARCHAR(64) NOT NULL,
+    `CREATE TABLE scrap_rebuild_probe.t (id INT PRIMARY KEY, note VARCHAR(64) NOT NULL,
        at DATETIME(3) NOT NULL, amount DECIMAL(12,2) NOT NULL, big BIGINT UNSIGNED NOT NULL)`,
   );
   const values = Array.from({ length: 1_234 }, (_, i) => [
@@ -63,7 +65,7 @@ it('discards what only the node holds and continues from the primary', async () 
     `${i}.25`,
     '18446744073709551615',
   ]);
-  await primary.query('INSERT INTO rebuild_probe.t VALUES ?', [values]);
+  await primary.query('INSERT INTO scrap_rebuild_probe.t VALUES ?', [values]);
   const node = stack.mariadb.replicas[0];
   const applied = String(await one(primary, 'SELECT @@gtid_binlog_pos'));
   await waitFor('the replica to apply the table', async () => {
@@ -73,8 +75,8 @@ it('discards what only the node holds and continues from the primary', async () 
 
   // an errant transaction: written on the node itself, logged under its own server id
   await replica.query('STOP SLAVE');
-  await replica.query('DELETE FROM rebuild_probe.t WHERE id < 10');
-  await replica.query("UPDATE rebuild_probe.t SET note = 'errant' WHERE id = 500");
+  await replica.query('DELETE FROM scrap_rebuild_probe.t WHERE id < 10');
+  await replica.query("UPDATE scrap_rebuild_probe.t SET note = 'errant' WHERE id = 500");
   const nodeState = String(await one(replica, 'SELECT @@gtid_binlog_state'));
   const primaryState = String(await one(primary, 'SELECT @@gtid_binlog_state'));
   const errant = missingFrom(primaryState, nodeState);
@@ -85,7 +87,7 @@ it('discards what only the node holds and continues from the primary', async () 
   let next = 10_000;
   const writer = (async () => {
     while (writing) {
-      await primary.query('INSERT INTO rebuild_probe.t VALUES (?, ?, NOW(3), 1.5, 7)', [
+      await primary.query('INSERT INTO scrap_rebuild_probe.t VALUES (?, ?, NOW(3), 1.5, 7)', [
         next++,
         'during',
       ]);
@@ -95,7 +97,9 @@ it('discards what only the node holds and continues from the primary', async () 
   const report = await rebuildFrom(admin, node, stack.mariadb.primary);
   writing = false;
   await writer;
-  await primary.query('INSERT INTO rebuild_probe.t VALUES (99999, ?, NOW(3), 2.5, 8)', ['after']);
+  await primary.query('INSERT INTO scrap_rebuild_probe.t VALUES (99999, ?, NOW(3), 2.5, 8)', [
+    'after',
+  ]);
 
   expect(report.tables).toBeGreaterThanOrEqual(1);
   expect(report.rows).toBeGreaterThanOrEqual(1_234);
@@ -107,7 +111,7 @@ it('discards what only the node holds and continues from the primary', async () 
     return (r as { w: number }[])[0].w === 0;
   });
   expect(await contents(replica)).toBe(await contents(primary));
-  expect(await one(replica, 'SELECT COUNT(*) FROM rebuild_probe.t WHERE id = 99999')).toBe(1);
+  expect(await one(replica, 'SELECT COUNT(*) FROM scrap_rebuild_probe.t WHERE id = 99999')).toBe(1);
   // its errant GTID is gone: it holds nothing the primary lacks
   const after = String(await one(replica, 'SELECT @@gtid_binlog_state'));
   expect(missingFrom(String(await one(primary, 'SELECT @@gtid_binlog_state')), after)).toEqual([]);
@@ -125,7 +129,7 @@ it('stopped part-way, leaves the node read-only, replicating from nowhere and ma
   const primaryState = async () => String(await one(primary, 'SELECT @@gtid_binlog_state'));
   // another errant transaction on the node
   await replica.query('STOP SLAVE');
-  await replica.query("UPDATE rebuild_probe.t SET note = 'errant again' WHERE id = 600");
+  await replica.query("UPDATE scrap_rebuild_probe.t SET note = 'errant again' WHERE id = 600");
   const errant = missingFrom(
     await primaryState(),
     String(await one(replica, 'SELECT @@gtid_binlog_state')),
@@ -141,11 +145,11 @@ it('stopped part-way, leaves the node read-only, replicating from nowhere and ma
     admin,
     node,
     from,
-    failingBefore('copying rebuild_probe.t (rows from 1000)', 'leadership lost'),
+    failingBefore('copying scrap_rebuild_probe.t (rows from 1000)', 'leadership lost'),
   ).catch((err: Error) => err);
   expect(inCopy).toBeInstanceOf(RebuildStoppedError);
   expect((inCopy as Error).message).toBe(
-    `rebuild of ${node.name} stopped: leadership lost (before copying rebuild_probe.t (rows from 1000))`,
+    `rebuild of ${node.name} stopped: leadership lost (before copying scrap_rebuild_probe.t (rows from 1000))`,
   );
   let half = await admin.view(node);
   expect(half.readOnly).toBe(true);
@@ -154,7 +158,7 @@ it('stopped part-way, leaves the node read-only, replicating from nowhere and ma
   expect(missingFrom(half.rebuild?.discarded ?? '', half.binlogState)).toEqual([]);
   // its log untouched: the errant GTID still there, half the table copied
   expect(missingFrom(await primaryState(), half.binlogState)).toEqual(errant);
-  expect(await one(replica, 'SELECT COUNT(*) FROM rebuild_probe.t')).toBe(1_000);
+  expect(await one(replica, 'SELECT COUNT(*) FROM scrap_rebuild_probe.t')).toBe(1_000);
 
   // again, the primary changed just before replication would start: the log reset, nothing errant
   // left in it, yet the mark says the node is not to be trusted
@@ -176,7 +180,9 @@ it('stopped part-way, leaves the node read-only, replicating from nowhere and ma
   // a full rebuild: the node holds the primary's rows, replicates, and carries no mark
   const report = await rebuildFrom(admin, node, from, { check: async () => undefined });
   expect(report.rows).toBeGreaterThanOrEqual(1_234);
-  await primary.query('INSERT INTO rebuild_probe.t VALUES (99998, ?, NOW(3), 3.5, 9)', ['later']);
+  await primary.query('INSERT INTO scrap_rebuild_probe.t VALUES (99998, ?, NOW(3), 3.5, 9)', [
+    'later',
+  ]);
   const end = String(await one(primary, 'SELECT @@gtid_binlog_pos'));
   await waitFor('the rebuilt node to apply what the primary wrote since', async () => {
     const [r] = await replica.query('SELECT MASTER_GTID_WAIT(?, 1) AS w', [end]);

@@ -36,7 +36,7 @@ describe('the profile (STAYLINE_PROFILE)', () => {
   it('gives every secret its public default in dev, and none outside it', () => {
     const dev = { ...base, STAYLINE_PROFILE: 'dev' };
     const c = loadConfig(serviceConfigSchema('payment', {}, dev), dev);
-    expect([c.DB_PASSWORD, c.ADMIN_TOKEN]).toEqual(['dev-only-app', DEV_ADMIN_TOKEN]);
+    expect([c.DB_PASSWORD, c.ADMIN_TOKEN]).toEqual(['dev-only-db-payment', DEV_ADMIN_TOKEN]);
     expect(refusal(base)).toMatch(/DB_PASSWORD[\s\S]*ADMIN_TOKEN/);
   });
 

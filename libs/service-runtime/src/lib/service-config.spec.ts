@@ -26,6 +26,21 @@ describe('serviceConfigSchema', () => {
     expect(c.DB_NAME).toBe('payment');
   });
 
+  it("logs in as the service's own MariaDB user by default, or the one DB_USER names", () => {
+    const payment = loadConfig(serviceConfigSchema('payment', {}), base);
+    const reservation = loadConfig(serviceConfigSchema('reservation', {}), base);
+    expect([payment.DB_USER, reservation.DB_USER]).toEqual([
+      'stayline_payment',
+      'stayline_reservation',
+    ]);
+    const dev = { ...base, STAYLINE_PROFILE: 'dev', DB_PASSWORD: undefined };
+    expect(loadConfig(serviceConfigSchema('scrap', {}, dev), dev).DB_PASSWORD).toBe(
+      'dev-only-db-scrap',
+    );
+    const named = { ...base, DB_USER: 'pay_svc' };
+    expect(loadConfig(serviceConfigSchema('payment', {}), named).DB_USER).toBe('pay_svc');
+  });
+
   it('advertises its own address with ADVERTISE_HOST=auto, and a per-host instance id by default', () => {
     const c = loadConfig(serviceConfigSchema('payment', {}), { ...base, ADVERTISE_HOST: 'auto' });
     expect(c.ADVERTISE_HOST).toMatch(/^\d+\.\d+\.\d+\.\d+$/);

@@ -82,8 +82,9 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(
       )
       .pipe(z.array(nodeAddress())),
     DB_NAME: z.string().default(service),
-    DB_USER: z.string().default('stayline'),
-    DB_PASSWORD: secretSetting(dev, 'dev-only-app'),
+    /** Its own MariaDB user, with rights on its own database only (docs/patterns/replication.md). */
+    DB_USER: z.string().default(`stayline_${service}`),
+    DB_PASSWORD: secretSetting(dev, `dev-only-db-${service}`),
     REDIS_SENTINELS: hostPorts(),
     REDIS_MASTER_NAME: z.string().default('stayline'),
     ...redisAuthSettings,

@@ -6,11 +6,23 @@ import { REDIS_ROLES, RedisRole } from '@stayline/contracts';
  * environment, and the compose file and production deployments must set them.
  */
 export interface StackCredentials {
-  /** Administrative MariaDB user (bootstrap, failover agent). */
+  /**
+   * The failover agents' MariaDB user: replication control, read_only, fencing
+   * and rebuilds (data rights on the service databases only), no GRANT, no
+   * account management (docs/patterns/replication.md, "Accounts and grants").
+   */
   admin: { user: string; password: string };
-  /** MariaDB replication user. */
+  /** MariaDB replication user: REPLICATION SLAVE only. */
   replication: { user: string; password: string };
-  /** The services' MariaDB user, with rights on the service databases only. */
+  /** Each service's own MariaDB user: its own database(s) only, its migrations included. */
+  services: Record<ServiceDatabase, { user: string; password: string }>;
+  /** The dashboard's MariaDB user: replication state only, no table. */
+  monitor: { user: string; password: string };
+  /**
+   * The test kits' MariaDB user (e2e specs, the bench, demos, fault-kit): reads
+   * and writes the service databases to check what the services did. No service
+   * or agent connects with it.
+   */
   app: { user: string; password: string };
   /**
    * The password of each Redis ACL user, by role (libs/coordination/src/lib/redis/acl.ts).
@@ -38,9 +50,22 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): StackC
       user: env.STAYLINE_DB_REPL_USER ?? 'stayline_repl',
       password: env.STAYLINE_DB_REPL_PASSWORD ?? 'dev-only-repl',
     },
+    services: Object.fromEntries(
+      SERVICE_DATABASES.map((db) => [
+        db,
+        {
+          user: env[serviceDbVariable(db, 'USER')] ?? serviceDbUser(db),
+          password: env[serviceDbVariable(db, 'PASSWORD')] ?? `dev-only-db-${db}`,
+        },
+      ]),
+    ) as Record<ServiceDatabase, { user: string; password: string }>,
+    monitor: {
+      user: env.STAYLINE_DB_MONITOR_USER ?? 'stayline_monitor',
+      password: env.STAYLINE_DB_MONITOR_PASSWORD ?? 'dev-only-db-monitor',
+    },
     app: {
-      user: env.STAYLINE_DB_USER ?? 'stayline',
-      password: env.STAYLINE_DB_PASSWORD ?? 'dev-only-app',
+      user: env.STAYLINE_DB_KIT_USER ?? 'stayline_kit',
+      password: env.STAYLINE_DB_KIT_PASSWORD ?? 'dev-only-db-kit',
     },
     redis: Object.fromEntries(
       REDIS_ROLES.map((role) => [
@@ -62,3 +87,18 @@ export const DEV_ADMIN_TOKEN = 'dev-only-admin-token-for-local-demos';
 
 /** One database (schema) per service; no service reads another's tables. */
 export const SERVICE_DATABASES = ['reservation', 'payment', 'recommendation', 'scrap'] as const;
+export type ServiceDatabase = (typeof SERVICE_DATABASES)[number];
+
+export function isServiceDatabase(name: string): name is ServiceDatabase {
+  return (SERVICE_DATABASES as readonly string[]).includes(name);
+}
+
+/** A service's MariaDB user by default: `stayline_reservation`... */
+export function serviceDbUser(db: ServiceDatabase): string {
+  return `stayline_${db}`;
+}
+
+/** `STAYLINE_DB_RESERVATION_USER`, `STAYLINE_DB_PAYMENT_PASSWORD`... */
+export function serviceDbVariable(db: ServiceDatabase, what: 'USER' | 'PASSWORD'): string {
+  return `STAYLINE_DB_${db.toUpperCase()}_${what}`;
+}

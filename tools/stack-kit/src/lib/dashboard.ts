@@ -6,8 +6,8 @@ import { REPO_ROOT } from './repo';
 
 /**
  * What the dashboard (apps/dashboard) reads on a launcher stack: the
- * Sentinels, the etcd members and the services' database user (from
- * {@link serviceEnv}), the MariaDB nodes, and the failover agents running now
+ * Sentinels and the etcd members (from {@link serviceEnv}), the MariaDB nodes
+ * and its own database user (replication state only), and the failover agents running now
  * (they do not register in discovery: start them before the dashboard).
  */
 export function dashboardEnv(stack: Stack): Record<string, string> {
@@ -15,8 +15,12 @@ export function dashboardEnv(stack: Stack): Record<string, string> {
   const agents = stack.byKind('agent').filter((c) => c.meta?.service === 'failover-agent');
   return {
     ...serviceEnv(stack, 'dashboard'),
+    DB_USER: stack.credentials.monitor.user,
+    DB_PASSWORD: stack.credentials.monitor.password,
     MARIADB_NODES: list(stack.byKind('mariadb')),
     FAILOVER_AGENTS: list(agents),
+    // a dev stack teaches with addresses; the dashboard's own default is the public view
+    DASHBOARD_VIEW: 'full',
   };
 }
 

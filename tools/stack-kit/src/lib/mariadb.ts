@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { waitFor } from './wait';
 import { which } from './binaries';
-import { SERVICE_DATABASES, StackCredentials } from './credentials';
+import { SERVICE_DATABASES, ServiceDatabase, StackCredentials } from './credentials';
 import { ProcessSpec } from './process';
 
 /**
@@ -179,8 +179,98 @@ export async function waitMariaDbReady(
 }
 
 /**
+ * What each account may do, the one table (docs/patterns/replication.md,
+ * "Accounts and grants"). Database-level rights apply to the database and to
+ * the ones named after it (`reservation_*`); global rights to the whole server.
+ */
+export interface AccountGrants {
+  user: string;
+  password: string;
+  /** Rights on `*.*`. */
+  global: string[];
+  /** Rights per database. */
+  databases: Array<{ db: string; rights: string[] }>;
+}
+
+/** A service's rights on its own database: its queries and its own TypeORM migrations (DDL). */
+export const SERVICE_DB_RIGHTS = [
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'ALTER',
+  'INDEX',
+  'DROP',
+  'REFERENCES',
+];
+/** Lag and GTID probes (`SHOW ALL SLAVES STATUS`, `@@gtid_binlog_pos`); `MASTER_GTID_WAIT` needs nothing more. */
+export const MONITOR_RIGHTS = ['REPLICA MONITOR', 'BINLOG MONITOR'];
+/**
+ * The failover agents' server rights, each for a statement they run:
+ * `SET GLOBAL read_only` and writing the epoch on a still read-only node
+ * (READ_ONLY ADMIN), CHANGE MASTER / START, STOP, RESET SLAVE / gtid_slave_pos /
+ * the replica side of semi-sync (REPLICATION SLAVE ADMIN), the primary side
+ * of semi-sync (REPLICATION MASTER ADMIN), `sql_log_bin = 0` (BINLOG ADMIN),
+ * RESET MASTER on a rebuilt node (RELOAD), fencing: every session listed and
+ * killed (PROCESS, CONNECTION ADMIN), and reading positions and replica state
+ * (BINLOG MONITOR, REPLICA MONITOR). No SUPER, no GRANT OPTION, no CREATE USER.
+ */
+export const AGENT_GLOBAL_RIGHTS = [
+  'READ_ONLY ADMIN',
+  'REPLICATION SLAVE ADMIN',
+  'REPLICATION MASTER ADMIN',
+  'BINLOG ADMIN',
+  'RELOAD',
+  'PROCESS',
+  'CONNECTION ADMIN',
+  'REPLICA MONITOR',
+  'BINLOG MONITOR',
+];
+/** Where the agents keep the epoch and a rebuild's mark. */
+export const AGENT_DATABASE = 'stayline_agent';
+
+/** Every account of a stack and its rights (root aside). */
+export function accountGrants(
+  creds: StackCredentials,
+  databases: readonly ServiceDatabase[] = SERVICE_DATABASES,
+): AccountGrants[] {
+  const own = (db: string, rights: string[]) => [
+    { db, rights },
+    { db: `${db}\\_%`, rights },
+  ];
+  return [
+    {
+      ...creds.admin,
+      global: AGENT_GLOBAL_RIGHTS,
+      // a rebuild copies every service database: it reads, creates, empties and fills their tables
+      databases: [
+        { db: AGENT_DATABASE, rights: SERVICE_DB_RIGHTS },
+        ...databases.flatMap((db) => own(db, SERVICE_DB_RIGHTS)),
+      ],
+    },
+    { ...creds.replication, global: ['REPLICATION SLAVE'], databases: [] },
+    ...databases.map((db) => ({
+      ...creds.services[db],
+      global: MONITOR_RIGHTS,
+      databases: own(db, SERVICE_DB_RIGHTS),
+    })),
+    { ...creds.monitor, global: MONITOR_RIGHTS, databases: [] },
+    {
+      ...creds.app,
+      global: MONITOR_RIGHTS,
+      databases: databases.flatMap((db) => own(db, SERVICE_DB_RIGHTS)),
+    },
+  ];
+}
+
+/**
  * Creates the users on one node, outside the binary log so every node has the
  * same accounts without a replicated transaction, and removes root's TCP access.
+ * The accounts live in the `mysql` schema, which a rebuild never copies nor
+ * empties and a cold copy (add-replica) carries: they survive rebuilds and
+ * failovers. Each account gets exactly its row of `accountGrants` (rights it
+ * held before and lost since are revoked).
  */
 export async function createUsers(node: MariaDbNode, creds: StackCredentials): Promise<void> {
   const conn = await rootConnection(node);
@@ -192,31 +282,14 @@ export async function createUsers(node: MariaDbNode, creds: StackCredentials): P
       await q("DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> 'localhost'");
       await q('FLUSH PRIVILEGES');
     }
-    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [
-      creds.admin.user,
-      '%',
-      creds.admin.password,
-    ]);
-    await q('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', [creds.admin.user, '%']);
-    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [
-      creds.replication.user,
-      '%',
-      creds.replication.password,
-    ]);
-    await q('GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, BINLOG MONITOR ON *.* TO ?@?', [
-      creds.replication.user,
-      '%',
-    ]);
-    await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [
-      creds.app.user,
-      '%',
-      creds.app.password,
-    ]);
-    // lag and GTID probes need to read replication state; MASTER_GTID_WAIT needs nothing more
-    await q('GRANT REPLICA MONITOR, BINLOG MONITOR ON *.* TO ?@?', [creds.app.user, '%']);
-    for (const db of SERVICE_DATABASES) {
-      await q(`GRANT ALL PRIVILEGES ON \`${db}\`.* TO ?@?`, [creds.app.user, '%']);
-      await q(`GRANT ALL PRIVILEGES ON \`${db}\\_%\`.* TO ?@?`, [creds.app.user, '%']);
+    for (const a of accountGrants(creds)) {
+      // mysql_native_password: a hash goes over the wire, never the password (no mysql_clear_password)
+      await q('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [a.user, '%', a.password]);
+      await q('ALTER USER ?@? IDENTIFIED BY ?', [a.user, '%', a.password]);
+      await q('REVOKE ALL PRIVILEGES, GRANT OPTION FROM ?@?', [a.user, '%']);
+      await q(`GRANT ${a.global.join(', ')} ON *.* TO ?@?`, [a.user, '%']);
+      for (const d of a.databases)
+        await q(`GRANT ${d.rights.join(', ')} ON \`${d.db}\`.* TO ?@?`, [a.user, '%']);
     }
     await q('SET SESSION sql_log_bin = 1');
   } finally {

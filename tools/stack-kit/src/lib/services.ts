@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { EtcdRole, RedisRole } from '@stayline/contracts';
+import { isServiceDatabase } from './credentials';
 import { freePorts } from './ports';
 import type { Stack } from './stack';
 import { Component } from './state';
@@ -46,11 +47,14 @@ export function pinnedSettings(env: NodeJS.ProcessEnv = process.env): Record<str
 export function serviceEnv(stack: Stack, service: string): Record<string, string> {
   const env: Record<string, string> = {
     STAYLINE_PROFILE: 'dev',
-    DB_USER: stack.credentials.app.user,
-    DB_PASSWORD: stack.credentials.app.password,
     DB_NAME: service,
     LOG_LEVEL: process.env.STAYLINE_LOG_LEVEL ?? 'info',
   };
+  if (isServiceDatabase(service)) {
+    // each service logs in as its own user, with rights on its own database only
+    env.DB_USER = stack.credentials.services[service].user;
+    env.DB_PASSWORD = stack.credentials.services[service].password;
+  }
   if (stack.byKind('mariadb').length) {
     const { primary, replicas } = stack.mariadb;
     env.DB_PRIMARY = `${primary.name}@${primary.host}:${primary.port}`;

@@ -32,7 +32,7 @@ describe('files of the native stack that hold passwords', () => {
     }
     const file = path.join(dir, '.stack', STATE_FILE);
     expect(modeOf(file).toString(8)).toBe('600');
-    expect(readState(path.join(dir, '.stack'))?.credentials.app.password).toBe('dev-only-app');
+    expect(readState(path.join(dir, '.stack'))?.credentials.app.password).toBe('dev-only-db-kit');
     // no temporary file left beside it
     expect(fs.readdirSync(path.join(dir, '.stack'))).toEqual([STATE_FILE]);
   });
