@@ -59,6 +59,14 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     FAILOVER_AGENTS: csv().default([]).pipe(z.array(nodeAddress())),
     /** The registry watched and the flags shown: the same backends the services use; ETCD_ENDPOINTS also feeds the etcd panel (none: no panel). */
     ...backendSettings,
+    /**
+     * What the page, its event stream and /dashboard/snapshot show. `public`
+     * (the default, for a page anyone may open): services, instance ids,
+     * health, roles, lag, breakers, the failover leader, its fencing token and
+     * the failovers with their timings; no host, port, address, version, GTID
+     * or raw error message. `full`: all of it, addresses included (dev stacks).
+     */
+    DASHBOARD_VIEW: z.enum(['public', 'full']).default('public'),
     /** How often health endpoints, databases, Sentinels, etcd and agents are polled. Registry changes are pushed, not polled. */
     POLL_INTERVAL_MS: ms(1_000),
     /** Timeout of one probe. */

@@ -5,23 +5,29 @@
  * its Sentinels, etcd), the event stream pushes a graceful stop in well under
  * a second, and in a real browser (Debian's chromium, never a downloaded one)
  * a row disappears within 2 s of a SIGTERM and within the lease TTL plus one
- * renewal of a SIGKILL; a MariaDB failover reaches the timeline. One stack for
- * all of it (each start costs ~15 s).
+ * renewal of a SIGKILL; a MariaDB failover reaches the timeline. The stack's
+ * dashboard runs the full view (addresses shown); a second one started in the
+ * public view sends no address, port, host name or version, on the stream, the
+ * JSON route or the page. One stack for all of it (each start costs ~15 s).
  *   DASHBOARD_SCREENSHOT=docs/images/dashboard.png npm test -- dashboard.e2e
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_LEASE_TTL_MS } from '@stayline/discovery';
 import {
   AdminTokens,
+  dashboardEnv,
   leaderAgent,
   publishedTopology,
   Stack,
   startFailoverAgents,
   startStack,
   waitFor,
+  startService,
   startServices,
   UserTokens,
+  REPO_ROOT,
 } from '@stayline/stack-kit';
 import { chromium, type Browser } from 'playwright-core';
 import type { TimelineEvent, TopologySnapshot } from './topology/snapshot';
@@ -151,6 +157,10 @@ describe('dashboard through the gateway (whole stack)', () => {
       throw new Error(`${err.message}\n${JSON.stringify(s, null, 1)}`);
     });
 
+    // the launcher's dashboard runs the full view: addresses shown
+    expect(s.view).toBe('full');
+    for (const i of s.instances) expect(i).toMatchObject({ host: '127.0.0.1' });
+    for (const n of s.mariadb.nodes) expect(n.port).toBeGreaterThan(0);
     // instances: exactly the stack's, healthy, with an in-flight count
     expect(s.instances.map((i) => i.id).sort()).toEqual([...services].sort());
     for (const i of s.instances) {
@@ -353,5 +363,125 @@ describe('dashboard through the gateway (whole stack)', () => {
       fs.mkdirSync(path.dirname(path.resolve(wanted)), { recursive: true });
       fs.copyFileSync(shot, path.resolve(wanted));
     }
+  });
+  it('in the public view: no address, port, host name or version on the stream, the JSON or the page', async () => {
+    const dashboard = await startService(stack, {
+      service: 'dashboard',
+      name: 'dashboard-2',
+      tcpPort: 'none',
+      entry: path.join(REPO_ROOT, 'apps', 'dashboard', 'src', 'main.ts'),
+      env: { ...dashboardEnv(stack), DASHBOARD_VIEW: 'public' },
+    });
+    // read straight from it: through the gateway the two dashboards take turns
+    const url = `http://127.0.0.1:${dashboard.port}`;
+    const status = await stack.status();
+    const ports = new Set(
+      status.components.flatMap((c) => [c.port, ...Object.values(c.ports ?? {})]),
+    );
+    ports.delete(0);
+    const hosts = [
+      '127.0.0.1',
+      'localhost',
+      '::1',
+      os.hostname(),
+      ...status.components.map((c) => c.host),
+    ];
+    /** Every string and number in a JSON value, with the key it is under. */
+    const leaves = (v: unknown, key = ''): Array<[string, unknown]> =>
+      v !== null && typeof v === 'object'
+        ? Object.entries(v).flatMap(([k, x]) => leaves(x, Array.isArray(v) ? key : k))
+        : [[key, v]];
+    // durations, counts and flag values may equal a port by chance; no other number may
+    const counts = new Set(['lagMs', 'totalMs', 'retryAfterMs', 'inFlight', 'seq', 'version']);
+    const expectPublic = (what: string, data: unknown) => {
+      const text = JSON.stringify(data);
+      for (const host of hosts)
+        expect({ what, host, found: text.includes(host) }).toMatchObject({ found: false });
+      for (const [key, v] of leaves(data)) {
+        if (typeof v === 'number' && !counts.has(key) && !key.includes('.'))
+          expect({ what, key, v, port: ports.has(v) }).toMatchObject({ port: false });
+        if (typeof v === 'string')
+          for (const p of ports)
+            expect({
+              what,
+              key,
+              v,
+              port: new RegExp(`(^|\\D)${p}(\\D|$)`).test(v) && !/^\\d{4}-\\d\\d-\\d\\dT/.test(v),
+            }).toMatchObject({ port: false });
+      }
+      for (const key of ['host', 'httpPort', 'tcpPort', 'port', 'gtid'])
+        expect({ what, key, found: text.includes(`"${key}":`) }).toMatchObject({ found: false });
+    };
+
+    const topology = await publishedTopology(stack);
+    let got = await snapshot();
+    await waitFor(
+      'the public dashboard probed everything',
+      async () => {
+        const res = await fetch(`${url}/dashboard/snapshot`, {
+          signal: AbortSignal.timeout(5_000),
+        });
+        got = (await res.json()) as typeof got;
+        const s = got.snapshot;
+        return (
+          s.instances.some((i) => i.service === 'reservation' && i.health !== 'unknown') &&
+          s.mariadb.nodes.length === 3 &&
+          s.agents.leader !== undefined &&
+          s.redis.nodes.length === 2 &&
+          s.etcd.leader !== undefined
+        );
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const s = got.snapshot;
+    expect(s.view).toBe('public');
+    expectPublic('GET /dashboard/snapshot', got);
+    // what teaches stays: the services, health, the primary, the leader and its token, labels for the rest
+    // (scrap's two instances were stopped above)
+    expect(new Set(s.instances.map((i) => i.service))).toEqual(
+      new Set(['auth', 'dashboard', 'payment', 'recommendation', 'reservation']),
+    );
+    expect(s.mariadb.primary).toBe(topology?.primary.name);
+    expect(s.mariadb.nodes.find((n) => n.role === 'primary')?.name).toBe(topology?.primary.name);
+    expect(s.agents.token).toBeGreaterThan(0);
+    expect(s.redis.primary).toMatch(/^redis-\d$/);
+    expect(s.etcd.leader).toMatch(/^etcd-\d$/);
+
+    const stream = await openStream(`${url}/dashboard/events`);
+    await waitFor('a snapshot and the timeline on the stream', async () =>
+      stream.messages.some((m) => m.event === 'timeline'),
+    );
+    // and a pushed one: a registry change reaches the stream in its view too
+    stack.kill('recommendation-2', 'SIGTERM');
+    await waitFor('the stop pushed', async () =>
+      stream.snapshots().some((m) => !m.s.instances.some((i) => i.id === 'recommendation-2')),
+    );
+    await stream.close();
+    for (const m of stream.messages.filter((x) => x.data !== undefined))
+      expectPublic(`SSE ${m.event}`, m.data);
+    expect(stream.snapshots().every((m) => m.s.view === 'public')).toBe(true);
+
+    const html = await (await fetch(`${url}/dashboard`)).text();
+    for (const host of hosts)
+      expect({ host, found: html.includes(host) }).toMatchObject({ found: false });
+
+    // in a browser: the public view renders, no "undefined", no address
+    browser ??= await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } });
+    await page.goto(`${url}/dashboard`);
+    await page.locator('tr[data-instance="reservation-1"]').waitFor({ timeout: 10_000 });
+    await page.locator(`tr[data-node="${topology?.primary.name}"]`).waitFor({ timeout: 10_000 });
+    const shown = await page.locator('body').innerText();
+    expect(shown).not.toContain('undefined');
+    expect(shown).not.toContain('NaN');
+    expect(shown).not.toContain('127.0.0.1');
+    expect(shown).toContain('public view');
+    await page.screenshot({
+      path: path.join(stack.stateDir, 'dashboard-public.png'),
+      fullPage: true,
+    });
   });
 });

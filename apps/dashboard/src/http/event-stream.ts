@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DashboardConfig } from '../config';
+import { viewEvents, viewSnapshot } from '../topology/public-view';
 import { DASHBOARD_CONFIG, TopologyCollector } from '../topology/topology-collector';
 
 /** One server-sent event: `event: <name>` and its JSON on one `data:` line. */
@@ -14,8 +15,8 @@ export function sseMessage(event: string, data: unknown): string {
 }
 
 /**
- * The pages' live feed (server-sent events): on connect the snapshot and the
- * timeline so far, then every new snapshot (`snapshot`) and new events
+ * The pages' live feed (server-sent events), in the configured view
+ * (DASHBOARD_VIEW): on connect the snapshot and the timeline so far, then every new snapshot (`snapshot`) and new events
  * (`timeline`) as they happen. `X-Accel-Buffering: no` stops nginx from
  * buffering the stream; a comment line every SSE_KEEPALIVE_MS keeps it open
  * through nginx's read timeout and tells the page the server is there.
@@ -34,7 +35,8 @@ export class EventStream implements OnApplicationBootstrap, BeforeApplicationShu
   onApplicationBootstrap(): void {
     this.unsubscribe = this.collector.subscribe((snapshot, events) => {
       const message =
-        sseMessage('snapshot', snapshot) + (events.length ? sseMessage('timeline', events) : '');
+        sseMessage('snapshot', viewSnapshot(this.c.DASHBOARD_VIEW, snapshot)) +
+        (events.length ? sseMessage('timeline', viewEvents(this.c.DASHBOARD_VIEW, events)) : '');
       for (const res of this.clients) res.write(message);
     });
     this.keepAlive = setInterval(() => {
@@ -54,8 +56,10 @@ export class EventStream implements OnApplicationBootstrap, BeforeApplicationShu
     res.flushHeaders();
     // a page that lost the stream (instance stopped, nginx reload) comes back after 1 s
     res.write('retry: 1000\n\n');
-    res.write(sseMessage('snapshot', this.collector.snapshot()));
-    res.write(sseMessage('timeline', this.collector.events()));
+    res.write(
+      sseMessage('snapshot', viewSnapshot(this.c.DASHBOARD_VIEW, this.collector.snapshot())),
+    );
+    res.write(sseMessage('timeline', viewEvents(this.c.DASHBOARD_VIEW, this.collector.events())));
     this.clients.add(res);
     req.on('close', () => this.clients.delete(res));
   }

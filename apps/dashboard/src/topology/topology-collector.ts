@@ -19,6 +19,7 @@ import { InstanceHealthReport } from '../probes/instance-health';
 import { MariaDbProbe } from '../probes/mariadb.probe';
 import { RedisProbe } from '../probes/redis.probe';
 import { emptySnapshot, InstanceView, TimelineEvent, TopologySnapshot } from './snapshot';
+import { viewSnapshot } from './public-view';
 import { diffSnapshots } from './snapshot-diff';
 import { Timeline } from './timeline';
 
@@ -54,7 +55,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
   private readonly agents: AgentsProbe;
   private readonly cleanups: Array<Unsubscribe | (() => Promise<void>)> = [];
   private parts: PolledParts = emptySnapshot();
-  private current = emptySnapshot();
+  private current: TopologySnapshot;
   /** Off until the first full round: what was there at start is the baseline, not news. */
   private baselined = false;
   private polling?: Promise<void>;
@@ -70,6 +71,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
   ) {
     const redis = redisTargetOf(c);
     this.timeline = new Timeline(c.TIMELINE_SIZE);
+    this.current = viewSnapshot(c.DASHBOARD_VIEW, emptySnapshot());
     this.topology = new RedisTopologySource({ redis, logger });
     this.mariadb = new MariaDbProbe({
       user: c.DB_USER,
@@ -107,6 +109,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
     this.logger.info(
       {
         services: this.c.DASHBOARD_SERVICES,
+        view: this.c.DASHBOARD_VIEW,
         pollIntervalMs: this.c.POLL_INTERVAL_MS,
         probeTimeoutMs: this.c.PROBE_TIMEOUT_MS,
         agents: this.c.FAILOVER_AGENTS.length,
@@ -269,12 +272,13 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
       });
     const breakers = instances.flatMap((i) => this.reports.get(i.id)?.breakers ?? []);
     const flags = this.flags.snapshot();
-    return {
+    // diffed in its view: the timeline of a public page is written without addresses
+    return viewSnapshot(this.c.DASHBOARD_VIEW, {
       at: new Date().toISOString(),
       instances,
       breakers,
       ...this.parts,
       flags: { version: flags.version, flags: { ...flags.flags } },
-    };
+    });
   }
 }

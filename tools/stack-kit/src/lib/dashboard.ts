@@ -19,6 +19,8 @@ export function dashboardEnv(stack: Stack): Record<string, string> {
     DB_PASSWORD: stack.credentials.monitor.password,
     MARIADB_NODES: list(stack.byKind('mariadb')),
     FAILOVER_AGENTS: list(agents),
+    // a dev stack teaches with addresses; the dashboard's own default is the public view
+    DASHBOARD_VIEW: 'full',
   };
 }
 
