@@ -10,15 +10,6 @@ import { renderNginxConfig } from '@stayline/gateway';
 import { GatewaySync, toUpstreams } from './gateway-sync';
 import { ConfigApplier, ReloadResult } from './nginx-reloader';
 
-/** Polls `ok` every 5 ms for up to `timeoutMs`. */
-async function until(ok: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`not true after ${timeoutMs} ms`);
-    await sleep(5);
-  }
-}
-
 /** Polls until `done()` (the sync debounces and renders on its own timers; a loaded host is slow). */
 async function until(done: () => boolean, timeoutMs = 5_000): Promise<void> {
   const end = Date.now() + timeoutMs;
