@@ -31,12 +31,12 @@ export class PaymentReconciler {
     private readonly minAgeMs = 2_000,
   ) {}
 
-  /** One pass; returns how many reservations it settled. */
-  async run(token: number): Promise<number> {
-    const pending = await this.db.transaction((m) =>
+  /** Up to 20 reservations in `status` untouched for the minimum age, oldest first. */
+  private due(status: 'PENDING_PAYMENT' | 'CANCELLING'): Promise<Reservation[]> {
+    return this.db.transaction((m) =>
       m
         .createQueryBuilder(Reservation, 'r')
-        .where("r.status = 'PENDING_PAYMENT'")
+        .where('r.status = :status', { status })
         .andWhere('r.updated_at < NOW(3) - INTERVAL :age MICROSECOND', {
           age: this.minAgeMs * 1000,
         })
@@ -44,6 +44,11 @@ export class PaymentReconciler {
         .limit(20)
         .getMany(),
     );
+  }
+
+  /** One pass; returns how many reservations it settled. */
+  async run(token: number): Promise<number> {
+    const pending = await this.due('PENDING_PAYMENT');
     let done = 0;
     for (const r of pending) {
       try {
@@ -94,17 +99,7 @@ export class PaymentReconciler {
    * refunds once, whatever the number of calls), then releases the nights.
    */
   private async finishCancels(token: number): Promise<number> {
-    const cancelling = await this.db.transaction((m) =>
-      m
-        .createQueryBuilder(Reservation, 'r')
-        .where("r.status = 'CANCELLING'")
-        .andWhere('r.updated_at < NOW(3) - INTERVAL :age MICROSECOND', {
-          age: this.minAgeMs * 1000,
-        })
-        .orderBy('r.updated_at', 'ASC')
-        .limit(20)
-        .getMany(),
-    );
+    const cancelling = await this.due('CANCELLING');
     let done = 0;
     for (const r of cancelling) {
       try {
