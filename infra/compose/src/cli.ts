@@ -17,7 +17,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isPortFree, freePorts, LOAD_GATEWAY_LIMITS } from '@stayline/stack-kit';
+import {
+  isPortFree,
+  freePorts,
+  LOAD_BOOKING_CAP_PER_USER,
+  LOAD_GATEWAY_LIMITS,
+} from '@stayline/stack-kit';
 import { ComposeStack, REPO_ROOT, runCommand } from './lib/compose-stack';
 import { settle } from './lib/faults';
 
@@ -240,6 +245,8 @@ async function main(): Promise<void> {
   env.STAYLINE_GATEWAY_BOOKING_BURST ??= String(LOAD_GATEWAY_LIMITS.bookingBurst);
   env.STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT ??= String(LOAD_GATEWAY_LIMITS.connectionsPerClient);
   env.STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID ??= String(LOAD_GATEWAY_LIMITS.exposeInstanceId);
+  // and as two users, hundreds of stays each: raise the cap on one user's active bookings
+  env.STAYLINE_BOOKING_MAX_ACTIVE_PER_USER ??= String(LOAD_BOOKING_CAP_PER_USER);
   await checkPort(Number(env.STAYLINE_GATEWAY_PORT ?? 8080));
   const prepared = await prepare(env);
   const stack = new ComposeStack(env.STAYLINE_COMPOSE_PROJECT, prepared.env);

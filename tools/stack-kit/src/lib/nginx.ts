@@ -23,6 +23,13 @@ export const LOAD_GATEWAY_LIMITS: GatewayLimits = {
   exposeInstanceId: true,
 };
 
+/**
+ * Active bookings one user may hold (reservation's `BOOKING_MAX_ACTIVE_PER_USER`,
+ * 100 by default) on stacks that carry load: the demos, suites and benchmarks
+ * book as a few users, hundreds of stays each, as they book from one address.
+ */
+export const LOAD_BOOKING_CAP_PER_USER = 1_000_000;
+
 /** The limits the stack's nginx was started with (kept in its component's meta). */
 export function gatewayLimitsOf(nginx: Component): GatewayLimits {
   const { bookingRate, bookingBurst, connectionsPerClient, exposeInstanceId } = nginx.meta ?? {};

@@ -7,7 +7,7 @@ import { httpJson } from './http-json';
 import { freePorts } from './ports';
 import { isAlive, tail } from './process';
 import { etcdEnv, pinnedSettings, startService } from './services';
-import { gatewayLimitsEnv, gatewayLimitsOf } from './nginx';
+import { gatewayLimitsEnv, gatewayLimitsOf, LOAD_BOOKING_CAP_PER_USER } from './nginx';
 import { Component } from './state';
 import { entryArgs, REPO_ROOT } from './repo';
 import { DEFAULT_AGENT_PORTS, startFailoverAgents } from './failover';
@@ -76,6 +76,8 @@ export interface StartedServices {
 const SERVICE_DEFAULT_ENV: Readonly<Record<string, Record<string, string>>> = {
   // no private range is fetchable unless someone allows it on purpose
   scrap: { SCRAP_ALLOW_CIDRS: '' },
+  // the loads these stacks carry book as a few users (LOAD_BOOKING_CAP_PER_USER)
+  reservation: { BOOKING_MAX_ACTIVE_PER_USER: String(LOAD_BOOKING_CAP_PER_USER) },
 };
 
 /**
