@@ -2,7 +2,6 @@ import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservice
 import { PaymentView, TCP_FRAMING } from '@stayline/contracts';
 import { DEV_ADMIN_TOKEN, MessageAuth, withCallContext } from '@stayline/service-runtime';
 import { Stack, startStack, startService, UserTokens, waitFor } from '@stayline/stack-kit';
-import mysql from 'mysql2/promise';
 import { firstValueFrom } from 'rxjs';
 
 jest.setTimeout(120_000);
@@ -50,17 +49,12 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
     );
     expect(new Set(results.map((r) => r.id)).size).toBe(1);
     expect(results[0]).toMatchObject({ ...charge, status: 'CHARGED', refundedAt: null });
-    const conn = await mysql.createConnection({
-      host: stack.mariadb.primary.host,
-      port: stack.mariadb.primary.port,
-      ...stack.credentials.app,
-      database: 'payment',
-    });
-    const [rows] = await conn.query('SELECT COUNT(*) AS n FROM payments WHERE reservation_id = ?', [
-      'res-1',
-    ]);
-    await conn.end();
-    expect((rows as Array<{ n: number }>)[0].n).toBe(1);
+    const rows = await stack.query<{ n: number }>(
+      'payment',
+      'SELECT COUNT(*) AS n FROM payments WHERE reservation_id = ?',
+      ['res-1'],
+    );
+    expect(rows[0].n).toBe(1);
   });
 
   it('refuses to reuse a reservation id for a different charge', async () => {

@@ -14,7 +14,6 @@ import {
   UserTokens,
   waitFor,
 } from '@stayline/stack-kit';
-import mysql from 'mysql2/promise';
 
 jest.setTimeout(180_000);
 
@@ -57,23 +56,10 @@ describe('Idempotency-Keys per user and the cap on active bookings (real service
       },
       body: JSON.stringify(body),
     });
-  const sql = async <T>(database: string, query: string, params: unknown[] = []) => {
-    const conn = await mysql.createConnection({
-      host: stack.mariadb.primary.host,
-      port: stack.mariadb.primary.port,
-      ...stack.credentials.app,
-      database,
-    });
-    try {
-      return (await conn.query(query, params))[0] as T[];
-    } finally {
-      await conn.end();
-    }
-  };
   const chargesOf = async (id: string) =>
     Number(
       (
-        await sql<{ n: number }>(
+        await stack.query<{ n: number }>(
           'payment',
           'SELECT COUNT(*) AS n FROM payments WHERE reservation_id = ?',
           [id],
@@ -81,7 +67,7 @@ describe('Idempotency-Keys per user and the cap on active bookings (real service
       )[0].n,
     );
   const keyRows = (key: string) =>
-    sql<{ user_id: string; reservation_id: string }>(
+    stack.query<{ user_id: string; reservation_id: string }>(
       'reservation',
       'SELECT user_id, reservation_id FROM idempotency_keys WHERE idem_key = ? ORDER BY user_id',
       [key],
@@ -252,7 +238,7 @@ describe('Idempotency-Keys per user and the cap on active bookings (real service
       'the reconciler to confirm it',
       async () =>
         (
-          await sql<{ status: string }>(
+          await stack.query<{ status: string }>(
             'reservation',
             'SELECT status FROM reservations WHERE id = ?',
             [held.id],
@@ -328,7 +314,7 @@ describe('Idempotency-Keys per user and the cap on active bookings (real service
     for (const r of replies.filter((x) => x.status === 409)) {
       expect(await r.json()).toMatchObject({ error: 'booking_limit_reached' });
     }
-    const held = await sql<{ n: number }>(
+    const held = await stack.query<{ n: number }>(
       'reservation',
       "SELECT COUNT(*) AS n FROM reservations WHERE user_id = 'burst' AND status IN ('PENDING_PAYMENT', 'CONFIRMED')",
     );
@@ -355,7 +341,7 @@ describe('Idempotency-Keys per user and the cap on active bookings (real service
       }
       // the stay is not released before its refund
       expect((await post(r1, book('busan-05', 60), newKey(), 'bob')).status).toBe(409);
-      const [row] = await sql<{ status: string }>(
+      const [row] = await stack.query<{ status: string }>(
         'reservation',
         'SELECT status FROM reservations WHERE id = ?',
         [id],
@@ -369,7 +355,7 @@ describe('Idempotency-Keys per user and the cap on active bookings (real service
       'the reconciler to finish the cancel',
       async () =>
         (
-          await sql<{ status: string }>(
+          await stack.query<{ status: string }>(
             'reservation',
             'SELECT status FROM reservations WHERE id = ?',
             [id],
@@ -377,7 +363,7 @@ describe('Idempotency-Keys per user and the cap on active bookings (real service
         )[0].status === 'CANCELLED',
       { timeoutMs: 30_000, intervalMs: 250 },
     );
-    const payments = await sql<{ status: string }>(
+    const payments = await stack.query<{ status: string }>(
       'payment',
       'SELECT status FROM payments WHERE reservation_id = ?',
       [id],

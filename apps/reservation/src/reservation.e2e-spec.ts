@@ -11,7 +11,6 @@ import {
   startService,
   UserTokens,
 } from '@stayline/stack-kit';
-import mysql from 'mysql2/promise';
 
 jest.setTimeout(180_000);
 
@@ -76,17 +75,12 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
   });
   /** The payment service's record of a reservation's charge, read from its database. */
   const paymentsOf = async (reservationId: string) => {
-    const conn = await mysql.createConnection({
-      host: stack.mariadb.primary.host,
-      port: stack.mariadb.primary.port,
-      ...stack.credentials.app,
-      database: 'payment',
-    });
-    const [rows] = await conn.query('SELECT status FROM payments WHERE reservation_id = ?', [
-      reservationId,
-    ]);
-    await conn.end();
-    return (rows as Array<{ status: string }>).map((r) => r.status);
+    const rows = await stack.query<{ status: string }>(
+      'payment',
+      'SELECT status FROM payments WHERE reservation_id = ?',
+      [reservationId],
+    );
+    return rows.map((r) => r.status);
   };
   /** A token signed with the stack's own auth key, but for a time long gone: expired. */
   const expiredToken = async (sub: string) => {
@@ -109,23 +103,12 @@ describe('reservation service (real MariaDB, Redis, payment and recommendation o
       body: JSON.stringify(value),
     });
   const chargesFor = async (reservationIds: string[]) => {
-    const conn = await mysql.createConnection({
-      host: stack.mariadb.primary.host,
-      port: stack.mariadb.primary.port,
-      ...stack.credentials.app,
-      database: 'payment',
-    });
-    const [rows] = await conn.query(
+    const rows = await stack.query<{ reservation_id: string; n: number }>(
+      'payment',
       'SELECT reservation_id, COUNT(*) AS n FROM payments WHERE reservation_id IN (?) GROUP BY reservation_id',
       [reservationIds],
     );
-    await conn.end();
-    return new Map(
-      (rows as Array<{ reservation_id: string; n: number }>).map((r) => [
-        r.reservation_id,
-        Number(r.n),
-      ]),
-    );
+    return new Map(rows.map((r) => [r.reservation_id, Number(r.n)]));
   };
 
   beforeAll(async () => {

@@ -31,7 +31,6 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { GATEWAY_ROUTES } from '@stayline/gateway';
-import mysql from 'mysql2/promise';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { adminToken, login, Stack, startServices, startStack } from './index';
 
@@ -270,20 +269,11 @@ describe('authorization through the gateway: every public operation × every cal
 
     // what the model learned of alice (her Seoul stays), written where recommendation keeps
     // it: her bookings reach it through the reservation events, on no schedule a test can wait on
-    const conn = await mysql.createConnection({
-      host: stack.mariadb.primary.host,
-      port: stack.mariadb.primary.port,
-      ...stack.credentials.app,
-      database: 'recommendation',
-    });
-    try {
-      await conn.query(
-        "INSERT INTO user_city_affinity (user_id, city, bookings) VALUES ('alice', 'Seoul', 2) " +
-          'ON DUPLICATE KEY UPDATE bookings = bookings',
-      );
-    } finally {
-      await conn.end();
-    }
+    await stack.query(
+      'recommendation',
+      "INSERT INTO user_city_affinity (user_id, city, bookings) VALUES ('alice', 'Seoul', 2) " +
+        'ON DUPLICATE KEY UPDATE bookings = bookings',
+    );
 
     // the tokens a client could present: the real key's, with one claim wrong, and forged ones
     const claims = decodeJwt(alice);

@@ -11,7 +11,6 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import net from 'node:net';
-import mysql from 'mysql2/promise';
 import {
   HttpClient,
   HttpReply,
@@ -121,20 +120,6 @@ describe('hostile requests through the gateway (whole stack)', () => {
       requestId: expect.any(String),
     });
   };
-  const sql = async <T>(database: string, query: string, params: unknown[]): Promise<T[]> => {
-    const conn = await mysql.createConnection({
-      host: stack.mariadb.primary.host,
-      port: stack.mariadb.primary.port,
-      ...stack.credentials.app,
-      database,
-    });
-    try {
-      return (await conn.query(query, params))[0] as T[];
-    } finally {
-      await conn.end();
-    }
-  };
-
   beforeAll(async () => {
     stack = await startStack({ replicas: 2, sentinel: true, nginx: true, gatewayLimits: LIMITS });
     // scrap may fetch this host's own pages: the misbehaving one below
@@ -180,7 +165,7 @@ describe('hostile requests through the gateway (whole stack)', () => {
     const bodies = made.map((r) => r.json<{ id: string; status: string }>());
     expect(new Set(bodies.map((b) => b.id)).size).toBe(1);
     expect(bodies.every((b) => b.status === 'CONFIRMED')).toBe(true);
-    const charges = await sql<{ n: number }>(
+    const charges = await stack.query<{ n: number }>(
       'payment',
       'SELECT COUNT(*) AS n FROM payments WHERE reservation_id = ?',
       [bodies[0].id],

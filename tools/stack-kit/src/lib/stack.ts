@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import mysql from 'mysql2/promise';
 import {
   EtcdRole,
   RedisCredentials,
@@ -221,6 +222,30 @@ export class Stack {
         .map(toEndpoint),
       nodes,
     };
+  }
+
+  /**
+   * Runs one statement on `database` as the test kits' user (on the primary
+   * unless `node` says which), on a connection of its own, closed after:
+   * how a test reads what a service wrote, or plants what it needs.
+   */
+  async query<T = Record<string, unknown>>(
+    database: string,
+    sql: string,
+    params: unknown[] = [],
+    node: Endpoint = this.mariadb.primary,
+  ): Promise<T[]> {
+    const conn = await mysql.createConnection({
+      host: node.host,
+      port: node.port,
+      ...this.credentials.app,
+      database,
+    });
+    try {
+      return (await conn.query(sql, params))[0] as T[];
+    } finally {
+      await conn.end();
+    }
   }
 
   get redis(): {
