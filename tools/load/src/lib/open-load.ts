@@ -124,15 +124,16 @@ function histogram(): Histogram {
 }
 
 function percentiles(h: Histogram): Percentiles {
-  const ms = (v: number) => v / 1000;
   if (h.totalCount === 0) return { p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN };
+  // a percentile is the top of its bucket (3 significant digits); never above the exact max
+  const at = (p: number) => Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000;
   return {
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p99: ms(h.getValueAtPercentile(99)),
-    p999: ms(h.getValueAtPercentile(99.9)),
-    max: ms(h.maxValue),
-    mean: ms(h.mean),
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    p999: at(99.9),
+    max: h.maxValue / 1000,
+    mean: h.mean / 1000,
   };
 }
 
