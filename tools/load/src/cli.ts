@@ -108,9 +108,10 @@ async function main(): Promise<number> {
     if (!o.keep && heldAtEnd > 0) {
       const { cancelled, failed } = await traffic.cleanup();
       cleanedUp = cancelled;
+      const why = Object.entries(failed).map(([reason, n]) => `${reason}: ${n}`);
       say(
-        `[load] cancelled the ${cancelled} bookings the run still held (--keep keeps them)` +
-          (failed ? `; ${failed} could not be` : ''),
+        `[load] cancelled ${cancelled} of the ${heldAtEnd} bookings the run still held (--keep keeps them)` +
+          (why.length ? `; not cancelled: ${why.join(', ')}` : ''),
       );
     }
     const report: LoadReport = {

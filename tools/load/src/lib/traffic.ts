@@ -222,19 +222,23 @@ export class StaylineTraffic {
     await Promise.all(Array.from({ length: Math.min(8, count) }, worker));
   }
 
-  /** Cancels what the run still holds (after the measurement), 16 at a time. */
-  async cleanup(): Promise<{ cancelled: number; failed: number }> {
+  /**
+   * Cancels what the run still holds (after the measurement), 16 at a time;
+   * `failed` counts the ones that could not be, by reason.
+   */
+  async cleanup(): Promise<{ cancelled: number; failed: Record<string, number> }> {
     const todo = this.pool.splice(0);
     let cancelled = 0;
+    const failed: Record<string, number> = {};
     const worker = async () => {
       for (let b = todo.shift(); b; b = todo.shift()) {
-        const answer = await this.sender.send(this.cancelCall(b), performance.now() + 30_000);
-        if (answer.status === 200 || answer.status === 202) cancelled++;
+        const o = verdict(await this.sender.send(this.cancelCall(b), performance.now() + 30_000));
+        if (o.verdict === 'ok') cancelled++;
+        else failed[o.reason ?? 'no answer'] = (failed[o.reason ?? 'no answer'] ?? 0) + 1;
       }
     };
-    const total = todo.length;
     await Promise.all(Array.from({ length: 16 }, worker));
-    return { cancelled, failed: total - cancelled };
+    return { cancelled, failed };
   }
 
   /** Confirmed bookings of the run not cancelled (yet). */
