@@ -238,11 +238,16 @@ async function main(): Promise<void> {
     env.STAYLINE_NET_PREFIX ??= '10.89.52';
   }
   env.STAYLINE_COMPOSE_PROJECT ??= 'stayline';
-  // the suites and `npm run partitions` book as load from one address: raise the gateway's
-  // booking and connection limits (the compose file's defaults are the production ones);
-  // they tell instances apart by X-Instance-Id, which the gateway must keep
+  // the suites and `npm run partitions` book as load from one address and as a few users:
+  // raise the gateway's booking, per-token and connection limits (the compose file's
+  // defaults are the production ones); they tell instances apart by X-Instance-Id, which
+  // the gateway must keep
   env.STAYLINE_GATEWAY_BOOKING_RATE ??= LOAD_GATEWAY_LIMITS.bookingRate;
   env.STAYLINE_GATEWAY_BOOKING_BURST ??= String(LOAD_GATEWAY_LIMITS.bookingBurst);
+  env.STAYLINE_GATEWAY_TOKEN_REQUEST_RATE ??= LOAD_GATEWAY_LIMITS.tokenRequestRate;
+  env.STAYLINE_GATEWAY_TOKEN_REQUEST_BURST ??= String(LOAD_GATEWAY_LIMITS.tokenRequestBurst);
+  env.STAYLINE_GATEWAY_TOKEN_BOOKING_RATE ??= LOAD_GATEWAY_LIMITS.tokenBookingRate;
+  env.STAYLINE_GATEWAY_TOKEN_BOOKING_BURST ??= String(LOAD_GATEWAY_LIMITS.tokenBookingBurst);
   env.STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT ??= String(LOAD_GATEWAY_LIMITS.connectionsPerClient);
   env.STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID ??= String(LOAD_GATEWAY_LIMITS.exposeInstanceId);
   // and as two users, hundreds of stays each: raise the cap on one user's active bookings

@@ -6,15 +6,17 @@
  *   npm run stack:down             stops a detached stack; no process or port is left
  *   npm run stack:status [-- --json]   a table, or the status contract as JSON
  * State lives under .stack/ (STAYLINE_STATE_DIR to move it).
- * The demos book through this stack's gateway as load from one address, so it
- * raises the gateway's booking limit (STAYLINE_GATEWAY_BOOKING_RATE and _BURST
- * set it; 1r/s and 5 are the production values) and the requests one address may
- * have in progress (STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT; 64 in production);
+ * The demos book through this stack's gateway as load from one address and as a
+ * few users, so it raises the gateway's booking limit (STAYLINE_GATEWAY_BOOKING_RATE
+ * and _BURST set it; 1r/s and 5 are the production values), the per-token limits
+ * (STAYLINE_GATEWAY_TOKEN_REQUEST_RATE and _BURST, 10r/s and 50 in production;
+ * STAYLINE_GATEWAY_TOKEN_BOOKING_RATE and _BURST, 30r/m and 5) and the requests one
+ * address may have in progress (STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT; 64 in production);
  * they show load balancing, so its gateway keeps X-Instance-Id
  * (STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID=false hides it, as production does).
  */
 import path from 'node:path';
-import { GatewayLimits, isConnectionLimit, isRequestRate } from '@stayline/gateway';
+import { GatewayLimits, isBurst, isConnectionLimit, isRequestRate } from '@stayline/gateway';
 import {
   DEFAULT_GATEWAY_SYNC_PORT,
   DEFAULT_SERVICE_PORTS,
@@ -46,33 +48,46 @@ function portsFromEnv(): Partial<StackPorts> {
 }
 
 /**
- * The gateway's limits: STAYLINE_GATEWAY_BOOKING_RATE, _BURST, _CONNECTIONS_PER_CLIENT and
- * _EXPOSE_INSTANCE_ID, else the demos' load limits (X-Instance-Id shown).
+ * The gateway's limits: STAYLINE_GATEWAY_BOOKING_RATE and _BURST (per address),
+ * _TOKEN_REQUEST_RATE, _TOKEN_REQUEST_BURST, _TOKEN_BOOKING_RATE and _TOKEN_BOOKING_BURST
+ * (per token), _CONNECTIONS_PER_CLIENT and _EXPOSE_INSTANCE_ID, else the demos' load
+ * limits (X-Instance-Id shown).
  */
 function gatewayLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayLimits {
-  const rate = env.STAYLINE_GATEWAY_BOOKING_RATE ?? LOAD_GATEWAY_LIMITS.bookingRate;
-  const burst = Number(env.STAYLINE_GATEWAY_BOOKING_BURST ?? LOAD_GATEWAY_LIMITS.bookingBurst);
-  const connections = Number(
+  const rates = {
+    bookingRate: 'STAYLINE_GATEWAY_BOOKING_RATE',
+    tokenRequestRate: 'STAYLINE_GATEWAY_TOKEN_REQUEST_RATE',
+    tokenBookingRate: 'STAYLINE_GATEWAY_TOKEN_BOOKING_RATE',
+  } as const;
+  const bursts = {
+    bookingBurst: 'STAYLINE_GATEWAY_BOOKING_BURST',
+    tokenRequestBurst: 'STAYLINE_GATEWAY_TOKEN_REQUEST_BURST',
+    tokenBookingBurst: 'STAYLINE_GATEWAY_TOKEN_BOOKING_BURST',
+  } as const;
+  const limits: GatewayLimits = { ...LOAD_GATEWAY_LIMITS };
+  for (const [key, name] of Object.entries(rates) as Array<[keyof typeof rates, string]>) {
+    limits[key] = env[name] ?? limits[key];
+    if (!isRequestRate(limits[key]))
+      throw new Error(`${name}: expected e.g. 1r/s or 30r/m, got "${limits[key]}"`);
+  }
+  for (const [key, name] of Object.entries(bursts) as Array<[keyof typeof bursts, string]>) {
+    limits[key] = Number(env[name] ?? limits[key]);
+    if (!isBurst(limits[key]))
+      throw new Error(`${name}: expected a whole number, got "${env[name]}"`);
+  }
+  limits.connectionsPerClient = Number(
     env.STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT ?? LOAD_GATEWAY_LIMITS.connectionsPerClient,
   );
-  const expose =
-    env.STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID ?? String(LOAD_GATEWAY_LIMITS.exposeInstanceId);
-  if (!isRequestRate(rate))
-    throw new Error(`STAYLINE_GATEWAY_BOOKING_RATE: expected e.g. 1r/s or 30r/m, got "${rate}"`);
-  if (!Number.isInteger(burst) || burst < 0)
-    throw new Error(`STAYLINE_GATEWAY_BOOKING_BURST: expected a whole number, got "${burst}"`);
-  if (!isConnectionLimit(connections))
+  if (!isConnectionLimit(limits.connectionsPerClient))
     throw new Error(
       `STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT: expected a whole number from 1 to 65535, got "${env.STAYLINE_GATEWAY_CONNECTIONS_PER_CLIENT}"`,
     );
+  const expose =
+    env.STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID ?? String(LOAD_GATEWAY_LIMITS.exposeInstanceId);
   if (!['true', 'false', '1', '0'].includes(expose))
     throw new Error(`STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID: expected true or false, got "${expose}"`);
-  return {
-    bookingRate: rate,
-    bookingBurst: burst,
-    connectionsPerClient: connections,
-    exposeInstanceId: expose === 'true' || expose === '1',
-  };
+  limits.exposeInstanceId = expose === 'true' || expose === '1';
+  return limits;
 }
 
 /** `STAYLINE_PAYMENT_HTTP_PORTS=4101,4102`, `STAYLINE_PAYMENT_TCP_PORTS=5101,5102`... */

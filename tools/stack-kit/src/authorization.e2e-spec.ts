@@ -204,11 +204,19 @@ describe('authorization through the gateway: every public operation × every cal
     await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
     pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/hanok`;
 
-    // the booking limit raised: the refused callers book too (each one a 401)
+    // the booking limits raised, per address and per token: the refused callers book too
+    // (each one a 401), and the owner and each refused token send every operation
     stack = await startStack({
       replicas: 1,
       nginx: true,
-      gatewayLimits: { bookingRate: '100r/s', bookingBurst: 100 },
+      gatewayLimits: {
+        bookingRate: '100r/s',
+        bookingBurst: 100,
+        tokenRequestRate: '100r/s',
+        tokenRequestBurst: 100,
+        tokenBookingRate: '100r/s',
+        tokenBookingBurst: 100,
+      },
     });
     await startServices(stack, {
       instances: 1,

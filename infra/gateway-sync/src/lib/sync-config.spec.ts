@@ -20,10 +20,14 @@ describe('syncConfig: the registry it reads', () => {
     );
   });
 
-  it('takes the booking limit from the environment, the production one by default', () => {
+  it('takes the booking and per-token limits from the environment, the production ones by default', () => {
     expect(syncLimits(syncConfig(base))).toEqual({
       bookingRate: '1r/s',
       bookingBurst: 5,
+      tokenRequestRate: '10r/s',
+      tokenRequestBurst: 50,
+      tokenBookingRate: '30r/m',
+      tokenBookingBurst: 5,
       connectionsPerClient: 64,
       exposeInstanceId: false,
     });
@@ -31,21 +35,38 @@ describe('syncConfig: the registry it reads', () => {
       ...base,
       GATEWAY_BOOKING_RATE: '500r/s',
       GATEWAY_BOOKING_BURST: '50',
+      GATEWAY_TOKEN_REQUEST_RATE: '900r/s',
+      GATEWAY_TOKEN_REQUEST_BURST: '90',
+      GATEWAY_TOKEN_BOOKING_RATE: '600r/m',
+      GATEWAY_TOKEN_BOOKING_BURST: '0',
       GATEWAY_CONNECTIONS_PER_CLIENT: '10000',
       GATEWAY_EXPOSE_INSTANCE_ID: 'true',
     });
     expect(syncLimits(raised)).toEqual({
       bookingRate: '500r/s',
       bookingBurst: 50,
+      tokenRequestRate: '900r/s',
+      tokenRequestBurst: 90,
+      tokenBookingRate: '600r/m',
+      tokenBookingBurst: 0,
       connectionsPerClient: 10_000,
       exposeInstanceId: true,
     });
-    expect(() => syncConfig({ ...base, GATEWAY_BOOKING_RATE: 'fast' })).toThrow(
-      /GATEWAY_BOOKING_RATE: expected requests per second or minute/,
-    );
-    expect(() => syncConfig({ ...base, GATEWAY_BOOKING_BURST: '-1' })).toThrow(
-      /GATEWAY_BOOKING_BURST/,
-    );
+    for (const name of [
+      'GATEWAY_BOOKING_RATE',
+      'GATEWAY_TOKEN_REQUEST_RATE',
+      'GATEWAY_TOKEN_BOOKING_RATE',
+    ])
+      expect(() => syncConfig({ ...base, [name]: 'fast' })).toThrow(
+        new RegExp(`${name}: expected requests per second or minute`),
+      );
+    for (const name of [
+      'GATEWAY_BOOKING_BURST',
+      'GATEWAY_TOKEN_REQUEST_BURST',
+      'GATEWAY_TOKEN_BOOKING_BURST',
+    ])
+      for (const bad of ['-1', '1.5', 'many'])
+        expect(() => syncConfig({ ...base, [name]: bad })).toThrow(new RegExp(name));
   });
 
   it('refuses a connection limit nginx would not take, and an instance-id setting that is not a boolean', () => {

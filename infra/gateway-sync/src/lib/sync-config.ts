@@ -6,13 +6,24 @@ import {
 } from '@stayline/gateway';
 import {
   backendSettings,
+  DATASTORE_PASSWORD_KEYS,
+  profileSetting,
   redisAuthSettings,
+  refuseDevOnlySecrets,
   requireEtcdWhenChosen,
 } from '@stayline/service-runtime';
 import { z } from 'zod';
 
 const port = () => z.coerce.number().int().min(1).max(65535);
 const ms = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+/** A rate as nginx's limit_req_zone writes it. */
+const rate = (fallback: string) =>
+  z
+    .string()
+    .refine(isRequestRate, 'expected requests per second or minute, e.g. 1r/s or 30r/m')
+    .default(fallback);
+/** Requests above a rate one client may send at once. */
+const burst = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
 /** `127.0.0.1:26479,127.0.0.1:26480` -> `[{ host, port }]`. */
 const hostPorts = () =>
@@ -29,6 +40,8 @@ const hostPorts = () =>
   );
 
 const syncSettings = z.object({
+  /** `dev` lets its Redis and etcd passwords be public `dev-only-*` values; any other profile refuses them. */
+  STAYLINE_PROFILE: profileSetting(),
   REDIS_SENTINELS: hostPorts(),
   REDIS_MASTER_NAME: z.string().default('stayline'),
   /** Its Redis user (`stayline-gateway-sync`): it may read and watch the registry, nothing else. */
@@ -49,16 +62,15 @@ const syncSettings = z.object({
   SYNC_DEBOUNCE_MS: ms(50),
   SYNC_RECONCILE_MS: ms(2_000),
   /** Bookings per client address, as nginx writes a rate (`1r/s`, `30r/m`); see libs/gateway limits.ts. */
-  GATEWAY_BOOKING_RATE: z
-    .string()
-    .refine(isRequestRate, 'expected requests per second or minute, e.g. 1r/s or 30r/m')
-    .default(DEFAULT_GATEWAY_LIMITS.bookingRate),
+  GATEWAY_BOOKING_RATE: rate(DEFAULT_GATEWAY_LIMITS.bookingRate),
   /** Bookings above the rate one address may send at once. */
-  GATEWAY_BOOKING_BURST: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(DEFAULT_GATEWAY_LIMITS.bookingBurst),
+  GATEWAY_BOOKING_BURST: burst(DEFAULT_GATEWAY_LIMITS.bookingBurst),
+  /** Requests to the API per bearer token, every method. */
+  GATEWAY_TOKEN_REQUEST_RATE: rate(DEFAULT_GATEWAY_LIMITS.tokenRequestRate),
+  GATEWAY_TOKEN_REQUEST_BURST: burst(DEFAULT_GATEWAY_LIMITS.tokenRequestBurst),
+  /** Bookings per bearer token (stricter than its requests). */
+  GATEWAY_TOKEN_BOOKING_RATE: rate(DEFAULT_GATEWAY_LIMITS.tokenBookingRate),
+  GATEWAY_TOKEN_BOOKING_BURST: burst(DEFAULT_GATEWAY_LIMITS.tokenBookingBurst),
   /** Requests one client address may have in progress at once (nginx's limit_conn). */
   GATEWAY_CONNECTIONS_PER_CLIENT: z.coerce
     .number()
@@ -76,7 +88,9 @@ const syncSettings = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 /** The gateway sync's environment; the stack kit sets it (tools/stack-kit/src/lib/whole-stack.ts). */
-export const syncConfigSchema = syncSettings.superRefine(requireEtcdWhenChosen);
+export const syncConfigSchema = syncSettings
+  .superRefine(requireEtcdWhenChosen)
+  .superRefine(refuseDevOnlySecrets(DATASTORE_PASSWORD_KEYS));
 export type SyncConfig = z.infer<typeof syncConfigSchema>;
 
 /** Validates the environment and fails fast, naming every bad variable. */
@@ -92,6 +106,10 @@ export function syncLimits(c: SyncConfig): GatewayLimits {
   return {
     bookingRate: c.GATEWAY_BOOKING_RATE,
     bookingBurst: c.GATEWAY_BOOKING_BURST,
+    tokenRequestRate: c.GATEWAY_TOKEN_REQUEST_RATE,
+    tokenRequestBurst: c.GATEWAY_TOKEN_REQUEST_BURST,
+    tokenBookingRate: c.GATEWAY_TOKEN_BOOKING_RATE,
+    tokenBookingBurst: c.GATEWAY_TOKEN_BOOKING_BURST,
     connectionsPerClient: c.GATEWAY_CONNECTIONS_PER_CLIENT,
     exposeInstanceId: c.GATEWAY_EXPOSE_INSTANCE_ID,
   };

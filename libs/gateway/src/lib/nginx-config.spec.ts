@@ -30,6 +30,14 @@ function locationHeads(conf: string): string[] {
   return [...conf.matchAll(/^\s+(location [^{]+?) \{/gm)].map((m) => m[1]);
 }
 
+/** The map that gives a 429 its Retry-After. */
+function retryAfterMap(conf: string): string {
+  return block(
+    conf,
+    'map "$limit_conn_status:$stayline_refused:$stayline_token_key" $stayline_retry_after',
+  );
+}
+
 const ROOT = path.resolve(__dirname, '../../../..');
 
 describe('renderNginxConfig', () => {
@@ -181,20 +189,144 @@ describe('renderNginxConfig', () => {
     expect(keyed).toMatch(/limit_req zone=bookings/);
     const page = block(conf, 'location = /_gateway/errors/429');
     expect(page).toMatch(/add_header Retry-After \$stayline_retry_after always;/);
-    expect(block(conf, 'map $limit_conn_status $stayline_retry_after')).toMatch(/default\s+1;/);
-    expect(page).toMatch(/return 429 '\{"error":"too_many_requests"/);
+    // a booking without a token was refused by the address's limit: its rate's wait
+    expect(retryAfterMap(conf)).toMatch(/"~\^\[\^:\]\*:bookings:\$"\s+1;/);
+    expect(page).toContain(
+      `if ($stayline_token_key = "") {\n        return 429 '{"error":"too_many_requests","message":"too many bookings from this address (1r/s); retry after 1 s","requestId":"$request_id"}';`,
+    );
+    // with a trailing slash (the service books there too) it is the same booking, limited alike
+    expect(block(conf, `location = ${BOOKING_PATH}/`).trim()).toBe(
+      `rewrite ^ ${BOOKING_PATH} last;`,
+    );
+    // cancels (the prefix location) are no bookings
+    expect(block(conf, `location ${BOOKING_PATH}`)).not.toMatch(
+      /zone=bookings|zone=token_bookings/,
+    );
   });
 
   it('takes the booking rate and burst from its options, and refuses what nginx would not', () => {
     const conf = renderNginxConfig({ ...base, limits: { bookingRate: '30r/m', bookingBurst: 0 } });
     expect(conf).toMatch(/rate=30r\/m;/);
     expect(conf).toMatch(/limit_req zone=bookings burst=0 nodelay;/);
-    expect(block(conf, 'map $limit_conn_status $stayline_retry_after')).toMatch(/default\s+2;/);
+    expect(retryAfterMap(conf)).toMatch(/:bookings:\$"\s+2;/);
     expect(() => renderNginxConfig({ ...base, limits: { bookingRate: '5/s' } })).toThrow(/rate/);
     expect(() => renderNginxConfig({ ...base, limits: { bookingBurst: -1 } })).toThrow(/burst/i);
     expect(retryAfterSeconds('1r/s')).toBe(1);
     expect(retryAfterSeconds('20r/s')).toBe(1);
     expect(retryAfterSeconds('6r/m')).toBe(10);
+  });
+
+  describe('per bearer token', () => {
+    /** The key nginx's map gives an Authorization header: its first regex, as PCRE would (`~*`). */
+    const tokenKey = (conf: string, authorization: string | undefined) => {
+      const map = block(conf, 'map $http_authorization $stayline_token_key');
+      const m = /"~\*(.+)" \$stayline_token_payload;/.exec(map);
+      if (!m) throw new Error('no token map');
+      const source = m[1].replace('(?<stayline_token_payload>', '(?<payload>');
+      return new RegExp(source, 'i').exec(authorization ?? '')?.groups?.payload ?? '';
+    };
+    const jwt = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6IjEyMyJ9.c2lnbmF0dXJl-_x';
+
+    it("keys on the payload segment of a well-formed Bearer token, the services' rule; nothing else is counted", () => {
+      const conf = renderNginxConfig(base);
+      const payload = jwt.split('.')[1];
+      for (const header of [`Bearer ${jwt}`, `bearer ${jwt}`, `BEARER   ${jwt}`])
+        expect({ header, key: tokenKey(conf, header) }).toEqual({ header, key: payload });
+      // the signature's last character written another way is the same key
+      expect(tokenKey(conf, `Bearer ${jwt.slice(0, -1)}y`)).toBe(payload);
+      for (const header of [
+        undefined,
+        '',
+        'Basic YWxpY2U6cGFzcw==',
+        'Bearer',
+        'Bearer not-a-jwt',
+        `Bearer ${jwt}.extra`,
+        `Bearer ${jwt} trailing`,
+        `Bearer${jwt}`,
+        'Bearer a..b',
+        `Token ${jwt}`,
+      ])
+        expect({ header, key: tokenKey(conf, header) }).toEqual({ header, key: '' });
+      expect(block(conf, 'map $http_authorization $stayline_token_key')).toMatch(/default\s+"";/);
+      expect(conf).toMatch(
+        /map \$request_method \$stayline_booking_token \{\s+POST\s+\$stayline_token_key;\s+default "";/,
+      );
+      expect(conf).toContain('limit_req_zone $stayline_token_key zone=tokens:20m rate=10r/s;');
+      expect(conf).toContain(
+        'limit_req_zone $stayline_booking_token zone=token_bookings:20m rate=30r/m;',
+      );
+    });
+
+    it('limits every API location per token, bookings per token too beside the per-address limit, and nothing outside the API', () => {
+      const conf = renderNginxConfig(base);
+      for (const r of GATEWAY_ROUTES) {
+        const body = block(conf, `location ${r.prefix}`);
+        if (r.prefix.startsWith('/api/')) {
+          expect({ route: r.prefix, body }).toEqual({
+            route: r.prefix,
+            body: expect.stringMatching(
+              /^\s+set \$stayline_refused requests;\s+limit_req zone=tokens burst=50 nodelay;/,
+            ),
+          });
+          expect(body).not.toMatch(/zone=(bookings|token_bookings)/);
+        } else
+          expect({ route: r.prefix, limited: /limit_req/.test(body) }).toEqual({
+            route: r.prefix,
+            limited: false,
+          });
+      }
+      for (const head of [`location = ${BOOKING_PATH}`, 'location = /_gateway/keyed/0']) {
+        const body = block(conf, head);
+        // first: a rewrite would skip what follows it
+        expect(body).toMatch(
+          /^\s+(internal;\s+)?set \$stayline_refused \$stayline_booking_refusal;\s+limit_req zone=bookings burst=5 nodelay;\s+limit_req zone=token_bookings burst=5 nodelay;\s+limit_req zone=tokens burst=50 nodelay;\s+(if|rewrite) /,
+        );
+      }
+      expect(conf).toMatch(
+        /map \$request_method \$stayline_booking_refusal \{\s+POST\s+bookings;\s+default requests;/,
+      );
+    });
+
+    it('answers 429 JSON that says which limit, with its Retry-After', () => {
+      const conf = renderNginxConfig(base);
+      const map = retryAfterMap(conf);
+      expect(map).toMatch(/"~\^REJECTED:"\s+1;/);
+      expect(map).toMatch(/"~\^\[\^:\]\*:requests:"\s+1;/);
+      // a booking with a token: the longest of the three waits (30r/m: 2 s)
+      expect(map).toMatch(/default\s+2;/);
+      const page = block(conf, 'location = /_gateway/errors/429');
+      expect(page).toContain(
+        `if ($stayline_refused = requests) {\n        return 429 '{"error":"too_many_requests","message":"too many requests with this token (10r/s); retry after 1 s","requestId":"$request_id"}';`,
+      );
+      expect(page).toMatch(
+        /\n {6}return 429 '\{"error":"too_many_requests","message":"too many bookings from this address \(1r\/s\) or with this token \(30r\/m; requests 10r\/s\); retry after 2 s","requestId":"\$request_id"\}';\n\s*$/,
+      );
+    });
+
+    it('takes the per-token rates and bursts from its options, and refuses what nginx would not', () => {
+      const conf = renderNginxConfig({
+        ...base,
+        limits: {
+          tokenRequestRate: '6r/m',
+          tokenRequestBurst: 0,
+          tokenBookingRate: '20r/s',
+          tokenBookingBurst: 7,
+        },
+      });
+      expect(conf).toContain('zone=tokens:20m rate=6r/m;');
+      expect(conf).toContain('zone=token_bookings:20m rate=20r/s;');
+      expect(conf).toMatch(/limit_req zone=tokens burst=0 nodelay;/);
+      expect(conf).toMatch(/limit_req zone=token_bookings burst=7 nodelay;/);
+      expect(retryAfterMap(conf)).toMatch(/:requests:"\s+10;/);
+      expect(retryAfterMap(conf)).toMatch(/default\s+10;/);
+      for (const [limits, problem] of [
+        [{ tokenRequestRate: '10/s' }, /tokenRequestRate: a rate is requests per second or minute/],
+        [{ tokenBookingRate: '0r/s' }, /tokenBookingRate/],
+        [{ tokenRequestBurst: -1 }, /tokenRequestBurst is a whole number/],
+        [{ tokenBookingBurst: 1.5 }, /tokenBookingBurst/],
+      ] as const)
+        expect(() => renderNginxConfig({ ...base, limits })).toThrow(problem);
+    });
   });
 
   it('tries another instance after a read-only route waits 5 s, and retries a timed-out attempt at all', () => {
@@ -395,7 +527,7 @@ describe('renderNginxConfig', () => {
     expect(page).toMatch(
       /if \(\$limit_conn_status = REJECTED\) \{\s+return 429 '\{"error":"too_many_connections","message":"more than 64 requests at once from this address; retry after 1 s","requestId":"\$request_id"\}';/,
     );
-    expect(block(conf, 'map $limit_conn_status $stayline_retry_after')).toMatch(/REJECTED 1;/);
+    expect(retryAfterMap(conf)).toMatch(/"~\^REJECTED:"\s+1;/);
 
     const raised = renderNginxConfig({ ...base, limits: { connectionsPerClient: 10_000 } });
     expect(raised).toMatch(/limit_conn clients 10000;/);

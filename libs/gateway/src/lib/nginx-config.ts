@@ -3,8 +3,8 @@ import path from 'node:path';
 import { edgeHeaderLines } from './edge';
 import {
   DEFAULT_GATEWAY_LIMITS,
+  gatewayLimitsProblems,
   GatewayLimits,
-  isConnectionLimit,
   retryAfterSeconds,
 } from './limits';
 import {
@@ -81,36 +81,45 @@ export function renderNginxConfig(o: NginxOptions): string {
   const services = gatewayServices();
   const upstreams = services.map((s) => upstreamBlock(s, o.upstreams?.[s] ?? [], o)).join('\n\n');
   const limits = { ...DEFAULT_GATEWAY_LIMITS, ...o.limits };
-  if (!Number.isInteger(limits.bookingBurst) || limits.bookingBurst < 0)
-    throw new Error(`bookingBurst is a whole number of requests: ${limits.bookingBurst}`);
-  if (!isConnectionLimit(limits.connectionsPerClient))
-    throw new Error(
-      `connectionsPerClient is a whole number from 1 to 65535: ${limits.connectionsPerClient}`,
-    );
-  if (typeof limits.exposeInstanceId !== 'boolean')
-    throw new Error(`exposeInstanceId is true or false: ${String(limits.exposeInstanceId)}`);
+  const problems = gatewayLimitsProblems(limits);
+  if (problems.length) throw new Error(`gateway limits: ${problems.join('; ')}`);
   if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 1))
     throw new Error(`workers is a whole number of processes, at least 1: ${o.workers}`);
   if (!KEYED_RETRY_ROUTES.some((r) => r.path === BOOKING_PATH))
     throw new Error(
       `${BOOKING_PATH} must have an exact location (KEYED_RETRY_ROUTES) to be limited`,
     );
-  // both locations a booking may end in: the plain one, and the keyed one it is rewritten to
-  const limited = (path: string) =>
-    path === BOOKING_PATH
-      ? [`      limit_req zone=bookings burst=${limits.bookingBurst} nodelay;`]
-      : [];
+  // Every API location counts requests per token; both locations a booking may end in (the
+  // plain one, and the keyed one it is rewritten to) count bookings per address and per
+  // token too. nginx checks them all and charges none when one refuses. The 429 page is
+  // served as a GET: what it answers follows what was refused, kept in $stayline_refused
+  // first thing in the location (a rewrite `break` would skip a `set` after it).
+  const tokenRequests = `      limit_req zone=tokens burst=${limits.tokenRequestBurst} nodelay;`;
+  const limited = (booking: boolean) =>
+    booking
+      ? [
+          '      set $stayline_refused $stayline_booking_refusal;',
+          `      limit_req zone=bookings burst=${limits.bookingBurst} nodelay;`,
+          `      limit_req zone=token_bookings burst=${limits.tokenBookingBurst} nodelay;`,
+          tokenRequests,
+        ]
+      : ['      set $stayline_refused requests;', tokenRequests];
   const keyed = KEYED_RETRY_ROUTES.map((r, i) =>
     [
       `    location = ${r.path} {`,
+      ...limited(r.path === BOOKING_PATH),
       `      if ($http_idempotency_key != "") { rewrite ^ /_gateway/keyed/${i} last; }`,
-      ...limited(r.path),
       `      proxy_pass http://${r.service}${r.path};`,
+      '    }',
+      // the services take a trailing slash for the path itself (Express routes are not
+      // strict): without this a booking sent there would pass by its limits
+      `    location = ${r.path}/ {`,
+      `      rewrite ^ ${r.path} last;`,
       '    }',
       `    location = /_gateway/keyed/${i} {`,
       '      internal;',
+      ...limited(r.path === BOOKING_PATH),
       `      rewrite ^ ${r.path} break;`,
-      ...limited(r.path),
       '      proxy_next_upstream error timeout http_502 non_idempotent;',
       `      proxy_pass http://${r.service};`,
       '    }',
@@ -121,6 +130,11 @@ export function renderNginxConfig(o: NginxOptions): string {
     ...GATEWAY_ROUTES.map((r) =>
       [
         `    location ${r.prefix} {`,
+        ...(r.prefix.startsWith('/api/')
+          ? // a prefix location: cancels and reads, never a booking (those have exact ones)
+            limited(false)
+          : // no limit but the connections: what a 429 here answers
+            ['      set $stayline_refused connections;']),
         ...(r.readOnly
           ? [
               `      proxy_read_timeout ${READ_ONLY_ANSWER_S}s;`,
@@ -151,6 +165,17 @@ export function renderNginxConfig(o: NginxOptions): string {
     RETRY_WINDOW: `${retryWindow(Number(readS))}s`,
     BOOKING_RATE: limits.bookingRate,
     BOOKING_RETRY_AFTER: String(retryAfterSeconds(limits.bookingRate)),
+    TOKEN_REQUEST_RATE: limits.tokenRequestRate,
+    TOKEN_REQUEST_RETRY_AFTER: String(retryAfterSeconds(limits.tokenRequestRate)),
+    TOKEN_BOOKING_RATE: limits.tokenBookingRate,
+    // a booking with a token was refused by one of three limits: after the longest wait, each lets one through
+    TOKEN_BOOKING_RETRY_AFTER: String(
+      Math.max(
+        ...[limits.bookingRate, limits.tokenBookingRate, limits.tokenRequestRate].map(
+          retryAfterSeconds,
+        ),
+      ),
+    ),
     CONNECTIONS_PER_CLIENT: String(limits.connectionsPerClient),
     // which instance answered names the machines behind the edge: hidden unless asked for
     INSTANCE_ID: limits.exposeInstanceId

@@ -62,9 +62,10 @@ export const KEYED_RETRY_ROUTES: ReadonlyArray<{ path: string; service: string }
 ];
 
 /**
- * The exact path whose POSTs are bookings: nginx counts them per client address
- * against the booking rate (`GatewayLimits`). Cancels (`/api/reservations/<id>/cancel`)
- * and reads are not counted.
+ * The exact path whose POSTs are bookings (with a trailing slash too): nginx counts
+ * them per client address and per bearer token against the booking rates
+ * (`GatewayLimits`). Cancels (`/api/reservations/<id>/cancel`) and reads are not
+ * counted as bookings (they are as requests, per token).
  */
 export const BOOKING_PATH = '/api/reservations';
 

@@ -107,3 +107,36 @@ export class HttpClient {
     this.agent.destroy();
   }
 }
+
+/**
+ * Clients of the gateway, each connecting from a loopback address of its own
+ * (127.0.0.x, from `first` on; every 127.x address is this host's): the gateway
+ * limits per client address, so a test is a client apart from the others.
+ *
+ * @example
+ *   const loopback = new LoopbackClients();
+ *   const res = await loopback.client().request(`${stack.nginx.url}/api/listings`);
+ *   loopback.close();
+ */
+export class LoopbackClients {
+  private readonly open: HttpClient[] = [];
+
+  constructor(private next = 10) {}
+
+  /** A loopback address no client of this set has used. */
+  address(): string {
+    if (this.next > 254) throw new Error('no loopback address left: 127.0.0.254 was the last');
+    return `127.0.0.${this.next++}`;
+  }
+
+  /** A client from a new address. */
+  client(o: { maxSockets?: number } = {}): HttpClient {
+    const c = new HttpClient({ localAddress: this.address(), maxSockets: o.maxSockets ?? 32 });
+    this.open.push(c);
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.open) c.close();
+  }
+}
