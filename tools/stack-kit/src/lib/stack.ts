@@ -734,11 +734,11 @@ export class Stack {
       spec: nginxSpec({ prefix: dir, host, port, limits }),
     };
     await this.spawn(component);
-    const { bookingRate, bookingBurst, connectionsPerClient, exposeInstanceId } =
-      gatewayLimitsOf(component);
+    const l = gatewayLimitsOf(component);
     this.log(
-      `nginx: gateway on http://${host}:${port}; bookings per client address: ${bookingRate}, burst ${bookingBurst}; ` +
-        `${connectionsPerClient} requests at once per address; X-Instance-Id ${exposeInstanceId ? 'shown' : 'hidden'}`,
+      `nginx: gateway on http://${host}:${port}; bookings per client address: ${l.bookingRate}, burst ${l.bookingBurst}; ` +
+        `per token: bookings ${l.tokenBookingRate}, burst ${l.tokenBookingBurst}, requests ${l.tokenRequestRate}, burst ${l.tokenRequestBurst}; ` +
+        `${l.connectionsPerClient} requests at once per address; X-Instance-Id ${l.exposeInstanceId ? 'shown' : 'hidden'}`,
     );
   }
 }
