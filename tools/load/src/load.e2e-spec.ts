@@ -25,12 +25,18 @@ jest.setTimeout(180_000);
 
 const CLI = path.join(__dirname, 'cli.ts');
 
-function runLoad(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/run.cjs'), CLI, ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+/** Runs `npm run load -- --url <gw> --json <args>`; its report, once it exited 0. */
+async function runLoad(gw: string, args: string[]): Promise<LoadReport> {
+  const { code, stdout, stderr } = await new Promise<{
+    code: number | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(REPO_ROOT, 'scripts/run.cjs'), CLI, '--url', gw, '--json', ...args],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -42,6 +48,8 @@ function runLoad(args: string[]): Promise<{ code: number | null; stdout: string;
       resolve({ code, stdout, stderr });
     });
   });
+  expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+  return JSON.parse(stdout) as LoadReport;
 }
 
 interface Reservation {
@@ -89,18 +97,7 @@ describe('npm run load on a stack behind nginx', () => {
   }
 
   it('schedules every arrival, its counts add up, and the bookings it made are in the API', async () => {
-    const { code, stdout, stderr } = await runLoad([
-      '--url',
-      gw,
-      '--rate',
-      '20',
-      '--duration',
-      '4',
-      '--json',
-      '--keep',
-    ]);
-    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
-    const report = JSON.parse(stdout) as LoadReport;
+    const report = await runLoad(gw, ['--rate', '20', '--duration', '4', '--keep']);
     const { summary, bookings } = report;
     const kind = (k: string) => summary.kinds.find((s) => s.kind === k) as KindSummary;
 
@@ -141,17 +138,7 @@ describe('npm run load on a stack behind nginx', () => {
   });
 
   it('without --keep, gives back every night it still held at the end', async () => {
-    const { code, stdout, stderr } = await runLoad([
-      '--url',
-      gw,
-      '--rate',
-      '20',
-      '--duration',
-      '2',
-      '--json',
-    ]);
-    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
-    const { bookings, summary } = JSON.parse(stdout) as LoadReport;
+    const { bookings, summary } = await runLoad(gw, ['--rate', '20', '--duration', '2']);
     expect(summary.total.errors).toBe(0);
     expect(bookings.heldAtEnd).toBeGreaterThan(0);
     expect(bookings.cleanedUp).toBe(bookings.heldAtEnd);

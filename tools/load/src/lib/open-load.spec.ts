@@ -1,19 +1,27 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpSender } from './http-sender';
-import { type Arrival, OpenLoad, type Outcome, WeightedSequence } from './open-load';
+import {
+  type Arrival,
+  OpenLoad,
+  type OpenLoadOptions,
+  type Outcome,
+  WeightedSequence,
+} from './open-load';
 import { verdict } from './traffic';
 
 const ok = (sentAt = performance.now()): Outcome => ({ verdict: 'ok', status: 200, sentAt });
 
+/** A load of one kind, `x`, with a 1 s timeout unless `o` says otherwise. */
+const xLoad = (o: Omit<OpenLoadOptions<'x'>, 'weights' | 'timeoutMs'> & { timeoutMs?: number }) =>
+  new OpenLoad({ timeoutMs: 1_000, weights: { x: 1 }, ...o });
+
 describe('OpenLoad: the schedule', () => {
   it('sends arrival n at start + n / rate, whatever became of the earlier ones', async () => {
     const seen: Array<{ a: Arrival; at: number }> = [];
-    const load = new OpenLoad({
+    const load = xLoad({
       rate: 200,
       durationS: 0.5,
-      timeoutMs: 1_000,
-      weights: { x: 1 },
       // answers take 50 ms: ten arrivals are in flight at once, none waits for another
       send: async (a) => {
         const at = performance.now();
@@ -42,12 +50,10 @@ describe('OpenLoad: the schedule', () => {
 
   it('stops at --max-requests before the duration', async () => {
     let sent = 0;
-    const load = new OpenLoad({
+    const load = xLoad({
       rate: 1_000,
       durationS: 60,
       maxRequests: 30,
-      timeoutMs: 1_000,
-      weights: { x: 1 },
       send: async () => (sent++, ok()),
     });
     const t = performance.now();
@@ -58,12 +64,10 @@ describe('OpenLoad: the schedule', () => {
   });
 
   it('drops an arrival when maxPending requests are unanswered, and counts it', async () => {
-    const load = new OpenLoad({
+    const load = xLoad({
       rate: 100,
       durationS: 0.2,
-      timeoutMs: 1_000,
       maxPending: 5,
-      weights: { x: 1 },
       send: () => new Promise((r) => setTimeout(() => r(ok()), 500)),
     });
     const s = await load.run();
@@ -101,11 +105,9 @@ describe('OpenLoad: the schedule', () => {
   });
 
   it('a send that rejects is an error, not a lost arrival', async () => {
-    const load = new OpenLoad({
+    const load = xLoad({
       rate: 100,
       durationS: 0.05,
-      timeoutMs: 1_000,
-      weights: { x: 1 },
       send: async () => {
         throw new Error('boom');
       },
@@ -135,21 +137,28 @@ describe('OpenLoad: latency from the intended time (coordinated omission)', () =
     await new Promise((r) => server.close(r));
   });
 
-  it('a server stalled for 600 ms shows in every arrival due meanwhile, not in one request', async () => {
-    // one connection, as a closed-model tool with one worker: the requests due during the
-    // stall wait for it; a tool timing from its own send would see one slow request only
-    const sender = new HttpSender(origin, 1);
-    const load = new OpenLoad({
+  /** GET / at 100 arrivals a second over at most `connections` connections. */
+  async function getsAt100PerS(connections: number, durationS: number) {
+    const sender = new HttpSender(origin, connections);
+    const load = xLoad({
       rate: 100,
-      durationS: 1.5,
+      durationS,
       timeoutMs: 5_000,
-      weights: { x: 1 },
       send: async (a) =>
         verdict(await sender.send({ method: 'GET', path: '/', headers: {} }, a.deadline)),
     });
+    try {
+      return await load.run();
+    } finally {
+      sender.close();
+    }
+  }
+
+  it('a server stalled for 600 ms shows in every arrival due meanwhile, not in one request', async () => {
+    // one connection, as a closed-model tool with one worker: the requests due during the
+    // stall wait for it; a tool timing from its own send would see one slow request only
     setTimeout(() => (stallUntil = performance.now() + 600), 300);
-    const s = await load.run();
-    sender.close();
+    const s = await getsAt100PerS(1, 1.5);
     stallUntil = 0;
     const t = s.total;
     expect(t).toMatchObject({ count: 150, ok: 150, errors: 0, dropped: 0 });
@@ -163,21 +172,11 @@ describe('OpenLoad: latency from the intended time (coordinated omission)', () =
   });
 
   it('a generator that falls behind (its event loop blocked) counts the delay too', async () => {
-    const sender = new HttpSender(origin, 64);
-    const load = new OpenLoad({
-      rate: 100,
-      durationS: 1,
-      timeoutMs: 5_000,
-      weights: { x: 1 },
-      send: async (a) =>
-        verdict(await sender.send({ method: 'GET', path: '/', headers: {} }, a.deadline)),
-    });
     setTimeout(() => {
       const until = performance.now() + 400;
       while (performance.now() < until); // a 400 ms pause, as a long GC would be
     }, 300);
-    const s = await load.run();
-    sender.close();
+    const s = await getsAt100PerS(64, 1);
     expect(s.total.ok).toBe(100);
     // the arrivals due during the pause went out at its end: 400 ms down to 0 late
     expect(s.total.latencyMs.max).toBeGreaterThan(350);
