@@ -224,20 +224,33 @@ export class StaylineTraffic {
 
   /**
    * Cancels what the run still holds (after the measurement), 16 at a time;
-   * `failed` counts the ones that could not be, by reason.
+   * one that could not be is tried again in up to 3 more rounds, 2, 4 and 6 s
+   * later (an overloaded gateway marks its upstreams down for a few seconds).
+   * `failed` counts what was still not cancelled, by the last reason.
    */
   async cleanup(): Promise<{ cancelled: number; failed: Record<string, number> }> {
-    const todo = this.pool.splice(0);
+    let todo = this.pool.splice(0);
     let cancelled = 0;
-    const failed: Record<string, number> = {};
-    const worker = async () => {
-      for (let b = todo.shift(); b; b = todo.shift()) {
-        const o = verdict(await this.sender.send(this.cancelCall(b), performance.now() + 30_000));
-        if (o.verdict === 'ok') cancelled++;
-        else failed[o.reason ?? 'no answer'] = (failed[o.reason ?? 'no answer'] ?? 0) + 1;
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, worker));
+    let failed: Record<string, number> = {};
+    for (let round = 0; round < 4 && todo.length; round++) {
+      if (round) await new Promise((r) => setTimeout(r, 2_000 * round));
+      const left: Array<{ booking: Held; reason: string }> = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < todo.length) {
+          const booking = todo[next++];
+          const o = verdict(
+            await this.sender.send(this.cancelCall(booking), performance.now() + 30_000),
+          );
+          if (o.verdict === 'ok') cancelled++;
+          else left.push({ booking, reason: o.reason ?? 'no answer' });
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+      todo = left.map((l) => l.booking);
+      failed = {};
+      for (const { reason } of left) failed[reason] = (failed[reason] ?? 0) + 1;
+    }
     return { cancelled, failed };
   }
 
