@@ -12,6 +12,7 @@ import {
   profileSetting,
   redisAuthSettings,
   refuseDevOnlySecrets,
+  DATASTORE_PASSWORD_KEYS,
   requireEtcdWhenChosen,
   secretSetting,
 } from '@stayline/service-runtime';
@@ -93,6 +94,7 @@ export function authConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     'AUTH_ALICE_PASSWORD',
     'AUTH_BOB_PASSWORD',
     'AUTH_ADMIN_PASSWORD',
+    ...DATASTORE_PASSWORD_KEYS,
   ]);
   return schema.superRefine((c, ctx) => {
     requireEtcdWhenChosen(c, ctx);

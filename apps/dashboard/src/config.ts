@@ -8,6 +8,7 @@ import {
   profileSetting,
   redisAuthSettings,
   refuseDevOnlySecrets,
+  DATASTORE_PASSWORD_KEYS,
   requireEtcdWhenChosen,
   secretSetting,
   isDevProfile,
@@ -82,7 +83,7 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
   });
   return schema
     .superRefine(requireEtcdWhenChosen)
-    .superRefine(refuseDevOnlySecrets(['DB_PASSWORD']));
+    .superRefine(refuseDevOnlySecrets(['DB_PASSWORD', ...DATASTORE_PASSWORD_KEYS]));
 }
 export type DashboardConfig = z.infer<ReturnType<typeof dashboardConfigSchema>>;
 

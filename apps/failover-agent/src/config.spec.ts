@@ -68,6 +68,34 @@ describe('agentConfig secrets', () => {
     }
   });
 
+  it('refuses a dev-only Redis, Sentinel or etcd password outside the dev profile, naming each', () => {
+    const logins = {
+      ...secrets,
+      STAYLINE_DB_ADMIN_PASSWORD: 'own-admin',
+      STAYLINE_DB_REPL_PASSWORD: 'own-repl',
+      REDIS_USERNAME: 'stayline-agent',
+      REDIS_PASSWORD: 'dev-only-redis-agent',
+      REDIS_SENTINEL_USERNAME: 'stayline-client',
+      REDIS_SENTINEL_PASSWORD: 'dev-only-sentinel-client',
+      ETCD_USERNAME: 'stayline-agent',
+      ETCD_PASSWORD: 'dev-only-etcd-agent',
+    };
+    expect(agentConfig({ ...logins, STAYLINE_PROFILE: 'dev' }).REDIS_PASSWORD).toBe(
+      'dev-only-redis-agent',
+    );
+    expect(() => agentConfig({ ...logins, STAYLINE_PROFILE: 'production' })).toThrow(
+      /REDIS_PASSWORD[\s\S]*REDIS_SENTINEL_PASSWORD[\s\S]*ETCD_PASSWORD/,
+    );
+    const own = {
+      ...logins,
+      STAYLINE_PROFILE: 'production',
+      REDIS_PASSWORD: 'own-redis',
+      REDIS_SENTINEL_PASSWORD: 'own-sentinel',
+      ETCD_PASSWORD: 'own-etcd',
+    };
+    expect(agentConfig(own).ETCD_PASSWORD).toBe('own-etcd');
+  });
+
   it('holds no admin secret: its admin routes take access tokens, checked with published keys', () => {
     const c = agentConfig({ ...secrets, STAYLINE_PROFILE: 'dev', ADMIN_TOKEN: 'x'.repeat(32) });
     expect(c).not.toHaveProperty('ADMIN_TOKEN');

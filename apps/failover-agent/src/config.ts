@@ -8,6 +8,7 @@ import {
   profileSetting,
   redisAuthSettings,
   refuseDevOnlySecrets,
+  DATASTORE_PASSWORD_KEYS,
   secretSetting,
 } from '@stayline/service-runtime';
 import { z } from 'zod';
@@ -128,6 +129,7 @@ export function agentConfigSchema(env: NodeJS.ProcessEnv = process.env) {
   const refuseDevOnly = refuseDevOnlySecrets([
     'STAYLINE_DB_ADMIN_PASSWORD',
     'STAYLINE_DB_REPL_PASSWORD',
+    ...DATASTORE_PASSWORD_KEYS,
   ]);
   return schema.superRefine((c, ctx) => {
     refuseDevOnly(c, ctx);

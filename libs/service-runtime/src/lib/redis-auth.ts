@@ -46,3 +46,15 @@ export function sentinelAuthOf(c: Partial<RedisConfig>): {
     ...(c.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: c.REDIS_SENTINEL_PASSWORD } : {}),
   };
 }
+
+/**
+ * The passwords of a process's datastore logins (its Redis ACL user, the
+ * Sentinels' client user, its etcd user): secrets like the others, so a public
+ * `dev-only-*` one is refused outside the dev profile (refuseDevOnlySecrets).
+ * Unset is allowed: no login, for a Redis or etcd without auth.
+ */
+export const DATASTORE_PASSWORD_KEYS = [
+  'REDIS_PASSWORD',
+  'REDIS_SENTINEL_PASSWORD',
+  'ETCD_PASSWORD',
+] as const;

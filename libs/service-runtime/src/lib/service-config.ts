@@ -2,7 +2,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { backendSettings, requireEtcdWhenChosen } from './backends';
 import { csv, port } from './config';
-import { redisAuthSettings } from './redis-auth';
+import { DATASTORE_PASSWORD_KEYS, redisAuthSettings } from './redis-auth';
 import {
   adminTokenSetting,
   isDevProfile,
@@ -105,7 +105,7 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(
   });
   return schema
     .superRefine(requireEtcdWhenChosen)
-    .superRefine(refuseDevOnlySecrets(['DB_PASSWORD', 'ADMIN_TOKEN']));
+    .superRefine(refuseDevOnlySecrets(['DB_PASSWORD', 'ADMIN_TOKEN', ...DATASTORE_PASSWORD_KEYS]));
 }
 
 /** The first IPv4 address of this host that is not loopback. */

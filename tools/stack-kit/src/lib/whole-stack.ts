@@ -182,6 +182,8 @@ export async function startGatewaySync(
       cwd: REPO_ROOT,
       env: {
         ...pinnedSettings(),
+        // its Redis and etcd logins are the dev profile's public ones
+        STAYLINE_PROFILE: 'dev',
         REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
         REDIS_MASTER_NAME: masterName,
         ...stack.redisEnv('gateway-sync'),
