@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@stayline/stack-kit';
-import { redisPrimary, sentinelMasterIp } from './lib/cluster';
+import { REDIS_CLI, redisPrimary, sentinelMasterIp } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { BookingRun } from './lib/gateway';
 
@@ -74,8 +74,8 @@ describe('the Redis primary container killed under bookings', () => {
     await waitFor(
       `${old} to be a replica`,
       async () =>
-        /role:slave/.test(await stack.exec(old, ['redis-cli', 'info', 'replication'])) &&
-        /master_link_status:up/.test(await stack.exec(old, ['redis-cli', 'info', 'replication'])),
+        /role:slave/.test(await stack.exec(old, [...REDIS_CLI, 'info', 'replication'])) &&
+        /master_link_status:up/.test(await stack.exec(old, [...REDIS_CLI, 'info', 'replication'])),
       { timeoutMs: 60_000, intervalMs: 500 },
     );
   });

@@ -25,7 +25,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@stayline/stack-kit';
 import { check, historyOf, NodeSampler, summary, waitConverged } from './lib/checker';
-import { mariadbPrimary, redisPrimary, sentinelMasterIp } from './lib/cluster';
+import { mariadbPrimary, REDIS_CLI, redisPrimary, sentinelMasterIp } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { adminFlag, BookingRun, routesTo } from './lib/gateway';
 import { Nemesis } from './lib/nemesis';
@@ -42,7 +42,7 @@ const STREAM = 'stayline:events:reservations';
 const PARTITION_MS = 15_000;
 
 /** Runs `redis-cli` inside a Redis container (its own side of any cut). */
-const cli = (service: string, args: string[]) => stack.exec(service, ['redis-cli', ...args]);
+const cli = (service: string, args: string[]) => stack.exec(service, [...REDIS_CLI, ...args]);
 
 /**
  * From inside the isolated primary's container, `count` probe writes each
@@ -57,7 +57,7 @@ async function probe(
   // connection's own last write (from a fresh connection it waits for nothing)
   const script =
     `for i in $(seq 1 ${count}); do ` +
-    `set -- $(printf "SET stayline:probe:$i x\\nWAIT 1 200\\n" | redis-cli); ` +
+    `set -- $(printf "SET stayline:probe:$i x\\nWAIT 1 200\\n" | ${REDIS_CLI.join(' ')}); ` +
     `if [ "$1" = OK ]; then echo "ok $i $2 $(date +%s%3N)"; fi; ` +
     `sleep 0.2; done`;
   const out = await stack.exec(service, ['sh', '-c', script], 120_000);

@@ -14,7 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@stayline/stack-kit';
-import { agentLive, soleLeader } from './lib/cluster';
+import { agentLive, etcdRootUser, soleLeader } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 import { handover } from './lib/faults';
 import { Nemesis } from './lib/nemesis';
@@ -35,7 +35,14 @@ const ETCD_ELECTION_TIMEOUT_MS = 1_000;
 function etcdctl(member: string, args: string[], timeoutMs = 15_000): Promise<string> {
   return stack.exec(
     member,
-    ['etcdctl', '--endpoints=http://127.0.0.1:2379', '--command-timeout=3s', ...args],
+    // as root: auth is on (the etcd-auth job), and the spec's keys are no role's
+    [
+      'etcdctl',
+      '--endpoints=http://127.0.0.1:2379',
+      '--command-timeout=3s',
+      etcdRootUser(),
+      ...args,
+    ],
     timeoutMs,
   );
 }

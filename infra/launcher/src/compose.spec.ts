@@ -26,8 +26,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { load } from 'js-yaml';
 import type { ZodType } from 'zod';
+import { ETCD_USERS, EtcdRole, REDIS_USERS, RedisRole, SENTINEL_USERS } from '@stayline/contracts';
 import {
   credentialsFromEnv,
+  etcdLogin,
+  redisRoleOf,
   SERVICE_DATABASES,
   type ServiceDatabase,
   ETCD_ELECTION_TIMEOUT_MS,
@@ -39,6 +42,7 @@ import {
   sentinelSpec,
 } from '@stayline/stack-kit';
 import { GATEWAY_ROUTES } from '@stayline/gateway';
+import { redisAuthFiles } from './datastore-auth';
 
 // the launcher's specs only name their binaries; MariaDB and Redis need not be installed
 jest.mock('../../../tools/stack-kit/src/lib/binaries', () => ({
@@ -318,6 +322,15 @@ async function appConfigSchema(file: string, env: Record<string, string>): Promi
   return typeof found[1] === 'function'
     ? (found[1] as (e: NodeJS.ProcessEnv) => ZodType)(strictEnv)
     : (found[1] as ZodType);
+}
+
+/** The Sentinel image's entry point run here with `env` (redis-sentinel a stand-in in `bin`). */
+function startSentinel0(entry: string, conf: string, bin: string, env: Record<string, string>) {
+  return spawnSync('sh', [entry], {
+    encoding: 'utf8',
+    env: { PATH: `${bin}:${process.env.PATH}`, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 describe('docker-compose.yml', () => {
@@ -1266,7 +1279,8 @@ describe('docker-compose.yml', () => {
 
   it('has a healthcheck on every long-running container, run by a command its image has, and waits only on what can become healthy or complete', async () => {
     for (const [name, s] of Object.entries(services)) {
-      const oneShot = name === 'db-init';
+      // the jobs that set up the datastores: the MariaDB cluster, Redis's and etcd's logins
+      const oneShot = ['db-init', 'redis-auth', 'etcd-auth'].includes(name);
       expect({ name, healthcheck: Boolean(s.healthcheck) }).toEqual({
         name,
         healthcheck: !oneShot,
@@ -1499,24 +1513,42 @@ describe('docker-compose.yml', () => {
       fs.writeFileSync(path.join(bin, 'redis-sentinel'), '#!/bin/sh\necho "$1"\ncat "$1"\n', {
         mode: 0o755,
       });
+      // its users and logins, as the redis-auth job renders them (infra/launcher/src/datastore-auth.ts)
+      const authDir = path.join(scratch, 'auth');
+      fs.mkdirSync(authDir);
+      const devEnv = { STAYLINE_PROFILE: 'dev' };
+      const authLines = confLines(redisAuthFiles(authDir, devEnv)['sentinel-auth.conf']);
       const entry = path.join(scratch, 'entry.sh');
       fs.writeFileSync(
         entry,
         fs
           .readFileSync(entryFile, 'utf8')
           .replaceAll(templateDest, templateFile)
-          .replaceAll(`${workdir}/`, `${data}/`),
+          .replaceAll(`${workdir}/`, `${data}/`)
+          .replaceAll('/etc/stayline/auth/', `${authDir}/`),
       );
       const conf = path.join(data, 'sentinel.conf');
+      // without the job's file it starts nothing
+      expect(
+        startSentinel0(entry, conf, bin, {
+          SENTINEL_ANNOUNCE_IP: '192.0.2.31',
+          REDIS_PRIMARY_IP: '198.51.100.21',
+        }),
+      ).toMatchObject({
+        status: 1,
+        stderr: expect.stringMatching(
+          /sentinel-auth\.conf \(written by the redis-auth job\) is missing/,
+        ),
+      });
+      fs.writeFileSync(
+        path.join(authDir, 'sentinel-auth.conf'),
+        redisAuthFiles(authDir, devEnv)['sentinel-auth.conf'],
+      );
       const stale = 'sentinel monitor stale 10.0.0.1 6379 2\n';
       const startSentinel = (env: Record<string, string>) => {
         // what Sentinel wrote last time (it rewrites its file as it learns) is never read again
         fs.writeFileSync(conf, stale);
-        return spawnSync('sh', [entry], {
-          encoding: 'utf8',
-          env: { PATH: `${bin}:${process.env.PATH}`, ...env },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        return startSentinel0(entry, conf, bin, env);
       };
       const written = (env: Record<string, string>) => {
         const { status, stdout, stderr } = startSentinel(env);
@@ -1531,8 +1563,18 @@ describe('docker-compose.yml', () => {
         expect.arrayContaining([
           'sentinel announce-ip 192.0.2.31',
           `sentinel monitor ${SENTINEL_MASTER_NAME} 198.51.100.21 6379 2`,
+          // the default user off, the admin and client users, auth-user/auth-pass, sentinel-user
+          ...authLines,
         ]),
       );
+      expect(authLines).toEqual(
+        expect.arrayContaining([
+          'user default off resetpass resetkeys resetchannels -@all',
+          `sentinel auth-user ${SENTINEL_MASTER_NAME} stayline-sentinel`,
+        ]),
+      );
+      // the file holds passwords: its owner's alone
+      expect(fs.statSync(conf).mode & 0o077).toBe(0);
       // refused, with redis-sentinel never started: either one missing (or empty), or not an IPv4 address
       const refused: Array<[Record<string, string>, RegExp]> = [
         [{ REDIS_PRIMARY_IP: valid.REDIS_PRIMARY_IP }, /SENTINEL_ANNOUNCE_IP/],
@@ -1582,11 +1624,9 @@ describe('docker-compose.yml', () => {
         expect(ours).toContain(`dir ${workdir}`);
         const dir = path.join(scratch, name);
         sentinelSpec({ name, host: env.SENTINEL_ANNOUNCE_IP, port: 26379, dir }, primary);
-        // the lines with credentials are the ACL table's with passwords: not part of the template
+        // every line of the native Sentinel's, its users and logins included (the same passwords)
         const theirs = confLines(fs.readFileSync(path.join(dir, 'sentinel.conf'), 'utf8')).filter(
-          (l) =>
-            !/^(bind|dir|pidfile|logfile) /.test(l) &&
-            !/^(user |sentinel (auth-user|auth-pass|sentinel-user|sentinel-pass) )/.test(l),
+          (l) => !/^(bind|dir|pidfile|logfile) /.test(l),
         );
         expect(ours).toEqual(expect.arrayContaining(theirs));
         expect(ours).toEqual(
@@ -1603,6 +1643,91 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it("logs every process in to Redis, the Sentinels and etcd as its role's user, with users the one table's jobs set up", () => {
+    // the Redis image's user on the fixed id the redis-auth job writes its files for
+    const redisImage = imageOf(get('redis-1'));
+    const job = get('redis-auth');
+    const owner = job.command?.[job.command.indexOf('--owner') + 1];
+    expect(owner).toBe('6379:6379');
+    expect(ofOp(redisImage.chain, 'RUN').join('\n')).toMatch(
+      /groupadd --system --gid 6379 redis[\s\S]*useradd --system --uid 6379 --gid redis/,
+    );
+    expect(job.command?.slice(0, 5)).toEqual([
+      'node',
+      'dist/infra/launcher/src/datastore-auth.js',
+      'redis-files',
+      '--out',
+      '/etc/stayline/auth',
+    ]);
+    expect(job.volumes).toEqual([expect.stringMatching(/^\S+:\/etc\/stayline\/auth(?::rw)?$/)]);
+    const volume = String(job.volumes?.[0]).split(':')[0];
+    // the nodes and the Sentinels read the files, never write them, and start after the job
+    for (const name of [...redisNodes(), ...sentinels()]) {
+      const s = get(name);
+      expect({ name, volumes: s.volumes }).toEqual({
+        name,
+        volumes: [expect.stringMatching(new RegExp(`^${volume}:/etc/stayline/auth:ro$`))],
+      });
+      // redis-cli in the container logs in as the admin (healthchecks, the compose suites)
+      expect({ name, auth: s.environment?.REDISCLI_AUTH }).toEqual({
+        name,
+        auth: credentialsFromEnv({}).redis.admin,
+      });
+      expect(JSON.stringify(s.healthcheck?.test)).toContain('redis-cli');
+      expect(JSON.stringify(s.healthcheck?.test)).toContain(`--user ${REDIS_USERS.admin}`);
+    }
+    for (const name of redisNodes()) {
+      expect(get(name).command?.[1]).toBe('/etc/stayline/auth/redis.conf');
+      expect(get(name).depends_on?.['redis-auth']).toEqual({
+        condition: 'service_completed_successfully',
+      });
+    }
+    // etcd: the job runs before any client, on every member
+    const etcdJob = get('etcd-auth');
+    expect(etcdJob.command?.slice(1, 5)).toEqual([
+      'dist/infra/launcher/src/datastore-auth.js',
+      'etcd',
+      '--endpoints',
+      etcdMembers()
+        .map((n) => `http://${n}:2379`)
+        .join(','),
+    ]);
+    // each process's logins: its role's users (tools/stack-kit services.ts), the dev passwords
+    const roleOf = (name: string, s: Service): string | undefined => {
+      if (name === 'gateway') return 'gateway-sync';
+      const entry = s.command?.[1] ?? '';
+      const app = /^dist\/apps\/([\w-]+)\/src\/main\.js$/.exec(entry)?.[1];
+      return app ? redisRoleOf(app) : undefined;
+    };
+    const dev = credentialsFromEnv({});
+    let checked = 0;
+    for (const [name, s] of Object.entries(services)) {
+      const role = roleOf(name, s);
+      if (!role) continue;
+      checked++;
+      const redisRole = role as RedisRole;
+      const etcdRole = role as EtcdRole;
+      expect({ name, env: s.environment }).toEqual({
+        name,
+        env: expect.objectContaining({
+          REDIS_USERNAME: REDIS_USERS[redisRole],
+          REDIS_PASSWORD: dev.redis[redisRole],
+          REDIS_SENTINEL_USERNAME: SENTINEL_USERS.client,
+          REDIS_SENTINEL_PASSWORD: dev.sentinelClient,
+          ETCD_USERNAME: ETCD_USERS[etcdRole],
+          ETCD_PASSWORD: etcdLogin(etcdRole, {}).password,
+        }),
+      });
+      // after etcd-auth (the gateway after the instances, which are)
+      if (name !== 'gateway')
+        expect({ name, dep: s.depends_on?.['etcd-auth'] }).toEqual({
+          name,
+          dep: { condition: 'service_completed_successfully' },
+        });
+    }
+    expect(checked).toBeGreaterThanOrEqual(14);
+  });
+
   it('runs three etcd members with the launcher’s Raft timings, each keeping its data in a directory its image gives its user, and points every client at all of them', () => {
     const members = etcdMembers();
     expect(members).toEqual(['etcd-1', 'etcd-2', 'etcd-3']);
@@ -1617,6 +1742,9 @@ describe('docker-compose.yml', () => {
         name,
         'listen-client-urls': 'http://0.0.0.0:2379',
         'advertise-client-urls': `http://${name}:2379`,
+        // simple tokens lapsing after 300 s unused, as the native stack kit's (tools/stack-kit etcd.ts)
+        'auth-token': 'simple',
+        'auth-token-ttl': '300',
         'listen-peer-urls': 'http://0.0.0.0:2380',
         'initial-advertise-peer-urls': `http://${name}:2380`,
         'initial-cluster': cluster,
@@ -1673,6 +1801,19 @@ describe('docker-compose.production.yml (the production profile)', () => {
     STAYLINE_AUTH_ALICE_PASSWORD: 'alice-secret-of-its-own',
     STAYLINE_AUTH_BOB_PASSWORD: 'bob-secret-of-its-own',
     STAYLINE_AUTH_ADMIN_PASSWORD: 'admin-user-secret-of-its-own',
+    STAYLINE_REDIS_SERVICE_PASSWORD: 'redis-service-secret-of-its-own',
+    STAYLINE_REDIS_AGENT_PASSWORD: 'redis-agent-secret-of-its-own',
+    STAYLINE_REDIS_GATEWAY_SYNC_PASSWORD: 'redis-gateway-sync-secret-of-its-own',
+    STAYLINE_REDIS_DASHBOARD_PASSWORD: 'redis-dashboard-secret-of-its-own',
+    STAYLINE_REDIS_REPLICA_PASSWORD: 'redis-replica-secret-of-its-own',
+    STAYLINE_REDIS_SENTINEL_PASSWORD: 'redis-sentinel-secret-of-its-own',
+    STAYLINE_REDIS_ADMIN_PASSWORD: 'redis-admin-secret-of-its-own',
+    STAYLINE_SENTINEL_PASSWORD: 'sentinel-client-secret-of-its-own',
+    STAYLINE_ETCD_ROOT_PASSWORD: 'etcd-root-secret-of-its-own',
+    STAYLINE_ETCD_AGENT_PASSWORD: 'etcd-agent-secret-of-its-own',
+    STAYLINE_ETCD_SERVICE_PASSWORD: 'etcd-service-secret-of-its-own',
+    STAYLINE_ETCD_GATEWAY_SYNC_PASSWORD: 'etcd-gateway-sync-secret-of-its-own',
+    STAYLINE_ETCD_DASHBOARD_PASSWORD: 'etcd-dashboard-secret-of-its-own',
   };
   let dir: string;
   const run = (files: string[], vars: Record<string, string>) => {

@@ -4,8 +4,21 @@
  */
 import { type Sample } from '@stayline/fault-kit';
 import { reservationIdOf } from '@stayline/demo';
-import { waitFor } from '@stayline/stack-kit';
+import { REDIS_USERS } from '@stayline/contracts';
+import { etcdRootLogin, waitFor } from '@stayline/stack-kit';
 import type { ComposeStack } from './compose-stack';
+
+/**
+ * redis-cli in a data node's or a Sentinel's container, logged in as the admin
+ * (the container's REDISCLI_AUTH holds its password: docker-compose.yml).
+ */
+export const REDIS_CLI = ['redis-cli', '--user', REDIS_USERS.admin];
+
+/** etcdctl's `--user` for root: the compose file's STAYLINE_ETCD_ROOT_PASSWORD, as this process has it. */
+export function etcdRootUser(): string {
+  const root = etcdRootLogin();
+  return `--user=${root.username}:${root.password}`;
+}
 
 export const MARIADB_NODES = ['mariadb-1', 'mariadb-2', 'mariadb-3'];
 
@@ -127,7 +140,7 @@ export async function sentinelMasterIp(
   sentinel = 'sentinel-1',
 ): Promise<string> {
   const out = await stack.exec(sentinel, [
-    'redis-cli',
+    ...REDIS_CLI,
     '-p',
     '26379',
     'sentinel',

@@ -75,8 +75,8 @@ export interface ContainerView {
   ip: string;
 }
 
-/** Services that run once and exit 0: they are done, not down. */
-const ONE_SHOT = new Set(['db-init']);
+/** Services that run once and exit 0 (the datastores' set-up: MariaDB's cluster, Redis's and etcd's logins): they are done, not down. */
+const ONE_SHOT = new Set(['db-init', 'redis-auth', 'etcd-auth']);
 
 export class ComposeStack {
   /**

@@ -6,7 +6,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@stayline/stack-kit';
-import { AGENTS, MARIADB_NODES, mariadbPrimary, mariadbRole, redisPrimary } from './cluster';
+import {
+  AGENTS,
+  MARIADB_NODES,
+  mariadbPrimary,
+  mariadbRole,
+  REDIS_CLI,
+  redisPrimary,
+} from './cluster';
 import type { ComposeStack } from './compose-stack';
 import type { Nemesis } from './nemesis';
 
@@ -125,7 +132,7 @@ export async function settle(stack: ComposeStack, timeoutMs = 180_000): Promise<
     async () => {
       const primary = await redisPrimary(stack);
       const infos = await Promise.all(
-        REDIS.map((r) => stack.exec(r, ['redis-cli', 'info', 'replication'])),
+        REDIS.map((r) => stack.exec(r, [...REDIS_CLI, 'info', 'replication'])),
       );
       return REDIS.every((r, i) =>
         r === primary
