@@ -5,8 +5,14 @@
  */
 import fs from 'node:fs';
 import { remoteKeySet, TokenVerifier } from '@stayline/identity';
-import { DEV_ADMIN_TOKEN } from '@stayline/service-runtime';
-import { Component, Stack, startServices, startStack, waitFor } from '@stayline/stack-kit';
+import {
+  Component,
+  DEV_ADMIN_TOKEN,
+  Stack,
+  startServices,
+  startStack,
+  waitFor,
+} from '@stayline/stack-kit';
 
 jest.setTimeout(180_000);
 
@@ -128,7 +134,7 @@ describe('auth service (real Redis, Sentinels and nginx; two instances, one key 
     expect((await issue(base, { sub: 'carol-42' }, `Bearer ${issued.access_token}`)).status).toBe(
       403,
     );
-    // no token, and the shared admin secret the services sign their messages with: 401
+    // no token, and the dev admin secret the deployments still pass: 401
     const none = await issue(base, { sub: 'carol-42' }, '');
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="stayline"');

@@ -1,6 +1,14 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { PaymentView, TCP_FRAMING } from '@stayline/contracts';
-import { DEV_ADMIN_TOKEN, MessageAuth, withCallContext } from '@stayline/service-runtime';
+import {
+  devServiceSeed,
+  generateServiceKeys,
+  MessageAuth,
+  privateKeyFromSeed,
+  withCallContext,
+} from '@stayline/service-runtime';
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
 import { Stack, startStack, startService, UserTokens, waitFor } from '@stayline/stack-kit';
 import { firstValueFrom } from 'rxjs';
 
@@ -10,16 +18,20 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
   let stack: Stack;
   let client: ClientProxy;
   let http: string;
+  /** The payment instance's log, where each refusal is logged with its reason. */
+  let log: string;
   let tokens: UserTokens;
   const charge = { reservationId: 'res-1', userId: 'alice', amountCents: 24_000, currency: 'USD' };
-  /** A message signed as `as` (reservation, the one caller payment accepts) with the stack's key. */
-  const send = <T>(pattern: string, data: unknown, as = 'reservation', secret = DEV_ADMIN_TOKEN) =>
-    firstValueFrom(
-      client.send<T>(
-        pattern,
-        withCallContext(data, { pattern, auth: MessageAuth.fromSecret(as, secret) }),
-      ),
-    );
+  /**
+   * A message signed as `as` (reservation, the one caller payment accepts) with
+   * that service's key in the (dev) stack, or with the key `auth` holds.
+   */
+  const send = <T>(
+    pattern: string,
+    data: unknown,
+    as = 'reservation',
+    auth = MessageAuth.dev(as),
+  ) => firstValueFrom(client.send<T>(pattern, withCallContext(data, { pattern, auth })));
   /** GET on the payment instance, as `user` (a token the stack's auth issued), or with no token. */
   const get = async (path: string, user?: string) =>
     fetch(`${http}${path}`, { headers: user ? await tokens.headers(user) : {} });
@@ -32,6 +44,7 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
     ]);
     tokens = UserTokens.of(stack);
     http = `http://127.0.0.1:${svc.ports.http}`;
+    log = svc.spec.logFile;
     client = ClientProxyFactory.create({
       transport: Transport.TCP,
       options: { host: '127.0.0.1', port: svc.ports.tcp, ...TCP_FRAMING },
@@ -197,15 +210,24 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
     await expect(firstValueFrom(client.send('payment.refund', refund))).rejects.toMatchObject(
       refused,
     );
-    await expect(
-      send('payment.refund', refund, 'reservation', 'a-key-derived-from-some-other-secret-0123'),
-    ).rejects.toMatchObject(refused);
-    // a service holding the key, but not one payment takes charges or refunds from
+    // claiming to be reservation, signed with another key: one of its own, scrap's, or payment's
+    // own (payment verifies with reservation's public key, and holds no private key but its own)
+    for (const key of [
+      generateKeyPairSync('ed25519').privateKey,
+      privateKeyFromSeed(devServiceSeed('scrap')),
+      privateKeyFromSeed(devServiceSeed('payment')),
+    ])
+      await expect(
+        send('payment.refund', refund, 'reservation', MessageAuth.of('reservation', key, {})),
+      ).rejects.toMatchObject(refused);
+    // scrap, signing as itself: a real signature, but not a service payment takes refunds from
     await expect(send('payment.refund', refund, 'scrap')).rejects.toMatchObject(refused);
+    // a service payment holds no key for
+    await expect(send('payment.refund', refund, 'auditor')).rejects.toMatchObject(refused);
     // a signed payment.get sent as payment.refund: the signature covers the pattern
     const signedGet = withCallContext(refund, {
       pattern: 'payment.get',
-      auth: MessageAuth.fromSecret('reservation', DEV_ADMIN_TOKEN),
+      auth: MessageAuth.dev('reservation'),
     });
     await expect(firstValueFrom(client.send('payment.refund', signedGet))).rejects.toMatchObject(
       refused,
@@ -213,7 +235,7 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
     // a signed message whose amount was changed on the way
     const signed = withCallContext(
       { ...charge, reservationId: 'res-tampered' },
-      { pattern: 'payment.charge', auth: MessageAuth.fromSecret('reservation', DEV_ADMIN_TOKEN) },
+      { pattern: 'payment.charge', auth: MessageAuth.dev('reservation') },
     );
     await expect(
       firstValueFrom(client.send('payment.charge', { ...signed, amountCents: 1 })),
@@ -223,5 +245,60 @@ describe('payment service (real MariaDB, TCP, and HTTP with tokens from the real
     await expect(send('payment.get', { reservationId: 'res-tampered' })).rejects.toMatchObject({
       status: 404,
     });
+    // each refused for its own reason: a signature names who really made it
+    const reasons = () =>
+      fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .map((l) => /(payment\.\w+ refused: \w+(?: \(claims \w+\))?)/.exec(l)?.[1])
+        .filter(Boolean);
+    const expected = [
+      'payment.refund refused: unsigned',
+      'payment.refund refused: bad_signature (claims reservation)',
+      'payment.refund refused: bad_signature (claims reservation)',
+      'payment.refund refused: bad_signature (claims reservation)',
+      'payment.refund refused: caller_not_allowed (claims scrap)',
+      'payment.refund refused: unknown_caller (claims auditor)',
+      'payment.refund refused: bad_signature (claims reservation)',
+      'payment.charge refused: bad_signature (claims reservation)',
+    ];
+    // pino writes asynchronously: the lines land once its buffer is flushed
+    await waitFor('every refusal in the log', async () => reasons().length >= expected.length);
+    expect(reasons()).toEqual(expected);
+  });
+
+  it('takes its keys from SERVICE_SIGNING_KEY and SERVICE_PUBLIC_KEYS: the configured reservation key, not the dev one', async () => {
+    const reservation = generateServiceKeys('reservation');
+    const own = generateServiceKeys('payment');
+    const keyed = await startService(stack, {
+      service: 'payment',
+      env: { SERVICE_SIGNING_KEY: own.seed, SERVICE_PUBLIC_KEYS: reservation.publicKey },
+    });
+    const keyedClient = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port: keyed.ports.tcp, ...TCP_FRAMING },
+    });
+    try {
+      const get = { reservationId: 'res-signed' };
+      const as = (auth: MessageAuth) =>
+        firstValueFrom(
+          keyedClient.send<PaymentView>(
+            'payment.get',
+            withCallContext(get, { pattern: 'payment.get', auth }),
+          ),
+        );
+      const configured = MessageAuth.signer('reservation', {
+        SERVICE_SIGNING_KEY: reservation.seed,
+      });
+      expect(await as(configured)).toMatchObject({ status: 'CHARGED' });
+      // the dev key of reservation is no longer reservation's: refused
+      await expect(as(MessageAuth.dev('reservation'))).rejects.toMatchObject({
+        status: 401,
+        error: 'unauthenticated_call',
+      });
+    } finally {
+      await keyedClient.close();
+      await stack.stopComponent(keyed.name);
+    }
   });
 });

@@ -5,7 +5,7 @@ import {
   ReservationEvent,
   TCP_FRAMING,
 } from '@stayline/contracts';
-import { DEV_ADMIN_TOKEN, MessageAuth, withCallContext } from '@stayline/service-runtime';
+import { MessageAuth, withCallContext } from '@stayline/service-runtime';
 import { Stack, startStack, waitFor, startService, UserTokens } from '@stayline/stack-kit';
 import Redis from 'ioredis';
 import { firstValueFrom } from 'rxjs';
@@ -46,9 +46,9 @@ describe('recommendation service (real MariaDB, Redis Stream, TCP; HTTP with tok
       'event',
       typeof e === 'string' ? e : JSON.stringify(e),
     );
-  /** A message signed as reservation, the one caller rank accepts, with the stack's key. */
+  /** A message signed as reservation, the one caller rank accepts, with its key in the (dev) stack. */
   const signed = (pattern: string, data: unknown, as = 'reservation') =>
-    withCallContext(data, { pattern, auth: MessageAuth.fromSecret(as, DEV_ADMIN_TOKEN) });
+    withCallContext(data, { pattern, auth: MessageAuth.dev(as) });
   const candidates = [
     { id: 'seoul-1', city: 'Seoul', pricePerNight: 90 },
     { id: 'jeju-1', city: 'Jeju', pricePerNight: 300 },

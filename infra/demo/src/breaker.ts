@@ -22,7 +22,7 @@ import { StaticResolver } from '@stayline/discovery';
 import { BreakerState } from '@stayline/resilience';
 import { Component } from '@stayline/stack-kit';
 import { createLogger } from '@stayline/observability';
-import { DependencyClient, DEV_ADMIN_TOKEN, MessageAuth } from '@stayline/service-runtime';
+import { DependencyClient, MessageAuth } from '@stayline/service-runtime';
 import { latency, Load, Sample } from '@stayline/fault-kit';
 import {
   checkAccepted,
@@ -129,10 +129,7 @@ void runDemo(
       resolver: frozenList(),
       service: 'recommendation',
       // signed as reservation, the one caller rank accepts
-      messageAuth: MessageAuth.fromSecret(
-        'reservation',
-        process.env.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
-      ),
+      messageAuth: MessageAuth.signer('reservation'),
       logger: createLogger({ service: 'demo', level: 'silent' }),
       policy: {
         name: 'recommendation',

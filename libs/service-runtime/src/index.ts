@@ -14,6 +14,7 @@ export * from './lib/http-error.filter';
 export * from './lib/identifier';
 export * from './lib/json-depth';
 export * from './lib/message-auth';
+export * from './lib/message-keys';
 export * from './lib/platform';
 export * from './lib/redis-auth';
 export * from './lib/rpc-context';

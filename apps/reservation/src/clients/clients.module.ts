@@ -20,8 +20,8 @@ export class ClientsModule implements OnApplicationShutdown {
 
   static forRoot(c: ReservationConfig): DynamicModule {
     const breaker = { kind: 'consecutive' as const, threshold: c.BREAKER_THRESHOLD };
-    // payment and recommendation accept only messages signed by a service holding the key
-    const messageAuth = MessageAuth.fromSecret(c.SERVICE_NAME, c.ADMIN_TOKEN);
+    // payment and recommendation accept only messages signed with reservation's own key
+    const messageAuth = MessageAuth.fromConfig(c);
     return {
       module: ClientsModule,
       providers: [

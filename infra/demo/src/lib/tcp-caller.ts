@@ -4,7 +4,7 @@ import {
   ServiceResolver,
   StrategyName,
 } from '@stayline/discovery';
-import { DEV_ADMIN_TOKEN, MessageAuth, withCallContext } from '@stayline/service-runtime';
+import { MessageAuth, withCallContext } from '@stayline/service-runtime';
 
 /** One call of a {@link TcpCaller}: which instance it went to and whether it got an answer. */
 export interface TcpCall {
@@ -33,7 +33,7 @@ export interface TcpCallerOptions {
   /**
    * Who the messages are signed as (services refuse unsigned ones): default
    * `reservation`, the caller payment and recommendation take calls from, with
-   * the key of the stack's dev admin secret.
+   * its key in the dev stack (or the one SERVICE_SIGNING_KEY holds).
    */
   signAs?: string;
 }
@@ -64,11 +64,7 @@ export class TcpCaller {
       timeoutMs: o.timeoutMs ?? 1_000,
       retries: 0,
     });
-    const caller = new TcpCaller(
-      o,
-      client,
-      MessageAuth.fromSecret(o.signAs ?? 'reservation', process.env.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN),
-    );
+    const caller = new TcpCaller(o, client, MessageAuth.signer(o.signAs ?? 'reservation'));
     caller.loop = caller.run();
     return caller;
   }

@@ -13,7 +13,16 @@ import { freePorts } from '@stayline/stack-kit';
 import { IsInt, IsString, Max, Min } from 'class-validator';
 import { firstValueFrom } from 'rxjs';
 import { z } from 'zod';
-import { bootstrapService, ConfigError, loadConfig, port } from '../index';
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  bootstrapService,
+  CallableBy,
+  ConfigError,
+  loadConfig,
+  MessageAuth,
+  port,
+  withCallContext,
+} from '../index';
 
 class BookDto {
   @IsString() listingId!: string;
@@ -45,6 +54,18 @@ class DemoController {
 
 @Module({ controllers: [DemoController] })
 class DemoModule {}
+
+@Controller()
+class ChargeController {
+  @CallableBy('reservation')
+  @MessagePattern('demo.charge')
+  charge(@Payload() dto: BookDto) {
+    return { charged: dto.guests };
+  }
+}
+
+@Module({ controllers: [ChargeController] })
+class ChargeModule {}
 
 describe('bootstrapService', () => {
   let app: INestApplication;
@@ -212,6 +233,68 @@ describe('bootstrapService', () => {
       });
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('bootstrapService with signed messages', () => {
+  const ed25519 = () => generateKeyPairSync('ed25519');
+  const reservation = ed25519();
+  const own = ed25519().privateKey;
+
+  it('does not start when a handler is callable by a service whose public key it does not hold', async () => {
+    const [httpPort, tcpPort] = await freePorts(2);
+    const start = bootstrapService({
+      module: ChargeModule,
+      host: '127.0.0.1',
+      httpPort,
+      tcpPort,
+      messageAuth: MessageAuth.of('payment', own, { scrap: ed25519().publicKey }),
+      logger: () => undefined,
+    });
+    await expect(start).rejects.toThrow(
+      'SERVICE_PUBLIC_KEYS holds no key for reservation (ChargeController.charge take its messages)',
+    );
+    // nothing was left listening
+    await expect(fetch(`http://127.0.0.1:${httpPort}/`)).rejects.toThrow();
+  });
+
+  it("takes the messages of the service it holds the key of, refusing the others' and the unsigned", async () => {
+    const [httpPort, tcpPort] = await freePorts(2);
+    const app = await bootstrapService({
+      module: ChargeModule,
+      host: '127.0.0.1',
+      httpPort,
+      tcpPort,
+      messageAuth: MessageAuth.of('payment', own, { reservation: reservation.publicKey }),
+      logger: () => undefined,
+    });
+    app.useLogger(false);
+    const client = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port: tcpPort, ...TCP_FRAMING },
+    });
+    const dto = { listingId: 'a', guests: 2 };
+    const send = (auth?: MessageAuth) =>
+      firstValueFrom(
+        client.send(
+          'demo.charge',
+          auth ? withCallContext(dto, { pattern: 'demo.charge', auth }) : dto,
+        ),
+      );
+    try {
+      await expect(
+        send(MessageAuth.of('reservation', reservation.privateKey, {})),
+      ).resolves.toEqual({ charged: 2 });
+      const refused = { status: 401, error: 'unauthenticated_call' };
+      await expect(send()).rejects.toMatchObject(refused);
+      await expect(send(MessageAuth.of('reservation', own, {}))).rejects.toMatchObject(refused);
+      await expect(send(MessageAuth.of('scrap', ed25519().privateKey, {}))).rejects.toMatchObject(
+        refused,
+      );
+    } finally {
+      await client.close();
+      await app.close();
     }
   });
 });

@@ -14,7 +14,7 @@ import { toErrorBody } from './error-body';
 import { HttpErrorFilter } from './http-error.filter';
 import { JSON_MAX_DEPTH, refuseDeepJson } from './json-depth';
 import type { MessageAuth } from './message-auth';
-import { RpcContextInterceptor } from './rpc-context';
+import { callersWithoutKeys, RpcContextInterceptor } from './rpc-context';
 import { createValidationPipe } from './validation';
 
 /** The request bodies an endpoint accepts. */
@@ -46,8 +46,9 @@ export interface ServiceBootstrapOptions {
    */
   instanceId?: string;
   /**
-   * Refuse TCP messages not signed by a service holding the key (see
-   * MessageAuth; `@CallableBy` narrows a handler to named callers).
+   * Refuse TCP messages not signed by a service whose public key it holds (see
+   * MessageAuth; `@CallableBy` narrows a handler to named callers). A handler
+   * callable by a service it holds no key for stops the start.
    */
   messageAuth?: MessageAuth;
   /** A logger to hand Nest once the app exists (e.g. nestjs-pino's). */
@@ -62,6 +63,17 @@ export interface ServiceBootstrapOptions {
  */
 export async function bootstrapService(o: ServiceBootstrapOptions): Promise<INestApplication> {
   const app = await NestFactory.create(o.module, { bodyParser: false, bufferLogs: true });
+  if (o.messageAuth) {
+    const missing = callersWithoutKeys(app, o.messageAuth);
+    if (missing.size) {
+      await app.close();
+      throw new Error(
+        `SERVICE_PUBLIC_KEYS holds no key for ${[...missing]
+          .map(([caller, handlers]) => `${caller} (${handlers.join(', ')} take its messages)`)
+          .join('; ')}: every message of theirs would be refused`,
+      );
+    }
+  }
   const logger = o.logger?.(app);
   if (logger) app.useLogger(logger);
   const instance = app.getHttpAdapter().getInstance() as express.Express;

@@ -33,7 +33,6 @@ export interface PlatformConfig extends CoordinatorConfig {
   DB_PRIMARY: { name: string; host: string; port: number };
   DB_REPLICAS: Array<{ name: string; host: string; port: number }>;
   LOG_LEVEL: string;
-  ADMIN_TOKEN: string;
   AUTH_ISSUER: string;
   AUTH_AUDIENCE: string;
 }

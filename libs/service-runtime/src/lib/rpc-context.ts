@@ -1,11 +1,13 @@
 import {
   CallHandler,
   ExecutionContext,
+  INestApplicationContext,
   Injectable,
   Logger,
   NestInterceptor,
   UnauthorizedException,
 } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import type { TcpContext } from '@nestjs/microservices';
 import { RequestContext } from '@stayline/observability';
 import { randomUUID } from 'node:crypto';
@@ -42,9 +44,10 @@ export function withCallContext<T>(data: T, signing?: { pattern: string; auth: M
 /**
  * The callee's side: takes the caller's context off a TCP message (before
  * validation sees the payload) and runs the handler inside it. Given a
- * {@link MessageAuth}, a message whose signature is missing, wrong, stale or
- * by a service the handler's {@link CallableBy} does not name is refused with
- * 401 `unauthenticated_call` before the handler runs.
+ * {@link MessageAuth}, a message whose signature is missing, wrong, stale, by
+ * a service whose public key it does not hold or by one the handler's
+ * {@link CallableBy} does not name is refused with 401 `unauthenticated_call`
+ * before the handler runs (the reason is logged, not answered).
  */
 @Injectable()
 export class RpcContextInterceptor implements NestInterceptor {
@@ -101,4 +104,32 @@ function patternOf(ctx: TcpContext | undefined): string {
   } catch {
     return raw;
   }
+}
+
+/**
+ * Each service a handler's {@link CallableBy} names but `auth` holds no public
+ * key for, with the handlers that name it (`Class.method`): every message to
+ * them would be refused, so a service with any does not start.
+ */
+export function callersWithoutKeys(
+  app: INestApplicationContext,
+  auth: MessageAuth,
+): Map<string, string[]> {
+  const missing = new Map<string, string[]>();
+  for (const module of app.get(ModulesContainer).values())
+    for (const { metatype } of module.controllers.values()) {
+      const proto = (metatype as { prototype?: Record<string, unknown> } | null)?.prototype;
+      if (!proto) continue;
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        const handler = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
+        if (typeof handler !== 'function') continue;
+        for (const caller of callableBy(handler) ?? [])
+          if (!auth.callers.includes(caller))
+            missing.set(caller, [
+              ...(missing.get(caller) ?? []),
+              `${(metatype as { name: string }).name}.${name}`,
+            ]);
+      }
+    }
+  return missing;
 }

@@ -3,7 +3,7 @@ import { delay } from '@stayline/coordination';
 import { MigrationClass, RedisTopologySource, runMigrations, Topology } from '@stayline/database';
 import { Logger } from 'nestjs-pino';
 import { bootstrapService } from './bootstrap';
-import { MessageAuth } from './message-auth';
+import { MessageAuth, MessageKeyConfig } from './message-auth';
 import { redisTargetOf } from './redis-auth';
 
 /** The part of a service's validated config that starting it needs. */
@@ -61,9 +61,7 @@ export async function startupTopology(c: RunnableConfig): Promise<Topology> {
  * with its pino logger. Any failure ends the process with the reason, so a
  * supervisor sees it.
  */
-export function runService<
-  C extends RunnableConfig & { SERVICE_NAME: string; ADMIN_TOKEN: string },
->(
+export function runService<C extends RunnableConfig & MessageKeyConfig>(
   name: string,
   config: () => C,
   root: (config: C) => DynamicModule,
@@ -87,8 +85,8 @@ export function runService<
       httpPort: c.HTTP_PORT,
       tcpPort: c.TCP_PORT,
       instanceId: c.INSTANCE_ID,
-      // messages between services are signed with a key derived from the admin secret
-      messageAuth: MessageAuth.fromSecret(c.SERVICE_NAME, c.ADMIN_TOKEN),
+      // each service signs its messages with its own key, and verifies its callers' public keys
+      messageAuth: MessageAuth.fromConfig(c),
       logger: (app) => app.get(Logger),
       configure,
     });

@@ -1,6 +1,14 @@
-import { DEV_ADMIN_TOKEN as STACK_DEV_ADMIN_TOKEN } from '@stayline/stack-kit';
+import { createPublicKey } from 'node:crypto';
 import { ConfigError, loadConfig } from './config';
-import { ADMIN_TOKEN_MIN_BYTES, DEV_ADMIN_TOKEN, isDevProfile } from './secrets';
+import {
+  devServiceSeed,
+  generateServiceKeys,
+  MessageAuth,
+  privateKeyFromSeed,
+  rawPublicKey,
+  seedOf,
+} from './message-auth';
+import { isDevProfile } from './secrets';
 import { serviceConfigSchema } from './service-config';
 
 const base = {
@@ -9,10 +17,15 @@ const base = {
   DB_PRIMARY: 'mariadb-1@127.0.0.1:3407',
   REDIS_SENTINELS: '127.0.0.1:26479',
 };
+const own = generateServiceKeys('payment');
 const strong = {
   DB_PASSWORD: 'a-password-of-its-own',
-  ADMIN_TOKEN: '0123456789abcdef0123456789abcdef',
+  SERVICE_SIGNING_KEY: own.seed,
 };
+/** The dev derivation's seed, or public key, of `service`, as the environment spells it. */
+const devSeed = (service: string) => devServiceSeed(service).toString('base64url');
+const devPublic = (service: string) =>
+  rawPublicKey(createPublicKey(privateKeyFromSeed(devServiceSeed(service)))).toString('base64url');
 
 /** The message loadConfig throws, or 'accepted'. */
 function refusal(env: NodeJS.ProcessEnv, schemaEnv: NodeJS.ProcessEnv = env): string {
@@ -36,8 +49,10 @@ describe('the profile (STAYLINE_PROFILE)', () => {
   it('gives every secret its public default in dev, and none outside it', () => {
     const dev = { ...base, STAYLINE_PROFILE: 'dev' };
     const c = loadConfig(serviceConfigSchema('payment', {}, dev), dev);
-    expect([c.DB_PASSWORD, c.ADMIN_TOKEN]).toEqual(['dev-only-db-payment', DEV_ADMIN_TOKEN]);
-    expect(refusal(base)).toMatch(/DB_PASSWORD[\s\S]*ADMIN_TOKEN/);
+    expect(c.DB_PASSWORD).toBe('dev-only-db-payment');
+    expect(c.SERVICE_SIGNING_KEY.asymmetricKeyType).toBe('ed25519');
+    expect(refusal(base)).toMatch(/DB_PASSWORD/);
+    expect(refusal({ ...base, DB_PASSWORD: 'p' })).toMatch(/SERVICE_SIGNING_KEY: required/);
   });
 
   it('refuses a dev-only secret outside the dev profile, naming the variable and never the value', () => {
@@ -46,14 +61,12 @@ describe('the profile (STAYLINE_PROFILE)', () => {
         ...base,
         ...(profile ? { STAYLINE_PROFILE: profile } : {}),
         DB_PASSWORD: 'dev-only-app',
-        ADMIN_TOKEN: DEV_ADMIN_TOKEN,
+        SERVICE_SIGNING_KEY: own.seed,
       };
       const message = refusal(env);
       expect(message).toMatch(/DB_PASSWORD: holds a public dev-only-\* value/);
-      expect(message).toMatch(/ADMIN_TOKEN: holds a public dev-only-\* value/);
       expect(message).toMatch(/STAYLINE_PROFILE=dev/);
       expect(message).not.toContain('dev-only-app');
-      expect(message).not.toContain(DEV_ADMIN_TOKEN);
       // one dev-only secret among real ones is enough
       expect(refusal({ ...env, ...strong, DB_PASSWORD: 'dev-only-anything' })).toMatch(
         /DB_PASSWORD/,
@@ -65,8 +78,14 @@ describe('the profile (STAYLINE_PROFILE)', () => {
   it('takes the profile the process runs with, even from a schema built without it', () => {
     // the compose and Kubernetes specs build schemas with no defaults and parse a dev environment
     const env = { ...base, STAYLINE_PROFILE: 'dev', DB_PASSWORD: 'dev-only-app' };
-    expect(refusal({ ...env, ADMIN_TOKEN: DEV_ADMIN_TOKEN }, {})).toBe('accepted');
-    expect(refusal(env, {})).toMatch(/ADMIN_TOKEN/);
+    expect(refusal(env, {})).toBe('accepted');
+    expect(refusal({ ...env, DB_PASSWORD: undefined }, {})).toMatch(/DB_PASSWORD/);
+    // the message keys are resolved with the profile parsed: derived in dev, however the schema was built
+    const c = loadConfig(serviceConfigSchema('payment', {}, {}), env);
+    expect(seedOf(c.SERVICE_SIGNING_KEY)).toEqual(devServiceSeed('payment'));
+    expect(refusal({ ...env, STAYLINE_PROFILE: 'production', DB_PASSWORD: 'p' }, env)).toMatch(
+      /SERVICE_SIGNING_KEY: required/,
+    );
   });
 
   it('refuses a profile name that is not one', () => {
@@ -76,30 +95,117 @@ describe('the profile (STAYLINE_PROFILE)', () => {
   });
 });
 
-describe('the admin token (ADMIN_TOKEN)', () => {
-  it('is at least 32 bytes in every profile, and the error does not repeat it', () => {
-    expect(ADMIN_TOKEN_MIN_BYTES).toBe(32);
-    for (const profile of ['dev', 'production']) {
-      const env = { ...base, ...strong, STAYLINE_PROFILE: profile };
-      const short = 'S'.repeat(31);
-      const message = refusal({ ...env, ADMIN_TOKEN: short });
-      expect(message).toMatch(/ADMIN_TOKEN: must be at least 32 bytes/);
-      expect(message).not.toContain(short);
-      expect(refusal({ ...env, ADMIN_TOKEN: 'S'.repeat(32) })).toBe('accepted');
-    }
+describe('the message keys (SERVICE_SIGNING_KEY, SERVICE_PUBLIC_KEYS)', () => {
+  const prod = { ...base, ...strong, STAYLINE_PROFILE: 'production' };
+  const load = (env: NodeJS.ProcessEnv) => loadConfig(serviceConfigSchema('payment', {}, env), env);
+
+  it("derives each service's own dev key pair in dev, and the dev public keys of every service", () => {
+    const dev = { ...base, STAYLINE_PROFILE: 'dev' };
+    const c = load(dev);
+    expect(seedOf(c.SERVICE_SIGNING_KEY)).toEqual(devServiceSeed('payment'));
+    expect(Object.keys(c.SERVICE_PUBLIC_KEYS).sort()).toEqual([
+      'payment',
+      'recommendation',
+      'reservation',
+      'scrap',
+    ]);
+    const sig = MessageAuth.dev('reservation').sign('payment.charge', {});
+    expect(MessageAuth.fromConfig(c).verify('payment.charge', {}, sig)).toEqual({
+      caller: 'reservation',
+    });
+    // keys set in dev are the ones used
+    const set = load({
+      ...dev,
+      ...strong,
+      SERVICE_PUBLIC_KEYS: generateServiceKeys('reservation').publicKey,
+    });
+    expect(seedOf(set.SERVICE_SIGNING_KEY).toString('base64url')).toBe(own.seed);
+    expect(Object.keys(set.SERVICE_PUBLIC_KEYS)).toEqual(['reservation']);
   });
 
-  it('is one word of visible ASCII', () => {
-    const env = { ...base, ...strong };
-    expect(refusal({ ...env, ADMIN_TOKEN: `${'x'.repeat(20)} ${'y'.repeat(20)}` })).toMatch(
-      /ADMIN_TOKEN: must be visible ASCII/,
+  it("takes its own key and its callers' public keys outside dev, none by default", () => {
+    const reservation = generateServiceKeys('reservation');
+    const scrap = generateServiceKeys('scrap');
+    const rotated = generateServiceKeys('reservation');
+    const c = load({
+      ...prod,
+      SERVICE_PUBLIC_KEYS: ` ${reservation.publicKey} , ${scrap.publicKey},${rotated.publicKey}`,
+    });
+    expect(seedOf(c.SERVICE_SIGNING_KEY).toString('base64url')).toBe(own.seed);
+    expect(
+      Object.fromEntries(
+        Object.entries(c.SERVICE_PUBLIC_KEYS).map(([k, v]) => [
+          k,
+          v.map((key) => rawPublicKey(key).toString('base64url')),
+        ]),
+      ),
+    ).toEqual({
+      // a name given twice: both keys, while one replaces the other
+      reservation: [reservation.publicKey.split('=')[1], rotated.publicKey.split('=')[1]],
+      scrap: [scrap.publicKey.split('=')[1]],
+    });
+    expect(load(prod).SERVICE_PUBLIC_KEYS).toEqual({});
+    // the key material is never in what the config prints
+    expect(JSON.stringify(c)).not.toContain(own.seed);
+  });
+
+  it('derives the keys from a dev-only-* value in dev, as every dev secret is one', () => {
+    const dev = { ...base, STAYLINE_PROFILE: 'dev' };
+    const secret = 'dev-only-service-keys-of-this-stack';
+    const reservation = loadConfig(serviceConfigSchema('reservation', {}, dev), {
+      ...dev,
+      SERVICE_SIGNING_KEY: secret,
+    });
+    expect(seedOf(reservation.SERVICE_SIGNING_KEY)).toEqual(devServiceSeed('reservation', secret));
+    const payment = load({ ...dev, SERVICE_SIGNING_KEY: secret, SERVICE_PUBLIC_KEYS: secret });
+    const sig = MessageAuth.fromConfig(reservation).sign('payment.charge', {});
+    expect(MessageAuth.fromConfig(payment).verify('payment.charge', {}, sig)).toEqual({
+      caller: 'reservation',
+    });
+    // the keys of the default dev secret are other keys
+    expect(MessageAuth.fromConfig(load(dev)).verify('payment.charge', {}, sig)).toEqual({
+      refused: 'bad_signature',
+    });
+  });
+
+  it('refuses a dev-only-* value outside dev, as every dev secret, never repeating it', () => {
+    const secret = 'dev-only-service-keys-of-this-stack';
+    const message = refusal({ ...prod, SERVICE_SIGNING_KEY: secret, SERVICE_PUBLIC_KEYS: secret });
+    expect(message).toMatch(
+      /SERVICE_SIGNING_KEY: holds a public dev-only-\* value, accepted only with STAYLINE_PROFILE=dev/,
     );
-    expect(refusal({ ...env, ADMIN_TOKEN: 'é'.repeat(20) })).toMatch(/ADMIN_TOKEN/);
+    expect(message).toMatch(/SERVICE_PUBLIC_KEYS: holds a public dev-only-\* value/);
+    expect(message).not.toContain(secret);
   });
 
-  it('defaults in dev to a public secret long enough, the one the test and demo tools sign messages with', () => {
-    expect(Buffer.byteLength(DEV_ADMIN_TOKEN)).toBeGreaterThanOrEqual(ADMIN_TOKEN_MIN_BYTES);
-    expect(DEV_ADMIN_TOKEN.startsWith('dev-only-')).toBe(true);
-    expect(STACK_DEV_ADMIN_TOKEN).toBe(DEV_ADMIN_TOKEN);
+  it('refuses a dev key outside dev, naming the variable and never the value', () => {
+    for (const service of ['payment', 'reservation']) {
+      const message = refusal({ ...prod, SERVICE_SIGNING_KEY: devSeed(service) });
+      expect(message).toMatch(/SERVICE_SIGNING_KEY: is a dev key[\s\S]*STAYLINE_PROFILE=dev/);
+      expect(message).not.toContain(devSeed(service));
+    }
+    const message = refusal({
+      ...prod,
+      SERVICE_PUBLIC_KEYS: `${generateServiceKeys('reservation').publicKey},reservation=${devPublic('reservation')}`,
+    });
+    expect(message).toMatch(/SERVICE_PUBLIC_KEYS: the key of reservation is a dev key/);
+    expect(message).not.toContain(devPublic('reservation'));
+  });
+
+  it('refuses malformed keys, saying how to make one', () => {
+    for (const [key, value] of [
+      ['SERVICE_SIGNING_KEY', 'too-short'],
+      ['SERVICE_SIGNING_KEY', `${own.seed}A`],
+      ['SERVICE_PUBLIC_KEYS', 'reservation'],
+      ['SERVICE_PUBLIC_KEYS', 'reservation=abc'],
+      ['SERVICE_PUBLIC_KEYS', `Reservation=${own.seed}`],
+    ] as const) {
+      const message = refusal({ ...prod, [key]: value });
+      expect({ key, value, message }).toEqual({
+        key,
+        value,
+        message: expect.stringMatching(new RegExp(`${key}: [\\s\\S]*keys:service`)),
+      });
+    }
   });
 });

@@ -12,12 +12,6 @@ export const DEV_PROFILE = 'dev';
 /** What every public development secret in this repository begins with. */
 export const DEV_ONLY_PREFIX = 'dev-only-';
 
-/** The shortest admin secret accepted, in bytes (UTF-8): 256 bits of a random one. */
-export const ADMIN_TOKEN_MIN_BYTES = 32;
-
-/** The admin secret of the dev profile: public, as long as any other. */
-export const DEV_ADMIN_TOKEN = 'dev-only-admin-token-for-local-demos';
-
 /** Whether this environment runs the dev profile. Unset is not dev. */
 export function isDevProfile(env: NodeJS.ProcessEnv = process.env): boolean {
   return env[PROFILE_VARIABLE] === DEV_PROFILE;
@@ -33,26 +27,6 @@ export const profileSetting = () =>
 /** A password: required, except in the dev profile, where it falls back to its public value. */
 export function secretSetting(dev: boolean, devDefault: string) {
   return dev ? z.string().min(1).default(devDefault) : z.string().min(1);
-}
-
-/**
- * The admin secret (`ADMIN_TOKEN`): the secret the services derive the key of
- * their signed messages from (message-auth.ts). It opens no route: the admin
- * routes take an access token with the `admin` scope. At least
- * {@link ADMIN_TOKEN_MIN_BYTES} bytes of visible ASCII (one word in every
- * configuration format). Required, except in the dev profile, where it falls
- * back to {@link DEV_ADMIN_TOKEN}. The messages never repeat the value.
- */
-export function adminTokenSetting(dev: boolean) {
-  const token = z
-    .string()
-    .refine((s) => Buffer.byteLength(s, 'utf8') >= ADMIN_TOKEN_MIN_BYTES, {
-      message: `must be at least ${ADMIN_TOKEN_MIN_BYTES} bytes (e.g. the output of openssl rand -hex 32)`,
-    })
-    .refine((s) => /^[\x21-\x7e]*$/.test(s), {
-      message: 'must be visible ASCII characters, no space',
-    });
-  return dev ? token.default(DEV_ADMIN_TOKEN) : token;
 }
 
 /**

@@ -2,6 +2,7 @@ import { EtcdCoordinationBackend } from '@stayline/coordination';
 import { EtcdRegistry } from '@stayline/discovery';
 import { chosenCoordination, chosenRegistry } from './backends';
 import { loadConfig } from './config';
+import { generateServiceKeys } from './message-auth';
 import { ownAddress, serviceConfigSchema } from './service-config';
 
 const base = {
@@ -11,7 +12,7 @@ const base = {
   DB_REPLICAS: 'mariadb-2@127.0.0.1:3408, mariadb-3@127.0.0.1:3409',
   REDIS_SENTINELS: '127.0.0.1:26479,127.0.0.1:26480',
   DB_PASSWORD: 'p',
-  ADMIN_TOKEN: 't'.repeat(32),
+  SERVICE_SIGNING_KEY: generateServiceKeys('payment').seed,
 };
 
 describe('serviceConfigSchema', () => {
@@ -56,13 +57,17 @@ describe('serviceConfigSchema', () => {
   });
 
   it('refuses a malformed node address and missing secrets outside the dev profile', () => {
-    const { DB_PASSWORD: _p, ADMIN_TOKEN: _t, ...noSecrets } = base;
+    const { DB_PASSWORD: _p, SERVICE_SIGNING_KEY: _k, ...noSecrets } = base;
     expect(() =>
       loadConfig(serviceConfigSchema('payment', {}), {
         ...noSecrets,
         DB_PRIMARY: '127.0.0.1:3407',
       }),
-    ).toThrow(/DB_PRIMARY[\s\S]*name@host:port[\s\S]*DB_PASSWORD[\s\S]*ADMIN_TOKEN/);
+    ).toThrow(/DB_PRIMARY[\s\S]*name@host:port[\s\S]*DB_PASSWORD/);
+    // the message keys are resolved once the rest is valid
+    expect(() =>
+      loadConfig(serviceConfigSchema('payment', {}), { ...noSecrets, DB_PASSWORD: 'p' }),
+    ).toThrow(/SERVICE_SIGNING_KEY: required/);
   });
 });
 

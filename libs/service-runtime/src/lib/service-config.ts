@@ -3,13 +3,8 @@ import { z } from 'zod';
 import { backendSettings, requireEtcdWhenChosen } from './backends';
 import { csv, port } from './config';
 import { DATASTORE_PASSWORD_KEYS, redisAuthSettings } from './redis-auth';
-import {
-  adminTokenSetting,
-  isDevProfile,
-  profileSetting,
-  refuseDevOnlySecrets,
-  secretSetting,
-} from './secrets';
+import { messageKeySettings, resolveMessageKeys } from './message-keys';
+import { isDevProfile, profileSetting, refuseDevOnlySecrets, secretSetting } from './secrets';
 
 /** `mariadb-1@127.0.0.1:3407` -> `{ name, host, port }`. */
 export const nodeAddress = () =>
@@ -39,7 +34,7 @@ export const hostPorts = () =>
  * Settings every stayline service shares. Secrets have no default unless
  * `STAYLINE_PROFILE=dev` (the native stack and the compose file's default
  * profile), and a public `dev-only-*` value is refused in any other profile
- * (docs/security.md).
+ * (docs/security.md); so is a message key of the dev derivation.
  */
 export function serviceConfigSchema<S extends z.ZodRawShape>(
   service: string,
@@ -90,8 +85,11 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(
     ...redisAuthSettings,
     /** Registry and coordination each on Redis (default) or etcd (docs/patterns/coordinator.md). */
     ...backendSettings,
-    /** The secret the key of the signed messages between services is derived from, 32 bytes or more; it opens no route. */
-    ADMIN_TOKEN: adminTokenSetting(dev),
+    /**
+     * Its own key, which signs its messages to other services, and the public keys of the
+     * services it takes messages from (message-keys.ts; derived in the dev profile when unset).
+     */
+    ...messageKeySettings,
     /** After deregistering on SIGTERM, keep serving this long: callers and the gateway learn of the removal first. */
     DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(500),
     /** The `iss` of the access tokens accepted (the auth service's AUTH_ISSUER). */
@@ -105,7 +103,8 @@ export function serviceConfigSchema<S extends z.ZodRawShape>(
   });
   return schema
     .superRefine(requireEtcdWhenChosen)
-    .superRefine(refuseDevOnlySecrets(['DB_PASSWORD', 'ADMIN_TOKEN', ...DATASTORE_PASSWORD_KEYS]));
+    .superRefine(refuseDevOnlySecrets(['DB_PASSWORD', ...DATASTORE_PASSWORD_KEYS]))
+    .transform((c, ctx) => resolveMessageKeys(service, c, ctx));
 }
 
 /** The first IPv4 address of this host that is not loopback. */
