@@ -2,9 +2,9 @@
  * The admin routes take an operator's access token, and nothing else: on a
  * service (`/admin/flags`), on auth (`/admin/keys`) and on a failover agent
  * (`/admin/switchover`), each on its own port as an operator reaches it. A
- * user's token is a 403 `insufficient_scope`, no token a 401, and the shared
- * admin secret (ADMIN_TOKEN, from which the services' message key is derived)
- * a 401 like any string that is not a token. The agents verify with the keys
+ * user's token is a 403 `insufficient_scope`, no token a 401, and the old
+ * shared admin secret (ADMIN_TOKEN, which the deployments still pass) a 401
+ * like any string that is not a token. The agents verify with the keys
  * auth publishes, found through the registry: while no auth instance answers,
  * an agent that holds the keys still serves its admin routes, one that never
  * fetched them answers 503 until auth is back.

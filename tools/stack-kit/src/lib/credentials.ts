@@ -78,10 +78,11 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): StackC
 }
 
 /**
- * The dev profile's ADMIN_TOKEN (public, like every `dev-only-*` value; as long
- * as the services require, 32 bytes or more): the secret the native stack's
- * services and the compose file's default derive their message key from. It
- * opens no admin route: those take the operator's token (`adminToken(stack)`).
+ * The dev value of ADMIN_TOKEN, which the compose file and the Kubernetes
+ * overlays still pass and no process reads any more (each service signs its
+ * messages with a key of its own: SERVICE_SIGNING_KEY). The specs send it to
+ * show that no such shared secret opens an admin route: those take the
+ * operator's token (`adminToken(stack)`).
  */
 export const DEV_ADMIN_TOKEN = 'dev-only-admin-token-for-local-demos';
 
