@@ -38,6 +38,7 @@ import {
   startServices,
   UserTokens,
 } from '@stayline/stack-kit';
+import { booking } from '../booking-load';
 import { round, summarize, type Figure, runWhenMain } from '../figure';
 
 const RPS_SECONDS = 5;
@@ -69,23 +70,6 @@ const autocannon = createRequire(__filename)('autocannon') as (opts: {
     AutocannonRequest & { setupRequest?: (r: AutocannonRequest) => AutocannonRequest }
   >;
 }) => Promise<AutocannonResult>;
-
-const LISTINGS = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'].flatMap((city) =>
-  Array.from({ length: 12 }, (_, i) => `${city}-${String(i + 1).padStart(2, '0')}`),
-);
-const day = (offset: number) =>
-  new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-
-/** The n-th distinct one-night booking: 60 listings x 364 nights (made by user `n % USERS`). */
-function booking(n: number): string {
-  const offset = 1 + (Math.floor(n / LISTINGS.length) % 364);
-  return JSON.stringify({
-    listingId: LISTINGS[n % LISTINGS.length],
-    checkIn: day(offset),
-    checkOut: day(offset + 1),
-    guests: 1,
-  });
-}
 
 /** One GET over `agent`, body read; the time in ms. Rejects on a non-2xx answer. */
 function timedGet(

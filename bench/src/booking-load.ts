@@ -1,0 +1,75 @@
+/**
+ * Bookings as load: distinct one-night stays (no conflict, no replay), each with
+ * its own Idempotency-Key, made by a set of users whose tokens were issued before.
+ */
+
+export const LISTINGS = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'].flatMap((city) =>
+  Array.from({ length: 12 }, (_, i) => `${city}-${String(i + 1).padStart(2, '0')}`),
+);
+
+const day = (offset: number) =>
+  new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+
+/** The n-th distinct one-night booking's body: 60 listings x 364 nights. */
+export function booking(n: number): string {
+  const offset = 1 + (Math.floor(n / LISTINGS.length) % 364);
+  return JSON.stringify({
+    listingId: LISTINGS[n % LISTINGS.length],
+    checkIn: day(offset),
+    checkOut: day(offset + 1),
+    guests: 1,
+  });
+}
+
+export interface BookingRun {
+  /** Answered 201. */
+  ok: number;
+  /** Any other answer or a network error, with the first few statuses seen. */
+  failed: number;
+  firstFailures: string[];
+  ms: number;
+}
+
+/**
+ * Books the stays `from` ... `from + count - 1` through `gatewayUrl`, `concurrency`
+ * at a time (fetch, keep-alive), booking n made by `users[n % users.length]`.
+ */
+export async function bookMany(
+  gatewayUrl: string,
+  users: ReadonlyArray<Record<string, string>>,
+  o: { from: number; count: number; concurrency: number; keyPrefix: string },
+): Promise<BookingRun> {
+  const run: BookingRun = { ok: 0, failed: 0, firstFailures: [], ms: 0 };
+  let next = o.from;
+  const end = o.from + o.count;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < end) {
+      const n = next++;
+      try {
+        const res = await fetch(`${gatewayUrl}/api/reservations`, {
+          method: 'POST',
+          headers: {
+            ...users[n % users.length],
+            'content-type': 'application/json',
+            'idempotency-key': `${o.keyPrefix}-${n}`,
+          },
+          body: booking(n),
+        });
+        const text = await res.text();
+        if (res.status === 201) run.ok++;
+        else {
+          run.failed++;
+          if (run.firstFailures.length < 5)
+            run.firstFailures.push(`${res.status} ${text.slice(0, 200)}`);
+        }
+      } catch (err) {
+        run.failed++;
+        if (run.firstFailures.length < 5) run.firstFailures.push(String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  run.ms = performance.now() - t0;
+  return run;
+}

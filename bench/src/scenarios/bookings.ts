@@ -1,0 +1,301 @@
+/**
+ * Where a booking's CPU goes: the whole stack as `npm run stack:up` runs it
+ * (MariaDB x3 semi-sync, Redis x2 + 3 Sentinels, etcd x3, the 2 failover agents,
+ * 2 instances of every service, the gateway sync, the dashboard, nginx), then
+ * a fixed number of bookings through nginx, each a new one-night stay with its
+ * own Idempotency-Key, by users whose tokens were issued before the clock starts.
+ * - gateway.bookings.cpu_ms: CPU ms (utime + stime from /proc, children reaped
+ *   included: nginx workers replaced by a reload) of every process of the stack,
+ *   per booking; `gateway.bookings.cpu_ms.<component>` for each process,
+ *   `.background` what the stack burns idle over as long (measured before);
+ * - gateway.bookings.sql.<counter>: the primary's SHOW GLOBAL STATUS deltas per
+ *   booking (statements, transactions, semi-sync acknowledged commits);
+ * - gateway.bookings.throughput: bookings/s of that run (not a capacity figure).
+ * The load generator (this process) is not counted.
+ * With BENCH_PROFILE_DIR set, reservation and payment run with the inspector on
+ * 127.0.0.1 (a free port), and a second run of bookings is profiled through it:
+ * one .cpuprofile per instance in that directory, and the self time by package
+ * and by function printed (bench/src/cpuprofile.ts).
+ *   node scripts/run.cjs bench/src/scenarios/bookings.ts          (prints the figures as JSON)
+ *   BENCH_PROFILE_DIR=/tmp/prof npm run bench -- --only=bookings
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Component,
+  LOAD_GATEWAY_LIMITS,
+  Stack,
+  startWholeStack,
+  UserTokens,
+} from '@stayline/stack-kit';
+import { bookMany, type BookingRun } from '../booking-load';
+import { type CpuProfile, formatSummary, summarizeProfiles } from '../cpuprofile';
+import { round, type Figure, runWhenMain } from '../figure';
+
+const BOOKINGS = Number(process.env.BENCH_BOOKINGS ?? 2_000);
+const WARMUP = 200;
+const CONCURRENCY = 16;
+const USERS = 97;
+const IDLE_MS = 10_000;
+const PROFILED = ['reservation', 'payment'];
+/** The primary's counters read around the bookings. */
+const SQL_COUNTERS = [
+  'Questions',
+  'Com_begin',
+  'Com_commit',
+  'Com_rollback',
+  'Com_select',
+  'Com_insert',
+  'Com_update',
+  'Com_delete',
+  'Com_set_option',
+  'Rpl_semi_sync_master_yes_tx',
+];
+const TICK_MS = 1000 / 100; // USER_HZ: 100 on Linux
+
+/** utime + stime + cutime + cstime of every process, by pid, and each pid's parent. */
+function processTable(): Map<number, { ppid: number; ticks: number }> {
+  const table = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // fields after "(comm)": state ppid ... utime(14) stime(15) cutime(16) cstime(17)
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    table.set(Number(entry), { ppid: Number(f[1]), ticks });
+  }
+  return table;
+}
+
+/** CPU ms so far of each component's process and its descendants (nginx: master and workers). */
+function cpuByComponent(components: readonly Component[]): Map<string, number> {
+  const table = processTable();
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+  const treeTicks = (pid: number): number =>
+    (table.get(pid)?.ticks ?? 0) +
+    (children.get(pid) ?? []).reduce((sum, c) => sum + treeTicks(c), 0);
+  return new Map(
+    components.filter((c) => c.pid).map((c) => [c.name, treeTicks(c.pid as number) * TICK_MS]),
+  );
+}
+
+function cpuDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  return new Map([...after].map(([name, ms]) => [name, ms - (before.get(name) ?? ms)]));
+}
+
+async function sqlCounters(stack: Stack): Promise<Record<string, number>> {
+  const rows = await stack.query<{ Variable_name: string; Value: string }>(
+    'reservation',
+    `SHOW GLOBAL STATUS WHERE Variable_name IN (${SQL_COUNTERS.map(() => '?').join(', ')})`,
+    SQL_COUNTERS,
+  );
+  return Object.fromEntries(rows.map((r) => [r.Variable_name, Number(r.Value)]));
+}
+
+function describe(c: Component): string {
+  const service = typeof c.meta?.service === 'string' ? c.meta.service : undefined;
+  return [c.kind, service && service !== c.name ? service : undefined, c.role]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** A minimal Chrome DevTools Protocol session over the inspector's WebSocket. */
+async function inspectorSession(wsUrl: string) {
+  const ws = new WebSocket(wsUrl);
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve(), { once: true });
+    ws.addEventListener('error', () => reject(new Error(`cannot open ${wsUrl}`)), { once: true });
+  });
+  let id = 0;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  ws.addEventListener('message', (ev: MessageEvent) => {
+    const msg = JSON.parse(String(ev.data)) as { id?: number; result?: unknown; error?: unknown };
+    const p = msg.id === undefined ? undefined : pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id as number);
+    if (msg.error) p.reject(new Error(JSON.stringify(msg.error)));
+    else p.resolve(msg.result);
+  });
+  return {
+    send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+      const n = ++id;
+      ws.send(JSON.stringify({ id: n, method, params }));
+      return new Promise<T>((resolve, reject) =>
+        pending.set(n, { resolve: resolve as (v: unknown) => void, reject }),
+      );
+    },
+    close: () => ws.close(),
+  };
+}
+
+/** The inspector's WebSocket address an instance printed at start (`--inspect=127.0.0.1:0`). */
+function inspectorUrl(c: Component): string {
+  const log = fs.readFileSync(c.spec.logFile, 'utf8');
+  const m = /Debugger listening on (ws:\/\/\S+)/.exec(log);
+  if (!m) throw new Error(`${c.name} printed no inspector address in ${c.spec.logFile}`);
+  return m[1];
+}
+
+/** Runs `work` with the CPU profiler on in each of `instances`; writes one .cpuprofile each to `dir`. */
+async function profiled<T>(
+  instances: Component[],
+  dir: string,
+  work: () => Promise<T>,
+): Promise<{ value: T; files: Map<string, string[]> }> {
+  const sessions = await Promise.all(instances.map((c) => inspectorSession(inspectorUrl(c))));
+  try {
+    for (const s of sessions) await s.send('Profiler.enable');
+    for (const s of sessions) await s.send('Profiler.start');
+    const value = await work();
+    const files = new Map<string, string[]>();
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [i, s] of sessions.entries()) {
+      const { profile } = await s.send<{ profile: CpuProfile }>('Profiler.stop');
+      const c = instances[i];
+      const file = path.join(dir, `${c.name}.cpuprofile`);
+      fs.writeFileSync(file, JSON.stringify(profile));
+      const service = String(c.meta?.service ?? c.name);
+      files.set(service, [...(files.get(service) ?? []), file]);
+    }
+    return { value, files };
+  } finally {
+    for (const s of sessions) s.close();
+  }
+}
+
+function checked(run: BookingRun, what: string): BookingRun {
+  if (run.failed)
+    console.error(`${what}: ${run.failed} bookings failed, e.g. ${run.firstFailures.join(' | ')}`);
+  return run;
+}
+
+export async function run(): Promise<Figure[]> {
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  const inspect = profileDir
+    ? `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim()
+    : undefined;
+  const stack = await startWholeStack({
+    log: process.env.BENCH_VERBOSE ? (line) => console.error(line) : undefined,
+    replicas: 2,
+    sentinel: true,
+    nginx: true,
+    // one address books as fast as it can: the production limits would measure the limits
+    gatewayLimits: LOAD_GATEWAY_LIMITS,
+    services: inspect
+      ? { env: Object.fromEntries(PROFILED.map((s) => [s, { NODE_OPTIONS: inspect }])) }
+      : undefined,
+  });
+  const figures: Figure[] = [];
+  try {
+    const gw = stack.nginx.url;
+    const tokens = UserTokens.of(stack);
+    // a few at a time: each is a login with a password hash, on the cores the stack runs on
+    const users: Array<Record<string, string>> = [];
+    for (let i = 0; i < USERS; i += 4)
+      users.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(4, USERS - i) }, (_, j) =>
+            tokens.headers(`bench-${i + j}`),
+          ),
+        )),
+      );
+    const keyPrefix = `cpu-${Date.now()}`;
+    checked(
+      await bookMany(gw, users, { from: 0, count: WARMUP, concurrency: CONCURRENCY, keyPrefix }),
+      'warm-up',
+    );
+
+    // what the stack burns with no bookings at all: registry renewals, health checks, polling
+    const idleBefore = cpuByComponent(stack.components);
+    const idleT0 = performance.now();
+    await sleep(IDLE_MS);
+    const idle = cpuDelta(idleBefore, cpuByComponent(stack.components));
+    const idleMs = performance.now() - idleT0;
+
+    const sqlBefore = await sqlCounters(stack);
+    const cpuBefore = cpuByComponent(stack.components);
+    const booked = checked(
+      await bookMany(gw, users, {
+        from: WARMUP,
+        count: BOOKINGS,
+        concurrency: CONCURRENCY,
+        keyPrefix,
+      }),
+      'measured run',
+    );
+    const cpu = cpuDelta(cpuBefore, cpuByComponent(stack.components));
+    const sqlAfter = await sqlCounters(stack);
+
+    const perBooking = (ms: number) => round(ms / BOOKINGS, 2);
+    const total = [...cpu.values()].reduce((a, b) => a + b, 0);
+    const background = ([...idle.values()].reduce((a, b) => a + b, 0) * booked.ms) / idleMs;
+    const anchor = `${BOOKINGS} bookings through nginx, ${CONCURRENCY} at a time, whole stack on ${stack.components.length} processes, 2 cores shared with other work`;
+    figures.push(
+      { name: 'gateway.bookings.cpu_ms', value: perBooking(total), unit: 'ms', anchor },
+      {
+        name: 'gateway.bookings.cpu_ms.background',
+        value: perBooking(background),
+        unit: 'ms',
+        anchor: `the stack's CPU with no load over as long as the bookings took (${IDLE_MS / 1000} s idle, scaled), per booking`,
+      },
+      {
+        name: 'gateway.bookings.throughput',
+        value: round(BOOKINGS / (booked.ms / 1000), 1),
+        unit: 'req/s',
+        anchor: `that run, ${CONCURRENCY} at a time (not a capacity figure)`,
+      },
+      { name: 'gateway.bookings.failed', value: booked.failed, unit: 'count', goal: '0' },
+    );
+    const byName = new Map(stack.components.map((c) => [c.name, c]));
+    for (const [name, ms] of [...cpu].sort((a, b) => b[1] - a[1])) {
+      const c = byName.get(name) as Component;
+      figures.push({
+        name: `gateway.bookings.cpu_ms.${name}`,
+        value: perBooking(ms),
+        unit: 'ms',
+        anchor: `${describe(c)}; ${round((100 * ms) / total, 1)} % of the total; idle: ${perBooking(((idle.get(name) ?? 0) * booked.ms) / idleMs)} ms`,
+      });
+    }
+    for (const counter of SQL_COUNTERS) {
+      if (!(counter in sqlBefore)) continue;
+      figures.push({
+        name: `gateway.bookings.sql.${counter.toLowerCase()}`,
+        value: round((sqlAfter[counter] - sqlBefore[counter]) / BOOKINGS, 2),
+        unit: 'per booking',
+        anchor: `primary ${stack.mariadb.primary.name}, SHOW GLOBAL STATUS delta over the run (the agents' polling included)`,
+      });
+    }
+
+    if (profileDir) {
+      const instances = stack.components.filter((c) => PROFILED.includes(String(c.meta?.service)));
+      const { value: again, files } = await profiled(instances, profileDir, () =>
+        bookMany(gw, users, {
+          from: WARMUP + BOOKINGS,
+          count: BOOKINGS,
+          concurrency: CONCURRENCY,
+          keyPrefix,
+        }),
+      );
+      checked(again, 'profiled run');
+      for (const [service, list] of files) {
+        const profiles = list.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as CpuProfile);
+        console.error(
+          formatSummary(`${service} (${list.length} instances)`, summarizeProfiles(profiles)),
+        );
+      }
+      console.error(`profiles in ${profileDir}`);
+    }
+  } finally {
+    await stack.stop();
+  }
+  return figures;
+}
+
+runWhenMain(module, run);
