@@ -58,6 +58,8 @@ export class DiscoveryLifecycle
         instanceId: () => this.registration?.instance.id,
         registered: () => this.registration !== undefined,
         inFlight: () => this.tracker.inFlight,
+        completed: () => this.tracker.completed,
+        failed: () => this.tracker.failed,
       }),
     );
     if (this.options.register === 'manual') return;

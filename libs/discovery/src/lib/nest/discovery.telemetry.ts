@@ -18,6 +18,12 @@ export interface HealthSources {
   registered: () => boolean;
   /** Requests and messages being handled now (this health request among them). */
   inFlight: () => number;
+  /**
+   * Requests and messages finished since start, and the failed (5xx) among
+   * them: counters that only grow (back to 0 on a restart), the probes left out.
+   */
+  completed: () => number;
+  failed: () => number;
 }
 
 /** Registers the `discovery` indicator; returns a function that removes it. */
@@ -29,6 +35,8 @@ export function registerHealth(health: HealthRegistry, s: HealthSources): () => 
       instance: s.instanceId(),
       registered: s.registered(),
       inFlight: s.inFlight(),
+      completed: s.completed(),
+      failed: s.failed(),
     },
   }));
 }
