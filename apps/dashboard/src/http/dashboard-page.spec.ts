@@ -134,3 +134,54 @@ describe('dashboard page: the public view', () => {
     expect(page.text('updated')).not.toContain('public view');
   });
 });
+
+describe('dashboard page: request rates', () => {
+  const instance = (
+    service: string,
+    id: string,
+    rates: { requestsPerS?: number; errorsPerS?: number },
+  ) => ({
+    service,
+    id,
+    startedAt: '2026-11-25T19:00:00.000Z',
+    health: 'up' as const,
+    inFlight: 1,
+    ...rates,
+  });
+
+  it('shows req/s and 5xx/s per instance, a total per service and one for the system', () => {
+    const page = loadPage();
+    const s = emptySnapshot('2026-11-25T20:00:00.000Z');
+    s.instances = [
+      instance('payment', 'payment-1', {}), // an older build, or not polled twice yet
+      instance('reservation', 'reservation-1', { requestsPerS: 24.5, errorsPerS: 0 }),
+      instance('reservation', 'reservation-2', { requestsPerS: 26.3, errorsPerS: 1.2 }),
+    ];
+    page.render(s);
+    const html = page.html('instances');
+    const row = (selector: string) =>
+      new RegExp(`<tr ${selector}[^>]*>.*?</tr>`, 's').exec(html)?.[0] ?? '';
+    expect(row('data-instance="reservation-1"')).toContain(
+      '<td class="num" data-rate="24.5">25</td><td class="num" data-errors="0">0.0</td>',
+    );
+    expect(row('data-instance="reservation-2"')).toContain(
+      '<td class="num" data-errors="1.2"><span class="badge down">1.2</span></td>',
+    );
+    expect(row('data-instance="payment-1"')).toContain(
+      '<td class="num" data-rate="">–</td><td class="num" data-errors="">–</td>',
+    );
+    // one total per service, after its instances
+    expect(html.match(/data-service-total=/g)).toHaveLength(2);
+    expect(row('class="total" data-service-total="reservation"')).toContain(
+      '<td class="num">2</td><td class="num" data-rate="50.8">51</td>',
+    );
+    expect(row('class="total" data-service-total="payment"')).toContain('data-rate="">–</td>');
+    expect(html.indexOf('data-instance="reservation-2"')).toBeLessThan(
+      html.indexOf('data-service-total="reservation"'),
+    );
+    expect(page.html('summary')).toContain(
+      '<div class="label">requests / s</div><div class="value ">51</div>',
+    );
+    expect(page.all()).not.toMatch(/undefined|NaN/);
+  });
+});

@@ -5,7 +5,14 @@ import { pairs } from './redis.probe';
 const body = {
   status: 'degraded',
   details: {
-    discovery: { status: 'up', service: 'reservation', registered: true, inFlight: 3 },
+    discovery: {
+      status: 'up',
+      service: 'reservation',
+      registered: true,
+      inFlight: 3,
+      completed: 1520,
+      failed: 7,
+    },
     database: { status: 'up', epoch: 1 },
     'dependency:payment': {
       status: 'up',
@@ -35,6 +42,7 @@ describe('parseInstanceHealth', () => {
     const r = parseInstanceHealth('reservation-1', 200, body);
     expect(r.health).toBe('degraded');
     expect(r.inFlight).toBe(2);
+    expect(r).toMatchObject({ completed: 1520, failed: 7 });
     expect(r.breakers.map((b) => `${b.dependency}/${b.endpoint}=${b.state}`)).toEqual([
       'payment/*=closed',
       'payment/payment-1=closed',
@@ -66,7 +74,14 @@ describe('parseInstanceHealth', () => {
     expect(parseInstanceHealth('x-1', 200, { status: 'ok' })).toMatchObject({
       health: 'up',
       inFlight: undefined,
+      completed: undefined,
     });
+    // an older instance: in flight, no counters
+    const older = parseInstanceHealth('x-1', 200, {
+      status: 'ok',
+      details: { discovery: { status: 'up', inFlight: 1, completed: 'many' } },
+    });
+    expect(older).toMatchObject({ inFlight: 0, completed: undefined, failed: undefined });
   });
 });
 

@@ -4,6 +4,11 @@ import type { BreakerStateName, BreakerView, InstanceHealth } from '../topology/
 export interface InstanceHealthReport {
   health: InstanceHealth;
   inFlight?: number;
+  /** The instance's counters of finished and failed requests (absent from older builds). */
+  completed?: number;
+  failed?: number;
+  /** When the answer arrived (`performance.now()`): what the rates divide by. */
+  atMs?: number;
   breakers: BreakerView[];
   error?: string;
 }
@@ -11,6 +16,8 @@ export interface InstanceHealthReport {
 interface Indicator {
   status?: string;
   inFlight?: unknown;
+  completed?: unknown;
+  failed?: unknown;
   essential?: unknown;
   state?: unknown;
   retryAfterMs?: unknown;
@@ -27,7 +34,7 @@ const asNumber = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? 
  * libs/observability): `ok` is up, `degraded` still serves (a breaker not
  * closed, a replica lagging), anything else is down. The `discovery` detail
  * carries the in-flight count (libs/discovery), which includes the probe
- * itself; each `dependency:<name>` detail one breaker per dependency and per
+ * itself, and the counters of finished and failed requests, which do not; each `dependency:<name>` detail one breaker per dependency and per
  * callee instance (libs/resilience `dependencyHealth`).
  */
 export function parseInstanceHealth(
@@ -43,7 +50,8 @@ export function parseInstanceHealth(
       : httpStatus === 200 && b.status === 'degraded'
         ? 'degraded'
         : 'down';
-  const inFlight = asNumber(details['discovery']?.inFlight);
+  const discovery = details['discovery'];
+  const inFlight = asNumber(discovery?.inFlight);
   const breakers: BreakerView[] = [];
   for (const [name, d] of Object.entries(details)) {
     if (!name.startsWith('dependency:')) continue;
@@ -79,6 +87,8 @@ export function parseInstanceHealth(
   return {
     health,
     inFlight: inFlight === undefined ? undefined : Math.max(0, inFlight - 1),
+    completed: asNumber(discovery?.completed),
+    failed: asNumber(discovery?.failed),
     breakers,
     error:
       health === 'down'

@@ -13,7 +13,7 @@ export async function probeInstance(
       `http://${i.host}:${i.httpPort}/health/ready`,
       timeoutMs,
     );
-    return parseInstanceHealth(i.id, status, body);
+    return { ...parseInstanceHealth(i.id, status, body), atMs: performance.now() };
   } catch (err) {
     return { health: 'down', breakers: [], error: errorText(err) };
   }

@@ -38,7 +38,7 @@ describe('publicSnapshot', () => {
     expect(p.flags).toEqual({ version: 7, flags: { 'fault.recommendation.all.latencyMs': 500 } });
   });
 
-  it('instances: service, id, health, in flight, start; no host, port or version; a short reason', () => {
+  it('instances: service, id, health, in flight, rates, start; no host, port or version; a short reason', () => {
     expect(p.instances).toEqual([
       {
         service: 'reservation',
@@ -46,6 +46,8 @@ describe('publicSnapshot', () => {
         startedAt: '2026-12-06T19:00:00.000Z',
         health: 'up',
         inFlight: 3,
+        requestsPerS: 48.5,
+        errorsPerS: 0.5,
       },
       {
         service: 'payment',

@@ -79,6 +79,8 @@ const instance = (i: InstanceView): InstanceView =>
     startedAt: i.startedAt,
     health: i.health,
     inFlight: i.inFlight,
+    requestsPerS: i.requestsPerS,
+    errorsPerS: i.errorsPerS,
     error: publicError(i.error),
   });
 

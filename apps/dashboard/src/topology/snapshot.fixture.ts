@@ -15,6 +15,8 @@ export function fullSnapshot(): TopologySnapshot {
         startedAt: '2026-12-06T19:00:00.000Z',
         health: 'up',
         inFlight: 3,
+        requestsPerS: 48.5,
+        errorsPerS: 0.5,
       },
       {
         service: 'payment',

@@ -21,6 +21,13 @@ export interface InstanceView {
   health: InstanceHealth;
   /** Requests and messages it is handling, the dashboard's own probe left out. */
   inFlight?: number;
+  /**
+   * Requests and messages it finished per second between the last two polls
+   * (the probes left out), and the failed (5xx) among them: absent until two
+   * polls of the same run, and for an instance that does not count them.
+   */
+  requestsPerS?: number;
+  errorsPerS?: number;
   /** Why it is down, when it is. */
   error?: string;
 }

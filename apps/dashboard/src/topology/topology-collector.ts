@@ -20,6 +20,7 @@ import { MariaDbProbe } from '../probes/mariadb.probe';
 import { RedisProbe } from '../probes/redis.probe';
 import { emptySnapshot, InstanceView, TimelineEvent, TopologySnapshot } from './snapshot';
 import { viewSnapshot } from './public-view';
+import { RateMeter } from './rates';
 import { diffSnapshots } from './snapshot-diff';
 import { Timeline } from './timeline';
 
@@ -45,6 +46,8 @@ const content = (s: TopologySnapshot) => JSON.stringify({ ...s, at: '' });
 export class TopologyCollector implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly instances = new Map<string, ServiceInstance>();
   private readonly reports = new Map<string, InstanceHealthReport>();
+  /** Each instance's last counters: its requests per second. */
+  private readonly rates: RateMeter;
   private readonly removalReasons = new Map<string, string>();
   private readonly listeners = new Set<SnapshotListener>();
   private readonly timeline: Timeline;
@@ -71,6 +74,8 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
   ) {
     const redis = redisTargetOf(c);
     this.timeline = new Timeline(c.TIMELINE_SIZE);
+    // half a poll: a new instance's first probe and the round's just after it make no rate
+    this.rates = new RateMeter(c.POLL_INTERVAL_MS / 2);
     this.current = viewSnapshot(c.DASHBOARD_VIEW, emptySnapshot());
     this.topology = new RedisTopologySource({ redis, logger });
     this.mariadb = new MariaDbProbe({
@@ -181,6 +186,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
       if (i.service === service && !ids.has(id)) {
         this.instances.delete(id);
         this.reports.delete(id);
+        this.rates.forget(id);
       }
     const fresh = list.filter((i) => !this.instances.has(i.id));
     for (const i of list) this.instances.set(i.id, i);
@@ -189,7 +195,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
     for (const i of fresh)
       void probeInstance(i, this.c.PROBE_TIMEOUT_MS).then((r) => {
         if (!this.instances.has(i.id)) return;
-        this.reports.set(i.id, r);
+        this.report(i, r);
         this.rebuild();
       });
   }
@@ -223,10 +229,19 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
       this.etcd.probe(),
     ]);
     listed.forEach((i, n) => {
-      if (this.instances.has(i.id)) this.reports.set(i.id, reports[n]);
+      if (this.instances.has(i.id)) this.report(i, reports[n]);
     });
     this.parts = { agents, mariadb: { ...mariadb, concerns: this.agents.concerns() }, redis, etcd };
     this.rebuild();
+  }
+
+  private report(i: ServiceInstance, r: InstanceHealthReport): void {
+    this.reports.set(i.id, r);
+    this.rates.read(i.id, i.startedAt, {
+      completed: r.completed,
+      failed: r.failed,
+      atMs: r.atMs ?? performance.now(),
+    });
   }
 
   private schedule(): void {
@@ -267,6 +282,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
           startedAt: i.startedAt,
           health: r?.health ?? 'unknown',
           inFlight: r?.inFlight,
+          ...this.rates.rate(i.id),
           error: r?.error,
         };
       });

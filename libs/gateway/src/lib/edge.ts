@@ -21,8 +21,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
  * from the page and names the new ones.
  */
 export const DASHBOARD_INLINE_HASHES = {
-  script: 'sha256-8w6jOODHYh+pRP4xPWGbeiHupTtnAW1zHHc0xaPxu/E=',
-  style: 'sha256-8B3PVexAiirrr7p8d5k3PTs1+hVch3/ciWdJYe+PLLs=',
+  script: 'sha256-AcQmmlDH4FtOYPW+Vwcw+rWyDPuxM9nLJ9GMDLR9BGM=',
+  style: 'sha256-JD6iVK/zGI+GpWjY10ui+x14NWDTO44SuA/k/nRzsiA=',
 } as const;
 
 /** Nothing a policy does not name: no plugin, no `<base>`, no form target, no framing. */
