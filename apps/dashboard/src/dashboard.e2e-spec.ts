@@ -95,6 +95,27 @@ describe('dashboard through the gateway (whole stack)', () => {
     return (await res.json()) as { snapshot: TopologySnapshot; timeline: TimelineEvent[] };
   };
 
+  /** Sends alice's GETs to `url` one after another (50 ms apart) until `until` settles; their statuses. */
+  const withTraffic = async (url: string, until: () => Promise<unknown>) => {
+    const headers = await tokens.headers('alice');
+    const statuses: number[] = [];
+    let sending = true;
+    const traffic = (async () => {
+      while (sending) {
+        const res = await fetch(url, { headers, signal: AbortSignal.timeout(5_000) });
+        statuses.push(res.status);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    try {
+      await until();
+    } finally {
+      sending = false;
+      await traffic;
+    }
+    return statuses;
+  };
+
   beforeAll(async () => {
     stack = await startStack({ replicas: 2, sentinel: true, nginx: true, etcd: true });
     // the agents first: they publish the topology the services follow, and the dashboard is given their addresses
@@ -170,6 +191,8 @@ describe('dashboard through the gateway (whole stack)', () => {
         serving: true,
       });
       expect(i.inFlight).toBeGreaterThanOrEqual(0);
+      // absent until the second poll of an instance; never negative
+      expect(i.requestsPerS ?? 0).toBeGreaterThanOrEqual(0);
     }
     // failover agents: the leader the launcher sees, with its fencing token
     expect(s.agents.leader).toBe(leader?.name);
@@ -340,6 +363,20 @@ describe('dashboard through the gateway (whole stack)', () => {
     await row('scrap-2').waitFor({ timeout: 10_000 });
     await page.locator('#conn.live').waitFor({ timeout: 5_000 });
 
+    // traffic to one instance shows as its rate, and in its service's total; the probes do not count
+    const rated = (row: string) =>
+      page.locator(`${row} td[data-rate]:not([data-rate=""]):not([data-rate="0"])`);
+    const scrap = stack.component('scrap-1');
+    const direct = await withTraffic(`http://${scrap.host}:${scrap.port}/api/scraps`, async () => {
+      await rated('tr[data-instance="scrap-1"]').waitFor({ timeout: 10_000 });
+      await rated('tr[data-service-total="scrap"]').waitFor({ timeout: 2_000 });
+    });
+    const shown = Number(await rated('tr[data-instance="scrap-1"]').getAttribute('data-rate'));
+    console.log(`browser: scrap-1 at ${shown} req/s after ${direct.length} requests`);
+    expect(shown).toBeGreaterThan(0);
+    expect(direct.length).toBeGreaterThan(0);
+    expect(direct.filter((status) => status !== 200)).toEqual([]);
+
     let t0 = Date.now();
     stack.kill('scrap-1', 'SIGTERM');
     await row('scrap-1').waitFor({ state: 'detached', timeout: 2_000 });
@@ -355,8 +392,12 @@ describe('dashboard through the gateway (whole stack)', () => {
     await page.locator('[data-kind="instance-left"]').nth(1).waitFor({ timeout: 2_000 });
     expect(await page.locator('tr[data-instance="reservation-1"]').count()).toBe(1);
 
+    // the screenshot with traffic on it: listings through the gateway, served by reservation
     const shot = path.join(stack.stateDir, 'dashboard.png');
-    await page.screenshot({ path: shot, fullPage: true });
+    await withTraffic(`${gw}/api/listings?limit=3`, async () => {
+      await rated('tr[data-service-total="reservation"]').waitFor({ timeout: 10_000 });
+      await page.screenshot({ path: shot, fullPage: true });
+    });
     console.log(`screenshot: ${shot} (kept with STAYLINE_KEEP_STATE=1)`);
     const wanted = process.env.DASHBOARD_SCREENSHOT;
     if (wanted) {
@@ -392,7 +433,16 @@ describe('dashboard through the gateway (whole stack)', () => {
         ? Object.entries(v).flatMap(([k, x]) => leaves(x, Array.isArray(v) ? key : k))
         : [[key, v]];
     // durations, counts and flag values may equal a port by chance; no other number may
-    const counts = new Set(['lagMs', 'totalMs', 'retryAfterMs', 'inFlight', 'seq', 'version']);
+    const counts = new Set([
+      'lagMs',
+      'totalMs',
+      'retryAfterMs',
+      'inFlight',
+      'requestsPerS',
+      'errorsPerS',
+      'seq',
+      'version',
+    ]);
     const expectPublic = (what: string, data: unknown) => {
       const text = JSON.stringify(data);
       for (const host of hosts)
