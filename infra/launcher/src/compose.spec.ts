@@ -44,6 +44,12 @@ import {
 import { GATEWAY_ROUTES } from '@stayline/gateway';
 import { redisAuthFiles } from './datastore-auth';
 
+/**
+ * Whether a variable holds a secret: a password, a secret, a token (`ADMIN_TOKEN`; not the
+ * gateway's per-token limits, `GATEWAY_TOKEN_*`) or a signing key.
+ */
+const isSecretName = (name: string) => /PASSWORD|SECRET|TOKEN$|SIGNING_KEY/.test(name);
+
 // the launcher's specs only name their binaries; MariaDB and Redis need not be installed
 jest.mock('../../../tools/stack-kit/src/lib/binaries', () => ({
   which: (binary: string) => `/usr/sbin/${binary}`,
@@ -449,9 +455,9 @@ describe('docker-compose.yml', () => {
 
   it('holds no secret except clearly marked dev defaults, each overridable', () => {
     const raw = fs.readFileSync(COMPOSE_FILE, 'utf8');
-    const secrets = [
-      ...raw.matchAll(/^\s*([A-Z0-9_]*(?:PASSWORD|TOKEN|SECRET)[A-Z0-9_]*):\s*(.*)$/gm),
-    ];
+    const secrets = [...raw.matchAll(/^\s*([A-Z0-9_]+):\s*(.*)$/gm)].filter(([, name]) =>
+      isSecretName(name),
+    );
     expect(secrets.length).toBeGreaterThan(0);
     for (const [, name, value] of secrets) {
       expect({ name, value }).toEqual({
@@ -460,7 +466,7 @@ describe('docker-compose.yml', () => {
       });
     }
     for (const line of confLines(fs.readFileSync(ENV_EXAMPLE, 'utf8'))) {
-      if (/PASSWORD|TOKEN|SECRET/.test(line.split('=')[0])) expect(line).toMatch(/=dev-only-/);
+      if (isSecretName(line.split('=')[0])) expect(line).toMatch(/=dev-only-/);
     }
   });
 
@@ -1835,8 +1841,7 @@ describe('docker-compose.production.yml (the production profile)', () => {
     );
   };
   const production = (vars: Record<string, string>) => run([COMPOSE_FILE, PRODUCTION_FILE], vars);
-  const secretKeys = (env: Record<string, string> = {}) =>
-    Object.keys(env).filter((k) => /PASSWORD|TOKEN|SECRET/.test(k));
+  const secretKeys = (env: Record<string, string> = {}) => Object.keys(env).filter(isSecretName);
 
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-compose-production-'));
