@@ -704,7 +704,6 @@ describe('the rendered manifests', () => {
     const haKeys = [...new Set(haRefs.map((r) => r.key))].sort();
     expect(haKeys).toEqual([
       'MARIADB_ROOT_PASSWORD',
-      'STAYLINE_ADMIN_TOKEN',
       'STAYLINE_AUTH_ADMIN_PASSWORD',
       'STAYLINE_AUTH_ALICE_PASSWORD',
       'STAYLINE_AUTH_BOB_PASSWORD',
@@ -717,6 +716,11 @@ describe('the rendered manifests', () => {
       'STAYLINE_DB_REPL_PASSWORD',
       'STAYLINE_DB_RESERVATION_PASSWORD',
       'STAYLINE_DB_SCRAP_PASSWORD',
+      'STAYLINE_PAYMENT_SIGNING_KEY',
+      'STAYLINE_RECOMMENDATION_SIGNING_KEY',
+      'STAYLINE_RESERVATION_PUBLIC_KEY',
+      'STAYLINE_RESERVATION_SIGNING_KEY',
+      'STAYLINE_SCRAP_SIGNING_KEY',
     ]);
     expect(new Set(haRefs.map((r) => r.name))).toEqual(new Set(['stayline-secrets']));
     expect(rendered.ha.of('Secret')).toEqual([]);

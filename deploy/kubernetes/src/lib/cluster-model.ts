@@ -5,6 +5,7 @@
  * `failover-agent` resolves to, and whether the NetworkPolicies let one pod reach another.
  */
 import { isIP } from 'node:net';
+import { generateServiceKeys } from '@stayline/service-runtime';
 import type { Resource } from './kustomize';
 import type { JsonObject } from './strategic-merge';
 
@@ -158,7 +159,7 @@ export class ClusterModel {
         const secret = this.data('Secret', name);
         if (secret && secret[key] === undefined)
           throw new Error(`${w.name}: Secret ${name} has no ${key}`);
-        env[e.name] = secret ? secret[key] : `secret:${key}:${'0'.repeat(64)}`;
+        env[e.name] = secret ? secret[key] : operatorSecret(key);
       }
     }
     return env;
@@ -339,4 +340,16 @@ export function inCidr(ip: string, cidr: string): boolean {
   const n = (a: string) => a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
   const size = 2 ** (32 - Number(bits));
   return Math.floor(n(ip) / size) === Math.floor(n(base) / size);
+}
+
+/**
+ * What the operator puts under `key` in a Secret the overlay does not hold: a
+ * service's message key as `npm run -s keys:service` prints it (its seed, or
+ * `reservation=<public key>`), any other secret as `secret:<key>:<hex>`.
+ */
+function operatorSecret(key: string): string {
+  const m = /^STAYLINE_([A-Z]+)_(SIGNING|PUBLIC)_KEY$/.exec(key);
+  if (!m) return `secret:${key}:${'0'.repeat(64)}`;
+  const keys = generateServiceKeys(m[1].toLowerCase());
+  return m[2] === 'SIGNING' ? keys.seed : keys.publicKey;
 }
