@@ -118,7 +118,9 @@ describe('BookingStore (real MariaDB)', () => {
     )) as Array<{ n: number | string }>;
     expect(Number(nights[0].n)).toBe(1);
     // and it can still be settled by the reconciler
-    expect(await ds.transaction((m) => BookingStore.confirm(m, id, randomUUID()))).toBe(true);
+    const confirmed = await ds.transaction((m) => BookingStore.confirm(m, id, randomUUID()));
+    expect(confirmed?.status).toBe('CONFIRMED');
+    expect(confirmed?.id).toBe(id);
   });
 
   it('serialises the two on the row: claim and abandon racing, exactly one wins', async () => {

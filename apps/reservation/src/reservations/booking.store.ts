@@ -218,17 +218,21 @@ export const BookingStore = {
     return m.findOneByOrFail(Reservation, { id: h.id });
   },
 
-  /** Payment succeeded: CONFIRMED, and an event for recommendation in the outbox. Returns false when it was not pending. */
-  async confirm(m: EntityManager, id: string, paymentId: string): Promise<boolean> {
+  /**
+   * Payment succeeded: CONFIRMED, and an event for recommendation in the outbox.
+   * Returns the reservation as this transaction left it (what the booking
+   * answers, with no read after the commit), or undefined when it was not pending.
+   */
+  async confirm(m: EntityManager, id: string, paymentId: string): Promise<Reservation | undefined> {
     const res = (await m.query(
       "UPDATE reservations SET status = 'CONFIRMED', payment_id = ? WHERE id = ? AND status = 'PENDING_PAYMENT'",
       [paymentId, id],
     )) as { affectedRows: number };
-    if (res.affectedRows !== 1) return false;
+    if (res.affectedRows !== 1) return undefined;
     const r = await m.findOneByOrFail(Reservation, { id });
     await m.query('UPDATE listings SET bookings = bookings + 1 WHERE id = ?', [r.listingId]);
     await BookingStore.emit(m, r, 'reservation.confirmed');
-    return true;
+    return r;
   },
 
   /**

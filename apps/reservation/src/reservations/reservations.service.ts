@@ -129,11 +129,14 @@ export class ReservationsService {
         amountCents: held.amountCents,
         currency: held.currency,
       });
-      await this.db.transaction((m) => BookingStore.confirm(m, held.id, paid.id));
+      const confirmed = await this.db.transaction((m) => BookingStore.confirm(m, held.id, paid.id));
       bookings.inc({ outcome: 'confirmed' });
       return {
         status: 201,
-        reservation: await this.view(held.id, held.userId, true),
+        // as the confirming transaction read it; read again only when the reconciler settled it first
+        reservation: confirmed
+          ? reservationView(confirmed)
+          : await this.view(held.id, held.userId, true),
         replayed: false,
       };
     } catch (err) {
