@@ -40,6 +40,8 @@ jest.setTimeout(120_000);
 const ROOT = path.resolve(KUBERNETES_DIR, '../..');
 const OVERLAYS = ['dev', 'ha'] as const;
 type Overlay = (typeof OVERLAYS)[number];
+/** docker-compose.yml's one-shot jobs: run to completion before the processes that need them. */
+const ONE_SHOT = ['db-init', 'redis-auth', 'etcd-auth'];
 const DOC = fs.readFileSync(path.join(ROOT, 'docs/kubernetes.md'), 'utf8');
 
 const rendered = Object.fromEntries(
@@ -214,6 +216,7 @@ describe('the rendered manifests', () => {
       ),
     );
     expect([...onPath].sort()).toEqual([
+      'stayline-etcd-health',
       'stayline-health',
       'stayline-mariadb',
       'stayline-sentinel',
@@ -427,7 +430,7 @@ describe('the rendered manifests', () => {
             target: p.port,
           });
       }
-      // every workload but the one-shot db-init has a Service, and every StatefulSet its headless one
+      // every workload but the one-shot Jobs has a Service, and every StatefulSet its headless one
       for (const w of m.workloads.filter((x) => x.kind !== 'Job')) {
         const own = m
           .of('Service')
@@ -716,11 +719,24 @@ describe('the rendered manifests', () => {
       'STAYLINE_DB_REPL_PASSWORD',
       'STAYLINE_DB_RESERVATION_PASSWORD',
       'STAYLINE_DB_SCRAP_PASSWORD',
+      'STAYLINE_ETCD_AGENT_PASSWORD',
+      'STAYLINE_ETCD_DASHBOARD_PASSWORD',
+      'STAYLINE_ETCD_GATEWAY_SYNC_PASSWORD',
+      'STAYLINE_ETCD_ROOT_PASSWORD',
+      'STAYLINE_ETCD_SERVICE_PASSWORD',
       'STAYLINE_PAYMENT_SIGNING_KEY',
       'STAYLINE_RECOMMENDATION_SIGNING_KEY',
+      'STAYLINE_REDIS_ADMIN_PASSWORD',
+      'STAYLINE_REDIS_AGENT_PASSWORD',
+      'STAYLINE_REDIS_DASHBOARD_PASSWORD',
+      'STAYLINE_REDIS_GATEWAY_SYNC_PASSWORD',
+      'STAYLINE_REDIS_REPLICA_PASSWORD',
+      'STAYLINE_REDIS_SENTINEL_PASSWORD',
+      'STAYLINE_REDIS_SERVICE_PASSWORD',
       'STAYLINE_RESERVATION_PUBLIC_KEY',
       'STAYLINE_RESERVATION_SIGNING_KEY',
       'STAYLINE_SCRAP_SIGNING_KEY',
+      'STAYLINE_SENTINEL_PASSWORD',
     ]);
     expect(new Set(haRefs.map((r) => r.name))).toEqual(new Set(['stayline-secrets']));
     expect(rendered.ha.of('Secret')).toEqual([]);
@@ -744,7 +760,9 @@ describe('the rendered manifests', () => {
   it('run in ha the topology docker-compose.yml runs (two gateways behind the load balancer), and one instance of each service in dev', () => {
     const composeCounts: Record<string, number> = {};
     for (const [name, s] of Object.entries(compose.services)) {
-      if (s.profiles || name === 'db-init') continue;
+      // the one-shot jobs: db-init and etcd-auth are Jobs here, redis-auth an
+      // initContainer of each Redis and Sentinel pod (checked below)
+      if (s.profiles || ONE_SHOT.includes(name)) continue;
       const base = name.replace(/-\d+$/, '');
       composeCounts[base] = (composeCounts[base] ?? 0) + 1;
     }
@@ -776,7 +794,16 @@ describe('the rendered manifests', () => {
     for (const store of ['mariadb', 'redis', 'sentinel', 'etcd'])
       expect({ store, n: dev[store] }).toEqual({ store, n: composeCounts[store] });
     // the one-shot bootstrap, as compose's db-init
-    for (const overlay of OVERLAYS) expect(rendered[overlay].workload('db-init').kind).toBe('Job');
+    for (const overlay of OVERLAYS) {
+      const m = rendered[overlay];
+      for (const job of ['db-init', 'etcd-auth'])
+        expect({ job, kind: m.workload(job).kind }).toEqual({ job, kind: 'Job' });
+      for (const store of ['redis', 'sentinel'])
+        expect({
+          store,
+          init: m.workload(store).pod.initContainers?.map((c) => c.command?.slice(1, 3)),
+        }).toEqual({ store, init: [['dist/infra/launcher/src/datastore-auth.js', 'redis-files']] });
+    }
   });
 
   it('name etcd members stably (etcd-N.etcd) with the compose stack’s Raft timings, and hand the API to the agents alone, for the MariaDB pods alone', () => {
@@ -965,6 +992,10 @@ function neededConnections(m: ClusterModel, overlay: Overlay): Set<string> {
   const init = m.workload('db-init').pod.containers[0].command ?? [];
   for (const a of init.filter((_, i) => ['--primary', '--replica'].includes(init[i - 1])))
     add('db-init', a.split(':')[0], Number(a.split(':')[1]));
+  // etcd-auth's command line: the members it sets auth up on
+  const etcdAuth = m.workload('etcd-auth').pod.containers[0].command ?? [];
+  for (const u of etcdAuth[etcdAuth.indexOf('--endpoints') + 1].split(','))
+    add('etcd-auth', new URL(u).hostname, Number(new URL(u).port));
   for (let i = 0; i < m.workload('mariadb').replicas; i++)
     add('mariadb', `mariadb-${i}.mariadb`, 3306);
   // the Redis and Sentinel start scripts ask the Sentinels and the Redis pods their env names

@@ -18,6 +18,12 @@ const ROOT = path.resolve(BASE_DIR, '../../..');
 const REDIS_DIR = path.join(BASE_DIR, 'redis');
 const TEMPLATE = path.join(ROOT, 'infra/docker/redis/sentinel.conf.template');
 const POD_IP = '10.244.2.31';
+const ADMIN_PASSWORD = 'admin-password-for-the-stand-ins';
+/** What the redis-auth initContainer writes (infra/launcher datastore-auth.ts), in short. */
+const AUTH_FILES = {
+  'redis.conf': 'aclfile /etc/stayline/auth/users.acl\nmasteruser stayline-replica\n',
+  'sentinel-auth.conf': 'user default off\nsentinel auth-user stayline stayline-sentinel\n',
+};
 
 describe('the Redis and Sentinel start scripts', () => {
   let dir: string;
@@ -36,6 +42,8 @@ describe('the Redis and Sentinel start scripts', () => {
       'redis-cli',
       [
         `F=${fake}; echo "$*" >>$F/asked`,
+        // as a Redis with its default user off: the admin's login, or no answer
+        `[ "$1 $2" = "--user stayline-admin" ] && [ "$REDISCLI_AUTH" = "${ADMIN_PASSWORD}" ] || exit 1; shift 2`,
         'host=127.0.0.1; while [ $# -gt 0 ]; do case "$1" in -h) host=$2; shift 2 ;; -p) shift 2 ;; *) break ;; esac; done',
         'case "$*" in',
         '  "sentinel get-master-addr-by-name stayline") [ -f $F/sentinel-$host ] && printf "%s\\n6379\\n" "$(cat $F/sentinel-$host)" && exit 0; exit 1 ;;',
@@ -57,14 +65,20 @@ describe('the Redis and Sentinel start scripts', () => {
     fs.existsSync(path.join(fake, file)) ? fs.readFileSync(path.join(fake, file), 'utf8') : '';
 
   /** Runs a script as its pod would: the image's paths moved to the scratch directory. */
-  function run(script: string, podName: string) {
+  function run(script: string, podName: string, authFiles = true) {
     const copy = path.join(dir, script);
+    const auth = path.join(dir, 'auth');
+    fs.mkdirSync(auth, { recursive: true });
+    if (authFiles)
+      for (const [name, text] of Object.entries(AUTH_FILES))
+        fs.writeFileSync(path.join(auth, name), text, { mode: 0o600 });
     fs.copyFileSync(path.join(REDIS_DIR, 'lib.sh'), path.join(dir, 'lib.sh'));
     fs.writeFileSync(
       copy,
       fs
         .readFileSync(path.join(REDIS_DIR, script), 'utf8')
         .replace('/etc/stayline/sentinel.conf.template', TEMPLATE)
+        .replace('/etc/stayline/auth/', `${auth}/`)
         .replace('/data/sentinel.conf', path.join(dir, 'sentinel.conf')),
     );
     const res = spawnSync('sh', [copy], {
@@ -77,6 +91,7 @@ describe('the Redis and Sentinel start scripts', () => {
         REDIS_SENTINELS:
           'sentinel-0.sentinel:26379,sentinel-1.sentinel:26379,sentinel-2.sentinel:26379',
         REDIS_MASTER_NAME: 'stayline',
+        REDISCLI_AUTH: ADMIN_PASSWORD,
       },
     });
     return { ...res, started: read('started').trim(), waited: read('waited') !== '' };
@@ -97,8 +112,11 @@ describe('the Redis and Sentinel start scripts', () => {
     expect(r.status).toBe(0);
     const args = r.started.split(' ');
     expect(args.slice(0, -1).map((a) => (a === '' ? "''" : a))).toEqual(
-      composeArgs().map((a) => (a === '' ? "''" : a)),
+      composeArgs().map((a) =>
+        a === '' ? "''" : a.replace('/etc/stayline/auth/', `${path.join(dir, 'auth')}/`),
+      ),
     );
+    expect(args[0]).toBe(path.join(dir, 'auth', 'redis.conf'));
     expect(args.at(-1)).toBe(POD_IP);
     expect(r.started).not.toContain('--replicaof');
   });
@@ -155,8 +173,31 @@ describe('the Redis and Sentinel start scripts', () => {
       ]),
     );
     expect(conf.join('\n')).not.toMatch(/\{\{/);
+    // its users and logins, as the redis-auth initContainer wrote them, at the end
+    expect(conf.join('\n')).toContain(AUTH_FILES['sentinel-auth.conf'].trim());
+    expect(fs.statSync(path.join(fake, 'sentinel.conf')).size).toBeGreaterThan(0);
     // its own Sentinel (not up yet) is never asked
     expect(read('asked')).not.toContain('sentinel-0.sentinel');
+  });
+
+  it('asks the Sentinels and the Redis pods as the admin, and starts nothing without the redis-auth files', () => {
+    answer('sentinel-sentinel-2.sentinel', '10.244.3.22');
+    answer('role-10.244.3.22', 'master\n');
+    expect(run('redis-start.sh', 'redis-1').started).toMatch(/--replicaof 10\.244\.3\.22 6379$/);
+    expect(read('asked').split('\n').filter(Boolean)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^--user stayline-admin -h /)]),
+    );
+    fs.rmSync(path.join(fake, 'started'));
+    fs.rmSync(path.join(dir, 'auth'), { recursive: true });
+    for (const script of ['redis-start.sh', 'sentinel-start.sh']) {
+      const r = run(script, script.startsWith('redis') ? 'redis-0' : 'sentinel-0', false);
+      expect({ script, status: r.status, started: r.started }).toEqual({
+        script,
+        status: 1,
+        started: '',
+      });
+      expect(r.stderr).toMatch(/written by the redis-auth initContainer\) is missing/);
+    }
   });
 
   it('has a Sentinel monitor the Redis pod that is the primary when no other Sentinel knows, and wait when none is', () => {

@@ -7,7 +7,8 @@
 MASTER_NAME=${REDIS_MASTER_NAME:-stayline}
 
 say() { echo "$(basename "$0"): $*" >&2; }
-cli() { timeout 2 redis-cli "$@" 2>/dev/null; }
+# as the admin, the password from REDISCLI_AUTH (the default user is off)
+cli() { timeout 2 redis-cli --user stayline-admin "$@" 2>/dev/null; }
 is_ipv4() { case "$1" in '' | *[!0-9.]*) return 1 ;; *) return 0 ;; esac; }
 # a name's IPv4 address, from the cluster's DNS
 address() {

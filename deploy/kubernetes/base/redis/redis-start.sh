@@ -12,8 +12,12 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 FIRST_PRIMARY=${REDIS_FIRST_PRIMARY:-redis-0}
 
+# aclfile, masteruser and masterauth: the redis-auth initContainer wrote them
+AUTH=/etc/stayline/auth/redis.conf
+[ -r "$AUTH" ] || { say "$AUTH (written by the redis-auth initContainer) is missing"; exit 1; }
+
 start() {
-  exec redis-server --save '' --appendonly no --protected-mode no \
+  exec redis-server "$AUTH" --save '' --appendonly no --protected-mode no \
     --repl-diskless-sync yes --repl-diskless-sync-delay 0 \
     --replica-announce-ip "$POD_IP" "$@"
 }

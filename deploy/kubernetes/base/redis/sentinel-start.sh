@@ -9,6 +9,10 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 TEMPLATE=/etc/stayline/sentinel.conf.template
 CONF=/data/sentinel.conf
+# its users and its logins to the data nodes and the other Sentinels (the redis-auth
+# initContainer renders them from libs/contracts redis-acl.ts); they hold passwords
+AUTH=/etc/stayline/auth/sentinel-auth.conf
+[ -r "$AUTH" ] || { say "$AUTH (written by the redis-auth initContainer) is missing"; exit 1; }
 
 until primary=$(sentinels_primary) || primary=$(peer_primary); do
   say "no primary yet (neither another Sentinel nor a Redis pod names one): waiting"
@@ -16,6 +20,9 @@ until primary=$(sentinels_primary) || primary=$(peer_primary); do
 done
 is_ipv4 "$POD_IP" || { say "'$POD_IP' is not an IPv4 address"; exit 1; }
 say "monitoring $primary, announcing $POD_IP"
+umask 077
+rm -f "$CONF"
 sed -e "s/{{ANNOUNCE_IP}}/$POD_IP/" -e "s/{{PRIMARY_IP}}/$primary/" "$TEMPLATE" >"$CONF"
 echo "sentinel myid $(printf '%s' "$POD_NAME" | sha1sum | cut -c1-40)" >>"$CONF"
+cat "$AUTH" >>"$CONF"
 exec redis-sentinel "$CONF"
