@@ -1802,7 +1802,11 @@ describe('docker-compose.production.yml (the production profile)', () => {
     STAYLINE_DB_SCRAP_PASSWORD: 'scrap-secret-of-its-own',
     STAYLINE_DB_MONITOR_PASSWORD: 'monitor-secret-of-its-own',
     STAYLINE_DB_KIT_PASSWORD: 'kit-secret-of-its-own',
-    STAYLINE_ADMIN_TOKEN: 'token-of-its-own-'.padEnd(40, '0'),
+    STAYLINE_RESERVATION_SIGNING_KEY: 'reservation-seed-of-its-own',
+    STAYLINE_PAYMENT_SIGNING_KEY: 'payment-seed-of-its-own',
+    STAYLINE_RECOMMENDATION_SIGNING_KEY: 'recommendation-seed-of-its-own',
+    STAYLINE_SCRAP_SIGNING_KEY: 'scrap-seed-of-its-own',
+    STAYLINE_RESERVATION_PUBLIC_KEY: 'reservation=public-key-of-its-own',
     STAYLINE_AUTH_SIGNING_SECRETS: 'signing-secret-of-its-own',
     STAYLINE_AUTH_ALICE_PASSWORD: 'alice-secret-of-its-own',
     STAYLINE_AUTH_BOB_PASSWORD: 'bob-secret-of-its-own',
@@ -1895,5 +1899,19 @@ describe('docker-compose.production.yml (the production profile)', () => {
     }
     // and it names no service the first file does not have
     for (const name of Object.keys(config.services)) expect(base[name]).toBeDefined();
+    // each service signs with its own key; payment and recommendation take reservation's
+    const keys = (name: string) => {
+      const env = config.services[name].environment ?? {};
+      return { name, own: env.SERVICE_SIGNING_KEY, accepts: env.SERVICE_PUBLIC_KEYS };
+    };
+    for (const service of ['reservation', 'payment', 'recommendation', 'scrap'])
+      for (const name of Object.keys(config.services).filter((n) => n.startsWith(`${service}-`)))
+        expect(keys(name)).toEqual({
+          name,
+          own: SECRETS[`STAYLINE_${service.toUpperCase()}_SIGNING_KEY`],
+          accepts: ['payment', 'recommendation'].includes(service)
+            ? SECRETS.STAYLINE_RESERVATION_PUBLIC_KEY
+            : undefined,
+        });
   });
 });
