@@ -9,7 +9,7 @@ import {
   REDIS_USERS,
   SENTINEL_USERS,
 } from '@stayline/contracts';
-import { waitFor } from './wait';
+import { GiveUp, waitFor } from './wait';
 import { credentialsFromEnv, StackCredentials } from './credentials';
 import {
   attachReplica,
@@ -354,7 +354,7 @@ export class Stack {
         `${component.name} to listen on ${component.port}`,
         async () => {
           if (!isAlive(component.pid)) {
-            throw new Error(`${component.name} exited:\n${tail(component.spec.logFile)}`);
+            throw new GiveUp(`${component.name} exited:\n${tail(component.spec.logFile)}`);
           }
           return isPortOpen(component.port, component.host);
         },

@@ -9,9 +9,16 @@ export interface PollOptions {
 }
 
 /**
+ * Thrown by a check when waiting longer cannot help (the process waited on has
+ * exited): {@link waitFor} gives up at once with it instead of polling on.
+ */
+export class GiveUp extends Error {}
+
+/**
  * Polls until `check` holds; a throw counts as "not yet" (a datastore in the
- * middle of a failover). Resolves with the milliseconds it took; throws,
- * naming `what` and the last error, after `timeoutMs`.
+ * middle of a failover), except a {@link GiveUp}, which ends the wait at once.
+ * Resolves with the milliseconds it took; throws, naming `what` and the last
+ * error, after `timeoutMs`.
  */
 export async function waitFor(
   what: string,
@@ -24,6 +31,7 @@ export async function waitFor(
     try {
       if (await check()) return performance.now() - t0;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       lastError = err;
     }
     if (performance.now() - t0 > timeoutMs) break;

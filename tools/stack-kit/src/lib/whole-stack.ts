@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { waitFor } from './wait';
+import { GiveUp, waitFor } from './wait';
 import { which } from './binaries';
 import { startDashboard } from './dashboard';
 import { httpJson } from './http-json';
@@ -206,7 +206,7 @@ export async function startGatewaySync(
     'the gateway sync to be ready',
     async () => {
       if (!isAlive(component.pid))
-        throw new Error(`gateway-sync exited:\n${tail(component.spec.logFile)}`);
+        throw new GiveUp(`gateway-sync exited:\n${tail(component.spec.logFile)}`);
       return (await httpJson(`http://127.0.0.1:${port}/health/ready`)).status === 200;
     },
     { timeoutMs: o.readyTimeoutMs ?? 30_000, intervalMs: 25 },
