@@ -39,17 +39,21 @@ import {
   SENTINEL_CLIENT_PASSWORD_VARIABLE,
   SENTINEL_MASTER_NAME,
 } from '@stayline/stack-kit';
-
-const DEV_ONLY = 'dev-only-';
+import {
+  DEV_ONLY_PREFIX,
+  DEV_PROFILE,
+  isDevProfile,
+  PROFILE_VARIABLE,
+} from '@stayline/service-runtime';
 
 /** The variables among `names` whose value (or fallback) is a public dev-only one, outside the dev profile. */
 export function devOnlyOutsideDev(
   values: Record<string, string>,
   env: NodeJS.ProcessEnv = process.env,
 ): string[] {
-  if (env.STAYLINE_PROFILE === 'dev') return [];
+  if (isDevProfile(env)) return [];
   return Object.entries(values)
-    .filter(([, value]) => value.startsWith(DEV_ONLY))
+    .filter(([, value]) => value.startsWith(DEV_ONLY_PREFIX))
     .map(([name]) => name);
 }
 
@@ -57,7 +61,7 @@ function refuseDevOnly(values: Record<string, string>, env: NodeJS.ProcessEnv): 
   const bad = devOnlyOutsideDev(values, env);
   if (bad.length)
     throw new Error(
-      `${bad.join(', ')}: unset or a public ${DEV_ONLY}* value, accepted only with STAYLINE_PROFILE=dev: set a secret of its own`,
+      `${bad.join(', ')}: unset or a public ${DEV_ONLY_PREFIX}* value, accepted only with ${PROFILE_VARIABLE}=${DEV_PROFILE}: set a secret of its own`,
     );
 }
 
