@@ -5,6 +5,7 @@
  * tokens. The bench can drive its own rates with the same scheduler.
  */
 export * from './lib/open-load';
+export * from './lib/knee';
 export * from './lib/http-sender';
 export * from './lib/options';
 export * from './lib/report';
