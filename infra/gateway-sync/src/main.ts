@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     applier: new NginxReloader({ prefix: c.GATEWAY_PREFIX, binary: c.NGINX_BIN }),
     debounceMs: c.SYNC_DEBOUNCE_MS,
     reconcileMs: c.SYNC_RECONCILE_MS,
+    minReloadIntervalMs: c.SYNC_MIN_RELOAD_INTERVAL_MS,
     logger,
   });
 

@@ -99,6 +99,7 @@ describe('GatewaySync', () => {
     o: {
       debounceMs?: number;
       reconcileMs?: number;
+      minReloadIntervalMs?: number;
       render?: (upstreams: Record<string, Array<{ host: string; port: number }>>) => string;
       logger?: typeof quiet;
     } = {},
@@ -110,6 +111,7 @@ describe('GatewaySync', () => {
       applier: nginx,
       debounceMs: o.debounceMs ?? 40,
       reconcileMs: o.reconcileMs ?? 60_000,
+      minReloadIntervalMs: o.minReloadIntervalMs,
       watchRetryMs: 10,
       logger: o.logger ?? quiet,
     });
@@ -173,6 +175,30 @@ describe('GatewaySync', () => {
     resolver.remove(a, 'deregistered');
     await sleep(10);
     expect(rendered().payment.map((u) => u.port)).toEqual([4102]);
+  });
+
+  it('under churn reloads once per token, deregistrations included, and ends on the last list', async () => {
+    await start({ debounceMs: 5, minReloadIntervalMs: 100 });
+    const t0 = Date.now();
+    const ports = Array.from({ length: 30 }, (_, i) => 5000 + i);
+    for (const [i, port] of ports.entries()) {
+      resolver.add(instance('payment', port));
+      if (i > 0) resolver.remove(instance('payment', ports[i - 1]), 'deregistered');
+      await sleep(10);
+    }
+    await until(() => rendered().payment?.length === 1 && rendered().payment[0].port === 5029);
+    const reloads = nginx.applied.length - 1; // the first one is the start's
+    // 59 changes, 29 of them deregistrations: a burst of 2, then one per 100 ms
+    expect(reloads).toBeLessThanOrEqual(2 + Math.ceil((Date.now() - t0) / 100));
+    expect(reloads).toBeLessThan(15);
+    // a deregistration after a quiet period still goes out at once
+    await sleep(250);
+    resolver.add(instance('payment', 6000));
+    await until(() => rendered().payment.length === 2);
+    await sleep(250);
+    resolver.remove(instance('payment', 6000), 'deregistered');
+    await sleep(10);
+    expect(rendered().payment.map((u) => u.port)).toEqual([5029]);
   });
 
   it('gathers an expired lease with other changes (the instance is gone already)', async () => {

@@ -25,6 +25,16 @@ export interface GatewaySyncOptions {
   /** Changes arriving within this window after the first one are applied together. Default 50 ms. */
   debounceMs?: number;
   /**
+   * nginx is reloaded at most once per this interval on average, with bursts of
+   * `reloadBurst` (a token bucket): under churn, deregistrations too wait for the
+   * next token and go out together. Every reload starts a new set of workers and
+   * leaves the old ones draining, so a reload per event does not scale with the
+   * number of instances. Default 500 ms (2 reloads per second).
+   */
+  minReloadIntervalMs?: number;
+  /** Reloads allowed back to back after a quiet period. Default 2. */
+  reloadBurst?: number;
+  /**
    * Every this often the file on disk is compared with the wanted one and fixed
    * (a failed reload, nginx restarted from its default file). Default 2000 ms.
    */
@@ -60,19 +70,26 @@ export interface GatewaySyncState {
  *   naming it, and the service's other instances are applied as usual.
  */
 export class GatewaySync {
-  private readonly instances = new Map<string, Upstream[]>();
+  /** Per service, each routable instance's upstream by instance id (kept per change, not per list). */
+  private readonly instances = new Map<string, Map<string, Upstream>>();
   /** Per service, the registrations left out (`id: problem`), so each is logged once. */
   private readonly refused = new Map<string, Set<string>>();
   private readonly unsubscribes: Unsubscribe[] = [];
   private readonly pending: string[] = [];
   private timer?: NodeJS.Timeout;
+  private timerAt = Infinity;
+  /** Reload tokens (see `minReloadIntervalMs`), refilled as time passes. */
+  private tokens: number;
+  private tokensAt = performance.now();
   private reconciler?: NodeJS.Timeout;
   private running?: Promise<void>;
   private again = false;
   private stopped = false;
   private readonly current: GatewaySyncState = { upstreams: {}, reloads: 0 };
 
-  constructor(private readonly o: GatewaySyncOptions) {}
+  constructor(private readonly o: GatewaySyncOptions) {
+    this.tokens = o.reloadBurst ?? 2;
+  }
 
   get state(): GatewaySyncState {
     return structuredClone(this.current);
@@ -84,9 +101,9 @@ export class GatewaySync {
    * or the sync stops (the process stays up and not ready meanwhile).
    */
   async start(): Promise<void> {
-    const { debounceMs = 50, reconcileMs = 2_000 } = this.o;
+    const { debounceMs = 50, reconcileMs = 2_000, minReloadIntervalMs = 500 } = this.o;
     this.o.logger.info(
-      { services: this.o.services, debounceMs, reconcileMs },
+      { services: this.o.services, debounceMs, reconcileMs, minReloadIntervalMs },
       'gateway sync: watching the registry',
     );
     for (const service of this.o.services) {
@@ -126,56 +143,136 @@ export class GatewaySync {
     await this.running;
   }
 
+  /**
+   * O(1) per added, updated or removed instance (the registry hands over the
+   * whole list with every change: re-reading it per change made a churn of k
+   * instances per second cost k x N); the whole list only on a snapshot or resync.
+   */
   private onChange(
     service: string,
     list: readonly ServiceInstance[],
     change: InstanceChange,
   ): void {
-    const refusedNow = new Set<string>();
-    const upstreams = toUpstreams(list, ({ instance, problem }) => {
-      const key = `${String(instance.id)}: ${problem}`;
-      refusedNow.add(key);
-      if (this.refused.get(service)?.has(key)) return;
-      const id = JSON.stringify(String(instance.id).slice(0, 80));
-      this.o.logger.warn(
-        { upstream: service, instance: instance.id, problem },
-        `${service}: registration ${id} left out of nginx (${problem}); the other instances are kept`,
-      );
-    });
-    this.refused.set(service, refusedNow);
-    const before = addresses(this.instances.get(service) ?? []);
-    this.instances.set(service, upstreams);
-    if (change.kind === 'snapshot') return;
-    const after = addresses(upstreams);
-    if (before.join() === after.join()) return;
+    let current = this.instances.get(service);
+    if (!current) this.instances.set(service, (current = new Map()));
+    let changed: boolean;
+    let address: string | undefined;
+    if (change.kind === 'snapshot' || change.kind === 'resync') {
+      const before = addresses(sortUpstreams([...current.values()]));
+      const warned = this.refused.get(service) ?? new Set<string>();
+      const refusedNow = new Set<string>();
+      current.clear();
+      for (const instance of list) this.take(service, current, instance, refusedNow, warned);
+      this.refused.set(service, refusedNow);
+      changed = before.join() !== addresses(sortUpstreams([...current.values()])).join();
+    } else {
+      const id = change.kind === 'removed' ? change.id : change.instance.id;
+      const before = current.get(id);
+      current.delete(id);
+      this.forgetRefused(service, id);
+      if (change.kind !== 'removed') {
+        const refused = this.refused.get(service) ?? new Set<string>();
+        this.refused.set(service, refused);
+        this.take(service, current, change.instance, refused, refused);
+      }
+      const after = current.get(id);
+      address = after ? addresses([after])[0] : before ? addresses([before])[0] : undefined;
+      changed = before?.host !== after?.host || before?.port !== after?.port;
+    }
+    if (change.kind === 'snapshot' || !changed) return;
     const what =
       change.kind === 'removed'
         ? `${service}: ${change.id} removed (${change.reason})`
         : change.kind === 'resync'
           ? `${service}: resync`
           : `${service}: ${change.instance.id} ${change.kind}`;
-    this.o.logger.info({ upstream: service, change: change.kind, instances: after }, what);
+    this.o.logger.info(
+      { upstream: service, change: change.kind, address, instances: current.size },
+      what,
+    );
     const urgent = change.kind === 'removed' && change.reason === 'deregistered';
     this.schedule(what, urgent);
   }
 
-  /** Applies now (`urgent`) or at the end of the current debounce window. */
+  /**
+   * Adds `instance` to the service's upstreams, or leaves it out (noted in
+   * `refused`) with a warning naming it unless `warned` holds it already.
+   */
+  private take(
+    service: string,
+    into: Map<string, Upstream>,
+    instance: ServiceInstance,
+    refused: Set<string>,
+    warned: Set<string>,
+  ): void {
+    const upstream = upstreamOf(instance);
+    if (!upstream) return;
+    if (!('problem' in upstream)) {
+      into.set(instance.id, upstream);
+      return;
+    }
+    const { problem } = upstream;
+    const key = `${String(instance.id)}: ${problem}`;
+    const known = warned.has(key);
+    refused.add(key);
+    if (known) return;
+    const id = JSON.stringify(String(instance.id).slice(0, 80));
+    this.o.logger.warn(
+      { upstream: service, instance: instance.id, problem },
+      `${service}: registration ${id} left out of nginx (${problem}); the other instances are kept`,
+    );
+  }
+
+  /** An instance that went away (or changed) is warned about again if it comes back refused. */
+  private forgetRefused(service: string, id: string): void {
+    const refused = this.refused.get(service);
+    if (!refused?.size) return;
+    for (const key of refused) if (key.startsWith(`${id}: `)) refused.delete(key);
+  }
+
+  /**
+   * Applies now (`urgent`) or at the end of the current debounce window, and in
+   * either case not before the next reload token.
+   */
   private schedule(reason: string, urgent: boolean): void {
-    if (this.stopped) return;
     if (reason !== 'reconcile') this.pending.push(reason);
-    if (urgent) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+    this.arm(urgent ? 0 : (this.o.debounceMs ?? 50));
+  }
+
+  /** Sets the apply timer `inMs` from now (later if no reload token is left), unless it is set sooner. */
+  private arm(inMs: number): void {
+    if (this.stopped) return;
+    const delay = Math.max(inMs, this.tokenWaitMs());
+    const at = performance.now() + delay;
+    if (this.timer && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (delay <= 0) {
       void this.applyNow();
       return;
     }
-    this.timer ??= setTimeout(() => {
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.timerAt = Infinity;
       void this.applyNow();
-    }, this.o.debounceMs ?? 50);
+    }, delay);
   }
 
-  /** One apply at a time; a change during an apply triggers one more afterwards. */
+  /** How long until a reload token is there (0: now). */
+  private tokenWaitMs(): number {
+    const interval = this.o.minReloadIntervalMs ?? 500;
+    const now = performance.now();
+    this.tokens = Math.min(
+      this.o.reloadBurst ?? 2,
+      this.tokens + (interval > 0 ? (now - this.tokensAt) / interval : Infinity),
+    );
+    this.tokensAt = now;
+    return this.tokens >= 1 ? 0 : (1 - this.tokens) * interval;
+  }
+
+  /** One apply at a time; a change during an apply is applied afterwards (a token permitting). */
   private applyNow(reason?: string): Promise<void> {
     if (this.running) {
       this.again = true;
@@ -183,14 +280,14 @@ export class GatewaySync {
     }
     this.running = (async () => {
       try {
-        do {
-          this.again = false;
-          const reasons = reason ? [reason] : this.pending.splice(0);
-          reason = undefined;
-          await this.applyOnce(reasons.join('; ') || 'reconcile');
-        } while (this.again && !this.stopped);
+        const reasons = reason ? [reason] : this.pending.splice(0);
+        await this.applyOnce(reasons.join('; ') || 'reconcile');
       } finally {
         this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.arm(0);
+        }
       }
     })();
     return this.running;
@@ -198,7 +295,7 @@ export class GatewaySync {
 
   private async applyOnce(reason: string): Promise<void> {
     const upstreams = Object.fromEntries(
-      this.o.services.map((s) => [s, this.instances.get(s) ?? []] as const),
+      this.o.services.map((s) => [s, sortUpstreams([...(this.instances.get(s)?.values() ?? [])])]),
     );
     let wanted: string;
     try {
@@ -217,6 +314,8 @@ export class GatewaySync {
       this.current.upstreams = lists;
       return;
     }
+    this.tokenWaitMs(); // brings the bucket up to date
+    this.tokens -= 1;
     const t0 = performance.now();
     try {
       const result = await this.o.applier.apply(wanted);
@@ -228,7 +327,8 @@ export class GatewaySync {
       this.o.logger.info(
         {
           reason,
-          upstreams: lists,
+          // counts: the lists themselves are at /upstreams (thousands of addresses per line cost more than the reload)
+          upstreams: Object.fromEntries(Object.entries(lists).map(([s, l]) => [s, l.length])),
           validateMs: round(result.validateMs),
           reloadMs: result.reloadMs === undefined ? null : round(result.reloadMs),
           totalMs: round(totalMs),
@@ -266,13 +366,29 @@ export function toUpstreams(
 ): Upstream[] {
   const upstreams: Upstream[] = [];
   for (const instance of list) {
-    if (instance.kind !== 'service' || instance.httpPort === undefined) continue;
-    const upstream = { host: instance.host, port: instance.httpPort };
-    const problem = upstreamProblem(upstream);
-    if (problem) refused({ instance, problem });
+    const upstream = upstreamOf(instance);
+    if (!upstream) continue;
+    if ('problem' in upstream) refused({ instance, problem: upstream.problem });
     else upstreams.push(upstream);
   }
-  return upstreams.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port);
+  return sortUpstreams(upstreams);
+}
+
+/** The upstream of one instance; undefined when it takes no HTTP traffic; its problem when it is no address. */
+function upstreamOf(instance: ServiceInstance): Upstream | { problem: string } | undefined {
+  if (instance.kind !== 'service' || instance.httpPort === undefined) return undefined;
+  const upstream = { host: instance.host, port: instance.httpPort };
+  const problem = upstreamProblem(upstream);
+  return problem ? { problem } : upstream;
+}
+
+function sortUpstreams(list: Upstream[]): Upstream[] {
+  return list.sort((a, b) => compare(a.host, b.host) || a.port - b.port);
+}
+
+/** Code-unit order: stable, and cheaper than localeCompare. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function addresses(list: Upstream[]): string[] {
