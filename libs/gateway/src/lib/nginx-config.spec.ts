@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   API_DOCS_CSP,
@@ -8,6 +9,7 @@ import {
   DEFAULT_GATEWAY_LIMITS,
   GATEWAY_ROUTES,
   KEYED_RETRY_ROUTES,
+  KIT_SERVERS_DIR,
   renderNginxConfig,
   retryAfterSeconds,
   SECURITY_HEADERS,
@@ -535,6 +537,23 @@ describe('renderNginxConfig', () => {
       expect(() => renderNginxConfig({ ...base, limits: { connectionsPerClient: bad } })).toThrow(
         /connectionsPerClient/,
       );
+  });
+
+  it("includes the stack kit's server blocks only when its prefix has a conf.d directory", () => {
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'nginx-kit-'));
+    try {
+      const without = renderNginxConfig({ ...base, prefix });
+      expect(without).not.toMatch(/include/);
+      fs.mkdirSync(path.join(prefix, KIT_SERVERS_DIR));
+      const conf = renderNginxConfig({ ...base, prefix });
+      const include = `include ${prefix}/${KIT_SERVERS_DIR}/*.conf;`;
+      expect(conf).toContain(`  ${include}\n}`);
+      // in the http block, after the gateway's server block: never inside it
+      expect(block(conf, 'http')).toContain(include);
+      expect(block(conf, 'server')).not.toContain('include');
+    } finally {
+      fs.rmSync(prefix, { recursive: true, force: true });
+    }
   });
 
   it('runs one worker per core unless told a count', () => {

@@ -42,6 +42,23 @@ export interface NginxOptions {
 /** The configuration's fixed part; `{{NAME}}` placeholders are filled by {@link renderNginxConfig}. */
 export const NGINX_TEMPLATE = path.resolve(__dirname, '../nginx.conf.template');
 
+/**
+ * A directory of the prefix for server blocks a test kit puts beside the
+ * gateway's (the bench's baseline, bench/src/baseline): included only when it
+ * exists when the configuration is rendered. The stack kit's nginx makes it;
+ * a deployment has none, so its configuration includes nothing more.
+ */
+export const KIT_SERVERS_DIR = 'conf.d';
+
+function kitServers(prefix: string): string {
+  if (!fs.existsSync(path.join(prefix, KIT_SERVERS_DIR))) return '';
+  return [
+    '',
+    `  # server blocks of the stack kit (${KIT_SERVERS_DIR}/ exists in this prefix): test-only`,
+    `  include ${path.join(prefix, KIT_SERVERS_DIR)}/*.conf;`,
+  ].join('\n');
+}
+
 function upstreamBlock(service: string, servers: Upstream[], o: NginxOptions): string {
   // the sync dropped what the registry held that is not an address; this is the last check
   // before nginx reads it: a host such as "10.0.0.1:80; } server { ..." would be configuration
@@ -185,6 +202,7 @@ export function renderNginxConfig(o: NginxOptions): string {
     EDGE_HEADERS_IN_LOCATION: edgeHeaderLines('      ').join('\n'),
     UPSTREAMS: upstreams,
     LOCATIONS: locations,
+    KIT_SERVERS: kitServers(o.prefix),
   };
   return fs.readFileSync(NGINX_TEMPLATE, 'utf8').replace(/\{\{([A-Z_]+)\}\}/g, (_, key: string) => {
     if (!(key in values)) throw new Error(`nginx template: unknown placeholder ${key}`);

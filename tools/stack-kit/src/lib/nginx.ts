@@ -1,13 +1,19 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   DEFAULT_GATEWAY_LIMITS,
   GatewayLimits,
+  KIT_SERVERS_DIR,
   NginxOptions,
   writeNginxConfig,
 } from '@stayline/gateway';
 import { which } from './binaries';
-import { ProcessSpec } from './process';
+import { isPortOpen } from './ports';
+import { ProcessSpec, signal } from './process';
+import type { Stack } from './stack';
 import type { Component } from './state';
+import { waitFor } from './wait';
 
 /**
  * Limits for a stack that drives bookings as load from one address and as a few
@@ -59,12 +65,56 @@ export function gatewayLimitsEnv(limits: GatewayLimits): Record<string, string> 
   };
 }
 
-/** The gateway's nginx as a process of the stack, on the configuration `@stayline/gateway` renders. */
+/**
+ * The gateway's nginx as a process of the stack, on the configuration
+ * `@stayline/gateway` renders; its prefix has the kit's `conf.d/`, so that
+ * every render includes the server blocks {@link addKitServer} puts there.
+ */
 export function nginxSpec(o: NginxOptions): ProcessSpec {
+  fs.mkdirSync(path.join(o.prefix, KIT_SERVERS_DIR), { recursive: true });
   const conf = writeNginxConfig(o);
   return {
     command: which('nginx'),
     args: ['-p', o.prefix, '-c', conf, '-e', path.join(o.prefix, 'error.log')],
     logFile: path.join(o.prefix, 'stdout.log'),
   };
+}
+
+/**
+ * Adds a server block of a test's own to the stack's nginx, beside the
+ * gateway's and served by the same workers (the bench's baseline): writes
+ * `<prefix>/conf.d/<name>.conf`, checks the whole configuration (`nginx -t`;
+ * a refused block is removed again and the error thrown), reloads nginx, and
+ * waits until `port` answers. The gateway sync's later renders include it too.
+ *
+ * @example
+ *   await addKitServer(stack, 'baseline', `server { listen 127.0.0.1:${port}; ... }`, port);
+ */
+export async function addKitServer(
+  stack: Stack,
+  name: string,
+  block: string,
+  port: number,
+): Promise<void> {
+  if (!/^[\w-]+$/.test(name)) throw new Error(`a kit server's name is a plain word: ${name}`);
+  const nginx = stack.byKind('nginx')[0];
+  if (!nginx) throw new Error('this stack has no nginx');
+  const file = path.join(nginx.dir, KIT_SERVERS_DIR, `${name}.conf`);
+  fs.writeFileSync(file, `${block.trimEnd()}\n`);
+  try {
+    execFileSync(
+      which('nginx'),
+      ['-t', '-q', '-p', nginx.dir, '-c', path.join(nginx.dir, 'nginx.conf')],
+      { stdio: 'pipe' },
+    );
+  } catch (err) {
+    fs.rmSync(file, { force: true });
+    const e = err as { stderr?: Buffer };
+    throw new Error(`nginx refused ${name}.conf: ${e.stderr?.toString().trim() ?? String(err)}`);
+  }
+  signal(nginx.pid, 'SIGHUP');
+  await waitFor(`nginx to serve ${name} on ${port}`, () => isPortOpen(port, nginx.host), {
+    timeoutMs: 10_000,
+    intervalMs: 25,
+  });
 }
