@@ -63,6 +63,29 @@ describe('ReplicaRouter routing (real primary + 2 replicas)', () => {
     expect(got.server).not.toBe(1);
   });
 
+  it('reads the latest commit on the primary with readOnly, and leaves the token as it was', async () => {
+    const session = {};
+    await router.write((m) => m.insert(Note, { id: 'read-only-1', body: 'first' }), { session });
+    const token = (session as { consistencyToken?: string }).consistencyToken;
+    expect(token).toMatch(/^0-1-\d+$/);
+    const got = await router.write(
+      async (m) => ({
+        note: await m.findOneBy(Note, { id: 'read-only-1' }),
+        server: await serverId(m),
+      }),
+      { session, readOnly: true },
+    );
+    expect(got).toEqual({ note: expect.objectContaining({ body: 'first' }), server: 1 });
+    expect(session).toEqual({ consistencyToken: token });
+    // a fresh session: no write, no token
+    const untouched = {};
+    await router.transaction((m) => m.findOneBy(Note, { id: 'read-only-1' }), {
+      session: untouched,
+      readOnly: true,
+    });
+    expect(untouched).toEqual({});
+  });
+
   it('rolls a failed transaction back', async () => {
     await expect(
       router.transaction(async (m) => {

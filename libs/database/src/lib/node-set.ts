@@ -120,6 +120,9 @@ export function nodeFactory(o: ResolvedRouterOptions): (address: NodeAddress) =>
       synchronize: false,
       migrationsRun: false,
       logging: false,
+      // no stack captured on every query for an error that rarely comes: TypeORM's
+      // QueryFailedError has the caller's stack already
+      extra: { trace: false },
     }));
 }
 

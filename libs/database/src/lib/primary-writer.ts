@@ -23,6 +23,12 @@ export interface WriteOptions {
   timeoutMs?: number;
   /** Isolation level of a transaction. */
   isolationLevel?: Parameters<QueryRunner['startTransaction']>[0];
+  /**
+   * The work only reads (on the primary, for the latest committed rows): no
+   * GTID is read after it, a round trip a read does not need. Work that writes
+   * under this flag leaves its write out of the session's token.
+   */
+  readOnly?: boolean;
 }
 
 const MAX_ATTEMPTS = 3;
@@ -37,7 +43,8 @@ const DEADLOCK_RETRIES = 3;
  * been applied. A transaction InnoDB rolled back as a deadlock victim runs
  * again from its start (up to {@link DEADLOCK_RETRIES} times): nothing of it
  * was applied, so `work` must only touch the database. After the commit, the
- * write's GTID joins the session's token.
+ * write's GTID joins the session's token (not after `readOnly` work, which
+ * wrote nothing to wait for).
  */
 export class PrimaryWriter {
   constructor(
@@ -63,7 +70,7 @@ export class PrimaryWriter {
         const value = tx
           ? await inTransaction(qr, work, options, () => (committing = true))
           : await work(qr.manager);
-        return { value, gtid: await lastGtid(qr) };
+        return { value, gtid: options.readOnly ? '' : await lastGtid(qr) };
       };
       try {
         const done = await node.run('master', once, options.timeoutMs ?? this.timeoutMs, true);
@@ -71,7 +78,7 @@ export class PrimaryWriter {
         if (session && done.gtid) {
           session.consistencyToken = mergeToken(session.consistencyToken, done.gtid);
         }
-        if (done.gtid === null) {
+        if (done.gtid === null && !options.readOnly) {
           this.logger.warn(
             { primary: node.name },
             'write committed but its GTID is unknown: no token',

@@ -94,7 +94,11 @@ export class ReplicaRouter {
     return this.reader.run(work, options);
   }
 
-  /** Runs `work` on the primary (each statement commits by itself); its GTID joins the session's token. */
+  /**
+   * Runs `work` on the primary (each statement commits by itself); its GTID
+   * joins the session's token. With `readOnly`, a read of the latest committed
+   * rows with no GTID round trip after it.
+   */
   async write<T>(work: Work<T>, options: WriteOptions = {}): Promise<T> {
     this.assertOpen();
     return this.writer.run(false, work, options);
