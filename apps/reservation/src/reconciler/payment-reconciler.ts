@@ -33,16 +33,19 @@ export class PaymentReconciler {
 
   /** Up to 20 reservations in `status` untouched for the minimum age, oldest first. */
   private due(status: 'PENDING_PAYMENT' | 'CANCELLING'): Promise<Reservation[]> {
-    return this.db.transaction((m) =>
-      m
-        .createQueryBuilder(Reservation, 'r')
-        .where('r.status = :status', { status })
-        .andWhere('r.updated_at < NOW(3) - INTERVAL :age MICROSECOND', {
-          age: this.minAgeMs * 1000,
-        })
-        .orderBy('r.updated_at', 'ASC')
-        .limit(20)
-        .getMany(),
+    // one statement on the primary: no transaction around it, no GTID after it
+    return this.db.write(
+      (m) =>
+        m
+          .createQueryBuilder(Reservation, 'r')
+          .where('r.status = :status', { status })
+          .andWhere('r.updated_at < NOW(3) - INTERVAL :age MICROSECOND', {
+            age: this.minAgeMs * 1000,
+          })
+          .orderBy('r.updated_at', 'ASC')
+          .limit(20)
+          .getMany(),
+      { readOnly: true },
     );
   }
 

@@ -11,7 +11,12 @@ import { Stack, startStack } from '@stayline/stack-kit';
 import { DataSource } from 'typeorm';
 import { RESERVATION_MIGRATIONS } from '../app.module';
 import { Listing } from '../listings/listing.entity';
-import { BookingLimitError, BookingStore, IdempotencyKeyTakenError } from './booking.store';
+import {
+  BookingLimitError,
+  BookingStore,
+  BookingUserMissingError,
+  IdempotencyKeyTakenError,
+} from './booking.store';
 import { Reservation } from './reservation.entity';
 
 jest.setTimeout(120_000);
@@ -71,14 +76,15 @@ describe('BookingStore (real MariaDB)', () => {
       keyRetentionS?: number;
       requestHash?: string;
       maxActive?: number;
+      ensureUser?: boolean;
     } = {},
   ) => {
     const [listing] = await ds.manager.find(Listing, { take: 1, order: { id: 'ASC' } });
     const id = randomUUID();
     const key = o.key ?? `key-${id}`;
     const userId = o.userId ?? 'alice';
-    await BookingStore.ensureBookingUser(ds.manager, userId);
-    await ds.transaction('READ COMMITTED', (m) =>
+    if (o.ensureUser !== false) await BookingStore.ensureBookingUser(ds.manager, userId);
+    const held = await ds.transaction('READ COMMITTED', (m) =>
       BookingStore.hold(m, {
         id,
         listing,
@@ -94,11 +100,36 @@ describe('BookingStore (real MariaDB)', () => {
         today: new Date().toISOString().slice(0, 10),
       }),
     );
+    expect(held).toEqual({
+      id,
+      userId,
+      amountCents: listing.pricePerNightCents,
+      currency: listing.currency,
+    });
     return { id, key, userId };
   };
   const byKey = (userId: string, key: string, retentionS = 86_400) =>
     ds.transaction((m) => BookingStore.byKey(m, userId, key, retentionS));
   const exists = async (id: string) => (await ds.manager.countBy(Reservation, { id })) === 1;
+
+  it('refuses a hold of a user with no booking_users row, leaving nothing behind', async () => {
+    const userId = `new-${randomUUID().slice(0, 8)}`;
+    await expect(hold('2031-01-20', { userId, ensureUser: false })).rejects.toThrow(
+      BookingUserMissingError,
+    );
+    const keys = (await ds.query('SELECT COUNT(*) AS n FROM idempotency_keys WHERE user_id = ?', [
+      userId,
+    ])) as Array<{ n: number | string }>;
+    expect(Number(keys[0].n)).toBe(0);
+    // once the row is made, the same hold goes through, with the amount and the row as written
+    const { id } = await hold('2031-01-20', { userId });
+    expect(await ds.manager.findOneBy(Reservation, { id })).toMatchObject({
+      userId,
+      checkIn: '2031-01-20',
+      status: 'PENDING_PAYMENT',
+      paymentId: null,
+    });
+  });
 
   it('undoes a hold nobody else touched, after which the reconciler finds nothing to claim', async () => {
     const { id, key } = await hold('2031-01-10');

@@ -25,6 +25,13 @@ export class IdempotencyKeyTakenError extends Error {
   }
 }
 
+/** The hold found no `booking_users` row for its user: ensure it (outside the hold's transaction), then hold again. */
+export class BookingUserMissingError extends Error {
+  constructor(readonly userId: string) {
+    super(`no booking_users row for ${userId}: ensureBookingUser first`);
+  }
+}
+
 /**
  * 409: the user already holds as many active bookings as allowed. A conflict
  * with what the user holds, not a rate: waiting does not help, cancelling does,
@@ -59,6 +66,14 @@ export interface KnownKey {
   ageMs: number;
 }
 
+/** What a hold made, as the rest of the booking needs it (charge, confirm, undo). */
+export interface Held {
+  id: string;
+  userId: string;
+  amountCents: number;
+  currency: string;
+}
+
 export interface Hold {
   id: string;
   listing: Listing;
@@ -76,6 +91,9 @@ export interface Hold {
   /** Today, YYYY-MM-DD (UTC): a booking checking out by then is past and no longer counts. */
   today: string;
 }
+
+/** What an event says of its listing. */
+export type EventListing = Pick<Listing, 'id' | 'city' | 'pricePerNightCents'>;
 
 /**
  * The booking rules as SQL, each function one step run inside the caller's
@@ -120,25 +138,28 @@ export const BookingStore = {
   /**
    * Takes the user's idempotency key for this hold, as the transaction's first
    * statement: a concurrent request with the same key waits here on the key's
-   * row until this transaction ends, then finds it taken. A key older than the
-   * retention is taken over (its row now names this hold), so an expired key
-   * not yet swept books again.
+   * row until this transaction ends, then finds it taken. A new key (nearly
+   * every booking) is one INSERT; only a key already there is read again, and
+   * taken over when it is older than the retention (its row now names this
+   * hold), so an expired key not yet swept books again.
    */
   async takeKey(m: EntityManager, h: Hold): Promise<void> {
+    try {
+      await m.query(
+        'INSERT INTO idempotency_keys (user_id, idem_key, request_hash, reservation_id) VALUES (?, ?, ?, ?)',
+        [h.userId, h.idempotencyKey, h.requestHash, h.id],
+      );
+      return;
+    } catch (err) {
+      // the statement is undone, the transaction goes on: the key is someone's already
+      if (!isDuplicateKey(err)) throw err;
+    }
     const expired = 'created_at <= NOW(3) - INTERVAL ? SECOND';
     await m.query(
-      `INSERT INTO idempotency_keys (user_id, idem_key, request_hash, reservation_id) VALUES (?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE
-         request_hash = IF(${expired}, VALUES(request_hash), request_hash),
-         reservation_id = IF(${expired}, VALUES(reservation_id), reservation_id),
-         created_at = IF(${expired}, NOW(3), created_at)`,
-      [
-        h.userId,
-        h.idempotencyKey,
-        h.requestHash,
-        h.id,
-        ...[h.keyRetentionS, h.keyRetentionS, h.keyRetentionS],
-      ],
+      `UPDATE idempotency_keys
+          SET request_hash = ?, reservation_id = ?, created_at = NOW(3)
+        WHERE user_id = ? AND idem_key = ? AND ${expired}`,
+      [h.requestHash, h.id, h.userId, h.idempotencyKey, h.keyRetentionS],
     );
     const [row] = (await m.query(
       'SELECT reservation_id FROM idempotency_keys WHERE user_id = ? AND idem_key = ? FOR UPDATE',
@@ -171,7 +192,7 @@ export const BookingStore = {
       'SELECT user_id FROM booking_users WHERE user_id = ? FOR UPDATE',
       [h.userId],
     )) as unknown[];
-    if (!lock) throw new Error(`no booking_users row for ${h.userId}: ensureBookingUser first`);
+    if (!lock) throw new BookingUserMissingError(h.userId);
     const [row] = (await m.query(
       "SELECT COUNT(*) AS n FROM reservations WHERE user_id = ? AND status IN ('PENDING_PAYMENT', 'CONFIRMED') AND check_out > ?",
       [h.userId, h.today],
@@ -185,22 +206,30 @@ export const BookingStore = {
    * idempotency key, within the user's cap. Run it READ COMMITTED (see
    * {@link checkCap}); locks are taken in one order, key then user then nights.
    */
-  async hold(m: EntityManager, h: Hold): Promise<Reservation> {
+  async hold(m: EntityManager, h: Hold): Promise<Held> {
     await BookingStore.takeKey(m, h);
     await BookingStore.checkCap(m, h);
-    await m.insert(Reservation, {
+    const held: Held = {
       id: h.id,
-      listingId: h.listing.id,
       userId: h.userId,
-      checkIn: h.checkIn,
-      checkOut: h.checkOut,
-      guests: h.guests,
       amountCents: h.listing.pricePerNightCents * h.nights.length,
       currency: h.listing.currency,
-      status: 'PENDING_PAYMENT',
-      paymentId: null,
-      failureReason: null,
-    });
+    };
+    // no read back: the request needs only what it wrote; the confirm reads the row it answers with
+    await m.query(
+      `INSERT INTO reservations (id, listing_id, user_id, check_in, check_out, guests, amount_cents, currency, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING_PAYMENT')`,
+      [
+        h.id,
+        h.listing.id,
+        h.userId,
+        h.checkIn,
+        h.checkOut,
+        h.guests,
+        held.amountCents,
+        held.currency,
+      ],
+    );
     try {
       await m.query(
         `INSERT INTO booked_nights (listing_id, night, reservation_id) VALUES ${h.nights.map(() => '(?, ?, ?)').join(', ')}`,
@@ -215,7 +244,7 @@ export const BookingStore = {
       }
       throw err;
     }
-    return m.findOneByOrFail(Reservation, { id: h.id });
+    return held;
   },
 
   /**
@@ -223,7 +252,12 @@ export const BookingStore = {
    * Returns the reservation as this transaction left it (what the booking
    * answers, with no read after the commit), or undefined when it was not pending.
    */
-  async confirm(m: EntityManager, id: string, paymentId: string): Promise<Reservation | undefined> {
+  async confirm(
+    m: EntityManager,
+    id: string,
+    paymentId: string,
+    listing?: EventListing,
+  ): Promise<Reservation | undefined> {
     const res = (await m.query(
       "UPDATE reservations SET status = 'CONFIRMED', payment_id = ? WHERE id = ? AND status = 'PENDING_PAYMENT'",
       [paymentId, id],
@@ -231,7 +265,7 @@ export const BookingStore = {
     if (res.affectedRows !== 1) return undefined;
     const r = await m.findOneByOrFail(Reservation, { id });
     await m.query('UPDATE listings SET bookings = bookings + 1 WHERE id = ?', [r.listingId]);
-    await BookingStore.emit(m, r, 'reservation.confirmed');
+    await BookingStore.emit(m, r, 'reservation.confirmed', listing);
     return r;
   },
 
@@ -333,8 +367,19 @@ export const BookingStore = {
     return res.affectedRows;
   },
 
-  async emit(m: EntityManager, r: Reservation, type: ReservationEvent['type']): Promise<void> {
-    const listing = await m.findOneByOrFail(Listing, { id: r.listingId });
+  /**
+   * Writes the event to the outbox. `known` is the reservation's listing when
+   * the caller has it already (the booking read it to price the stay): its
+   * city and price do not change, so it is not read again.
+   */
+  async emit(
+    m: EntityManager,
+    r: Reservation,
+    type: ReservationEvent['type'],
+    known?: EventListing,
+  ): Promise<void> {
+    const listing =
+      known?.id === r.listingId ? known : await m.findOneByOrFail(Listing, { id: r.listingId });
     const event: ReservationEvent = {
       eventId: randomUUID(),
       type,

@@ -19,7 +19,14 @@ import {
 import { PAYMENT_PORT, PaymentPort } from '../clients/ports';
 import { Listing } from '../listings/listing.entity';
 import { BOOKING_RULES, BookingRules } from './booking-rules';
-import { BookingStore, IdempotencyKeyTakenError } from './booking.store';
+import {
+  BookingStore,
+  BookingUserMissingError,
+  EventListing,
+  Held,
+  Hold,
+  IdempotencyKeyTakenError,
+} from './booking.store';
 import { CreateReservationDto } from './dto/reservation.dto';
 import { IdempotencyKeyInUseError, keyVerdict } from './idempotency';
 import { Reservation, reservationView } from './reservation.entity';
@@ -34,6 +41,9 @@ const cancels = counter(
   ['outcome'],
 );
 
+/** How many users the booking remembers having a `booking_users` row; past it, it starts over. */
+const KNOWN_USERS_MAX = 100_000;
+
 export type BookingResult = {
   status: 201 | 202;
   reservation: ReturnType<typeof reservationView>;
@@ -44,6 +54,11 @@ export type BookingResult = {
 @Injectable()
 export class ReservationsService {
   private readonly logger = new Logger(ReservationsService.name);
+  /**
+   * Users whose `booking_users` row this instance made or found: rows are never
+   * deleted, so each user's INSERT IGNORE runs once per instance, not once per booking.
+   */
+  private readonly knownUsers = new Set<string>();
 
   constructor(
     private readonly db: ReplicaRouter,
@@ -86,28 +101,23 @@ export class ReservationsService {
         message: `${listing.id} sleeps at most ${listing.capacity} guests (asked for ${dto.guests})`,
       });
     }
-    const id = randomUUID();
-    let held: Reservation;
+    const hold: Hold = {
+      id: randomUUID(),
+      listing,
+      userId,
+      checkIn: dto.checkIn,
+      checkOut: dto.checkOut,
+      nights,
+      guests: dto.guests,
+      idempotencyKey,
+      requestHash,
+      keyRetentionS: this.rules.keyRetentionS,
+      maxActive: this.rules.maxActivePerUser,
+      today: new Date().toISOString().slice(0, 10),
+    };
+    let held: Held;
     try {
-      await this.db.write((m) => BookingStore.ensureBookingUser(m, userId));
-      held = await this.db.transaction(
-        (m) =>
-          BookingStore.hold(m, {
-            id,
-            listing,
-            userId,
-            checkIn: dto.checkIn,
-            checkOut: dto.checkOut,
-            nights,
-            guests: dto.guests,
-            idempotencyKey,
-            requestHash,
-            keyRetentionS: this.rules.keyRetentionS,
-            maxActive: this.rules.maxActivePerUser,
-            today: new Date().toISOString().slice(0, 10),
-          }),
-        { isolationLevel: 'READ COMMITTED' },
-      );
+      held = await this.hold(hold);
     } catch (err) {
       // the same key raced in from another request of the user, whose hold committed first
       if (err instanceof IdempotencyKeyTakenError) {
@@ -118,10 +128,37 @@ export class ReservationsService {
       if (err instanceof HttpException) bookings.inc({ outcome: 'refused' });
       throw err;
     }
-    return this.charge(held, idempotencyKey);
+    return this.charge(held, listing, idempotencyKey);
   }
 
-  private async charge(held: Reservation, idempotencyKey: string): Promise<BookingResult> {
+  /**
+   * The hold's transaction (READ COMMITTED, see {@link BookingStore.checkCap}),
+   * after the user's `booking_users` row is made, in a statement of its own:
+   * once per user and instance, and again if the row is missing all the same.
+   */
+  private async hold(hold: Hold): Promise<Held> {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.knownUsers.has(hold.userId)) {
+        await this.db.write((m) => BookingStore.ensureBookingUser(m, hold.userId));
+        if (this.knownUsers.size >= KNOWN_USERS_MAX) this.knownUsers.clear();
+        this.knownUsers.add(hold.userId);
+      }
+      try {
+        return await this.db.transaction((m) => BookingStore.hold(m, hold), {
+          isolationLevel: 'READ COMMITTED',
+        });
+      } catch (err) {
+        if (!(err instanceof BookingUserMissingError) || attempt > 0) throw err;
+        this.knownUsers.delete(hold.userId);
+      }
+    }
+  }
+
+  private async charge(
+    held: Held,
+    listing: EventListing,
+    idempotencyKey: string,
+  ): Promise<BookingResult> {
     try {
       const paid = await this.payment.charge({
         reservationId: held.id,
@@ -129,7 +166,9 @@ export class ReservationsService {
         amountCents: held.amountCents,
         currency: held.currency,
       });
-      const confirmed = await this.db.transaction((m) => BookingStore.confirm(m, held.id, paid.id));
+      const confirmed = await this.db.transaction((m) =>
+        BookingStore.confirm(m, held.id, paid.id, listing),
+      );
       bookings.inc({ outcome: 'confirmed' });
       return {
         status: 201,
@@ -203,8 +242,10 @@ export class ReservationsService {
   ): Promise<BookingResult | undefined> {
     // a take-over reads the key again once: it is then handed over, settled or undone
     for (let round = 0; round < 3; round++) {
-      const known = await this.db.transaction((m) =>
-        BookingStore.byKey(m, userId, key, this.rules.keyRetentionS),
+      // one statement on the primary (the latest commits), no transaction, no GTID round trip
+      const known = await this.db.write(
+        (m) => BookingStore.byKey(m, userId, key, this.rules.keyRetentionS),
+        { readOnly: true },
       );
       if (!known) return undefined;
       const verdict = keyVerdict(known, requestHash, this.rules.reconcileAfterMs);
@@ -225,8 +266,9 @@ export class ReservationsService {
         );
         continue;
       }
-      const r = await this.db.transaction((m) =>
-        m.findOneBy(Reservation, { id: known.reservationId, userId }),
+      const r = await this.db.write(
+        (m) => m.findOneBy(Reservation, { id: known.reservationId, userId }),
+        { readOnly: true },
       );
       if (!r) throw new IdempotencyKeyInUseError(1); // undone since
       bookings.inc({ outcome: 'replayed' });
@@ -246,7 +288,7 @@ export class ReservationsService {
   async view(id: string, userId: string, fresh = false) {
     const find = (m: Parameters<Parameters<ReplicaRouter['read']>[0]>[0]) =>
       m.findOneBy(Reservation, { id, userId });
-    const r = fresh ? await this.db.transaction(find) : await this.db.read(find);
+    const r = fresh ? await this.db.write(find, { readOnly: true }) : await this.db.read(find);
     if (!r) throw new NotFoundException(`no reservation ${id}`);
     return reservationView(r);
   }
