@@ -14,18 +14,30 @@ export const PaymentLedger = {
     m: EntityManager,
     req: ChargeRequest,
   ): Promise<{ payment: Payment; created: boolean }> {
+    const made = Object.assign(new Payment(), {
+      id: randomUUID(),
+      reservationId: req.reservationId,
+      userId: req.userId,
+      amountCents: req.amountCents,
+      currency: req.currency,
+      status: 'CHARGED',
+      // set here, not by the column's default, so a new charge is answered with no read back
+      createdAt: new Date(),
+      refundedAt: null,
+    } satisfies Payment);
     const result = await m.query(
-      `INSERT IGNORE INTO payments (id, reservation_id, user_id, amount_cents, currency, status)
-       VALUES (?, ?, ?, ?, ?, 'CHARGED')`,
-      [randomUUID(), req.reservationId, req.userId, req.amountCents, req.currency],
+      `INSERT IGNORE INTO payments (id, reservation_id, user_id, amount_cents, currency, status, created_at)
+       VALUES (?, ?, ?, ?, ?, 'CHARGED', ?)`,
+      [made.id, made.reservationId, made.userId, made.amountCents, made.currency, made.createdAt],
     );
     const created = Number((result as { affectedRows?: number }).affectedRows ?? 0) === 1;
+    if (created) return { payment: made, created };
+    // charged before (a retry, the reconciler): the first charge is the answer
     const payment = await m.findOneByOrFail(Payment, { reservationId: req.reservationId });
     if (
-      !created &&
-      (payment.amountCents !== req.amountCents ||
-        payment.currency !== req.currency ||
-        payment.userId !== req.userId)
+      payment.amountCents !== req.amountCents ||
+      payment.currency !== req.currency ||
+      payment.userId !== req.userId
     ) {
       throw new ConflictException(
         `reservation ${req.reservationId} was already charged ${payment.amountCents} ${payment.currency}; a different charge cannot reuse it`,
