@@ -25,6 +25,7 @@ import {
 } from '@stayline/stack-kit';
 import { ComposeStack, REPO_ROOT, runCommand } from './lib/compose-stack';
 import { settle } from './lib/faults';
+import { testPageCidr } from './lib/gateway-target';
 
 const DOCKER_DIR = path.join(REPO_ROOT, 'infra/docker');
 const LOG_DIR = path.join(REPO_ROOT, '.stack/compose');
@@ -252,6 +253,11 @@ async function main(): Promise<void> {
   env.STAYLINE_GATEWAY_EXPOSE_INSTANCE_ID ??= String(LOAD_GATEWAY_LIMITS.exposeInstanceId);
   // and as two users, hundreds of stays each: raise the cap on one user's active bookings
   env.STAYLINE_BOOKING_MAX_ACTIVE_PER_USER ??= String(LOAD_BOOKING_CAP_PER_USER);
+  if (testing) {
+    // the authorization and hostile-input suites serve test pages on the host's address on
+    // the stack's network, for scrap to save (lib/gateway-target.ts); nothing else is allowed
+    env.STAYLINE_SCRAP_ALLOW_CIDRS ??= testPageCidr(env);
+  }
   await checkPort(Number(env.STAYLINE_GATEWAY_PORT ?? 8080));
   const prepared = await prepare(env);
   const stack = new ComposeStack(env.STAYLINE_COMPOSE_PROJECT, prepared.env);
