@@ -1,0 +1,266 @@
+/**
+ * The knee: the highest arrival rate a path holds at, stayline's bookings and
+ * listings and a baseline's bookings, in one run on one stack. The whole stack
+ * as `npm run stack:up` runs it (MariaDB x3 semi-sync, Redis x2 + 3 Sentinels,
+ * etcd x3, the 2 failover agents, 2 instances of every service, the gateway
+ * sync, the dashboard, nginx with LOAD_GATEWAY_LIMITS so that its per-address
+ * and per-token limits do not cut the load), and the baseline
+ * (bench/src/baseline/server.ts: the same booking by one plain Node process
+ * with mysql2, one transaction) behind the same nginx, in a server block of
+ * its own (stack-kit addKitServer).
+ * Each figure is a step search (tools/load knee.ts): open-model steps of
+ * STEP_S seconds at a constant rate (arrival n due at start + n / rate, latency
+ * from that intended time: coordinated omission corrected, HdrHistogram),
+ * doubling from the start rate while a step holds, then bisecting to within
+ * 10 %. A step holds when p99 < 200 ms and every arrival was answered 2xx (a
+ * booking 201: each is a new one-night stay with its own Idempotency-Key, by
+ * one of USERS users whose tokens were issued before the clock starts; a
+ * listing page `GET /api/listings?limit=20`, every other one for a city).
+ * Between booking steps the stays the step made are cancelled in SQL (their
+ * nights freed) and the outbox is left to drain, so every step books the same
+ * nights on the same tables, and none pays for the one before.
+ * - gateway.bookings.knee, gateway.listings.knee, baseline.bookings.knee (req/s);
+ * - gateway.bookings.baseline_ratio: stayline's booking knee / the baseline's,
+ *   the price of the patterns on this machine (what differs: the top of
+ *   bench/src/baseline/server.ts).
+ * The load generator is this process, on the same 2 cores: it costs both
+ * targets alike. Shared with other work, absolute knees are noisy; the ratio,
+ * measured minutes apart in one run, less so.
+ *   node scripts/run.cjs bench/src/scenarios/knee.ts          (prints the figures as JSON)
+ *   npm run bench -- --only=knee
+ */
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  LOAD_GATEWAY_LIMITS,
+  type Stack,
+  startWholeStack,
+  UserTokens,
+  waitFor,
+} from '@stayline/stack-kit';
+import {
+  findKnee,
+  HttpSender,
+  type KneeResult,
+  openLoadProbe,
+  stepLine,
+  verdict,
+} from '@stayline/load';
+import { baselineErrors, checkSameAnswers, startBaseline } from '../baseline/start';
+import { booking } from '../booking-load';
+import { round, type Figure, runWhenMain } from '../figure';
+
+const P99_LIMIT_MS = 200;
+const STEP_S = Number(process.env.BENCH_KNEE_STEP_S ?? 5);
+/** Each search stops starting steps after this long. */
+const SEARCH_BUDGET_S = 110;
+const USERS = 32;
+/** Connections the generator may open to nginx: never the bound of an open-model step. */
+const CONNECTIONS = 512;
+/** A request not answered by then has failed its step long before (200 ms). */
+const TIMEOUT_MS = 2_000;
+/** Today's `gateway.reservations.rps` (32 connections, closed model): the goal is 3x it. */
+const RESERVATIONS_RPS_TODAY = 104;
+const SETTLE_MS = 2_000;
+const CITIES = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'];
+
+const log = (line: string) => console.error(`knee: ${line}`);
+
+/** Cancels the bench users' confirmed stays in SQL and frees their nights: the next step books them again. */
+async function freeNights(stack: Stack): Promise<void> {
+  await stack.query(
+    'reservation',
+    "DELETE b FROM booked_nights b JOIN reservations r ON r.id = b.reservation_id WHERE r.user_id LIKE 'knee-%'",
+  );
+  await stack.query(
+    'reservation',
+    "UPDATE reservations SET status = 'CANCELLED' WHERE user_id LIKE 'knee-%' AND status IN ('CONFIRMED', 'PENDING_PAYMENT')",
+  );
+  // the relay publishes what the step confirmed: the next step does not pay for it
+  await waitFor(
+    'the outbox to drain',
+    async () => {
+      const [row] = await stack.query<{ n: number }>(
+        'reservation',
+        'SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL',
+      );
+      return Number(row.n) === 0;
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  ).catch(() => log('the outbox did not drain within 30 s; going on'));
+}
+
+/** Between steps: what the last one left queued in nginx and the services ends (its client gave up at TIMEOUT_MS). */
+const settle = () => sleep(SETTLE_MS);
+
+function stepsText(r: KneeResult): string {
+  return r.steps
+    .map((s) => `${s.rate}${s.held ? '' : ` x (${s.why})`}`)
+    .join(', ')
+    .slice(0, 400);
+}
+
+function kneeFigure(name: string, r: KneeResult, what: string, goal?: string): Figure {
+  const load = os.loadavg()[0].toFixed(2);
+  return {
+    name,
+    value: r.knee,
+    unit: 'req/s',
+    ...(goal ? { goal } : {}),
+    anchor:
+      `${what}; p99 < ${P99_LIMIT_MS} ms from the intended send time and 0 failed, ${STEP_S} s open-model steps; ` +
+      `held up to ${r.knee}${r.failedAt ? `, not at ${r.failedAt}` : ''} (${r.ended}, ${r.steps.length} steps in ${Math.round(r.seconds)} s, load average ${load}); steps: ${stepsText(r)}`,
+  };
+}
+
+export async function run(): Promise<Figure[]> {
+  const stack = await startWholeStack({
+    log: process.env.BENCH_VERBOSE ? (line) => console.error(line) : undefined,
+    replicas: 2,
+    sentinel: true,
+    nginx: true,
+    gatewayLimits: LOAD_GATEWAY_LIMITS,
+  });
+  const senders: HttpSender[] = [];
+  try {
+    const baseline = await startBaseline(stack);
+    const tokens = UserTokens.of(stack);
+    const users: Array<Record<string, string>> = [];
+    for (let i = 0; i < USERS; i += 4)
+      users.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(4, USERS - i) }, (_, j) => tokens.headers(`knee-${i + j}`)),
+        )),
+      );
+    // both answer a booking, its replay, a reused key and a taken night alike, or nothing is measured
+    await checkSameAnswers(stack.nginx.url, baseline.url, users[0], [
+      JSON.parse(booking(0)),
+      JSON.parse(booking(1)),
+    ]);
+    await freeNights(stack);
+    const runId = Date.now().toString(36);
+    let step = 0;
+    /**
+     * Stays are taken in turn across the steps, never from 0 again: a booking
+     * its client gave up on may still commit after its step's nights were freed.
+     */
+    let nextStay = 0;
+
+    /** A knee search of bookings at `origin` (nginx's gateway, or its baseline server). */
+    const bookingKnee = async (origin: string, label: string, startRate: number) => {
+      const sender = new HttpSender(origin, CONNECTIONS);
+      senders.push(sender);
+      let first = nextStay;
+      let used = 0;
+      const probe = openLoadProbe({
+        durationS: STEP_S,
+        p99LimitMs: P99_LIMIT_MS,
+        timeoutMs: TIMEOUT_MS,
+        send: async (n, deadline) => {
+          const s = step;
+          const stay = first + n;
+          used = Math.max(used, n + 1);
+          return verdict(
+            await sender.send(
+              {
+                method: 'POST',
+                path: '/api/reservations',
+                headers: {
+                  ...users[stay % users.length],
+                  'content-type': 'application/json',
+                  'idempotency-key': `knee-${runId}-${label}-${s}-${n}`,
+                },
+                body: booking(stay),
+              },
+              deadline,
+            ),
+          );
+        },
+        after: async () => {
+          step++;
+          nextStay = first += used;
+          used = 0;
+          await settle();
+          await freeNights(stack);
+        },
+      });
+      // warm-up at half the start rate (JIT, pools, keep-alive connections): not judged
+      log(`${label} warm-up: ${stepLine(await probe(Math.round(startRate / 2)))}`);
+      return findKnee({
+        probe,
+        startRate,
+        maxRate: 3_200,
+        budgetS: SEARCH_BUDGET_S,
+        maxSteps: 10,
+        onStep: (s) => log(`${label}: ${stepLine(s)}`),
+      });
+    };
+
+    const gw = stack.nginx.url;
+    const stayline = await bookingKnee(gw, 'stayline', 50);
+    const base = await bookingKnee(baseline.url, 'baseline', 50);
+
+    const listingsSender = new HttpSender(gw, CONNECTIONS);
+    senders.push(listingsSender);
+    const listingsProbe = openLoadProbe({
+      durationS: STEP_S,
+      p99LimitMs: P99_LIMIT_MS,
+      timeoutMs: TIMEOUT_MS,
+      send: async (n, deadline) =>
+        verdict(
+          await listingsSender.send(
+            {
+              method: 'GET',
+              path: `/api/listings?limit=20${n % 2 ? `&city=${CITIES[(n >> 1) % CITIES.length]}` : ''}`,
+              headers: users[n % users.length],
+            },
+            deadline,
+          ),
+        ),
+      after: settle,
+    });
+    log(`listings warm-up: ${stepLine(await listingsProbe(100))}`);
+    const listings = await findKnee({
+      probe: listingsProbe,
+      startRate: 100,
+      maxRate: 6_400,
+      budgetS: SEARCH_BUDGET_S,
+      maxSteps: 10,
+      onStep: (s) => log(`listings: ${stepLine(s)}`),
+    });
+
+    const ratio = base.knee > 0 ? stayline.knee / base.knee : NaN;
+    return [
+      kneeFigure(
+        'gateway.bookings.knee',
+        stayline,
+        `POST /api/reservations through the gateway, whole stack; 3x today's gateway.reservations.rps (~${RESERVATIONS_RPS_TODAY})`,
+        `>= ${3 * RESERVATIONS_RPS_TODAY}`,
+      ),
+      kneeFigure(
+        'baseline.bookings.knee',
+        base,
+        'the same booking by one plain Node process with mysql2, one transaction, behind the same nginx (bench/src/baseline)',
+      ),
+      {
+        name: 'gateway.bookings.baseline_ratio',
+        value: round(ratio, 3),
+        unit: 'ratio',
+        anchor: `stayline's booking knee / the baseline's, the same run (${stayline.knee} / ${base.knee}); what differs: bench/src/baseline/server.ts`,
+      },
+      kneeFigure(
+        'gateway.listings.knee',
+        listings,
+        'GET /api/listings?limit=20 (every other one for a city) through the gateway, whole stack',
+      ),
+    ];
+  } finally {
+    for (const s of senders) s.close();
+    const errors = baselineErrors(stack);
+    if (errors.length)
+      log(`the baseline answered ${errors.length} 500(s), e.g. ${errors.slice(0, 3).join(' | ')}`);
+    await stack.stop();
+  }
+}
+
+runWhenMain(module, run);
