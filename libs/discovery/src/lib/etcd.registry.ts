@@ -296,7 +296,10 @@ export class EtcdRegistry implements ServiceRegistry {
     const dir = serviceDir(service);
     const { entries, rev } = await this.read(service);
     let active = true;
-    listener(this.visibleList(entries), { kind: 'snapshot' });
+    // kept sorted by id, one entry placed per change: sorting the whole list again per
+    // change made a churn of k instances per second cost each watcher k x N log N
+    const list = this.visibleList(entries);
+    listener([...list], { kind: 'snapshot' });
     const watcher: Watcher = await this.client
       .watch()
       .prefix(dir)
@@ -304,7 +307,7 @@ export class EtcdRegistry implements ServiceRegistry {
       .create();
     let chain = Promise.resolve();
     const emit = (change: InstanceChange) => {
-      if (active) listener(this.visibleList(entries), change);
+      if (active) listener([...list], change);
     };
     const handle = async (res: IWatchResponse) => {
       const touched = new Map<string, ServiceInstance | undefined>();
@@ -314,6 +317,7 @@ export class EtcdRegistry implements ServiceRegistry {
         if (!touched.has(at.id)) touched.set(at.id, visible(entries.get(at.id)));
         apply(entries, dir, ev.kv, ev.type);
       }
+      for (const id of touched.keys()) place(list, id, visible(entries.get(id)));
       for (const [id, before] of touched) {
         const after = visible(entries.get(id));
         if (!before && after) emit({ kind: 'added', instance: after });
@@ -321,7 +325,7 @@ export class EtcdRegistry implements ServiceRegistry {
           emit({ kind: 'updated', instance: after });
         else if (before && !after) {
           const reason = await this.removalReason(service, id);
-          // it may have come back while the reason was read
+          // it may have come back while the reason was read (the list has it then)
           if (!visible(entries.get(id))) emit({ kind: 'removed', id, reason });
         }
       }
@@ -357,6 +361,20 @@ export class EtcdRegistry implements ServiceRegistry {
     await Promise.all([...this.watchers].map((stop) => stop()));
     this.client.close();
   }
+}
+
+/** Puts `instance` at its place in `list` (sorted by id as `visibleList` sorts), or takes `id` out. */
+function place(list: ServiceInstance[], id: string, instance: ServiceInstance | undefined): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid].id.localeCompare(id) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  const here = list[lo]?.id === id;
+  if (instance) list.splice(lo, here ? 1 : 0, instance);
+  else if (here) list.splice(lo, 1);
 }
 
 function apply(

@@ -57,8 +57,13 @@ return removed`,
  * also returns the records (a full read): only live ones, or with ARGV[4] = '1'
  * the expired ones too (the grace after the caller was cut off from Redis, when
  * nobody could renew and expiry proves nothing).
- * KEYS instances, leases; ARGV channel, withList, removeExpired, includeExpired.
- * Returns { ms until the next lease deadline still ahead (-1: none), removed count, records... }.
+ * With ARGV[5] = '1' (and neither list nor removal) it returns the ids of the
+ * lapsed entries instead of records: what a reader drops from its view, without
+ * reading every record each time (a full read per sweep made a reader's sweeps
+ * cost O(N) every second).
+ * KEYS instances, leases; ARGV channel, withList, removeExpired, includeExpired, lapsedIds.
+ * Returns { ms until the next lease deadline still ahead (-1: none), removed count, records... }
+ * or, with lapsedIds, { ms until the next deadline, lapsed count, ids... }.
  * With ARGV[3] = '0' it only reads, and runs as EVALSHA_RO (a reader's ACL user may not write).
  */
 export const SWEEP = new LuaScript(
@@ -74,7 +79,12 @@ end
 local out = { -1, #expired }
 local first = redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 if first[2] then out[1] = math.max(0, math.floor(tonumber(first[2]) - now)) end
-if ARGV[2] == '1' then
+if ARGV[5] == '1' and ARGV[2] ~= '1' and ARGV[3] ~= '1' then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)) do
+    table.insert(out, id)
+  end
+  out[2] = #out - 2
+elseif ARGV[2] == '1' then
   local from = now
   if ARGV[4] == '1' then from = '-inf' end
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], from, '+inf')) do

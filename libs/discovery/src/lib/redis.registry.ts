@@ -439,10 +439,13 @@ class WatchedService {
    * One sweep (with the full list if asked); no removal during the grace after being
    * cut off, nor ever by a client that does not sweep leases (then a read-only script).
    */
-  private async run(withList: boolean): Promise<Array<number | string>> {
+  private async run(withList: boolean, lapsedIds = false): Promise<Array<number | string>> {
     const now = Date.now();
     const remove = this.sweepsLeases() && now >= this.noRemovalUntil;
-    const flags = [withList, remove, now < this.keepExpiredUntil].map((f) => (f ? '1' : '0'));
+    const keepExpired = now < this.keepExpiredUntil;
+    const flags = [withList, remove, keepExpired, lapsedIds && !keepExpired].map((f) =>
+      f ? '1' : '0',
+    );
     let reply: Array<number | string>;
     try {
       const keys = [this.k.instances, this.k.leases];
@@ -505,17 +508,17 @@ class WatchedService {
     }
   }
 
-  /** A sweep that writes nothing: reads the live entries and drops the lapsed ones from this view. */
+  /**
+   * A sweep that writes nothing: reads the ids whose lease lapsed (not every
+   * record) and drops them from this view. The periodic resync repairs the rest.
+   */
   private async dropLapsed(): Promise<void> {
-    const reply = await this.run(true);
-    const fresh = this.records(reply);
+    const reply = await this.run(false, true);
     this.afterSweep(Number(reply[0]));
-    for (const id of [...this.instances.keys()]) {
-      if (fresh.has(id)) continue;
-      this.instances.delete(id);
+    for (const id of reply.slice(2).map(String)) {
+      if (!this.instances.delete(id)) continue;
       this.notify({ kind: 'removed', id, reason: 'expired' });
     }
-    this.replaceWith(fresh);
   }
 
   private afterSweep(nextDeadlineMs: number): void {
