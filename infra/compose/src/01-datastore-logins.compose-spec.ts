@@ -4,7 +4,9 @@
  * what its table says (libs/contracts redis-acl.ts, etcd-auth.ts) and nothing
  * more: the services' Redis user cannot reconfigure a node or write the
  * agents' topology, their Sentinel login cannot reconfigure a Sentinel, their
- * etcd user cannot touch the agents' election.
+ * etcd user cannot touch the agents' election. And what that login can write
+ * is checked where it is read: a registration forged with it, whose host would
+ * be nginx configuration, never reaches nginx (docs/security.md, "Edge").
  */
 import {
   ETCD_PREFIXES,
@@ -12,7 +14,8 @@ import {
   REDIS_USERS,
   SENTINEL_USERS,
 } from '@stayline/contracts';
-import { credentialsFromEnv, etcdLogin } from '@stayline/stack-kit';
+import { RedisRegistry } from '@stayline/discovery';
+import { credentialsFromEnv, etcdLogin, HttpClient, login, waitFor } from '@stayline/stack-kit';
 import { redisPrimary } from './lib/cluster';
 import { ComposeStack } from './lib/compose-stack';
 
@@ -74,6 +77,61 @@ describe('logins to the datastores', () => {
     // the gateway sync reads the registry and writes nothing
     const sync = redisCliAs(REDIS_USERS['gateway-sync'], credentials.redis['gateway-sync']);
     expect(await sh(primary, `${sync} set stayline:discovery:payment:forged 1`)).toMatch(/NOPERM/);
+  });
+
+  it("a registration forged with the services' login, its host a piece of nginx configuration, never reaches nginx; the gateway goes on routing", async () => {
+    // a compromised service: the registry's own client, logged in as the services' user
+    const registry = new RedisRegistry({
+      redis: {
+        host: (await stack.container(primary)).ip,
+        port: 6379,
+        username: REDIS_USERS.service,
+        password: credentials.redis.service,
+      },
+    });
+    const hostile = '10.0.0.1:80; } server { listen 9999';
+    const forged = await registry.register({
+      service: 'payment',
+      id: 'payment-forged',
+      host: hostile,
+      httpPort: 80,
+      tcpPort: 80,
+      kind: 'service',
+      version: 'forged',
+      startedAt: new Date().toISOString(),
+      metadata: {},
+    });
+    const http = new HttpClient();
+    try {
+      const gateway = (await stack.container('gateway')).name;
+      // the sync saw it, and left it out with a warning naming it
+      await waitFor(
+        'the gateway sync to name the forged registration',
+        async () => /payment-forged/.test(await stack.logs(gateway, 400)),
+        { timeoutMs: 20_000, intervalMs: 500 },
+      );
+      expect(await stack.logs(gateway, 400)).toMatch(
+        /payment-forged.*not an IP address or an RFC 1123 host name/,
+      );
+      const conf = await sh('gateway', "find /tmp/stayline-gateway -name '*.conf' -exec cat {} +");
+      expect(conf).toMatch(/upstream/);
+      expect({ listen9999: conf.includes('9999'), forgedHost: conf.includes('10.0.0.1') }).toEqual({
+        listen9999: false,
+        forgedHost: false,
+      });
+      // and the payments route still answers, from the real instances
+      const token = (await login(stack.gateway, 'alice')).access_token;
+      for (let i = 0; i < 4; i++) {
+        const res = await http.request(`${stack.gateway}/api/payments`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(res.status).toBe(200);
+      }
+    } finally {
+      http.close();
+      await forged.deregister();
+      await registry.close();
+    }
   });
 
   it("the Sentinels' client login asks where the primary is, and cannot reconfigure a Sentinel", async () => {
