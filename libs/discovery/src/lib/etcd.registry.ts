@@ -18,7 +18,17 @@
  * (server-side) TTL instead.
  */
 import { connectEtcd, EtcdTarget, leaseSeconds } from '@stayline/coordination';
-import { Etcd3, EtcdLeaseInvalidError, IKeyValue, IWatchResponse, Lease, Watcher } from 'etcd3';
+import {
+  Etcd3,
+  EtcdLeaseInvalidError,
+  IDuplexStream,
+  IKeyValue,
+  ILeaseKeepAliveRequest,
+  ILeaseKeepAliveResponse,
+  IWatchResponse,
+  Lease,
+  Watcher,
+} from 'etcd3';
 import { parseInstance, ServiceInstance, assertName } from './instance';
 import {
   AgentLeaseOptions,
@@ -77,8 +87,94 @@ function parseValue(kv: IKeyValue): ServiceInstance | undefined {
   }
 }
 
+/**
+ * Every renewal of a registry client on one keep-alive stream: etcd3's
+ * `keepaliveOnce` opens a gRPC stream per call, so N leases renewed every
+ * second cost N stream set-ups and tear-downs per second on both sides. Here a
+ * renewal is one message on a stream opened once (and again after an error),
+ * its answer matched by lease id.
+ */
+class KeepAlives {
+  private stream?: Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>>;
+  private readonly waiting = new Map<
+    string,
+    Array<{ resolve: () => void; reject: (err: Error) => void }>
+  >();
+
+  constructor(private readonly client: Etcd3) {}
+
+  /** Renews lease `id`; rejects after `timeoutMs`, or with EtcdLeaseInvalidError when etcd no longer has it. */
+  renew(id: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const queue = this.waiting.get(id);
+        const i = queue?.indexOf(waiter) ?? -1;
+        if (i >= 0) queue?.splice(i, 1);
+        reject(new Error(`lease ${id}: no keep-alive answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      const waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const queue = this.waiting.get(id) ?? [];
+      queue.push(waiter);
+      this.waiting.set(id, queue);
+      this.open().then(
+        (stream) => stream.write({ ID: id }),
+        (err: Error) => this.failAll(err),
+      );
+    });
+  }
+
+  close(): void {
+    const stream = this.stream;
+    this.stream = undefined;
+    void stream?.then((s) => s.end()).catch(() => undefined);
+    this.failAll(new Error('registry closed'));
+  }
+
+  private open() {
+    if (this.stream) return this.stream;
+    const opening = this.client.leaseClient.leaseKeepAlive().then((stream) => {
+      const lost = (err: Error) => {
+        if (this.stream === opening) this.stream = undefined;
+        this.failAll(err);
+      };
+      stream.on('data', (res: ILeaseKeepAliveResponse) => {
+        const queue = this.waiting.get(res.ID);
+        const waiter = queue?.shift();
+        if (queue && !queue.length) this.waiting.delete(res.ID);
+        if (res.TTL === '0') waiter?.reject(new EtcdLeaseInvalidError(res.ID));
+        else waiter?.resolve();
+      });
+      stream.on('error', (err: Error) => lost(err));
+      stream.on('end', () => lost(new Error('keep-alive stream ended')));
+      return stream;
+    });
+    this.stream = opening;
+    opening.catch(() => {
+      if (this.stream === opening) this.stream = undefined;
+    });
+    return opening;
+  }
+
+  private failAll(err: Error): void {
+    const queues = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const queue of queues) for (const w of queue) w.reject(err);
+  }
+}
+
 class EtcdRegistration implements Registration {
   private lease?: Lease;
+  private leaseId?: string;
   private renewedAt = 0;
   private renewTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
@@ -88,6 +184,7 @@ class EtcdRegistration implements Registration {
 
   constructor(
     private readonly client: Etcd3,
+    private readonly keepAlives: KeepAlives,
     public instance: ServiceInstance,
     private readonly key: string,
     private readonly ttlMs: number,
@@ -113,14 +210,16 @@ class EtcdRegistration implements Registration {
     const sentAt = performance.now();
     const lease = this.client.lease(leaseSeconds(this.ttlMs), { autoKeepAlive: false });
     lease.on('lost', () => undefined);
+    let id: string;
     try {
-      await lease.grant();
+      id = await lease.grant();
       await lease.put(this.key).value(JSON.stringify(this.instance)).exec();
     } catch (err) {
       void lease.revoke().catch(() => undefined);
       throw err;
     }
     this.lease = lease;
+    this.leaseId = id;
     this.renewedAt = sentAt;
     this.armDeadline();
   }
@@ -141,7 +240,7 @@ class EtcdRegistration implements Registration {
       } else {
         const sentAt = performance.now();
         const lease = this.lease;
-        await lease.keepaliveOnce({ deadline: Date.now() + this.renewMs });
+        await this.keepAlives.renew(this.leaseId as string, this.renewMs);
         if (this.lease === lease) {
           this.renewedAt = sentAt;
           this.armDeadline();
@@ -218,12 +317,14 @@ class EtcdRegistration implements Registration {
 
 export class EtcdRegistry implements ServiceRegistry {
   private readonly client: Etcd3;
+  private readonly keepAlives: KeepAlives;
   private readonly registrations = new Set<EtcdRegistration>();
   private readonly watchers = new Set<() => Promise<void>>();
   private closed = false;
 
   constructor(options: EtcdRegistryOptions) {
     this.client = connectEtcd(options.etcd, { callTimeoutMs: options.callTimeoutMs });
+    this.keepAlives = new KeepAlives(this.client);
   }
 
   async register(instance: ServiceInstance, options: LeaseOptions = {}): Promise<Registration> {
@@ -254,8 +355,15 @@ export class EtcdRegistry implements ServiceRegistry {
     if (this.closed) throw new Error('registry is closed');
     const ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     const renewMs = options.renewEveryMs ?? ttlMs / 3;
-    const reg = new EtcdRegistration(this.client, instance, key, ttlMs, renewMs, agentId, (r) =>
-      this.registrations.delete(r),
+    const reg = new EtcdRegistration(
+      this.client,
+      this.keepAlives,
+      instance,
+      key,
+      ttlMs,
+      renewMs,
+      agentId,
+      (r) => this.registrations.delete(r),
     );
     this.registrations.add(reg);
     try {
@@ -359,6 +467,7 @@ export class EtcdRegistry implements ServiceRegistry {
     for (const r of this.registrations) r.halt();
     this.registrations.clear();
     await Promise.all([...this.watchers].map((stop) => stop()));
+    this.keepAlives.close();
     this.client.close();
   }
 }
