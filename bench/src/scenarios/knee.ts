@@ -16,16 +16,18 @@
  * booking 201: each is a new one-night stay with its own Idempotency-Key, by
  * one of USERS users whose tokens were issued before the clock starts; a
  * listing page `GET /api/listings?limit=20`, every other one for a city).
- * Between booking steps the stays the step made are cancelled in SQL (their
- * nights freed) and the outbox is left to drain, so every step books the same
- * nights on the same tables, and none pays for the one before.
+ * Stayline's and the baseline's booking searches take turns, step by step,
+ * so that both see the shared machine alike. Between booking steps the stays
+ * made are cancelled in SQL (their nights freed for later steps) and the
+ * outbox is left to drain: no step pays for the one before.
  * - gateway.bookings.knee, gateway.listings.knee, baseline.bookings.knee (req/s);
  * - gateway.bookings.baseline_ratio: stayline's booking knee / the baseline's,
  *   the price of the patterns on this machine (what differs: the top of
  *   bench/src/baseline/server.ts).
  * The load generator is this process, on the same 2 cores: it costs both
- * targets alike. Shared with other work, absolute knees are noisy; the ratio,
- * measured minutes apart in one run, less so.
+ * targets alike. Shared with other work, absolute knees are noisy (each
+ * anchor gives the load average before and after its search); the ratio, of
+ * steps taken in turns, less so.
  *   node scripts/run.cjs bench/src/scenarios/knee.ts          (prints the figures as JSON)
  *   npm run bench -- --only=knee
  */
@@ -51,9 +53,9 @@ import { booking } from '../booking-load';
 import { round, type Figure, runWhenMain } from '../figure';
 
 const P99_LIMIT_MS = 200;
-const STEP_S = Number(process.env.BENCH_KNEE_STEP_S ?? 5);
+const STEP_S = Number(process.env.BENCH_KNEE_STEP_S ?? 4);
 /** Each search stops starting steps after this long. */
-const SEARCH_BUDGET_S = 110;
+const SEARCH_BUDGET_S = 90;
 const USERS = 32;
 /** Connections the generator may open to nginx: never the bound of an open-model step. */
 const CONNECTIONS = 512;
@@ -61,12 +63,14 @@ const CONNECTIONS = 512;
 const TIMEOUT_MS = 2_000;
 /** Today's `gateway.reservations.rps` (32 connections, closed model): the goal is 3x it. */
 const RESERVATIONS_RPS_TODAY = 104;
-const SETTLE_MS = 2_000;
+const SETTLE_MS = 1_500;
+/** A search that does not hold even this low says 0 (a machine busy with other work). */
+const MIN_RATE = 3;
 const CITIES = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'];
 
 const log = (line: string) => console.error(`knee: ${line}`);
 
-/** Cancels the bench users' confirmed stays in SQL and frees their nights: the next step books them again. */
+/** Cancels the bench users' stays in SQL and frees their nights: later steps book them again. */
 async function freeNights(stack: Stack): Promise<void> {
   await stack.query(
     'reservation',
@@ -90,6 +94,19 @@ async function freeNights(stack: Stack): Promise<void> {
   ).catch(() => log('the outbox did not drain within 30 s; going on'));
 }
 
+/**
+ * Runs `work`s one after another in the order they were asked for: two knee
+ * searches whose probes go through it take turns, step by step.
+ */
+function oneAtATime(): <T>(work: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return <T>(work: () => Promise<T>) => {
+    const run = last.then(work, work);
+    last = run.catch(() => undefined);
+    return run;
+  };
+}
+
 /** Between steps: what the last one left queued in nginx and the services ends (its client gave up at TIMEOUT_MS). */
 const settle = () => sleep(SETTLE_MS);
 
@@ -100,8 +117,16 @@ function stepsText(r: KneeResult): string {
     .slice(0, 400);
 }
 
-function kneeFigure(name: string, r: KneeResult, what: string, goal?: string): Figure {
-  const load = os.loadavg()[0].toFixed(2);
+/** The 1-minute load average now, for a figure's anchor. */
+const loadNow = () => os.loadavg()[0].toFixed(1);
+
+function kneeFigure(
+  name: string,
+  r: KneeResult,
+  what: string,
+  loadBefore: string,
+  goal?: string,
+): Figure {
   return {
     name,
     value: r.knee,
@@ -109,7 +134,7 @@ function kneeFigure(name: string, r: KneeResult, what: string, goal?: string): F
     ...(goal ? { goal } : {}),
     anchor:
       `${what}; p99 < ${P99_LIMIT_MS} ms from the intended send time and 0 failed, ${STEP_S} s open-model steps; ` +
-      `held up to ${r.knee}${r.failedAt ? `, not at ${r.failedAt}` : ''} (${r.ended}, ${r.steps.length} steps in ${Math.round(r.seconds)} s, load average ${load}); steps: ${stepsText(r)}`,
+      `held up to ${r.knee}${r.failedAt ? `, not at ${r.failedAt}` : ''} (${r.ended}, ${r.steps.length} steps in ${Math.round(r.seconds)} s, load average ${loadBefore} before, ${loadNow()} after); steps: ${stepsText(r)}`,
   };
 }
 
@@ -139,27 +164,26 @@ export async function run(): Promise<Figure[]> {
     ]);
     await freeNights(stack);
     const runId = Date.now().toString(36);
-    let step = 0;
     /**
-     * Stays are taken in turn across the steps, never from 0 again: a booking
-     * its client gave up on may still commit after its step's nights were freed.
+     * Stays are taken in turn across the steps and the searches, never twice in
+     * a run: a booking its client gave up on may still commit after its step's
+     * nights were freed. Stay n is booking(n) (60 listings x 364 nights, then
+     * the same again: freed by then), booked by user n % USERS under key n.
      */
     let nextStay = 0;
+    const turn = oneAtATime();
 
     /** A knee search of bookings at `origin` (nginx's gateway, or its baseline server). */
-    const bookingKnee = async (origin: string, label: string, startRate: number) => {
+    const bookingKnee = (origin: string, label: string, startRate: number) => {
       const sender = new HttpSender(origin, CONNECTIONS);
       senders.push(sender);
-      let first = nextStay;
-      let used = 0;
-      const probe = openLoadProbe({
+      let first = 0;
+      const step = openLoadProbe({
         durationS: STEP_S,
         p99LimitMs: P99_LIMIT_MS,
         timeoutMs: TIMEOUT_MS,
         send: async (n, deadline) => {
-          const s = step;
           const stay = first + n;
-          used = Math.max(used, n + 1);
           return verdict(
             await sender.send(
               {
@@ -168,7 +192,7 @@ export async function run(): Promise<Figure[]> {
                 headers: {
                   ...users[stay % users.length],
                   'content-type': 'application/json',
-                  'idempotency-key': `knee-${runId}-${label}-${s}-${n}`,
+                  'idempotency-key': `knee-${runId}-${stay}`,
                 },
                 body: booking(stay),
               },
@@ -177,28 +201,39 @@ export async function run(): Promise<Figure[]> {
           );
         },
         after: async () => {
-          step++;
-          nextStay = first += used;
-          used = 0;
           await settle();
           await freeNights(stack);
         },
       });
-      // warm-up at half the start rate (JIT, pools, keep-alive connections): not judged
-      log(`${label} warm-up: ${stepLine(await probe(Math.round(startRate / 2)))}`);
-      return findKnee({
-        probe,
-        startRate,
-        maxRate: 3_200,
-        budgetS: SEARCH_BUDGET_S,
-        maxSteps: 10,
-        onStep: (s) => log(`${label}: ${stepLine(s)}`),
-      });
+      const probe = (rate: number) =>
+        turn(() => {
+          first = nextStay;
+          nextStay += Math.ceil(rate * STEP_S) + 1;
+          return step(rate);
+        });
+      return {
+        warmUp: async () => log(`${label} warm-up: ${stepLine(await probe(startRate / 2))}`),
+        search: () =>
+          findKnee({
+            probe,
+            startRate,
+            maxRate: 3_200,
+            minRate: MIN_RATE,
+            // the two searches take turns: each has twice the time
+            budgetS: 2 * SEARCH_BUDGET_S,
+            maxSteps: 10,
+            onStep: (s) => log(`${label}: ${stepLine(s)}`),
+          }),
+      };
     };
 
     const gw = stack.nginx.url;
-    const stayline = await bookingKnee(gw, 'stayline', 50);
-    const base = await bookingKnee(baseline.url, 'baseline', 50);
+    const searches = [bookingKnee(gw, 'stayline', 50), bookingKnee(baseline.url, 'baseline', 50)];
+    // warm-ups at half the start rate (JIT, pools, keep-alive connections): not judged
+    for (const s of searches) await s.warmUp();
+    // step by step in turns, so that both see the shared machine alike
+    const bookingLoad = loadNow();
+    const [stayline, base] = await Promise.all(searches.map((s) => s.search()));
 
     const listingsSender = new HttpSender(gw, CONNECTIONS);
     senders.push(listingsSender);
@@ -219,11 +254,13 @@ export async function run(): Promise<Figure[]> {
         ),
       after: settle,
     });
-    log(`listings warm-up: ${stepLine(await listingsProbe(100))}`);
+    log(`listings warm-up: ${stepLine(await listingsProbe(50))}`);
+    const listingLoad = loadNow();
     const listings = await findKnee({
       probe: listingsProbe,
       startRate: 100,
       maxRate: 6_400,
+      minRate: MIN_RATE,
       budgetS: SEARCH_BUDGET_S,
       maxSteps: 10,
       onStep: (s) => log(`listings: ${stepLine(s)}`),
@@ -235,23 +272,26 @@ export async function run(): Promise<Figure[]> {
         'gateway.bookings.knee',
         stayline,
         `POST /api/reservations through the gateway, whole stack; 3x today's gateway.reservations.rps (~${RESERVATIONS_RPS_TODAY})`,
+        bookingLoad,
         `>= ${3 * RESERVATIONS_RPS_TODAY}`,
       ),
       kneeFigure(
         'baseline.bookings.knee',
         base,
         'the same booking by one plain Node process with mysql2, one transaction, behind the same nginx (bench/src/baseline)',
+        bookingLoad,
       ),
       {
         name: 'gateway.bookings.baseline_ratio',
         value: round(ratio, 3),
         unit: 'ratio',
-        anchor: `stayline's booking knee / the baseline's, the same run (${stayline.knee} / ${base.knee}); what differs: bench/src/baseline/server.ts`,
+        anchor: `stayline's booking knee / the baseline's, searched in turns in the same run (${stayline.knee} / ${base.knee}); what differs: bench/src/baseline/server.ts`,
       },
       kneeFigure(
         'gateway.listings.knee',
         listings,
         'GET /api/listings?limit=20 (every other one for a city) through the gateway, whole stack',
+        listingLoad,
       ),
     ];
   } finally {
