@@ -341,6 +341,12 @@ type PushedChange =
 class WatchedService {
   readonly listeners = new Set<WatchListener>();
   private readonly instances = new Map<string, ServiceInstance>();
+  /**
+   * Each record as Redis holds it (its JSON) to its parsed form: a resync parses
+   * and compares only the records that changed since the last read or push, not
+   * all N every few seconds (a spike that grew with N on every watcher).
+   */
+  private parsed = new Map<string, ServiceInstance>();
   private readonly watch: ResyncedWatch;
   private sweepTimer?: NodeJS.Timeout;
   private sweepAt = Infinity;
@@ -393,6 +399,7 @@ class WatchedService {
         return;
       }
       const instance = parseInstance(change.instance);
+      this.parsed.set(JSON.stringify(change.instance), instance);
       const before = this.instances.get(instance.id);
       this.instances.set(instance.id, instance);
       this.scheduleSweep(change.ttlMs + 1);
@@ -417,18 +424,24 @@ class WatchedService {
   }
 
   private records(reply: Array<number | string>): Map<string, ServiceInstance> {
-    return new Map(
-      reply
-        .slice(2)
-        .map((json) => parseInstance(JSON.parse(String(json))))
-        .map((i) => [i.id, i]),
-    );
+    const parsed = new Map<string, ServiceInstance>();
+    const byId = new Map<string, ServiceInstance>();
+    for (const item of reply.slice(2)) {
+      const json = String(item);
+      const instance = this.parsed.get(json) ?? parseInstance(JSON.parse(json));
+      parsed.set(json, instance);
+      byId.set(instance.id, instance);
+    }
+    this.parsed = parsed;
+    return byId;
   }
 
   private replaceWith(fresh: Map<string, ServiceInstance>): void {
+    const same = (a: ServiceInstance | undefined, b: ServiceInstance) =>
+      a === b || JSON.stringify(a) === JSON.stringify(b);
     const changed =
       fresh.size !== this.instances.size ||
-      [...fresh].some(([id, i]) => JSON.stringify(this.instances.get(id)) !== JSON.stringify(i));
+      [...fresh].some(([id, i]) => !same(this.instances.get(id), i));
     if (!changed) return;
     this.instances.clear();
     for (const [id, i] of fresh) this.instances.set(id, i);
