@@ -2,6 +2,54 @@
  * Bookings as load: distinct one-night stays (no conflict, no replay), each with
  * its own Idempotency-Key, made by a set of users whose tokens were issued before.
  */
+import {
+  LOAD_GATEWAY_LIMITS,
+  type Stack,
+  startWholeStack,
+  UserTokens,
+  type WholeStackOptions,
+} from '@stayline/stack-kit';
+
+/**
+ * The whole stack as `npm run stack:up` runs it (MariaDB x3 semi-sync, Redis
+ * with Sentinels, etcd, the failover agents, 2 instances of every service,
+ * the gateway sync, the dashboard, nginx), with LOAD_GATEWAY_LIMITS: one
+ * address books as fast as it can, where the production limits would measure
+ * the limits. BENCH_VERBOSE prints its start.
+ */
+export function startLoadStack(services?: WholeStackOptions['services']): Promise<Stack> {
+  return startWholeStack({
+    log: process.env.BENCH_VERBOSE ? (line) => console.error(line) : undefined,
+    replicas: 2,
+    sentinel: true,
+    nginx: true,
+    gatewayLimits: LOAD_GATEWAY_LIMITS,
+    services,
+  });
+}
+
+/**
+ * The headers of users `<prefix>0` to `<prefix><count - 1>`, their tokens
+ * issued by the stack's auth, a few at a time: each is a login with a
+ * password hash, on the cores the stack runs on.
+ */
+export async function userHeaders(
+  stack: Stack,
+  prefix: string,
+  count: number,
+): Promise<Array<Record<string, string>>> {
+  const tokens = UserTokens.of(stack);
+  const users: Array<Record<string, string>> = [];
+  for (let i = 0; i < count; i += 4)
+    users.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(4, count - i) }, (_, j) =>
+          tokens.headers(`${prefix}${i + j}`),
+        ),
+      )),
+    );
+  return users;
+}
 
 export const LISTINGS = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'].flatMap((city) =>
   Array.from({ length: 12 }, (_, i) => `${city}-${String(i + 1).padStart(2, '0')}`),

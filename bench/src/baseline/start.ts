@@ -11,7 +11,6 @@ import path from 'node:path';
 import {
   addKitServer,
   type Component,
-  entryArgs,
   freePorts,
   LOAD_BOOKING_CAP_PER_USER,
   type Stack,
@@ -23,33 +22,24 @@ export async function startBaseline(stack: Stack): Promise<{ url: string; compon
   const auth = stack.components.find((c) => c.meta?.service === 'auth');
   if (!auth) throw new Error('the stack has no auth instance (the baseline verifies its tokens)');
   const primary = stack.mariadb.primary;
-  const dir = path.join(stack.stateDir, 'baseline');
-  const component = await stack.spawn(
-    {
-      name: 'baseline',
-      kind: 'agent',
-      role: 'baseline',
-      host: '127.0.0.1',
-      port,
-      ports: { http: port },
-      dir,
-      spec: {
-        command: process.execPath,
-        args: entryArgs(path.join(__dirname, 'server.ts')),
-        env: {
-          PORT: String(port),
-          DB_HOST: primary.host,
-          DB_PORT: String(primary.port),
-          DB_USER: stack.credentials.app.user,
-          DB_PASSWORD: stack.credentials.app.password,
-          JWKS_URL: `http://${auth.host}:${auth.port}/api/auth/.well-known/jwks.json`,
-          BOOKING_MAX_ACTIVE_PER_USER: String(LOAD_BOOKING_CAP_PER_USER),
-        },
-        logFile: path.join(dir, 'out.log'),
-      },
+  const component = await stack.spawnScript({
+    name: 'baseline',
+    role: 'baseline',
+    script: path.join(__dirname, 'server.ts'),
+    args: [],
+    ports: { http: port },
+    // a busy machine compiles and starts it slowly, as it does the services
+    timeoutMs: 60_000,
+    env: {
+      PORT: String(port),
+      DB_HOST: primary.host,
+      DB_PORT: String(primary.port),
+      DB_USER: stack.credentials.app.user,
+      DB_PASSWORD: stack.credentials.app.password,
+      JWKS_URL: `http://${auth.host}:${auth.port}/api/auth/.well-known/jwks.json`,
+      BOOKING_MAX_ACTIVE_PER_USER: String(LOAD_BOOKING_CAP_PER_USER),
     },
-    { timeoutMs: 60_000 },
-  );
+  });
   // as the gateway's upstreams are (libs/gateway nginx-config.ts): keep-alive, passive checks, HTTP/1.1
   await addKitServer(
     stack,

@@ -24,14 +24,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Component,
-  LOAD_GATEWAY_LIMITS,
-  Stack,
-  startWholeStack,
-  UserTokens,
-} from '@stayline/stack-kit';
-import { bookMany, type BookingRun } from '../booking-load';
+import { Component, Stack } from '@stayline/stack-kit';
+import { bookMany, type BookingRun, startLoadStack, userHeaders } from '../booking-load';
 import { type CpuProfile, formatSummary, summarizeProfiles } from '../cpuprofile';
 import { round, type Figure, runWhenMain } from '../figure';
 
@@ -183,31 +177,15 @@ export async function run(): Promise<Figure[]> {
   const inspect = profileDir
     ? `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim()
     : undefined;
-  const stack = await startWholeStack({
-    log: process.env.BENCH_VERBOSE ? (line) => console.error(line) : undefined,
-    replicas: 2,
-    sentinel: true,
-    nginx: true,
-    // one address books as fast as it can: the production limits would measure the limits
-    gatewayLimits: LOAD_GATEWAY_LIMITS,
-    services: inspect
+  const stack = await startLoadStack(
+    inspect
       ? { env: Object.fromEntries(PROFILED.map((s) => [s, { NODE_OPTIONS: inspect }])) }
       : undefined,
-  });
+  );
   const figures: Figure[] = [];
   try {
     const gw = stack.nginx.url;
-    const tokens = UserTokens.of(stack);
-    // a few at a time: each is a login with a password hash, on the cores the stack runs on
-    const users: Array<Record<string, string>> = [];
-    for (let i = 0; i < USERS; i += 4)
-      users.push(
-        ...(await Promise.all(
-          Array.from({ length: Math.min(4, USERS - i) }, (_, j) =>
-            tokens.headers(`bench-${i + j}`),
-          ),
-        )),
-      );
+    const users = await userHeaders(stack, 'bench-', USERS);
     const keyPrefix = `cpu-${Date.now()}`;
     checked(
       await bookMany(gw, users, { from: 0, count: WARMUP, concurrency: CONCURRENCY, keyPrefix }),

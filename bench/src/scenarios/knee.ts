@@ -33,13 +33,7 @@
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  LOAD_GATEWAY_LIMITS,
-  type Stack,
-  startWholeStack,
-  UserTokens,
-  waitFor,
-} from '@stayline/stack-kit';
+import { type Stack, waitFor } from '@stayline/stack-kit';
 import {
   findKnee,
   HttpSender,
@@ -49,7 +43,7 @@ import {
   verdict,
 } from '@stayline/load';
 import { baselineErrors, checkSameAnswers, startBaseline } from '../baseline/start';
-import { booking } from '../booking-load';
+import { booking, startLoadStack, userHeaders } from '../booking-load';
 import { round, type Figure, runWhenMain } from '../figure';
 
 const P99_LIMIT_MS = 200;
@@ -139,24 +133,11 @@ function kneeFigure(
 }
 
 export async function run(): Promise<Figure[]> {
-  const stack = await startWholeStack({
-    log: process.env.BENCH_VERBOSE ? (line) => console.error(line) : undefined,
-    replicas: 2,
-    sentinel: true,
-    nginx: true,
-    gatewayLimits: LOAD_GATEWAY_LIMITS,
-  });
+  const stack = await startLoadStack();
   const senders: HttpSender[] = [];
   try {
     const baseline = await startBaseline(stack);
-    const tokens = UserTokens.of(stack);
-    const users: Array<Record<string, string>> = [];
-    for (let i = 0; i < USERS; i += 4)
-      users.push(
-        ...(await Promise.all(
-          Array.from({ length: Math.min(4, USERS - i) }, (_, j) => tokens.headers(`knee-${i + j}`)),
-        )),
-      );
+    const users = await userHeaders(stack, 'knee-', USERS);
     // both answer a booking, its replay, a reused key and a taken night alike, or nothing is measured
     await checkSameAnswers(stack.nginx.url, baseline.url, users[0], [
       JSON.parse(booking(0)),

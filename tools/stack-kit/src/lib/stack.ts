@@ -382,6 +382,10 @@ export class Stack {
     kind?: ComponentKind;
     role?: string;
     ports?: Record<string, number>;
+    /** More environment, over the Redis and etcd logins. */
+    env?: Record<string, string>;
+    /** How long it may take to listen (default 30 s). */
+    timeoutMs?: number;
   }): Promise<Component> {
     const dir = path.join(this.stateDir, o.name);
     const ports = o.ports ?? {};
@@ -398,11 +402,11 @@ export class Stack {
           command: process.execPath,
           args: [...entryArgs(o.script), ...o.args],
           // a fixture logs in to Redis and etcd as a service does (REDIS_USERNAME, ETCD_USERNAME, ...)
-          env: { ...this.redisEnv('service'), ...this.etcdEnv('service') },
+          env: { ...this.redisEnv('service'), ...this.etcdEnv('service'), ...o.env },
           logFile: path.join(dir, 'out.log'),
         },
       },
-      { waitPort: Object.keys(ports).length > 0 },
+      { waitPort: Object.keys(ports).length > 0, timeoutMs: o.timeoutMs },
     );
   }
 
