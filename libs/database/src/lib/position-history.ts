@@ -33,9 +33,15 @@ export class PositionHistory {
 
   /** How far behind a replica at `position` is: 0 when it has what the primary last had. */
   lagMs(position: GtidPosition, now: number): number {
-    // positions only grow: the first sighting the replica lacks is the oldest missing write
-    const missing = this.sightings.find((s) => !hasReached(position, s.position));
-    return missing ? Math.max(0, now - missing.at) : 0;
+    // positions only grow, so the sightings the replica lacks are the newest ones: walk back
+    // from the newest (one comparison for a replica that keeps up, not one per sighting
+    // kept) to the oldest it lacks, the oldest missing write
+    let oldest: Sighting | undefined;
+    for (let i = this.sightings.length - 1; i >= 0; i--) {
+      if (hasReached(position, this.sightings[i].position)) break;
+      oldest = this.sightings[i];
+    }
+    return oldest ? Math.max(0, now - oldest.at) : 0;
   }
 
   /** Forgets everything (the primary changed). */

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { EntityManager, QueryRunner } from 'typeorm';
+import { gtidTracking } from './connection-tracking';
 import { ConsistencySession, currentSession, mergeToken } from './consistency';
 import {
   errorText,
@@ -43,8 +44,9 @@ const DEADLOCK_RETRIES = 3;
  * been applied. A transaction InnoDB rolled back as a deadlock victim runs
  * again from its start (up to {@link DEADLOCK_RETRIES} times): nothing of it
  * was applied, so `work` must only touch the database. After the commit, the
- * write's GTID joins the session's token (not after `readOnly` work, which
- * wrote nothing to wait for).
+ * write's GTID joins the session's token: as the commit's OK packet reported
+ * it (MariaDB session tracking, see {@link gtidTracking}), else read with
+ * `SELECT @@last_gtid`; not after `readOnly` work, which wrote nothing to wait for.
  */
 export class PrimaryWriter {
   constructor(
@@ -66,11 +68,20 @@ export class PrimaryWriter {
       let committing = false;
       const once = async (qr: QueryRunner) => {
         if (this.nodes.topology.epoch !== epoch) throw new TopologyChangedError(node.name);
+        const tracking = gtidTracking(
+          (qr as unknown as { databaseConnection?: object }).databaseConnection,
+        );
+        tracking?.clear();
         sent = true;
         const value = tx
-          ? await inTransaction(qr, work, options, () => (committing = true))
+          ? await inTransaction(qr, work, options, () => {
+              committing = true;
+              tracking?.clear(); // what counts is what the COMMIT reports
+            })
           : await work(qr.manager);
-        return { value, gtid: options.readOnly ? '' : await lastGtid(qr) };
+        if (options.readOnly) return { value, gtid: '' };
+        // the session reported it with the commit; else one more round trip asks for it
+        return { value, gtid: tracking?.last() ?? (await lastGtid(qr)) };
       };
       try {
         const done = await node.run('master', once, options.timeoutMs ?? this.timeoutMs, true);
