@@ -100,11 +100,14 @@ describe('BookingStore (real MariaDB)', () => {
         today: new Date().toISOString().slice(0, 10),
       }),
     );
-    expect(held).toEqual({
-      id,
-      userId,
+    // what the hold answers is the row as written, to the millisecond, untouched since
+    const row = await ds.manager.findOneByOrFail(Reservation, { id });
+    const { updatedAt, ...written } = row;
+    expect(held).toEqual(written);
+    expect(updatedAt).toEqual(held.createdAt);
+    expect(held).toMatchObject({
       amountCents: listing.pricePerNightCents,
-      currency: listing.currency,
+      status: 'PENDING_PAYMENT',
     });
     return { id, key, userId };
   };
@@ -148,10 +151,37 @@ describe('BookingStore (real MariaDB)', () => {
       [id],
     )) as Array<{ n: number | string }>;
     expect(Number(nights[0].n)).toBe(1);
-    // and it can still be settled by the reconciler
-    const confirmed = await ds.transaction((m) => BookingStore.confirm(m, id, randomUUID()));
-    expect(confirmed?.status).toBe('CONFIRMED');
-    expect(confirmed?.id).toBe(id);
+    // and it can still be settled by the reconciler, which reads the row
+    const paymentId = randomUUID();
+    const confirmed = await ds.transaction((m) => BookingStore.confirm(m, id, paymentId));
+    expect(confirmed).toMatchObject({ id, status: 'CONFIRMED', paymentId });
+    // a confirm only once
+    expect(await ds.transaction((m) => BookingStore.confirm(m, id, paymentId))).toBeUndefined();
+  });
+
+  it('confirms a hold with what the booking knows, answering the row as a read would, and writes the event', async () => {
+    const [listing] = await ds.manager.find(Listing, { take: 1, order: { id: 'ASC' } });
+    const { id } = await hold('2031-01-12');
+    const held = await ds.manager.findOneByOrFail(Reservation, { id });
+    const { updatedAt: _held, ...known } = held;
+    const paymentId = randomUUID();
+    const confirmed = await ds.transaction((m) =>
+      BookingStore.confirm(m, id, paymentId, { held: known, listing }),
+    );
+    const { updatedAt: _confirmed, ...row } = await ds.manager.findOneByOrFail(Reservation, { id });
+    expect(confirmed).toEqual(row);
+    expect(row).toMatchObject({ status: 'CONFIRMED', paymentId });
+    const [event] = (await ds.query(
+      "SELECT payload FROM outbox WHERE JSON_VALUE(payload, '$.reservationId') = ?",
+      [id],
+    )) as Array<{ payload: string }>;
+    expect(JSON.parse(event.payload)).toMatchObject({
+      type: 'reservation.confirmed',
+      reservationId: id,
+      listingId: listing.id,
+      city: listing.city,
+      pricePerNight: listing.pricePerNightCents / 100,
+    });
   });
 
   it('serialises the two on the row: claim and abandon racing, exactly one wins', async () => {

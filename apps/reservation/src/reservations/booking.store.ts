@@ -66,13 +66,12 @@ export interface KnownKey {
   ageMs: number;
 }
 
-/** What a hold made, as the rest of the booking needs it (charge, confirm, undo). */
-export interface Held {
-  id: string;
-  userId: string;
-  amountCents: number;
-  currency: string;
-}
+/**
+ * The reservation a hold wrote, as it wrote it (PENDING_PAYMENT): what the
+ * rest of the booking needs (charge, confirm, undo) without reading it back.
+ * `updatedAt` is left out: the row's changes as soon as it is confirmed.
+ */
+export type Held = Omit<Reservation, 'updatedAt'>;
 
 export interface Hold {
   id: string;
@@ -186,19 +185,21 @@ export const BookingStore = {
    * snapshot from before the lock wait). The count reads only the
    * `(user_id, status, check_out)` index and locks nothing: a locking count
    * would hold gaps that confirmations and releases of the same user write into.
+   * Returns the database's clock as of the count: the hold's `created_at`.
    */
-  async checkCap(m: EntityManager, h: Hold): Promise<void> {
+  async checkCap(m: EntityManager, h: Hold): Promise<Date> {
     const [lock] = (await m.query(
       'SELECT user_id FROM booking_users WHERE user_id = ? FOR UPDATE',
       [h.userId],
     )) as unknown[];
     if (!lock) throw new BookingUserMissingError(h.userId);
     const [row] = (await m.query(
-      "SELECT COUNT(*) AS n FROM reservations WHERE user_id = ? AND status IN ('PENDING_PAYMENT', 'CONFIRMED') AND check_out > ?",
+      "SELECT COUNT(*) AS n, NOW(3) AS now FROM reservations WHERE user_id = ? AND status IN ('PENDING_PAYMENT', 'CONFIRMED') AND check_out > ?",
       [h.userId, h.today],
-    )) as Array<{ n: number | string }>;
+    )) as Array<{ n: number | string; now: Date }>;
     const active = Number(row?.n ?? 0);
     if (active >= h.maxActive) throw new BookingLimitError(h.maxActive, active);
+    return row.now;
   },
 
   /**
@@ -208,26 +209,37 @@ export const BookingStore = {
    */
   async hold(m: EntityManager, h: Hold): Promise<Held> {
     await BookingStore.takeKey(m, h);
-    await BookingStore.checkCap(m, h);
+    const now = await BookingStore.checkCap(m, h);
     const held: Held = {
       id: h.id,
+      listingId: h.listing.id,
       userId: h.userId,
+      checkIn: h.checkIn,
+      checkOut: h.checkOut,
+      guests: h.guests,
       amountCents: h.listing.pricePerNightCents * h.nights.length,
       currency: h.listing.currency,
+      status: 'PENDING_PAYMENT',
+      paymentId: null,
+      failureReason: null,
+      createdAt: now,
     };
-    // no read back: the request needs only what it wrote; the confirm reads the row it answers with
+    // created_at = updated_at, both the database's clock (a hold untouched since, see
+    // claimForReconciliation), set here so the row is known without reading it back
     await m.query(
-      `INSERT INTO reservations (id, listing_id, user_id, check_in, check_out, guests, amount_cents, currency, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING_PAYMENT')`,
+      `INSERT INTO reservations (id, listing_id, user_id, check_in, check_out, guests, amount_cents, currency, status, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING_PAYMENT', ?, ?)`,
       [
-        h.id,
-        h.listing.id,
-        h.userId,
-        h.checkIn,
-        h.checkOut,
-        h.guests,
+        held.id,
+        held.listingId,
+        held.userId,
+        held.checkIn,
+        held.checkOut,
+        held.guests,
         held.amountCents,
         held.currency,
+        now,
+        now,
       ],
     );
     try {
@@ -250,22 +262,28 @@ export const BookingStore = {
   /**
    * Payment succeeded: CONFIRMED, and an event for recommendation in the outbox.
    * Returns the reservation as this transaction left it (what the booking
-   * answers, with no read after the commit), or undefined when it was not pending.
+   * answers, with no read after the commit), or undefined when it was not
+   * pending. The booking passes what its hold wrote and the listing it read
+   * (`known`), so nothing is read back: only the reconciler, which has neither,
+   * reads them.
    */
   async confirm(
     m: EntityManager,
     id: string,
     paymentId: string,
-    listing?: EventListing,
-  ): Promise<Reservation | undefined> {
+    known?: { held: Held; listing: EventListing },
+  ): Promise<Held | undefined> {
     const res = (await m.query(
       "UPDATE reservations SET status = 'CONFIRMED', payment_id = ? WHERE id = ? AND status = 'PENDING_PAYMENT'",
       [paymentId, id],
     )) as { affectedRows: number };
     if (res.affectedRows !== 1) return undefined;
-    const r = await m.findOneByOrFail(Reservation, { id });
+    const r: Held =
+      known?.held.id === id
+        ? { ...known.held, status: 'CONFIRMED', paymentId }
+        : await m.findOneByOrFail(Reservation, { id });
     await m.query('UPDATE listings SET bookings = bookings + 1 WHERE id = ?', [r.listingId]);
-    await BookingStore.emit(m, r, 'reservation.confirmed', listing);
+    await BookingStore.emit(m, r, 'reservation.confirmed', known?.listing);
     return r;
   },
 
@@ -374,7 +392,7 @@ export const BookingStore = {
    */
   async emit(
     m: EntityManager,
-    r: Reservation,
+    r: Held,
     type: ReservationEvent['type'],
     known?: EventListing,
   ): Promise<void> {

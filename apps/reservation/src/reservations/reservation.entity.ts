@@ -34,7 +34,7 @@ export class Reservation {
   @UpdateDateColumn({ name: 'updated_at', type: 'datetime', precision: 3 }) updatedAt!: Date;
 }
 
-export function reservationView(r: Reservation) {
+export function reservationView(r: Omit<Reservation, 'updatedAt'>) {
   return {
     id: r.id,
     listingId: r.listingId,

@@ -167,7 +167,7 @@ export class ReservationsService {
         currency: held.currency,
       });
       const confirmed = await this.db.transaction((m) =>
-        BookingStore.confirm(m, held.id, paid.id, listing),
+        BookingStore.confirm(m, held.id, paid.id, { held, listing }),
       );
       bookings.inc({ outcome: 'confirmed' });
       return {
