@@ -1073,7 +1073,7 @@ describe('docker-compose.yml', () => {
       const ipam = config.networks?.default?.ipam?.config;
       expect({ prefix, ipam }).toEqual({
         prefix,
-        ipam: [{ subnet: `${prefix}.0/24`, ip_range: `${prefix}.128/25` }],
+        ipam: [{ subnet: `${prefix}.0/24`, ip_range: `${prefix}.128/25`, gateway: `${prefix}.1` }],
       });
       const [{ subnet, ip_range: range }] = ipam as Array<Record<string, string>>;
       const { start } = cidrBlock(subnet);
@@ -1103,7 +1103,7 @@ describe('docker-compose.yml', () => {
           ipv4: isIPv4(address),
           inSubnet: inCidr(address, subnet),
           inRange: inCidr(address, range),
-          // neither the subnet's own address nor the gateway Docker gives its first host address
+          // neither the subnet's own address nor the host's (the gateway, its first host address)
           reserved: n === start || n === start + 1,
         }).toEqual({
           prefix,

@@ -34,7 +34,7 @@ import { GATEWAY_ROUTES } from '@stayline/gateway';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { login } from '../lib/tokens';
 import { answerLeaks } from './leaks';
-import type { GatewayTarget } from './target';
+import { type GatewayTarget, listenOn } from './target';
 
 const DAY_MS = 86_400_000;
 const day = (offset: number) => new Date(Date.now() + offset * DAY_MS).toISOString().slice(0, 10);
@@ -195,7 +195,7 @@ export function describeAuthorization(where: string, start: () => Promise<Gatewa
       page = http.createServer((_req, res) =>
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE),
       );
-      await new Promise<void>((r) => page.listen(0, target.pageHost, r));
+      await listenOn(page, target.pageHost);
       pageUrl = `http://${target.pageHost}:${(page.address() as AddressInfo).port}/hanok`;
       gw = new URL(target.gateway);
 

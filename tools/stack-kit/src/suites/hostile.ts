@@ -15,7 +15,7 @@ import net from 'node:net';
 import type { HttpClient, HttpReply } from '../lib/http-client';
 import { hostileCases, type OpenApiDocument } from './hostile-matrix';
 import { answerLeaks } from './leaks';
-import type { GatewayTarget } from './target';
+import { type GatewayTarget, listenOn } from './target';
 
 const DAY_MS = 86_400_000;
 
@@ -620,7 +620,7 @@ export function describeHostileRequests(
       const page = http.createServer((req, res) => {
         res.writeHead(302, { location: 'http://[oops/' }).end();
       });
-      await new Promise<void>((r) => page.listen(0, target.pageHost, r));
+      await listenOn(page, target.pageHost);
       try {
         const url = `http://${target.pageHost}:${(page.address() as AddressInfo).port}/moved`;
         const res = await newClient().request(`${gw}/api/scraps`, {

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { HttpClient } from '../lib/http-client';
 import type { UserTokens } from '../lib/tokens';
 
@@ -43,4 +44,15 @@ export interface GatewayTarget {
   ): Promise<T[]>;
   /** Stops what the target started (the native stack; nothing on compose, whose driver owns the stack). */
   stop(): Promise<void>;
+}
+
+/** Listens on `host`, any free port; fails (rather than waits) when the address is not this host's. */
+export function listenOn(server: Server, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
