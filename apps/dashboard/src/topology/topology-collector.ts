@@ -31,6 +31,20 @@ export type SnapshotListener = (snapshot: TopologySnapshot, events: TimelineEven
 
 type PolledParts = Pick<TopologySnapshot, 'agents' | 'mariadb' | 'redis' | 'etcd'>;
 
+/**
+ * Registry changes rebuild the snapshot at once, then at most once per this
+ * interval: under churn among many instances a rebuild per change (sort, diff
+ * and serialize all N) made the page's cost grow as changes x N.
+ */
+const REBUILD_EVERY_MS = 100;
+
+/**
+ * At most this many instances' health endpoints per poll round, in turn: the
+ * probes of a round cost the same at 10 instances or 5000 (each instance is
+ * then at most ceil(N / this) rounds old; a new instance is probed on arrival).
+ */
+export const PROBES_PER_ROUND = 200;
+
 /** A snapshot's content, its time of day left out: "did anything change?". */
 const content = (s: TopologySnapshot) => JSON.stringify({ ...s, at: '' });
 
@@ -63,7 +77,11 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
   private baselined = false;
   private polling?: Promise<void>;
   private pollAgain = false;
+  /** Where the next round's probes start, when there are more instances than PROBES_PER_ROUND. */
+  private probeCursor = 0;
   private timer?: NodeJS.Timeout;
+  private rebuildTimer?: NodeJS.Timeout;
+  private lastRebuild = -Infinity;
   private stopped = false;
 
   constructor(
@@ -133,6 +151,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.rebuildTimer);
     for (const stop of this.cleanups.splice(0)) await stop();
     await this.polling?.catch(() => undefined);
     this.mariadb.close();
@@ -179,25 +198,49 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
     return result as T;
   }
 
+  /** One instance per added, updated or removed change; the whole list on a snapshot or resync. */
   private onRegistry(service: string, list: readonly ServiceInstance[], change: InstanceChange) {
-    if (change.kind === 'removed') this.removalReasons.set(change.id, change.reason);
-    const ids = new Set(list.map((i) => i.id));
-    for (const [id, i] of this.instances)
-      if (i.service === service && !ids.has(id)) {
-        this.instances.delete(id);
-        this.reports.delete(id);
-        this.rates.forget(id);
-      }
-    const fresh = list.filter((i) => !this.instances.has(i.id));
-    for (const i of list) this.instances.set(i.id, i);
-    this.rebuild();
+    let fresh: ServiceInstance[];
+    if (change.kind === 'removed') {
+      this.removalReasons.set(change.id, change.reason);
+      this.forget(change.id);
+      fresh = [];
+    } else if (change.kind === 'added' || change.kind === 'updated') {
+      const i = change.instance;
+      fresh = this.instances.has(i.id) ? [] : [i];
+      this.instances.set(i.id, i);
+    } else {
+      const ids = new Set(list.map((i) => i.id));
+      for (const [id, i] of this.instances)
+        if (i.service === service && !ids.has(id)) this.forget(id);
+      fresh = list.filter((i) => !this.instances.has(i.id));
+      for (const i of list) this.instances.set(i.id, i);
+    }
+    this.rebuildSoon();
     // a new instance's health and breakers now, rather than at the next poll
     for (const i of fresh)
       void probeInstance(i, this.c.PROBE_TIMEOUT_MS).then((r) => {
         if (!this.instances.has(i.id)) return;
         this.report(i, r);
-        this.rebuild();
+        this.rebuildSoon();
       });
+  }
+
+  private forget(id: string): void {
+    this.instances.delete(id);
+    this.reports.delete(id);
+    this.rates.forget(id);
+  }
+
+  /** Rebuilds now if the last rebuild is `REBUILD_EVERY_MS` old, else once that long after it. */
+  private rebuildSoon(): void {
+    if (this.rebuildTimer || this.stopped) return;
+    const wait = this.lastRebuild + REBUILD_EVERY_MS - performance.now();
+    if (wait <= 0) return this.rebuild();
+    this.rebuildTimer = unrefTimeout(() => {
+      this.rebuildTimer = undefined;
+      this.rebuild();
+    }, wait);
   }
 
   /** One round of every polled probe; a round asked for while one runs follows it. */
@@ -217,7 +260,7 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async round(): Promise<void> {
-    const listed = [...this.instances.values()];
+    const listed = this.nextProbes();
     const [reports, agents, mariadb, redis, etcd] = await Promise.all([
       Promise.all(listed.map((i) => probeInstance(i, this.c.PROBE_TIMEOUT_MS))),
       this.agents.probe(),
@@ -233,6 +276,13 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
     });
     this.parts = { agents, mariadb: { ...mariadb, concerns: this.agents.concerns() }, redis, etcd };
     this.rebuild();
+  }
+
+  /** Every instance, or PROBES_PER_ROUND of them from where the last round stopped. */
+  private nextProbes(): ServiceInstance[] {
+    const { batch, next } = probeBatch([...this.instances.values()], this.probeCursor);
+    this.probeCursor = next;
+    return batch;
   }
 
   private report(i: ServiceInstance, r: InstanceHealthReport): void {
@@ -254,6 +304,9 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
   }
 
   private rebuild(): void {
+    clearTimeout(this.rebuildTimer);
+    this.rebuildTimer = undefined;
+    this.lastRebuild = performance.now();
     const next = this.build();
     let events: TimelineEvent[] = [];
     if (this.baselined) {
@@ -297,4 +350,19 @@ export class TopologyCollector implements OnApplicationBootstrap, OnApplicationS
       flags: { version: flags.version, flags: { ...flags.flags } },
     });
   }
+}
+
+/**
+ * The instances one poll round probes: all of them up to `size`, else `size`
+ * of them from `cursor` on, wrapping around; `next` is the following round's cursor.
+ */
+export function probeBatch<T>(
+  all: readonly T[],
+  cursor: number,
+  size = PROBES_PER_ROUND,
+): { batch: T[]; next: number } {
+  if (all.length <= size) return { batch: [...all], next: 0 };
+  const from = cursor % all.length;
+  const batch = all.slice(from, from + size);
+  return { batch: batch.concat(all.slice(0, size - batch.length)), next: from + size };
 }
