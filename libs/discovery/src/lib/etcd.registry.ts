@@ -417,7 +417,7 @@ export class EtcdRegistry implements ServiceRegistry {
     const emit = (change: InstanceChange) => {
       if (active) listener([...list], change);
     };
-    const handle = async (res: IWatchResponse) => {
+    const handle = async (res: IWatchResponse, reasons: Map<string, Promise<RemovalReason>>) => {
       const touched = new Map<string, ServiceInstance | undefined>();
       for (const ev of res.events) {
         const at = parseKey(dir, ev.kv.key.toString());
@@ -432,14 +432,21 @@ export class EtcdRegistry implements ServiceRegistry {
         else if (before && after && JSON.stringify(before) !== JSON.stringify(after))
           emit({ kind: 'updated', instance: after });
         else if (before && !after) {
-          const reason = await this.removalReason(service, id);
+          const reason = await (reasons.get(id) ?? this.removalReason(service, id));
           // it may have come back while the reason was read (the list has it then)
           if (!visible(entries.get(id))) emit({ kind: 'removed', id, reason });
         }
       }
     };
     watcher.on('data', (res) => {
-      chain = chain.then(() => handle(res)).catch(() => undefined);
+      // removal reasons are read as the events arrive, not one after another in the chain:
+      // each read waited for the previous ones, so removals queued behind round trips
+      const reasons = new Map<string, Promise<RemovalReason>>();
+      for (const ev of res.events) {
+        const at = ev.type === 'Delete' ? parseKey(dir, ev.kv.key.toString()) : undefined;
+        if (at && !reasons.has(at.id)) reasons.set(at.id, this.removalReason(service, at.id));
+      }
+      chain = chain.then(() => handle(res, reasons)).catch(() => undefined);
     });
     watcher.on('error', () => undefined); // the watch manager reconnects by itself
     const stop = async () => {
