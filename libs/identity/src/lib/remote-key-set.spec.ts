@@ -92,6 +92,56 @@ describe('a verifier reading the JWKS of a server on loopback', () => {
     expect(await reason(closed.verify(token))).toBe('keys_unavailable');
   });
 
+  it("fetches ahead of the cache's end in the background, retrying while that fails, and never trusts a set past its age", async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    /** Until the server has seen `n` fetches: the ones ahead run in the background. */
+    const fetched = async (n: number) => {
+      for (let i = 0; i < 100 && fetches < n; i++) await sleep(20);
+      expect(fetches).toBe(n);
+    };
+    const o = {
+      cacheMaxAgeMs: 2_000,
+      refreshAheadMs: 750,
+      refreshRetryMs: 125,
+      refetchCooldownMs: 0,
+    };
+    const token = (await issuer.issue('alice', ['user'])).access_token;
+
+    // auth gone for a moment near the end of the cache: no verification fails
+    const riding = new TokenVerifier(remoteKeySet(url, o), { issuer: ISS, audience: AUD });
+    expect((await riding.verify(token)).userId).toBe('alice');
+    await fetched(1);
+    await sleep(875);
+    failing = true;
+    expect((await riding.verify(token)).userId).toBe('alice'); // cached; a fetch ahead fails
+    await fetched(2);
+    await sleep(200);
+    expect((await riding.verify(token)).userId).toBe('alice'); // cached; tried again
+    await fetched(3);
+    failing = false;
+    await sleep(200);
+    expect((await riding.verify(token)).userId).toBe('alice'); // this fetch ahead succeeds
+    await fetched(4);
+    await sleep(50);
+    failing = true;
+    // past the first fetch's cache age, the set fetched ahead serves with auth gone
+    await sleep(1_125);
+    expect((await riding.verify(token)).userId).toBe('alice');
+    await fetched(5); // (that verification tried ahead again)
+
+    // auth gone for good: the set is trusted until its age, then keys_unavailable
+    fetches = 0;
+    failing = false;
+    const bounded = new TokenVerifier(remoteKeySet(url, o), { issuer: ISS, audience: AUD });
+    expect((await bounded.verify(token)).userId).toBe('alice');
+    failing = true;
+    await sleep(1_000);
+    expect((await bounded.verify(token)).userId).toBe('alice');
+    await fetched(2);
+    await sleep(1_250);
+    expect(await reason(bounded.verify(token))).toBe('keys_unavailable');
+  });
+
   it('fetches through the given function when one is given (e.g. over discovery), by path', async () => {
     const paths: string[] = [];
     const base = new URL(url);
