@@ -143,7 +143,7 @@ describe('openLoadProbe on a fake single-server target', () => {
     const r = await findKnee({
       probe: openLoadProbe({
         durationS: 1,
-        p99LimitMs: 100,
+        p99LimitMs: 150,
         timeoutMs: 1_000,
         send: () => serve(),
         after: async () => void resets++,
@@ -154,9 +154,11 @@ describe('openLoadProbe on a fake single-server target', () => {
     });
     expect(resets).toBe(r.steps.length);
     expect(r.ended).toBe('converged');
-    // 250 req/s is the server's ceiling; a busy 2-core machine's timers take some of it
-    expect(r.knee).toBeGreaterThanOrEqual(80);
+    // 250 req/s is the server's ceiling: never reported above it (a 1 s step at 320 req/s
+    // queues 70 arrivals, 280 ms); a busy 2-core machine's late timers take some of it below
+    expect(r.knee).toBeGreaterThanOrEqual(20);
     expect(r.knee).toBeLessThanOrEqual(320);
+    expect(r.failedAt as number).toBeLessThanOrEqual(r.knee * 1.25);
     expect(r.steps.find((s) => !s.held)?.why).toMatch(/p99/);
   }, 30_000);
 });
