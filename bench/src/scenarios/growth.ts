@@ -33,6 +33,7 @@ import { formatRedisTarget } from '@stayline/coordination';
 import {
   Component,
   gatewayUpstreams,
+  isAlive,
   LOAD_GATEWAY_LIMITS,
   Stack,
   startDashboard,
@@ -125,15 +126,6 @@ async function said(
     { timeoutMs, intervalMs: 50 },
   );
   return found as Record<string, unknown>;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function readDump<T>(file: string): Promise<T> {
