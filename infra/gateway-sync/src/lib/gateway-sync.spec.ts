@@ -188,7 +188,7 @@ describe('GatewaySync', () => {
     }
     await until(() => rendered().payment?.length === 1 && rendered().payment[0].port === 5029);
     const reloads = nginx.applied.length - 1; // the first one is the start's
-    // 59 changes, 29 of them deregistrations: a burst of 2, then one per 100 ms
+    // 59 changes, 29 of them deregistrations: one at once, then one per 100 ms
     expect(reloads).toBeLessThanOrEqual(2 + Math.ceil((Date.now() - t0) / 100));
     expect(reloads).toBeLessThan(15);
     // a deregistration after a quiet period still goes out at once

@@ -32,7 +32,7 @@ export interface GatewaySyncOptions {
    * number of instances. Default 500 ms (2 reloads per second).
    */
   minReloadIntervalMs?: number;
-  /** Reloads allowed back to back after a quiet period. Default 2. */
+  /** Reloads allowed back to back after a quiet period. Default 1 (the first configuration, at start, takes none). */
   reloadBurst?: number;
   /**
    * Every this often the file on disk is compared with the wanted one and fixed
@@ -265,7 +265,7 @@ export class GatewaySync {
     const interval = this.o.minReloadIntervalMs ?? 500;
     const now = performance.now();
     this.tokens = Math.min(
-      this.o.reloadBurst ?? 2,
+      this.o.reloadBurst ?? 1,
       this.tokens + (interval > 0 ? (now - this.tokensAt) / interval : Infinity),
     );
     this.tokensAt = now;
@@ -315,7 +315,7 @@ export class GatewaySync {
       return;
     }
     this.tokenWaitMs(); // brings the bucket up to date
-    this.tokens -= 1;
+    if (reason !== 'start') this.tokens -= 1;
     const t0 = performance.now();
     try {
       const result = await this.o.applier.apply(wanted);

@@ -61,7 +61,7 @@ const syncSettings = z.object({
   SYNC_PORT: port(),
   SYNC_DEBOUNCE_MS: ms(50),
   SYNC_RECONCILE_MS: ms(2_000),
-  /** nginx reloads at most once per this interval on average (bursts of 2): churn is coalesced. */
+  /** nginx reloads at most once per this interval: churn is coalesced (a lone change still goes out at once). */
   SYNC_MIN_RELOAD_INTERVAL_MS: ms(500),
   /** Bookings per client address, as nginx writes a rate (`1r/s`, `30r/m`); see libs/gateway limits.ts. */
   GATEWAY_BOOKING_RATE: rate(DEFAULT_GATEWAY_LIMITS.bookingRate),
