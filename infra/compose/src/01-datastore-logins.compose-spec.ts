@@ -81,10 +81,14 @@ describe('logins to the datastores', () => {
 
   it("a registration forged with the services' login, its host a piece of nginx configuration, never reaches nginx; the gateway goes on routing", async () => {
     // a compromised service: the registry's own client, logged in as the services' user
+    const prefix = stack.env.STAYLINE_NET_PREFIX ?? '10.89.51';
     const registry = new RedisRegistry({
       redis: {
-        host: (await stack.container(primary)).ip,
-        port: 6379,
+        // through the Sentinels, as the services find the primary
+        sentinels: [31, 32, 33].map((n) => ({ host: `${prefix}.${n}`, port: 26379 })),
+        masterName: 'stayline',
+        sentinelUsername: SENTINEL_USERS.client,
+        sentinelPassword: credentials.sentinelClient,
         username: REDIS_USERS.service,
         password: credentials.redis.service,
       },
