@@ -2,6 +2,8 @@
  * `npm run bench`: runs every scenario in bench/src/scenarios (each starts its own
  * stack on free ports and stops it), prints a table and writes bench/results/latest.json.
  *   npm run bench -- --only=breaker,database
+ * With --only, the file keeps the other scenarios' figures from the runs before (each
+ * figure says when it was measured, `at`), so it always holds every figure of the contract.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
     .sort();
   const figures: Figure[] = [];
   const failures: string[] = [];
+  const started = new Date().toISOString();
   for (const name of names) {
     const mod = (await import(path.join(SCENARIO_DIR, name))) as { run?: Scenario };
     if (typeof mod.run !== 'function') continue;
@@ -31,7 +34,9 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     try {
       const got = await mod.run();
-      figures.push(...got.map((f) => ({ command: `npm run bench -- --only=${name}`, ...f })));
+      figures.push(
+        ...got.map((f) => ({ command: `npm run bench -- --only=${name}`, at: started, ...f })),
+      );
       console.error(
         `${name}: ${got.length} figure(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
@@ -43,7 +48,7 @@ async function main(): Promise<void> {
   const result = {
     at: new Date().toISOString(),
     machine: { cpus: os.cpus().length, node: process.version },
-    figures,
+    figures: only ? [...earlierFigures(names), ...figures] : figures,
     failures,
   };
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
@@ -66,6 +71,23 @@ async function main(): Promise<void> {
     console.error(`failed scenarios: ${failures.join(', ')}`);
     process.exitCode = 1;
   }
+}
+
+/**
+ * The figures of the last results file from scenarios this run did not run (each keeps the
+ * time it was measured): a partial run replaces only its own scenarios' figures.
+ */
+function earlierFigures(ran: string[]): Figure[] {
+  let earlier: { at?: string; figures?: Figure[] };
+  try {
+    earlier = JSON.parse(fs.readFileSync(RESULTS, 'utf8')) as typeof earlier;
+  } catch {
+    return [];
+  }
+  const scenarioOf = (f: Figure) => /--only=([\w-]+)/.exec(f.command ?? '')?.[1];
+  return (earlier.figures ?? [])
+    .filter((f) => !ran.includes(scenarioOf(f) ?? ''))
+    .map((f) => ({ at: earlier.at, ...f }));
 }
 
 void main();

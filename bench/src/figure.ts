@@ -10,6 +10,8 @@ export interface Figure {
   anchor?: string;
   /** The command that reproduces it. */
   command?: string;
+  /** When the run that measured it started (ISO 8601). */
+  at?: string;
 }
 
 /** A benchmark scenario: starts what it needs, measures, stops it all again. */

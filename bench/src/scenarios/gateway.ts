@@ -15,6 +15,10 @@
  * - lb.gateway.* / lb.clientside.*: that GET from a service-like caller, balanced over the
  *   2 payment instances by nginx / by the caller itself (BalancedHttpClient fed by the
  *   registry), both on fetch (undici) with keep-alive, one at a time, interleaved rounds;
+ * - breaker.open.gateway.*: GET /api/listings?limit=20 through nginx while every recommendation
+ *   instance answers 5 s late (the fault flag, so they stay registered) and reservation's
+ *   breakers towards them are open: each page served in the fallback order without waiting;
+ *   one keep-alive connection, one request at a time (the healthy page's p99 beside it);
  * - gateway.new_instance.first_request: a third payment instance, from accepting
  *   connections to the first request nginx sends it (registry push, sync, nginx -t, reload).
  * Every request carries its user's token (`Authorization: Bearer`), issued by the
@@ -36,8 +40,10 @@ import {
   waitForGatewayUpstreams,
   startService,
   startServices,
+  scrapeMetric,
   UserTokens,
 } from '@stayline/stack-kit';
+import { clearFlag, setFlag } from '@stayline/demo';
 import { booking } from '../booking-load';
 import { round, summarize, type Figure, runWhenMain } from '../figure';
 
@@ -49,6 +55,13 @@ const LIGHT_GET = '/api/payments?reservationId=none';
 /** The users the load acts as: `bench-0` ... `bench-96`. */
 const USERS = 97;
 const READER = 'bench-reader';
+const LISTING_PAGE = '/api/listings?limit=20';
+/** Sequential pages timed through an open breaker, and through a healthy dependency. */
+const BREAKER_REQUESTS = 1_000;
+/** The seed's hanging callee: far beyond reservation's 300 ms ranking timeout. */
+const HANG_MS = 5_000;
+/** `resilience_breaker_state`: 1 is open. */
+const OPEN = 1;
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -111,6 +124,102 @@ async function interleaved(
     for (const [f, out] of order) for (let i = 0; i < perRound; i++) out.push(await f());
   }
   return [sa, sb];
+}
+
+/** One GET's time and its body; rejects on a non-2xx answer. */
+function timedPage(
+  url: string,
+  agent: http.Agent,
+  headers: Record<string, string>,
+): Promise<{ ms: number; body: string }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent, headers }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () =>
+          (res.statusCode ?? 0) < 300
+            ? resolve({ ms: performance.now() - t0, body })
+            : reject(new Error(`${url}: HTTP ${res.statusCode}`)),
+        );
+      })
+      .on('error', reject);
+  });
+}
+
+/** Reservation's breaker states towards recommendation, over every reservation instance. */
+async function rankingBreakers(stack: Stack): Promise<number[]> {
+  const reservations = stack.byKind('service').filter((c) => c.meta?.service === 'reservation');
+  const states = await Promise.all(
+    reservations.map((c) => scrapeMetric(c, 'resilience_breaker_state')),
+  );
+  return states
+    .flat()
+    .filter((s) => s.labels['dependency'] === 'recommendation')
+    .map((s) => s.value);
+}
+
+/**
+ * The listing page through nginx with reservation's breakers towards recommendation open
+ * (every recommendation instance hanging), and the same page healthy: p50/p99 of each.
+ */
+async function breakerThroughGateway(
+  stack: Stack,
+  gw: string,
+  headers: Record<string, string>,
+): Promise<Figure[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const sequential = async (n: number) => {
+    const samples: number[] = [];
+    let fallback = 0;
+    for (let i = 0; i < n; i++) {
+      const page = await timedPage(`${gw}${LISTING_PAGE}`, agent, headers);
+      samples.push(page.ms);
+      if ((JSON.parse(page.body) as { ranking?: string }).ranking === 'fallback') fallback++;
+    }
+    return { ...summarize(samples), fallback };
+  };
+  try {
+    await sequential(100); // warm-up
+    const healthy = await sequential(BREAKER_REQUESTS);
+    await setFlag(stack, 'fault.recommendation.all.latencyMs', { kind: 'number', value: HANG_MS });
+    try {
+      // pages from a few clients at once until every breaker towards recommendation is open
+      const deadline = Date.now() + 30_000;
+      const opening = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      for (;;) {
+        const states = await rankingBreakers(stack);
+        if (states.length > 0 && states.every((v) => v === OPEN)) break;
+        if (Date.now() > deadline) throw new Error(`breakers not open: ${states.join(',')}`);
+        await Promise.all(
+          Array.from({ length: 8 }, () => timedPage(`${gw}${LISTING_PAGE}`, opening, headers)),
+        );
+      }
+      opening.destroy();
+      const open = await sequential(BREAKER_REQUESTS);
+      if (open.fallback < BREAKER_REQUESTS) {
+        throw new Error(
+          `${BREAKER_REQUESTS - open.fallback} pages ranked while every breaker was open`,
+        );
+      }
+      const anchor = `GET ${LISTING_PAGE} through nginx, whole stack, every recommendation instance 5 s late and reservation's breakers towards them open: ${BREAKER_REQUESTS} sequential pages on one keep-alive connection, all in the fallback order; healthy, ranked: p50 ${round(healthy.p50)} / p99 ${round(healthy.p99)} ms (${healthy.fallback} fallback)`;
+      return [
+        { name: 'breaker.open.gateway.p50', value: round(open.p50), unit: 'ms', anchor },
+        {
+          name: 'breaker.open.gateway.p99',
+          value: round(open.p99),
+          unit: 'ms',
+          goal: '< healthy p99',
+          anchor,
+        },
+      ];
+    } finally {
+      await clearFlag(stack, 'fault.recommendation.all.latencyMs');
+    }
+  } finally {
+    agent.destroy();
+  }
 }
 
 async function rps(
@@ -283,6 +392,8 @@ export async function run(): Promise<Figure[]> {
       await client.close();
       await registry.close();
     }
+
+    figures.push(...(await breakerThroughGateway(stack, gw, reader)));
 
     const first = await newInstanceFirstRequest(stack, gw, await tokens.headers(READER));
     const sync = await waitForGatewayUpstreams(stack, { payment: 3 });

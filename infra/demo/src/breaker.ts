@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RecommendationPatterns } from '@stayline/contracts';
 import { StaticResolver } from '@stayline/discovery';
 import { BreakerState } from '@stayline/resilience';
-import { Component } from '@stayline/stack-kit';
+import { Component, scrapeMetric } from '@stayline/stack-kit';
 import { createLogger } from '@stayline/observability';
 import { DependencyClient, MessageAuth } from '@stayline/service-runtime';
 import { latency, Load, Sample } from '@stayline/fault-kit';
@@ -37,7 +37,6 @@ import {
 } from './index';
 import { Bookings } from './lib/bookings';
 import { timedLine } from './lib/instance-log';
-import { scrapeMetric } from './lib/metrics';
 import { stackRegistry } from './lib/registry';
 import { TcpCaller } from './lib/tcp-caller';
 

@@ -12,13 +12,12 @@
  * The bookings are alice's and bob's, in turn, each sent with its user's token.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitForGatewayUpstreams } from '@stayline/stack-kit';
+import { metricSum, waitForGatewayUpstreams } from '@stayline/stack-kit';
 import { latency, Sample } from '@stayline/fault-kit';
 import { checkAccepted, clearFlag, DemoUsers, instancesOf, runDemo, setFlag } from './index';
 import { restartWithEnv } from './lib/admin';
 import { Bookings, reservationIdOf } from './lib/bookings';
 import { chargedReservations } from './lib/instance-log';
-import { metricSum } from './lib/metrics';
 
 /**
  * How much slower the slowed payment instance charges. The quick run (the e2e

@@ -16,6 +16,7 @@ export * from './lib/failover';
 export * from './lib/add-replica';
 export * from './lib/http-client';
 export * from './lib/http-json';
+export * from './lib/metrics';
 export * from './lib/tokens';
 export * from './lib/status';
 export * from './lib/state';

@@ -1,4 +1,4 @@
-import { Component } from '@stayline/stack-kit';
+import type { Component } from './state';
 
 /** One series of a Prometheus text exposition: its labels and value. */
 export interface Series {
