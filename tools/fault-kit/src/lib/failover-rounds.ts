@@ -8,6 +8,9 @@
  * - Redis: SIGKILL of the primary -> the first write accepted through Sentinel;
  *   every WAIT-acknowledged write checked on the new primary; the old node back
  *   as a replica.
+ * "The first write" is the first one sent once the killed process is gone: kill(2)
+ * returns before the signal takes the process, which may still answer a write sent in
+ * that moment (a Redis round once measured an "outage" of 1 ms that way).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FailoverReport } from '@stayline/contracts';
@@ -53,6 +56,13 @@ export interface RoundHooks {
   onResumed?: (outageMs: number, promoted: string) => void;
 }
 
+/** When the process is gone (it may run on for a moment after kill(2) returns). */
+async function goneAt(pid: number | undefined): Promise<number> {
+  const deadline = performance.now() + 5_000;
+  while (isAlive(pid) && performance.now() < deadline) await sleep(1);
+  return performance.now();
+}
+
 /** SIGKILLs the MariaDB primary under `stream`, checks every acknowledged write, rejoins the old primary. */
 export async function mariadbRound(
   stack: Stack,
@@ -67,7 +77,7 @@ export async function mariadbRound(
   const killedAt = performance.now();
   stack.kill(old, 'SIGKILL');
   hooks.onKill?.(old, killedAt);
-  const first = await stream.resumedAfter(killedAt, 60_000);
+  const first = await stream.resumedAfter(await goneAt(oldPid), 60_000);
   const after = await publishedTopology(stack);
   if (!after || after.epoch <= before.epoch) throw new Error('no new topology after the failover');
   recordRoles(stack, after);
@@ -107,7 +117,7 @@ export async function mariadbRound(
 export interface RedisRound {
   killed: string;
   promoted: string;
-  /** SIGKILL to the first write accepted through Sentinel (sent after the kill). */
+  /** SIGKILL to the first write accepted through Sentinel (sent once the old primary was gone). */
   outageMs: number;
   /** Writes a replica acknowledged (WAIT 1) so far, and those missing on the new primary. */
   acked: number;
@@ -158,7 +168,7 @@ export async function redisRound(
   const killedAt = performance.now();
   stack.kill(old.name, 'SIGKILL');
   hooks.onKill?.(old.name, killedAt);
-  const first = await stream.acceptedAfter(killedAt, 60_000);
+  const first = await stream.acceptedAfter(await goneAt(stack.component(old.name).pid), 60_000);
   // the write went to the new primary through whichever Sentinel answered first; the one
   // asked here may still be switching its configuration (under load: a moment later)
   let promoted = await sentinelMaster(stack.redis.sentinels[0]);
