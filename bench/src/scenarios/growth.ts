@@ -8,6 +8,8 @@
  * - controlplane.<backend>.propagation.p50/.p99.n<N>: from a change's call to
  *   its sight by each of 3 watchers (the real watch code, each in its own
  *   process, so its CPU is read from /proc);
+ *   controlplane.<backend>.propagation.missed.n<N>: sightings still missing 1.5 s after
+ *   the window (left out of the percentiles);
  * - controlplane.<backend>.watcher_cpu.n<N>: the busiest watcher's share of a core;
  * - controlplane.<backend>.registrant_cpu.n<N>: the client holding all N leases;
  * - controlplane.<backend>.server_cpu/.server_rss_mb.n<N>: the data nodes (Redis
@@ -394,6 +396,14 @@ function figures(results: PhaseResult[]): Figure[] {
         value: round(r.propagation.p99),
         unit: 'ms',
         goal: goal1000 ? '< 100' : undefined,
+      },
+      {
+        // a change some watcher had not seen 1.5 s after the window: not in the percentiles
+        name: `${b}.propagation.missed.${n}`,
+        value: r.propagation.missed,
+        unit: 'sightings',
+        goal: '0',
+        anchor: `of ${r.propagation.n + r.propagation.missed} (changes x ${WATCHERS} watchers) not seen 1.5 s after the window`,
       },
       {
         name: `${b}.watcher_cpu.${n}`,
