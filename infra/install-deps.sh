@@ -12,6 +12,7 @@ declare -A PACKAGES=(
   [dnsmasq]=dnsmasq-base
   [docker-compose]=docker-compose
   [chromium]=chromium
+  [promtool]=prometheus
 )
 
 missing=()
@@ -43,6 +44,6 @@ echo "installing: ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # the packages' own services are not used: the stack runs its own processes
-for svc in mariadb redis-server redis-sentinel nginx etcd; do
+for svc in mariadb redis-server redis-sentinel nginx etcd prometheus; do
   $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done

@@ -132,8 +132,10 @@ describe('system packages', () => {
       'dnsmasq',
       'docker-compose',
       'chromium',
+      'promtool',
     ]);
     expect(required).toContainEqual({ bin: 'mariadbd', pkg: 'mariadb-server' });
+    expect(required).toContainEqual({ bin: 'promtool', pkg: 'prometheus' });
     expect(required).toContainEqual({ bin: 'etcd', pkg: 'etcd-server' });
     expect(required).toContainEqual({ bin: 'dnsmasq', pkg: 'dnsmasq-base' });
   });
@@ -150,6 +152,7 @@ describe('system packages', () => {
       'etcd-server',
       'docker-compose',
       'chromium',
+      'prometheus',
     ]);
     expect(missingBinaries(required, () => true)).toEqual([]);
     expect(missingBinaries(required, () => true, ['nginx'])).toEqual([
