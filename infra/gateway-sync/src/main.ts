@@ -2,7 +2,8 @@
  * The gateway sync process: keeps the nginx gateway's upstreams equal to the
  * registry's instances (docs/patterns/load-balancing.md, "Server side").
  * Started by the launcher as the `gateway-sync` agent; its own HTTP port serves
- * `/health/live`, `/health/ready` and `/upstreams` (never routed by the gateway).
+ * `/health/live`, `/health/ready`, `/upstreams` and `/sd/prometheus` (the instances as
+ * Prometheus' HTTP service discovery takes them; never routed by the gateway).
  *   node scripts/run.cjs infra/gateway-sync/src/main.ts   (environment: lib/sync-config.ts)
  */
 import http from 'node:http';
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
       });
     }
     if (url === '/upstreams') return send(200, sync.state);
+    if (url === '/sd/prometheus') return send(200, sync.prometheusTargets());
     return send(404, { error: 'not_found', message: `no route for ${req.method} ${url}` });
   });
   await new Promise<void>((resolve) => server.listen(c.SYNC_PORT, c.SYNC_HOST, resolve));

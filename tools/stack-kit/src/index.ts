@@ -17,6 +17,7 @@ export * from './lib/add-replica';
 export * from './lib/http-client';
 export * from './lib/http-json';
 export * from './lib/metrics';
+export * from './lib/prometheus';
 export * from './lib/tokens';
 export * from './lib/status';
 export * from './lib/state';

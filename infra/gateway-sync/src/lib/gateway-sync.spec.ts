@@ -136,6 +136,22 @@ describe('GatewaySync', () => {
     expect(nginx.applied).toHaveLength(1);
   });
 
+  it("gives Prometheus every instance's metrics address with its service and id, following the registry", async () => {
+    resolver.lists.set('payment', [instance('payment', 4102), instance('payment', 4101)]);
+    await start();
+    expect(sync.prometheusTargets()).toEqual([
+      { targets: ['127.0.0.1:4101'], labels: { job: 'payment', instance: 'payment-4101' } },
+      { targets: ['127.0.0.1:4102'], labels: { job: 'payment', instance: 'payment-4102' } },
+    ]);
+    resolver.add(instance('scrap', 4301));
+    resolver.remove(instance('payment', 4102), 'expired');
+    resolver.add({ ...instance('scrap', 4302), host: '10.0.0.1:80; } server {' });
+    expect(sync.prometheusTargets()).toEqual([
+      { targets: ['127.0.0.1:4101'], labels: { job: 'payment', instance: 'payment-4101' } },
+      { targets: ['127.0.0.1:4301'], labels: { job: 'scrap', instance: 'scrap-4301' } },
+    ]);
+  });
+
   it('retries a watch the registry refuses at start instead of failing, then follows it', async () => {
     resolver.refuseWatches = 3;
     resolver.lists.set('scrap', [instance('scrap', 4301)]);

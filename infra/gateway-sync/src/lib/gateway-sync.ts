@@ -56,6 +56,12 @@ export interface GatewaySyncState {
   lastError?: string;
 }
 
+/** One target group of Prometheus' HTTP service discovery (`http_sd_configs`). */
+export interface PrometheusTargetGroup {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
 /**
  * Watches every routed service and keeps nginx's upstreams equal to the
  * registry's instances:
@@ -133,6 +139,28 @@ export class GatewaySync {
     await this.applyNow('start');
     this.reconciler = setInterval(() => this.schedule('reconcile', true), reconcileMs);
     this.reconciler.unref();
+  }
+
+  /**
+   * The instances as Prometheus' HTTP service discovery takes them: one group per
+   * instance, its HTTP address (which serves `/metrics`) labelled with its service
+   * (`job`) and instance id (`instance`). The same validated addresses nginx gets, as
+   * the registry has them now (not waiting for a reload): a new instance is scraped
+   * at Prometheus' next refresh, a stopped one is dropped.
+   */
+  prometheusTargets(): PrometheusTargetGroup[] {
+    const groups: PrometheusTargetGroup[] = [];
+    for (const [service, byId] of this.instances)
+      for (const [id, upstream] of byId)
+        groups.push({
+          targets: addresses([upstream]),
+          labels: { job: service, instance: id },
+        });
+    return groups.sort(
+      (a, b) =>
+        compare(a.labels['job'], b.labels['job']) ||
+        compare(a.labels['instance'], b.labels['instance']),
+    );
   }
 
   async stop(): Promise<void> {

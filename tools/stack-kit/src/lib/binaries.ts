@@ -9,6 +9,7 @@ export const BINARIES = {
   'redis-sentinel': 'redis-sentinel',
   nginx: 'nginx',
   etcd: 'etcd-server',
+  prometheus: 'prometheus',
 } as const;
 
 export type Binary = keyof typeof BINARIES;

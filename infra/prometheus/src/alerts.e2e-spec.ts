@@ -1,0 +1,172 @@
+/**
+ * A real Prometheus (Debian's package) on a real stack evaluates stayline's rules
+ * (infra/prometheus/rules): its targets follow the registry through the gateway
+ * sync's HTTP service discovery, a real breaker opening fires StaylineBreakerOpen,
+ * and a real lagging replica fires StaylineReplicaLagging; each alert ends when
+ * its cause does. Scrapes and rule evaluations every second.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { clearFlag, setFlag } from '@stayline/demo';
+import {
+  adminConnection,
+  HttpClient,
+  prometheusAlerts,
+  prometheusTargets,
+  type PrometheusAlert,
+  Stack,
+  startPrometheus,
+  startServices,
+  startStack,
+  UserTokens,
+  waitFor,
+} from '@stayline/stack-kit';
+
+const SERVICES = ['auth', 'payment', 'recommendation', 'reservation'];
+
+async function onNode(stack: Stack, node: string, sql: string): Promise<void> {
+  const conn = await adminConnection(stack.component(node), stack.credentials);
+  try {
+    await conn.query(sql);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Waits until `match` holds for a firing alert named `name`; resolves it. */
+async function firing(
+  stack: Stack,
+  name: string,
+  match: (a: PrometheusAlert) => boolean,
+  timeoutMs: number,
+): Promise<PrometheusAlert> {
+  let found: PrometheusAlert | undefined;
+  await waitFor(
+    `${name} to fire`,
+    async () => {
+      found = (await prometheusAlerts(stack)).find(
+        (a) => a.labels['alertname'] === name && a.state === 'firing' && match(a),
+      );
+      return !!found;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+  return found as PrometheusAlert;
+}
+
+async function silent(stack: Stack, name: string, timeoutMs: number): Promise<void> {
+  await waitFor(
+    `${name} to end`,
+    async () => !(await prometheusAlerts(stack)).some((a) => a.labels['alertname'] === name),
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+describe('Prometheus on the stack: targets from the registry, alerts from real faults', () => {
+  let stack: Stack;
+  const http = new HttpClient({ maxSockets: 8 });
+
+  beforeAll(async () => {
+    stack = await startStack({ replicas: 2, sentinel: true, nginx: true });
+    await startServices(stack, { instances: 1, services: SERVICES });
+    await startPrometheus(stack, { intervalS: 1 });
+  }, 240_000);
+
+  afterAll(async () => {
+    http.close();
+    await stack?.stop();
+  });
+
+  it('scrapes every instance the registry holds, labelled with its service and id', async () => {
+    const wanted = stack
+      .byKind('service')
+      .filter((c) => SERVICES.includes(String(c.meta?.service)));
+    expect(wanted).toHaveLength(SERVICES.length);
+    let targets: Awaited<ReturnType<typeof prometheusTargets>> = [];
+    await waitFor(
+      'every instance to be scraped',
+      async () => {
+        targets = (await prometheusTargets(stack)).filter((t) => t.labels['job'] !== 'etcd');
+        return targets.length === wanted.length && targets.every((t) => t.health === 'up');
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(targets)}`);
+    });
+    for (const c of wanted) {
+      const t = targets.find((x) => x.scrapeUrl === `http://${c.host}:${c.port}/metrics`);
+      expect(t?.labels['job']).toBe(c.meta?.service);
+      expect(t?.labels['instance']).toMatch(new RegExp(`^${String(c.meta?.service)}-`));
+    }
+  }, 60_000);
+
+  it('fires StaylineBreakerOpen when recommendation hangs, and ends it once the breaker closes', async () => {
+    const headers = await UserTokens.of(stack).headers('prom-e2e');
+    const page = () =>
+      http.request(`${stack.nginx.url}/api/listings?limit=5`, { headers }).catch(() => undefined);
+    await setFlag(stack, 'fault.recommendation.all.latencyMs', { kind: 'number', value: 5_000 });
+    let stop = false;
+    // a page every 100 ms: the breaker opens after three timeouts, trial calls keep it open
+    const load = (async () => {
+      while (!stop) await Promise.all([page(), sleep(100)]);
+    })();
+    try {
+      const alert = await firing(
+        stack,
+        'StaylineBreakerOpen',
+        (a) => a.labels['job'] === 'reservation' && a.labels['dependency'] === 'recommendation',
+        90_000,
+      );
+      expect(alert.labels['severity']).toBe('warning');
+      expect(alert.annotations['summary']).toContain('breaker towards recommendation/');
+    } finally {
+      await clearFlag(stack, 'fault.recommendation.all.latencyMs');
+    }
+    try {
+      // after its reset time the breaker lets a trial through, which now succeeds
+      await silent(stack, 'StaylineBreakerOpen', 90_000);
+    } finally {
+      stop = true;
+      await load;
+    }
+  }, 200_000);
+
+  it('fires StaylineReplicaLagging for a replica that stops applying, and ends it once it catches up', async () => {
+    const lagging = stack.mariadb.replicas[0].name;
+    // a trickle of writes on the primary: GTIDs the stopped replica does not apply
+    await stack.query(
+      'reservation',
+      'CREATE TABLE IF NOT EXISTS prometheus_e2e (id INT AUTO_INCREMENT PRIMARY KEY, at DATETIME(3))',
+    );
+    let stop = false;
+    const writes = (async () => {
+      while (!stop) {
+        await stack.query('reservation', 'INSERT INTO prometheus_e2e (at) VALUES (NOW(3))');
+        await sleep(50);
+      }
+    })();
+    await onNode(stack, lagging, 'STOP SLAVE SQL_THREAD');
+    try {
+      const alert = await firing(
+        stack,
+        'StaylineReplicaLagging',
+        (a) => a.labels['replica'] === lagging,
+        60_000,
+      );
+      expect(alert.labels['severity']).toBe('warning');
+      expect(
+        (await prometheusAlerts(stack)).filter(
+          (a) =>
+            a.labels['alertname'] === 'StaylineReplicaLagging' && a.labels['replica'] !== lagging,
+        ),
+      ).toEqual([]);
+    } finally {
+      await onNode(stack, lagging, 'START SLAVE SQL_THREAD');
+    }
+    try {
+      await silent(stack, 'StaylineReplicaLagging', 60_000);
+    } finally {
+      stop = true;
+      await writes;
+    }
+  }, 150_000);
+});
