@@ -1,6 +1,7 @@
 /**
  * The stack commands. The whole stack: MariaDB, Redis + Sentinel, 2 instances of
- * every service (STAYLINE_INSTANCES), the gateway sync and nginx on :8080.
+ * every service (STAYLINE_INSTANCES), the gateway sync, nginx on :8080 and Prometheus on
+ * :9490 (STAYLINE_PROMETHEUS_PORT; STAYLINE_PROMETHEUS=0 leaves it out).
  *   npm start                      the whole stack in the foreground; Ctrl-C stops everything
  *   npm run stack:up               the same, detached; returns once everything is healthy
  *   npm run stack:down             stops a detached stack; no process or port is left
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { GatewayLimits, isBurst, isConnectionLimit, isRequestRate } from '@stayline/gateway';
 import {
   DEFAULT_GATEWAY_SYNC_PORT,
+  DEFAULT_PROMETHEUS_PORT,
   DEFAULT_SERVICE_PORTS,
   ServicePorts,
   SERVICES,
@@ -175,6 +177,15 @@ async function up(foreground: boolean): Promise<void> {
     log,
     instances: Number(process.env.STAYLINE_INSTANCES ?? 2),
     agentPorts: free ? undefined : DEFAULT_AGENT_PORTS,
+    // metrics and alert rules (docs/observability.md); STAYLINE_PROMETHEUS=0 leaves it out
+    prometheus:
+      process.env.STAYLINE_PROMETHEUS === '0'
+        ? false
+        : {
+            port: free
+              ? undefined
+              : Number(process.env.STAYLINE_PROMETHEUS_PORT ?? DEFAULT_PROMETHEUS_PORT),
+          },
     services: free
       ? {}
       : {

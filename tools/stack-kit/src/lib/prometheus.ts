@@ -9,6 +9,9 @@ import type { Stack } from './stack';
 import { Component } from './state';
 import { GiveUp, waitFor } from './wait';
 
+/** The commands' Prometheus port (`npm start`; STAYLINE_PROMETHEUS_PORT): beside a system Prometheus on 9090. */
+export const DEFAULT_PROMETHEUS_PORT = 9490;
+
 /** stayline's recording and alert rules (docs/observability.md). */
 export const PROMETHEUS_RULES = path.join(
   REPO_ROOT,

@@ -194,6 +194,7 @@ export async function probeStack(state: StackState): Promise<StackStatus> {
           else if (c.kind === 'sentinel') await probeSentinel(c, base);
           else if (c.kind === 'etcd') await probeEtcd(c, base);
           else if (c.kind === 'nginx') await probeHttp(c, base, '/health');
+          else if (c.meta?.service === 'prometheus') await probeHttp(c, base, '/-/healthy');
           else if (c.kind === 'service' || c.kind === 'agent')
             await probeHttp(c, base, '/health/live');
           else base.healthy = await isPortOpen(c.port, c.host);

@@ -12,6 +12,7 @@ import { Component } from './state';
 import { entryArgs, REPO_ROOT } from './repo';
 import { DEFAULT_AGENT_PORTS, startFailoverAgents } from './failover';
 import { Stack, StackOptions } from './stack';
+import { type PrometheusOptions, startPrometheus } from './prometheus';
 
 /** The services, in the order they start: callees (and auth, whose keys they will verify with) before their callers. */
 export const SERVICE_START_ORDER: ReadonlyArray<readonly string[]> = [
@@ -263,12 +264,15 @@ export interface WholeStackOptions extends StackOptions {
   /** The failover agents' HTTP ports; omitted: drawn free (the commands pass DEFAULT_AGENT_PORTS). */
   agentPorts?: number[];
   services?: Pick<StartServicesOptions, 'ports' | 'gatewaySyncPort' | 'env'>;
+  /** Prometheus last, scraping everything and evaluating the rules (`npm start` does). */
+  prometheus?: PrometheusOptions | false;
 }
 
 /**
  * The whole stack as `npm run stack:up` runs it: the datastores with a 3-member
  * etcd, the two failover agents (first: they publish the topology the services
- * follow), every service behind the gateway. Stops what started on any failure.
+ * follow), every service behind the gateway, and Prometheus when asked. Stops
+ * what started on any failure.
  *
  * @example
  *   const stack = await startWholeStack({ stateDir }); // free ports: a test's stack
@@ -283,6 +287,11 @@ export async function startWholeStack(o: WholeStackOptions = {}): Promise<Stack>
       ports: agentPorts,
     });
     await startServices(stack, { instances: o.instances ?? 2, log: o.log, ...o.services });
+    if (o.prometheus) {
+      const t = Date.now();
+      const p = await startPrometheus(stack, o.prometheus);
+      o.log?.(`prometheus: ready on ${p.host}:${p.port} in ${Date.now() - t} ms`);
+    }
   } catch (err) {
     o.log?.(`start failed: ${(err as Error).message}; stopping what started`);
     await stack.stop();
