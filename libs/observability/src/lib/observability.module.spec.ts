@@ -1,10 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Controller, Get, Inject, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  NotFoundException,
+  Param,
+  type INestApplication,
+} from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import request from 'supertest';
 import { healthRegistry } from './health-registry';
+import { metricsRegistry } from './metrics';
 import { OBSERVABILITY_LOGGER, ObservabilityModule } from './observability.module';
 import { CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER } from './request-id.middleware';
 import { RequestContext } from './request-context';
@@ -25,6 +33,23 @@ class EchoController {
   }
 }
 
+@Controller('items')
+class ItemsController {
+  @Get(':id')
+  item(@Param('id') id: string) {
+    if (id === 'missing') throw new NotFoundException();
+    return { id };
+  }
+}
+
+/** One series' value from the registry's text exposition, 0 when absent. */
+async function sample(name: string, labels: string): Promise<number> {
+  const line = (await metricsRegistry.metrics())
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{${labels}} `));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
 describe('ObservabilityModule (a real Nest app over HTTP)', () => {
   const lines: Array<Record<string, unknown>> = [];
   let app: INestApplication;
@@ -38,7 +63,7 @@ describe('ObservabilityModule (a real Nest app over HTTP)', () => {
           destination: { write: (s: string) => lines.push(JSON.parse(s)) },
         }),
       ],
-      controllers: [EchoController],
+      controllers: [EchoController, ItemsController],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
@@ -46,6 +71,37 @@ describe('ObservabilityModule (a real Nest app over HTTP)', () => {
 
   afterAll(() => app.close());
   afterEach(() => removers.splice(0).forEach((remove) => remove()));
+
+  it('counts and times requests per method, route pattern and status; never a URL, never the probes', async () => {
+    const http = request(app.getHttpServer());
+    const ok = 'method="GET",route="/items/:id",status="200"';
+    const missing = 'method="GET",route="/items/:id",status="404"';
+    const unmatched = 'method="GET",route="unmatched",status="404"';
+    const before = {
+      ok: await sample('http_server_requests_total', ok),
+      missing: await sample('http_server_requests_total', missing),
+      unmatched: await sample('http_server_requests_total', unmatched),
+      timed: await sample(
+        'http_server_request_duration_seconds_count',
+        'method="GET",route="/items/:id"',
+      ),
+    };
+    await http.get('/items/a').expect(200);
+    await http.get('/items/b').expect(200);
+    await http.get('/items/missing').expect(404);
+    await http.get('/no/such/route/4711').expect(404);
+    await http.get('/metrics').expect(200);
+    await http.get('/health/live').expect(200);
+    await sleep(10); // 'finish' fires after the client has its answer
+    expect(await sample('http_server_requests_total', ok)).toBe(before.ok + 2);
+    expect(await sample('http_server_requests_total', missing)).toBe(before.missing + 1);
+    expect(await sample('http_server_requests_total', unmatched)).toBe(before.unmatched + 1);
+    expect(
+      await sample('http_server_request_duration_seconds_count', 'method="GET",route="/items/:id"'),
+    ).toBe(before.timed + 3);
+    const text = await metricsRegistry.metrics();
+    expect(text).not.toMatch(/route="[^"]*(4711|\/items\/a|metrics|health)/);
+  });
 
   it('keeps an incoming X-Request-Id and carries it into the handler and every log line', async () => {
     lines.length = 0;

@@ -15,6 +15,7 @@ import { HealthRegistry, healthRegistry } from './health-registry';
 import { createLogger, type LoggerOptions } from './logger';
 import { MetricsController } from './metrics.controller';
 import { clientRequestId, RequestIdMiddleware, ensureRequestId } from './request-id.middleware';
+import { RequestMetricsMiddleware } from './request-metrics.middleware';
 
 /** Options of {@link ObservabilityModule.forRoot}: the logger's. */
 export type ObservabilityOptions = LoggerOptions;
@@ -51,7 +52,8 @@ export function pinoHttpOptions(logger: Logger): PinoHttpOptions {
 
 /**
  * Logging (nestjs-pino; every line carries the request id), the request-id
- * middleware, `GET /metrics` and the health endpoints, for one service.
+ * middleware, the request metrics (rate, errors, duration per route), `GET
+ * /metrics` and the health endpoints, for one service.
  * Let Nest log through it with `app.useLogger(app.get(Logger))` (nestjs-pino).
  */
 @Module({})
@@ -75,8 +77,8 @@ export class ObservabilityModule implements NestModule {
     };
   }
 
-  /** Runs every request inside its RequestContext. */
+  /** Runs every request inside its RequestContext, and counts and times it. */
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestIdMiddleware).forRoutes(EVERY_ROUTE);
+    consumer.apply(RequestMetricsMiddleware, RequestIdMiddleware).forRoutes(EVERY_ROUTE);
   }
 }
