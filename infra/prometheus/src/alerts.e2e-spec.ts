@@ -2,19 +2,22 @@
  * A real Prometheus (Debian's package) on a real stack evaluates stayline's rules
  * (infra/prometheus/rules): its targets follow the registry through the gateway
  * sync's HTTP service discovery, a real breaker opening fires StaylineBreakerOpen,
- * and a real lagging replica fires StaylineReplicaLagging; each alert ends when
- * its cause does. Scrapes and rule evaluations every second.
+ * a real lagging replica fires StaylineReplicaLagging, a frozen failover agent
+ * fires StaylineInstanceDown, and each ends when its cause does; a real failover
+ * fires StaylineFailoverHappened. Scrapes and rule evaluations every second.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clearFlag, setFlag } from '@stayline/demo';
 import {
   adminConnection,
+  agentHealth,
   HttpClient,
   prometheusAlerts,
   prometheusTargets,
   type PrometheusAlert,
   Stack,
   startPrometheus,
+  startFailoverAgents,
   startServices,
   startStack,
   UserTokens,
@@ -66,7 +69,8 @@ describe('Prometheus on the stack: targets from the registry, alerts from real f
   const http = new HttpClient({ maxSockets: 8 });
 
   beforeAll(async () => {
-    stack = await startStack({ replicas: 2, sentinel: true, nginx: true });
+    stack = await startStack({ replicas: 2, sentinel: true, nginx: true, etcd: true });
+    await startFailoverAgents(stack, { count: 2 });
     await startServices(stack, { instances: 1, services: SERVICES });
     await startPrometheus(stack, { intervalS: 1 });
   }, 240_000);
@@ -74,7 +78,7 @@ describe('Prometheus on the stack: targets from the registry, alerts from real f
   afterAll(async () => {
     http.close();
     await stack?.stop();
-  });
+  }, 60_000);
 
   it('scrapes every instance the registry holds, labelled with its service and id', async () => {
     const wanted = stack
@@ -85,7 +89,9 @@ describe('Prometheus on the stack: targets from the registry, alerts from real f
     await waitFor(
       'every instance to be scraped',
       async () => {
-        targets = (await prometheusTargets(stack)).filter((t) => t.labels['job'] !== 'etcd');
+        targets = (await prometheusTargets(stack)).filter((t) =>
+          SERVICES.includes(t.labels['job']),
+        );
         return targets.length === wanted.length && targets.every((t) => t.health === 'up');
       },
       { timeoutMs: 30_000, intervalMs: 250 },
@@ -169,4 +175,37 @@ describe('Prometheus on the stack: targets from the registry, alerts from real f
       await writes;
     }
   }, 150_000);
+
+  it('fires StaylineInstanceDown for a frozen failover agent (a static target), and ends it when it thaws', async () => {
+    const agents = stack.byKind('agent').filter((c) => c.meta?.service === 'failover-agent');
+    const roles = await Promise.all(agents.map((a) => agentHealth(stack, a.name)));
+    // the follower: freezing the leader would start an election, not this test's point
+    const follower = agents[roles.findIndex((r) => r.role !== 'leader')];
+    stack.kill(follower.name, 'SIGSTOP');
+    try {
+      const alert = await firing(
+        stack,
+        'StaylineInstanceDown',
+        (a) => a.labels['instance'] === follower.name,
+        60_000,
+      );
+      expect(alert.labels).toMatchObject({ job: 'failover-agent', severity: 'page' });
+    } finally {
+      stack.kill(follower.name, 'SIGCONT');
+    }
+    await silent(stack, 'StaylineInstanceDown', 30_000);
+  }, 120_000);
+
+  it('fires StaylineFailoverHappened when the MariaDB primary is killed and an agent fails it over', async () => {
+    const old = stack.mariadb.primary.name;
+    stack.kill(old, 'SIGKILL');
+    const alert = await firing(
+      stack,
+      'StaylineFailoverHappened',
+      (a) => a.labels['kind'] === 'failover',
+      60_000,
+    );
+    expect(alert.labels['severity']).toBe('info');
+    expect(alert.annotations['summary']).toBe('A MariaDB failover ran in the last 10 minutes');
+  }, 90_000);
 });

@@ -36,6 +36,14 @@ export const agentMetrics = {
   ),
 };
 
+/** What a failover or switchover run by this agent ended in (`stayline_failover_actions_total`). */
+export const ACTION_KINDS = ['failover', 'switchover'] as const;
+export const ACTION_OUTCOMES = ['done', 'failed', 'deposed'] as const;
+// every series exists from the start at 0: Prometheus' increase() cannot see a counter's
+// first step when the series is born with it (an alert on the first failover would miss it)
+for (const kind of ACTION_KINDS)
+  for (const outcome of ACTION_OUTCOMES) agentMetrics.actions.inc({ kind, outcome }, 0);
+
 /** Why semi-sync cannot make a write durable right now. */
 export const SEMI_SYNC_REASONS = [
   'no-replica-attached',

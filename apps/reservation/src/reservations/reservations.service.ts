@@ -35,6 +35,18 @@ import { stayNights } from './stay-dates';
 const bookings = counter('stayline_reservation_bookings_total', 'Booking attempts by outcome', [
   'outcome',
 ]);
+/** Every outcome `bookings` counts, each series there at 0 from the start: Prometheus'
+ * rate() cannot see the first step of a series born with it (the booking SLO's rules). */
+const BOOKING_OUTCOMES = [
+  'confirmed',
+  'refused',
+  'payment_unavailable',
+  'pending',
+  'payment_refused',
+  'key_in_use',
+  'replayed',
+] as const;
+for (const outcome of BOOKING_OUTCOMES) bookings.inc({ outcome }, 0);
 const cancels = counter(
   'stayline_reservation_cancels_total',
   'Cancels by outcome: cancelled, or pending (the refund left to the reconciler)',
