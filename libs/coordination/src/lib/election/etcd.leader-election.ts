@@ -20,6 +20,19 @@ import { jittered, unrefTimeout } from '../timers';
 import { leaseSeconds } from '../etcd/etcd-target';
 
 const RETRY_MS = 200;
+/**
+ * What a stop waits for the step in progress, the lease revocations and the watch's
+ * cancel: with members just killed or restarted, an etcd call can hang, and a process
+ * that stops must not hang with it (an unrevoked lease lapses after its TTL anyway).
+ */
+const STOP_WAIT_MS = 5_000;
+
+/** `work`, or nothing once `ms` have passed. */
+function atMost(ms: number, work: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = unrefTimeout(() => resolve(), ms)));
+  return Promise.race([work.catch(() => undefined), late]).finally(() => clearTimeout(timer));
+}
 
 interface Session {
   lease: Lease;
@@ -67,14 +80,14 @@ export class EtcdLeaderElection extends LeaseElection<HeldLead> {
     const held = this.held;
     this.held = undefined;
     this.transition({ status: ElectionStatus.Stopped });
-    await this.busy?.catch(() => undefined);
+    if (this.busy) await atMost(STOP_WAIT_MS, this.busy);
     if (held) this.events.emit('deposed', held.token, 'resigned');
     // revoking the lease deletes the key: the next candidate sees it at once
     const leases = [...this.abandoned, ...(this.session ? [this.session.lease] : [])];
     this.session = undefined;
     this.abandoned = [];
-    await Promise.all(leases.map((l) => l.revoke().catch(() => undefined)));
-    await watcher?.cancel().catch(() => undefined);
+    await atMost(STOP_WAIT_MS, Promise.all(leases.map((l) => l.revoke().catch(() => undefined))));
+    if (watcher) await atMost(STOP_WAIT_MS, watcher.cancel());
     if (held) this.logger.info({ election: this.name, token: held.token }, 'resigned');
   }
 
