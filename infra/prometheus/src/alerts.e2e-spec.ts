@@ -4,7 +4,9 @@
  * sync's HTTP service discovery, a real breaker opening fires StaylineBreakerOpen,
  * a real lagging replica fires StaylineReplicaLagging, a frozen failover agent
  * fires StaylineInstanceDown, and each ends when its cause does; a real failover
- * fires StaylineFailoverHappened. Scrapes and rule evaluations every second.
+ * fires StaylineFailoverHappened; the primary left without a semi-sync replica fires
+ * StaylineSemiSyncClientsBelowRequired and StaylineSemiSyncDegraded until one attaches
+ * again. Scrapes and rule evaluations every second.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clearFlag, setFlag } from '@stayline/demo';
@@ -12,9 +14,11 @@ import {
   adminConnection,
   agentHealth,
   HttpClient,
+  isAlive,
   prometheusAlerts,
   prometheusTargets,
   type PrometheusAlert,
+  publishedTopology,
   Stack,
   startPrometheus,
   startFailoverAgents,
@@ -208,4 +212,29 @@ describe('Prometheus on the stack: targets from the registry, alerts from real f
     expect(alert.labels['severity']).toBe('info');
     expect(alert.annotations['summary']).toBe('A MariaDB failover ran in the last 10 minutes');
   }, 90_000);
+
+  it('fires the semi-sync alerts while the primary has no semi-sync replica, and ends them when one attaches', async () => {
+    const topology = await publishedTopology(stack);
+    const replicas = (topology?.replicas ?? [])
+      .map((r) => r.name)
+      .filter((name) => isAlive(stack.component(name).pid));
+    expect(replicas.length).toBeGreaterThan(0);
+    // no write is sent meanwhile: with AFTER_SYNC and no fallback it would wait, then fail
+    for (const r of replicas) await onNode(stack, r, 'STOP SLAVE IO_THREAD');
+    try {
+      const clients = await firing(
+        stack,
+        'StaylineSemiSyncClientsBelowRequired',
+        () => true,
+        60_000,
+      );
+      expect(clients.labels['severity']).toBe('page');
+      const degraded = await firing(stack, 'StaylineSemiSyncDegraded', () => true, 30_000);
+      expect(degraded.labels['reason']).toBe('no-replica-attached');
+    } finally {
+      for (const r of replicas) await onNode(stack, r, 'START SLAVE IO_THREAD');
+    }
+    await silent(stack, 'StaylineSemiSyncClientsBelowRequired', 60_000);
+    await silent(stack, 'StaylineSemiSyncDegraded', 60_000);
+  }, 200_000);
 });
