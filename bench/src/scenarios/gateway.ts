@@ -84,27 +84,6 @@ const autocannon = createRequire(__filename)('autocannon') as (opts: {
   >;
 }) => Promise<AutocannonResult>;
 
-/** One GET over `agent`, body read; the time in ms. Rejects on a non-2xx answer. */
-function timedGet(
-  url: string,
-  agent: http.Agent,
-  headers: Record<string, string>,
-): Promise<number> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent, headers }, (res) => {
-        res.resume();
-        res.on('end', () =>
-          (res.statusCode ?? 0) < 300
-            ? resolve(performance.now() - t0)
-            : reject(new Error(`${url}: HTTP ${res.statusCode}`)),
-        );
-      })
-      .on('error', reject);
-  });
-}
-
 /** Sequential samples of two ways to do the same thing, in alternating rounds (a noisy 2-core host). */
 async function interleaved(
   a: () => Promise<number>,
@@ -126,7 +105,7 @@ async function interleaved(
   return [sa, sb];
 }
 
-/** One GET's time and its body; rejects on a non-2xx answer. */
+/** One GET over `agent`: its time in ms and its body; rejects on a non-2xx answer. */
 function timedPage(
   url: string,
   agent: http.Agent,
@@ -188,15 +167,18 @@ async function breakerThroughGateway(
       // pages from a few clients at once until every breaker towards recommendation is open
       const deadline = Date.now() + 30_000;
       const opening = new http.Agent({ keepAlive: true, maxSockets: 8 });
-      for (;;) {
-        const states = await rankingBreakers(stack);
-        if (states.length > 0 && states.every((v) => v === OPEN)) break;
-        if (Date.now() > deadline) throw new Error(`breakers not open: ${states.join(',')}`);
-        await Promise.all(
-          Array.from({ length: 8 }, () => timedPage(`${gw}${LISTING_PAGE}`, opening, headers)),
-        );
+      try {
+        for (;;) {
+          const states = await rankingBreakers(stack);
+          if (states.length > 0 && states.every((v) => v === OPEN)) break;
+          if (Date.now() > deadline) throw new Error(`breakers not open: ${states.join(',')}`);
+          await Promise.all(
+            Array.from({ length: 8 }, () => timedPage(`${gw}${LISTING_PAGE}`, opening, headers)),
+          );
+        }
+      } finally {
+        opening.destroy();
       }
-      opening.destroy();
       const open = await sequential(BREAKER_REQUESTS);
       if (open.fallback < BREAKER_REQUESTS) {
         throw new Error(
@@ -343,8 +325,15 @@ export async function run(): Promise<Figure[]> {
     const viaGateway = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const direct = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const [hop, straight] = await interleaved(
-      () => timedGet(`${gw}${LIGHT_GET}`, viaGateway, reader),
-      () => timedGet(`http://${payment1.host}:${payment1.ports.http}${LIGHT_GET}`, direct, reader),
+      async () => (await timedPage(`${gw}${LIGHT_GET}`, viaGateway, reader)).ms,
+      async () =>
+        (
+          await timedPage(
+            `http://${payment1.host}:${payment1.ports.http}${LIGHT_GET}`,
+            direct,
+            reader,
+          )
+        ).ms,
     );
     viaGateway.destroy();
     direct.destroy();
