@@ -5,6 +5,7 @@
  * (`POST /admin/keys/rotate`, on its own port only).
  *   node scripts/run.cjs apps/auth/src/main.ts   (environment: config.ts)
  */
+import './tracing';
 import { runHttpApp } from '@stayline/service-runtime';
 import { AppModule } from './app.module';
 import { authConfig } from './config';

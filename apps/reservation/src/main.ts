@@ -3,6 +3,7 @@
  * (charged through payment, essential). The product's front door behind the
  * gateway; it also serves the OpenAPI description of the public API at /api/docs.
  */
+import './tracing';
 import { runService } from '@stayline/service-runtime';
 import { AppModule, RESERVATION_MIGRATIONS } from './app.module';
 import { reservationConfig } from './config';

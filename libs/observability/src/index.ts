@@ -1,5 +1,19 @@
 export { createLogger, requestContextMixin, type LoggerOptions } from './lib/logger';
 export { RequestContext } from './lib/request-context';
+export {
+  extractTraceContext,
+  injectTraceContext,
+  inSpan,
+  spanAttributes,
+  spanEvent,
+  SpanKind,
+  startServerSpan,
+  type ServerSpan,
+  SpanStatusCode,
+  traceIdsOfRunningSpan,
+  tracer,
+  type InSpanOptions,
+} from './lib/trace';
 export { RoundRobin } from './lib/round-robin';
 export {
   CLIENT_REQUEST_ID_HEADER,

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { spanEvent } from '@stayline/observability';
 import type { Logger } from 'pino';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { gtidTracking } from './connection-tracking';
@@ -100,6 +101,7 @@ export class PrimaryWriter {
         if (tx && isDeadlock(err) && deadlocks < DEADLOCK_RETRIES) {
           deadlocks++;
           this.metrics.deadlockRetry(node.name);
+          spanEvent('db.deadlock_retry', { 'db.node': node.name, 'stayline.deadlocks': deadlocks });
           this.logger.debug(
             { primary: node.name, deadlocks },
             'deadlock victim: running the transaction again',
@@ -113,10 +115,16 @@ export class PrimaryWriter {
         // nothing was sent: the new primary takes it
         if (!sent && moved && moves < MAX_ATTEMPTS - 1) {
           moves++;
+          // a failover moved the primary before anything was sent: the write goes to the new one
+          spanEvent('db.primary_moved', {
+            'db.node': node.name,
+            'stayline.db.next_primary': this.nodes.primary().name,
+          });
           continue;
         }
         const outcome = !sent || (tx && !committing) ? 'not-applied' : 'unknown';
         const message = `write on ${node.name} failed: ${errorText(err)}`;
+        spanEvent('db.write_failed', { 'db.node': node.name, 'stayline.db.outcome': outcome });
         throw new RetryableWriteError(message, outcome, node.name, { cause: err });
       }
     }

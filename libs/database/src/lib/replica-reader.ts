@@ -4,7 +4,7 @@ import { ConsistencySession, currentSession } from './consistency';
 import type { DatabaseNode } from './database-node';
 import { errorText, isNodeFailure } from './errors';
 import { formatGtidList, GtidPosition, parseGtidList } from '@stayline/contracts';
-import { RoundRobin } from '@stayline/observability';
+import { inSpan, RoundRobin, spanEvent } from '@stayline/observability';
 import type { LagMonitor } from './lag-monitor';
 import type { NodeSet } from './node-set';
 import type { Work } from './primary-writer';
@@ -48,6 +48,12 @@ export class ReplicaReader {
     let reason: FallbackReason = 'no-usable-replica';
     for (let node = this.pick(token, tried); node; node = this.pick(token, tried)) {
       tried.add(node.name);
+      // the router's choice, on the span of the code that reads (see docs/observability.md)
+      spanEvent('db.route', {
+        'db.node': node.name,
+        'stayline.db.role': 'replica',
+        'stayline.db.token': token !== undefined,
+      });
       try {
         const outcome = await this.onReplica(node, token, work, timeoutMs);
         if (outcome.served) return outcome.value;
@@ -57,9 +63,15 @@ export class ReplicaReader {
         if (!isNodeFailure(err)) throw err;
         this.monitor.markUnreachable(node.name, err);
         reason = 'replica-failed';
+        spanEvent('db.replica_failed', { 'db.node': node.name, 'stayline.reason': errorText(err) });
       }
     }
     this.metrics.fallback(reason, this.nodes.primary().name);
+    spanEvent('db.route', {
+      'db.node': this.nodes.primary().name,
+      'stayline.db.role': 'primary',
+      'stayline.reason': reason,
+    });
     return this.onPrimary(work, token, timeoutMs);
   }
 
@@ -99,6 +111,10 @@ export class ReplicaReader {
         const outcome = await this.onReplica(node, token, work, timeoutMs);
         if (!outcome.served) continue;
         this.metrics.staleRead(name, errorText(primaryError));
+        spanEvent('db.stale_read', {
+          'db.node': name,
+          'stayline.reason': errorText(primaryError),
+        });
         return outcome.value;
       } catch (err) {
         if (!isNodeFailure(err)) throw err;
@@ -144,12 +160,21 @@ export class ReplicaReader {
   }
 
   /** `MASTER_GTID_WAIT` on the replica: whether it applied `token` within the wait timeout. */
-  private async waitFor(qr: QueryRunner, token: GtidPosition): Promise<boolean> {
-    const rows: Array<{ reached: unknown }> = await qr.query(
-      'SELECT MASTER_GTID_WAIT(?, ?) AS reached',
-      [formatGtidList(token), this.settings.gtidWaitTimeoutMs / 1000],
+  private waitFor(qr: QueryRunner, token: GtidPosition): Promise<boolean> {
+    // a span of its own: the time a read-your-writes read waited for its replica
+    return inSpan(
+      'db.consistency_wait',
+      { attributes: { 'stayline.db.wait_timeout_ms': this.settings.gtidWaitTimeoutMs } },
+      async (span) => {
+        const rows: Array<{ reached: unknown }> = await qr.query(
+          'SELECT MASTER_GTID_WAIT(?, ?) AS reached',
+          [formatGtidList(token), this.settings.gtidWaitTimeoutMs / 1000],
+        );
+        const reached = String(rows[0]?.reached) === '0'; // -1: timed out; NULL: error
+        span.setAttribute('stayline.db.token_reached', reached);
+        return reached;
+      },
     );
-    return String(rows[0]?.reached) === '0'; // -1: timed out; NULL: error
   }
 
   private pick(token: GtidPosition | undefined, tried: Set<string>): DatabaseNode | undefined {

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { RequestContext } from './request-context';
+import { traceIdsOfRunningSpan } from './trace';
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
@@ -11,15 +12,20 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** Adds the running request's id to every line logged inside a RequestContext. */
+/**
+ * Adds the running request's id to every line logged inside a RequestContext,
+ * and the running span's `trace_id` and `span_id` when its trace is sampled.
+ */
 export function requestContextMixin(): Record<string, unknown> {
   const requestId = RequestContext.requestId();
-  return requestId === undefined ? {} : { requestId };
+  const ids = traceIdsOfRunningSpan();
+  if (requestId === undefined) return ids ?? {};
+  return ids ? { requestId, ...ids } : { requestId };
 }
 
 /**
  * A pino logger writing one JSON line per event, with `service` and `pid` on
- * every line and `requestId` on lines logged while a request is running.
+ * every line and `requestId` (with `trace_id` and `span_id` when sampled) on lines logged while a request is running.
  */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(

@@ -12,6 +12,8 @@ export interface CallOptions {
   readonly timeoutMs?: number;
   /** Cancels the call (not counted as a failure). */
   readonly signal?: AbortSignal;
+  /** What the call does (`payment.charge`): names its spans in a trace. */
+  readonly operation?: string;
 }
 
 /** Where and how one attempt is made. */

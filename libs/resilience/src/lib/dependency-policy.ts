@@ -17,7 +17,14 @@ import {
   isBulkheadRejectedError,
   type IDisposable,
 } from 'cockatiel';
-import { createLogger, healthRegistry, type HealthRegistry } from '@stayline/observability';
+import {
+  createLogger,
+  healthRegistry,
+  inSpan,
+  spanEvent,
+  SpanKind,
+  type HealthRegistry,
+} from '@stayline/observability';
 import type { Logger } from 'pino';
 import { BreakerState, type BreakerSnapshot } from './breaker-state';
 import { AttemptTimeout } from './attempt-timeout';
@@ -134,6 +141,14 @@ export class DependencyPolicy implements DependencyBreaker {
     });
     const subscription = breaker.onStateChange((t) => {
       const event = { ...t, dependency: this.name, endpointId };
+      // inside the call whose outcome moved it: the trace shows the breaker opening
+      spanEvent('breaker.transition', {
+        'stayline.dependency': this.name,
+        'stayline.endpoint': endpointId,
+        'stayline.breaker.from': t.from,
+        'stayline.breaker.to': t.to,
+        'stayline.reason': t.reason,
+      });
       this.telemetry.transition(event);
       this.transitions.emit(event);
       this.settle(`endpoint ${endpointId} ${t.to}: ${t.reason}`);
@@ -198,6 +213,26 @@ export class DependencyPolicy implements DependencyBreaker {
   ): Promise<T | CallOutcome<T, F>> {
     if (fallback && this.essential)
       throw new TypeError(`${this.name} is essential: it fails fast and takes no fallback`);
+    // one span per call; its attempts are children, its decisions events (see docs/observability.md)
+    return inSpan(
+      `${this.name} ${options.operation ?? 'call'}`,
+      {
+        attributes: {
+          'stayline.dependency': this.name,
+          'stayline.dependency.essential': this.essential,
+          'stayline.dependency.state': this.current,
+        },
+        isFailure: (error) => !isClientError(error),
+      },
+      () => this.callGuarded(options, attempt, fallback),
+    );
+  }
+
+  private async callGuarded<T, F>(
+    options: CallOptions,
+    attempt: Attempt<T>,
+    fallback: Fallback<F> | undefined,
+  ): Promise<T | CallOutcome<T, F>> {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
@@ -212,6 +247,11 @@ export class DependencyPolicy implements DependencyBreaker {
       const failure = this.asResilienceError(error);
       this.telemetry.called(failure.code, seconds(), fallback !== undefined);
       if (!fallback) throw failure;
+      spanEvent('fallback', {
+        'stayline.dependency': this.name,
+        'stayline.reason': failure.message,
+        'stayline.error.code': failure.code,
+      });
       return {
         value: await fallback(failure.message, failure),
         degraded: true,
@@ -257,12 +297,29 @@ export class DependencyPolicy implements DependencyBreaker {
   ): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
     const { retryKey } = options;
-    return this.endpoint(endpointId).execute(
-      (breakerSignal) =>
-        this.timeouts.run(timeoutMs, endpointId, breakerSignal, (attemptSignal) =>
-          attempt({ endpointId, attempt: n, signal: attemptSignal, retryKey }),
+    const breaker = this.endpoint(endpointId);
+    if (n > 1) spanEvent('retry', { 'stayline.attempt': n, 'stayline.endpoint': endpointId });
+    return inSpan(
+      `${this.name} ${options.operation ?? 'call'} attempt`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'stayline.dependency': this.name,
+          'stayline.endpoint': endpointId,
+          'stayline.attempt': n,
+          'stayline.breaker.state': breaker.state,
+          'stayline.timeout_ms': timeoutMs,
+        },
+        isFailure: (error) => !isClientError(error),
+      },
+      () =>
+        breaker.execute(
+          (breakerSignal) =>
+            this.timeouts.run(timeoutMs, endpointId, breakerSignal, (attemptSignal) =>
+              attempt({ endpointId, attempt: n, signal: attemptSignal, retryKey }),
+            ),
+          signal,
         ),
-      signal,
     );
   }
 
@@ -278,6 +335,10 @@ export class DependencyPolicy implements DependencyBreaker {
       }, signal);
     } catch (error) {
       if (!isBulkheadRejectedError(error)) throw error;
+      spanEvent('bulkhead.rejected', {
+        'stayline.dependency': this.name,
+        'stayline.bulkhead.max_concurrent': this.config.bulkhead.maxConcurrent,
+      });
       throw new BulkheadRejectedError(
         this.name,
         this.config.bulkhead.maxConcurrent,
@@ -299,6 +360,14 @@ export class DependencyPolicy implements DependencyBreaker {
       : exclude.has(SINGLE_ENDPOINT)
         ? undefined
         : SINGLE_ENDPOINT;
+    if (exclude !== tried) {
+      const skipped = [...exclude].filter((e) => !tried.has(e));
+      spanEvent('breaker.skipped', {
+        'stayline.dependency': this.name,
+        'stayline.endpoints': skipped,
+        'stayline.picked': id ?? 'none',
+      });
+    }
     if (id !== undefined) tried.add(id);
     return id;
   }

@@ -8,7 +8,7 @@ import {
 } from '@stayline/resilience';
 import type { Logger } from 'pino';
 import type { MessageAuth } from './message-auth';
-import { withCallContext } from './rpc-context';
+import { withCallContext, withTraceContext } from './rpc-context';
 
 export interface DependencyClientOptions {
   /** Where the callee's instances are found (and watched). */
@@ -81,7 +81,10 @@ export class DependencyClient {
 
   /** Sends and waits for the answer; a failure is a ResilienceError (or the callee's 4xx body). */
   send<T>(pattern: string, data: unknown, options: SendOptions = {}): Promise<T> {
-    return this.policy.call<T>(options, this.attempt<T>(pattern, data, options));
+    return this.policy.call<T>(
+      { ...options, operation: pattern },
+      this.attempt<T>(pattern, data, options),
+    );
   }
 
   /** Like {@link send}, but a failure yields the fallback, marked degraded with the reason. */
@@ -91,15 +94,23 @@ export class DependencyClient {
     options: SendOptions,
     fallback: Fallback<F>,
   ): Promise<CallOutcome<T, F>> {
-    return this.policy.call<T, F>(options, this.attempt<T>(pattern, data, options), fallback);
+    return this.policy.call<T, F>(
+      { ...options, operation: pattern },
+      this.attempt<T>(pattern, data, options),
+      fallback,
+    );
   }
 
   // The one way a message leaves: with the caller's request id, consistency token and signature.
   private attempt<T>(pattern: string, data: unknown, options: SendOptions): Attempt<T> {
     const auth = this.messageAuth;
     const message = withCallContext(data, auth && { pattern, auth });
+    // each attempt carries its own span's trace context (the policy runs it inside that span)
     return ({ endpointId, signal }) =>
-      this.tcp.sendTo<T>(endpointId, pattern, message, { signal, timeoutMs: options.timeoutMs });
+      this.tcp.sendTo<T>(endpointId, pattern, withTraceContext(message), {
+        signal,
+        timeoutMs: options.timeoutMs,
+      });
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import type { TcpContext } from '@nestjs/microservices';
-import { RequestContext } from '@stayline/observability';
+import { injectTraceContext, RequestContext, startServerSpan } from '@stayline/observability';
 import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
 import { callableBy, MessageAuth, MessageSignature } from './message-auth';
@@ -20,6 +20,9 @@ export const CALL_CONTEXT_FIELD = '__ctx';
 interface CallContext {
   requestId?: string;
   consistencyToken?: string;
+  /** W3C trace context of the sending attempt's span (see {@link withTraceContext}). */
+  traceparent?: string;
+  tracestate?: string;
   /** The calling service's signature over the message (see {@link MessageAuth}). */
   auth?: MessageSignature;
 }
@@ -39,6 +42,21 @@ export function withCallContext<T>(data: T, signing?: { pattern: string; auth: M
   if (signing) carried.auth = signing.auth.sign(signing.pattern, data);
   if (!Object.keys(carried).length) return data;
   return { ...data, [CALL_CONTEXT_FIELD]: carried };
+}
+
+/**
+ * A message made by {@link withCallContext} with the running span's W3C trace
+ * context added (the attempt's span: each attempt of a call has its own). Kept
+ * apart from the signature, which covers pattern and payload only, so a call
+ * is signed once however often it is tried. Unchanged when tracing is off.
+ */
+export function withTraceContext<T>(message: T): T {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return message;
+  const trace = injectTraceContext();
+  if (!trace['traceparent']) return message;
+  const carried = (message as Record<string, unknown>)[CALL_CONTEXT_FIELD] as
+    CallContext | undefined;
+  return { ...message, [CALL_CONTEXT_FIELD]: { ...carried, ...trace } };
 }
 
 /**
@@ -89,10 +107,39 @@ export class RpcContextInterceptor implements NestInterceptor {
         ? { consistencyToken: carried.consistencyToken }
         : {}),
     };
+    // the handler's server span, child of the caller's attempt span
+    const span = startServerSpan(
+      patternOf(rpc.getContext<TcpContext>()),
+      { ...carried },
+      {
+        'rpc.system': 'nestjs-tcp',
+        'stayline.request_id': requestId,
+      },
+    );
     return new Observable((subscriber) =>
-      RequestContext.run(ctx, () => next.handle().subscribe(subscriber)),
+      span.run(() =>
+        RequestContext.run(ctx, () =>
+          next.handle().subscribe({
+            next: (value) => subscriber.next(value),
+            error: (error: unknown) => {
+              span.end(error, !isClientFault(error));
+              subscriber.error(error);
+            },
+            complete: () => {
+              span.end();
+              subscriber.complete();
+            },
+          }),
+        ),
+      ),
     );
   }
+}
+
+/** An error the caller caused (a 4xx): the handler's span stays OK. */
+function isClientFault(error: unknown): boolean {
+  const status = (error as { getStatus?: () => number } | null)?.getStatus?.();
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** The pattern a TCP message was sent with (a string pattern arrives JSON-quoted). */

@@ -1,0 +1,140 @@
+/**
+ * What the libraries need of tracing: the OpenTelemetry API only. Without a
+ * started SDK (`@stayline/observability/tracing`) every call here is a no-op on
+ * a non-recording span, so a library pays next to nothing where tracing is off.
+ * See docs/observability.md ("Traces").
+ */
+import {
+  context,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+
+/** The tracer every stayline span is made by (the instrumentations have their own). */
+export function tracer() {
+  return trace.getTracer('stayline');
+}
+
+/** Adds an event to the span of the running code (nothing when no span records). */
+export function spanEvent(name: string, attributes?: Attributes): void {
+  const span = trace.getActiveSpan();
+  if (span?.isRecording()) span.addEvent(name, attributes);
+}
+
+/** Sets attributes on the span of the running code (nothing when no span records). */
+export function spanAttributes(attributes: Attributes): void {
+  const span = trace.getActiveSpan();
+  if (span?.isRecording()) span.setAttributes(attributes);
+}
+
+/** Options of {@link inSpan}. */
+export interface InSpanOptions {
+  kind?: SpanKind;
+  attributes?: Attributes;
+  /** The parent (default: the running code's context). */
+  parent?: Context;
+  /**
+   * Whether a thrown error marks the span as failed (default: yes). A client
+   * error (the caller's 4xx) is recorded as an event but leaves the span OK.
+   */
+  isFailure?: (error: unknown) => boolean;
+}
+
+/**
+ * Runs `fn` inside a new span (child of the running one), ends it when `fn`
+ * settles, and records a thrown error on it. The span is `fn`'s active span, so
+ * the instrumentations' spans and {@link spanEvent} land under it.
+ */
+export async function inSpan<T>(
+  name: string,
+  options: InSpanOptions,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = options.parent ?? context.active();
+  const span = tracer().startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes },
+    parent,
+  );
+  try {
+    return await context.with(trace.setSpan(parent, span), () => fn(span));
+  } catch (error) {
+    if (span.isRecording()) {
+      const failed = options.isFailure ? options.isFailure(error) : true;
+      const message = error instanceof Error ? error.message : String(error);
+      span.addEvent('exception', {
+        'exception.type': error instanceof Error ? error.name : typeof error,
+        'exception.message': message,
+      });
+      if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message });
+    }
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** The W3C `traceparent` (and `tracestate`) of the running span, to carry in a message. */
+export function injectTraceContext(): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+/** The context a message's carried `traceparent` names (the running one if none or malformed). */
+export function extractTraceContext(carrier: Record<string, unknown> | undefined): Context {
+  if (!carrier) return context.active();
+  const headers: Record<string, string> = {};
+  for (const key of ['traceparent', 'tracestate'])
+    if (typeof carrier[key] === 'string') headers[key] = carrier[key];
+  return propagation.extract(context.active(), headers);
+}
+
+/** A span for a handled message: {@link ServerSpan.run} runs the handler inside it. */
+export interface ServerSpan {
+  run<T>(fn: () => T): T;
+  /** Ends the span; given an error, records it (a client error leaves the span OK). */
+  end(error?: unknown, isFailure?: boolean): void;
+}
+
+/**
+ * Starts the server span of a message received over TCP, child of the span
+ * the sender carried in its `traceparent` (a new trace if none).
+ */
+export function startServerSpan(
+  name: string,
+  carrier: Record<string, unknown> | undefined,
+  attributes: Attributes,
+): ServerSpan {
+  const parent = extractTraceContext(carrier);
+  const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  const active = trace.setSpan(parent, span);
+  return {
+    run: (fn) => context.with(active, fn),
+    end: (error, isFailure = true) => {
+      if (error !== undefined && span.isRecording()) {
+        const message = error instanceof Error ? error.message : String(error);
+        span.addEvent('exception', { 'exception.message': message });
+        if (isFailure) span.setStatus({ code: SpanStatusCode.ERROR, message });
+      }
+      span.end();
+    },
+  };
+}
+
+/** `trace_id` and `span_id` of the running span, for a log line (none when it is not sampled). */
+export function traceIdsOfRunningSpan(): { trace_id: string; span_id: string } | undefined {
+  const span = trace.getActiveSpan();
+  if (!span) return undefined;
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  // 0x01: sampled; an unsampled trace is nowhere to be looked up
+  if ((traceFlags & 1) !== 1) return undefined;
+  return { trace_id: traceId, span_id: spanId };
+}
+
+export { SpanKind, SpanStatusCode };
