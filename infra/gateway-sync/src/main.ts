@@ -29,6 +29,7 @@ async function main(): Promise<void> {
         port: c.GATEWAY_PORT,
         upstreams,
         limits: syncLimits(c),
+        traceSample: c.STAYLINE_TRACE_SAMPLE,
       }),
     applier: new NginxReloader({ prefix: c.GATEWAY_PREFIX, binary: c.NGINX_BIN }),
     debounceMs: c.SYNC_DEBOUNCE_MS,

@@ -63,6 +63,8 @@ const syncSettings = z.object({
   SYNC_RECONCILE_MS: ms(2_000),
   /** nginx reloads at most once per this interval: churn is coalesced (a lone change still goes out at once). */
   SYNC_MIN_RELOAD_INTERVAL_MS: ms(500),
+  /** The share of requests traced end to end (nginx starts every trace): 0..1. */
+  STAYLINE_TRACE_SAMPLE: z.coerce.number().min(0).max(1).default(1),
   /** Bookings per client address, as nginx writes a rate (`1r/s`, `30r/m`); see libs/gateway limits.ts. */
   GATEWAY_BOOKING_RATE: rate(DEFAULT_GATEWAY_LIMITS.bookingRate),
   /** Bookings above the rate one address may send at once. */

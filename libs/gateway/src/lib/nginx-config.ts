@@ -37,6 +37,31 @@ export interface NginxOptions {
   upstreamKeepaliveTimeout?: string;
   /** Per-client limits; the rest from {@link DEFAULT_GATEWAY_LIMITS}. */
   limits?: Partial<GatewayLimits>;
+  /** The share of requests whose trace is sampled, 0..1 (default 1): every hop follows it. */
+  traceSample?: number;
+}
+
+/**
+ * `$stayline_trace_flags`, the traceparent's flags: `01` for the sampled share
+ * of requests (split by the request id, so a share is the same requests at
+ * every reload), `00` for the rest.
+ */
+function traceSampling(sample: number): string {
+  if (!(sample >= 0 && sample <= 1))
+    throw new Error(`traceSample is a share between 0 and 1: ${sample}`);
+  const percent = Math.round(sample * 10_000) / 100;
+  if (percent >= 100 || percent <= 0)
+    return [
+      '  map $request_id $stayline_trace_flags {',
+      `    default "${percent >= 100 ? '01' : '00'}";`,
+      '  }',
+    ].join('\n');
+  return [
+    '  split_clients "$request_id" $stayline_trace_flags {',
+    `    ${percent}% "01";`,
+    '    *      "00";',
+    '  }',
+  ].join('\n');
 }
 
 /** The configuration's fixed part; `{{NAME}}` placeholders are filled by {@link renderNginxConfig}. */
@@ -203,6 +228,8 @@ export function renderNginxConfig(o: NginxOptions): string {
     UPSTREAMS: upstreams,
     LOCATIONS: locations,
     KIT_SERVERS: kitServers(o.prefix),
+    TRACE_SAMPLE: `${Math.round((o.traceSample ?? 1) * 10_000) / 100}%`,
+    TRACE_SAMPLING: traceSampling(o.traceSample ?? 1),
   };
   return fs.readFileSync(NGINX_TEMPLATE, 'utf8').replace(/\{\{([A-Z_]+)\}\}/g, (_, key: string) => {
     if (!(key in values)) throw new Error(`nginx template: unknown placeholder ${key}`);
