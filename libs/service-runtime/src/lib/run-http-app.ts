@@ -15,6 +15,8 @@ export function runHttpApp<C extends { HOST: string; HTTP_PORT: number; INSTANCE
   options: {
     /** Name the instance in an `X-Instance-Id` header, as the services behind the gateway do. */
     instanceIdHeader?: boolean;
+    /** Largest JSON body accepted (default 64kb): the dashboard takes OTLP batches of spans. */
+    bodyLimit?: string;
   } = {},
 ): Promise<INestApplication | void> {
   const start = () => {
@@ -24,6 +26,7 @@ export function runHttpApp<C extends { HOST: string; HTTP_PORT: number; INSTANCE
       host: c.HOST,
       httpPort: c.HTTP_PORT,
       instanceId: options.instanceIdHeader ? c.INSTANCE_ID : undefined,
+      bodyLimit: options.bodyLimit,
       logger: (app) => app.get(Logger),
     });
   };
