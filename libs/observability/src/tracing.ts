@@ -160,9 +160,14 @@ export function startTracing(
         // outgoing HTTP (auth's keys, probes) is traced only inside a request
         requireParentforOutgoingSpans: true,
       }),
-      // the route's handler, not each middleware of the chain
+      // the route on the server span (`http.route`), no span per layer of the chain: the
+      // controller's method is NestJS's span
       new ExpressInstrumentation({
-        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+        ignoreLayersType: [
+          ExpressLayerType.MIDDLEWARE,
+          ExpressLayerType.ROUTER,
+          ExpressLayerType.REQUEST_HANDLER,
+        ],
       }),
       new NestInstrumentation(),
       // statements with their values masked: no user's data in a span
