@@ -20,7 +20,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RecommendationPatterns } from '@stayline/contracts';
 import { StaticResolver } from '@stayline/discovery';
 import { BreakerState } from '@stayline/resilience';
-import { Component, scrapeMetric } from '@stayline/stack-kit';
+import {
+  Component,
+  prometheusAlerts,
+  type PrometheusAlert,
+  scrapeMetric,
+} from '@stayline/stack-kit';
 import { createLogger } from '@stayline/observability';
 import { DependencyClient, MessageAuth } from '@stayline/service-runtime';
 import { latency, Load, Sample } from '@stayline/fault-kit';
@@ -39,6 +44,7 @@ import { Bookings } from './lib/bookings';
 import { timedLine } from './lib/instance-log';
 import { stackRegistry } from './lib/registry';
 import { TcpCaller } from './lib/tcp-caller';
+import { fetchTrace, traceLines, traceViewer, type TraceSpan } from './lib/traces';
 
 /** The seed's timeout, and reservation's default towards recommendation. */
 const TIMEOUT_MS = 300;
@@ -261,6 +267,62 @@ void runDemo(
       `then: ${unavailable.length} of ${fast.length} needing payment answered 503 in p50 ${latency(unavailable).p50.toFixed(1)} ms / p99 ${latency(unavailable).p99.toFixed(1)} ms, Retry-After ${Math.min(...retryAfter)}-${Math.max(...retryAfter)} s` +
         (others.length ? `; the others: ${others.join(', ')}` : ''),
     );
+
+    // ---- what an operator sees: the alert in Prometheus, the breaker in a booking's trace
+    const dashboard = traceViewer(d.stack);
+    const requestIdOf = (s: { reply?: { headers: Record<string, unknown> } }) =>
+      String(s.reply?.headers['x-request-id'] ?? '');
+    const withEvent = async (samples: typeof fast, event: string) => {
+      if (!dashboard) return undefined;
+      for (const s of samples.slice(-40)) {
+        const spans = await fetchTrace(dashboard, requestIdOf(s));
+        if (spans?.some((x) => x.events.some((e) => e.name === event)))
+          return { id: requestIdOf(s), spans };
+      }
+      return undefined;
+    };
+    let opened: { id: string; spans: TraceSpan[] } | undefined;
+    let refused: { id: string; spans: TraceSpan[] } | undefined;
+    if (dashboard) {
+      d.step("a booking's trace says why it was fast (the dashboard keeps the recent traces)");
+      await sleep(1_500); // the spans leave each service once a second
+      opened = await withEvent(beforeOpen, 'breaker.transition');
+      refused = await withEvent(unavailable, 'breaker.skipped');
+      const payment = (x: TraceSpan) => /^payment /.test(x.name) || x.service === 'payment';
+      for (const [what, t] of [
+        ['the booking whose timed-out attempt opened a breaker', opened],
+        ['a booking refused at once by the open breakers (503)', refused],
+      ] as const) {
+        if (!t) continue;
+        d.say(`${what}: ${d.gateway}/dashboard/traces?id=${t.id}`);
+        for (const line of traceLines(t.spans, payment)) d.say(`  ${line}`);
+      }
+    }
+    let alert: PrometheusAlert | undefined;
+    const prometheus = d.stack.byKind('agent').find((c) => c.meta?.service === 'prometheus');
+    if (prometheus) {
+      d.step(
+        'Prometheus: StaylineBreakerOpen fires once a breaker has not closed for 30 s (payment still hangs)',
+      );
+      const firingMs = await d.until(
+        'StaylineBreakerOpen to fire for reservation -> payment',
+        async () => {
+          alert = (await prometheusAlerts(d.stack).catch(() => [])).find(
+            (a) =>
+              a.labels['alertname'] === 'StaylineBreakerOpen' &&
+              a.labels['dependency'] === 'payment' &&
+              a.state === 'firing',
+          );
+          return !!alert;
+        },
+        { timeoutMs: 120_000, intervalMs: 1_000 },
+      );
+      d.say(
+        `firing ${((performance.now() - hangAt) / 1000).toFixed(0)} s after the flag (${(firingMs / 1000).toFixed(0)} s of waiting here): ${alert?.annotations['summary']}`,
+      );
+      d.say(`  http://${prometheus.host}:${prometheus.port}/alerts`);
+    }
+
     await clearFlag(d.stack, 'fault.payment.charge.latencyMs');
     const clearedAt = performance.now();
     d.say('flag cleared: payment answers at once again; its breakers wait for their reset');
@@ -339,6 +401,14 @@ void runDemo(
       `max ${latency(booking.samples).max.toFixed(0)} ms`,
     );
     d.check('bookings confirmed again once payment recovered', !!confirmed);
+    if (dashboard)
+      d.check(
+        "a booking's trace shows the breaker opening on its attempt, another's the open breakers skipped",
+        !!opened && !!refused,
+        `${opened ? 'opened' : 'no trace with breaker.transition'}, ${refused ? 'skipped' : 'no trace with breaker.skipped'}`,
+      );
+    if (prometheus)
+      d.check('Prometheus fired StaylineBreakerOpen for reservation -> payment', !!alert);
 
     const ms = (v: number) => v.toFixed(v < 10 ? 2 : 0);
     d.figure(
