@@ -1,6 +1,7 @@
 import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
-import { RequestRootSampler, tracingSettings } from './tracing';
+import { tracingSettings } from './tracing';
+import { RequestRootSampler } from './tracing-sdk';
 
 describe('tracingSettings', () => {
   it('is off without an endpoint, and when OTEL_SDK_DISABLED says so', () => {

@@ -14,40 +14,9 @@
  *
  * A trace starts only at a request (an HTTP or TCP server span): background
  * work (probes, polling, the lag monitor) makes no trace of its own.
- * See docs/observability.md ("Traces").
+ * See docs/tracing.md.
  */
-import {
-  context,
-  propagation,
-  SpanKind,
-  trace,
-  type Attributes,
-  type Context,
-  type Link,
-} from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
-import { NestInstrumentation } from '@opentelemetry/instrumentation-nestjs-core';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  InMemorySpanExporter,
-  ParentBasedSampler,
-  SamplingDecision,
-  TraceIdRatioBasedSampler,
-  SimpleSpanProcessor,
-  TracerProvider,
-  type ReadableSpan,
-  type Sampler,
-  type SamplingResult,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** What {@link tracingSettings} read from the environment. */
 export interface TracingSettings {
@@ -85,41 +54,11 @@ export function tracingSettings(
   };
 }
 
-/**
- * Keeps a trace only when it starts at a request: a span with no parent is
- * sampled (by ratio) if it is a server span, dropped otherwise; a span with a
- * parent follows the parent's decision.
- */
-export class RequestRootSampler implements Sampler {
-  private readonly inner: Sampler;
+type Sdk = typeof import('./tracing-sdk');
+/** The SDK's module, loaded on first use: a process with tracing off never loads it. */
+const sdk = (): Sdk => require('./tracing-sdk') as Sdk;
 
-  constructor(ratio: number) {
-    this.inner = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
-  }
-
-  shouldSample(
-    ctx: Context,
-    traceId: string,
-    name: string,
-    kind: SpanKind,
-    attributes: Attributes,
-    links: Link[],
-  ): SamplingResult {
-    const hasParent = trace.getSpanContext(ctx) !== undefined;
-    if (!hasParent && kind !== SpanKind.SERVER && kind !== SpanKind.CONSUMER)
-      return { decision: SamplingDecision.NOT_RECORD };
-    return this.inner.shouldSample(ctx, traceId, name, kind, attributes, links);
-  }
-
-  toString(): string {
-    return `RequestRootSampler{${this.inner.toString()}}`;
-  }
-}
-
-/** Requests that are not the product's: probes and scrapes make no trace. */
-const UNTRACED_PATHS = /^\/(health(\/|$)|metrics$|sd\/)/;
-
-let started: { provider: TracerProvider; settings: TracingSettings } | undefined;
+let started: { settings: TracingSettings; flush: () => Promise<void> } | undefined;
 
 /**
  * Starts tracing for this process (once; later calls return the first result).
@@ -132,87 +71,20 @@ export function startTracing(
   if (started) return started.settings;
   const settings = tracingSettings(service, options.env);
   if (!settings.enabled && !options.processor) return settings;
-  const resource: Record<string, string> = { 'service.name': settings.serviceName };
-  if (settings.instanceId) resource['service.instance.id'] = settings.instanceId;
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes(resource),
-    sampler: new RequestRootSampler(settings.sampleRatio),
-    spanProcessors: [
-      options.processor ??
-        new BatchSpanProcessor({
-          exporter: new OTLPTraceExporter({ url: settings.endpoint, timeoutMillis: 5_000 }),
-          // a trace is on the page about a second after its request
-          scheduledDelayMillis: 1_000,
-          maxExportBatchSize: 256,
-          maxQueueSize: 4_096,
-        }),
-    ],
-  });
-  const contextManager = new AsyncLocalStorageContextManager();
-  context.setGlobalContextManager(contextManager.enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
-  registerInstrumentations({
-    tracerProvider: provider,
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.test(req.url ?? ''),
-        // outgoing HTTP (auth's keys, probes) is traced only inside a request
-        requireParentforOutgoingSpans: true,
-      }),
-      // the route on the server span (`http.route`), no span per layer of the chain: the
-      // controller's method is NestJS's span
-      new ExpressInstrumentation({
-        ignoreLayersType: [
-          ExpressLayerType.MIDDLEWARE,
-          ExpressLayerType.ROUTER,
-          ExpressLayerType.REQUEST_HANDLER,
-        ],
-      }),
-      new NestInstrumentation(),
-      // statements with their values masked: no user's data in a span
-      new MySQL2Instrumentation({ maskStatement: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
-    ],
-  });
-  started = { provider, settings };
-  // spans still queued leave with the process (a stop that waits for the handlers)
-  process.once('beforeExit', () => void provider.shutdown().catch(() => undefined));
+  const provider = sdk().startSdk(settings, options.processor);
+  started = { settings, flush: () => provider.forceFlush() };
   return settings;
 }
 
 /** Sends the spans still queued (a test's, or a process about to exit). */
 export async function flushTracing(): Promise<void> {
-  await started?.provider.forceFlush();
+  await started?.flush();
 }
 
 /**
- * For tests: registers a tracer provider that keeps every span in memory (no
- * instrumentation, no export), with the same context manager and propagator
- * as {@link startTracing}. `stop()` unregisters it.
+ * For tests: a tracer provider that keeps every span in memory (no
+ * instrumentation, no export). `stop()` unregisters it.
  */
-export function recordSpansInMemory(): {
-  spans: () => ReadableSpan[];
-  reset: () => void;
-  stop: () => Promise<void>;
-} {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({
-    sampler: new RequestRootSampler(1),
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  });
-  const contextManager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(contextManager);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
-  return {
-    spans: () => exporter.getFinishedSpans(),
-    reset: () => exporter.reset(),
-    stop: async () => {
-      await provider.shutdown();
-      trace.disable();
-      context.disable();
-      propagation.disable();
-    },
-  };
+export function recordSpansInMemory(): ReturnType<Sdk['recordSpansInMemory']> {
+  return sdk().recordSpansInMemory();
 }
