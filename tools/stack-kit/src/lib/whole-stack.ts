@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GiveUp, waitFor } from './wait';
 import { which } from './binaries';
-import { startDashboard } from './dashboard';
+import { prometheusUrl, startDashboard } from './dashboard';
 import { httpJson } from './http-json';
 import { freePorts } from './ports';
 import { isAlive, tail } from './process';
@@ -53,7 +53,7 @@ export interface StartServicesOptions {
   services?: readonly string[];
   /** Fixed ports per service (instance n takes index n-1); omitted ones are drawn free. */
   ports?: Readonly<Record<string, ServicePorts>>;
-  /** Extra environment per service (and `gateway-sync`), over the defaults (scrap: `SCRAP_ALLOW_CIDRS` empty, the SSRF guard on). */
+  /** Extra environment per service (and `gateway-sync`, `dashboard`), over the defaults (scrap: `SCRAP_ALLOW_CIDRS` empty, the SSRF guard on). */
   env?: Readonly<Record<string, Record<string, string>>>;
   /** Start the gateway sync (default: when the stack has nginx). */
   gatewaySync?: boolean;
@@ -131,7 +131,12 @@ export async function startServices(
   const withDashboard = o.dashboard ?? (withSync && !o.services);
   if (withDashboard) {
     const t = Date.now();
-    instances.push(await startDashboard(stack, { port: o.dashboardPort ?? dashboardPortOf(o) }));
+    instances.push(
+      await startDashboard(stack, {
+        port: o.dashboardPort ?? dashboardPortOf(o),
+        env: o.env?.dashboard,
+      }),
+    );
     log(`dashboard: 1 instance in ${Date.now() - t} ms`);
   }
   const syncComponent = await sync;
@@ -286,10 +291,23 @@ export async function startWholeStack(o: WholeStackOptions = {}): Promise<Stack>
       count: agentPorts?.length ?? DEFAULT_AGENT_PORTS.length,
       ports: agentPorts,
     });
-    await startServices(stack, { instances: o.instances ?? 2, log: o.log, ...o.services });
+    // Prometheus starts last (it scrapes through the gateway sync), its port drawn now so
+    // the dashboard started before it is given its URL for the charts
+    const prometheusPort = o.prometheus
+      ? (o.prometheus.port ?? (await freePorts(1))[0])
+      : undefined;
+    const env = { ...o.services?.env };
+    if (prometheusPort !== undefined)
+      env.dashboard = { PROMETHEUS_URL: prometheusUrl(prometheusPort), ...env.dashboard };
+    await startServices(stack, {
+      instances: o.instances ?? 2,
+      log: o.log,
+      ...o.services,
+      env,
+    });
     if (o.prometheus) {
       const t = Date.now();
-      const p = await startPrometheus(stack, o.prometheus);
+      const p = await startPrometheus(stack, { ...o.prometheus, port: prometheusPort });
       o.log?.(`prometheus: ready on ${p.host}:${p.port} in ${Date.now() - t} ms`);
     }
   } catch (err) {
