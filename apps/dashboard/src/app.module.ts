@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ObservabilityModule } from '@stayline/observability';
 import { coordinatorImports } from '@stayline/service-runtime';
+import { CHARTS_SOURCE, ChartsController, chartsSourceOf } from './charts/charts.controller';
 import { DashboardConfig } from './config';
 import { DashboardController } from './http/dashboard.controller';
 import { EventStream } from './http/event-stream';
@@ -21,8 +22,13 @@ export class AppModule {
         // the registry and the flags on the backends the services use, or it would watch another store
         ...coordinatorImports(c, { sweepLeases: false }),
       ],
-      controllers: [DashboardController],
-      providers: [{ provide: DASHBOARD_CONFIG, useValue: c }, TopologyCollector, EventStream],
+      controllers: [DashboardController, ChartsController],
+      providers: [
+        { provide: DASHBOARD_CONFIG, useValue: c },
+        { provide: CHARTS_SOURCE, useValue: chartsSourceOf(c) },
+        TopologyCollector,
+        EventStream,
+      ],
     };
   }
 }

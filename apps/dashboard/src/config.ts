@@ -68,6 +68,20 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
      * or raw error message. `full`: all of it, addresses included (dev stacks).
      */
     DASHBOARD_VIEW: z.enum(['public', 'full']).default('public'),
+    /**
+     * The Prometheus whose HTTP API feeds the page's charts (`/dashboard/charts`): only
+     * a fixed set of named queries is ever sent to it. Empty: no charts ("not configured").
+     */
+    PROMETHEUS_URL: z
+      .string()
+      .trim()
+      .default('http://127.0.0.1:9490')
+      .refine((v) => v === '' || (/^https?:\/\//.test(v) && URL.canParse(v)), {
+        message: 'an http(s) URL, or empty for no charts',
+      })
+      .transform((v) => v.replace(/\/+$/, '')),
+    /** Deadline of one chart query (the same is sent to Prometheus as its `timeout`). */
+    PROMETHEUS_TIMEOUT_MS: ms(3_000),
     /** How often health endpoints, databases, Sentinels, etcd and agents are polled. Registry changes are pushed, not polled. */
     POLL_INTERVAL_MS: ms(1_000),
     /** Timeout of one probe. */

@@ -30,12 +30,15 @@ const LOCKED = ["default-src 'none'", "base-uri 'none'", "frame-ancestors 'none'
 
 /**
  * The dashboard: one page with its script and style inline (by hash, nothing
- * else inline runs), its data from `/dashboard/events` on the same origin.
+ * else inline runs), the charts' files from the same origin (uPlot and the
+ * page's chart script and style, which the dashboard serves at
+ * `/dashboard/assets/`), its data from `/dashboard/events` and
+ * `/dashboard/charts` on the same origin.
  */
 export const DASHBOARD_CSP = [
   ...LOCKED,
-  `script-src '${DASHBOARD_INLINE_HASHES.script}'`,
-  `style-src '${DASHBOARD_INLINE_HASHES.style}'`,
+  `script-src 'self' '${DASHBOARD_INLINE_HASHES.script}'`,
+  `style-src 'self' '${DASHBOARD_INLINE_HASHES.style}'`,
   "connect-src 'self'",
   "form-action 'none'",
 ].join('; ');

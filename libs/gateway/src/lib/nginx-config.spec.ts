@@ -469,7 +469,7 @@ describe('renderNginxConfig', () => {
       expect(API_DOCS_CSP).toMatch(/script-src 'self';/);
     });
 
-    it("matches the dashboard page: the hashes are its inline script's and style's, and it loads nothing else", () => {
+    it("matches the dashboard page: the hashes are its inline script's and style's, and it loads only the dashboard's assets", () => {
       const page = fs.readFileSync(
         path.join(ROOT, 'apps/dashboard/src/page/dashboard.html'),
         'utf8',
@@ -478,13 +478,21 @@ describe('renderNginxConfig', () => {
         [...page.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map(
           (m) => `'sha256-${createHash('sha256').update(m[1], 'utf8').digest('base64')}'`,
         );
-      const want = `script-src ${inline('script').join(' ')}; style-src ${inline('style').join(' ')}`;
+      const want = `script-src 'self' ${inline('script').join(' ')}; style-src 'self' ${inline('style').join(' ')}`;
       // a changed page needs these hashes in DASHBOARD_INLINE_HASHES (libs/gateway edge.ts)
       expect(DASHBOARD_CSP).toContain(want);
-      // nothing the policy would block: no other script or style, no style attribute, no handler
-      expect(page.match(/<script/g)).toHaveLength(1);
-      expect(page.match(/<style/g)).toHaveLength(1);
-      expect(page).not.toMatch(/\sstyle=|\son[a-z]+=|<link|<img|<iframe|<form|https?:\/\//);
+      // nothing the policy would block: one inline script and style, the other scripts and
+      // stylesheets the dashboard's own files (uPlot, the charts), no style attribute, no handler
+      expect(page.match(/<script>/g)).toHaveLength(1);
+      expect(page.match(/<style>/g)).toHaveLength(1);
+      const files = [...page.matchAll(/<script src="([^"]+)"><\/script>/g)].map((m) => m[1]);
+      const sheets = [...page.matchAll(/<link rel="stylesheet" href="([^"]+)" \/>/g)].map(
+        (m) => m[1],
+      );
+      expect(page.match(/<script/g)).toHaveLength(1 + files.length);
+      expect(page.match(/<link/g)).toHaveLength(sheets.length);
+      for (const f of [...files, ...sheets]) expect(f).toMatch(/^\/dashboard\/assets\/[\w.-]+$/);
+      expect(page).not.toMatch(/\sstyle=|\son[a-z]+=|<img|<iframe|<form|https?:\/\//);
       expect(page).toContain("new EventSource('/dashboard/events')");
     });
 
