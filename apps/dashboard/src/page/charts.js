@@ -1,4 +1,4 @@
-// The live page's charts (docs/dashboard.md, "Charts"): GET /dashboard/charts every
+// The live page's charts (docs/dashboard.md, "Charts from Prometheus"): GET /dashboard/charts every
 // REFRESH_MS, drawn with uPlot (served from node_modules as /dashboard/assets/uplot.js).
 // Failovers and switchovers are vertical lines on every chart's time axis. Loaded by
 // dashboard.html after uPlot; the topology script beside it does not depend on this one.
