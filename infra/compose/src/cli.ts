@@ -141,7 +141,7 @@ async function up(stack: ComposeStack): Promise<number> {
     throw new Failure(
       `docker-compose up failed: ${said}` +
         (portTaken
-          ? `\nport ${stack.env.STAYLINE_GATEWAY_PORT ?? 8080} on 127.0.0.1 is taken: set STAYLINE_GATEWAY_PORT to a free one`
+          ? `\na port on 127.0.0.1 is taken (the gateway's ${stack.env.STAYLINE_GATEWAY_PORT ?? 8080}, Prometheus' ${stack.env.STAYLINE_PROMETHEUS_PORT ?? 9490}): set STAYLINE_GATEWAY_PORT or STAYLINE_PROMETHEUS_PORT to a free one`
           : '') +
         (bad.length ? `\n${await stack.explain(bad, 'not up')}` : ''),
     );
@@ -152,12 +152,12 @@ async function up(stack: ComposeStack): Promise<number> {
   return Date.now() - t0;
 }
 
-async function checkPort(port: number): Promise<void> {
+async function checkPort(port: number, variable = 'STAYLINE_GATEWAY_PORT'): Promise<void> {
   if (await isPortFree(port)) return;
   const who = await runCommand('ss', ['-Hltnp', `sport = :${port}`]);
   throw new Failure(
     `port ${port} on 127.0.0.1 is taken${who.stdout.trim() ? ` (${who.stdout.trim().replace(/\s+/g, ' ')})` : ''}: ` +
-      'stop what holds it or set STAYLINE_GATEWAY_PORT to a free port',
+      `stop what holds it or set ${variable} to a free port`,
   );
 }
 
@@ -235,7 +235,9 @@ async function main(): Promise<void> {
   if (testing) {
     // a project and a port of its own: a stack the user runs is left alone
     env.STAYLINE_COMPOSE_PROJECT ??= 'stayline-test';
-    env.STAYLINE_GATEWAY_PORT ??= String((await freePorts(1))[0]);
+    const [gatewayPort, prometheusPort] = await freePorts(2);
+    env.STAYLINE_GATEWAY_PORT ??= String(gatewayPort);
+    env.STAYLINE_PROMETHEUS_PORT ??= String(prometheusPort);
     env.STAYLINE_NET_PREFIX ??= '10.89.52';
   }
   env.STAYLINE_COMPOSE_PROJECT ??= 'stayline';
@@ -259,6 +261,8 @@ async function main(): Promise<void> {
     env.STAYLINE_SCRAP_ALLOW_CIDRS ??= testPageCidr(env);
   }
   await checkPort(Number(env.STAYLINE_GATEWAY_PORT ?? 8080));
+  // Prometheus on the native stack's port (npm start's, too, unless moved)
+  await checkPort(Number(env.STAYLINE_PROMETHEUS_PORT ?? 9490), 'STAYLINE_PROMETHEUS_PORT');
   const prepared = await prepare(env);
   const stack = new ComposeStack(env.STAYLINE_COMPOSE_PROJECT, prepared.env);
   let broughtUp = false;
@@ -279,6 +283,9 @@ async function main(): Promise<void> {
     say(`images: ${sizes.stdout.trim().split('\n').join(', ')}`);
     if (!testing) {
       say(`gateway: ${stack.gateway} (API), ${stack.gateway}/api/docs, ${stack.gateway}/dashboard`);
+      say(
+        `prometheus: ${stack.prometheus} (targets: ${stack.prometheus}/targets, alerts: /alerts)`,
+      );
       say(`stop it with: npm run compose:down`);
       broughtUp = false;
       return;

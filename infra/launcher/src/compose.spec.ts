@@ -14,7 +14,10 @@
  * the datastores run with the settings the native launcher uses (MariaDB's flags
  * baked into its image's stayline.cnf and entry point, Redis's arguments, the
  * Sentinel template its entry point writes afresh at every start, etcd's Raft
- * timings); the healthcheck script and the Sentinel entry point are run here.
+ * timings); the healthcheck script and the Sentinel entry point are run here;
+ * Prometheus runs Debian's server on the configuration the native stack's generator
+ * renders for the compose names (each target a container listening there, the rules the
+ * repository's file baked into its image), on loopback only.
  * Needs Debian's `docker-compose` (1.29): without it this fails, on purpose.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
@@ -40,6 +43,10 @@ import {
   redisSpec,
   SENTINEL_MASTER_NAME,
   sentinelSpec,
+  COMPOSE_RULES_PATH,
+  composePrometheusConfig,
+  PROMETHEUS_CONFIG_FILE,
+  PROMETHEUS_RULES,
 } from '@stayline/stack-kit';
 import { GATEWAY_ROUTES } from '@stayline/gateway';
 import { redisAuthFiles } from './datastore-auth';
@@ -653,7 +660,9 @@ describe('docker-compose.yml', () => {
 
     const targets = new Set(
       Object.values(services)
-        .filter((s) => s.build?.context === ROOT)
+        .filter(
+          (s) => s.build?.context === ROOT && (s.build.dockerfile ?? 'Dockerfile') === 'Dockerfile',
+        )
         .map((s) => s.build?.target),
     );
     expect([...targets].sort()).toEqual(['app', 'gateway']);
@@ -1223,7 +1232,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs the gateway on 127.0.0.1:8080 (STAYLINE_GATEWAY_BIND and _PORT move it; the only port published): nginx and the upstream sync, with an environment the sync accepts', async () => {
+  it('runs the gateway on 127.0.0.1:8080 (STAYLINE_GATEWAY_BIND and _PORT move it; with Prometheus on loopback, the only ports published): nginx and the upstream sync, with an environment the sync accepts', async () => {
     const gateway = get('gateway');
     const schema = await appConfigSchema(
       path.join(ROOT, 'infra/gateway-sync/src/lib/sync-config.ts'),
@@ -1259,7 +1268,8 @@ describe('docker-compose.yml', () => {
       { ip: '0.0.0.0', published: '18080', target: String(c.GATEWAY_PORT) },
     ]);
     for (const [name, s] of Object.entries(services))
-      if (name !== 'gateway') expect({ name, ports: s.ports }).toEqual({ name, ports: undefined });
+      if (name !== 'gateway' && name !== 'prometheus')
+        expect({ name, ports: s.ports }).toEqual({ name, ports: undefined });
     // healthy when nginx answers and the sync that keeps its upstreams is live
     expect(gateway.healthcheck?.test).toEqual([
       'CMD',
@@ -1283,10 +1293,141 @@ describe('docker-compose.yml', () => {
       });
   });
 
+  it('runs Prometheus, Debian’s server as natively, on the configuration the native generator renders for these names: the sync’s discovery, the agents and etcd where they listen, the repository’s rules; on 127.0.0.1:9490 only', async () => {
+    const p = get('prometheus');
+    const { df, chain } = imageOf(p);
+    // Debian's package (the native stack runs /usr/bin/prometheus from it), the rules the
+    // repository's file, at the path the configuration names
+    expect(ofOp(chain, 'RUN').join('\n')).toMatch(/apt-get install [^\n]*\bprometheus\b/);
+    const copies = ofOp(chain, 'COPY').map(parseCopy);
+    expect(
+      copies
+        .find((c) => c.dest === COMPOSE_RULES_PATH)
+        ?.sources.map((f) => path.join(df.context, f)),
+    ).toEqual([PROMETHEUS_RULES]);
+    // the configuration: written by the job, from the native stack's generator, into the
+    // volume Prometheus mounts read-only, where its flag looks; the job runs before it
+    const job = get('prometheus-config');
+    expect(job.image).toBe(get('reservation-1').image);
+    const out = job.command?.[job.command.indexOf('--out') + 1] as string;
+    expect(job.command).toEqual([
+      'node',
+      'dist/infra/prometheus/src/prometheus-config.js',
+      'compose',
+      '--out',
+      out,
+    ]);
+    expect(job.restart).toBe('no');
+    const volume = String(job.volumes?.[0]).split(':')[0];
+    expect(job.volumes).toEqual([`${volume}:${out}:rw`]);
+    expect(p.volumes).toEqual([`${volume}:${out}:ro`]);
+    expect(Object.keys(compose as object)).toContain('volumes');
+    expect(p.depends_on).toEqual({
+      'prometheus-config': { condition: 'service_completed_successfully' },
+    });
+    expect(p.command?.[0]).toBe('prometheus');
+    const flags = parseLongFlags(p.command ?? []);
+    expect(Object.fromEntries(flags)).toEqual({
+      'config.file': `${out}/${PROMETHEUS_CONFIG_FILE}`,
+      'storage.tsdb.path': expect.stringMatching(/^\/[\w/-]+$/),
+      'storage.tsdb.retention.time': '1d',
+      'web.listen-address': '0.0.0.0:9090',
+    });
+    // its data in a directory the image gives its user (no volume: `down -v` leaves nothing)
+    expect(ofOp(chain, 'RUN').join('\n')).toMatch(
+      new RegExp(
+        `mkdir -p ${flags.get('storage.tsdb.path')}\\b.*chown ${userOf(chain)}(?::\\S+)? ${flags.get('storage.tsdb.path')}\\b`,
+      ),
+    );
+    expect(p.expose).toEqual(['9090']);
+    expect(p.healthcheck?.test).toEqual(['CMD', 'stayline-health', '9090', '/-/healthy']);
+    // loopback only, whatever the gateway's bind; STAYLINE_PROMETHEUS_PORT moves the port
+    for (const config of [
+      services,
+      configWith({}),
+      configWith({ STAYLINE_GATEWAY_BIND: '0.0.0.0' }),
+    ])
+      expect(publishedPorts(config.prometheus)).toEqual([
+        { ip: '127.0.0.1', published: '9490', target: '9090' },
+      ]);
+    expect(publishedPorts(configWith({ STAYLINE_PROMETHEUS_PORT: '19490' }).prometheus)).toEqual([
+      { ip: '127.0.0.1', published: '19490', target: '9090' },
+    ]);
+    // the dashboard's charts read it by name on the compose network
+    expect(get('dashboard-1').environment?.PROMETHEUS_URL).toBe('http://prometheus:9090');
+
+    const config = load(composePrometheusConfig()) as {
+      rule_files: string[];
+      scrape_configs: Array<{
+        job_name: string;
+        http_sd_configs?: Array<{ url: string }>;
+        static_configs?: Array<{ targets: string[]; labels: { instance: string } }>;
+      }>;
+    };
+    expect(config.rule_files).toEqual([COMPOSE_RULES_PATH]);
+    const jobs = Object.fromEntries(config.scrape_configs.map((j) => [j.job_name, j]));
+    expect(Object.keys(jobs).sort()).toEqual(['etcd', 'failover-agent', 'services']);
+    // every registered instance, from the gateway container's sync: listening on the
+    // compose network, on the port its environment gives it, serving /sd/prometheus
+    const sd = new URL(jobs.services.http_sd_configs?.[0]?.url ?? '');
+    const gateway = get('gateway');
+    const sync = (
+      await appConfigSchema(
+        path.join(ROOT, 'infra/gateway-sync/src/lib/sync-config.ts'),
+        gateway.environment ?? {},
+      )
+    ).parse(gateway.environment ?? {}) as { SYNC_HOST: string; SYNC_PORT: number };
+    expect({ host: sd.hostname, port: Number(sd.port), path: sd.pathname }).toEqual({
+      host: 'gateway',
+      port: sync.SYNC_PORT,
+      path: '/sd/prometheus',
+    });
+    expect(sync.SYNC_HOST).toBe('0.0.0.0');
+    expect(gateway.expose).toContain(String(sync.SYNC_PORT));
+    expect(fs.readFileSync(path.join(ROOT, 'infra/gateway-sync/src/main.ts'), 'utf8')).toContain(
+      "url === '/sd/prometheus'",
+    );
+    // the agents and the etcd members, which do not register: each container, where it
+    // listens, labelled with its name
+    const statics = (job: string) =>
+      (jobs[job].static_configs ?? []).map((c) => ({
+        instance: c.labels.instance,
+        targets: c.targets,
+      }));
+    const agents = byCommand('dist/apps/failover-agent/src/main.js').filter(([, s]) => !s.profiles);
+    expect(agents.length).toBe(2);
+    expect(statics('failover-agent')).toEqual(
+      agents.map(([name, s]) => {
+        expect(s.environment?.AGENT_ID).toBe(name);
+        expect(s.environment?.HOST).toBe('0.0.0.0');
+        expect(s.expose).toContain(s.environment?.HTTP_PORT);
+        return { instance: name, targets: [`${name}:${s.environment?.HTTP_PORT}`] };
+      }),
+    );
+    expect(statics('etcd')).toEqual(
+      etcdMembers().map((name) => {
+        const client = new URL(
+          parseLongFlags(get(name).command ?? []).get('advertise-client-urls') ?? '',
+        );
+        expect(get(name).expose).toContain(client.port);
+        return { instance: name, targets: [`${name}:${client.port}`] };
+      }),
+    );
+    // a valid configuration for the server itself (promtool, Debian's package), with the
+    // repository's rules where the image puts them
+    const checked = path.join(scratchDir, 'prometheus.yml');
+    fs.writeFileSync(
+      checked,
+      composePrometheusConfig().replace(COMPOSE_RULES_PATH, PROMETHEUS_RULES),
+    );
+    await expect(run('promtool', ['check', 'config', checked])).resolves.toBeDefined();
+  });
+
   it('has a healthcheck on every long-running container, run by a command its image has, and waits only on what can become healthy or complete', async () => {
     for (const [name, s] of Object.entries(services)) {
       // the jobs that set up the datastores: the MariaDB cluster, Redis's and etcd's logins
-      const oneShot = ['db-init', 'redis-auth', 'etcd-auth'].includes(name);
+      // and Prometheus' configuration
+      const oneShot = ['db-init', 'redis-auth', 'etcd-auth', 'prometheus-config'].includes(name);
       expect({ name, healthcheck: Boolean(s.healthcheck) }).toEqual({
         name,
         healthcheck: !oneShot,

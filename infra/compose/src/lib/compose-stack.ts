@@ -75,8 +75,11 @@ export interface ContainerView {
   ip: string;
 }
 
-/** Services that run once and exit 0 (the datastores' set-up: MariaDB's cluster, Redis's and etcd's logins): they are done, not down. */
-const ONE_SHOT = new Set(['db-init', 'redis-auth', 'etcd-auth']);
+/**
+ * Services that run once and exit 0 (the datastores' set-up: MariaDB's cluster, Redis's and
+ * etcd's logins; Prometheus' configuration): they are done, not down.
+ */
+export const ONE_SHOT = new Set(['db-init', 'redis-auth', 'etcd-auth', 'prometheus-config']);
 
 export class ComposeStack {
   /**
@@ -101,6 +104,11 @@ export class ComposeStack {
   /** The gateway, published on loopback. */
   get gateway(): string {
     return `http://127.0.0.1:${this.env.STAYLINE_GATEWAY_PORT ?? '8080'}`;
+  }
+
+  /** Prometheus, published on loopback (STAYLINE_PROMETHEUS_PORT). */
+  get prometheus(): string {
+    return `http://127.0.0.1:${this.env.STAYLINE_PROMETHEUS_PORT ?? '9490'}`;
   }
 
   /**
