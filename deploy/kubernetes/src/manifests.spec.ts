@@ -8,21 +8,26 @@
  * pods on ports they declare; every probe on a route the app serves on the port it
  * listens on; the NetworkPolicies allowing exactly the connections the configurations
  * name, and nothing from outside but the gateway; budgets, spreading, autoscaling,
- * resources; no dev secret in `ha`; `ha` the compose file's topology.
+ * resources; no dev secret in `ha`; `ha` the compose file's topology; Prometheus on the
+ * ConfigMap the native stack's generator renders, each of its targets a pod listening there.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { load } from 'js-yaml';
 import ts from 'typescript';
 import type { ZodType } from 'zod';
 import {
   credentialsFromEnv,
+  PROMETHEUS_RULES,
+  prometheusFiles,
   SENTINEL_MASTER_NAME,
   SERVICE_DATABASES,
   serviceDbVariable,
   type ServiceDatabase,
 } from '@stayline/stack-kit';
-import { GATEWAY_ROUTES } from '@stayline/gateway';
+import { GATEWAY_ROUTES, gatewayServices } from '@stayline/gateway';
 import { KUBERNETES_DIR, OVERLAYS_DIR } from './lib/layout';
 import { build, Resource } from './lib/kustomize';
 import {
@@ -41,7 +46,7 @@ const ROOT = path.resolve(KUBERNETES_DIR, '../..');
 const OVERLAYS = ['dev', 'ha'] as const;
 type Overlay = (typeof OVERLAYS)[number];
 /** docker-compose.yml's one-shot jobs: run to completion before the processes that need them. */
-const ONE_SHOT = ['db-init', 'redis-auth', 'etcd-auth'];
+const ONE_SHOT = ['db-init', 'redis-auth', 'etcd-auth', 'prometheus-config'];
 const DOC = fs.readFileSync(path.join(ROOT, 'docs/kubernetes.md'), 'utf8');
 
 const rendered = Object.fromEntries(
@@ -179,6 +184,7 @@ describe('the rendered manifests', () => {
       'stayline/etcd:dev',
       'stayline/gateway:dev',
       'stayline/mariadb:dev',
+      'stayline/prometheus:dev',
       'stayline/redis:dev',
     ]);
     for (const overlay of OVERLAYS) {
@@ -209,6 +215,7 @@ describe('the rendered manifests', () => {
       'infra/docker/mariadb/Dockerfile',
       'infra/docker/redis/Dockerfile',
       'infra/docker/etcd/Dockerfile',
+      'infra/docker/prometheus/Dockerfile',
     ].map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8'));
     const onPath = new Set(
       dockerfiles.flatMap((d) =>
@@ -250,7 +257,7 @@ describe('the rendered manifests', () => {
         } else if (cmd === 'sh') {
           const named = /^(?:exec |until )?([\w-]+)/.exec(c.command?.[2] ?? '')?.[1] as string;
           expect(['mkdir', 'mariadb', ...onPath]).toContain(named);
-        } else expect(['etcd']).toContain(cmd);
+        } else expect(['etcd', 'prometheus']).toContain(cmd);
         const stonith = c.env?.find((e) => e.name === 'STONITH_COMMAND')?.value;
         if (stonith) {
           const [, script] = stonith.split(' ');
@@ -340,9 +347,10 @@ describe('the rendered manifests', () => {
       }
       if ('GATEWAY_PORT' in c) {
         expect(c.GATEWAY_PORT).toBe(containerPort(w, 'http'));
-        // the sync's own port is not declared: it stays inside the pod
-        expect(containerPort(w, c.SYNC_PORT as number)).toBeUndefined();
-        expect(c.SYNC_HOST).toBe('127.0.0.1');
+        // the sync's own port, declared for Prometheus (its /sd/prometheus), which alone may
+        // reach it (the NetworkPolicies, below)
+        expect(containerPort(w, 'sync')).toBe(c.SYNC_PORT);
+        expect(c.SYNC_HOST).toBe('0.0.0.0');
       }
       // each service's own account, and the dashboard's, as db-init creates them
       if ('DB_USER' in c) {
@@ -430,19 +438,26 @@ describe('the rendered manifests', () => {
             target: p.port,
           });
       }
-      // every workload but the one-shot Jobs has a Service, and every StatefulSet its headless one
+      // every workload but the one-shot Jobs has a Service of its name, and every StatefulSet
+      // its headless one; for Prometheus, the gateway its syncs' (inside the cluster) and the
+      // agents a headless one (each pod's address)
+      const extra: Record<string, string[]> = {
+        gateway: ['gateway-sync'],
+        'failover-agent': ['failover-agent-pods'],
+      };
       for (const w of m.workloads.filter((x) => x.kind !== 'Job')) {
-        const own = m
+        const all = m
           .of('Service')
           .filter(
             (s) =>
               w.labels['app.kubernetes.io/name'] ===
               (s.spec as { selector: Record<string, string> }).selector['app.kubernetes.io/name'],
           );
-        expect({ workload: w.name, services: own.length }).toEqual({
+        expect({ workload: w.name, services: all.map((s) => s.metadata.name).sort() }).toEqual({
           workload: w.name,
-          services: 1,
+          services: [w.name, ...(extra[w.name] ?? [])].sort(),
         });
+        const own = all.filter((s) => s.metadata.name === w.name);
         if (w.kind === 'StatefulSet') {
           const headless = own[0].spec as {
             clusterIP?: string;
@@ -862,6 +877,104 @@ describe('the rendered manifests', () => {
       expect(m.of('Ingress')).toEqual([]);
     }
   });
+  it('run Prometheus on the ConfigMap the native stack’s generator renders, the repository’s rules beside it, each target a pod listening there, read by the dashboard', async () => {
+    // the base's files are the generator's output and the rules file, byte for byte
+    const regenerate =
+      'node scripts/run.cjs infra/prometheus/src/prometheus-config.ts kubernetes --out deploy/kubernetes/base/prometheus';
+    const expected = prometheusFiles('kubernetes');
+    expect(expected['stayline.rules.yml']).toBe(fs.readFileSync(PROMETHEUS_RULES, 'utf8'));
+    for (const [file, text] of Object.entries(expected))
+      expect({
+        file,
+        regenerate,
+        upToDate:
+          fs.readFileSync(path.join(KUBERNETES_DIR, 'base/prometheus', file), 'utf8') === text,
+      }).toEqual({ file, regenerate, upToDate: true });
+    const dockerfile = fs.readFileSync(
+      path.join(ROOT, 'infra/docker/prometheus/Dockerfile'),
+      'utf8',
+    );
+    for (const overlay of OVERLAYS) {
+      const m = rendered[overlay];
+      const { workload: w, container: c, flags, files, config } = prometheusOf(m);
+      const where = { overlay };
+      expect({ ...where, files }).toEqual({ ...where, files: expected });
+      expect(w.kind).toBe('Deployment');
+      expect(w.replicas).toBe(1);
+      const port = containerPort(w, 'http');
+      expect(flags).toEqual({
+        'config.file': '/etc/stayline/prometheus/prometheus.yml',
+        'storage.tsdb.path': '/prometheus',
+        'storage.tsdb.retention.time': '1d',
+        'web.listen-address': `0.0.0.0:${port}`,
+      });
+      // the rules beside the configuration (a path relative to it), in the same ConfigMap
+      expect(config.rule_files).toEqual(['stayline.rules.yml']);
+      // its series in a volume where the flag says; the configuration read-only
+      const mounts = Object.fromEntries((c.volumeMounts ?? []).map((v) => [v.mountPath, v]));
+      expect(mounts['/etc/stayline/prometheus']).toMatchObject({ readOnly: true });
+      const data = w.pod.volumes?.find((v) => v.name === mounts['/prometheus']?.name) as
+        { emptyDir?: object } | undefined;
+      expect(data?.emptyDir).toBeDefined();
+      // as the image's user, on its own health routes
+      const pod = w.pod as { securityContext?: { runAsUser?: number } };
+      expect(dockerfile).toContain(`--uid ${pod.securityContext?.runAsUser} `);
+      expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/-/ready', port: 'http' } });
+      expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/-/healthy', port: 'http' } });
+      // every target: the syncs' discovery (on the gateway pods' sync port, which their
+      // environment opens), the agents' pods through a headless Service, each etcd member
+      const jobs = Object.fromEntries(config.scrape_configs.map((j) => [j.job_name, j]));
+      expect(Object.keys(jobs).sort()).toEqual(['etcd', 'failover-agent', 'services']);
+      const sd = new URL(jobs.services.http_sd_configs?.[0].url ?? '');
+      const gateway = parsed.find((p) => p.overlay === overlay && 'GATEWAY_PORT' in p.config);
+      expect({ path: sd.pathname, ...m.resolve(sd.hostname, Number(sd.port)) }).toEqual({
+        path: '/sd/prometheus',
+        workload: gateway?.workload,
+        targetPort: gateway?.config.SYNC_PORT,
+      });
+      const dns = jobs['failover-agent'].dns_sd_configs ?? [];
+      expect(dns).toHaveLength(1);
+      const agents = m.resolve(dns[0].names[0], dns[0].port);
+      expect(agents.workload.name).toBe('failover-agent');
+      expect(agents.targetPort).toBe(containerPort(agents.workload, 'http'));
+      expect(m.named('Service', dns[0].names[0]).spec).toMatchObject({ clusterIP: 'None' });
+      const etcd = m.workload('etcd');
+      expect(
+        (jobs.etcd.static_configs ?? []).map((st) => {
+          const [host, p] = st.targets[0].split(':');
+          const { workload, targetPort } = m.resolve(host, Number(p));
+          return { instance: st.labels?.instance, workload: workload.name, targetPort };
+        }),
+      ).toEqual(
+        Array.from({ length: etcd.replicas }, (_, i) => ({
+          instance: `etcd-${i}`,
+          workload: 'etcd',
+          targetPort: 2379,
+        })),
+      );
+      // the dashboard reads its charts' series from it
+      const dashboard = parsed.find(
+        (p) => p.overlay === overlay && p.workload.name === 'dashboard',
+      );
+      const url = new URL(dashboard?.env.PROMETHEUS_URL ?? '');
+      expect(m.resolve(url.hostname, Number(url.port))).toEqual({ workload: w, targetPort: port });
+    }
+    // a configuration the server accepts, with its rules (promtool, Debian's package)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stayline-k8s-prometheus-'));
+    try {
+      for (const [file, text] of Object.entries(expected))
+        fs.writeFileSync(path.join(dir, file), text);
+      const check = spawnSync('promtool', ['check', 'config', path.join(dir, 'prometheus.yml')], {
+        encoding: 'utf8',
+      });
+      expect({ status: check.status, out: check.stdout + check.stderr }).toEqual({
+        status: 0,
+        out: expect.stringContaining('SUCCESS'),
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 /** nginx's read timeout towards the services (libs/gateway): how long a request may be in flight. */
@@ -961,7 +1074,7 @@ function neededConnections(m: ClusterModel, overlay: Overlay): Set<string> {
   const hostPorts = (v: unknown) =>
     Array.isArray(v) ? (v as Array<{ host: string; port: number }>) : [];
   const httpOf = (app: string) => containerPort(m.workload(app), 'http') as number;
-  for (const { workload: w, config: c } of parsed.filter((p) => p.overlay === overlay)) {
+  for (const { workload: w, config: c, env } of parsed.filter((p) => p.overlay === overlay)) {
     for (const n of [
       c.DB_PRIMARY,
       ...hostPorts(c.DB_REPLICAS),
@@ -973,6 +1086,11 @@ function neededConnections(m: ClusterModel, overlay: Overlay): Set<string> {
       for (let i = 0; i < m.workload('redis').replicas; i++) add(w.name, `redis-${i}.redis`, 6379);
     for (const n of hostPorts(c.REDIS_NODES)) add(w.name, n.host, n.port);
     for (const n of hostPorts(c.FAILOVER_AGENTS)) add(w.name, n.host, n.port);
+    // the charts' series
+    if (env.PROMETHEUS_URL) {
+      const url = new URL(env.PROMETHEUS_URL);
+      add(w.name, url.hostname, Number(url.port));
+    }
     const etcd =
       typeof c.ETCD_ENDPOINTS === 'string'
         ? c.ETCD_ENDPOINTS.split(',')
@@ -1018,7 +1136,53 @@ function neededConnections(m: ClusterModel, overlay: Overlay): Set<string> {
     const url = new URL(member.slice(member.indexOf('=') + 1));
     add('etcd', url.hostname, Number(url.port));
   }
+  // Prometheus: the sync it asks, every instance the sync lists (the gateway's routed
+  // services, registered at their pods' HTTP ports), and its other targets
+  const { config } = prometheusOf(m);
+  for (const job of config.scrape_configs) {
+    for (const sd of job.http_sd_configs ?? []) {
+      const url = new URL(sd.url);
+      add('prometheus', url.hostname, Number(url.port));
+      for (const service of gatewayServices())
+        links.add(`prometheus -> ${service}:${httpOf(service)}`);
+    }
+    for (const dns of job.dns_sd_configs ?? [])
+      for (const name of dns.names) add('prometheus', name, dns.port);
+    for (const st of job.static_configs ?? [])
+      for (const t of st.targets) add('prometheus', t.split(':')[0], Number(t.split(':')[1]));
+  }
   return links;
+}
+
+/** Prometheus' configuration as its pod reads it: the file its flag names, in the ConfigMap mounted there. */
+interface PrometheusConfig {
+  rule_files: string[];
+  scrape_configs: Array<{
+    job_name: string;
+    http_sd_configs?: Array<{ url: string }>;
+    dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>;
+    static_configs?: Array<{ targets: string[]; labels?: Record<string, string> }>;
+  }>;
+}
+function prometheusOf(m: ClusterModel): {
+  workload: Workload;
+  container: Container;
+  flags: Record<string, string>;
+  files: Record<string, string>;
+  config: PrometheusConfig;
+} {
+  const workload = m.workload('prometheus');
+  const container = workload.pod.containers[0];
+  const flags = Object.fromEntries(
+    (container.command ?? []).slice(1).map((a) => a.slice(2).split(/=(.*)/s).slice(0, 2)),
+  ) as Record<string, string>;
+  const file = flags['config.file'];
+  const mount = (container.volumeMounts ?? []).find((v) => v.mountPath === path.dirname(file));
+  const volume = workload.pod.volumes?.find((v) => v.name === mount?.name);
+  if (!volume?.configMap) throw new Error(`prometheus: no ConfigMap mounted at ${file}`);
+  const files = m.named('ConfigMap', volume.configMap.name).data as Record<string, string>;
+  const config = load(files[path.basename(file)]) as PrometheusConfig;
+  return { workload, container, flags, files, config };
 }
 
 /** The services an app calls through its dependency clients (`DependencyClient.connect({ service })`). */
