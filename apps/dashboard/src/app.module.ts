@@ -6,6 +6,8 @@ import { DashboardConfig } from './config';
 import { DashboardController } from './http/dashboard.controller';
 import { EventStream } from './http/event-stream';
 import { DASHBOARD_CONFIG, TopologyCollector } from './topology/topology-collector';
+import { TracesController } from './traces/traces.controller';
+import { TraceStore } from './traces/trace-store';
 
 /**
  * The dashboard imports logs, metrics, health, coordination and discovery, but
@@ -22,12 +24,13 @@ export class AppModule {
         // the registry and the flags on the backends the services use, or it would watch another store
         ...coordinatorImports(c, { sweepLeases: false }),
       ],
-      controllers: [DashboardController, ChartsController],
+      controllers: [DashboardController, ChartsController, TracesController],
       providers: [
         { provide: DASHBOARD_CONFIG, useValue: c },
         { provide: CHARTS_SOURCE, useValue: chartsSourceOf(c) },
         TopologyCollector,
         EventStream,
+        { provide: TraceStore, useValue: new TraceStore(c.TRACES_KEPT) },
       ],
     };
   }

@@ -82,6 +82,8 @@ export function dashboardConfigSchema(env: NodeJS.ProcessEnv = process.env) {
       .transform((v) => v.replace(/\/+$/, '')),
     /** Deadline of one chart query (the same is sent to Prometheus as its `timeout`). */
     PROMETHEUS_TIMEOUT_MS: ms(3_000),
+    /** How many recent traces the trace page keeps in memory (the least recently fed leave first). */
+    TRACES_KEPT: z.coerce.number().int().min(10).max(100_000).default(2_000),
     /** How often health endpoints, databases, Sentinels, etcd and agents are polled. Registry changes are pushed, not polled. */
     POLL_INTERVAL_MS: ms(1_000),
     /** Timeout of one probe. */

@@ -13,4 +13,6 @@ void runHttpApp(
   'dashboard',
   () => dashboardConfig(),
   (c) => AppModule.forRoot(c),
+  // the services' OTLP exports: up to 256 spans a batch (libs/observability tracing.ts)
+  { bodyLimit: '8mb' },
 );

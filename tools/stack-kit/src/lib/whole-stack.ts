@@ -107,6 +107,12 @@ export async function startServices(
     : undefined;
   // a failed sync start must not go unobserved while the services start
   sync?.catch(() => undefined);
+  const withDashboard = o.dashboard ?? (withSync && !o.services);
+  // the dashboard receives the services' traces: its port is known before they start
+  const dashboardPort = withDashboard
+    ? (o.dashboardPort ?? dashboardPortOf(o) ?? (await freePorts(1))[0])
+    : undefined;
+  const tracing = tracingEnv(dashboardPort);
   const instances: Component[] = [];
   for (const phase of SERVICE_START_ORDER) {
     const t = Date.now();
@@ -119,7 +125,11 @@ export async function startServices(
             name: `${service}-${i + 1}`,
             httpPort: o.ports?.[service]?.http?.[i],
             tcpPort: HTTP_ONLY_SERVICES.has(service) ? 'none' : o.ports?.[service]?.tcp?.[i],
-            env: { ...SERVICE_DEFAULT_ENV[service], ...o.env?.[service] },
+            env: {
+              ...SERVICE_DEFAULT_ENV[service],
+              ...(TRACED_SERVICES.has(service) ? tracing : {}),
+              ...o.env?.[service],
+            },
           }),
         ),
       ),
@@ -128,12 +138,11 @@ export async function startServices(
     if (services.length)
       log(`${services.join(', ')}: ${started.length} instance(s) in ${Date.now() - t} ms`);
   }
-  const withDashboard = o.dashboard ?? (withSync && !o.services);
   if (withDashboard) {
     const t = Date.now();
     instances.push(
       await startDashboard(stack, {
-        port: o.dashboardPort ?? dashboardPortOf(o),
+        port: dashboardPort,
         env: o.env?.dashboard,
       }),
     );
@@ -148,6 +157,23 @@ export async function startServices(
   const startupMs = Date.now() - t0;
   log(`services: ${instances.length} instance(s) behind the gateway in ${startupMs} ms`);
   return { instances, sync: syncComponent, startupMs };
+}
+
+/** The services that trace requests (the failover agents and the dashboard make no spans). */
+const TRACED_SERVICES = new Set(['auth', 'payment', 'recommendation', 'reservation', 'scrap']);
+
+/**
+ * Where the services send their spans: the stack's dashboard, which keeps the
+ * recent traces (docs/tracing.md). `STAYLINE_TRACING=0` turns
+ * tracing off; `STAYLINE_TRACE_SAMPLE` (0..1, default 1) is the share of the
+ * traces a service starts itself that are kept (the gateway samples its own).
+ */
+export function tracingEnv(dashboardPort: number | undefined): Record<string, string> {
+  if (dashboardPort === undefined || process.env.STAYLINE_TRACING === '0') return {};
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${dashboardPort}`,
+    OTEL_TRACES_SAMPLER_ARG: process.env.STAYLINE_TRACE_SAMPLE ?? '1',
+  };
 }
 
 /** The commands fix every port (`ports`): the dashboard's is then 4501 (STAYLINE_DASHBOARD_PORT); tests draw free ones. */
@@ -199,6 +225,8 @@ export async function startGatewaySync(
         NGINX_BIN: which('nginx'),
         SYNC_PORT: String(port),
         LOG_LEVEL: process.env.STAYLINE_LOG_LEVEL ?? 'info',
+        // nginx starts every trace and decides whether it is sampled
+        STAYLINE_TRACE_SAMPLE: process.env.STAYLINE_TRACE_SAMPLE ?? '1',
         // the sync renders the whole config again: with nginx's own limits
         ...gatewayLimitsEnv(gatewayLimitsOf(nginx)),
         ...etcdEnv(stack, 'gateway-sync'),
