@@ -60,3 +60,4 @@ export {
   type MariaDbNode,
 } from './lib/mariadb';
 export { ETCD_ELECTION_TIMEOUT_MS, ETCD_HEARTBEAT_MS } from './lib/etcd';
+export * from './lib/flags';

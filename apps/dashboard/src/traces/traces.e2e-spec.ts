@@ -10,9 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser } from 'playwright-core';
-import { clearFlag, setFlag } from '@stayline/demo';
 import {
+  clearFlag,
   type Component,
+  setFlag,
   Stack,
   startService,
   startServices,

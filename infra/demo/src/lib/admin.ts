@@ -1,30 +1,13 @@
-import { adminToken, Component, DATA_SERVICES, httpJson, Stack } from '@stayline/stack-kit';
+import { Component, Stack } from '@stayline/stack-kit';
 
-/** A flag's value as the admin API takes it (libs/service-runtime admin-flags.controller.ts). */
-export type FlagBody =
-  | { kind: 'boolean'; enabled: boolean }
-  | { kind: 'number'; value: number }
-  | { kind: 'percentage'; percent: number };
+// the flags' admin calls live in the stack kit (tests use them too)
+export { clearFlag, setFlag, type FlagBody } from '@stayline/stack-kit';
 
 /** Running instances of a service (or of every service), as the stack recorded them. */
 export function instancesOf(stack: Stack, service?: string): Component[] {
   return stack
     .byKind('service')
     .filter((c) => c.meta?.service && (!service || c.meta.service === service));
-}
-
-/**
- * Sets a feature flag centrally through one instance's admin API (the
- * operator's token, scope `admin`; never routed by the gateway); every
- * instance gets it by watch.
- */
-export async function setFlag(stack: Stack, name: string, body: FlagBody): Promise<void> {
-  await adminFlags(stack, 'PUT', name, body);
-}
-
-/** Removes a flag: every instance falls back to its default. */
-export async function clearFlag(stack: Stack, name: string): Promise<void> {
-  await adminFlags(stack, 'DELETE', name);
 }
 
 /**
@@ -60,30 +43,4 @@ export async function removeInstance(stack: Stack, name: string): Promise<void> 
   const i = stack.state.components.findIndex((c) => c.name === name);
   if (i >= 0) stack.state.components.splice(i, 1);
   stack.save();
-}
-
-async function adminFlags(
-  stack: Stack,
-  method: string,
-  name: string,
-  body?: FlagBody,
-): Promise<void> {
-  const errors: string[] = [];
-  const token = await adminToken(stack);
-  // any instance will do: the flag lives in the coordinator, not in the instance
-  for (const c of instancesOf(stack).filter((x) =>
-    DATA_SERVICES.includes(String(x.meta?.service)),
-  )) {
-    try {
-      const res = await httpJson(
-        `http://${c.host}:${c.port}/admin/flags/${encodeURIComponent(name)}`,
-        { method, body, token, timeoutMs: 3_000 },
-      );
-      if (res.status >= 200 && res.status < 300) return;
-      errors.push(`${c.name}: ${res.status} ${JSON.stringify(res.body)}`);
-    } catch (err) {
-      errors.push(`${c.name}: ${(err as Error).message}`);
-    }
-  }
-  throw new Error(`could not ${method} flag ${name}: ${errors.join('; ') || 'no instance'}`);
 }
