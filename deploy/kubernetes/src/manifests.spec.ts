@@ -1086,6 +1086,16 @@ function neededConnections(m: ClusterModel, overlay: Overlay): Set<string> {
       for (let i = 0; i < m.workload('redis').replicas; i++) add(w.name, `redis-${i}.redis`, 6379);
     for (const n of hostPorts(c.REDIS_NODES)) add(w.name, n.host, n.port);
     for (const n of hostPorts(c.FAILOVER_AGENTS)) add(w.name, n.host, n.port);
+    // the spans of an app that traces (its main imports ./tracing) go to the OTLP endpoint
+    const tracer = appOf(w.pod.containers[0]);
+    if (
+      env.OTEL_EXPORTER_OTLP_ENDPOINT &&
+      tracer &&
+      fs.existsSync(path.join(ROOT, 'apps', tracer, 'src', 'tracing.ts'))
+    ) {
+      const url = new URL(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+      add(w.name, url.hostname, Number(url.port));
+    }
     // the charts' series
     if (env.PROMETHEUS_URL) {
       const url = new URL(env.PROMETHEUS_URL);
