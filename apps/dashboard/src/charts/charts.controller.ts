@@ -25,7 +25,7 @@ const PAGE_DIR = path.join(__dirname, '..', 'page');
 
 /**
  * The files the page loads besides itself, by name: uPlot from node_modules (no
- * CDN) and the page's chart script and style. Read once; nothing else is served.
+ * CDN), the page's chart script and style, and the slowest requests' script. Read once; nothing else is served.
  */
 const ASSETS: Readonly<Record<string, { type: string; file: string }>> = {
   'uplot.js': {
@@ -35,6 +35,11 @@ const ASSETS: Readonly<Record<string, { type: string; file: string }>> = {
   'uplot.css': { type: 'text/css', file: require.resolve('uplot/dist/uPlot.min.css') },
   'charts.js': { type: 'application/javascript', file: path.join(PAGE_DIR, 'charts.js') },
   'charts.css': { type: 'text/css', file: path.join(PAGE_DIR, 'charts.css') },
+  // the slowest recent requests, each a link to its trace (apps/dashboard/src/traces)
+  'slow-requests.js': {
+    type: 'application/javascript',
+    file: path.join(PAGE_DIR, 'slow-requests.js'),
+  },
 };
 const LOADED = new Map(
   Object.entries(ASSETS).map(([name, a]) => [

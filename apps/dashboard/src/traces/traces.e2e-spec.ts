@@ -270,7 +270,7 @@ describe('traces across the services, seen by the dashboard', () => {
     expect(charge?.instance).not.toBe(second.name);
   });
 
-  it('in a browser: the list links to the trace, whose waterfall crosses the services with the retry as a mark', async () => {
+  it('in a browser: the live page links its slowest requests to their traces; the list to a trace whose waterfall crosses the services with the retry as a mark', async () => {
     expect(retriedTraceId).toBeDefined();
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -280,6 +280,15 @@ describe('traces across the services, seen by the dashboard', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    // the live page: its slowest recent requests, each a link to its waterfall
+    await page.goto(`${stack.nginx.url}/dashboard`);
+    const slow = page.locator('#slow-requests tbody a');
+    await slow.first().waitFor({ timeout: 15_000 });
+    const href = await slow.first().getAttribute('href');
+    expect(href).toMatch(/^\/dashboard\/traces\?id=[0-9a-f]{32}$/);
+    await slow.first().click();
+    await page.locator('#waterfall .row').first().waitFor({ timeout: 10_000 });
+
     // through the gateway, under its Content-Security-Policy: the page runs no inline script
     await page.goto(`${stack.nginx.url}/dashboard/traces`);
     const row = page.locator(`tr[data-trace-id="${retriedTraceId}"]`);
