@@ -159,6 +159,33 @@ describe('traces across the services, seen by the dashboard', () => {
     expect(logged(payment).length).toBeGreaterThan(0);
   });
 
+  it("shows the replica router's choice for a read-your-writes read, with the booking's consistency token", async () => {
+    const { res } = await book();
+    expect(res.status).toBe(201);
+    const token = res.headers.get('x-consistency-token');
+    expect(token).toBeTruthy();
+    const { id } = (await res.json()) as { id: string };
+    const read = await fetch(`${stack.nginx.url}/api/reservations/${id}`, {
+      headers: { ...(await tokens.headers('trace-e2e')), 'x-consistency-token': String(token) },
+    });
+    expect(read.status).toBe(200);
+    const traceId = String(read.headers.get('x-request-id'));
+    const spans = await traceOf(traceId, (s) =>
+      s.some((x) => x.events.some((e) => e.name === 'db.route')),
+    );
+    const routes = spans.flatMap((s) => s.events.filter((e) => e.name === 'db.route'));
+    // a replica that has the token's GTID, or one that waits for it (its own span), else the primary
+    expect(routes[0].attributes).toMatchObject({
+      'stayline.db.role': expect.stringMatching(/^(replica|primary)$/),
+    });
+    const onReplica = routes.find((r) => r.attributes['stayline.db.role'] === 'replica');
+    if (onReplica) expect(onReplica.attributes['stayline.db.token']).toBe(true);
+    const waits = spans.filter((s) => s.name === 'db.consistency_wait');
+    for (const w of waits)
+      expect(w.attributes['stayline.db.token_reached']).toEqual(expect.any(Boolean));
+    expect(routes.length).toBeGreaterThan(0);
+  });
+
   it('shows a listing that fell back while recommendation hangs: the timed-out attempt, the breaker opening, the fallback', async () => {
     const headers = await tokens.headers('trace-e2e');
     await setFlag(stack, 'fault.recommendation.all.latencyMs', { kind: 'number', value: 5_000 });
