@@ -24,7 +24,9 @@ export type ObservabilityOptions = LoggerOptions;
 export const OBSERVABILITY_LOGGER = Symbol('OBSERVABILITY_LOGGER');
 
 const EVERY_ROUTE = { path: '{/*splat}', method: RequestMethod.ALL };
-const PROBES = /^\/(metrics|health)(\/|\?|$)/;
+// probes, scrapes and span exports (the dashboard's OTLP receiver): machine traffic every
+// second, not requests worth a line each
+const UNLOGGED = /^\/(metrics|health|v1\/traces)(\/|\?|$)/;
 
 type IdentifiedRequest = IncomingMessage & { id?: unknown };
 
@@ -46,7 +48,7 @@ export function pinoHttpOptions(logger: Logger): PinoHttpOptions {
     },
     customSuccessObject: withRequestId,
     customErrorObject: withRequestId,
-    autoLogging: { ignore: (req) => PROBES.test(req.url ?? '') },
+    autoLogging: { ignore: (req) => UNLOGGED.test(req.url ?? '') },
   };
 }
 
