@@ -80,12 +80,19 @@ export interface BookingRun {
 
 /**
  * Books the stays `from` ... `from + count - 1` through `gatewayUrl`, `concurrency`
- * at a time (fetch, keep-alive), booking n made by `users[n % users.length]`.
+ * at a time (fetch, keep-alive), booking n made by `users[n % users.length]`;
+ * with `latencies`, each 201's time from send to the end of its body is pushed there (ms).
  */
 export async function bookMany(
   gatewayUrl: string,
   users: ReadonlyArray<Record<string, string>>,
-  o: { from: number; count: number; concurrency: number; keyPrefix: string },
+  o: {
+    from: number;
+    count: number;
+    concurrency: number;
+    keyPrefix: string;
+    latencies?: number[];
+  },
 ): Promise<BookingRun> {
   const run: BookingRun = { ok: 0, failed: 0, firstFailures: [], ms: 0 };
   let next = o.from;
@@ -94,6 +101,7 @@ export async function bookMany(
   const worker = async () => {
     while (next < end) {
       const n = next++;
+      const sent = performance.now();
       try {
         const res = await fetch(`${gatewayUrl}/api/reservations`, {
           method: 'POST',
@@ -105,8 +113,10 @@ export async function bookMany(
           body: booking(n),
         });
         const text = await res.text();
-        if (res.status === 201) run.ok++;
-        else {
+        if (res.status === 201) {
+          run.ok++;
+          o.latencies?.push(performance.now() - sent);
+        } else {
           run.failed++;
           if (run.firstFailures.length < 5)
             run.firstFailures.push(`${res.status} ${text.slice(0, 200)}`);

@@ -22,11 +22,12 @@
  * BENCH_BOOKINGS (default 2000) and BENCH_BOOKING_CONCURRENCY (default 8) change the run.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Component, Stack } from '@stayline/stack-kit';
 import { bookMany, type BookingRun, startLoadStack, userHeaders } from '../booking-load';
 import { type CpuProfile, formatSummary, summarizeProfiles } from '../cpuprofile';
+import { profiled } from '../inspector';
+import { cpuByComponent, cpuDelta } from '../process-cpu';
 import { round, type Figure, runWhenMain } from '../figure';
 
 const BOOKINGS = Number(process.env.BENCH_BOOKINGS ?? 2_000);
@@ -48,44 +49,6 @@ const SQL_COUNTERS = [
   'Com_set_option',
   'Rpl_semi_sync_master_yes_tx',
 ];
-const TICK_MS = 1000 / 100; // USER_HZ: 100 on Linux
-
-/** utime + stime + cutime + cstime of every process, by pid, and each pid's parent. */
-function processTable(): Map<number, { ppid: number; ticks: number }> {
-  const table = new Map<number, { ppid: number; ticks: number }>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // fields after "(comm)": state ppid ... utime(14) stime(15) cutime(16) cstime(17)
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    table.set(Number(entry), { ppid: Number(f[1]), ticks });
-  }
-  return table;
-}
-
-/** CPU ms so far of each component's process and its descendants (nginx: master and workers). */
-function cpuByComponent(components: readonly Component[]): Map<string, number> {
-  const table = processTable();
-  const children = new Map<number, number[]>();
-  for (const [pid, p] of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
-  const treeTicks = (pid: number): number =>
-    (table.get(pid)?.ticks ?? 0) +
-    (children.get(pid) ?? []).reduce((sum, c) => sum + treeTicks(c), 0);
-  return new Map(
-    components.filter((c) => c.pid).map((c) => [c.name, treeTicks(c.pid as number) * TICK_MS]),
-  );
-}
-
-function cpuDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
-  return new Map([...after].map(([name, ms]) => [name, ms - (before.get(name) ?? ms)]));
-}
-
 async function sqlCounters(stack: Stack): Promise<Record<string, number>> {
   const rows = await stack.query<{ Variable_name: string; Value: string }>(
     'reservation',
@@ -100,70 +63,6 @@ function describe(c: Component): string {
   return [c.kind, service && service !== c.name ? service : undefined, c.role]
     .filter(Boolean)
     .join(', ');
-}
-
-/** A minimal Chrome DevTools Protocol session over the inspector's WebSocket. */
-async function inspectorSession(wsUrl: string) {
-  const ws = new WebSocket(wsUrl);
-  await new Promise<void>((resolve, reject) => {
-    ws.addEventListener('open', () => resolve(), { once: true });
-    ws.addEventListener('error', () => reject(new Error(`cannot open ${wsUrl}`)), { once: true });
-  });
-  let id = 0;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  ws.addEventListener('message', (ev: MessageEvent) => {
-    const msg = JSON.parse(String(ev.data)) as { id?: number; result?: unknown; error?: unknown };
-    const p = msg.id === undefined ? undefined : pending.get(msg.id);
-    if (!p) return;
-    pending.delete(msg.id as number);
-    if (msg.error) p.reject(new Error(JSON.stringify(msg.error)));
-    else p.resolve(msg.result);
-  });
-  return {
-    send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-      const n = ++id;
-      ws.send(JSON.stringify({ id: n, method, params }));
-      return new Promise<T>((resolve, reject) =>
-        pending.set(n, { resolve: resolve as (v: unknown) => void, reject }),
-      );
-    },
-    close: () => ws.close(),
-  };
-}
-
-/** The inspector's WebSocket address an instance printed at start (`--inspect=127.0.0.1:0`). */
-function inspectorUrl(c: Component): string {
-  const log = fs.readFileSync(c.spec.logFile, 'utf8');
-  const m = /Debugger listening on (ws:\/\/\S+)/.exec(log);
-  if (!m) throw new Error(`${c.name} printed no inspector address in ${c.spec.logFile}`);
-  return m[1];
-}
-
-/** Runs `work` with the CPU profiler on in each of `instances`; writes one .cpuprofile each to `dir`. */
-async function profiled<T>(
-  instances: Component[],
-  dir: string,
-  work: () => Promise<T>,
-): Promise<{ value: T; files: Map<string, string[]> }> {
-  const sessions = await Promise.all(instances.map((c) => inspectorSession(inspectorUrl(c))));
-  try {
-    for (const s of sessions) await s.send('Profiler.enable');
-    for (const s of sessions) await s.send('Profiler.start');
-    const value = await work();
-    const files = new Map<string, string[]>();
-    fs.mkdirSync(dir, { recursive: true });
-    for (const [i, s] of sessions.entries()) {
-      const { profile } = await s.send<{ profile: CpuProfile }>('Profiler.stop');
-      const c = instances[i];
-      const file = path.join(dir, `${c.name}.cpuprofile`);
-      fs.writeFileSync(file, JSON.stringify(profile));
-      const service = String(c.meta?.service ?? c.name);
-      files.set(service, [...(files.get(service) ?? []), file]);
-    }
-    return { value, files };
-  } finally {
-    for (const s of sessions) s.close();
-  }
 }
 
 function checked(run: BookingRun, what: string): BookingRun {
