@@ -13,6 +13,6 @@ void runHttpApp(
   'dashboard',
   () => dashboardConfig(),
   (c) => AppModule.forRoot(c),
-  // the services' OTLP exports: up to 256 spans a batch (libs/observability tracing.ts)
+  // the services' OTLP exports: up to 512 spans a batch (libs/observability tracing-sdk.ts)
   { bodyLimit: '8mb' },
 );

@@ -70,7 +70,8 @@ const BOOKINGS = Number(process.env.BENCH_OBS_BOOKINGS ?? 1_500);
 const CONCURRENCY = Number(process.env.BENCH_OBS_CONCURRENCY ?? 16);
 const WARMUP = 300;
 const USERS = 32;
-const SCRAPE_S = 1;
+// the stack's own scrape interval (tools/stack-kit prometheus.ts): what `npm start` runs
+const SCRAPE_S = 5;
 /** The services that trace (stack-kit's tracingEnv): the failover agents and the dashboard make no spans. */
 const TRACED = ['auth', 'payment', 'recommendation', 'reservation', 'scrap'];
 /** The batch span processor sends every second: by this long after a run its spans have arrived. */

@@ -1,7 +1,7 @@
 import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import { tracingSettings } from './tracing';
-import { RequestRootSampler } from './tracing-sdk';
+import { PooledIdGenerator, RequestRootSampler } from './tracing-sdk';
 
 describe('tracingSettings', () => {
   it('is off without an endpoint, and when OTEL_SDK_DISABLED says so', () => {
@@ -76,5 +76,17 @@ describe('RequestRootSampler', () => {
     expect(decide(new RequestRootSampler(1), SpanKind.CLIENT, withParent(TraceFlags.NONE))).toBe(
       SamplingDecision.NOT_RECORD,
     );
+  });
+});
+
+describe('PooledIdGenerator', () => {
+  it('draws valid, distinct trace and span ids', () => {
+    const ids = new PooledIdGenerator();
+    const traces = Array.from({ length: 1_000 }, () => ids.generateTraceId());
+    const spans = Array.from({ length: 1_000 }, () => ids.generateSpanId());
+    for (const t of traces) expect(t).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
+    for (const s of spans) expect(s).toMatch(/^(?!0{16})[0-9a-f]{16}$/);
+    expect(new Set(traces).size).toBe(1_000);
+    expect(new Set(spans).size).toBe(1_000);
   });
 });
