@@ -242,12 +242,19 @@ async function segment(
       log(`${config.key} warm-up: ${warm.failed} failed, e.g. ${warm.firstFailures[0]}`);
     await sleep(EXPORT_WAIT_MS);
     if (config.prometheus) {
-      const targets = await prometheusTargets(stack);
-      const up = targets.filter((t) => t.health === 'up' && TRACED.includes(t.labels.job)).length;
-      // every instance of every service scraped
-      if (up < 2 * TRACED.length)
+      // every instance of every service scraped (a first scrape comes within an interval)
+      let targets: Awaited<ReturnType<typeof prometheusTargets>> = [];
+      const up = () =>
+        targets.filter((t) => t.health === 'up' && TRACED.includes(t.labels.job)).length;
+      const until = Date.now() + 3 * SCRAPE_S * 1000 + 5_000;
+      while (Date.now() < until) {
+        targets = await prometheusTargets(stack);
+        if (up() >= 2 * TRACED.length) break;
+        await sleep(500);
+      }
+      if (up() < 2 * TRACED.length)
         throw new Error(
-          `${config.key}: Prometheus scrapes ${up} targets up: ${JSON.stringify(targets.map((t) => [t.labels.instance, t.health]))}`,
+          `${config.key}: Prometheus scrapes ${up()} targets up: ${JSON.stringify(targets.map((t) => [t.labels.instance, t.health]))}`,
         );
     }
 
