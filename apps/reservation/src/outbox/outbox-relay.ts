@@ -1,6 +1,6 @@
 import { RESERVATION_EVENTS_STREAM } from '@stayline/contracts';
 import { ReplicaRouter } from '@stayline/database';
-import { counter } from '@stayline/observability';
+import { counter, gauge } from '@stayline/observability';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { fence } from '../reconciler/fence';
@@ -10,6 +10,12 @@ export const RELAY_FENCE = 'reservation.outbox-relay';
 const relayed = counter(
   'stayline_reservation_outbox_relayed_total',
   'Outbox events published to the stream',
+  [],
+);
+
+const backlog = gauge(
+  'stayline_reservation_outbox_backlog',
+  'Outbox events the last poll found unpublished (at most the batch, 100: then at least that many)',
   [],
 );
 
@@ -37,6 +43,7 @@ export class OutboxRelay {
         ]),
       { readOnly: true },
     )) as Array<{ id: string; payload: string }>;
+    backlog.set(rows.length);
     if (rows.length === 0) return 0;
     // one round trip for the batch, in order (a pipeline is sent as written)
     const pipeline = this.redis.pipeline();

@@ -1,6 +1,6 @@
 import { isClientRpcError, isRpcErrorBody } from '@stayline/contracts';
 import { ReplicaRouter } from '@stayline/database';
-import { counter } from '@stayline/observability';
+import { counter, gauge } from '@stayline/observability';
 import type { Logger } from 'pino';
 import { PaymentPort } from '../clients/ports';
 import { BookingStore } from '../reservations/booking.store';
@@ -8,6 +8,14 @@ import { Reservation } from '../reservations/reservation.entity';
 import { fence, StaleLeaderError } from './fence';
 
 export const RECONCILER_FENCE = 'reservation.payment-reconciler';
+
+const due = gauge(
+  'stayline_reservation_reconcile_due',
+  'Reservations the last pass found stuck past the minimum age, by status (at most 20 each)',
+  ['status'],
+);
+due.set({ status: 'PENDING_PAYMENT' }, 0);
+due.set({ status: 'CANCELLING' }, 0);
 
 const settled = counter(
   'stayline_reservation_reconciled_total',
@@ -34,19 +42,24 @@ export class PaymentReconciler {
   /** Up to 20 reservations in `status` untouched for the minimum age, oldest first. */
   private due(status: 'PENDING_PAYMENT' | 'CANCELLING'): Promise<Reservation[]> {
     // one statement on the primary: no transaction around it, no GTID after it
-    return this.db.write(
-      (m) =>
-        m
-          .createQueryBuilder(Reservation, 'r')
-          .where('r.status = :status', { status })
-          .andWhere('r.updated_at < NOW(3) - INTERVAL :age MICROSECOND', {
-            age: this.minAgeMs * 1000,
-          })
-          .orderBy('r.updated_at', 'ASC')
-          .limit(20)
-          .getMany(),
-      { readOnly: true },
-    );
+    return this.db
+      .write(
+        (m) =>
+          m
+            .createQueryBuilder(Reservation, 'r')
+            .where('r.status = :status', { status })
+            .andWhere('r.updated_at < NOW(3) - INTERVAL :age MICROSECOND', {
+              age: this.minAgeMs * 1000,
+            })
+            .orderBy('r.updated_at', 'ASC')
+            .limit(20)
+            .getMany(),
+        { readOnly: true },
+      )
+      .then((rows) => {
+        due.set({ status }, rows.length);
+        return rows;
+      });
   }
 
   /** One pass; returns how many reservations it settled. */
