@@ -102,7 +102,7 @@ export class PooledIdGenerator implements IdGenerator {
 }
 
 /** Requests that are not the product's: probes and scrapes make no trace. */
-const UNTRACED_PATHS = /^\/(health(\/|$)|metrics$|sd\/)/;
+const UNTRACED_PATHS = /^\/(health|metrics|sd)(\/|\?|$)/;
 
 /** Registers the provider, the context manager, the propagator and the instrumentations. */
 export function startSdk(settings: TracingSettings, processor?: SpanProcessor): TracerProvider {

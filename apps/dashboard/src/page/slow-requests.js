@@ -13,12 +13,14 @@
     return td;
   };
   async function refresh() {
+    let again = true;
     try {
       const res = await fetch('/dashboard/trace-data?limit=200', {
         cache: 'no-store',
         signal: AbortSignal.timeout(5000),
       });
-      if (res.status === 403) return; // the public view: no traces, no section
+      // the public view: no traces, no section, and nothing to ask again
+      if (res.status === 403) return void (again = false);
       if (!res.ok) throw new Error('HTTP ' + res.status);
       const { traces } = await res.json();
       const slowest = traces.sort((a, b) => b.durationMs - a.durationMs).slice(0, 8);
@@ -44,7 +46,7 @@
     } catch {
       // the dashboard restarting: the next round tries again
     } finally {
-      setTimeout(refresh, REFRESH_MS);
+      if (again) setTimeout(refresh, REFRESH_MS);
     }
   }
   void refresh();

@@ -53,7 +53,24 @@ const KINDS: Record<number, SpanKindName> = {
 };
 const STATUS: Record<number, SpanRecord['status']> = { 0: 'unset', 1: 'ok', 2: 'error' };
 
+/**
+ * What one span may carry here: the receiver is not routed by the gateway, but any
+ * process on the network may post to it, so a span is cut to a size the page and the
+ * store can hold (beyond: truncated, marked `…`).
+ */
+export const SPAN_LIMITS = {
+  /** Characters of a name, key, string value or status message. */
+  text: 1_024,
+  /** Attributes per span or event, events per span, items per array. */
+  items: 128,
+  /** Arrays within arrays: deeper ones are shown as a string. */
+  depth: 3,
+  /** How far from now a span may have started: an absurd clock is refused. */
+  clockSkewMs: 7 * 86_400_000,
+} as const;
+
 type Json = Record<string, unknown>;
+const cut = (v: string) => (v.length > SPAN_LIMITS.text ? `${v.slice(0, SPAN_LIMITS.text)}…` : v);
 const isObject = (v: unknown): v is Json =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const array = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
@@ -75,21 +92,25 @@ function millis(value: unknown): number {
   return NaN;
 }
 
-function anyValue(value: unknown): AttributeValue {
+function anyValue(value: unknown, depth = 0): AttributeValue {
   if (!isObject(value)) return '';
-  if (typeof value['stringValue'] === 'string') return value['stringValue'];
+  if (typeof value['stringValue'] === 'string') return cut(value['stringValue']);
   if (typeof value['boolValue'] === 'boolean') return value['boolValue'];
   if (value['intValue'] !== undefined) return Number(value['intValue']);
   if (typeof value['doubleValue'] === 'number') return value['doubleValue'];
-  if (isObject(value['arrayValue']))
-    return array(value['arrayValue']['values']).map((v) => anyValue(v));
+  if (isObject(value['arrayValue'])) {
+    if (depth >= SPAN_LIMITS.depth) return '[nested too deep]';
+    return array(value['arrayValue']['values'])
+      .slice(0, SPAN_LIMITS.items)
+      .map((v) => anyValue(v, depth + 1));
+  }
   return '';
 }
 
 function attributes(list: unknown): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
-  for (const kv of array(list))
-    if (isObject(kv) && typeof kv['key'] === 'string') out[kv['key']] = anyValue(kv['value']);
+  for (const kv of array(list).slice(0, SPAN_LIMITS.items))
+    if (isObject(kv) && typeof kv['key'] === 'string') out[cut(kv['key'])] = anyValue(kv['value']);
   return out;
 }
 
@@ -106,10 +127,11 @@ export function readOtlpTraces(body: unknown): { spans: SpanRecord[]; rejected: 
   for (const rs of body['resourceSpans']) {
     if (!isObject(rs)) continue;
     const resource = attributes(isObject(rs['resource']) ? rs['resource']['attributes'] : []);
-    const service = typeof resource['service.name'] === 'string' ? resource['service.name'] : '?';
+    const service =
+      typeof resource['service.name'] === 'string' ? resource['service.name'].slice(0, 128) : '?';
     const instance =
       typeof resource['service.instance.id'] === 'string'
-        ? resource['service.instance.id']
+        ? resource['service.instance.id'].slice(0, 128)
         : undefined;
     for (const ss of array(rs['scopeSpans'])) {
       if (!isObject(ss)) continue;
@@ -136,12 +158,14 @@ function readSpan(
   const startMs = millis(s['startTimeUnixNano']);
   const endMs = millis(s['endTimeUnixNano']);
   if (!traceId || !spanId || !Number.isFinite(startMs) || !Number.isFinite(endMs)) return undefined;
+  // a clock this far off is not a span to draw (and would break the dates of its trace)
+  if (endMs < startMs || Math.abs(startMs - Date.now()) > SPAN_LIMITS.clockSkewMs) return undefined;
   const status = isObject(s['status']) ? s['status'] : {};
   return {
     traceId,
     spanId,
     parentSpanId: id(s['parentSpanId'], 8),
-    name: typeof s['name'] === 'string' ? s['name'].slice(0, 256) : '',
+    name: typeof s['name'] === 'string' ? cut(s['name']) : '',
     kind: KINDS[Number(s['kind'])] ?? 'internal',
     service,
     instance,
@@ -153,9 +177,10 @@ function readSpan(
       typeof status['message'] === 'string' && status['message'] ? status['message'] : undefined,
     attributes: attributes(s['attributes']),
     events: array(s['events'])
+      .slice(0, SPAN_LIMITS.items)
       .filter(isObject)
       .map((e) => ({
-        name: typeof e['name'] === 'string' ? e['name'] : '',
+        name: typeof e['name'] === 'string' ? cut(e['name']) : '',
         timeMs: millis(e['timeUnixNano']),
         attributes: attributes(e['attributes']),
       })),

@@ -1,8 +1,10 @@
-import { OtlpFormatError, readOtlpTraces, type SpanRecord } from './otlp';
+import { OtlpFormatError, readOtlpTraces, SPAN_LIMITS, type SpanRecord } from './otlp';
 import { inTreeOrder, TraceStore } from './trace-store';
 
 const T = 'ab'.repeat(16);
-const ns = (ms: number) => String(BigInt(ms) * 1_000_000n);
+const T0 = Date.now();
+/** Nanoseconds of T0 + `ms`, as the exporter writes them. */
+const ns = (ms: number) => String(BigInt(T0 + ms) * 1_000_000n);
 const attr = (key: string, value: Record<string, unknown>) => ({ key, value });
 
 /** An export as @opentelemetry/exporter-trace-otlp-http posts it (hex ids, nanosecond strings). */
@@ -56,7 +58,7 @@ describe('readOtlpTraces', () => {
         service: 'payment',
         instance: 'payment-1',
         scope: 'stayline',
-        startMs: 1_000,
+        startMs: T0 + 1_000,
         durationMs: 12,
         status: 'error',
         statusMessage: 'declined',
@@ -66,7 +68,7 @@ describe('readOtlpTraces', () => {
           ok: true,
           endpoints: ['a', 'b'],
         },
-        events: [{ name: 'retry', timeMs: 1_005, attributes: {} }],
+        events: [{ name: 'retry', timeMs: T0 + 1_005, attributes: {} }],
       },
     ]);
   });
@@ -98,6 +100,50 @@ describe('readOtlpTraces', () => {
     );
     expect(spans.map((s) => [s.traceId, s.spanId])).toEqual([[T, '0102030405060708']]);
     expect(rejected).toBe(2);
+  });
+
+  it('refuses a span from an absurd clock, and cuts one too large to hold', () => {
+    // nested as a hostile body may be (parsed by V8 as the receiver's body parser does)
+    const deep = (n: number) =>
+      JSON.parse(
+        '{"arrayValue":{"values":['.repeat(n) + '{"stringValue":"x"}' + ']}}'.repeat(n),
+      ) as Record<string, unknown>;
+    const { spans, rejected } = readOtlpTraces(
+      exportOf('payment', [
+        {
+          traceId: T,
+          spanId: '0000000000000001',
+          startTimeUnixNano: '1' + '0'.repeat(25),
+          endTimeUnixNano: '1' + '0'.repeat(25),
+        },
+        {
+          traceId: T,
+          spanId: '0000000000000002',
+          startTimeUnixNano: ns(10),
+          endTimeUnixNano: ns(5),
+        },
+        {
+          traceId: T,
+          spanId: '0000000000000003',
+          name: 'n'.repeat(5_000),
+          startTimeUnixNano: ns(0),
+          endTimeUnixNano: ns(1),
+          attributes: [
+            attr('deep', deep(2_000)),
+            attr('long', { stringValue: 'v'.repeat(10_000) }),
+            ...Array.from({ length: 500 }, (_, i) => attr(`k${i}`, { intValue: i })),
+          ],
+          events: Array.from({ length: 500 }, () => ({ name: 'e', timeUnixNano: ns(0) })),
+        },
+      ]),
+    );
+    expect(rejected).toBe(2);
+    const [span] = spans;
+    expect(span.name).toHaveLength(SPAN_LIMITS.text + 1);
+    expect(Object.keys(span.attributes)).toHaveLength(SPAN_LIMITS.items);
+    expect(JSON.stringify(span.attributes['deep'])).toBe('[[["[nested too deep]"]]]');
+    expect(String(span.attributes['long'])).toHaveLength(SPAN_LIMITS.text + 1);
+    expect(span.events).toHaveLength(SPAN_LIMITS.items);
   });
 
   it('refuses a body that is not an export', () => {

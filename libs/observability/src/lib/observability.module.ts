@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Module,
   RequestMethod,
   type DynamicModule,
   type MiddlewareConsumer,
   type NestModule,
+  type OnApplicationShutdown,
 } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
@@ -16,6 +18,7 @@ import { createLogger, type LoggerOptions } from './logger';
 import { MetricsController } from './metrics.controller';
 import { clientRequestId, RequestIdMiddleware, ensureRequestId } from './request-id.middleware';
 import { RequestMetricsMiddleware } from './request-metrics.middleware';
+import { flushTracing } from '../tracing';
 
 /** Options of {@link ObservabilityModule.forRoot}: the logger's. */
 export type ObservabilityOptions = LoggerOptions;
@@ -59,7 +62,7 @@ export function pinoHttpOptions(logger: Logger): PinoHttpOptions {
  * Let Nest log through it with `app.useLogger(app.get(Logger))` (nestjs-pino).
  */
 @Module({})
-export class ObservabilityModule implements NestModule {
+export class ObservabilityModule implements NestModule, OnApplicationShutdown {
   /** Wires everything for the service named in `options`. */
   static forRoot(options: ObservabilityOptions): DynamicModule {
     const logger = createLogger(options);
@@ -77,6 +80,19 @@ export class ObservabilityModule implements NestModule {
       ],
       exports: [HealthRegistry, OBSERVABILITY_LOGGER],
     };
+  }
+
+  /**
+   * The spans still queued leave before the process does (a stop runs this after the
+   * servers closed, the last requests' spans included), waiting 2 s at most.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    const timer = new AbortController();
+    await Promise.race([
+      flushTracing().catch(() => undefined),
+      sleep(2_000, undefined, { signal: timer.signal, ref: false }).catch(() => undefined),
+    ]);
+    timer.abort();
   }
 
   /** Runs every request inside its RequestContext, and counts and times it. */

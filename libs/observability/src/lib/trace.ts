@@ -98,7 +98,7 @@ export function extractTraceContext(carrier: Record<string, unknown> | undefined
 /** A span for a handled message: {@link ServerSpan.run} runs the handler inside it. */
 export interface ServerSpan {
   run<T>(fn: () => T): T;
-  /** Ends the span; given an error, records it (a client error leaves the span OK). */
+  /** Ends the span (once: later calls do nothing); given an error, records it (a client error leaves the span OK). */
   end(error?: unknown, isFailure?: boolean): void;
 }
 
@@ -114,9 +114,12 @@ export function startServerSpan(
   const parent = extractTraceContext(carrier);
   const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   const active = trace.setSpan(parent, span);
+  let ended = false;
   return {
     run: (fn) => context.with(active, fn),
     end: (error, isFailure = true) => {
+      if (ended) return;
+      ended = true;
       if (error !== undefined && span.isRecording()) {
         const message = error instanceof Error ? error.message : String(error);
         span.addEvent('exception', { 'exception.message': message });

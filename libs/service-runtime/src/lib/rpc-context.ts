@@ -107,17 +107,19 @@ export class RpcContextInterceptor implements NestInterceptor {
         ? { consistencyToken: carried.consistencyToken }
         : {}),
     };
-    // the handler's server span, child of the caller's attempt span
-    const span = startServerSpan(
-      patternOf(rpc.getContext<TcpContext>()),
-      { ...carried },
-      {
+    const pattern = patternOf(rpc.getContext<TcpContext>());
+    const carrier =
+      carried && typeof carried === 'object' && !Array.isArray(carried)
+        ? (carried as Record<string, unknown>)
+        : undefined;
+    // the handler's server span, child of the caller's attempt span: started when the
+    // handler runs, ended once whatever happens (answered, failed, or dropped unanswered)
+    return new Observable((subscriber) => {
+      const span = startServerSpan(pattern, carrier, {
         'rpc.system': 'nestjs-tcp',
         'stayline.request_id': requestId,
-      },
-    );
-    return new Observable((subscriber) =>
-      span.run(() =>
+      });
+      const subscription = span.run(() =>
         RequestContext.run(ctx, () =>
           next.handle().subscribe({
             next: (value) => subscriber.next(value),
@@ -131,8 +133,12 @@ export class RpcContextInterceptor implements NestInterceptor {
             },
           }),
         ),
-      ),
-    );
+      );
+      return () => {
+        span.end();
+        subscription.unsubscribe();
+      };
+    });
   }
 }
 
