@@ -43,6 +43,15 @@ async function traceOf(traceId: string, done: (spans: Span[]) => boolean): Promi
   return spans;
 }
 
+/**
+ * Every span of the request has arrived: each container exports its spans in the order
+ * they end, its server span last, and the containers export on their own clocks.
+ */
+const servedBy =
+  (...services: string[]) =>
+  (spans: Span[]) =>
+    services.every((service) => spans.some((x) => x.service === service && x.kind === 'server'));
+
 /** The server span of `service` under an attempt span of the caller, with the attempt. */
 function acrossTcp(spans: Span[], call: string, service: string) {
   const attempt = spans.find((s) => s.name === `${call} attempt`);
@@ -63,9 +72,7 @@ describe('traces across containers', () => {
     expect(r.status).toBe(200);
     const traceId = String(r.headers['x-request-id']);
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
-    const spans = await traceOf(traceId, (s) =>
-      s.some((x) => x.service === 'recommendation' && x.kind === 'server'),
-    );
+    const spans = await traceOf(traceId, servedBy('reservation', 'recommendation'));
     const root = spans.find((s) => s.service === 'reservation' && s.kind === 'server');
     expect(root?.parentSpanId).toBe(traceId.slice(16));
     const { attempt, server } = acrossTcp(
@@ -101,9 +108,7 @@ describe('traces across containers', () => {
       r = await tryNight(10 + Math.floor(Math.random() * 180));
     expect(r.status).toBe(201);
     const traceId = String(r.headers['x-request-id']);
-    const spans = await traceOf(traceId, (s) =>
-      s.some((x) => x.service === 'payment' && x.kind === 'server'),
-    );
+    const spans = await traceOf(traceId, servedBy('reservation', 'payment'));
     const { attempt, server } = acrossTcp(spans, 'payment payment.charge', 'payment');
     expect(server?.parentSpanId).toBe(attempt?.spanId);
     const statements = (service: string) =>

@@ -285,7 +285,7 @@ void runDemo(
     let refused: { id: string; spans: TraceSpan[] } | undefined;
     if (dashboard) {
       d.step("a booking's trace says why it was fast (the dashboard keeps the recent traces)");
-      await sleep(1_500); // the spans leave each service once a second
+      await sleep(2_500); // each service sends its spans every 2 s
       opened = await withEvent(beforeOpen, 'breaker.transition');
       refused = await withEvent(unavailable, 'breaker.skipped');
       const payment = (x: TraceSpan) => /^payment /.test(x.name) || x.service === 'payment';

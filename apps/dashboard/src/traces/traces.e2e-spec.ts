@@ -93,6 +93,16 @@ describe('traces across the services, seen by the dashboard', () => {
     return { res, traceId: String(res.headers.get('x-request-id')) };
   };
 
+  /**
+   * Every span of a request through reservation and payment has arrived: each process
+   * exports its spans in the order they end and its server span ends last, so once both
+   * server spans are here, so is the rest (the two processes export on their own clocks).
+   */
+  const servedBy =
+    (...services: string[]) =>
+    (spans: SpanRecord[]) =>
+      services.every((service) => spans.some((x) => x.service === service && x.kind === 'server'));
+
   const childrenOf = (spans: SpanRecord[], parent: SpanRecord) =>
     spans.filter((s) => s.parentSpanId === parent.spanId);
   const isDb = (s: SpanRecord) =>
@@ -103,9 +113,7 @@ describe('traces across the services, seen by the dashboard', () => {
     const { res, traceId } = await book();
     expect(res.status).toBe(201);
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
-    const spans = await traceOf(traceId, (s) =>
-      s.some((x) => x.service === 'payment' && x.kind === 'server' && x.name === 'payment.charge'),
-    );
+    const spans = await traceOf(traceId, servedBy('reservation', 'payment'));
 
     // the first hop: reservation's HTTP server span, child of the edge's span (the request id's second half)
     const server = spans.find((s) => s.service === 'reservation' && s.kind === 'server');
@@ -198,9 +206,7 @@ describe('traces across the services, seen by the dashboard', () => {
         expect(res.status).toBe(200);
         const traceId = String(res.headers.get('x-request-id'));
         seen.push(traceId);
-        const spans = await traceOf(traceId, (s) =>
-          s.some((x) => x.service === 'reservation' && x.kind === 'server'),
-        );
+        const spans = await traceOf(traceId, servedBy('reservation'));
         const events = spans.flatMap((s) => s.events.map((e) => e.name));
         if (events.includes('breaker.transition')) opened = spans;
         else if (events.includes('breaker.skipped')) skipped = spans;
@@ -249,9 +255,7 @@ describe('traces across the services, seen by the dashboard', () => {
         const seenIds = new Set<string>();
         for (let i = 0; i < 4; i++) {
           const { traceId } = await book();
-          const spans = await traceOf(traceId, (s) =>
-            s.some((x) => x.service === 'payment' && x.kind === 'server'),
-          );
+          const spans = await traceOf(traceId, servedBy('reservation', 'payment'));
           for (const s of spans)
             if (s.service === 'payment' && s.kind === 'server' && s.instance)
               seenIds.add(s.instance);
@@ -266,9 +270,7 @@ describe('traces across the services, seen by the dashboard', () => {
     for (let i = 0; i < 8 && !retried; i++) {
       const { res, traceId } = await book();
       expect(res.status).toBe(201); // the dead instance costs a retry, never the booking
-      const spans = await traceOf(traceId, (s) =>
-        s.some((x) => x.service === 'payment' && x.kind === 'server'),
-      );
+      const spans = await traceOf(traceId, servedBy('reservation', 'payment'));
       if (spans.some((s) => s.events.some((e) => e.name === 'retry'))) {
         retried = spans;
         retriedTraceId = traceId;
