@@ -7,6 +7,7 @@ import {
   type Stack,
   startWholeStack,
   UserTokens,
+  waitFor,
   type WholeStackOptions,
 } from '@stayline/stack-kit';
 
@@ -130,4 +131,37 @@ export async function bookMany(
   await Promise.all(Array.from({ length: o.concurrency }, worker));
   run.ms = performance.now() - t0;
   return run;
+}
+
+/**
+ * Cancels the stays of the users whose ids start with `userPrefix` in SQL, frees their
+ * nights (a later step books them again) and waits for the outbox to drain (the next
+ * step does not pay for what this one confirmed); `log` says so if it does not in 30 s.
+ */
+export async function freeNights(
+  stack: Stack,
+  userPrefix: string,
+  log: (line: string) => void,
+): Promise<void> {
+  await stack.query(
+    'reservation',
+    'DELETE b FROM booked_nights b JOIN reservations r ON r.id = b.reservation_id WHERE r.user_id LIKE ?',
+    [`${userPrefix}%`],
+  );
+  await stack.query(
+    'reservation',
+    "UPDATE reservations SET status = 'CANCELLED' WHERE user_id LIKE ? AND status IN ('CONFIRMED', 'PENDING_PAYMENT')",
+    [`${userPrefix}%`],
+  );
+  await waitFor(
+    'the outbox to drain',
+    async () => {
+      const [row] = await stack.query<{ n: number }>(
+        'reservation',
+        'SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL',
+      );
+      return Number(row.n) === 0;
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  ).catch(() => log('the outbox did not drain within 30 s; going on'));
 }

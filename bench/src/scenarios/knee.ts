@@ -35,7 +35,6 @@
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Stack, waitFor } from '@stayline/stack-kit';
 import {
   findKnee,
   type HttpCall,
@@ -46,7 +45,7 @@ import {
   verdict,
 } from '@stayline/load';
 import { baselineErrors, checkSameAnswers, startBaseline } from '../baseline/start';
-import { booking, startLoadStack, userHeaders } from '../booking-load';
+import { booking, freeNights, startLoadStack, userHeaders } from '../booking-load';
 import { round, type Figure, runWhenMain } from '../figure';
 
 const P99_LIMIT_MS = 200;
@@ -68,30 +67,6 @@ const MIN_RATE = 3;
 const CITIES = ['seoul', 'busan', 'jeju', 'gangneung', 'jeonju'];
 
 const log = (line: string) => console.error(`knee: ${line}`);
-
-/** Cancels the bench users' stays in SQL and frees their nights: later steps book them again. */
-async function freeNights(stack: Stack): Promise<void> {
-  await stack.query(
-    'reservation',
-    "DELETE b FROM booked_nights b JOIN reservations r ON r.id = b.reservation_id WHERE r.user_id LIKE 'knee-%'",
-  );
-  await stack.query(
-    'reservation',
-    "UPDATE reservations SET status = 'CANCELLED' WHERE user_id LIKE 'knee-%' AND status IN ('CONFIRMED', 'PENDING_PAYMENT')",
-  );
-  // the relay publishes what the step confirmed: the next step does not pay for it
-  await waitFor(
-    'the outbox to drain',
-    async () => {
-      const [row] = await stack.query<{ n: number }>(
-        'reservation',
-        'SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL',
-      );
-      return Number(row.n) === 0;
-    },
-    { timeoutMs: 30_000, intervalMs: 250 },
-  ).catch(() => log('the outbox did not drain within 30 s; going on'));
-}
 
 /**
  * Runs `work`s one after another in the order they were asked for: two knee
@@ -168,7 +143,7 @@ export async function run(): Promise<Figure[]> {
       JSON.parse(booking(0)),
       JSON.parse(booking(1)),
     ]);
-    await freeNights(stack);
+    await freeNights(stack, 'knee-', log);
     const runId = Date.now().toString(36);
     /**
      * Stays are taken in turn across the steps and the searches, never twice in
@@ -201,7 +176,7 @@ export async function run(): Promise<Figure[]> {
         send: async (n, deadline) => verdict(await sender.send(call(first + n), deadline)),
         after: async () => {
           await untilQuiet(sender, () => call(nextStay++), label);
-          await freeNights(stack);
+          await freeNights(stack, 'knee-', log);
         },
       });
       const probe = (rate: number) =>

@@ -57,9 +57,8 @@ import {
   startFailoverAgents,
   startPrometheus,
   startServices,
-  waitFor,
 } from '@stayline/stack-kit';
-import { bookMany, userHeaders } from '../booking-load';
+import { bookMany, freeNights, userHeaders } from '../booking-load';
 import { type CpuProfile, formatSummary, summarizeProfiles } from '../cpuprofile';
 import { round, summarize, type Figure, runWhenMain } from '../figure';
 import { profiled } from '../inspector';
@@ -158,29 +157,6 @@ function nginxTraceShare(stack: Stack): number {
 /** Spans the dashboard has stored since it started. */
 const spansStored = (dashboard: Component) =>
   metricSum(dashboard, 'stayline_dashboard_spans_received_total', { outcome: 'stored' });
-
-/** Cancels the bench users' stays in SQL, frees their nights and waits for the outbox to drain. */
-async function freeNights(stack: Stack): Promise<void> {
-  await stack.query(
-    'reservation',
-    "DELETE b FROM booked_nights b JOIN reservations r ON r.id = b.reservation_id WHERE r.user_id LIKE 'obs-%'",
-  );
-  await stack.query(
-    'reservation',
-    "UPDATE reservations SET status = 'CANCELLED' WHERE user_id LIKE 'obs-%' AND status IN ('CONFIRMED', 'PENDING_PAYMENT')",
-  );
-  await waitFor(
-    'the outbox to drain',
-    async () => {
-      const [row] = await stack.query<{ n: number }>(
-        'reservation',
-        'SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL',
-      );
-      return Number(row.n) === 0;
-    },
-    { timeoutMs: 30_000, intervalMs: 250 },
-  ).catch(() => log('the outbox did not drain within 30 s; going on'));
-}
 
 function groupOf(c: Component): string {
   return String(c.meta?.service ?? c.kind);
@@ -336,7 +312,9 @@ async function segment(
     );
     return s;
   } finally {
-    await freeNights(stack).catch((err: Error) => log(`freeing the nights: ${err.message}`));
+    await freeNights(stack, 'obs-', log).catch((err: Error) =>
+      log(`freeing the nights: ${err.message}`),
+    );
     // Prometheus first (no scrape of a stopping instance), then the services and the dashboard, the sync last
     const order = (c: Component) =>
       c.meta?.service === 'prometheus' ? 0 : c.name === 'gateway-sync' ? 2 : 1;
