@@ -15,9 +15,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  AdminTokens,
+  clearFlag,
   LOAD_GATEWAY_LIMITS,
   publishedTopology,
+  setFlag,
   Stack,
   startWholeStack,
   UserTokens,
@@ -137,15 +138,8 @@ describe('charts on the live page, fed by a real Prometheus', () => {
   });
 
   it('draws a breaker opening when recommendation hangs', async () => {
-    const reservation = stack.component('reservation-1');
-    const flag = `http://${reservation.host}:${reservation.port}/admin/flags/fault.recommendation.all.latencyMs`;
-    const ADMIN = await AdminTokens.of(stack).headers();
-    const put = await fetch(flag, {
-      method: 'PUT',
-      headers: { ...ADMIN, 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'number', value: 1_000 }),
-    });
-    expect(put.status).toBeLessThan(300);
+    // setFlag throws unless the admin API took the flag
+    await setFlag(stack, 'fault.recommendation.all.latencyMs', { kind: 'number', value: 1_000 });
     try {
       await waitFor(
         'reservation-1 → recommendation open on the chart',
@@ -156,7 +150,7 @@ describe('charts on the live page, fed by a real Prometheus', () => {
         { timeoutMs: 60_000, intervalMs: 1_000 },
       );
     } finally {
-      await fetch(flag, { method: 'DELETE', headers: ADMIN });
+      await clearFlag(stack, 'fault.recommendation.all.latencyMs');
     }
     // nothing but recommendation was in trouble: no other breaker left closed
     const a = await charts();
