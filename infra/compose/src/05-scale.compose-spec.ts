@@ -18,23 +18,7 @@ describe('instances added to the running stack', () => {
 
   it('register and take traffic through the gateway, and nothing else restarts', async () => {
     const before = new Map((await stack.containers()).map((c) => [c.name, c.startedAt]));
-    const up = await stack.compose(
-      [
-        '--profile',
-        'scale',
-        'up',
-        '-d',
-        '--no-deps',
-        '--no-build',
-        '--scale',
-        'reservation-scaled=1',
-        '--scale',
-        'payment-scaled=1',
-        'reservation-scaled',
-        'payment-scaled',
-      ],
-      180_000,
-    );
+    const up = await stack.scale({ 'reservation-scaled': 1, 'payment-scaled': 1 });
     expect(up.code).toBe(0);
     await stack.waitHealthy(120_000);
 

@@ -155,20 +155,7 @@ describe('Prometheus in containers', () => {
     const scaled = before.filter(
       (c) => c.service === 'reservation-scaled' && c.state === 'running',
     );
-    const up = await stack.compose(
-      [
-        '--profile',
-        'scale',
-        'up',
-        '-d',
-        '--no-deps',
-        '--no-build',
-        '--scale',
-        `reservation-scaled=${scaled.length + 1}`,
-        'reservation-scaled',
-      ],
-      180_000,
-    );
+    const up = await stack.scale({ 'reservation-scaled': scaled.length + 1 });
     expect(up.code).toBe(0);
     await stack.waitHealthy(120_000);
     const added = (await stack.containers()).filter(

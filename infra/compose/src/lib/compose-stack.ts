@@ -131,6 +131,22 @@ export class ComposeStack {
     });
   }
 
+  /**
+   * Runs `counts` instances of each `--scale` template (the `scale` profile:
+   * `reservation-scaled`, `payment-scaled`) from the built images, touching nothing else.
+   */
+  scale(counts: Record<string, number>, timeoutMs = 180_000): Promise<RunResult> {
+    const services = Object.keys(counts);
+    return this.compose(
+      [
+        ...['--profile', 'scale', 'up', '-d', '--no-deps', '--no-build'],
+        ...services.flatMap((s) => ['--scale', `${s}=${counts[s]}`]),
+        ...services,
+      ],
+      timeoutMs,
+    );
+  }
+
   docker(args: string[], timeoutMs = 60_000): Promise<RunResult> {
     return runCommand('docker', args, { env: this.env, timeoutMs });
   }
