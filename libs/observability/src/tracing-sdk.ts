@@ -15,7 +15,7 @@ import {
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { type InstrumentationBase, registerInstrumentations } from '@opentelemetry/instrumentation';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -101,6 +101,73 @@ export class PooledIdGenerator implements IdGenerator {
   }
 }
 
+/**
+ * Makes an instrumentation's wrappers of `methods` run only while the running
+ * code's span records (a sampled request); otherwise the original method runs
+ * as if it were not instrumented.
+ *
+ * Why: an instrumentation's wrapper costs the same whether its span will be
+ * kept or not. mysql2's, per statement, builds the attributes, masks the
+ * statement, starts a span and wraps the callback (`shimmer.wrap`, an
+ * `Object.defineProperty`): in a request nginx did not sample, and in
+ * background work, all of it for a span the sampler then drops. With 16 of a
+ * booking's 22 spans statements, that was most of what tracing cost a booking
+ * it did not keep (docs/performance.md, "Cost of observability").
+ *
+ * How: the instrumentation wraps through its `_wrap` (shimmer's `wrap`, a
+ * protected field of `InstrumentationBase`); this hooks it before the module is
+ * patched and puts a switch between the original and the wrapped method.
+ * `isWrapped`, `_unwrap` and `disable()` keep working (shimmer marks the switch).
+ */
+export function onlyWhileRecording<T extends InstrumentationBase>(
+  instrumentation: T,
+  methods: readonly string[],
+): T {
+  type Wrap = (
+    nodule: object,
+    name: PropertyKey,
+    wrapper: (original: unknown, name: PropertyKey) => unknown,
+  ) => unknown;
+  const target = instrumentation as unknown as { _wrap: Wrap };
+  const wrap = target._wrap.bind(instrumentation);
+  target._wrap = (nodule, name, wrapper) =>
+    typeof name === 'string' && methods.includes(name)
+      ? wrap(nodule, name, (original, n) => {
+          const wrapped = wrapper(original, n);
+          if (
+            typeof original !== 'function' ||
+            typeof wrapped !== 'function' ||
+            wrapped === original
+          )
+            return wrapped;
+          return switchOnRecording(original as Method, wrapped as Method);
+        })
+      : wrap(nodule, name, wrapper);
+  return instrumentation;
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+/**
+ * The switch: `wrapped` in a recording span, `original` otherwise. It looks
+ * like `wrapped` to its callers: the same `length` (express tells an error
+ * handler by its four parameters) and the same own properties.
+ */
+function switchOnRecording(original: Method, wrapped: Method): Method {
+  const switched = function (this: unknown, ...args: unknown[]): unknown {
+    return trace.getActiveSpan()?.isRecording()
+      ? wrapped.apply(this, args)
+      : original.apply(this, args);
+  };
+  Object.defineProperty(switched, 'length', { value: wrapped.length });
+  for (const key of Object.keys(wrapped))
+    Object.defineProperty(switched, key, {
+      get: () => (wrapped as unknown as Record<string, unknown>)[key],
+      set: (value: unknown) => ((wrapped as unknown as Record<string, unknown>)[key] = value),
+    });
+  return switched;
+}
+
 /** Requests that are not the product's: probes and scrapes make no trace. */
 const UNTRACED_PATHS = /^\/(health|metrics|sd)(\/|\?|$)/;
 
@@ -137,17 +204,22 @@ export function startSdk(settings: TracingSettings, processor?: SpanProcessor): 
       }),
       // the route on the server span (`http.route`), no span per layer of the chain: the
       // controller's method is NestJS's span
-      new ExpressInstrumentation({
-        ignoreLayersType: [
-          ExpressLayerType.MIDDLEWARE,
-          ExpressLayerType.ROUTER,
-          ExpressLayerType.REQUEST_HANDLER,
-        ],
-      }),
+      // (each layer's wrapper only in a sampled request: it names the route of a recorded span)
+      onlyWhileRecording(
+        new ExpressInstrumentation({
+          ignoreLayersType: [
+            ExpressLayerType.MIDDLEWARE,
+            ExpressLayerType.ROUTER,
+            ExpressLayerType.REQUEST_HANDLER,
+          ],
+        }),
+        ['handle'],
+      ),
       new NestInstrumentation(),
-      // statements with their values masked: no user's data in a span
-      new MySQL2Instrumentation({ maskStatement: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
+      // statements with their values masked: no user's data in a span; a statement or a
+      // Redis command is a span only inside a sampled request
+      onlyWhileRecording(new MySQL2Instrumentation({ maskStatement: true }), ['query', 'execute']),
+      onlyWhileRecording(new IORedisInstrumentation({ requireParentSpan: true }), ['sendCommand']),
     ],
   });
   // spans still queued leave with the process (a stop that waits for the handlers)

@@ -1,7 +1,14 @@
 import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import { tracingSettings } from './tracing';
-import { PooledIdGenerator, RequestRootSampler } from './tracing-sdk';
+import { isWrapped } from '@opentelemetry/instrumentation';
+import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
+import {
+  onlyWhileRecording,
+  PooledIdGenerator,
+  recordSpansInMemory,
+  RequestRootSampler,
+} from './tracing-sdk';
 
 describe('tracingSettings', () => {
   it('is off without an endpoint, and when OTEL_SDK_DISABLED says so', () => {
@@ -88,5 +95,71 @@ describe('PooledIdGenerator', () => {
     for (const s of spans) expect(s).toMatch(/^(?!0{16})[0-9a-f]{16}$/);
     expect(new Set(traces).size).toBe(1_000);
     expect(new Set(spans).size).toBe(1_000);
+  });
+});
+
+describe('onlyWhileRecording', () => {
+  type Wrap = (
+    nodule: object,
+    name: string,
+    wrapper: (original: (sql: string) => string) => (sql: string) => string,
+  ) => void;
+
+  it("runs a named method's wrapper only while the running span records", async () => {
+    const recorder = recordSpansInMemory();
+    try {
+      const calls: string[] = [];
+      const connection = {
+        query: (sql: string) => (calls.push(`query ${sql}`), sql),
+        ping: (sql: string) => (calls.push(`ping ${sql}`), sql),
+      };
+      // disabled: no require hook; the test calls the instrumentation's _wrap as its patch would
+      const mysql2 = onlyWhileRecording(new MySQL2Instrumentation({ enabled: false }), ['query']);
+      const wrap = (mysql2 as unknown as { _wrap: Wrap })._wrap;
+      const wrapper = (original: (sql: string) => string) => (sql: string) => {
+        calls.push(`span ${sql}`);
+        return original(sql);
+      };
+      wrap(connection, 'query', wrapper);
+      wrap(connection, 'ping', wrapper);
+      expect(isWrapped(connection.query)).toBe(true);
+
+      expect(connection.query('no span')).toBe('no span');
+      const unsampled = trace.setSpan(
+        ROOT_CONTEXT,
+        trace.wrapSpanContext({
+          traceId: '0af7651916cd43dd8448eb211c80319c',
+          spanId: 'b7ad6b7169203331',
+          traceFlags: TraceFlags.NONE,
+        }),
+      );
+      context.with(unsampled, () => connection.query('unsampled'));
+      trace.getTracer('test').startActiveSpan('request', { kind: SpanKind.SERVER }, (span) => {
+        expect(span.isRecording()).toBe(true);
+        connection.query('sampled');
+        span.end();
+      });
+      // a method not named is wrapped as the instrumentation asked, span or not
+      connection.ping('no span');
+
+      // an error handler (four parameters) the instrumentation leaves alone stays itself
+      const handler = (_e: unknown, _q: unknown, _r: unknown, _n: unknown) => undefined;
+      const layer = { query: handler };
+      wrap(layer, 'query', (original) => original);
+      expect(layer.query).toBe(handler);
+      // the switch has the wrapper's arity (express reads it)
+      expect(connection.query.length).toBe(1);
+
+      expect(calls).toEqual([
+        'query no span',
+        'query unsampled',
+        'span sampled',
+        'query sampled',
+        'span no span',
+        'ping no span',
+      ]);
+    } finally {
+      await recorder.stop();
+    }
   });
 });

@@ -10,6 +10,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Attributes,
   type Context,
   type Span,
@@ -30,6 +31,16 @@ export function spanEvent(name: string, attributes?: Attributes): void {
 export function spanAttributes(attributes: Attributes): void {
   const span = trace.getActiveSpan();
   if (span?.isRecording()) span.setAttributes(attributes);
+}
+
+/**
+ * Whether `ctx` carries a trace the gateway (or the caller) chose not to
+ * sample: then no span is made under it, and the code runs in that context,
+ * which passes the decision on to the next hop.
+ */
+function unsampled(ctx: Context): Span | undefined {
+  const span = trace.getSpan(ctx);
+  return span && (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0 ? span : undefined;
 }
 
 /** Options of {@link inSpan}. */
@@ -56,6 +67,8 @@ export async function inSpan<T>(
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const parent = options.parent ?? context.active();
+  const skipped = unsampled(parent);
+  if (skipped) return options.parent ? context.with(parent, () => fn(skipped)) : fn(skipped);
   const span = tracer().startSpan(
     name,
     { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes },
@@ -112,6 +125,7 @@ export function startServerSpan(
   attributes: Attributes,
 ): ServerSpan {
   const parent = extractTraceContext(carrier);
+  if (unsampled(parent)) return { run: (fn) => context.with(parent, fn), end: () => undefined };
   const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   const active = trace.setSpan(parent, span);
   let ended = false;
