@@ -20,7 +20,6 @@ import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrum
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
-import { NestInstrumentation } from '@opentelemetry/instrumentation-nestjs-core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
@@ -38,6 +37,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 
 import { randomBytes } from 'node:crypto';
+import { isUnsampledByCaller } from './lib/trace';
 import type { TracingSettings } from './tracing';
 
 /**
@@ -198,13 +198,19 @@ export function startSdk(settings: TracingSettings, processor?: SpanProcessor): 
     tracerProvider: provider,
     instrumentations: [
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.test(req.url ?? ''),
+        // a request the gateway did not sample makes no server span here: the request-id
+        // middleware runs it in the caller's trace, which passes the decision on
+        // (runInCallersTrace), without the instrumentation's cost per request
+        ignoreIncomingRequestHook: (req) =>
+          UNTRACED_PATHS.test(req.url ?? '') || isUnsampledByCaller(req.headers),
         // outgoing HTTP (auth's keys, probes) is traced only inside a request
         requireParentforOutgoingSpans: true,
       }),
-      // the route on the server span (`http.route`), no span per layer of the chain: the
-      // controller's method is NestJS's span
-      // (each layer's wrapper only in a sampled request: it names the route of a recorded span)
+      // the route on the server span (`http.route`), no span per layer of the chain; each
+      // layer's wrapper only in a sampled request (it names the route of a recorded span).
+      // No NestJS instrumentation: its two spans per request (the controller, the handler)
+      // repeat the server span's route, and it wraps every handler in one more async
+      // function, sampled or not
       onlyWhileRecording(
         new ExpressInstrumentation({
           ignoreLayersType: [
@@ -215,7 +221,6 @@ export function startSdk(settings: TracingSettings, processor?: SpanProcessor): 
         }),
         ['handle'],
       ),
-      new NestInstrumentation(),
       // statements with their values masked: no user's data in a span; a statement or a
       // Redis command is a span only inside a sampled request
       onlyWhileRecording(new MySQL2Instrumentation({ maskStatement: true }), ['query', 'execute']),

@@ -1,7 +1,7 @@
 /**
  * The OpenTelemetry SDK of a service process: `import './tracing'` as the
- * FIRST import of its main (the instrumentations patch http, express, NestJS,
- * mysql2 and ioredis when they are loaded, so they must be in place before).
+ * FIRST import of its main (the instrumentations patch http, express, mysql2
+ * and ioredis when they are loaded, so they must be in place before).
  *
  * Configured by the standard OpenTelemetry variables:
  * - `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT` +

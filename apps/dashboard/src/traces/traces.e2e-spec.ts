@@ -74,11 +74,12 @@ describe('traces across the services, seen by the dashboard', () => {
     return spans;
   }
 
-  const book = async () => {
+  const book = async (base = stack.nginx.url, extraHeaders: Record<string, string> = {}) => {
     const from = nextDay++;
-    const res = await fetch(`${stack.nginx.url}/api/reservations`, {
+    const res = await fetch(`${base}/api/reservations`, {
       method: 'POST',
       headers: {
+        ...extraHeaders,
         'content-type': 'application/json',
         'idempotency-key': `trace-${Date.now()}-${from}`,
         ...(await tokens.headers('trace-e2e')),
@@ -108,6 +109,39 @@ describe('traces across the services, seen by the dashboard', () => {
   const isDb = (s: SpanRecord) =>
     s.kind === 'client' &&
     (s.attributes['db.system'] === 'mysql' || s.attributes['db.system.name'] === 'mysql');
+
+  it('records nothing of a booking the gateway did not sample, on any hop, and books it all the same', async () => {
+    const reservation = stack
+      .byKind('service')
+      .find((c) => c.meta?.service === 'reservation') as Component;
+    type Listed = { traceId: string; root: { name: string; service: string }; services: string[] };
+    const recent = async () => {
+      const res = await fetch(
+        `http://${dashboard.host}:${dashboard.port}/dashboard/trace-data?limit=100`,
+      );
+      return ((await res.json()) as { traces: Listed[] }).traces;
+    };
+    await tokens.headers('trace-e2e'); // the login is a request of its own, traced
+    await sleep(2_500); // anything still queued has been exported
+    const known = new Set((await recent()).map((t) => t.traceId));
+    // as nginx sends it when its sample leaves the request out: the sampled flag off
+    const traceId = 'c0ffee00000000000000000000000001';
+    const { res } = await book(`http://${reservation.host}:${reservation.port}`, {
+      traceparent: `00-${traceId}-0000000000000001-00`,
+    });
+    expect(res.status).toBe(201);
+    await sleep(3_000); // two export periods
+    // no span of it under its id, and no trace begun by a hop that lost the decision: payment
+    // got it in the message (the relay's later messages to other services are traces of their own)
+    const found = await fetch(
+      `http://${dashboard.host}:${dashboard.port}/dashboard/trace-data/${traceId}`,
+    );
+    expect(found.status).toBe(404);
+    const since = (await recent()).filter((t) => !known.has(t.traceId));
+    expect(
+      since.filter((t) => t.services.includes('reservation') || t.services.includes('payment')),
+    ).toEqual([]);
+  });
 
   it("follows a booking from the gateway through reservation and payment (Nest TCP) down to MariaDB, and the services' logs carry its ids", async () => {
     const { res, traceId } = await book();

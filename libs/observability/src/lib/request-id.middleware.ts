@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import { RequestContext } from './request-context';
+import { runInCallersTrace } from './trace';
 
 /** The header that carries a request's id from the edge through every hop. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -40,14 +41,16 @@ export function clientRequestId(req: IncomingMessage): string | undefined {
 
 /**
  * Express-style middleware: assigns the request id (see {@link ensureRequestId})
- * and runs the rest of the request inside a {@link RequestContext}.
+ * and runs the rest of the request inside a {@link RequestContext}, and in its
+ * caller's trace when the gateway did not sample it ({@link runInCallersTrace}).
  */
 export function requestIdMiddleware(
   req: IncomingMessage,
   res: ServerResponse,
   next: () => void,
 ): void {
-  RequestContext.run({ requestId: ensureRequestId(req, res) }, next);
+  const requestId = ensureRequestId(req, res);
+  runInCallersTrace(req.headers, () => RequestContext.run({ requestId }, next));
 }
 
 /** {@link requestIdMiddleware} as a Nest middleware. */

@@ -1,6 +1,13 @@
 import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { recordSpansInMemory } from '../tracing-sdk';
-import { injectTraceContext, inSpan, startServerSpan } from './trace';
+import { suppressTracing } from '@opentelemetry/core';
+import {
+  injectTraceContext,
+  inSpan,
+  isUnsampledByCaller,
+  runInCallersTrace,
+  startServerSpan,
+} from './trace';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const traceparent = (flags: string) => `00-${TRACE_ID}-b7ad6b7169203331-${flags}`;
@@ -42,5 +49,35 @@ describe('spans under an unsampled trace', () => {
     for (const s of spans) expect(s.spanContext().traceId).toBe(TRACE_ID);
     const server = spans.find((s) => s.name === 'payment.charge');
     expect(server?.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+  });
+});
+
+describe('a request the gateway did not sample', () => {
+  it('is told by a valid traceparent whose sampled flag is off', () => {
+    expect(isUnsampledByCaller({ traceparent: traceparent('00') })).toBe(true);
+    expect(isUnsampledByCaller({ traceparent: traceparent('02') })).toBe(true);
+    expect(isUnsampledByCaller({ traceparent: traceparent('01') })).toBe(false);
+    expect(isUnsampledByCaller({})).toBe(false);
+    expect(isUnsampledByCaller({ traceparent: `00-${TRACE_ID}-b7ad6b71692033-00` })).toBe(false);
+    expect(isUnsampledByCaller({ traceparent: ['a', 'b'] })).toBe(false);
+  });
+
+  it("runs in the caller's trace, even where the instrumentation suppressed tracing, so its calls carry the decision", async () => {
+    const recorder = recordSpansInMemory();
+    try {
+      // what the http instrumentation does with a request it ignores
+      const carried = context.with(suppressTracing(ROOT_CONTEXT), () =>
+        runInCallersTrace({ traceparent: traceparent('00') }, () => injectTraceContext()),
+      );
+      expect(carried['traceparent']).toBe(traceparent('00'));
+      // sampled, or no traceparent: left as it is (the instrumentation's server span covers it)
+      expect(
+        runInCallersTrace({ traceparent: traceparent('01') }, () => injectTraceContext()),
+      ).toEqual({});
+      expect(runInCallersTrace({}, () => 'next')).toBe('next');
+      expect(recorder.spans()).toHaveLength(0);
+    } finally {
+      await recorder.stop();
+    }
   });
 });

@@ -7,6 +7,7 @@
 import {
   context,
   propagation,
+  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -106,6 +107,34 @@ export function extractTraceContext(carrier: Record<string, unknown> | undefined
   for (const key of ['traceparent', 'tracestate'])
     if (typeof carrier[key] === 'string') headers[key] = carrier[key];
   return propagation.extract(context.active(), headers);
+}
+
+const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-([\da-f]{2})$/;
+
+/**
+ * Whether an HTTP request arrives with a valid `traceparent` whose caller (the
+ * gateway) chose not to sample it. The SDK's http instrumentation leaves such a
+ * request alone (no server span, no wrapped emitters), and
+ * {@link runInCallersTrace} carries the caller's decision on instead.
+ */
+export function isUnsampledByCaller(headers: Record<string, unknown>): boolean {
+  const value = headers['traceparent'];
+  const flags = typeof value === 'string' ? TRACEPARENT.exec(value)?.[1] : undefined;
+  return flags !== undefined && (parseInt(flags, 16) & TraceFlags.SAMPLED) === 0;
+}
+
+/**
+ * Runs the rest of a request in its caller's unsampled trace when no span of
+ * this process covers it ({@link isUnsampledByCaller}): the calls it makes then
+ * carry the same trace id, still unsampled, and no hop records a span of it.
+ * Otherwise (a span is running, or the request is sampled or has no
+ * `traceparent`) `next` runs as it is.
+ */
+export function runInCallersTrace<T>(headers: Record<string, unknown>, next: () => T): T {
+  if (trace.getActiveSpan() || !isUnsampledByCaller(headers)) return next();
+  // from the root: the instrumentation runs an ignored request with tracing suppressed,
+  // under which no traceparent would be injected into the calls it makes
+  return context.with(propagation.extract(ROOT_CONTEXT, headers), next);
 }
 
 /** A span for a handled message: {@link ServerSpan.run} runs the handler inside it. */
