@@ -17,6 +17,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 export interface CpuProfile {
   nodes: ProfileNode[];
@@ -36,7 +37,17 @@ export interface ProfileSummary {
   idleMs: number;
   byFunction: Share[];
   byPackage: Share[];
+  /**
+   * Self time counted to the package whose code called it: V8's and Node's own
+   * frames (a socket write, a hash, a regular expression) go to the nearest
+   * caller from npm or the repository. What a package costs, its natives included.
+   */
+  byCaller: Share[];
+  /** Of the busy time, the share {@link byCaller} counts to `@opentelemetry/*`. */
+  openTelemetry: number;
 }
+
+const isOwnCode = (f: CallFrame) => f.url !== '' && !f.url.startsWith('node:');
 
 /** Where a frame's code comes from: an npm package, Node's own, V8's, or a project of the repo. */
 export function packageOf(url: string, functionName: string): string {
@@ -71,10 +82,28 @@ function ranked(totals: Map<string, number>, busyUs: number, top: number): Share
 export function summarizeProfiles(profiles: CpuProfile[], top = 15): ProfileSummary {
   const byFunction = new Map<string, number>();
   const byPackage = new Map<string, number>();
+  const byCaller = new Map<string, number>();
   let busyUs = 0;
   let idleUs = 0;
   for (const p of profiles) {
     const nodes = new Map(p.nodes.map((n) => [n.id, n.callFrame]));
+    const parents = new Map<number, number>();
+    for (const n of p.nodes) for (const c of n.children ?? []) parents.set(c, n.id);
+    const callers = new Map<number, string>();
+    /** The package of the nearest frame from npm or the repository, from `id` up. */
+    const callerOf = (id: number): string => {
+      const known = callers.get(id);
+      if (known !== undefined) return known;
+      const f = nodes.get(id) as CallFrame;
+      const parent = parents.get(id);
+      const found = isOwnCode(f)
+        ? packageOf(f.url, f.functionName)
+        : parent === undefined || f.functionName.startsWith('(')
+          ? packageOf(f.url, f.functionName)
+          : callerOf(parent);
+      callers.set(id, found);
+      return found;
+    };
     p.samples.forEach((id, i) => {
       const f = nodes.get(id);
       const us = p.timeDeltas[i] ?? 0;
@@ -88,13 +117,19 @@ export function summarizeProfiles(profiles: CpuProfile[], top = 15): ProfileSumm
       byFunction.set(fk, (byFunction.get(fk) ?? 0) + us);
       const pk = packageOf(f.url, f.functionName);
       byPackage.set(pk, (byPackage.get(pk) ?? 0) + us);
+      const ck = callerOf(id);
+      byCaller.set(ck, (byCaller.get(ck) ?? 0) + us);
     });
   }
+  let openTelemetryUs = 0;
+  for (const [k, us] of byCaller) if (k.startsWith('@opentelemetry/')) openTelemetryUs += us;
   return {
     busyMs: Math.round(busyUs / 1000),
     idleMs: Math.round(idleUs / 1000),
     byFunction: ranked(byFunction, busyUs, top),
     byPackage: ranked(byPackage, busyUs, top),
+    byCaller: ranked(byCaller, busyUs, top),
+    openTelemetry: busyUs > 0 ? openTelemetryUs / busyUs : 0,
   };
 }
 
@@ -106,9 +141,11 @@ export function formatSummary(title: string, s: ProfileSummary): string {
         `  ${(x.share * 100).toFixed(1).padStart(5)} %  ${String(x.ms).padStart(6)} ms  ${x.name}`,
     );
   return [
-    `${title}: ${s.busyMs} ms busy, ${s.idleMs} ms idle`,
+    `${title}: ${s.busyMs} ms busy, ${s.idleMs} ms idle; OpenTelemetry (natives it called included) ${(s.openTelemetry * 100).toFixed(1)} %`,
     ' self time by package:',
     ...rows(s.byPackage),
+    ' self time by calling package (natives counted to their caller):',
+    ...rows(s.byCaller),
     ' self time by function:',
     ...rows(s.byFunction),
   ].join('\n');
