@@ -376,7 +376,6 @@ export async function run(): Promise<Figure[]> {
     const groups = [...new Set(of(c.key).flatMap((s) => [...s.cpuByGroup.keys()]))]
       .map((g) => [g, median(of(c.key).map((s) => s.cpuByGroup.get(g) ?? 0))] as const)
       .sort((a, b) => b[1] - a[1])
-      .slice(0, 12)
       .map(([g, ms]) => `${g} ${round(ms, 2)}`)
       .join(', ');
     figures.push(
