@@ -88,12 +88,17 @@ describe('charts on the live page, fed by a real Prometheus', () => {
     const prometheus = stack.component('prometheus');
     let a: ChartsAnswer | undefined;
     await waitFor(
-      "reservation's requests and latency in Prometheus",
+      "reservation's requests and latency, and auth's requests, in Prometheus",
       async () => {
         a = await charts();
         const requests = seriesOf(a, 'requests', 'reservation');
         const p50 = seriesOf(a, 'latency-p50', 'reservation');
-        return !!requests?.values.some((v) => v !== null && v > 0) && !!p50?.values.some((v) => v);
+        // auth's line too: a rate needs two of its scrapes in the window, which may come later
+        return (
+          !!requests?.values.some((v) => v !== null && v > 0) &&
+          !!p50?.values.some((v) => v) &&
+          !!seriesOf(a, 'requests', 'auth')
+        );
       },
       { timeoutMs: 60_000, intervalMs: 1_000 },
     ).catch((err: Error) => {
