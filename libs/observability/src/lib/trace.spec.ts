@@ -53,13 +53,21 @@ describe('spans under an unsampled trace', () => {
 });
 
 describe('a request the gateway did not sample', () => {
-  it('is told by a valid traceparent whose sampled flag is off', () => {
-    expect(isUnsampledByCaller({ traceparent: traceparent('00') })).toBe(true);
-    expect(isUnsampledByCaller({ traceparent: traceparent('02') })).toBe(true);
-    expect(isUnsampledByCaller({ traceparent: traceparent('01') })).toBe(false);
-    expect(isUnsampledByCaller({})).toBe(false);
-    expect(isUnsampledByCaller({ traceparent: `00-${TRACE_ID}-b7ad6b71692033-00` })).toBe(false);
-    expect(isUnsampledByCaller({ traceparent: ['a', 'b'] })).toBe(false);
+  it('is told by a valid traceparent whose sampled flag is off', async () => {
+    // the propagator the SDK registers reads the header
+    const recorder = recordSpansInMemory();
+    try {
+      expect(isUnsampledByCaller({ traceparent: traceparent('00') })).toBe(true);
+      expect(isUnsampledByCaller({ traceparent: traceparent('02') })).toBe(true);
+      expect(isUnsampledByCaller({ traceparent: traceparent('01') })).toBe(false);
+      expect(isUnsampledByCaller({})).toBe(false);
+      expect(isUnsampledByCaller({ traceparent: `00-${TRACE_ID}-b7ad6b71692033-00` })).toBe(false);
+      expect(isUnsampledByCaller({ traceparent: ['a', 'b'] })).toBe(false);
+    } finally {
+      await recorder.stop();
+    }
+    // no propagator registered (tracing off): never
+    expect(isUnsampledByCaller({ traceparent: traceparent('00') })).toBe(false);
   });
 
   it("runs in the caller's trace, even where the instrumentation suppressed tracing, so its calls carry the decision", async () => {

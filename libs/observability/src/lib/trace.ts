@@ -109,18 +109,15 @@ export function extractTraceContext(carrier: Record<string, unknown> | undefined
   return propagation.extract(context.active(), headers);
 }
 
-const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-([\da-f]{2})$/;
-
 /**
  * Whether an HTTP request arrives with a valid `traceparent` whose caller (the
- * gateway) chose not to sample it. The SDK's http instrumentation leaves such a
- * request alone (no server span, no wrapped emitters), and
+ * gateway) chose not to sample it, as the registered W3C propagator reads it
+ * (none registered, tracing off: never). The SDK's http instrumentation leaves
+ * such a request alone (no server span, no wrapped emitters), and
  * {@link runInCallersTrace} carries the caller's decision on instead.
  */
 export function isUnsampledByCaller(headers: Record<string, unknown>): boolean {
-  const value = headers['traceparent'];
-  const flags = typeof value === 'string' ? TRACEPARENT.exec(value)?.[1] : undefined;
-  return flags !== undefined && (parseInt(flags, 16) & TraceFlags.SAMPLED) === 0;
+  return unsampled(propagation.extract(ROOT_CONTEXT, headers)) !== undefined;
 }
 
 /**
