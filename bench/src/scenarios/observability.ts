@@ -71,15 +71,15 @@ const CONCURRENCY = Number(process.env.BENCH_OBS_CONCURRENCY ?? 16);
 const WARMUP = 300;
 const USERS = 32;
 // the stack's own scrape interval (tools/stack-kit prometheus.ts): what `npm start` runs
-const SCRAPE_S = 5;
+export const SCRAPE_S = 5;
 /** The services that trace (stack-kit's tracingEnv): the failover agents and the dashboard make no spans. */
-const TRACED = ['auth', 'payment', 'recommendation', 'reservation', 'scrap'];
+export const TRACED = ['auth', 'payment', 'recommendation', 'reservation', 'scrap'];
 /** The batch span processor sends every second: by this long after a run its spans have arrived. */
-const EXPORT_WAIT_MS = 2_500;
+export const EXPORT_WAIT_MS = 2_500;
 const PROFILED = ['reservation', 'payment', 'dashboard'];
 const GOAL = '< 0.10';
 
-interface Config {
+export interface Config {
   key:
     | 'off'
     | 'traced_all'
@@ -93,7 +93,7 @@ interface Config {
   prometheus: boolean;
 }
 
-const CONFIGS: readonly Config[] = [
+export const CONFIGS: readonly Config[] = [
   { key: 'off', what: 'tracing off, no Prometheus', prometheus: false },
   {
     key: 'traced_all',
@@ -168,24 +168,36 @@ function nginxTraceShare(stack: Stack): number {
 }
 
 /** Spans the dashboard has stored since it started. */
-const spansStored = (dashboard: Component) =>
+export const spansStored = (dashboard: Component) =>
   metricSum(dashboard, 'stayline_dashboard_spans_received_total', { outcome: 'stored' });
 
 function groupOf(c: Component): string {
   return String(c.meta?.service ?? c.kind);
 }
 
-/** One configuration's segment: its processes started, warmed, measured and stopped. */
-async function segment(
+/** A configuration's processes on a stack, started: what {@link startConfig} returns. */
+export interface ConfigSet {
+  config: Config;
+  /** nginx's URL: where the bookings go. */
+  gw: string;
+  dashboard: Component;
+  started: Component[];
+}
+
+/**
+ * Starts a configuration's processes on a stack's datastores: 2 instances of
+ * every service (the SDK on or off, sampling as nginx marks), the gateway sync,
+ * the dashboard (receiving the spans) and, when on, Prometheus; checks that
+ * nginx samples what the configuration says. A start that fails stops what it started.
+ */
+export async function startConfig(
   stack: Stack,
   config: Config,
-  roundNo: number,
-  runId: string,
-  profileDir?: string,
-): Promise<Segment> {
+  profiled = false,
+): Promise<ConfigSet> {
   const traced = config.sample !== undefined;
   const [dashboardPort, prometheusPort] = await freePorts(2);
-  const inspect: Record<string, string> = profileDir
+  const inspect: Record<string, string> = profiled
     ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() }
     : {};
   const serviceEnv: Record<string, string> = traced
@@ -206,19 +218,89 @@ async function segment(
       ...inspect,
     },
   };
-  const started: Component[] = [];
+  const set: ConfigSet = {
+    config,
+    gw: stack.nginx.url,
+    dashboard: undefined as unknown as Component,
+    started: [],
+  };
   try {
     const services = await startServices(stack, { instances: 2, dashboardPort, env });
-    started.push(...services.instances);
-    if (services.sync) started.push(services.sync);
+    set.started.push(...services.instances);
+    if (services.sync) set.started.push(services.sync);
     if (config.prometheus)
-      started.push(await startPrometheus(stack, { port: prometheusPort, intervalS: SCRAPE_S }));
+      set.started.push(await startPrometheus(stack, { port: prometheusPort, intervalS: SCRAPE_S }));
     const share = nginxTraceShare(stack);
     if (share !== (config.sample ?? 1))
       throw new Error(`${config.key}: nginx samples ${share}, not ${config.sample ?? 1}`);
-    const dashboard = stack.component('dashboard-1');
-    const gw = stack.nginx.url;
+    set.dashboard = stack.component('dashboard-1');
+    return set;
+  } catch (err) {
+    await stopConfig(stack, set);
+    throw err;
+  }
+}
 
+/** With Prometheus on: waits until it scrapes every instance of every service (a first scrape comes within an interval). */
+export async function awaitScrapes(stack: Stack, config: Config): Promise<void> {
+  if (!config.prometheus) return;
+  let targets: Awaited<ReturnType<typeof prometheusTargets>> = [];
+  const up = () => targets.filter((t) => t.health === 'up' && TRACED.includes(t.labels.job)).length;
+  const until = Date.now() + 3 * SCRAPE_S * 1000 + 5_000;
+  while (Date.now() < until) {
+    targets = await prometheusTargets(stack);
+    if (up() >= 2 * TRACED.length) return;
+    await sleep(500);
+  }
+  throw new Error(
+    `${config.key}: Prometheus scrapes ${up()} targets up: ${JSON.stringify(targets.map((t) => [t.labels.instance, t.health]))}`,
+  );
+}
+
+/**
+ * Really off: not one span since the dashboard started; really on: spans of
+ * the run (`spans`, counted by the caller) and a trace to look at.
+ */
+export async function checkTracing(set: ConfigSet, spans: number): Promise<void> {
+  const total = await spansStored(set.dashboard);
+  if (set.config.sample === undefined) {
+    if (total !== 0) throw new Error(`tracing off, yet the dashboard stored ${total} spans`);
+    return;
+  }
+  if (spans <= 0) throw new Error(`${set.config.key}: the dashboard stored no span of the run`);
+  const res = await fetch(
+    `http://${set.dashboard.host}:${set.dashboard.port}/dashboard/trace-data?limit=1`,
+  );
+  const body = (await res.json()) as { traces?: unknown[] };
+  if (res.status !== 200 || !body.traces?.length)
+    throw new Error(`${set.config.key}: /dashboard/trace-data answered ${res.status}, no trace`);
+}
+
+/** Cancels the bench users' stays (the same nights free for the next set) and stops the set's processes. */
+export async function stopConfig(stack: Stack, set: ConfigSet): Promise<void> {
+  await freeNights(stack, 'obs-', log).catch((err: Error) =>
+    log(`freeing the nights: ${err.message}`),
+  );
+  // Prometheus first (no scrape of a stopping instance), then the services and the dashboard, the sync last
+  const order = (c: Component) =>
+    c.meta?.service === 'prometheus' ? 0 : c.name === 'gateway-sync' ? 2 : 1;
+  for (const step of [0, 1, 2])
+    await Promise.all(
+      set.started.filter((c) => order(c) === step).map((c) => stack.stopComponent(c.name)),
+    );
+}
+
+/** One configuration's segment: its processes started, warmed, measured and stopped. */
+async function segment(
+  stack: Stack,
+  config: Config,
+  roundNo: number,
+  runId: string,
+  profileDir?: string,
+): Promise<Segment> {
+  const set = await startConfig(stack, config, profileDir !== undefined);
+  try {
+    const { gw, dashboard } = set;
     const users = await userHeaders(stack, 'obs-', USERS);
     const keyPrefix = `obs-${runId}-${config.key}-${roundNo}`;
     const warm = await bookMany(gw, users, {
@@ -230,22 +312,7 @@ async function segment(
     if (warm.failed)
       log(`${config.key} warm-up: ${warm.failed} failed, e.g. ${warm.firstFailures[0]}`);
     await sleep(EXPORT_WAIT_MS);
-    if (config.prometheus) {
-      // every instance of every service scraped (a first scrape comes within an interval)
-      let targets: Awaited<ReturnType<typeof prometheusTargets>> = [];
-      const up = () =>
-        targets.filter((t) => t.health === 'up' && TRACED.includes(t.labels.job)).length;
-      const until = Date.now() + 3 * SCRAPE_S * 1000 + 5_000;
-      while (Date.now() < until) {
-        targets = await prometheusTargets(stack);
-        if (up() >= 2 * TRACED.length) break;
-        await sleep(500);
-      }
-      if (up() < 2 * TRACED.length)
-        throw new Error(
-          `${config.key}: Prometheus scrapes ${up()} targets up: ${JSON.stringify(targets.map((t) => [t.labels.instance, t.health]))}`,
-        );
-    }
+    await awaitScrapes(stack, config);
 
     const spansBefore = await spansStored(dashboard);
     const alive = stack.components.filter((c) => isAlive(c.pid));
@@ -261,21 +328,7 @@ async function segment(
     const cpu = cpuDelta(cpuBefore, cpuByComponent(alive));
     await sleep(EXPORT_WAIT_MS);
     const spans = (await spansStored(dashboard)) - spansBefore;
-    const total = await spansStored(dashboard);
-
-    // really off: not one span since the dashboard started; really on: spans and traces to look at
-    if (!traced && total !== 0)
-      throw new Error(`tracing off, yet the dashboard stored ${total} spans`);
-    if (traced) {
-      if (spans <= 0) throw new Error(`${config.key}: the dashboard stored no span of the run`);
-      const res = await fetch(
-        `http://${dashboard.host}:${dashboard.port}/dashboard/trace-data?limit=1`,
-      );
-      const body = (await res.json()) as { traces?: unknown[] };
-      if (res.status !== 200 || !body.traces?.length)
-        throw new Error(`${config.key}: /dashboard/trace-data answered ${res.status}, no trace`);
-    }
-
+    await checkTracing(set, spans);
     if (profileDir && roundNo === ROUNDS - 1) {
       const instances = stack.components.filter(
         (c) => isAlive(c.pid) && PROFILED.includes(String(c.meta?.service)),
@@ -325,16 +378,7 @@ async function segment(
     );
     return s;
   } finally {
-    await freeNights(stack, 'obs-', log).catch((err: Error) =>
-      log(`freeing the nights: ${err.message}`),
-    );
-    // Prometheus first (no scrape of a stopping instance), then the services and the dashboard, the sync last
-    const order = (c: Component) =>
-      c.meta?.service === 'prometheus' ? 0 : c.name === 'gateway-sync' ? 2 : 1;
-    for (const step of [0, 1, 2])
-      await Promise.all(
-        started.filter((c) => order(c) === step).map((c) => stack.stopComponent(c.name)),
-      );
+    await stopConfig(stack, set);
   }
 }
 
