@@ -20,6 +20,9 @@
  *   median of the pairs' ratios (both phases), with a >= 95 % interval of that
  *   median from the ratios' order statistics;
  * - observability.side_by_side.overhead_upper.<config>: the interval's upper end;
+ * - observability.side_by_side.cpu_overhead(_upper).<config>: the same of the CPU
+ *   per booking (1 - off / on), the loaded stack's processes: the throughput given
+ *   up where the stack's CPU is the limit, and less moved by a slower minute;
  * - observability.side_by_side.rps.<config>.<on|off>: bookings/s over all their slices;
  * - observability.side_by_side.cpu_ms.<config>.<on|off>: CPU ms per booking of the
  *   loaded stack's processes, the median of the slices.
@@ -51,13 +54,14 @@ import {
   spansStored,
   startConfig,
   stopConfig,
+  USERS,
+  WARMUP,
 } from './observability';
 
 const PAIRS = Number(process.env.BENCH_SBS_PAIRS ?? 12);
 const SLICE = Number(process.env.BENCH_SBS_SLICE ?? 400);
+/** The observability scenario's load: 16 bookings at a time. */
 const CONCURRENCY = 16;
-const WARMUP = 300;
-const USERS = 32;
 const GOAL = '< 0.10';
 
 const OFF = CONFIGS.find((c) => c.key === 'off') as Config;
@@ -187,7 +191,8 @@ async function phase(
       pairs.push({ phase: phaseNo, on: a, off: b });
       log(
         `${config.key} phase ${phaseNo + 1} pair ${k + 1}: off ${round(b.rps, 1)}, on ${round(a.rps, 1)} bookings/s ` +
-          `(${round(100 * (1 - a.rps / b.rps), 1)} %), load ${os.loadavg()[0].toFixed(1)}`,
+          `(${round(100 * (1 - a.rps / b.rps), 1)} %); CPU per booking off ${round(b.cpuMs, 2)}, on ${round(a.cpuMs, 2)} ms; ` +
+          `load ${os.loadavg()[0].toFixed(1)}`,
       );
     }
     await sleep(EXPORT_WAIT_MS);
@@ -246,9 +251,13 @@ export async function run(): Promise<Figure[]> {
     const { pairs, spans } = byConfig.get(config.key) as { pairs: Pair[]; spans: number[] };
     const ratios = pairs.map((p) => 1 - p.on.rps / p.off.rps);
     const ci = medianInterval(ratios);
-    const interval = ci
-      ? `${round(100 * ci.coverage, 1)} % interval of the median ${round(ci.low, 3)} to ${round(ci.high, 3)} (order statistics)`
-      : 'too few pairs for an interval';
+    const interval = (i: typeof ci) =>
+      i
+        ? `${round(100 * i.coverage, 1)} % interval of the median ${round(i.low, 3)} to ${round(i.high, 3)} (order statistics)`
+        : 'too few pairs for an interval';
+    // what the CPU a booking takes says: on a host where the stack's CPU is the limit, the throughput given up
+    const cpuRatios = pairs.map((p) => 1 - p.off.cpuMs / p.on.cpuMs);
+    const cpuCi = medianInterval(cpuRatios);
     const overall = (side: 'on' | 'off') => {
       const slices = pairs.map((p) => p[side]);
       return slices.reduce((n, s) => n + s.ok, 0) / (slices.reduce((n, s) => n + s.ms, 0) / 1000);
@@ -262,8 +271,23 @@ export async function run(): Promise<Figure[]> {
       value: round(median(ratios), 3),
       unit: 'ratio',
       goal: GOAL,
-      anchor: `1 - bookings/s on / off, the median of ${ratios.length} pairs' ratios (the two phases' medians ${byPhase}); ${interval}; of all slices' bookings over their time: ${round(ofSums, 3)}; on: ${config.what}; off: ${OFF.what}; ${setup}`,
+      anchor: `1 - bookings/s on / off, the median of ${ratios.length} pairs' ratios (the two phases' medians ${byPhase}); ${interval(ci)}; of all slices' bookings over their time: ${round(ofSums, 3)}; on: ${config.what}; off: ${OFF.what}; ${setup}`,
     });
+    figures.push({
+      name: `observability.side_by_side.cpu_overhead.${config.key}`,
+      value: round(median(cpuRatios), 3),
+      unit: 'ratio',
+      goal: GOAL,
+      anchor: `1 - CPU per booking off / on (the loaded stack's processes, /proc), the median of ${cpuRatios.length} pairs' ratios; ${interval(cpuCi)}: the throughput given up where the stack's CPU is the limit, less moved by a slower minute than bookings/s`,
+    });
+    if (cpuCi)
+      figures.push({
+        name: `observability.side_by_side.cpu_overhead_upper.${config.key}`,
+        value: round(cpuCi.high, 3),
+        unit: 'ratio',
+        goal: GOAL,
+        anchor: `the upper end of the ${round(100 * cpuCi.coverage, 1)} % interval of observability.side_by_side.cpu_overhead.${config.key}`,
+      });
     if (ci)
       figures.push({
         name: `observability.side_by_side.overhead_upper.${config.key}`,

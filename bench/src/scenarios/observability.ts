@@ -68,8 +68,8 @@ import { cpuByComponent, cpuDelta } from '../process-cpu';
 const ROUNDS = Number(process.env.BENCH_OBS_ROUNDS ?? 3);
 const BOOKINGS = Number(process.env.BENCH_OBS_BOOKINGS ?? 1_500);
 const CONCURRENCY = Number(process.env.BENCH_OBS_CONCURRENCY ?? 16);
-const WARMUP = 300;
-const USERS = 32;
+export const WARMUP = 300;
+export const USERS = 32;
 // the stack's own scrape interval (tools/stack-kit prometheus.ts): what `npm start` runs
 export const SCRAPE_S = 5;
 /** The services that trace (stack-kit's tracingEnv): the failover agents and the dashboard make no spans. */
