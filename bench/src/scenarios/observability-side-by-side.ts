@@ -266,36 +266,38 @@ export async function run(): Promise<Figure[]> {
       .map((ph) => round(median(ratios.filter((_, i) => pairs[i].phase === ph)), 3))
       .join(' and ');
     const ofSums = 1 - overall('on') / overall('off');
-    figures.push({
-      name: `observability.side_by_side.overhead.${config.key}`,
-      value: round(median(ratios), 3),
-      unit: 'ratio',
-      goal: GOAL,
-      anchor: `1 - bookings/s on / off, the median of ${ratios.length} pairs' ratios (the two phases' medians ${byPhase}); ${interval(ci)}; of all slices' bookings over their time: ${round(ofSums, 3)}; on: ${config.what}; off: ${OFF.what}; ${setup}`,
-    });
-    figures.push({
-      name: `observability.side_by_side.cpu_overhead.${config.key}`,
-      value: round(median(cpuRatios), 3),
-      unit: 'ratio',
-      goal: GOAL,
-      anchor: `1 - CPU per booking off / on (the loaded stack's processes, /proc), the median of ${cpuRatios.length} pairs' ratios; ${interval(cpuCi)}: the throughput given up where the stack's CPU is the limit, less moved by a slower minute than bookings/s`,
-    });
-    if (cpuCi)
+    const measures = [
+      {
+        name: 'overhead',
+        ratios,
+        ci,
+        what: `1 - bookings/s on / off, the median of ${ratios.length} pairs' ratios (the two phases' medians ${byPhase}); ${interval(ci)}; of all slices' bookings over their time: ${round(ofSums, 3)}; on: ${config.what}; off: ${OFF.what}; ${setup}`,
+      },
+      {
+        name: 'cpu_overhead',
+        ratios: cpuRatios,
+        ci: cpuCi,
+        what: `1 - CPU per booking off / on (the loaded stack's processes, /proc), the median of ${cpuRatios.length} pairs' ratios; ${interval(cpuCi)}: the throughput given up where the stack's CPU is the limit`,
+      },
+    ];
+    for (const m of measures) {
+      const name = `observability.side_by_side.${m.name}.${config.key}`;
       figures.push({
-        name: `observability.side_by_side.cpu_overhead_upper.${config.key}`,
-        value: round(cpuCi.high, 3),
+        name,
+        value: round(median(m.ratios), 3),
         unit: 'ratio',
         goal: GOAL,
-        anchor: `the upper end of the ${round(100 * cpuCi.coverage, 1)} % interval of observability.side_by_side.cpu_overhead.${config.key}`,
+        anchor: m.what,
       });
-    if (ci)
-      figures.push({
-        name: `observability.side_by_side.overhead_upper.${config.key}`,
-        value: round(ci.high, 3),
-        unit: 'ratio',
-        goal: GOAL,
-        anchor: `the upper end of a ${round(100 * ci.coverage, 1)} % interval of the median of the pairs' ratios (order statistics, distribution-free): the overhead is below it with that confidence`,
-      });
+      if (m.ci)
+        figures.push({
+          name: `observability.side_by_side.${m.name}_upper.${config.key}`,
+          value: round(m.ci.high, 3),
+          unit: 'ratio',
+          goal: GOAL,
+          anchor: `the upper end of the ${round(100 * m.ci.coverage, 1)} % interval of ${name}'s median (order statistics, distribution-free): below it with that confidence`,
+        });
+    }
     for (const side of ['on', 'off'] as const) {
       figures.push(
         {
