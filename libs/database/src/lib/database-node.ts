@@ -1,7 +1,7 @@
 import { DataSource, DataSourceOptions, QueryRunner } from 'typeorm';
 import { ConnectionTracker, hardClose } from './connection-tracking';
 import { withDeadline } from './deadline';
-import { NodeClosedError, QueryTimeoutError } from './errors';
+import { NodeClosedError, QueryTimeoutError, TopologyChangedError } from './errors';
 import { NodeAddress } from './topology';
 
 /** How a node's TypeORM DataSource is configured (built by the router from its options). */
@@ -20,7 +20,10 @@ const DESTROY_TIMEOUT_MS = 1_000;
  */
 export class DatabaseNode {
   private readonly tracker = new ConnectionTracker();
+  /** Writes holding a connection: {@link abortWrites} cuts it. */
   private readonly writers = new Set<QueryRunner>();
+  /** Writes still waiting for one: {@link abortWrites} turns them away at once. */
+  private readonly acquiring = new Set<(err: Error) => void>();
   private dataSource?: DataSource;
   private opening?: Promise<DataSource>;
   private running = 0;
@@ -57,7 +60,11 @@ export class DatabaseNode {
 
   /**
    * Runs `work` on one connection of this node within `timeoutMs` (acquiring the
-   * connection included). `writer` work is cut off by {@link abortWrites}.
+   * connection included). `writer` work is cut off by {@link abortWrites}: a write
+   * still waiting for its connection then fails at once with a
+   * {@link TopologyChangedError} (nothing was sent), instead of after the connect
+   * timeout, which to a host that vanished (a killed container, a partition) is
+   * the whole timeout.
    */
   async run<T>(
     mode: 'master' | 'slave',
@@ -67,25 +74,43 @@ export class DatabaseNode {
   ): Promise<T> {
     if (this.closed) throw new NodeClosedError(this.name);
     let qr: QueryRunner | undefined;
+    // timed out, or turned away while acquiring: its connection, once it has one, is cut
+    let stopped = false;
     let timedOut = false;
+    let turnAway: ((err: Error) => void) | undefined;
     this.running++;
     const job = (async () => {
       const ds = await this.ready();
-      if (timedOut) throw new QueryTimeoutError(this.name, timeoutMs);
+      if (stopped) throw new QueryTimeoutError(this.name, timeoutMs);
       qr = ds.createQueryRunner(mode);
-      if (writer) this.writers.add(qr);
       await qr.connect();
+      if (stopped) throw new QueryTimeoutError(this.name, timeoutMs);
+      if (turnAway) this.acquiring.delete(turnAway);
+      if (writer) this.writers.add(qr);
       return work(qr);
     })();
+    const started = writer
+      ? Promise.race([
+          job,
+          new Promise<never>((_, reject) => {
+            turnAway = (err) => {
+              stopped = true;
+              reject(err);
+            };
+            this.acquiring.add(turnAway);
+          }),
+        ])
+      : job;
     try {
-      return await withDeadline(job, timeoutMs, () => {
-        timedOut = true;
+      return await withDeadline(started, timeoutMs, () => {
+        stopped = timedOut = true;
         return new QueryTimeoutError(this.name, timeoutMs);
       });
     } finally {
       this.running--;
-      if (timedOut) {
-        if (qr) this.cut(qr);
+      if (turnAway) this.acquiring.delete(turnAway);
+      if (stopped) {
+        if (timedOut && qr) this.cut(qr);
         // the work may still be acquiring its connection: cut it whenever it has one, then give it back
         void job
           .catch(() => undefined)
@@ -102,9 +127,15 @@ export class DatabaseNode {
     }
   }
 
-  /** Cuts the connections of every write running here (this node stopped being the primary). */
+  /**
+   * This node stopped being the primary: cuts the connection of every write
+   * running here and turns away those still waiting for one. Returns how many.
+   */
   abortWrites(): number {
-    const n = this.writers.size;
+    const waiting = [...this.acquiring];
+    this.acquiring.clear();
+    for (const turnAway of waiting) turnAway(new TopologyChangedError(this.name));
+    const n = this.writers.size + waiting.length;
     for (const qr of this.writers) this.cut(qr);
     return n;
   }
