@@ -218,7 +218,8 @@ export class MariaDbAdmin {
 
   /** Stops receiving (the IO thread) so the received set stops moving. */
   stopReceiving(node: NodeAddress): Promise<void> {
-    // while the IO thread is connecting to a frozen primary this waits up to slave_net_timeout
+    // a stopping IO thread connects to the primary to end its dump there: with the primary gone
+    // that waits up to rpl_semi_sync_slave_kill_conn_timeout (1 s, not MariaDB's 5 s; stack-kit)
     return this.run(node, async (c) => void (await c.query('STOP SLAVE IO_THREAD')), 6_000);
   }
 
