@@ -4,6 +4,7 @@ import { QueryTimeoutError, RetryableWriteError, StaleTopologyError } from '../i
 import {
   binlogPosition,
   Cluster,
+  metricLabelValues,
   noteIds,
   promote,
   repoint,
@@ -81,5 +82,11 @@ describe('updateTopology under a write load (switchover, old primary turned zomb
     );
     expect(await router.write((m) => serverId(m))).toBe(2);
     expect(await router.read((m) => serverId(m))).toBe(3);
+
+    // the promoted replica is the primary now: no replica series of it is left behind
+    for (const metric of ['stayline_db_replica_lag_ms', 'stayline_db_replica_usable']) {
+      expect(await metricLabelValues(metric, 'replica')).not.toContain(n2.name);
+      expect(await metricLabelValues(metric, 'replica')).toContain(n3.name);
+    }
   });
 });

@@ -169,7 +169,12 @@ export class ReplicaRouter {
     const report = await this.nodes.switchTo(next, () => this.closed);
     if (!report) return;
     this.monitor.setTopology(next.primary, next.replicas);
-    report.closed.forEach((name) => this.metrics.forget(name));
+    // a replica that left the topology, closed or promoted, keeps no lag or usable series:
+    // a promoted one's last lag would otherwise stay in the gauge (and in the lag alert) for good
+    const replicas = new Set(next.replicas.map((r) => r.name));
+    report.previous.replicas
+      .filter((r) => !replicas.has(r.name))
+      .forEach((r) => this.metrics.forget(r.name));
     const { previous, writesCut, closed } = report;
     const line = `topology switched to ${describeTopology(next)}`;
     this.logger.warn({ from: previous.epoch, writesCut, closed }, line);

@@ -42,6 +42,12 @@ export async function metricValue(name: string, labels: Record<string, string>):
   return hit?.value ?? 0;
 }
 
+/** The values of one label across a metric's series (which series exist, whatever their value). */
+export async function metricLabelValues(name: string, label: string): Promise<string[]> {
+  const values = (await metricsRegistry.getSingleMetric(name)?.get())?.values ?? [];
+  return values.map((v) => String(v.labels[label]));
+}
+
 /** One read of a {@link readLoad}: when it started (ms, performance.now), how long it took, who served it. */
 export interface ReadSample {
   at: number;
