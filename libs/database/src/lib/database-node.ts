@@ -76,7 +76,6 @@ export class DatabaseNode {
     let qr: QueryRunner | undefined;
     // timed out, or turned away while acquiring: its connection, once it has one, is cut
     let stopped = false;
-    let timedOut = false;
     let turnAway: ((err: Error) => void) | undefined;
     this.running++;
     const job = (async () => {
@@ -103,14 +102,14 @@ export class DatabaseNode {
       : job;
     try {
       return await withDeadline(started, timeoutMs, () => {
-        stopped = timedOut = true;
+        stopped = true;
         return new QueryTimeoutError(this.name, timeoutMs);
       });
     } finally {
       this.running--;
       if (turnAway) this.acquiring.delete(turnAway);
       if (stopped) {
-        if (timedOut && qr) this.cut(qr);
+        if (qr) this.cut(qr);
         // the work may still be acquiring its connection: cut it whenever it has one, then give it back
         void job
           .catch(() => undefined)
